@@ -1,0 +1,245 @@
+"""The agent: one per state dir, it watches both colours and acts on policy.
+
+Each tick it samples the head and both colours, publishes their status to the store (which every
+console reads), advances deployment phases, applies the switch policy, watches the post-switch
+window and rolls back automatically, retires the previous colour, and notifies. It runs in its
+own session, so it survives the operator's SSH connection dropping.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+from console.agent.slot_watch import SlotWatch
+from console.core.installation import Installation
+from console.core.lock import LockHeld
+from console.core.model import COLORS, Actor, Color, Outcome, Phase, SlotState, SlotStatus, SwitchPolicy
+from console.core.reconcile import reconcile
+from console.core.switching import rollback_locked, switch
+from console.drivers.heights import SourceUnavailable, make_head_source
+
+AGENT_ACTOR = Actor("agent")
+_FAILED_TICKS_BEFORE_ROLLBACK = 3  # one bad health probe is noise; three in a row is a failure
+_PRUNE_EVERY_SECONDS = 600.0
+_SAMPLE_RETENTION_SECONDS = 24 * 3600.0
+
+
+class Agent:
+    def __init__(self, inst: Installation, log: callable = print) -> None:  # type: ignore[valid-type]
+        self.inst = inst
+        self.log = log
+        self.stopping = threading.Event()
+        self.head_source = make_head_source(inst.config)
+        self.watches = {color: SlotWatch(inst, color) for color in COLORS}
+        self.previous: dict[Color, SlotStatus] = {}
+        self.eta_warned: set[int] = set()
+        self.live_bad_ticks = 0
+        self.last_prune = 0.0
+        self.head_error: str | None = None
+
+    # ── lifecycle ──
+    def run(self) -> int:
+        if not self.inst.agent_lease.try_acquire():
+            info = self.inst.agent_lease.info()
+            self.log(f"Another agent already watches {self.inst.state_dir} (pid {info.pid}); exiting.")
+            return 1
+        self.inst.store.record_event("agent", "Agent started.", "info", str(AGENT_ACTOR))
+        for drift in reconcile(self.inst, AGENT_ACTOR):
+            self.log(f"drift: {drift.what} — {drift.fixed}")
+        interval = self.inst.config.readiness.sample_interval_seconds
+        try:
+            while not self.stopping.is_set():
+                started = time.monotonic()
+                try:
+                    self.tick(time.time())
+                except Exception as exc:  # a tick must never kill the watcher
+                    self.log(f"tick failed: {self.inst.redactor.redact(repr(exc))}")
+                self.stopping.wait(max(0.0, interval - (time.monotonic() - started)))
+        finally:
+            for watch in self.watches.values():
+                watch.close()
+            self.inst.store.record_event("agent", "Agent stopped.", "info", str(AGENT_ACTOR))
+            self.inst.agent_lease.release()
+        return 0
+
+    def stop(self, *_: object) -> None:
+        self.stopping.set()
+
+    # ── one tick ──
+    def tick(self, now: float) -> None:
+        store = self.inst.store
+        head = self._read_head()
+        live = store.live()
+        live_height = self.previous[live].height if live and live in self.previous else None
+        statuses: dict[Color, SlotStatus] = {}
+        for color in COLORS:
+            deployment = store.active_deployment(color)
+            status = self.watches[color].observe(now, head, live, live_height, deployment)
+            if self.head_error and status.reason is None and status.state != SlotState.EMPTY:
+                status = _with_reason(status, self.head_error)
+            statuses[color] = status
+            store.put_slot_status(status)
+            if status.height is not None or status.head is not None:
+                store.add_samples(color, [self.watches[color].last_sample or _empty_sample(now)])
+            if status.speed is not None or status.eta_seconds is not None:
+                store.add_metric(f"speed:{color}", status.speed or 0.0, now)
+                store.add_metric(f"eta:{color}", status.eta_seconds if status.eta_seconds is not None
+                                 else -1.0, now)
+        for color, status in statuses.items():
+            self._transitions(color, status, live)
+        self._post_switch_watch(now, statuses)
+        self._retire_previous(now, statuses)
+        self.previous = statuses
+        store.heartbeat("agent")
+        if now - self.last_prune > _PRUNE_EVERY_SECONDS:
+            store.prune_samples(now - _SAMPLE_RETENTION_SECONDS)
+            store.prune_metrics(now - _SAMPLE_RETENTION_SECONDS)
+            self.last_prune = now
+
+    def _read_head(self) -> int | None:
+        try:
+            head = self.head_source.read()
+            self.head_error = None
+            return head
+        except SourceUnavailable as exc:
+            self.head_error = str(exc)
+            return None
+
+    # ── deployment phases, notifications and the switch policy ──
+    def _transitions(self, color: Color, status: SlotStatus, live: Color | None) -> None:
+        store, notify = self.inst.store, self.inst.notifier
+        deployment = store.active_deployment(color)
+        before = self.previous.get(color)
+        if deployment is None or deployment.phase == Phase.SWITCHING:
+            return
+        if live == color:
+            if deployment.phase != Phase.LIVE:  # adopted by reconcile, or switched by hand
+                store.set_phase(deployment.id, Phase.LIVE)
+            return
+        if Phase.LIVE in deployment.phases:
+            return  # once live, now kept for rollback: never a candidate for the policy again
+        service = self.inst.config.service
+        if status.state == SlotState.FAILED:
+            if before is None or before.state != SlotState.FAILED:
+                text = f"{color} ({deployment.version}) failed: {status.reason}"
+                store.record_event("failure", text, "error", str(AGENT_ACTOR), color, deployment.id)
+                notify.send("failure", f"{service}: {text}", "error")
+                if status.container_state != "running" or "restart" in (status.reason or ""):
+                    store.set_phase(deployment.id, Phase.FAILED, status.reason)
+            return
+        if deployment.phase == Phase.STARTING and status.height is not None:
+            store.set_phase(deployment.id, Phase.SYNCING)
+            store.set_deployment_fields(deployment.id, start_height=status.height, target_height=status.head)
+            notify.send("deploy", f"{service}: {color} ({deployment.version}) is indexing from "
+                        f"{status.height}; target height {status.head}.")
+        if status.height is not None and status.state == SlotState.SYNCING:
+            for mark in self.watches[color].tracker.crossed_milestones(self.inst.config.notify.every_blocks):
+                text = f"{color} ({deployment.version}) passed height {mark:,}."
+                store.record_event("milestone", text, "info", str(AGENT_ACTOR), color, deployment.id)
+                notify.send("milestone", f"{service}: {text}")
+        eta = status.eta_seconds
+        if (eta is not None and 0 < eta <= self.inst.config.notify.eta_warning_seconds
+                and deployment.id not in self.eta_warned and status.state == SlotState.SYNCING):
+            self.eta_warned.add(deployment.id)
+            notify.send("eta", f"{service}: {color} ({deployment.version}) catches up in about "
+                        f"{eta / 60:.0f} min.")
+        if status.state == SlotState.READY and deployment.phase != Phase.READY:
+            store.set_phase(deployment.id, Phase.READY)
+            text = f"{color} ({deployment.version}) is ready: every readiness condition holds."
+            store.record_event("ready", text, "success", str(AGENT_ACTOR), color, deployment.id)
+            notify.send("ready", f"{service}: {text}")
+        if status.state == SlotState.READY and deployment.policy == SwitchPolicy.AUTO and live != color:
+            self._auto_switch(color)
+
+    def _auto_switch(self, color: Color) -> None:
+        try:
+            for event in switch(self.inst, AGENT_ACTOR):
+                if isinstance(event, Outcome):
+                    self.log(f"auto switch to {color}: {event.text}")
+        except LockHeld as exc:
+            self.log(f"auto switch to {color} postponed: {exc}")
+
+    # ── after a switch: watch the new colour and roll back if it fails ──
+    def _post_switch_watch(self, now: float, statuses: dict[Color, SlotStatus]) -> None:
+        watch = self.inst.store.watch()
+        if watch is None:
+            return
+        color, until = watch
+        live = self.inst.store.live()
+        if live != color or now > until:
+            if now > until and live == color:
+                self.inst.store.record_event("watch", f"{color} passed its post-switch watch.",
+                                             "success", str(AGENT_ACTOR), color)
+            self.inst.store.set_watch(color, 0.0)
+            self.live_bad_ticks = 0
+            return
+        status = statuses[color]
+        bad = status.container_state != "running" or status.healthy is False or (
+            status.restart_count > 0 and self.previous.get(color) is not None
+            and status.restart_count > self.previous[color].restart_count)
+        self.live_bad_ticks = self.live_bad_ticks + 1 if bad else 0
+        if self.live_bad_ticks < _FAILED_TICKS_BEFORE_ROLLBACK or not self.inst.config.switch.auto_rollback:
+            return
+        reason = (f"{color} failed within its post-switch window: container "
+                  f"{status.container_state}, health {'failing' if status.healthy is False else 'unknown'}.")
+        try:
+            with self.inst.lock.acquire("automatic rollback", AGENT_ACTOR):
+                for event in rollback_locked(self.inst, AGENT_ACTOR, reason):
+                    self.log(f"auto rollback: {event.text}")
+        except LockHeld as exc:
+            self.log(f"auto rollback postponed: {exc}")
+        self.live_bad_ticks = 0
+
+    def _retire_previous(self, now: float, statuses: dict[Color, SlotStatus]) -> None:
+        keep = self.inst.config.switch.keep_previous_seconds
+        switched_at = self.inst.store.switched_at()
+        live, previous = self.inst.store.live(), self.inst.store.previous()
+        if keep <= 0 or not previous or previous == live or switched_at is None:
+            return
+        if self.inst.store.watch() is not None or now - switched_at < keep:
+            return
+        if statuses[previous].container_state == "running":
+            container = self.inst.config.slot(previous).container
+            try:
+                with self.inst.lock.acquire("retire previous colour", AGENT_ACTOR):
+                    self.inst.runtime.stop(container)
+            except LockHeld:
+                return
+            self.inst.store.record_event("retire", f"Stopped {previous} after keeping it {keep:.0f} s "
+                                         "for rollback.", "info", str(AGENT_ACTOR), previous)
+
+
+def _with_reason(status: SlotStatus, reason: str) -> SlotStatus:
+    from dataclasses import replace
+
+    return replace(status, reason=reason)
+
+
+def _empty_sample(now: float):  # type: ignore[no-untyped-def]
+    from console.core.model import Sample
+
+    return Sample(now, None, None)
+
+
+def run_agent(inst: Installation) -> int:
+    def log(text: str) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        print(f"{stamp} {inst.redactor.redact(text)}", flush=True)
+
+    agent = Agent(inst, log)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        agent.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the operator's SSH session ending is not our end
+    try:
+        return agent.run()
+    finally:
+        inst.close()
+        sys.stdout.flush()

@@ -1,0 +1,222 @@
+"""Watch one colour: its container, indexed height, logs, HTTP checks and readiness gate.
+
+`SlotWatch.observe()` is called once a tick by the agent and returns the colour's `SlotStatus`.
+State is per container instance: a new container (new deployment) resets the tracker, the gate
+and the log-pattern watcher, so nothing seen by a previous version counts for the new one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from console.core.model import Color, Sample, SlotState, SlotStatus
+from console.core.readiness import GateInputs, ReadinessGate
+from console.core.redact import sanitize_log_line
+from console.core.tracking import CatchupTracker
+from console.drivers.checks import HttpChecker, LogPatternWatcher
+from console.drivers.heights import SourceUnavailable, make_candidate_source
+
+if TYPE_CHECKING:
+    from console.core.installation import Installation
+    from console.core.model import Deployment
+    from console.drivers.docker_runtime import ContainerInfo
+
+_ERROR_WORDS = ("ERROR", "error", "panic", "FATAL", "Traceback")
+
+
+class LogFollower:
+    """A thread that follows one container's logs, feeding the readiness pattern and keeping the
+    last lines (sanitized, redacted) to explain a failure."""
+
+    def __init__(self, inst: Installation, container: str, pattern: str) -> None:
+        self.inst = inst
+        self.container = container
+        self.pattern = LogPatternWatcher(pattern) if pattern else None
+        self.recent: deque[str] = deque(maxlen=50)
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"logs-{container}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                for raw in self.inst.runtime.follow_logs(self.container, self.stop_event, tail=200):
+                    line = sanitize_log_line(raw, self.inst.redactor)
+                    self.recent.append(line)
+                    if self.pattern is not None:
+                        self.pattern.feed(line)
+            except Exception:
+                pass  # the daemon restarted or the container went away; retry below
+            self.stop_event.wait(1.0)
+
+    @property
+    def pattern_seen(self) -> bool | None:
+        return self.pattern.seen if self.pattern is not None else None
+
+    def last_error(self) -> str | None:
+        for line in reversed(self.recent):
+            if any(word in line for word in _ERROR_WORDS):
+                return line[:300]
+        return None
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
+class SlotWatch:
+    def __init__(self, inst: Installation, color: Color) -> None:
+        self.inst = inst
+        self.color = color
+        self.slot = inst.config.slot(color)
+        readiness = inst.config.readiness
+        self.candidate = make_candidate_source(inst.config, color)
+        self.checker = HttpChecker(f"http://127.0.0.1:{self.slot.host_port}")
+        self.gate = ReadinessGate(readiness)
+        self.tracker = CatchupTracker(window_seconds=30.0, stall_seconds=readiness.stall_seconds)
+        self.container_id: str | None = None
+        self.restarts_at_start = 0
+        self.started_at: float | None = None
+        self.logs: LogFollower | None = None
+        self.last_sample: Sample | None = None
+        self.ready_since: float | None = None
+
+    def close(self) -> None:
+        if self.logs:
+            self.logs.stop()
+        self.candidate.close()
+
+    def _new_instance(self, info: ContainerInfo, now: float) -> None:
+        if self.logs:
+            self.logs.stop()
+        self.container_id = info.id
+        self.restarts_at_start = info.restart_count
+        self.started_at = info.started_at or now
+        self.gate.reset()
+        self.tracker = CatchupTracker(window_seconds=30.0,
+                                      stall_seconds=self.inst.config.readiness.stall_seconds)
+        self.logs = LogFollower(self.inst, self.slot.container, self.inst.config.readiness.log_pattern)
+
+    def observe(
+        self,
+        now: float,
+        head: int | None,
+        live: Color | None,
+        live_height: int | None,
+        deployment: Deployment | None,
+    ) -> SlotStatus:
+        """One tick: read everything about this colour and derive its state."""
+        try:
+            info = self.inst.runtime.inspect(self.slot.container)
+        except Exception as exc:
+            return SlotStatus(self.color, SlotState.EMPTY, reason=f"Docker unavailable: {exc}",
+                              updated_at=now)
+        if info is None:
+            if self.logs:
+                self.logs.stop()
+                self.logs = None
+            self.container_id = None
+            return SlotStatus(self.color, SlotState.EMPTY, updated_at=now)
+        if info.id != self.container_id:
+            self._new_instance(info, now)
+        base = {
+            "color": self.color,
+            "image": info.image,
+            "version": info.labels.get("bluegreen.version"),
+            "deployment_id": deployment.id if deployment else None,
+            "container_state": info.state,
+            "started_at": info.started_at,
+            "restart_count": info.restart_count,
+            "updated_at": now,
+        }
+        if not info.running:
+            return self._not_running(info, deployment, base)
+        return self._running(info, now, head, live, live_height, deployment, base)
+
+    def _not_running(self, info: ContainerInfo, deployment: Deployment | None,
+                     base: dict[str, object]) -> SlotStatus:
+        failed = deployment is not None and (info.exit_code not in (0, None) or info.state == "dead")
+        if info.state == "restarting" or failed:
+            reason = self._failure_reason(info)
+            return SlotStatus(**base, state=SlotState.FAILED, reason=reason,  # type: ignore[arg-type]
+                              height=self.tracker.height, head=self.tracker.head)
+        return SlotStatus(**base, state=SlotState.STOPPED,  # type: ignore[arg-type]
+                          height=self.tracker.height, head=self.tracker.head)
+
+    def _failure_reason(self, info: ContainerInfo) -> str:
+        where = f" at height {self.tracker.height}" if self.tracker.height is not None else ""
+        if info.state == "restarting" or info.restart_count > self.restarts_at_start:
+            what = f"restart-looping ({info.restart_count} restarts){where}"
+        elif info.oom_killed:
+            what = f"killed for running out of memory{where}"
+        else:
+            what = f"exited with code {info.exit_code}{where}"
+        last = self.logs.last_error() if self.logs else None
+        return f"Container {what}" + (f"; last error: {last}" if last else "")
+
+    def _running(self, info: ContainerInfo, now: float, head: int | None, live: Color | None,
+                 live_height: int | None, deployment: Deployment | None,
+                 base: dict[str, object]) -> SlotStatus:
+        reason = None
+        try:
+            height = self.candidate.read()
+            self.tracker.add(Sample(now, head, height))
+            self.last_sample = Sample(now, head, height)
+        except SourceUnavailable as exc:
+            reason = str(exc)
+        health_ok, _ = self.checker.health(self.inst.config.readiness.health_path)
+        readiness = self.inst.config.readiness
+        smoke_ok: bool | None = None
+        smoke_detail = ""
+        if readiness.smoke_path:
+            smoke_ok, smoke_detail = self.checker.smoke(readiness.smoke_method, readiness.smoke_path,
+                                                        readiness.smoke_body)
+        sample_at = self.last_sample.at if self.last_sample else None
+        result = self.gate.evaluate(GateInputs(
+            now=now, lag=self.tracker.lag, sample_at=sample_at if reason is None else None,
+            log_pattern_seen=self.logs.pattern_seen if self.logs else None,
+            health_ok=health_ok, smoke_ok=smoke_ok, smoke_detail=smoke_detail,
+            height=self.tracker.height, live_height=live_height,
+            is_live_candidate=live in (None, self.color),
+        ))
+        state = self._running_state(info, now, live, result.ready, deployment)
+        if state == SlotState.FAILED:
+            reason = self._running_failure(info, now)
+        return SlotStatus(
+            **base,  # type: ignore[arg-type]
+            state=state, healthy=health_ok, height=self.tracker.height, head=self.tracker.head,
+            lag=self.tracker.lag, progress=self.tracker.progress, speed=self.tracker.speed,
+            head_speed=self.tracker.head_speed, eta_seconds=self.tracker.eta_seconds,
+            conditions=result.conditions, ready=result.ready, reason=reason,
+        )
+
+    def _running_state(self, info: ContainerInfo, now: float, live: Color | None, ready: bool,
+                       deployment: Deployment | None) -> SlotState:
+        if live == self.color:
+            return SlotState.LIVE
+        if info.restart_count > self.restarts_at_start or self.tracker.stalled(now):
+            return SlotState.FAILED
+        if self.tracker.height is None:
+            timeout = self.inst.config.image.start_timeout_seconds
+            if deployment is not None and self.started_at and now - self.started_at > timeout:
+                return SlotState.FAILED
+            return SlotState.STARTING
+        return SlotState.READY if ready else SlotState.SYNCING
+
+    def _running_failure(self, info: ContainerInfo, now: float) -> str:
+        if info.restart_count > self.restarts_at_start:
+            return self._failure_reason(info)
+        if self.tracker.height is None:
+            return (f"No height after {self.inst.config.image.start_timeout_seconds:.0f} s: the "
+                    "service never started indexing (check its logs).")
+        stalled_for = self.tracker.seconds_since_progress(now) or 0.0
+        return (f"Stalled at height {self.tracker.height} for {stalled_for:.0f} s "
+                f"(lag {self.tracker.lag}).")
+
+
+def uptime(status: SlotStatus, now: float | None = None) -> float | None:
+    if status.started_at is None:
+        return None
+    return (time.time() if now is None else now) - status.started_at

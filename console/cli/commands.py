@@ -1,0 +1,269 @@
+"""The CLI's command handlers. Each returns an exit code; operator-facing failures are sentences."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
+from console.core.config import Config, ConfigError, load_config
+from console.core.fsutil import StateDirError
+from console.core.lock import LockHeld
+from console.core.model import OperationEvent, Outcome, Phase, SlotState, SwitchPolicy
+from console.core.operation import OperationRefused
+from console.core.service import Console
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def dispatch(args: argparse.Namespace) -> Handler:
+    command = args.command or "ui"
+    if command == "sandbox":
+        from console.cli import sandbox_cmd
+
+        return sandbox_cmd.HANDLERS[args.sandbox_command]
+    table: dict[str, Handler] = {
+        "ui": lambda a: _tui(a, read_only=a.read_only),
+        "watch": lambda a: _tui(a, read_only=True),
+        "status": _status,
+        "deploy": _deploy,
+        "switch": _switch,
+        "rollback": _rollback,
+        "history": _history,
+        "agent": _agent,
+        "reconcile": _reconcile,
+        "config": _config_check,
+        "proxy": _proxy_snippet,
+    }
+    return _guarded(table[command])
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Turn the failures an operator can meet into one paragraph and an exit code."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except (LockHeld, OperationRefused, StateDirError) as exc:
+            render.error(str(exc))
+            return EXIT_FAILED
+        except ValueError as exc:  # validated operator input (image refs, K=V, colours)
+            render.error(str(exc))
+            return EXIT_USAGE
+
+    return run
+
+
+def load(args: argparse.Namespace) -> Config:
+    try:
+        return load_config(args.config)
+    except ConfigError:
+        if args.config:
+            raise
+        from console.sandbox.world import sandbox_config_path
+
+        sandbox = sandbox_config_path()
+        if sandbox is None:
+            raise
+        return load_config(str(sandbox))
+
+
+def open_console(args: argparse.Namespace, read_only: bool = False) -> Console:
+    return Console.open(load(args), read_only=read_only or args.read_only)
+
+
+def _tui(args: argparse.Namespace, read_only: bool) -> int:
+    console = open_console(args, read_only)
+    from console.tui.app import run_app
+
+    try:
+        return run_app(console)
+    finally:
+        console.close()
+
+
+def _status(args: argparse.Namespace) -> int:
+    console = open_console(args, read_only=True)
+    try:
+        status = console.status()
+    finally:
+        console.close()
+    if args.json:
+        print(json.dumps(render.status_json(status), indent=2))
+    else:
+        render.print_status(status)
+    return EXIT_OK
+
+
+def run_events(console: Console, events: Iterator[OperationEvent], as_json: bool = False) -> Outcome | None:
+    """Print an operation's progress as it happens; return its Outcome."""
+    outcome: Outcome | None = None
+    redact = console.installation.redactor.redact
+    for event in events:
+        if isinstance(event, Outcome):
+            outcome = event
+        if as_json:
+            print(json.dumps(render.event_json(event, redact)), flush=True)
+        else:
+            render.print_event(event, redact)
+    return outcome
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from console.core.deploy import idle_color, parse_env_overrides
+
+    env = parse_env_overrides(args.env)
+    console = open_console(args)
+    try:
+        policy = SwitchPolicy(args.policy) if args.policy else None
+        color = idle_color(console.installation)
+        outcome = run_events(console, console.deploy(args.image, env, policy), args.json)
+        if outcome is None or not outcome.ok:
+            return EXIT_FAILED
+        if not args.wait:
+            return EXIT_OK
+        deployment = console.installation.store.latest_deployment(color)
+        wanted = {SlotState.LIVE} if (deployment and deployment.policy == SwitchPolicy.AUTO) else {
+            SlotState.READY, SlotState.LIVE}
+        return _wait_for(console, color, deployment.id if deployment else None, wanted,
+                         args.timeout, args.json)
+    finally:
+        console.close()
+
+
+def _wait_for(console: Console, color: str, deployment_id: int | None, wanted: set[SlotState],
+              timeout: float, as_json: bool) -> int:
+    started = time.monotonic()
+    last_line = ""
+    store = console.installation.store
+    while True:
+        status = console.status()
+        slot = status.slots[color]  # type: ignore[index]
+        deployment = store.deployment(deployment_id) if deployment_id else None
+        if slot.state in wanted and slot.deployment_id == deployment_id:
+            render.say(f"{color} is {slot.state}.", as_json)
+            return EXIT_OK
+        if deployment is not None and deployment.phase in (Phase.FAILED, Phase.CANCELLED):
+            render.error(f"{color} failed: {deployment.outcome or slot.reason}")
+            return EXIT_FAILED
+        if slot.state == SlotState.FAILED and slot.deployment_id == deployment_id:
+            render.error(f"{color} failed: {slot.reason}")
+            return EXIT_FAILED
+        line = render.progress_line(slot)
+        if line != last_line and not as_json:
+            render.say(line, as_json)
+            last_line = line
+        if timeout and time.monotonic() - started > timeout:
+            render.error(f"Gave up waiting after {timeout:.0f} s; {color} is {slot.state}. "
+                         "The agent keeps going: check `bluegreen status`.")
+            return EXIT_FAILED
+        time.sleep(0.5)
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise OperationRefused(f"{question} needs confirmation: run it in a terminal, or pass --yes.")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+def _switch(args: argparse.Namespace) -> int:
+    console = open_console(args)
+    try:
+        plan = console.plan_switch()
+        if plan.blocked_reason:
+            render.error(f"Switch refused: {plan.blocked_reason}")
+            return EXIT_FAILED
+        version = f" ({plan.to_version})" if plan.to_version else ""
+        question = f"Switch {plan.from_color or 'none'} → {plan.to_color}{version}?"
+        if not args.yes:
+            render.print_conditions(plan.conditions)
+        if not _confirm(question, args.yes):
+            render.say("Not switched.")
+            return EXIT_FAILED
+        outcome = run_events(console, console.switch(force=args.force))
+        return EXIT_OK if outcome and outcome.ok else EXIT_FAILED
+    finally:
+        console.close()
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    console = open_console(args)
+    try:
+        plan = console.plan_rollback()
+        if plan.blocked_reason:
+            render.error(f"Rollback refused: {plan.blocked_reason}")
+            return EXIT_FAILED
+        if plan.warning and not args.yes:
+            render.say(f"Warning: {plan.warning}")
+        question = f"Roll back {plan.from_color} → {plan.to_color} ({plan.to_version or '?'})?"
+        if not _confirm(question, args.yes):
+            render.say("Not rolled back.")
+            return EXIT_FAILED
+        outcome = run_events(console, console.rollback())
+        return EXIT_OK if outcome and outcome.ok else EXIT_FAILED
+    finally:
+        console.close()
+
+
+def _history(args: argparse.Namespace) -> int:
+    console = open_console(args, read_only=True)
+    try:
+        store = console.installation.store
+        events = store.events(limit=args.limit)
+        deployments = store.deployments(limit=args.limit)
+    finally:
+        console.close()
+    if args.json:
+        print(json.dumps(render.history_json(events, deployments), indent=2))
+    else:
+        render.print_history(events, deployments)
+    return EXIT_OK
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from console.agent.loop import run_agent
+    from console.core.installation import Installation
+
+    return run_agent(Installation(load(args)))
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from console.core.actor import current_actor
+    from console.core.reconcile import reconcile
+
+    console = open_console(args)
+    try:
+        if console.read_only:
+            raise OperationRefused("This console is read-only: reconcile changes state.")
+        with console.installation.lock.acquire("reconcile", current_actor()):
+            drifts = reconcile(console.installation, current_actor())
+    finally:
+        console.close()
+    for drift in drifts:
+        render.say(f"drift: {drift.what} — {drift.fixed}")
+    render.say("No drift." if not drifts else f"{len(drifts)} drift(s) recorded.")
+    return EXIT_OK
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    try:
+        config = load(args)
+    except ConfigError as exc:
+        render.error(str(exc))
+        return EXIT_USAGE
+    render.say(render.config_summary(config, Path(config.path)))
+    return EXIT_OK
+
+
+def _proxy_snippet(args: argparse.Namespace) -> int:
+    from console.core.installation import Installation
+
+    print(Installation(load(args)).proxy.snippet())
+    return EXIT_OK

@@ -1,0 +1,151 @@
+"""Deploy: start a new version in the idle colour. Never touches the live colour.
+
+The agent takes it from there (sampling, readiness, switch policy); `deploy` returns once the
+container runs, so an operator's dropped SSH session cannot interrupt a catch-up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import psycopg
+
+from console.core.installation import (
+    LABEL_COLOR,
+    LABEL_DEPLOYMENT,
+    LABEL_SERVICE,
+    LABEL_VERSION,
+    Installation,
+    image_version,
+)
+from console.core.model import (
+    COLORS,
+    Actor,
+    Color,
+    OperationEvent,
+    Outcome,
+    Phase,
+    Progress,
+    SwitchPolicy,
+    other,
+)
+from console.core.operation import describe_failure, mutating
+
+
+def idle_color(inst: Installation) -> Color:
+    live = inst.store.live()
+    return other(live) if live else COLORS[0]
+
+
+def render_command(inst: Installation, color: Color, version: str) -> tuple[list[str], dict[str, str]]:
+    """Fill the image's command and env templates for `color`."""
+    config = inst.config
+    values = {
+        "source_db_url": config.source.db_url,
+        "dest_db_url": config.slot(color).db_url,
+        "port": str(config.image.container_port),
+        "color": color,
+        "version": version,
+        "service": config.service,
+    }
+    command = [part.format_map(values) for part in config.image.command]
+    env = {k: v.format_map(values) for k, v in config.image.env.items()}
+    env.update({k: v.format_map(values) for k, v in config.slot(color).env.items()})
+    return command, env
+
+
+def reset_database(url: str) -> None:
+    """Empty the idle colour's database so the new version re-indexes from scratch."""
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+def parse_env_overrides(pairs: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name or not name.replace("_", "").isalnum() or name[0].isdigit():
+            raise ValueError(f"'{pair}' is not an environment override: write NAME=VALUE.")
+        env[name] = value
+    return env
+
+
+def deploy(
+    inst: Installation,
+    image: str,
+    actor: Actor,
+    env: dict[str, str] | None = None,
+    policy: SwitchPolicy | None = None,
+    read_only: bool = False,
+) -> Iterator[OperationEvent]:
+    ref = inst.resolve_image(image)
+    chosen_policy = policy or SwitchPolicy(inst.config.switch.policy)
+    with mutating(inst, f"deploy {ref}", actor, read_only):
+        color = idle_color(inst)
+        live = inst.store.live()
+        slot = inst.config.slot(color)
+        yield Progress(f"Deploying {ref} into {color} (live: {live or 'none'}).")
+        if live and inst.store.previous() == color:
+            yield Progress(
+                f"{color} was kept for rollback; it is replaced now, so rollback goes away "
+                "until this deployment is live.", "warning",
+            )
+        try:
+            image_id = inst.runtime.ensure_image(ref)
+        except Exception as exc:  # driver errors are sentences
+            yield Outcome(False, describe_failure(exc))
+            return
+        yield Progress(f"Image {ref} present ({image_id[:19]}).")
+        version = image_version(ref)
+        previous = inst.store.active_deployment(color)
+        if previous is not None:
+            inst.store.set_phase(previous.id, Phase.CANCELLED, f"replaced by {ref}")
+            yield Progress(f"Cancelled the unfinished deployment #{previous.id} in {color}.", "warning")
+        record = inst.store.create_deployment(
+            color, ref, version, chosen_policy, str(actor), env or {}, target_height=None
+        )
+        try:
+            inst.runtime.stop(slot.container, timeout=inst.config.image.stop_timeout_seconds)
+            inst.runtime.remove(slot.container)
+            if inst.config.image.reset_database:
+                reset_database(slot.sampling_db_url)
+                yield Progress(f"Emptied {color}'s database for a full re-index.")
+            command, container_env = render_command(inst, color, version)
+            container_env.update(env or {})
+            from console.drivers.docker_runtime import ContainerSpec
+
+            spec = ContainerSpec(
+                name=slot.container,
+                image=ref,
+                command=command,
+                env=container_env,
+                labels={
+                    LABEL_SERVICE: inst.config.service,
+                    LABEL_COLOR: color,
+                    LABEL_DEPLOYMENT: str(record.id),
+                    LABEL_VERSION: version,
+                },
+                host_port=slot.host_port,
+                container_port=inst.config.image.container_port,
+                network=inst.config.image.network,
+                restart_policy=inst.config.image.restart_policy,
+                extra_hosts=inst.config.image.extra_hosts,
+                stop_timeout=inst.config.image.stop_timeout_seconds,
+            )
+            inst.runtime.start(spec)
+        except Exception as exc:
+            reason = describe_failure(exc)
+            inst.store.set_phase(record.id, Phase.FAILED, reason)
+            inst.store.record_event("failure", f"Deploy of {ref} into {color} failed: {reason}",
+                                    "error", str(actor), color, record.id)
+            yield Outcome(False, f"Deploy of {ref} into {color} failed: {reason}")
+            return
+        inst.store.set_phase(record.id, Phase.STARTING)
+        text = f"Deploy #{record.id}: {ref} started in {color} (switch policy: {chosen_policy})."
+        inst.store.record_event("deploy", text, "info", str(actor), color, record.id)
+        inst.notifier.send("deploy", f"{inst.config.service}: {text}")
+        yield Progress(f"Container {slot.container} running on 127.0.0.1:{slot.host_port}.")
+        yield Outcome(True, f"{color} is starting {ref}; the agent tracks its catch-up.",
+                      at=time.time())

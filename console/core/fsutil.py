@@ -1,0 +1,131 @@
+"""Crash-safe file writes and the private state directory.
+
+Every file the console owns goes through `atomic_write`: a reader (or a crash) sees either the old
+content or the new, never a torn file. Failures become a `StateDirError` whose message is one
+sentence an operator can act on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from pathlib import Path
+
+
+class StateDirError(Exception):
+    """The state dir, or a file the console owns, cannot be read or written; str() says why."""
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _advice(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "Free space or point state_dir elsewhere"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "Fix its permissions or point state_dir elsewhere"
+    return "Check the path or point state_dir elsewhere"
+
+
+def atomic_write(path: str | Path, data: bytes | str, mode: int = 0o600) -> None:
+    """Replace `path` with `data` atomically: temp file in the same dir, fsync, rename, fsync dir.
+
+    The temp file is created with O_EXCL and `mode` so it is never readable by others, even briefly.
+    On any error the temp file is removed, the old content is left untouched, and StateDirError is
+    raised.
+    """
+    target = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    directory = target.parent
+    # Same directory as the target so rename(2) stays on one filesystem and is atomic.
+    temp = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    fd = -1
+    created = False
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        created = True
+        os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask; the caller's mode is not.
+        view = memoryview(payload)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(temp, target)
+        created = False
+    except OSError as exc:
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if created:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        raise StateDirError(
+            f"Cannot write {target}: {_reason(exc)}. {_advice(exc)}; nothing was changed."
+        ) from exc
+    try:
+        _fsync_dir(directory)
+    except OSError as exc:
+        # The new content is in place; only its durability across a power cut is in doubt.
+        raise StateDirError(
+            f"Wrote {target} but could not flush its directory: {_reason(exc)}. {_advice(exc)}."
+        ) from exc
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Persist the rename itself: without it a power cut can bring back the old directory entry."""
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def ensure_private_dir(path: str | Path) -> Path:
+    """Create `path` (and parents) as 0700 if missing; raise StateDirError if it is unusable.
+
+    An existing directory keeps its mode (the operator may have chosen a group-readable one), but it
+    must be a writable directory.
+    """
+    directory = Path(path).expanduser()
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise StateDirError(
+            f"State directory {directory} exists but is not a directory. "
+            "Move that file away or point state_dir elsewhere."
+        ) from exc
+    except OSError as exc:
+        raise StateDirError(
+            f"Cannot create state directory {directory}: {_reason(exc)}. {_advice(exc)}."
+        ) from exc
+    if not directory.is_dir():
+        raise StateDirError(
+            f"State directory {directory} exists but is not a directory. "
+            "Move that file away or point state_dir elsewhere."
+        )
+    if not _writable(directory):
+        raise StateDirError(
+            f"State directory {directory} is not writable by this user. "
+            "Fix its permissions (chown/chmod) or point state_dir elsewhere."
+        )
+    return directory
+
+
+def _writable(directory: Path) -> bool:
+    # os.access says yes to root even on a read-only mount, so probe with a real file.
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return False
+    probe = directory / f".probe.{secrets.token_hex(6)}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return False
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return True

@@ -1,0 +1,105 @@
+"""One installation: the config plus the parts built from it, created lazily and shared.
+
+Drivers are built on first use so that a read-only watcher never opens a Docker or proxy
+connection it does not need, and so a part that is down degrades only what depends on it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.core.config import Config
+from console.core.lock import AgentLease, OperatorLock
+from console.core.redact import Redactor
+from console.core.store import Store
+
+if TYPE_CHECKING:
+    from console.drivers.docker_runtime import DockerRuntime
+    from console.drivers.notify import Notifier
+    from console.drivers.proxy import ProxyDriver
+
+LABEL_SERVICE = "bluegreen.service"
+LABEL_COLOR = "bluegreen.color"
+LABEL_DEPLOYMENT = "bluegreen.deployment"
+LABEL_VERSION = "bluegreen.version"
+_IMAGE_REF = re.compile(
+    r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?/)?"  # optional registry host[:port]/
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"  # path
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"  # :tag @digest
+)
+
+
+def validate_image_ref(image: str) -> str:
+    """Reject anything that is not a Docker image reference (it never reaches a shell, but a
+    clear early error beats a confusing one from the engine)."""
+    ref = image.strip()
+    if not ref or len(ref) > 255 or not _IMAGE_REF.match(ref):
+        raise ValueError(
+            f"'{image}' is not a valid image reference: use NAME[:TAG], e.g. explorer:v1.5.0."
+        )
+    return ref
+
+
+def image_version(image: str) -> str:
+    """The tag of `repo:tag` (or the digest's start), shown as the version."""
+    if "@" in image:
+        return image.split("@", 1)[1][7:19]
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+class Installation:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.state_dir = Path(config.state_dir)
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        return Redactor(self.config.secret_values)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store.open(self.state_dir, redact=self.redactor.redact)
+
+    @cached_property
+    def lock(self) -> OperatorLock:
+        return OperatorLock(self.state_dir)
+
+    @cached_property
+    def agent_lease(self) -> AgentLease:
+        return AgentLease(self.state_dir)
+
+    @cached_property
+    def runtime(self) -> DockerRuntime:
+        from console.drivers.docker_runtime import DockerRuntime
+
+        return DockerRuntime()
+
+    @cached_property
+    def proxy(self) -> ProxyDriver:
+        from console.drivers.proxy import make_proxy
+
+        return make_proxy(self.config)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        from console.drivers.notify import Notifier
+
+        return Notifier(self.config.notify, self.config.service, self.redactor)
+
+    def resolve_image(self, image: str) -> str:
+        """`v2` alone means the configured repository's tag v2."""
+        ref = image.strip()
+        if self.config.image.repository and ":" not in ref and "/" not in ref and "@" not in ref:
+            if ref != self.config.image.repository:
+                ref = f"{self.config.image.repository}:{ref}"
+        return validate_image_ref(ref)
+
+    def close(self) -> None:
+        for name in ("store", "notifier"):
+            part = self.__dict__.get(name)
+            if part is not None:
+                part.close()

@@ -1,0 +1,291 @@
+"""The operator lock (one mutating operation at a time) and the agent lease (one watcher).
+
+Both are `flock(2)` locks on files in the state dir. The kernel drops a flock when the last file
+descriptor of its open file description closes — including when the process is SIGKILLed — so a
+crashed operation can never leave a stale lock behind. Who holds it is written next to it
+(`operator.holder`, `agent.json`); that file is only believed while the flock is actually held.
+
+Threads: flock conflicts are per *open file description*, not per process. Every `acquire()` opens
+its own descriptor, so two threads of one process (e.g. two TUI workers) exclude each other exactly
+like two processes do. The lock is not re-entrant: a nested `acquire()` raises LockHeld. The
+descriptors are close-on-exec, so a child such as `nginx -t` never inherits (and prolongs) the lock.
+
+Probing (`holder()`, `info()`) takes a *shared* flock for an instant: probes never block each other,
+and an exclusive acquire that collides with a probe retries for a few milliseconds before giving up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from console.core.fsutil import StateDirError, atomic_write, ensure_private_dir
+from console.core.model import Actor, AgentInfo, LockHolder
+
+LOCK_FILE = "operator.lock"
+HOLDER_FILE = "operator.holder"
+AGENT_LOCK_FILE = "agent.lock"
+AGENT_FILE = "agent.json"
+
+# A probe holds its shared flock for microseconds; this is how long an acquirer keeps trying
+# before concluding that a real holder has the lock.
+_PROBE_GRACE_SECONDS = 0.05
+
+
+class LockHeld(Exception):
+    """Another operation holds the operator lock; `holder` says who, when it could be read."""
+
+    def __init__(self, holder: LockHolder | None) -> None:
+        self.holder = holder
+        who = f": {holder.describe()}" if holder else ""
+        super().__init__(
+            f"Another operation is running{who}. "
+            "Wait for it to finish, or check `bluegreen status`."
+        )
+
+
+def _open_lock_file(path: Path, create: bool) -> int:
+    flags = os.O_CLOEXEC | (os.O_RDWR | os.O_CREAT if create else os.O_RDONLY)
+    try:
+        return os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise StateDirError(
+            f"Cannot open lock file {path}: {exc.strerror or exc}. "
+            "Fix the state directory's permissions or point state_dir elsewhere."
+        ) from exc
+
+
+def _try_exclusive(fd: int, holder_alive: Callable[[], bool]) -> bool:
+    """Non-blocking exclusive flock that tolerates a concurrent probe's momentary shared lock.
+
+    Gives up at once when `holder_alive()` confirms a real, live holder; otherwise retries for a
+    few milliseconds, which covers both a probe and a new holder not yet done writing its file.
+    """
+    deadline = time.monotonic() + _PROBE_GRACE_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if holder_alive() or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+
+
+def _is_held(path: Path) -> bool:
+    """True if some descriptor (in any process, this one included) holds `path` exclusively."""
+    try:
+        fd = _open_lock_file(path, create=False)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _holder_from_json(data: dict[str, Any] | None) -> LockHolder | None:
+    if data is None:
+        return None
+    try:
+        ssh_client = data.get("ssh_client")
+        return LockHolder(
+            user=str(data["user"]),
+            action=str(data["action"]),
+            since=float(data["since"]),
+            pid=int(data["pid"]),
+            ssh_client=str(ssh_client) if ssh_client else None,
+            host=str(data.get("host", "")),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _holder_json(holder: LockHolder) -> str:
+    return json.dumps(
+        {
+            # The process that really holds the flock (the actor's pid is what is shown).
+            "owner_pid": os.getpid(),
+            "user": holder.user,
+            "action": holder.action,
+            "since": holder.since,
+            "pid": holder.pid,
+            "ssh_client": holder.ssh_client,
+            "host": holder.host,
+        }
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+class OperatorLock:
+    """The operator lock in `state_dir`: `with lock.acquire("switch", actor): ...`."""
+
+    def __init__(self, state_dir: str | Path) -> None:
+        self.state_dir = Path(state_dir)
+        self.lock_path = self.state_dir / LOCK_FILE
+        self.holder_path = self.state_dir / HOLDER_FILE
+        # What *this* instance holds, for update_action(); guarded because workers share instances.
+        self._mutex = threading.Lock()
+        self._held: LockHolder | None = None
+
+    @contextlib.contextmanager
+    def acquire(self, action: str, actor: Actor) -> Iterator[LockHolder]:
+        """Hold the lock for the `with` block, or raise LockHeld at once naming the holder."""
+        ensure_private_dir(self.state_dir)
+        fd = _open_lock_file(self.lock_path, create=True)
+        try:
+            if not _try_exclusive(fd, lambda: self._live_recorded_holder() is not None):
+                raise LockHeld(self.holder())
+            holder = LockHolder(
+                user=actor.user,
+                action=action,
+                since=time.time(),
+                pid=actor.pid or os.getpid(),
+                ssh_client=actor.ssh_client,
+                host=socket.gethostname(),
+            )
+            atomic_write(self.holder_path, _holder_json(holder))
+            with self._mutex:
+                self._held = holder
+            try:
+                yield holder
+            finally:
+                with self._mutex:
+                    self._held = None
+                # Remove the holder file while still locked, so we never delete a successor's.
+                with contextlib.suppress(OSError):
+                    self.holder_path.unlink()
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def update_action(self, text: str) -> None:
+        """Refine what the holder is doing (e.g. 'switch: verifying'); no-op if not held here."""
+        with self._mutex:
+            if self._held is None:
+                return
+            holder = LockHolder(
+                user=self._held.user,
+                action=text,
+                since=self._held.since,
+                pid=self._held.pid,
+                ssh_client=self._held.ssh_client,
+                host=self._held.host,
+            )
+            atomic_write(self.holder_path, _holder_json(holder))
+            self._held = holder
+
+    def holder(self) -> LockHolder | None:
+        """Who holds the lock, or None if free (a crashed holder's leftover file is ignored)."""
+        if not _is_held(self.lock_path):
+            return None
+        recorded = self._live_recorded_holder()
+        if recorded is not None:
+            return recorded
+        # Held, but the file is missing or left by a dead process: the new holder is between
+        # taking the flock and writing its file. Say so rather than report the dead one.
+        return LockHolder(user="unknown", action="starting an operation", since=time.time(), pid=0)
+
+    def _live_recorded_holder(self) -> LockHolder | None:
+        data = _read_json(self.holder_path)
+        recorded = _holder_from_json(data)
+        if recorded is None or data is None:
+            return None
+        owner = data.get("owner_pid")
+        return recorded if _pid_alive(owner if isinstance(owner, int) else recorded.pid) else None
+
+
+class AgentLease:
+    """The single-watcher lease: the agent holds `agent.lock` for its whole life."""
+
+    def __init__(self, state_dir: str | Path) -> None:
+        self.state_dir = Path(state_dir)
+        self.lock_path = self.state_dir / AGENT_LOCK_FILE
+        self.info_path = self.state_dir / AGENT_FILE
+        self._mutex = threading.Lock()
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lease if free and record pid/since; True if this process now holds it."""
+        with self._mutex:
+            if self._fd is not None:
+                return True
+            ensure_private_dir(self.state_dir)
+            fd = _open_lock_file(self.lock_path, create=True)
+            if not _try_exclusive(fd, self._recorded_agent_alive):
+                os.close(fd)
+                return False
+            try:
+                atomic_write(self.info_path, json.dumps({"pid": os.getpid(), "since": time.time()}))
+            except StateDirError:
+                os.close(fd)
+                raise
+            self._fd = fd
+            return True
+
+    def _recorded_agent_alive(self) -> bool:
+        pid = (_read_json(self.info_path) or {}).get("pid")
+        return isinstance(pid, int) and _pid_alive(pid)
+
+    @property
+    def held(self) -> bool:
+        """True if this instance holds the lease."""
+        return self._fd is not None
+
+    def info(self) -> AgentInfo:
+        """Whether an agent holds the lease, and its pid/since (heartbeat comes from the store)."""
+        if not (self.held or _is_held(self.lock_path)):
+            return AgentInfo(running=False)
+        data = _read_json(self.info_path) or {}
+        pid = data.get("pid")
+        since = data.get("since")
+        return AgentInfo(
+            running=True,
+            pid=int(pid) if isinstance(pid, int) else None,
+            since=float(since) if isinstance(since, int | float) else None,
+        )
+
+    def release(self) -> None:
+        """Give the lease up (also happens by itself when the process exits)."""
+        with self._mutex:
+            if self._fd is None:
+                return
+            with contextlib.suppress(OSError):
+                self.info_path.unlink()
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,253 @@
+"""The shared vocabulary: colours, slot states, samples, and the progress events operations yield.
+
+Everything here is a frozen dataclass or an enum so it can cross threads (agent, TUI workers) and
+be stored or printed without surprises.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+Color = Literal["blue", "green"]
+COLORS: tuple[Color, Color] = ("blue", "green")
+
+
+def other(color: Color) -> Color:
+    """The opposite colour: the idle one when `color` is live."""
+    return "green" if color == "blue" else "blue"
+
+
+def parse_color(text: str) -> Color:
+    """Validate an operator-typed colour; raise ValueError with a sentence otherwise."""
+    value = text.strip().lower()
+    if value == "blue":
+        return "blue"
+    if value == "green":
+        return "green"
+    raise ValueError(f"'{text}' is not a colour: use 'blue' or 'green'.")
+
+
+class SlotState(enum.StrEnum):
+    """What a colour's slot is doing, as shown in `status` and on the panels."""
+
+    EMPTY = "empty"  # no container
+    STARTING = "starting"  # container up, no height yet
+    SYNCING = "syncing"  # re-indexing, behind the head
+    READY = "ready"  # readiness gate met, not taking traffic
+    LIVE = "live"  # the proxy sends traffic here
+    FAILED = "failed"  # exited, restart-looping, stalled or failed its gate
+    STOPPED = "stopped"  # container exists but is not running (kept or retired)
+
+
+class Phase(enum.StrEnum):
+    """Phases of a deployment, stored with a timestamp each."""
+
+    CREATED = "created"
+    STARTING = "starting"
+    SYNCING = "syncing"
+    READY = "ready"
+    SWITCHING = "switching"
+    LIVE = "live"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    RETIRED = "retired"
+
+
+class SwitchPolicy(enum.StrEnum):
+    CONFIRM = "confirm"  # ready → wait for an operator's `switch`
+    AUTO = "auto"  # ready → the agent switches
+    NEVER = "never"  # never switch by itself, never prompts
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One reading of the chain head and a colour's indexed height, at wall-clock `at`."""
+
+    at: float
+    head: int | None
+    height: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One readiness-gate condition, e.g. ("lag ≤ 2 for 5 s", met=False, detail="lag 812")."""
+
+    name: str
+    met: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did something: the login behind sudo, the SSH client, the pid."""
+
+    user: str
+    ssh_client: str | None = None
+    pid: int = 0
+
+    def __str__(self) -> str:
+        where = f"@{self.ssh_client}" if self.ssh_client else ""
+        return f"{self.user}{where}"
+
+
+# ── progress events yielded by operations ────────────────────────────────────────────────────────
+# Operations are generators of these; the TUI posts them as Messages, the CLI prints them, the
+# agent records them. `level` drives colour/notification; `text` is already redacted.
+
+EventLevel = Literal["info", "warning", "error", "success"]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A step of an operation, e.g. 'nginx -t passed'."""
+
+    text: str
+    level: EventLevel = "info"
+    at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The last event of an operation: did it succeed, and a one-line summary."""
+
+    ok: bool
+    text: str
+    at: float = field(default_factory=time.time)
+    cutover_ms: float | None = None  # switch/rollback: command issued → first new-colour response
+
+
+OperationEvent = Progress | Outcome
+
+
+# ── read model: what `status` returns and the panels draw ────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class SlotStatus:
+    """Everything known about one colour at `updated_at` (written by the agent, read by clients)."""
+
+    color: Color
+    state: SlotState = SlotState.EMPTY
+    image: str | None = None
+    version: str | None = None
+    deployment_id: int | None = None
+    container_state: str | None = None  # docker's: running, exited, restarting, …
+    healthy: bool | None = None  # HTTP health of the container itself
+    started_at: float | None = None
+    restart_count: int = 0
+    height: int | None = None
+    head: int | None = None
+    lag: int | None = None
+    progress: float | None = None  # 0..1 of this deployment's catch-up
+    speed: float | None = None  # blocks/s indexed (moving rate)
+    head_speed: float | None = None  # blocks/s the chain grows
+    eta_seconds: float | None = None  # from the closing speed; None = not closing
+    conditions: tuple[Condition, ...] = ()
+    ready: bool = False
+    reason: str | None = None  # why failed or degraded, one sentence, redacted
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    user: str
+    action: str
+    since: float
+    pid: int
+    ssh_client: str | None = None
+    host: str = ""
+
+    def describe(self) -> str:
+        from_where = f" from {self.ssh_client}" if self.ssh_client else ""
+        when = time.strftime("%H:%M:%S", time.localtime(self.since))
+        return f"{self.user}{from_where} (pid {self.pid}) is running '{self.action}' since {when}"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInfo:
+    running: bool
+    pid: int | None = None
+    since: float | None = None
+    heartbeat: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    service: str
+    live: Color | None
+    previous: Color | None
+    slots: dict[Color, SlotStatus]
+    agent: AgentInfo
+    lock: LockHolder | None
+    read_only: bool = False
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One audit-log row: deploys, milestones, switches, rollbacks, failures, drift."""
+
+    id: int
+    at: float
+    kind: str  # deploy, milestone, ready, switch, rollback, failure, drift, agent, …
+    level: EventLevel
+    text: str
+    actor: str
+    color: Color | None = None
+    deployment_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    id: int
+    color: Color
+    image: str
+    version: str
+    policy: SwitchPolicy
+    phase: Phase
+    actor: str
+    created_at: float
+    phases: dict[str, float] = field(default_factory=dict)  # phase → first time reached
+    outcome: str | None = None
+    env: dict[str, str] = field(default_factory=dict)  # operator overrides (values redacted on show)
+    target_height: int | None = None
+    start_height: int | None = None
+    cutover_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedPoint:
+    """One point of a colour's speed/ETA history, for the sparkline."""
+
+    at: float
+    speed: float | None
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchPlan:
+    """What `switch` would do now, for the confirmation modal: 'Switch blue → green (v1.5.0)?'."""
+
+    from_color: Color | None
+    to_color: Color
+    to_image: str | None
+    to_version: str | None
+    gate_met: bool
+    conditions: tuple[Condition, ...]
+    blocked_reason: str | None = None  # set when switching is impossible even with force
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackPlan:
+    from_color: Color | None
+    to_color: Color | None
+    to_state: SlotState | None
+    to_version: str | None
+    lag: int | None
+    behind_live: bool
+    warning: str | None = None
+    blocked_reason: str | None = None

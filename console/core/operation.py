@@ -1,0 +1,37 @@
+"""What every mutating operation shares: refuse in read-only mode, take the operator lock, know
+the actor, and turn any driver failure into a one-sentence Outcome instead of a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from console.core.installation import Installation
+from console.core.model import Actor
+
+
+class OperationRefused(Exception):
+    """An operation that cannot proceed; the message says why and what to do."""
+
+
+class ReadOnlyError(OperationRefused):
+    def __init__(self, action: str) -> None:
+        super().__init__(
+            f"This console is read-only: '{action}' is not allowed. Open it without --read-only "
+            "(and not with `watch`) to act."
+        )
+
+
+@contextlib.contextmanager
+def mutating(inst: Installation, action: str, actor: Actor, read_only: bool) -> Iterator[None]:
+    """Hold the operator lock for `action`; raises ReadOnlyError or LockHeld before any change."""
+    if read_only:
+        raise ReadOnlyError(action)
+    with inst.lock.acquire(action, actor):
+        yield
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A redaction-safe sentence for a failure from a driver (their messages are sentences)."""
+    text = str(exc).strip() or exc.__class__.__name__
+    return text if text.endswith((".", "!", "?")) else text + "."

@@ -1,0 +1,96 @@
+"""Reconcile: compare what the console decided (the store) with what is (the proxy, Docker).
+
+The running proxy is the truth for the live colour — it is what clients see. The persisted proxy
+file must agree with it so a proxy restart keeps it. Deployments interrupted mid-operation are
+settled from the containers. Every difference found is recorded as a `drift` event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from console.core.installation import Installation
+from console.core.model import COLORS, Actor, Color, Phase, other
+
+_TERMINAL_CONTAINER_STATES = {"exited", "dead"}
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    what: str
+    fixed: str
+
+
+def reconcile(inst: Installation, actor: Actor) -> list[Drift]:
+    """Bring the store and the persisted proxy file in line with the running world."""
+    drifts: list[Drift] = []
+    drifts += _reconcile_live(inst)
+    drifts += _reconcile_deployments(inst)
+    for drift in drifts:
+        inst.store.record_event("drift", f"{drift.what} — {drift.fixed}", "warning", str(actor))
+    return drifts
+
+
+def _reconcile_live(inst: Installation) -> list[Drift]:
+    stored = inst.store.live()
+    try:
+        running = inst.proxy.current()
+        persisted = inst.proxy.persisted()
+    except Exception as exc:  # an unreachable proxy is reported by `check`, not fixed here
+        return [Drift(f"Could not read the proxy ({exc})", "left unchanged")]
+    truth: Color | None = running or persisted or stored
+    drifts: list[Drift] = []
+    if truth is None:
+        return drifts
+    if stored is None and not _container_running(inst, truth):
+        return drifts  # the proxy's default colour, with nothing behind it: nothing is live yet
+    if stored != truth:
+        previous = inst.store.previous()
+        if stored is not None:
+            previous = stored
+        elif previous is None:
+            previous = other(truth)
+        inst.store.set_live(truth, previous)
+        drifts.append(Drift(f"The store said live={stored or 'none'}, the proxy routes to {truth}",
+                            f"store updated to {truth}"))
+    if persisted != truth:
+        inst.proxy.install(truth)
+        drifts.append(Drift(f"The proxy file said {persisted or 'nothing'}, traffic goes to {truth}",
+                            f"file rewritten for {truth}"))
+    return drifts
+
+
+def _container_running(inst: Installation, color: Color) -> bool:
+    try:
+        info = inst.runtime.inspect(inst.config.slot(color).container)
+    except Exception:
+        return False
+    return info is not None and info.running
+
+
+def _reconcile_deployments(inst: Installation) -> list[Drift]:
+    drifts: list[Drift] = []
+    live = inst.store.live()
+    for color in COLORS:
+        deployment = inst.store.active_deployment(color)
+        if deployment is None:
+            continue
+        if deployment.phase == Phase.SWITCHING:
+            settled = Phase.LIVE if live == color else Phase.READY
+            inst.store.set_phase(deployment.id, settled)
+            drifts.append(Drift(f"Deployment #{deployment.id} was interrupted while switching",
+                                f"settled as {settled} (the proxy routes to {live})"))
+            continue
+        try:
+            info = inst.runtime.inspect(inst.config.slot(color).container)
+        except Exception:
+            continue  # Docker down: the agent reports it; nothing to settle safely now
+        if info is None:
+            inst.store.set_phase(deployment.id, Phase.FAILED, "its container disappeared")
+            drifts.append(Drift(f"Deployment #{deployment.id}'s container in {color} is gone",
+                                "marked failed"))
+        elif info.state in _TERMINAL_CONTAINER_STATES and live != color:
+            reason = f"container {info.state} (exit code {info.exit_code})"
+            inst.store.set_phase(deployment.id, Phase.FAILED, reason)
+            drifts.append(Drift(f"Deployment #{deployment.id} in {color}: {reason}", "marked failed"))
+    return drifts

@@ -1,0 +1,155 @@
+"""The facade every client uses: the TUI, the CLI and the agent call `Console`, never drivers directly.
+
+Read methods read the store (what the agent published) so every console on an installation sees the
+same state. Mutating methods are generators of `OperationEvent`s, run under the operator lock, and
+refuse in read-only mode — enforced here, not by hiding keys.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from console.core import deploy as deploy_op
+from console.core import switching
+from console.core.actor import current_actor
+from console.core.agent_process import ensure_agent
+from console.core.config import Config
+from console.core.installation import Installation
+from console.core.model import (
+    COLORS,
+    AgentInfo,
+    Color,
+    EventRecord,
+    OperationEvent,
+    Progress,
+    RollbackPlan,
+    Sample,
+    SlotStatus,
+    SpeedPoint,
+    Status,
+    SwitchPlan,
+    SwitchPolicy,
+)
+from console.core.operation import OperationRefused, ReadOnlyError
+from console.core.redact import sanitize_log_line
+
+__all__ = ["Console", "OperationRefused", "ReadOnlyError"]
+
+# The agent writes a heartbeat every tick; older than this and its published status is stale.
+AGENT_STALE_SECONDS = 10.0
+
+
+class Console:
+    """One installation's console. `read_only=True` refuses every mutation."""
+
+    def __init__(self, config: Config, read_only: bool = False) -> None:
+        self.config = config
+        self.read_only = read_only
+        self.installation = Installation(config)
+
+    @classmethod
+    def open(cls, config: Config, read_only: bool = False) -> Console:
+        return cls(config, read_only)
+
+    # ── reads (cheap: the store; safe from any thread) ──
+    def status(self) -> Status:
+        store = self.installation.store
+        now = time.time()
+        lease = self.installation.agent_lease.info()
+        heartbeat = store.heartbeats().get("agent")
+        agent = AgentInfo(lease.running, lease.pid, lease.since, heartbeat)
+        published = store.slot_statuses()
+        slots: dict[Color, SlotStatus] = {}
+        for color in COLORS:
+            status = published.get(color) or SlotStatus(color)
+            if status.updated_at and (not agent.running or now - status.updated_at > AGENT_STALE_SECONDS):
+                age = time.strftime("%H:%M:%S", time.localtime(status.updated_at))
+                why = "the agent is not running" if not agent.running else "the agent is not updating"
+                status = _stale(status, f"Status from {age}: {why} (start it with `bluegreen agent`).")
+            slots[color] = status
+        return Status(
+            service=self.config.service,
+            live=store.live(),
+            previous=store.previous(),
+            slots=slots,
+            agent=agent,
+            lock=self.installation.lock.holder(),
+            read_only=self.read_only,
+            at=now,
+        )
+
+    def events(self, after_id: int = 0, limit: int = 200) -> list[EventRecord]:
+        return self.installation.store.events(limit=limit, after_id=after_id)
+
+    def samples(self, color: Color, since: float) -> list[Sample]:
+        return self.installation.store.samples(color, since)
+
+    def speed_history(self, color: Color, since: float) -> list[SpeedPoint]:
+        store = self.installation.store
+        etas = {point.at: point.value for point in store.metrics(f"eta:{color}", since)}
+        return [
+            SpeedPoint(point.at, point.value, etas.get(point.at) if etas.get(point.at, -1) >= 0 else None)
+            for point in store.metrics(f"speed:{color}", since)
+        ]
+
+    def recent_images(self, limit: int = 10) -> list[str]:
+        return self.installation.store.recent_images(limit)
+
+    def plan_switch(self) -> SwitchPlan:
+        return switching.plan_switch(self.installation)
+
+    def plan_rollback(self) -> RollbackPlan:
+        return switching.plan_rollback(self.installation)
+
+    # ── logs (Docker; lines are sanitized and redacted plain text) ──
+    def log_lines(self, color: Color, tail: int = 300) -> list[str]:
+        container = self.config.slot(color).container
+        raw = self.installation.runtime.logs(container, tail=tail)
+        return [sanitize_log_line(line, self.installation.redactor) for line in raw]
+
+    def follow_logs(self, color: Color, stop: threading.Event) -> Iterator[str]:
+        container = self.config.slot(color).container
+        redactor = self.installation.redactor
+        for raw in self.installation.runtime.follow_logs(container, stop, tail=200):
+            yield sanitize_log_line(raw, redactor)
+
+    # ── mutations (operator lock; refused when read-only) ──
+    def deploy(
+        self,
+        image: str,
+        env: dict[str, str] | None = None,
+        policy: SwitchPolicy | None = None,
+    ) -> Iterator[OperationEvent]:
+        if self.read_only:
+            raise ReadOnlyError("deploy")
+        events = deploy_op.deploy(self.installation, image, current_actor(), env, policy)
+        for event in events:
+            yield event
+        try:
+            started, pid = ensure_agent(self.installation)
+        except RuntimeError as exc:
+            yield Progress(str(exc), "error")
+            return
+        if started:
+            yield Progress(f"Started the agent (pid {pid}); it keeps watching if you disconnect.")
+
+    def switch(self, force: bool = False) -> Iterator[OperationEvent]:
+        if self.read_only:
+            raise ReadOnlyError("switch")
+        return switching.switch(self.installation, current_actor(), force, self.read_only)
+
+    def rollback(self) -> Iterator[OperationEvent]:
+        if self.read_only:
+            raise ReadOnlyError("rollback")
+        return switching.rollback(self.installation, current_actor(), read_only=self.read_only)
+
+    def close(self) -> None:
+        self.installation.close()
+
+
+def _stale(status: SlotStatus, reason: str) -> SlotStatus:
+    from dataclasses import replace
+
+    return replace(status, reason=reason)

@@ -1,0 +1,173 @@
+"""Switch and roll back: move live traffic between colours through the proxy, then record it.
+
+Order matters for crash safety: the proxy is changed (and verified) first, the store second. A
+crash between the two leaves the store behind the proxy, which `reconcile` resolves in favour of
+the proxy — what traffic actually sees — and records as drift.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from console.core.installation import Installation
+from console.core.model import (
+    Actor,
+    Color,
+    Condition,
+    OperationEvent,
+    Outcome,
+    Phase,
+    Progress,
+    RollbackPlan,
+    SlotState,
+    SlotStatus,
+    SwitchPlan,
+    other,
+)
+from console.core.operation import describe_failure, mutating
+
+
+def status_is_fresh(inst: Installation, status: SlotStatus | None, now: float) -> bool:
+    window = max(5.0, 5 * inst.config.readiness.sample_interval_seconds)
+    return status is not None and now - status.updated_at <= window
+
+
+def plan_switch(inst: Installation, now: float | None = None) -> SwitchPlan:
+    now = time.time() if now is None else now
+    live = inst.store.live()
+    target: Color = other(live) if live else "blue"
+    status = inst.store.slot_status(target)
+    deployment = inst.store.active_deployment(target) or inst.store.latest_deployment(target)
+    conditions: tuple[Condition, ...] = status.conditions if status else ()
+    blocked = None
+    if status is None or status.state in (SlotState.EMPTY, SlotState.STOPPED):
+        blocked = f"{target} has no running container: deploy a version into it first."
+    elif status.container_state not in (None, "running"):
+        blocked = f"{target}'s container is {status.container_state}: it cannot take traffic."
+    gate_met = bool(status and status.ready and status_is_fresh(inst, status, now))
+    if status and status.ready and not status_is_fresh(inst, status, now):
+        conditions = (*conditions, Condition("fresh readiness", False, "the agent is not updating it"))
+    return SwitchPlan(
+        from_color=live,
+        to_color=target,
+        to_image=(status.image if status else None) or (deployment.image if deployment else None),
+        to_version=(status.version if status else None) or (deployment.version if deployment else None),
+        gate_met=gate_met,
+        conditions=conditions,
+        blocked_reason=blocked,
+    )
+
+
+def plan_rollback(inst: Installation) -> RollbackPlan:
+    live = inst.store.live()
+    if live is None:
+        return RollbackPlan(None, None, None, None, None, False,
+                            blocked_reason="Nothing is live yet, so there is nothing to roll back.")
+    target = other(live)
+    status = inst.store.slot_status(target)
+    live_status = inst.store.slot_status(live)
+    deployment = inst.store.latest_deployment(target)
+    blocked = None
+    if status is None or status.container_state != "running":
+        state = status.container_state if status and status.container_state else "not running"
+        blocked = f"{target} is {state}: there is no running previous version to roll back to."
+    behind = bool(
+        status and live_status and status.height is not None and live_status.height is not None
+        and status.height < live_status.height
+    )
+    warning = None
+    if behind and status and live_status and status.height is not None and live_status.height:
+        warning = (f"{target} is {live_status.height - status.height} blocks behind {live}: "
+                   "clients may briefly see older data.")
+    return RollbackPlan(
+        from_color=live,
+        to_color=target,
+        to_state=status.state if status else None,
+        to_version=(status.version if status else None) or (deployment.version if deployment else None),
+        lag=status.lag if status else None,
+        behind_live=behind,
+        warning=warning,
+        blocked_reason=blocked,
+    )
+
+
+def _route(inst: Installation, to: Color, kind: str, actor: Actor) -> Iterator[OperationEvent]:
+    """Change the proxy to `to`, verify it, then record the new live colour."""
+    from console.drivers.proxy import ProxyError
+
+    live = inst.store.live()
+    yield Progress(f"Routing traffic to {to} through {inst.proxy.name}…")
+    try:
+        result = inst.proxy.switch(to)
+    except ProxyError as exc:
+        reason = describe_failure(exc)
+        inst.store.record_event("failure", f"{kind} to {to} failed, traffic unchanged: {reason}",
+                                "error", str(actor), to)
+        inst.notifier.send("failure", f"{inst.config.service}: {kind} to {to} failed: {reason}", "error")
+        yield Outcome(False, f"{kind.capitalize()} to {to} failed; traffic unchanged. {reason}")
+        return
+    inst.store.set_live(to, live)
+    now = time.time()
+    inst.store.set_watch(to, now + inst.config.switch.watch_seconds if kind == "switch" else 0.0)
+    deployment = inst.store.active_deployment(to) or inst.store.latest_deployment(to)
+    if deployment is not None:
+        inst.store.set_phase(deployment.id, Phase.LIVE)
+        inst.store.set_deployment_fields(deployment.id, cutover_ms=result.cutover_ms)
+    if kind == "rollback" and live is not None:
+        from_deployment = inst.store.active_deployment(live) or inst.store.latest_deployment(live)
+        if from_deployment is not None:
+            inst.store.set_phase(from_deployment.id, Phase.ROLLED_BACK, f"rolled back by {actor}")
+    arrow = f"{live or 'none'} → {to}"
+    text = f"{kind.capitalize()} {arrow}: cutover {result.cutover_ms:.0f} ms ({result.detail})."
+    inst.store.record_event(kind, text, "success", str(actor), to,
+                            deployment.id if deployment else None)
+    inst.store.add_metric(f"{kind}_cutover_ms", result.cutover_ms, now, {"to": to})
+    inst.notifier.send("switched" if kind == "switch" else "rolled_back",
+                       f"{inst.config.service}: {text}", "info")
+    yield Outcome(True, text, cutover_ms=result.cutover_ms)
+
+
+def switch(
+    inst: Installation, actor: Actor, force: bool = False, read_only: bool = False
+) -> Iterator[OperationEvent]:
+    with mutating(inst, "switch", actor, read_only):
+        plan = plan_switch(inst)
+        if plan.blocked_reason:
+            yield Outcome(False, f"Switch refused: {plan.blocked_reason}")
+            return
+        unmet = [c for c in plan.conditions if not c.met]
+        if not plan.gate_met:
+            summary = "; ".join(f"{c.name} ({c.detail})" if c.detail else c.name for c in unmet)
+            summary = summary or "no readiness has been published yet (is the agent running?)"
+            if not force:
+                yield Outcome(False, f"Switch refused: {plan.to_color} is not ready: {summary}. "
+                                     "Wait, or use --force to switch anyway.")
+                return
+            text = f"Forced switch to {plan.to_color} with the gate not met: {summary}."
+            inst.store.record_event("forced", text, "warning", str(actor), plan.to_color)
+            yield Progress(text, "warning")
+        deployment = inst.store.active_deployment(plan.to_color)
+        if deployment is not None:
+            inst.store.set_phase(deployment.id, Phase.SWITCHING)
+        yield from _route(inst, plan.to_color, "switch", actor)
+
+
+def rollback(
+    inst: Installation, actor: Actor, reason: str | None = None, read_only: bool = False
+) -> Iterator[OperationEvent]:
+    with mutating(inst, "rollback", actor, read_only):
+        yield from rollback_locked(inst, actor, reason)
+
+
+def rollback_locked(inst: Installation, actor: Actor, reason: str | None = None) -> Iterator[OperationEvent]:
+    """Rollback for a caller that already holds the operator lock (the agent's auto-rollback)."""
+    plan = plan_rollback(inst)
+    if plan.blocked_reason or plan.to_color is None:
+        yield Outcome(False, f"Rollback refused: {plan.blocked_reason}")
+        return
+    if reason:
+        yield Progress(f"Rolling back because {reason}", "warning")
+    if plan.warning:
+        yield Progress(plan.warning, "warning")
+    yield from _route(inst, plan.to_color, "rollback", actor)

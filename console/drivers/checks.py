@@ -1,0 +1,114 @@
+"""Readiness observations of a candidate: its HTTP health, a smoke request, and a log pattern.
+
+`/health` answers 200 from startup (even mid re-index), so it is only one gate condition; the smoke
+request exercises the real API (a GraphQL POST), and the log pattern catches the service saying it
+has caught up. Details returned are short phrases for the gate's condition lines, never URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+
+CHECK_TIMEOUT_SECONDS = 2.0
+_DETAIL_CHARS = 120
+# The reference service logs with ANSI colours unless NO_COLOR=1; codes can sit inside a message.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
+
+
+def _failure(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "connection closed without an answer"
+    return type(exc).__name__
+
+
+class HttpChecker:
+    """Health and smoke requests to one colour's published port, over one keep-alive client."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(base_url=self.base_url, timeout=CHECK_TIMEOUT_SECONDS)
+
+    def health(self, path: str) -> tuple[bool, str]:
+        """(ok, detail): ok on any 2xx."""
+        try:
+            response = self._client.get(path)
+        except httpx.HTTPError as exc:
+            return False, _failure(exc)
+        return response.is_success, f"HTTP {response.status_code}"
+
+    def smoke(self, method: str, path: str, body: str) -> tuple[bool, str]:
+        """(ok, detail): ok on 2xx whose JSON answer, if any, has no non-empty "errors"."""
+        headers: dict[str, str] = {}
+        if body and body.lstrip()[:1] in ("{", "["):
+            headers["Content-Type"] = "application/json"
+        try:
+            response = self._client.request(
+                method.upper(), path, content=body.encode() if body else None, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            return False, _failure(exc)
+        if not response.is_success:
+            return False, f"HTTP {response.status_code}"
+        errors = _json_errors(response)
+        if errors:
+            return False, _short(f"HTTP {response.status_code} with errors: {errors}")
+        return True, f"HTTP {response.status_code}"
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _json_errors(response: httpx.Response) -> str:
+    """The first error message of a JSON answer's non-empty "errors", or "" (none, or not JSON)."""
+    content_type = response.headers.get("content-type", "")
+    looks_json = "json" in content_type or response.content.lstrip()[:1] in (b"{", b"[")
+    if not looks_json:
+        return ""
+    try:
+        document: Any = json.loads(response.content)
+    except ValueError:
+        return ""
+    if not isinstance(document, dict):
+        return ""
+    errors = document.get("errors")
+    if not errors:
+        return ""
+    first = errors[0] if isinstance(errors, list) else errors
+    if isinstance(first, dict) and "message" in first:
+        return str(first["message"])
+    return str(first)
+
+
+class LogPatternWatcher:
+    """Remembers whether a log line has matched `pattern` (a regular expression) since `reset()`."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._regex = re.compile(pattern)
+        self.seen = False
+
+    def feed(self, line: str) -> bool:
+        """Look at one line; return whether the pattern has been seen (now or before)."""
+        if self.seen:
+            return True
+        plain = _ANSI.sub("", line) if "\x1b" in line else line
+        if self._regex.search(plain):
+            self.seen = True
+        return self.seen
+
+    def reset(self) -> None:
+        """Forget a match, e.g. when the container restarts (its old logs say nothing about now)."""
+        self.seen = False

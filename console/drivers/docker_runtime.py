@@ -1,0 +1,480 @@
+"""The container runtime: a thin, restart-proof layer over the Docker Engine API (docker SDK 7.x).
+
+What it adds over the SDK: operator-grade errors (one sentence, no traceback), a client that
+survives the daemon restarting under it (every call rebuilds the client once on a connection error),
+loopback-only port bindings, never replacing a running container by accident, and log following
+that another thread can stop at once.
+
+Logs come back as raw `bytes` lines, exactly as the container wrote them — colour codes, secrets
+and all. Callers must pass each line through `console.core.redact.sanitize_log_line` before
+showing, storing or matching on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from console.core.redact import Redactor
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+ON_FAILURE_DEFAULT_RETRIES = 5  # a crash loop stops by itself; the console reports it as FAILED
+_MAX_PARTIAL_LINE = (
+    1 << 20
+)  # a "line" with no newline is flushed after 1 MiB, never buffered forever
+_STOP_POLL_SECONDS = 0.1  # how quickly follow_logs notices its stop event
+
+T = TypeVar("T")
+
+
+class DockerRuntimeError(Exception):
+    """Base of the runtime's errors; str() is one sentence an operator can act on."""
+
+
+class RuntimeUnavailable(DockerRuntimeError):
+    """The Docker Engine cannot be reached (not running, no permission, not answering)."""
+
+
+class ImageNotFound(DockerRuntimeError):
+    """The image is neither on this host, nor loadable from the given tar, nor pullable."""
+
+
+class ContainerRunning(DockerRuntimeError):
+    """`start` was asked to create a container whose name belongs to a running container."""
+
+
+class ContainerFailed(DockerRuntimeError):
+    """The engine refused an operation on a container (port taken, bad command, …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    """Everything needed to (re)create one colour's container."""
+
+    name: str
+    image: str
+    command: list[str]
+    env: dict[str, str]
+    labels: dict[str, str]
+    host_port: int
+    container_port: int
+    network: str = ""  # "" = the default bridge
+    restart_policy: str = "unless-stopped"  # no | always | unless-stopped | on-failure[:N]
+    extra_hosts: dict[str, str] = field(default_factory=dict)  # e.g. {"db": "host-gateway"}
+    stop_timeout: int = 30  # seconds between SIGTERM and SIGKILL
+    # A tiny init as PID 1 forwards SIGTERM: a service without its own handler (PID 1 ignores
+    # SIGTERM by default) then stops at once instead of waiting stop_timeout for SIGKILL.
+    init: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    """A container as the engine reports it now."""
+
+    name: str
+    id: str
+    image: str  # the reference it was created from, e.g. "explorer:v1.5.0"
+    labels: dict[str, str]
+    state: str  # running, exited, restarting, created, paused, dead, removing
+    running: bool
+    exit_code: int | None  # None while running or never started
+    health: str | None  # healthy, unhealthy, starting; None without a HEALTHCHECK
+    restart_count: int
+    started_at: float | None
+    finished_at: float | None
+    error: str | None  # the engine's error (e.g. exec failure), generically redacted
+    oom_killed: bool
+
+
+class DockerRuntime:
+    """Docker Engine access for one host. Thread-safe; the client is created on first use."""
+
+    def __init__(
+        self, base_url: str | None = None, timeout: int = 30, redactor: Redactor | None = None
+    ) -> None:
+        self._base_url = base_url
+        self._timeout = timeout
+        self._redactor = redactor or Redactor()  # engine errors may quote a command line
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        return self._base_url or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+
+    # ── connection ───────────────────────────────────────────────────────────────────────────
+
+    def _connect(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                try:
+                    if self._base_url:
+                        client = docker.DockerClient(base_url=self._base_url, timeout=self._timeout)
+                    else:
+                        client = docker.from_env(timeout=self._timeout)
+                except docker.errors.DockerException as exc:
+                    raise self._unavailable(exc) from None
+                self._client = client
+            return self._client
+
+    def _drop_client(self, stale: docker.DockerClient) -> None:
+        with self._lock:
+            if self._client is stale:
+                self._client = None
+        with contextlib.suppress(Exception):
+            stale.close()
+
+    def _call(self, operation: Callable[[docker.DockerClient], T]) -> T:
+        """Run `operation`; after a connection error (daemon restarted) rebuild the client once."""
+        for attempt in (1, 2):
+            client = self._connect()
+            try:
+                return operation(client)
+            except requests.exceptions.ConnectionError as exc:
+                self._drop_client(client)
+                if attempt == 2:
+                    raise self._unavailable(exc) from None
+            except requests.exceptions.Timeout:
+                raise RuntimeUnavailable(
+                    f"Docker Engine at {self.where} did not answer within {self._timeout} s. "
+                    "Check `systemctl status docker` and the host's load, then retry."
+                ) from None
+        raise AssertionError("unreachable")
+
+    def _unavailable(self, exc: Exception) -> RuntimeUnavailable:
+        reason = "permission denied" if "Permission denied" in str(exc) else "connection failed"
+        return RuntimeUnavailable(
+            f"Docker Engine is not reachable at {self.where} ({reason}). "
+            "Start it (`sudo systemctl start docker`) and retry."
+        )
+
+    def ping(self) -> bool:
+        """True when the engine answers; never raises."""
+        try:
+            return bool(self._call(lambda client: client.ping()))
+        except (DockerRuntimeError, docker.errors.DockerException):
+            return False
+
+    # ── images ───────────────────────────────────────────────────────────────────────────────
+
+    def ensure_image(self, ref: str, tar_path: str | None = None) -> str:
+        """Make `ref` present on this host and return its id: already there, loaded from
+        `tar_path` (a `docker save` archive), or pulled — else raise ImageNotFound."""
+        image_id = self._image_id(ref)
+        if image_id:
+            return image_id
+        if tar_path:
+            self._load(ref, tar_path)
+            image_id = self._image_id(ref)
+            if image_id:
+                return image_id
+            raise ImageNotFound(
+                f"{tar_path} was loaded but does not contain {ref}. Check the tag it was saved "
+                f"with (`docker load -i {tar_path}` lists it) or fix the image reference."
+            )
+        repository, tag = docker.utils.parse_repository_tag(ref)
+        try:
+            self._call(lambda client: client.images.pull(repository, tag=tag or "latest"))
+        except docker.errors.APIError as exc:
+            raise ImageNotFound(
+                f"Image {ref} is not on this host and could not be pulled "
+                f"({self._explain(exc)}). Load it from a file (`docker load -i FILE`, or give "
+                "its tar path) or make its registry reachable, then retry."
+            ) from None
+        return self._image_id(ref) or ref
+
+    def image_labels(self, ref: str) -> dict[str, str]:
+        """The image's labels (e.g. org.opencontainers.image.version); ImageNotFound if absent."""
+        try:
+            image = self._call(lambda client: client.images.get(ref))
+        except docker.errors.ImageNotFound:
+            raise ImageNotFound(
+                f"Image {ref} is not on this host. Load or pull it first."
+            ) from None
+        return dict(image.labels or {})
+
+    def _image_id(self, ref: str) -> str | None:
+        try:
+            return str(self._call(lambda client: client.images.get(ref)).id)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def _load(self, ref: str, tar_path: str) -> None:
+        try:
+            with open(tar_path, "rb") as archive:
+
+                def load(client: docker.DockerClient) -> object:
+                    archive.seek(0)  # a retry after a reconnect must resend the whole archive
+                    return client.images.load(archive)
+
+                self._call(load)
+        except OSError as exc:
+            raise ImageNotFound(
+                f"Image {ref} is not on this host and its archive {tar_path} cannot be read "
+                f"({exc.strerror}). Fix the path or load it with `docker load -i FILE`."
+            ) from None
+        except docker.errors.DockerException as exc:  # APIError, ImageLoadError
+            raise ImageNotFound(
+                f"Loading {tar_path} failed ({self._explain(exc)}). Check that it is a "
+                "`docker save` archive."
+            ) from None
+
+    # ── containers ───────────────────────────────────────────────────────────────────────────
+
+    def start(self, spec: ContainerSpec) -> ContainerInfo:
+        """Create and start `spec`. A stopped container of that name is replaced; a running one
+        is never touched (ContainerRunning) — stopping a colour is a separate, explicit step."""
+        existing = self.inspect(spec.name)
+        if existing is not None:
+            if existing.running or existing.state in ("restarting", "paused"):
+                raise ContainerRunning(
+                    f"Container {spec.name} is already {existing.state}. Stop it first "
+                    "(or deploy to the other colour)."
+                )
+            self.remove(spec.name)
+        container_id = self._create(spec)
+        try:
+            self._call(lambda client: client.api.start(container_id))
+        except docker.errors.APIError as exc:
+            # Don't leave a half-made container behind; the next start would remove it anyway.
+            with contextlib.suppress(DockerRuntimeError, docker.errors.APIError):
+                self._call(lambda client: client.api.remove_container(container_id, force=True))
+            raise ContainerFailed(
+                f"Container {spec.name} could not start: {self._explain(exc)}."
+            ) from None
+        info = self.inspect(spec.name)
+        if info is None:
+            raise ContainerFailed(f"Container {spec.name} vanished right after starting.")
+        return info
+
+    def _create(self, spec: ContainerSpec) -> str:
+        def create(client: docker.DockerClient) -> str:
+            # The low-level API: the high-level `run` cannot set stop_timeout.
+            host_config = client.api.create_host_config(
+                port_bindings={spec.container_port: ("127.0.0.1", spec.host_port)},
+                restart_policy=restart_policy(spec.restart_policy),
+                extra_hosts=spec.extra_hosts or None,
+                network_mode=spec.network or None,
+                init=spec.init,
+            )
+            created = client.api.create_container(
+                spec.image,
+                command=spec.command,
+                name=spec.name,
+                environment=spec.env,
+                labels=spec.labels,
+                ports=[spec.container_port],
+                host_config=host_config,
+                stop_timeout=spec.stop_timeout,
+                detach=True,
+            )
+            return str(created["Id"])
+
+        try:
+            return self._call(create)
+        except docker.errors.ImageNotFound:
+            raise ImageNotFound(
+                f"Image {spec.image} is not on this host. Load or pull it first."
+            ) from None
+        except docker.errors.APIError as exc:
+            raise ContainerFailed(
+                f"Container {spec.name} could not be created: {self._explain(exc)}."
+            ) from None
+
+    def inspect(self, name: str) -> ContainerInfo | None:
+        """The container's current state, or None when there is no such container."""
+        try:
+            attrs = self._call(lambda client: client.api.inspect_container(name))
+        except docker.errors.NotFound:
+            return None
+        return self._info(attrs)
+
+    def list_by_label(self, label: str, value: str | None = None) -> list[ContainerInfo]:
+        """All containers (running or not) carrying `label` (with `value`, when given)."""
+        selector = label if value is None else f"{label}={value}"
+        containers = self._call(
+            lambda client: client.containers.list(
+                all=True, filters={"label": selector}, ignore_removed=True
+            )
+        )
+        return sorted((self._info(c.attrs) for c in containers), key=lambda info: info.name)
+
+    def stop(self, name: str, timeout: int | None = None) -> None:
+        """SIGTERM, then SIGKILL after `timeout` s (default: the container's stop_timeout).
+        A missing or already stopped container is fine."""
+        info_timeout = timeout
+        if info_timeout is None:
+            try:
+                attrs = self._call(lambda client: client.api.inspect_container(name))
+            except docker.errors.NotFound:
+                return
+            info_timeout = int(attrs.get("Config", {}).get("StopTimeout") or 10)
+        try:
+            # Passed explicitly: the SDK's HTTP timeout is its own timeout + this one, so a
+            # container with a long stop_timeout would otherwise look like a hung daemon.
+            self._call(lambda client: client.api.stop(name, timeout=info_timeout))
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            raise ContainerFailed(
+                f"Container {name} could not be stopped: {self._explain(exc)}."
+            ) from None
+
+    def remove(self, name: str) -> None:
+        """Remove the container (forcefully if it still runs). A missing container is fine."""
+        try:
+            self._call(lambda client: client.api.remove_container(name, force=True))
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409 and "already in progress" in str(exc.explanation):
+                return  # someone else is removing it: the outcome we wanted
+            raise ContainerFailed(
+                f"Container {name} could not be removed: {self._explain(exc)}."
+            ) from None
+
+    def exec_ok(self, name: str, argv: list[str]) -> bool:
+        """Run `argv` inside the running container; True when it exits 0."""
+        try:
+            container = self._call(lambda client: client.containers.get(name))
+            result = self._call(lambda client: container.exec_run(argv))
+        except docker.errors.APIError:  # missing, not running
+            return False
+        return bool(result.exit_code == 0)
+
+    # ── logs (raw bytes: sanitize before use) ───────────────────────────────────────────────
+
+    def logs(self, name: str, tail: int = 300, since: float | None = None) -> list[bytes]:
+        """The last `tail` lines (stdout and stderr), optionally only those after `since`."""
+        try:
+            data = self._call(
+                lambda client: client.api.logs(
+                    name, stdout=True, stderr=True, tail=tail, since=since or None
+                )
+            )
+        except docker.errors.NotFound:
+            return []
+        lines = bytes(data).split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        return lines
+
+    def follow_logs(self, name: str, stop: threading.Event, tail: int = 0) -> Iterator[bytes]:
+        """Yield raw lines as the container writes them. Ends when the container stops, when
+        `stop` is set (within ~0.1 s, from any thread), or when the consumer closes the iterator.
+
+        A blocking socket read cannot watch an Event, so a small watcher thread waits on `stop`
+        and then shuts the HTTP response's socket down (docker's CancellableStream.close()); the
+        blocked read returns at once and the stream ends as if the container had stopped.
+        """
+        try:
+            stream = self._call(
+                lambda client: client.api.logs(
+                    name, stdout=True, stderr=True, stream=True, follow=True, tail=tail
+                )
+            )
+        except docker.errors.NotFound:
+            return
+        finished = threading.Event()
+        watcher = threading.Thread(
+            target=_close_when_stopped,
+            args=(stream, stop, finished),
+            name=f"follow-logs-{name}",
+            daemon=True,
+        )
+        watcher.start()
+        pending = b""
+        try:
+            for chunk in stream:
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                yield from complete
+                if len(pending) > _MAX_PARTIAL_LINE:
+                    yield pending
+                    pending = b""
+                if stop.is_set():
+                    return
+            if pending and not stop.is_set():
+                yield pending
+        except (requests.exceptions.RequestException, OSError):
+            return  # connection lost mid-stream (daemon restart): the caller re-follows
+        finally:
+            finished.set()
+            with contextlib.suppress(Exception):
+                stream.close()
+
+    # ── helpers ──────────────────────────────────────────────────────────────────────────────
+
+    def _explain(self, exc: docker.errors.DockerException) -> str:
+        text = getattr(exc, "explanation", None) or str(exc)
+        return self._redactor.redact(str(text).strip().rstrip("."))
+
+    def _info(self, attrs: dict[str, Any]) -> ContainerInfo:
+        state = attrs.get("State") or {}
+        config = attrs.get("Config") or {}
+        status = str(state.get("Status") or "unknown")
+        running = bool(state.get("Running")) and status == "running"
+        never_started = status == "created"
+        health = (state.get("Health") or {}).get("Status")
+        error = state.get("Error") or None
+        return ContainerInfo(
+            name=str(attrs.get("Name", "")).lstrip("/"),
+            id=str(attrs.get("Id", "")),
+            image=str(config.get("Image") or attrs.get("Image") or ""),
+            labels=dict(config.get("Labels") or {}),
+            state=status,
+            running=running,
+            exit_code=None if running or never_started else int(state.get("ExitCode") or 0),
+            health=str(health) if health else None,
+            restart_count=int(attrs.get("RestartCount") or 0),
+            started_at=parse_docker_time(state.get("StartedAt")),
+            finished_at=parse_docker_time(state.get("FinishedAt")),
+            error=self._redactor.redact(str(error)) if error else None,
+            oom_killed=bool(state.get("OOMKilled")),
+        )
+
+
+def _close_when_stopped(stream: Any, stop: threading.Event, finished: threading.Event) -> None:
+    # Polls `finished` too, so the thread also ends when the stream ends by itself.
+    while not stop.wait(_STOP_POLL_SECONDS):
+        if finished.is_set():
+            return
+    with contextlib.suppress(Exception):
+        stream.close()
+
+
+def restart_policy(text: str) -> dict[str, Any]:
+    """`no` | `always` | `unless-stopped` | `on-failure[:N]` → the engine's RestartPolicy."""
+    name, _, count = text.strip().partition(":")
+    if name in ("no", "always", "unless-stopped") and not count:
+        return {"Name": name}
+    if name == "on-failure" and (not count or count.isdigit()):
+        retries = int(count) if count else ON_FAILURE_DEFAULT_RETRIES
+        return {"Name": "on-failure", "MaximumRetryCount": retries}
+    raise ValueError(
+        f"Restart policy '{text}' is not one of no, always, unless-stopped, on-failure[:N]."
+    )
+
+
+def parse_docker_time(value: object) -> float | None:
+    """Docker's RFC 3339 timestamps (nanoseconds, 'Z') → epoch seconds; the zero time → None."""
+    if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
+        return None
+    text = value.replace("Z", "+00:00")
+    date_time, dot, rest = text.partition(".")
+    if dot:  # trim nanoseconds to the microseconds Python parses, keep the offset
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{date_time}.{rest[: min(digits, 6)]}{rest[digits:]}"
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None

@@ -1,0 +1,202 @@
+"""HAProxy: switch through the runtime API on the admin socket, never a reload.
+
+The backend holds two servers named `blue` and `green`; a switch is one runtime-API line,
+`set server be/<new> state ready; set server be/<old> state drain`, which HAProxy runs back to back,
+so requests never find no server and a crash of ours cannot leave half of it applied.
+HAProxy forgets runtime changes on restart: the live colour is persisted in
+`include_dir/bluegreen-haproxy.state`, the rendered backend marks the other server `disabled`, and
+`install(persisted)` (reconcile) re-applies it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from pathlib import Path
+
+from console.core.config import Config
+from console.core.fsutil import StateDirError, atomic_write
+from console.core.model import COLORS, Color, other
+from console.drivers.probe import wait_for_color
+from console.drivers.proxy import COLOR_HEADER, ProxyError, SwitchResult
+
+STATE_FILE = "bluegreen-haproxy.state"
+# srv_admin_state bits that keep new requests off a server: forced/inherited maint and drain,
+# resolution and hostname maint. 0x04 only records `disabled` in the config file.
+_NOT_ROUTABLE = 0x01 | 0x02 | 0x08 | 0x10 | 0x20 | 0x40
+
+
+def render_backend(backend: str, blue_port: int, green_port: int, live: Color) -> str:
+    """The backend section; the server that is not live starts `disabled` after a restart."""
+    ports = {"blue": blue_port, "green": green_port}
+    servers = "".join(
+        f"    server {color} 127.0.0.1:{ports[color]}{'' if color == live else ' disabled'}\n"
+        for color in COLORS
+    )
+    return (
+        f"backend {backend}\n"
+        "    # bluegreen switches these two servers through the runtime API (no reload).\n"
+        f"    http-response set-header {COLOR_HEADER} %[srv_name]\n"
+        f"{servers}"
+    )
+
+
+def parse_servers_state(text: str, backend: str) -> dict[str, int]:
+    """`show servers state <backend>` → {server name: srv_admin_state}."""
+    columns: list[str] = []
+    states: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("# "):
+            columns = line[2:].split()
+            continue
+        fields = line.split()
+        if not columns or len(fields) < len(columns):
+            continue
+        row = dict(zip(columns, fields, strict=False))
+        if row.get("be_name") == backend:
+            with contextlib.suppress(KeyError, ValueError):
+                states[row["srv_name"]] = int(row["srv_admin_state"])
+    return states
+
+
+def routed_color(states: dict[str, int]) -> Color | None:
+    """The one colour taking new requests, or None if none or both do."""
+    routable = [c for c in COLORS if c in states and not states[c] & _NOT_ROUTABLE]
+    return routable[0] if len(routable) == 1 else None
+
+
+class HaproxyDriver:
+    """`ProxyDriver` for HAProxy's runtime API."""
+
+    def __init__(self, config: Config) -> None:
+        self._proxy = config.proxy
+        self.name = "haproxy (runtime API)"
+        self.backend = config.proxy.backend
+        self.socket_path = config.proxy.admin_socket
+        self.state_path = Path(config.proxy.include_dir) / STATE_FILE
+        self.blue_port = config.slot("blue").host_port
+        self.green_port = config.slot("green").host_port
+        self._probe_url = config.proxy.proxy_url.rstrip("/") + config.proxy.probe_path
+
+    def install(self, live: Color) -> None:
+        self._apply(live)
+        self._persist(live)
+
+    def switch(self, to: Color) -> SwitchResult:
+        started = time.perf_counter()
+        self._apply(to)
+        detail = f"HAProxy now routes to {to} (runtime API, no reload)"
+        try:
+            self._persist(to)
+        except ProxyError as exc:
+            detail += f", but {STATE_FILE} still says {other(to)}: {exc}"
+        cutover_ms = wait_for_color(
+            self._probe_url, to, self._proxy.verify_timeout_seconds, started
+        )
+        return SwitchResult(to, cutover_ms, True, detail)
+
+    def current(self) -> Color | None:
+        try:
+            return routed_color(self._servers_state())
+        except ProxyError:
+            return None
+
+    def persisted(self) -> Color | None:
+        try:
+            text = self.state_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        words = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+        return next((c for c in COLORS if words and words[-1] == c), None)
+
+    def check(self) -> list[str]:
+        problems: list[str] = []
+        persisted = self.persisted()
+        if persisted is None:
+            problems.append(f"{self.state_path} is missing or unreadable: run install.")
+        try:
+            states = self._servers_state()
+        except ProxyError as exc:
+            return [*problems, str(exc)]
+        missing = [c for c in COLORS if c not in states]
+        if missing:
+            problems.append(
+                f"HAProxy backend '{self.backend}' has no server named {missing[0]}: add the "
+                "backend from the snippet and restart HAProxy."
+            )
+            return problems
+        running = routed_color(states)
+        if running is None:
+            problems.append(
+                f"HAProxy backend '{self.backend}' routes to both colours or to none: run install."
+            )
+        elif persisted is not None and running != persisted:
+            problems.append(f"HAProxy routes to {running} but {STATE_FILE} says {persisted}.")
+        return problems
+
+    def backend_section(self) -> str:
+        return render_backend(
+            self.backend, self.blue_port, self.green_port, self.persisted() or "blue"
+        )
+
+    def snippet(self) -> str:
+        return (
+            "# 1. In the global section (the runtime API bluegreen switches through):\n"
+            f"    stats socket {self.socket_path} mode 600 level admin\n\n"
+            "# 2. A backend, used by your frontend (`default_backend "
+            f"{self.backend}` or `use_backend`):\n"
+            f"{self.backend_section()}\n"
+            "# After an HAProxy restart, run `bluegreen reconcile`: runtime changes are not kept,\n"
+            f"# the live colour is in {self.state_path}.\n"
+        )
+
+    # ── runtime API ─────────────────────────────────────────────────────────────────────────────
+
+    def runtime(self, command: str, timeout: float = 2.0) -> str:
+        """Send one line to the admin socket and return HAProxy's whole answer."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                sock.connect(self.socket_path)
+                sock.sendall(command.encode("ascii") + b"\n")
+                chunks = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ProxyError(
+                f"Cannot reach the HAProxy runtime API at {self.socket_path} ({reason}): check "
+                "that HAProxy runs with `stats socket ... level admin` and proxy.admin_socket."
+            ) from None
+        return b"".join(chunks).decode("utf-8", errors="replace")
+
+    def _servers_state(self) -> dict[str, int]:
+        answer = self.runtime(f"show servers state {self.backend}")
+        if "Can't find backend" in answer:
+            raise ProxyError(
+                f"HAProxy has no backend '{self.backend}': add the backend from the snippet "
+                "or fix proxy.backend."
+            )
+        return parse_servers_state(answer, self.backend)
+
+    def _apply(self, live: Color) -> None:
+        be = self.backend
+        # One line: HAProxy runs both commands back to back (microseconds apart, and no crash of
+        # ours can split them); `ready` comes first so there is never a moment without a server.
+        answer = self.runtime(
+            f"set server {be}/{live} state ready; set server {be}/{other(live)} state drain"
+        )
+        if answer.strip():
+            raise ProxyError(
+                f"HAProxy refused the switch to {live} ({answer.strip().splitlines()[0]}): check "
+                f"that backend '{be}' has servers named blue and green."
+            )
+
+    def _persist(self, live: Color) -> None:
+        text = f"# bluegreen: the live colour of HAProxy backend {self.backend}\n{live}\n"
+        try:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.state_path, text, mode=0o644)
+        except (OSError, StateDirError) as exc:
+            raise ProxyError(f"Cannot persist the live colour: {exc}") from None

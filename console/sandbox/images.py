@@ -1,0 +1,188 @@
+"""Offline image building for the sandbox: the Debian base image and the stand-in indexer image.
+
+No container registry is reachable from the machines this runs on, so nothing is ever pulled: the
+base image is debootstrapped from Debian's package mirror (which is reachable) and imported with
+`docker import`; the stand-in is then built `FROM` it with the legacy builder and `pull=False`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker import DockerClient
+
+BASE_IMAGE = "bluegreen-base:bookworm"
+STANDIN_REPOSITORY = "bluegreen/standin"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+INDEXER_DIR = Path(__file__).resolve().parent / "indexer"
+DEFAULT_CACHE_DIR = Path("/var/cache/bluegreen")
+
+
+class ImageBuildError(Exception):
+    """An image could not be built; the message says what to do."""
+
+
+def _client(client_or_runtime: Any = None) -> DockerClient:
+    """Accept a DockerClient, anything with a `.client` DockerClient (a runtime driver), or None."""
+    if client_or_runtime is None:
+        try:
+            return docker.from_env()
+        except docker.errors.DockerException as exc:
+            raise ImageBuildError(
+                f"Cannot reach the Docker Engine ({exc}). Start dockerd or set DOCKER_HOST."
+            ) from exc
+    if isinstance(client_or_runtime, DockerClient):
+        return client_or_runtime
+    inner = getattr(client_or_runtime, "client", None)
+    if isinstance(inner, DockerClient):
+        return inner
+    raise TypeError(f"expected a DockerClient or a runtime with .client, not {client_or_runtime!r}")
+
+
+def standin_ref(version: str, repository: str = STANDIN_REPOSITORY) -> str:
+    """The image reference of the stand-in for `version`, e.g. bluegreen/standin:v1."""
+    return f"{repository}:{version}"
+
+
+def image_exists(client: DockerClient, ref: str) -> bool:
+    try:
+        client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def docker_gateway_ip(network: str = "bridge", client: DockerClient | None = None) -> str:
+    """The host's address on a docker network: what a container dials to reach a host service.
+
+    The default bridge often reports only its subnet (no Gateway) in `docker network inspect`;
+    Docker then gives the gateway the subnet's first host address, so that is the fallback.
+    """
+    docker_client = _client(client)
+    try:
+        attrs = docker_client.networks.get(network).attrs
+    except docker.errors.NotFound as exc:
+        raise ImageBuildError(
+            f"Docker network '{network}' does not exist. Create it or set [image] network."
+        ) from exc
+    gateway = gateway_from_attrs(attrs)
+    if gateway is None:
+        raise ImageBuildError(
+            f"Docker network '{network}' has no IPv4 subnet to reach the host by."
+        )
+    return gateway
+
+
+def gateway_from_attrs(attrs: dict[str, Any]) -> str | None:
+    """The IPv4 gateway in `docker network inspect` output, or the subnet's first host address."""
+    for entry in (attrs.get("IPAM") or {}).get("Config") or []:
+        gateway = entry.get("Gateway")
+        if gateway and ":" not in gateway:
+            return str(gateway)
+        subnet = entry.get("Subnet")
+        if subnet and ":" not in subnet:
+            return str(next(ipaddress.ip_network(subnet, strict=False).hosts()))
+    return None
+
+
+def ensure_base_image(client_or_runtime: Any = None, cache_dir: Path = DEFAULT_CACHE_DIR) -> str:
+    """Return BASE_IMAGE, building it offline-from-registry first if it is missing.
+
+    debootstrap (root only) installs a minimal bookworm with python3 and python3-psycopg into a
+    directory under `cache_dir` (~40 s), which is tarred and imported; both are removed afterwards.
+    """
+    client = _client(client_or_runtime)
+    if image_exists(client, BASE_IMAGE):
+        return BASE_IMAGE
+    debootstrap = shutil.which("debootstrap") or (
+        "/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None
+    )
+    if os.geteuid() != 0 or debootstrap is None:
+        raise ImageBuildError(
+            f"The base image {BASE_IMAGE} is missing and building it needs root and debootstrap: "
+            "run `sudo apt-get install debootstrap`, then retry as root."
+        )
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="base-", dir=cache_dir))
+    rootfs, archive = work / "rootfs", work / "rootfs.tar"
+    try:
+        result = subprocess.run(
+            [
+                debootstrap,
+                "--variant=minbase",
+                "--include=python3,python3-psycopg",
+                "bookworm",
+                str(rootfs),
+                DEBIAN_MIRROR,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            tail = " / ".join((result.stderr or result.stdout).strip().splitlines()[-2:])
+            raise ImageBuildError(
+                f"debootstrap could not build the base image ({tail}). Check that {DEBIAN_MIRROR} "
+                "is reachable and retry."
+            )
+        # Downloaded .debs are half the size and useless in the image.
+        for deb in (rootfs / "var/cache/apt/archives").glob("*.deb"):
+            deb.unlink()
+        subprocess.run(
+            ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(archive), "."], check=True
+        )
+        repository, tag = BASE_IMAGE.split(":")
+        client.api.import_image_from_file(
+            str(archive),
+            repository=repository,
+            tag=tag,
+            changes=[
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                'CMD ["/bin/bash"]',
+            ],
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if not image_exists(client, BASE_IMAGE):
+        raise ImageBuildError(f"Importing {BASE_IMAGE} failed; see `journalctl -u docker`.")
+    return BASE_IMAGE
+
+
+def build_standin(
+    tag: str,
+    version: str | None = None,
+    repository: str = STANDIN_REPOSITORY,
+    client: Any = None,
+) -> str:
+    """Build the stand-in indexer image as `repository:tag` with VERSION=`version`; return the ref.
+
+    Offline: FROM the local base image, `pull=False`, and the build container has no network.
+    """
+    docker_client = _client(client)
+    base = ensure_base_image(docker_client)
+    ref = f"{repository}:{tag}"
+    try:
+        docker_client.images.build(
+            path=str(INDEXER_DIR),
+            tag=ref,
+            pull=False,
+            rm=True,
+            forcerm=True,
+            network_mode="none",
+            buildargs={"BASE": base, "VERSION": version or tag},
+        )
+    except docker.errors.BuildError as exc:
+        raise ImageBuildError(
+            f"Building {ref} failed: {exc.msg}. Check {INDEXER_DIR}/Dockerfile."
+        ) from exc
+    except docker.errors.APIError as exc:
+        raise ImageBuildError(f"Docker refused to build {ref}: {exc.explanation}.") from exc
+    return ref

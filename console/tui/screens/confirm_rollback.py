@@ -1,0 +1,72 @@
+"""`R`: "Roll back green → blue (v1)?" with the previous colour's state and lag."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label
+
+from console.core.model import RollbackPlan
+from console.tui.format import number
+
+
+def rollback_title(plan: RollbackPlan) -> str:
+    if plan.to_color is None:
+        return "Nothing to roll back to."
+    version = f" ({plan.to_version})" if plan.to_version else ""
+    return f"Roll back {plan.from_color or 'nothing'} → {plan.to_color}{version}?"
+
+
+class ConfirmRollbackScreen(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "confirm", "Roll back", id="rollback.yes"),
+        Binding("n,escape", "cancel", "Cancel", id="rollback.no"),
+    ]
+
+    def __init__(self, plan: RollbackPlan) -> None:
+        super().__init__(id="confirm-rollback", classes="dialog-screen")
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        plan = self.plan
+        with Vertical(classes="dialog"):
+            yield Label(rollback_title(plan), id="rollback-title", classes="title")
+            state = plan.to_state.value if plan.to_state else "unknown"
+            yield Label(
+                f"{plan.to_color or 'previous colour'}: {state}, lag {number(plan.lag)} blocks",
+                id="rollback-state",
+                classes="detail",
+            )
+            warning = plan.warning or (
+                f"{plan.to_color} is behind the live colour: clients will see the head go back."
+                if plan.behind_live
+                else None
+            )
+            if warning:
+                yield Label(Content.styled(f"⚠ {warning}", "bold $warning"), id="rollback-warning")
+            if plan.blocked_reason:
+                yield Label(Content.styled(plan.blocked_reason, "bold $error"), classes="detail")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                if not plan.blocked_reason:
+                    yield Button("Roll back", id="confirm", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "confirm":
+            return not self.plan.blocked_reason
+        return True
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm")

@@ -1,0 +1,169 @@
+"""The selected colour's container logs: followed in a thread, written once per tick, plain text.
+
+The service logs thousands of lines a second while re-indexing, so the follower thread only
+appends to a bounded deque; a 100 ms timer drains it with a single write. Lines are never
+interpreted as markup or ANSI: they are sanitised and wrapped in rich `Text`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import RichLog, Static
+
+from console.core.model import Color
+
+MAX_LINES = 2_000
+# Longer lines are cut: a 100 kB line would otherwise become 1,000+ wrapped rows.
+MAX_LINE_CHARS = 2_000
+FLUSH_SECONDS = 0.1
+RETRY_SECONDS = 5.0
+
+FollowLogs = Callable[[Color, threading.Event], Iterator[str]]
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def plain_line(raw: str | bytes) -> str:
+    """One log line as inert text: no ANSI, no control characters, bounded length."""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    text = _CONTROL.sub("�", _ANSI.sub("", text.rstrip("\r\n"))).expandtabs(4)
+    if len(text) > MAX_LINE_CHARS:
+        text = f"{text[:MAX_LINE_CHARS]} … [{len(text) - MAX_LINE_CHARS:,} more characters]"
+    return text
+
+
+class _Follower:
+    """One follow session: its colour, the event that stops it, and its pending lines."""
+
+    def __init__(self, color: Color) -> None:
+        self.color = color
+        self.stop = threading.Event()
+        self.pending: deque[str] = deque(maxlen=MAX_LINES)
+
+
+class LogPane(Vertical):
+    def __init__(self, follow_logs: FollowLogs, color: Color = "blue") -> None:
+        super().__init__(id="log-pane")
+        self._follow_logs = follow_logs
+        self.color: Color = color
+        self.follow = True
+        self.wrap = False
+        self.paused = False
+        self.unseen = 0  # lines that arrived while scrolled up / not following
+        self._shown: deque[str] = deque(maxlen=MAX_LINES)  # to re-render when wrap changes
+        self._follower: _Follower | None = None
+        self._labels_key: tuple[object, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="log-title")
+        yield RichLog(id="log", max_lines=MAX_LINES, wrap=False, markup=False, highlight=False)
+        yield Static(id="log-new-lines")
+
+    def on_mount(self) -> None:
+        self.set_interval(FLUSH_SECONDS, self.flush)
+        self.show_color(self.color)
+
+    def on_unmount(self) -> None:
+        if self._follower:
+            self._follower.stop.set()
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines currently held by the pane (for tests and re-rendering)."""
+        return list(self._shown)
+
+    def show_color(self, color: Color) -> None:
+        if self._follower:
+            self._follower.stop.set()  # the old thread ends at its next line or wait
+        self.color = color
+        self._follower = _Follower(color)
+        self._shown.clear()
+        self.unseen = 0
+        self.query_one("#log", RichLog).clear()
+        self._update_labels()
+        self._run_follower(self._follower)
+
+    @work(thread=True, group="log-follow", exit_on_error=False, description="follow logs")
+    def _run_follower(self, follower: _Follower) -> None:
+        last_note = ""
+        while not follower.stop.is_set():
+            try:
+                for raw in self._follow_logs(follower.color, follower.stop):
+                    follower.pending.append(plain_line(raw))
+                    if follower.stop.is_set():
+                        return
+                note = f"— {follower.color} log stream ended; reconnecting every {RETRY_SECONDS:g} s —"
+            except Exception as exc:  # any failure is shown in the pane, never raised
+                note = f"— cannot read {follower.color} logs: {plain_line(str(exc))} —"
+            if note != last_note:
+                follower.pending.append(note)
+                last_note = note
+            follower.stop.wait(RETRY_SECONDS)
+
+    def flush(self) -> None:
+        """Drain the follower's lines into the log: one write per tick, skipped while paused."""
+        log = self.query_one("#log", RichLog)
+        follower = self._follower
+        if self.paused or follower is None:
+            return
+        batch: list[str] = []
+        while follower.pending:
+            batch.append(follower.pending.popleft())
+        at_end = log.is_vertical_scroll_end
+        if self.follow and at_end:
+            self.unseen = 0
+        if batch:
+            self._shown.extend(batch)
+            scroll = self.follow and at_end
+            log.write(Text("\n".join(batch)), scroll_end=scroll)
+            if not scroll:
+                self.unseen += len(batch)
+        self._update_labels()
+
+    def toggle_follow(self) -> None:
+        self.follow = not self.follow
+        if self.follow:
+            self.query_one("#log", RichLog).scroll_end(animate=False)
+            self.unseen = 0
+        self._update_labels()
+
+    def toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+        log = self.query_one("#log", RichLog)
+        log.wrap = self.wrap
+        log.clear()  # already-rendered rows keep their old wrapping, so render again
+        if self._shown:
+            log.write(Text("\n".join(self._shown)), scroll_end=self.follow)
+        self._update_labels()
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if not paused:
+            self.flush()
+
+    def _update_labels(self) -> None:
+        key = (self.color, self.follow, self.wrap, self.unseen)
+        if key == self._labels_key:
+            return  # called every tick: skip identical re-renders
+        self._labels_key = key
+        style = "bold $primary" if self.color == "blue" else "bold $success"
+        modes = ["following" if self.follow else "not following", "wrap" if self.wrap else ""]
+        title = Content.assemble(
+            "logs ", (self.color, style), f"  {' · '.join(m for m in modes if m)}"
+        )
+        self.query_one("#log-title", Static).update(title)
+        counter = self.query_one("#log-new-lines", Static)
+        counter.display = self.unseen > 0
+        counter.update(
+            Content.styled(f"+{self.unseen:,} new lines — press f to follow", "bold $accent")
+        )

@@ -1,0 +1,107 @@
+"""One colour's panel: state, image, container, heights, progress, speed/ETA, sparkline, gate."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import ProgressBar, Static
+
+from console.core.model import Color, SlotState, SlotStatus, SpeedPoint
+from console.tui.format import duration, eta, number, rate
+from console.tui.widgets.gate import GateList
+from console.tui.widgets.sparkline import SpeedSparkline
+
+STATE_STYLES: dict[SlotState, str] = {
+    SlotState.EMPTY: "$text-muted",
+    SlotState.STARTING: "bold $accent",
+    SlotState.SYNCING: "bold $warning",
+    SlotState.READY: "bold $success",
+    SlotState.LIVE: "bold reverse $success",
+    SlotState.FAILED: "bold reverse $error",
+    SlotState.STOPPED: "$text-muted",
+}
+COLOR_VARIABLE: dict[Color, str] = {"blue": "primary", "green": "success"}
+
+
+def state_line(slot: SlotStatus) -> Content:
+    image = slot.image or "no image"
+    version = f"  ({slot.version})" if slot.version and slot.version not in image else ""
+    return Content.assemble(
+        (f" {slot.state.value.upper()} ", STATE_STYLES[slot.state]), f"  {image}{version}"
+    )
+
+
+def container_line(slot: SlotStatus, now: float) -> Content:
+    if slot.container_state is None:
+        return Content.styled("no container", "$text-muted")
+    health: tuple[str, str] = {
+        True: ("healthy", "$success"),
+        False: ("unhealthy", "$error"),
+        None: ("health unknown", "$text-muted"),
+    }[slot.healthy]
+    uptime = f" · up {duration(now - slot.started_at)}" if slot.started_at else ""
+    restarts = f" · {slot.restart_count} restarts" if slot.restart_count else ""
+    running = "$success" if slot.container_state == "running" else "$warning"
+    return Content.assemble(
+        (slot.container_state, running), " · ", health, f"{uptime}{restarts}"
+    )
+
+
+def height_line(slot: SlotStatus) -> Content:
+    lag_style = "$success" if slot.lag is not None and slot.lag <= 2 else "$warning"
+    return Content.assemble(
+        f"height {number(slot.height)} / head {number(slot.head)} · lag ",
+        (number(slot.lag), lag_style),
+    )
+
+
+def speed_line(slot: SlotStatus, now: float) -> Content:
+    head = f" (head +{rate(slot.head_speed)})" if slot.head_speed is not None else ""
+    if slot.state in (SlotState.LIVE, SlotState.READY) or slot.speed is None:
+        return Content(f"speed {rate(slot.speed)}{head}")
+    return Content(f"speed {rate(slot.speed)}{head} · ETA {eta(slot.eta_seconds, now)}")
+
+
+class SlotPanel(Vertical):
+    """Widget ids are `<colour>-<part>` so tests (and the lead's end-to-end test) can find them."""
+
+    def __init__(self, color: Color) -> None:
+        super().__init__(id=f"panel-{color}", classes=f"slot -{color}")
+        self.color = color
+        self.border_title = color.upper()
+
+    def compose(self) -> ComposeResult:
+        c = self.color
+        # Rows are vertical in a side-by-side panel and horizontal when stacked (full width).
+        with Horizontal(classes="slot-row"):
+            yield Static(id=f"{c}-state", classes="slot-line")
+            yield Static(id=f"{c}-container", classes="slot-line")
+        with Horizontal(classes="slot-row"):
+            yield Static(id=f"{c}-height", classes="slot-line")
+            yield ProgressBar(total=100, show_eta=False, id=f"{c}-progress")
+        yield Static(id=f"{c}-speed", classes="slot-line")
+        yield Static(id=f"{c}-reason", classes="slot-line reason")
+        yield SpeedSparkline(line_variable=COLOR_VARIABLE[c], id=f"{c}-sparkline")
+        yield GateList(id=f"{c}-gate")
+
+    def show(
+        self, slot: SlotStatus, live: bool, history: list[SpeedPoint], now: float
+    ) -> None:
+        c = self.color
+        self.border_title = f"{c.upper()} · live" if live else c.upper()
+        self.set_class(live, "-live")
+        self.query_one(f"#{c}-state", Static).update(state_line(slot))
+        self.query_one(f"#{c}-container", Static).update(container_line(slot, now))
+        self.query_one(f"#{c}-height", Static).update(height_line(slot))
+        bar = self.query_one(f"#{c}-progress", ProgressBar)
+        # Hidden rather than indeterminate: an animated bar says "working" when nothing is known.
+        bar.display = slot.progress is not None
+        if slot.progress is not None:
+            bar.update(total=100, progress=round(max(0.0, min(1.0, slot.progress)) * 100, 1))
+        self.query_one(f"#{c}-speed", Static).update(speed_line(slot, now))
+        reason = self.query_one(f"#{c}-reason", Static)
+        reason.display = bool(slot.reason)
+        reason.update(Content.styled(f"⚠ {slot.reason}", "$error") if slot.reason else "")
+        self.query_one(f"#{c}-sparkline", SpeedSparkline).show(history, now)
+        self.query_one(f"#{c}-gate", GateList).show(slot.conditions)

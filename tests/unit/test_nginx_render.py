@@ -1,0 +1,118 @@
+"""Pure rendering and parsing of the proxy drivers' files (no nginx, no HAProxy running)."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.drivers.haproxy import parse_servers_state, render_backend, routed_color
+from console.drivers.nginx import (
+    NginxLayout,
+    parse_persisted,
+    render_http_conf,
+    render_location_conf,
+)
+
+LIVE = NginxLayout(mode="live", blue_port=8081, green_port=8082, admin_port=8099)
+RELOAD = NginxLayout(mode="reload", blue_port=8081, green_port=8082, admin_port=8099)
+
+
+@pytest.mark.parametrize("layout", [LIVE, RELOAD])
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_persisted_colour_round_trips(layout: NginxLayout, color: str) -> None:
+    assert parse_persisted(render_http_conf(layout, color)) == color  # type: ignore[arg-type]
+
+
+def test_foreign_file_has_no_persisted_colour() -> None:
+    assert parse_persisted("upstream app { server 127.0.0.1:8081; }\n") is None
+    assert parse_persisted("# bluegreen live=red mode=live\n") is None
+
+
+def test_live_mode_falls_back_to_the_rendered_colour() -> None:
+    text = render_http_conf(LIVE, "green")
+    assert "lua_shared_dict bluegreen 64k;" in text
+    assert 'ngx.shared.bluegreen:get("live") or "green"' in text
+    assert "ports = { blue = 8081, green = 8082 }" in text
+    # keepalive must come after the balancer so it wraps the Lua peer selection
+    assert text.index("balancer_by_lua_block") < text.index("keepalive 32;")
+
+
+def test_live_mode_admin_server_is_loopback_only_and_validates() -> None:
+    text = render_http_conf(LIVE, "blue")
+    assert "listen 127.0.0.1:8099;" in text
+    assert "allow 127.0.0.1;" in text and "deny all;" in text
+    assert 'if color ~= "blue" and color ~= "green" then' in text
+
+
+def test_reload_mode_has_only_the_live_server_and_no_lua() -> None:
+    text = render_http_conf(RELOAD, "green")
+    assert "server 127.0.0.1:8082;" in text
+    assert "127.0.0.1:8081;" not in text
+    assert "lua" not in text
+    assert "listen" not in text
+
+
+@pytest.mark.parametrize("layout", [LIVE, RELOAD])
+def test_both_modes_map_the_upstream_address_to_a_colour(layout: NginxLayout) -> None:
+    text = render_http_conf(layout, "blue")
+    assert '"~127\\.0\\.0\\.1:8081$" blue;' in text
+    assert '"~127\\.0\\.0\\.1:8082$" green;' in text
+
+
+def test_switching_colour_changes_only_the_colour_lines() -> None:
+    blue = render_http_conf(LIVE, "blue").splitlines()
+    green = render_http_conf(LIVE, "green").splitlines()
+    changed = [(a, b) for a, b in zip(blue, green, strict=True) if a != b]
+    assert 1 <= len(changed) <= 5
+    assert all("blue" in a or "8081" in a for a, _ in changed)
+
+
+def test_location_conf_keeps_alive_and_marks_the_colour() -> None:
+    text = render_location_conf()
+    assert "proxy_pass http://bluegreen_backend;" in text
+    assert "proxy_http_version 1.1;" in text
+    assert "proxy_set_header Connection $bluegreen_connection;" in text
+    assert "proxy_set_header Upgrade $http_upgrade;" in text
+    assert "proxy_hide_header X-Bluegreen-Color;" in text
+    assert "add_header X-Bluegreen-Color $bluegreen_color always;" in text
+
+
+def test_haproxy_backend_disables_the_idle_colour() -> None:
+    text = render_backend("bluegreen", 8081, 8082, "green")
+    assert "server blue 127.0.0.1:8081 disabled\n" in text
+    assert "server green 127.0.0.1:8082\n" in text
+    assert "http-response set-header X-Bluegreen-Color %[srv_name]" in text
+
+
+COLUMNS = (
+    "be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
+    "srv_time_since_last_change srv_check_status srv_check_result srv_check_health "
+    "srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord "
+    "srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port"
+)
+# Captured from HAProxy 2.6 `show servers state bluegreen`, admin states made parameters.
+SHOW_SERVERS_STATE = (
+    f"1\n# {COLUMNS}\n"
+    "3 bluegreen 1 blue 127.0.0.1 2 {blue} 1 1 0 1 0 2 0 0 0 0 - 56031 - 0 0 - - 0\n"
+    "3 bluegreen 2 green 127.0.0.1 2 {green} 1 1 0 1 0 0 8 0 0 0 - 56032 - 0 0 - - 0\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("blue", "green", "expected"),
+    [
+        (0, 5, "blue"),  # green `disabled` in the config file: maint
+        (8, 4, "green"),  # blue drained, green was `disabled` but is ready now (0x04 remains)
+        (0, 12, "blue"),
+        (0, 0, None),  # both take requests: mixed, not one colour
+        (1, 8, None),  # neither does
+    ],
+)
+def test_haproxy_routed_colour(blue: int, green: int, expected: str | None) -> None:
+    states = parse_servers_state(SHOW_SERVERS_STATE.format(blue=blue, green=green), "bluegreen")
+    assert states == {"blue": blue, "green": green}
+    assert routed_color(states) == expected
+
+
+def test_haproxy_state_of_another_backend_is_ignored() -> None:
+    text = SHOW_SERVERS_STATE.format(blue=0, green=8)
+    assert parse_servers_state(text, "other") == {}
