@@ -12,12 +12,23 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 
 from console.agent.slot_watch import SlotWatch
 from console.core.installation import Installation
 from console.core.lock import LockHeld
-from console.core.model import COLORS, Actor, Color, Outcome, Phase, SlotState, SlotStatus, SwitchPolicy
+from console.core.model import (
+    COLORS,
+    Actor,
+    Color,
+    Outcome,
+    Phase,
+    Sample,
+    SlotState,
+    SlotStatus,
+    SwitchPolicy,
+)
 from console.core.reconcile import reconcile
 from console.core.switching import rollback_locked, switch
 from console.drivers.heights import SourceUnavailable, make_head_source
@@ -29,7 +40,7 @@ _SAMPLE_RETENTION_SECONDS = 24 * 3600.0
 
 
 class Agent:
-    def __init__(self, inst: Installation, log: callable = print) -> None:  # type: ignore[valid-type]
+    def __init__(self, inst: Installation, log: Callable[[str], None] = print) -> None:
         self.inst = inst
         self.log = log
         self.stopping = threading.Event()
@@ -45,7 +56,9 @@ class Agent:
     def run(self) -> int:
         if not self.inst.agent_lease.try_acquire():
             info = self.inst.agent_lease.info()
-            self.log(f"Another agent already watches {self.inst.state_dir} (pid {info.pid}); exiting.")
+            self.log(
+                f"Another agent already watches {self.inst.state_dir} (pid {info.pid}); exiting."
+            )
             return 1
         self.inst.store.record_event("agent", "Agent started.", "info", str(AGENT_ACTOR))
         for drift in reconcile(self.inst, AGENT_ACTOR):
@@ -87,8 +100,11 @@ class Agent:
                 store.add_samples(color, [self.watches[color].last_sample or _empty_sample(now)])
             if status.speed is not None or status.eta_seconds is not None:
                 store.add_metric(f"speed:{color}", status.speed or 0.0, now)
-                store.add_metric(f"eta:{color}", status.eta_seconds if status.eta_seconds is not None
-                                 else -1.0, now)
+                store.add_metric(
+                    f"eta:{color}",
+                    status.eta_seconds if status.eta_seconds is not None else -1.0,
+                    now,
+                )
         for color, status in statuses.items():
             self._transitions(color, status, live)
         self._post_switch_watch(now, statuses)
@@ -133,26 +149,46 @@ class Agent:
             return
         if deployment.phase == Phase.STARTING and status.height is not None:
             store.set_phase(deployment.id, Phase.SYNCING)
-            store.set_deployment_fields(deployment.id, start_height=status.height, target_height=status.head)
-            notify.send("deploy", f"{service}: {color} ({deployment.version}) is indexing from "
-                        f"{status.height}; target height {status.head}.")
+            store.set_deployment_fields(
+                deployment.id, start_height=status.height, target_height=status.head
+            )
+            notify.send(
+                "deploy",
+                f"{service}: {color} ({deployment.version}) is indexing from "
+                f"{status.height}; target height {status.head}.",
+            )
         if status.height is not None and status.state == SlotState.SYNCING:
-            for mark in self.watches[color].tracker.crossed_milestones(self.inst.config.notify.every_blocks):
+            for mark in self.watches[color].tracker.crossed_milestones(
+                self.inst.config.notify.every_blocks
+            ):
                 text = f"{color} ({deployment.version}) passed height {mark:,}."
-                store.record_event("milestone", text, "info", str(AGENT_ACTOR), color, deployment.id)
+                store.record_event(
+                    "milestone", text, "info", str(AGENT_ACTOR), color, deployment.id
+                )
                 notify.send("milestone", f"{service}: {text}")
         eta = status.eta_seconds
-        if (eta is not None and 0 < eta <= self.inst.config.notify.eta_warning_seconds
-                and deployment.id not in self.eta_warned and status.state == SlotState.SYNCING):
+        if (
+            eta is not None
+            and 0 < eta <= self.inst.config.notify.eta_warning_seconds
+            and deployment.id not in self.eta_warned
+            and status.state == SlotState.SYNCING
+        ):
             self.eta_warned.add(deployment.id)
-            notify.send("eta", f"{service}: {color} ({deployment.version}) catches up in about "
-                        f"{eta / 60:.0f} min.")
+            notify.send(
+                "eta",
+                f"{service}: {color} ({deployment.version}) catches up in about "
+                f"{eta / 60:.0f} min.",
+            )
         if status.state == SlotState.READY and deployment.phase != Phase.READY:
             store.set_phase(deployment.id, Phase.READY)
             text = f"{color} ({deployment.version}) is ready: every readiness condition holds."
             store.record_event("ready", text, "success", str(AGENT_ACTOR), color, deployment.id)
             notify.send("ready", f"{service}: {text}")
-        if status.state == SlotState.READY and deployment.policy == SwitchPolicy.AUTO and live != color:
+        if (
+            status.state == SlotState.READY
+            and deployment.policy == SwitchPolicy.AUTO
+            and live != color
+        ):
             self._auto_switch(color)
 
     def _auto_switch(self, color: Color) -> None:
@@ -172,20 +208,37 @@ class Agent:
         live = self.inst.store.live()
         if live != color or now > until:
             if now > until and live == color:
-                self.inst.store.record_event("watch", f"{color} passed its post-switch watch.",
-                                             "success", str(AGENT_ACTOR), color)
+                self.inst.store.record_event(
+                    "watch",
+                    f"{color} passed its post-switch watch.",
+                    "success",
+                    str(AGENT_ACTOR),
+                    color,
+                )
             self.inst.store.set_watch(color, 0.0)
             self.live_bad_ticks = 0
             return
         status = statuses[color]
-        bad = status.container_state != "running" or status.healthy is False or (
-            status.restart_count > 0 and self.previous.get(color) is not None
-            and status.restart_count > self.previous[color].restart_count)
+        bad = (
+            status.container_state != "running"
+            or status.healthy is False
+            or (
+                status.restart_count > 0
+                and self.previous.get(color) is not None
+                and status.restart_count > self.previous[color].restart_count
+            )
+        )
         self.live_bad_ticks = self.live_bad_ticks + 1 if bad else 0
-        if self.live_bad_ticks < _FAILED_TICKS_BEFORE_ROLLBACK or not self.inst.config.switch.auto_rollback:
+        if (
+            self.live_bad_ticks < _FAILED_TICKS_BEFORE_ROLLBACK
+            or not self.inst.config.switch.auto_rollback
+        ):
             return
-        reason = (f"{color} failed within its post-switch window: container "
-                  f"{status.container_state}, health {'failing' if status.healthy is False else 'unknown'}.")
+        reason = (
+            f"{color} failed within its post-switch window: container "
+            f"{status.container_state}, health "
+            f"{'failing' if status.healthy is False else 'unknown'}."
+        )
         try:
             with self.inst.lock.acquire("automatic rollback", AGENT_ACTOR):
                 for event in rollback_locked(self.inst, AGENT_ACTOR, reason):
@@ -209,8 +262,13 @@ class Agent:
                     self.inst.runtime.stop(container)
             except LockHeld:
                 return
-            self.inst.store.record_event("retire", f"Stopped {previous} after keeping it {keep:.0f} s "
-                                         "for rollback.", "info", str(AGENT_ACTOR), previous)
+            self.inst.store.record_event(
+                "retire",
+                f"Stopped {previous} after keeping it {keep:.0f} s for rollback.",
+                "info",
+                str(AGENT_ACTOR),
+                previous,
+            )
 
 
 def _with_reason(status: SlotStatus, reason: str) -> SlotStatus:
@@ -219,9 +277,7 @@ def _with_reason(status: SlotStatus, reason: str) -> SlotStatus:
     return replace(status, reason=reason)
 
 
-def _empty_sample(now: float):  # type: ignore[no-untyped-def]
-    from console.core.model import Sample
-
+def _empty_sample(now: float) -> Sample:
     return Sample(now, None, None)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from console.core.model import Color, Sample, SlotState, SlotStatus
@@ -95,9 +96,12 @@ class SlotWatch:
         self.restarts_at_start = info.restart_count
         self.started_at = info.started_at or now
         self.gate.reset()
-        self.tracker = CatchupTracker(window_seconds=30.0,
-                                      stall_seconds=self.inst.config.readiness.stall_seconds)
-        self.logs = LogFollower(self.inst, self.slot.container, self.inst.config.readiness.log_pattern)
+        self.tracker = CatchupTracker(
+            window_seconds=30.0, stall_seconds=self.inst.config.readiness.stall_seconds
+        )
+        self.logs = LogFollower(
+            self.inst, self.slot.container, self.inst.config.readiness.log_pattern
+        )
 
     def observe(
         self,
@@ -111,8 +115,9 @@ class SlotWatch:
         try:
             info = self.inst.runtime.inspect(self.slot.container)
         except Exception as exc:
-            return SlotStatus(self.color, SlotState.EMPTY, reason=f"Docker unavailable: {exc}",
-                              updated_at=now)
+            return SlotStatus(
+                self.color, SlotState.EMPTY, reason=f"Docker unavailable: {exc}", updated_at=now
+            )
         if info is None:
             if self.logs:
                 self.logs.stop()
@@ -121,29 +126,38 @@ class SlotWatch:
             return SlotStatus(self.color, SlotState.EMPTY, updated_at=now)
         if info.id != self.container_id:
             self._new_instance(info, now)
-        base = {
-            "color": self.color,
-            "image": info.image,
-            "version": info.labels.get("bluegreen.version"),
-            "deployment_id": deployment.id if deployment else None,
-            "container_state": info.state,
-            "started_at": info.started_at,
-            "restart_count": info.restart_count,
-            "updated_at": now,
-        }
+        base = SlotStatus(
+            self.color,
+            image=info.image,
+            version=info.labels.get("bluegreen.version"),
+            deployment_id=deployment.id if deployment else None,
+            container_state=info.state,
+            started_at=info.started_at,
+            restart_count=info.restart_count,
+            updated_at=now,
+        )
         if not info.running:
             return self._not_running(info, deployment, base)
         return self._running(info, now, head, live, live_height, deployment, base)
 
-    def _not_running(self, info: ContainerInfo, deployment: Deployment | None,
-                     base: dict[str, object]) -> SlotStatus:
-        failed = deployment is not None and (info.exit_code not in (0, None) or info.state == "dead")
+    def _not_running(
+        self, info: ContainerInfo, deployment: Deployment | None, base: SlotStatus
+    ) -> SlotStatus:
+        failed = deployment is not None and (
+            info.exit_code not in (0, None) or info.state == "dead"
+        )
         if info.state == "restarting" or failed:
             reason = self._failure_reason(info)
-            return SlotStatus(**base, state=SlotState.FAILED, reason=reason,  # type: ignore[arg-type]
-                              height=self.tracker.height, head=self.tracker.head)
-        return SlotStatus(**base, state=SlotState.STOPPED,  # type: ignore[arg-type]
-                          height=self.tracker.height, head=self.tracker.head)
+            return replace(
+                base,
+                state=SlotState.FAILED,
+                reason=reason,
+                height=self.tracker.height,
+                head=self.tracker.head,
+            )
+        return replace(
+            base, state=SlotState.STOPPED, height=self.tracker.height, head=self.tracker.head
+        )
 
     def _failure_reason(self, info: ContainerInfo) -> str:
         where = f" at height {self.tracker.height}" if self.tracker.height is not None else ""
@@ -156,9 +170,16 @@ class SlotWatch:
         last = self.logs.last_error() if self.logs else None
         return f"Container {what}" + (f"; last error: {last}" if last else "")
 
-    def _running(self, info: ContainerInfo, now: float, head: int | None, live: Color | None,
-                 live_height: int | None, deployment: Deployment | None,
-                 base: dict[str, object]) -> SlotStatus:
+    def _running(
+        self,
+        info: ContainerInfo,
+        now: float,
+        head: int | None,
+        live: Color | None,
+        live_height: int | None,
+        deployment: Deployment | None,
+        base: SlotStatus,
+    ) -> SlotStatus:
         reason = None
         try:
             height = self.candidate.read()
@@ -171,29 +192,51 @@ class SlotWatch:
         smoke_ok: bool | None = None
         smoke_detail = ""
         if readiness.smoke_path:
-            smoke_ok, smoke_detail = self.checker.smoke(readiness.smoke_method, readiness.smoke_path,
-                                                        readiness.smoke_body)
+            smoke_ok, smoke_detail = self.checker.smoke(
+                readiness.smoke_method, readiness.smoke_path, readiness.smoke_body
+            )
         sample_at = self.last_sample.at if self.last_sample else None
-        result = self.gate.evaluate(GateInputs(
-            now=now, lag=self.tracker.lag, sample_at=sample_at if reason is None else None,
-            log_pattern_seen=self.logs.pattern_seen if self.logs else None,
-            health_ok=health_ok, smoke_ok=smoke_ok, smoke_detail=smoke_detail,
-            height=self.tracker.height, live_height=live_height,
-            is_live_candidate=live in (None, self.color),
-        ))
+        result = self.gate.evaluate(
+            GateInputs(
+                now=now,
+                lag=self.tracker.lag,
+                sample_at=sample_at if reason is None else None,
+                log_pattern_seen=self.logs.pattern_seen if self.logs else None,
+                health_ok=health_ok,
+                smoke_ok=smoke_ok,
+                smoke_detail=smoke_detail,
+                height=self.tracker.height,
+                live_height=live_height,
+                is_live_candidate=live in (None, self.color),
+            )
+        )
         state = self._running_state(info, now, live, result.ready, deployment)
         if state == SlotState.FAILED:
             reason = self._running_failure(info, now)
-        return SlotStatus(
-            **base,  # type: ignore[arg-type]
-            state=state, healthy=health_ok, height=self.tracker.height, head=self.tracker.head,
-            lag=self.tracker.lag, progress=self.tracker.progress, speed=self.tracker.speed,
-            head_speed=self.tracker.head_speed, eta_seconds=self.tracker.eta_seconds,
-            conditions=result.conditions, ready=result.ready, reason=reason,
+        return replace(
+            base,
+            state=state,
+            healthy=health_ok,
+            height=self.tracker.height,
+            head=self.tracker.head,
+            lag=self.tracker.lag,
+            progress=self.tracker.progress,
+            speed=self.tracker.speed,
+            head_speed=self.tracker.head_speed,
+            eta_seconds=self.tracker.eta_seconds,
+            conditions=result.conditions,
+            ready=result.ready,
+            reason=reason,
         )
 
-    def _running_state(self, info: ContainerInfo, now: float, live: Color | None, ready: bool,
-                       deployment: Deployment | None) -> SlotState:
+    def _running_state(
+        self,
+        info: ContainerInfo,
+        now: float,
+        live: Color | None,
+        ready: bool,
+        deployment: Deployment | None,
+    ) -> SlotState:
         if live == self.color:
             return SlotState.LIVE
         if info.restart_count > self.restarts_at_start or self.tracker.stalled(now):
@@ -209,11 +252,15 @@ class SlotWatch:
         if info.restart_count > self.restarts_at_start:
             return self._failure_reason(info)
         if self.tracker.height is None:
-            return (f"No height after {self.inst.config.image.start_timeout_seconds:.0f} s: the "
-                    "service never started indexing (check its logs).")
+            return (
+                f"No height after {self.inst.config.image.start_timeout_seconds:.0f} s: the "
+                "service never started indexing (check its logs)."
+            )
         stalled_for = self.tracker.seconds_since_progress(now) or 0.0
-        return (f"Stalled at height {self.tracker.height} for {stalled_for:.0f} s "
-                f"(lag {self.tracker.lag}).")
+        return (
+            f"Stalled at height {self.tracker.height} for {stalled_for:.0f} s "
+            f"(lag {self.tracker.lag})."
+        )
 
 
 def uptime(status: SlotStatus, now: float | None = None) -> float | None:

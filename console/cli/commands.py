@@ -99,7 +99,9 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_events(console: Console, events: Iterator[OperationEvent], as_json: bool = False) -> Outcome | None:
+def run_events(
+    console: Console, events: Iterator[OperationEvent], as_json: bool = False
+) -> Outcome | None:
     """Print an operation's progress as it happens; return its Outcome."""
     outcome: Outcome | None = None
     redact = console.installation.redactor.redact
@@ -127,16 +129,26 @@ def _deploy(args: argparse.Namespace) -> int:
         if not args.wait:
             return EXIT_OK
         deployment = console.installation.store.latest_deployment(color)
-        wanted = {SlotState.LIVE} if (deployment and deployment.policy == SwitchPolicy.AUTO) else {
-            SlotState.READY, SlotState.LIVE}
-        return _wait_for(console, color, deployment.id if deployment else None, wanted,
-                         args.timeout, args.json)
+        wanted = (
+            {SlotState.LIVE}
+            if (deployment and deployment.policy == SwitchPolicy.AUTO)
+            else {SlotState.READY, SlotState.LIVE}
+        )
+        return _wait_for(
+            console, color, deployment.id if deployment else None, wanted, args.timeout, args.json
+        )
     finally:
         console.close()
 
 
-def _wait_for(console: Console, color: str, deployment_id: int | None, wanted: set[SlotState],
-              timeout: float, as_json: bool) -> int:
+def _wait_for(
+    console: Console,
+    color: str,
+    deployment_id: int | None,
+    wanted: set[SlotState],
+    timeout: float,
+    as_json: bool,
+) -> int:
     started = time.monotonic()
     last_line = ""
     store = console.installation.store
@@ -158,8 +170,10 @@ def _wait_for(console: Console, color: str, deployment_id: int | None, wanted: s
             render.say(line, as_json)
             last_line = line
         if timeout and time.monotonic() - started > timeout:
-            render.error(f"Gave up waiting after {timeout:.0f} s; {color} is {slot.state}. "
-                         "The agent keeps going: check `bluegreen status`.")
+            render.error(
+                f"Gave up waiting after {timeout:.0f} s; {color} is {slot.state}. "
+                "The agent keeps going: check `bluegreen status`."
+            )
             return EXIT_FAILED
         time.sleep(0.5)
 
@@ -168,7 +182,9 @@ def _confirm(question: str, yes: bool) -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        raise OperationRefused(f"{question} needs confirmation: run it in a terminal, or pass --yes.")
+        raise OperationRefused(
+            f"{question} needs confirmation: run it in a terminal, or pass --yes."
+        )
     answer = input(f"{question} [y/N] ").strip().lower()
     return answer in ("y", "yes")
 

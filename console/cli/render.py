@@ -45,19 +45,34 @@ def print_event(event: OperationEvent, redact: Callable[[str], str]) -> None:
 
 def event_json(event: OperationEvent, redact: Callable[[str], str]) -> dict[str, Any]:
     if isinstance(event, Outcome):
-        return {"outcome": "ok" if event.ok else "failed", "text": redact(event.text),
-                "at": event.at, "cutover_ms": event.cutover_ms}
+        return {
+            "outcome": "ok" if event.ok else "failed",
+            "text": redact(event.text),
+            "at": event.at,
+            "cutover_ms": event.cutover_ms,
+        }
     return {"progress": redact(event.text), "level": event.level, "at": event.at}
 
 
 def slot_json(slot: SlotStatus) -> dict[str, Any]:
     return {
-        "state": str(slot.state), "image": slot.image, "version": slot.version,
-        "deployment_id": slot.deployment_id, "container_state": slot.container_state,
-        "height": slot.height, "head": slot.head, "lag": slot.lag, "progress": slot.progress,
-        "speed": slot.speed, "head_speed": slot.head_speed, "eta_seconds": slot.eta_seconds,
-        "healthy": slot.healthy, "ready": slot.ready, "reason": slot.reason,
-        "restart_count": slot.restart_count, "started_at": slot.started_at,
+        "state": str(slot.state),
+        "image": slot.image,
+        "version": slot.version,
+        "deployment_id": slot.deployment_id,
+        "container_state": slot.container_state,
+        "height": slot.height,
+        "head": slot.head,
+        "lag": slot.lag,
+        "progress": slot.progress,
+        "speed": slot.speed,
+        "head_speed": slot.head_speed,
+        "eta_seconds": slot.eta_seconds,
+        "healthy": slot.healthy,
+        "ready": slot.ready,
+        "reason": slot.reason,
+        "restart_count": slot.restart_count,
+        "started_at": slot.started_at,
         "conditions": [{"name": c.name, "met": c.met, "detail": c.detail} for c in slot.conditions],
         "updated_at": slot.updated_at,
     }
@@ -70,11 +85,20 @@ def status_json(status: Status) -> dict[str, Any]:
         "live": status.live,
         "previous": status.previous,
         "slots": {color: slot_json(slot) for color, slot in status.slots.items()},
-        "agent": {"running": status.agent.running, "pid": status.agent.pid,
-                  "heartbeat": status.agent.heartbeat},
-        "lock": None if lock is None else {"user": lock.user, "action": lock.action,
-                                           "since": lock.since, "pid": lock.pid,
-                                           "ssh_client": lock.ssh_client},
+        "agent": {
+            "running": status.agent.running,
+            "pid": status.agent.pid,
+            "heartbeat": status.agent.heartbeat,
+        },
+        "lock": None
+        if lock is None
+        else {
+            "user": lock.user,
+            "action": lock.action,
+            "since": lock.since,
+            "pid": lock.pid,
+            "ssh_client": lock.ssh_client,
+        },
         "at": status.at,
     }
 
@@ -100,21 +124,28 @@ def duration(seconds: float | None) -> str:
 
 def progress_line(slot: SlotStatus) -> str:
     pct = f"{slot.progress * 100:.0f}%" if slot.progress is not None else "—"
-    return (f"{slot.color}: {slot.state} · height {_num(slot.height)} / {_num(slot.head)} "
-            f"({pct}) · {_num(slot.speed, ' b/s')} · ETA {duration(slot.eta_seconds)}")
+    return (
+        f"{slot.color}: {slot.state} · height {_num(slot.height)} / {_num(slot.head)} "
+        f"({pct}) · {_num(slot.speed, ' b/s')} · ETA {duration(slot.eta_seconds)}"
+    )
 
 
 def print_status(status: Status) -> None:
     agent = f"running (pid {status.agent.pid})" if status.agent.running else "NOT running"
     lock = status.lock.describe() if status.lock else "free"
     print(f"{status.service} — live: {status.live or 'none'} · agent: {agent} · lock: {lock}")
-    print(f"{'COLOUR':7} {'STATE':9} {'VERSION':10} {'HEIGHT':>10} {'HEAD':>10} {'LAG':>8} "
-          f"{'SPEED':>10} {'ETA':>7}  HEALTH")
+    print(
+        f"{'COLOUR':7} {'STATE':9} {'VERSION':10} {'HEIGHT':>10} {'HEAD':>10} {'LAG':>8} "
+        f"{'SPEED':>10} {'ETA':>7}  HEALTH"
+    )
     for slot in status.slots.values():
         health = {True: "ok", False: "failing", None: "—"}[slot.healthy]
-        print(f"{slot.color:7} {slot.state!s:9} {(slot.version or '—')[:10]:10} {_num(slot.height):>10} "
-              f"{_num(slot.head):>10} {_num(slot.lag):>8} {_num(slot.speed, '/s'):>10} "
-              f"{duration(slot.eta_seconds):>7}  {health}")
+        print(
+            f"{slot.color:7} {slot.state!s:9} {(slot.version or '—')[:10]:10} "
+            f"{_num(slot.height):>10} "
+            f"{_num(slot.head):>10} {_num(slot.lag):>8} {_num(slot.speed, '/s'):>10} "
+            f"{duration(slot.eta_seconds):>7}  {health}"
+        )
     for slot in status.slots.values():
         if slot.reason:
             print(f"  {slot.color}: {slot.reason}")
@@ -138,23 +169,47 @@ def _when(at: float) -> str:
 
 def history_json(events: list[EventRecord], deployments: list[Deployment]) -> dict[str, Any]:
     return {
-        "events": [{"id": e.id, "at": e.at, "kind": e.kind, "level": e.level, "text": e.text,
-                    "actor": e.actor, "color": e.color, "deployment_id": e.deployment_id}
-                   for e in events],
-        "deployments": [{"id": d.id, "color": d.color, "image": d.image, "version": d.version,
-                         "policy": str(d.policy), "phase": str(d.phase), "actor": d.actor,
-                         "created_at": d.created_at, "phases": d.phases, "outcome": d.outcome,
-                         "cutover_ms": d.cutover_ms, "start_height": d.start_height,
-                         "target_height": d.target_height}
-                        for d in deployments],
+        "events": [
+            {
+                "id": e.id,
+                "at": e.at,
+                "kind": e.kind,
+                "level": e.level,
+                "text": e.text,
+                "actor": e.actor,
+                "color": e.color,
+                "deployment_id": e.deployment_id,
+            }
+            for e in events
+        ],
+        "deployments": [
+            {
+                "id": d.id,
+                "color": d.color,
+                "image": d.image,
+                "version": d.version,
+                "policy": str(d.policy),
+                "phase": str(d.phase),
+                "actor": d.actor,
+                "created_at": d.created_at,
+                "phases": d.phases,
+                "outcome": d.outcome,
+                "cutover_ms": d.cutover_ms,
+                "start_height": d.start_height,
+                "target_height": d.target_height,
+            }
+            for d in deployments
+        ],
     }
 
 
 def print_history(events: list[EventRecord], deployments: list[Deployment]) -> None:
     print("DEPLOYMENTS")
     for d in deployments:
-        print(f"  #{d.id:<4} {_when(d.created_at)}  {d.color:5} {d.image:32} {d.phase!s:12} by {d.actor}"
-              + (f" — {d.outcome}" if d.outcome else ""))
+        print(
+            f"  #{d.id:<4} {_when(d.created_at)}  {d.color:5} {d.image:32} {d.phase!s:12} "
+            f"by {d.actor}" + (f" — {d.outcome}" if d.outcome else "")
+        )
     print("EVENTS")
     for e in events:
         print(f"  {_when(e.at)}  {e.kind:10} {e.text}  [{e.actor}]")
@@ -163,7 +218,8 @@ def print_history(events: list[EventRecord], deployments: list[Deployment]) -> N
 def config_summary(config: Config, path: Path) -> str:
     blue, green = config.slot("blue"), config.slot("green")
     return (
-        f"{path}: OK. Service '{config.service}'; blue = {blue.container} on 127.0.0.1:{blue.host_port}, "
+        f"{path}: OK. Service '{config.service}'; "
+        f"blue = {blue.container} on 127.0.0.1:{blue.host_port}, "
         f"green = {green.container} on 127.0.0.1:{green.host_port}; head from {config.head.kind}; "
         f"proxy {config.proxy.kind} ({config.proxy.mode}); switch policy {config.switch.policy}; "
         f"state in {config.state_dir}; {len(config.secret_values)} secret(s) resolved."

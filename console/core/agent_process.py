@@ -24,7 +24,10 @@ def ensure_agent(inst: Installation, wait_seconds: float = 10.0) -> tuple[bool, 
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "console", "--config", inst.config.path, "agent"],
-            stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=fd,
+            start_new_session=True,
             close_fds=True,
         )
     finally:
@@ -37,5 +40,6 @@ def ensure_agent(inst: Installation, wait_seconds: float = 10.0) -> tuple[bool, 
             break
         time.sleep(0.1)
     raise RuntimeError(
-        f"The agent did not start (see {log_path}). Run `bluegreen agent` in the foreground to see why."
+        f"The agent did not start (see {log_path}). "
+        "Run `bluegreen agent` in the foreground to see why."
     )

@@ -1,6 +1,7 @@
 """Configuration: a TOML file validated into frozen dataclasses.
 
-Precedence: `--config PATH` > `$BLUEGREEN_CONFIG` > `./bluegreen.toml` > `/etc/bluegreen/config.toml`.
+Precedence: `--config PATH` > `$BLUEGREEN_CONFIG` > `./bluegreen.toml` >
+`/etc/bluegreen/config.toml`.
 Secrets are never written in the file: `${NAME}` is looked up in the environment, then in the
 optional `secrets_file` (KEY=VALUE lines, mode 0600). Errors name the key path and suggest the
 nearest valid key, and never echo a secret's value.
@@ -191,7 +192,7 @@ def parse_config(text: str, path: Path = Path("<config>")) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc}). Fix the syntax and retry.") from None
     secrets = _SecretResolver(raw.get("secrets_file", ""), path)
-    config = _build(Config, raw, "", secrets)
+    config: Config = _build(Config, raw, "", secrets)
     config = dataclasses.replace(config, path=str(path), secret_values=tuple(secrets.used))
     _validate(config, path)
     return config
@@ -269,7 +270,9 @@ def _coerce(hint: Any, value: object, key_path: str, secrets: _SecretResolver) -
             choices = ", ".join(repr(a) for a in allowed)
             near = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
             hint_text = f" Did you mean {near[0]!r}?" if near else ""
-            raise ConfigError(f"{key_path} = {value!r} is not allowed: use one of {choices}.{hint_text}")
+            raise ConfigError(
+                f"{key_path} = {value!r} is not allowed: use one of {choices}.{hint_text}"
+            )
         return value
     if origin is dict:
         _, value_type = typing.get_args(hint)
@@ -281,7 +284,7 @@ def _coerce(hint: Any, value: object, key_path: str, secrets: _SecretResolver) -
     if origin is list:
         (item_type,) = typing.get_args(hint)
         if not isinstance(value, list):
-            raise ConfigError(f"{key_path} must be a list, e.g. [\"a\", \"b\"], not {_kind(value)}.")
+            raise ConfigError(f'{key_path} must be a list, e.g. ["a", "b"], not {_kind(value)}.')
         return [_coerce(item_type, v, f"{key_path}[{i}]", secrets) for i, v in enumerate(value)]
     if origin in (typing.Union, types.UnionType):
         raise ConfigError(f"{key_path}: unsupported type")  # pragma: no cover - schema guard
@@ -305,8 +308,14 @@ def _coerce(hint: Any, value: object, key_path: str, secrets: _SecretResolver) -
 
 
 def _kind(value: object) -> str:
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-             list: "a list", dict: "a table"}
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -315,16 +324,22 @@ def _validate(config: Config, path: Path) -> None:
     missing = [c for c in COLORS if c not in config.slots]
     extra = [c for c in config.slots if c not in COLORS]
     if extra:
-        problems.append(f"slots.{extra[0]} is not a colour: the slots are [slots.blue] and [slots.green]")
+        problems.append(
+            f"slots.{extra[0]} is not a colour: the slots are [slots.blue] and [slots.green]"
+        )
     if missing:
-        problems.append(f"[slots.{missing[0]}] is missing: define both [slots.blue] and [slots.green]")
+        problems.append(
+            f"[slots.{missing[0]}] is missing: define both [slots.blue] and [slots.green]"
+        )
     if not problems:
         blue, green = config.slots["blue"], config.slots["green"]
         for color, slot in config.slots.items():
             if not slot.container:
                 problems.append(f"slots.{color}.container is empty: name the container")
             elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", slot.container):
-                problems.append(f"slots.{color}.container '{slot.container}' is not a valid container name")
+                problems.append(
+                    f"slots.{color}.container '{slot.container}' is not a valid container name"
+                )
             if not 1 <= slot.host_port <= 65535:
                 problems.append(f"slots.{color}.host_port must be 1-65535")
             if not slot.db_url:
@@ -336,7 +351,7 @@ def _validate(config: Config, path: Path) -> None:
     if not config.source.db_url:
         problems.append("source.db_url is empty: give the chain's event database URL")
     if config.head.kind == "http" and not (config.head.url and config.head.field):
-        problems.append("head.kind = \"http\" needs head.url and head.field")
+        problems.append('head.kind = "http" needs head.url and head.field')
     if config.readiness.log_pattern:
         try:
             re.compile(config.readiness.log_pattern)
@@ -351,4 +366,6 @@ def _validate(config: Config, path: Path) -> None:
     if config.proxy.kind == "nginx" and not config.proxy.include_dir:
         problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
     if problems:
-        raise ConfigError(f"{path}: " + "; ".join(problems) + ". Fix these and run `bluegreen config check`.")
+        raise ConfigError(
+            f"{path}: " + "; ".join(problems) + ". Fix these and run `bluegreen config check`."
+        )

@@ -38,7 +38,9 @@ def idle_color(inst: Installation) -> Color:
     return other(live) if live else COLORS[0]
 
 
-def render_command(inst: Installation, color: Color, version: str) -> tuple[list[str], dict[str, str]]:
+def render_command(
+    inst: Installation, color: Color, version: str
+) -> tuple[list[str], dict[str, str]]:
     """Fill the image's command and env templates for `color`."""
     config = inst.config
     values = {
@@ -90,7 +92,8 @@ def deploy(
         if live and inst.store.previous() == color:
             yield Progress(
                 f"{color} was kept for rollback; it is replaced now, so rollback goes away "
-                "until this deployment is live.", "warning",
+                "until this deployment is live.",
+                "warning",
             )
         try:
             image_id = inst.runtime.ensure_image(ref)
@@ -102,7 +105,9 @@ def deploy(
         previous = inst.store.active_deployment(color)
         if previous is not None:
             inst.store.set_phase(previous.id, Phase.CANCELLED, f"replaced by {ref}")
-            yield Progress(f"Cancelled the unfinished deployment #{previous.id} in {color}.", "warning")
+            yield Progress(
+                f"Cancelled the unfinished deployment #{previous.id} in {color}.", "warning"
+            )
         record = inst.store.create_deployment(
             color, ref, version, chosen_policy, str(actor), env or {}, target_height=None
         )
@@ -138,8 +143,14 @@ def deploy(
         except Exception as exc:
             reason = describe_failure(exc)
             inst.store.set_phase(record.id, Phase.FAILED, reason)
-            inst.store.record_event("failure", f"Deploy of {ref} into {color} failed: {reason}",
-                                    "error", str(actor), color, record.id)
+            inst.store.record_event(
+                "failure",
+                f"Deploy of {ref} into {color} failed: {reason}",
+                "error",
+                str(actor),
+                color,
+                record.id,
+            )
             yield Outcome(False, f"Deploy of {ref} into {color} failed: {reason}")
             return
         inst.store.set_phase(record.id, Phase.STARTING)
@@ -147,5 +158,6 @@ def deploy(
         inst.store.record_event("deploy", text, "info", str(actor), color, record.id)
         inst.notifier.send("deploy", f"{inst.config.service}: {text}")
         yield Progress(f"Container {slot.container} running on 127.0.0.1:{slot.host_port}.")
-        yield Outcome(True, f"{color} is starting {ref}; the agent tracks its catch-up.",
-                      at=time.time())
+        yield Outcome(
+            True, f"{color} is starting {ref}; the agent tracks its catch-up.", at=time.time()
+        )

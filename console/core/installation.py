@@ -93,9 +93,9 @@ class Installation:
     def resolve_image(self, image: str) -> str:
         """`v2` alone means the configured repository's tag v2."""
         ref = image.strip()
-        if self.config.image.repository and ":" not in ref and "/" not in ref and "@" not in ref:
-            if ref != self.config.image.repository:
-                ref = f"{self.config.image.repository}:{ref}"
+        bare_tag = not any(mark in ref for mark in ":/@")
+        if self.config.image.repository and bare_tag and ref != self.config.image.repository:
+            ref = f"{self.config.image.repository}:{ref}"
         return validate_image_ref(ref)
 
     def close(self) -> None:

@@ -213,7 +213,9 @@ class Deployment:
     created_at: float
     phases: dict[str, float] = field(default_factory=dict)  # phase → first time reached
     outcome: str | None = None
-    env: dict[str, str] = field(default_factory=dict)  # operator overrides (values redacted on show)
+    env: dict[str, str] = field(
+        default_factory=dict
+    )  # operator overrides (values redacted on show)
     target_height: int | None = None
     start_height: int | None = None
     cutover_ms: float | None = None

@@ -51,12 +51,20 @@ def _reconcile_live(inst: Installation) -> list[Drift]:
         elif previous is None:
             previous = other(truth)
         inst.store.set_live(truth, previous)
-        drifts.append(Drift(f"The store said live={stored or 'none'}, the proxy routes to {truth}",
-                            f"store updated to {truth}"))
+        drifts.append(
+            Drift(
+                f"The store said live={stored or 'none'}, the proxy routes to {truth}",
+                f"store updated to {truth}",
+            )
+        )
     if persisted != truth:
         inst.proxy.install(truth)
-        drifts.append(Drift(f"The proxy file said {persisted or 'nothing'}, traffic goes to {truth}",
-                            f"file rewritten for {truth}"))
+        drifts.append(
+            Drift(
+                f"The proxy file said {persisted or 'nothing'}, traffic goes to {truth}",
+                f"file rewritten for {truth}",
+            )
+        )
     return drifts
 
 
@@ -78,8 +86,12 @@ def _reconcile_deployments(inst: Installation) -> list[Drift]:
         if deployment.phase == Phase.SWITCHING:
             settled = Phase.LIVE if live == color else Phase.READY
             inst.store.set_phase(deployment.id, settled)
-            drifts.append(Drift(f"Deployment #{deployment.id} was interrupted while switching",
-                                f"settled as {settled} (the proxy routes to {live})"))
+            drifts.append(
+                Drift(
+                    f"Deployment #{deployment.id} was interrupted while switching",
+                    f"settled as {settled} (the proxy routes to {live})",
+                )
+            )
             continue
         try:
             info = inst.runtime.inspect(inst.config.slot(color).container)
@@ -87,10 +99,15 @@ def _reconcile_deployments(inst: Installation) -> list[Drift]:
             continue  # Docker down: the agent reports it; nothing to settle safely now
         if info is None:
             inst.store.set_phase(deployment.id, Phase.FAILED, "its container disappeared")
-            drifts.append(Drift(f"Deployment #{deployment.id}'s container in {color} is gone",
-                                "marked failed"))
+            drifts.append(
+                Drift(
+                    f"Deployment #{deployment.id}'s container in {color} is gone", "marked failed"
+                )
+            )
         elif info.state in _TERMINAL_CONTAINER_STATES and live != color:
             reason = f"container {info.state} (exit code {info.exit_code})"
             inst.store.set_phase(deployment.id, Phase.FAILED, reason)
-            drifts.append(Drift(f"Deployment #{deployment.id} in {color}: {reason}", "marked failed"))
+            drifts.append(
+                Drift(f"Deployment #{deployment.id} in {color}: {reason}", "marked failed")
+            )
     return drifts

@@ -1,4 +1,4 @@
-"""The facade every client uses: the TUI, the CLI and the agent call `Console`, never drivers directly.
+"""The facade every client uses: the TUI and the CLI call `Console`, never drivers directly.
 
 Read methods read the store (what the agent published) so every console on an installation sees the
 same state. Mutating methods are generators of `OperationEvent`s, run under the operator lock, and
@@ -64,10 +64,16 @@ class Console:
         slots: dict[Color, SlotStatus] = {}
         for color in COLORS:
             status = published.get(color) or SlotStatus(color)
-            if status.updated_at and (not agent.running or now - status.updated_at > AGENT_STALE_SECONDS):
+            if status.updated_at and (
+                not agent.running or now - status.updated_at > AGENT_STALE_SECONDS
+            ):
                 age = time.strftime("%H:%M:%S", time.localtime(status.updated_at))
-                why = "the agent is not running" if not agent.running else "the agent is not updating"
-                status = _stale(status, f"Status from {age}: {why} (start it with `bluegreen agent`).")
+                why = (
+                    "the agent is not running" if not agent.running else "the agent is not updating"
+                )
+                status = _stale(
+                    status, f"Status from {age}: {why} (start it with `bluegreen agent`)."
+                )
             slots[color] = status
         return Status(
             service=self.config.service,
@@ -90,7 +96,9 @@ class Console:
         store = self.installation.store
         etas = {point.at: point.value for point in store.metrics(f"eta:{color}", since)}
         return [
-            SpeedPoint(point.at, point.value, etas.get(point.at) if etas.get(point.at, -1) >= 0 else None)
+            SpeedPoint(
+                point.at, point.value, etas.get(point.at) if etas.get(point.at, -1) >= 0 else None
+            )
             for point in store.metrics(f"speed:{color}", since)
         ]
 
@@ -125,8 +133,7 @@ class Console:
         if self.read_only:
             raise ReadOnlyError("deploy")
         events = deploy_op.deploy(self.installation, image, current_actor(), env, policy)
-        for event in events:
-            yield event
+        yield from events
         try:
             started, pid = ensure_agent(self.installation)
         except RuntimeError as exc:

@@ -47,12 +47,16 @@ def plan_switch(inst: Installation, now: float | None = None) -> SwitchPlan:
         blocked = f"{target}'s container is {status.container_state}: it cannot take traffic."
     gate_met = bool(status and status.ready and status_is_fresh(inst, status, now))
     if status and status.ready and not status_is_fresh(inst, status, now):
-        conditions = (*conditions, Condition("fresh readiness", False, "the agent is not updating it"))
+        conditions = (
+            *conditions,
+            Condition("fresh readiness", False, "the agent is not updating it"),
+        )
     return SwitchPlan(
         from_color=live,
         to_color=target,
         to_image=(status.image if status else None) or (deployment.image if deployment else None),
-        to_version=(status.version if status else None) or (deployment.version if deployment else None),
+        to_version=(status.version if status else None)
+        or (deployment.version if deployment else None),
         gate_met=gate_met,
         conditions=conditions,
         blocked_reason=blocked,
@@ -62,8 +66,15 @@ def plan_switch(inst: Installation, now: float | None = None) -> SwitchPlan:
 def plan_rollback(inst: Installation) -> RollbackPlan:
     live = inst.store.live()
     if live is None:
-        return RollbackPlan(None, None, None, None, None, False,
-                            blocked_reason="Nothing is live yet, so there is nothing to roll back.")
+        return RollbackPlan(
+            None,
+            None,
+            None,
+            None,
+            None,
+            False,
+            blocked_reason="Nothing is live yet, so there is nothing to roll back.",
+        )
     target = other(live)
     status = inst.store.slot_status(target)
     live_status = inst.store.slot_status(live)
@@ -73,18 +84,24 @@ def plan_rollback(inst: Installation) -> RollbackPlan:
         state = status.container_state if status and status.container_state else "not running"
         blocked = f"{target} is {state}: there is no running previous version to roll back to."
     behind = bool(
-        status and live_status and status.height is not None and live_status.height is not None
+        status
+        and live_status
+        and status.height is not None
+        and live_status.height is not None
         and status.height < live_status.height
     )
     warning = None
     if behind and status and live_status and status.height is not None and live_status.height:
-        warning = (f"{target} is {live_status.height - status.height} blocks behind {live}: "
-                   "clients may briefly see older data.")
+        warning = (
+            f"{target} is {live_status.height - status.height} blocks behind {live}: "
+            "clients may briefly see older data."
+        )
     return RollbackPlan(
         from_color=live,
         to_color=target,
         to_state=status.state if status else None,
-        to_version=(status.version if status else None) or (deployment.version if deployment else None),
+        to_version=(status.version if status else None)
+        or (deployment.version if deployment else None),
         lag=status.lag if status else None,
         behind_live=behind,
         warning=warning,
@@ -102,9 +119,16 @@ def _route(inst: Installation, to: Color, kind: str, actor: Actor) -> Iterator[O
         result = inst.proxy.switch(to)
     except ProxyError as exc:
         reason = describe_failure(exc)
-        inst.store.record_event("failure", f"{kind} to {to} failed, traffic unchanged: {reason}",
-                                "error", str(actor), to)
-        inst.notifier.send("failure", f"{inst.config.service}: {kind} to {to} failed: {reason}", "error")
+        inst.store.record_event(
+            "failure",
+            f"{kind} to {to} failed, traffic unchanged: {reason}",
+            "error",
+            str(actor),
+            to,
+        )
+        inst.notifier.send(
+            "failure", f"{inst.config.service}: {kind} to {to} failed: {reason}", "error"
+        )
         yield Outcome(False, f"{kind.capitalize()} to {to} failed; traffic unchanged. {reason}")
         return
     inst.store.set_live(to, live)
@@ -120,11 +144,13 @@ def _route(inst: Installation, to: Color, kind: str, actor: Actor) -> Iterator[O
             inst.store.set_phase(from_deployment.id, Phase.ROLLED_BACK, f"rolled back by {actor}")
     arrow = f"{live or 'none'} → {to}"
     text = f"{kind.capitalize()} {arrow}: cutover {result.cutover_ms:.0f} ms ({result.detail})."
-    inst.store.record_event(kind, text, "success", str(actor), to,
-                            deployment.id if deployment else None)
+    inst.store.record_event(
+        kind, text, "success", str(actor), to, deployment.id if deployment else None
+    )
     inst.store.add_metric(f"{kind}_cutover_ms", result.cutover_ms, now, {"to": to})
-    inst.notifier.send("switched" if kind == "switch" else "rolled_back",
-                       f"{inst.config.service}: {text}", "info")
+    inst.notifier.send(
+        "switched" if kind == "switch" else "rolled_back", f"{inst.config.service}: {text}", "info"
+    )
     yield Outcome(True, text, cutover_ms=result.cutover_ms)
 
 
@@ -141,8 +167,11 @@ def switch(
             summary = "; ".join(f"{c.name} ({c.detail})" if c.detail else c.name for c in unmet)
             summary = summary or "no readiness has been published yet (is the agent running?)"
             if not force:
-                yield Outcome(False, f"Switch refused: {plan.to_color} is not ready: {summary}. "
-                                     "Wait, or use --force to switch anyway.")
+                yield Outcome(
+                    False,
+                    f"Switch refused: {plan.to_color} is not ready: {summary}. "
+                    "Wait, or use --force to switch anyway.",
+                )
                 return
             text = f"Forced switch to {plan.to_color} with the gate not met: {summary}."
             inst.store.record_event("forced", text, "warning", str(actor), plan.to_color)
@@ -160,7 +189,9 @@ def rollback(
         yield from rollback_locked(inst, actor, reason)
 
 
-def rollback_locked(inst: Installation, actor: Actor, reason: str | None = None) -> Iterator[OperationEvent]:
+def rollback_locked(
+    inst: Installation, actor: Actor, reason: str | None = None
+) -> Iterator[OperationEvent]:
     """Rollback for a caller that already holds the operator lock (the agent's auto-rollback)."""
     plan = plan_rollback(inst)
     if plan.blocked_reason or plan.to_color is None:

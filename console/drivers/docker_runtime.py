@@ -134,7 +134,12 @@ class DockerRuntime:
             stale.close()
 
     def _call(self, operation: Callable[[docker.DockerClient], T]) -> T:
-        """Run `operation`; after a connection error (daemon restarted) rebuild the client once."""
+        """Run `operation`; after a connection error (daemon restarted) rebuild the client once.
+
+        urllib3 already replaces pooled connections it can see were closed; this covers the
+        request that was on the wire when the daemon went away, and a client built while it was
+        down. Retrying is safe: every operation here is idempotent or re-checked by its caller.
+        """
         for attempt in (1, 2):
             client = self._connect()
             try:
@@ -151,9 +156,13 @@ class DockerRuntime:
         raise AssertionError("unreachable")
 
     def _unavailable(self, exc: Exception) -> RuntimeUnavailable:
-        reason = "permission denied" if "Permission denied" in str(exc) else "connection failed"
+        if "Permission denied" in str(exc):
+            return RuntimeUnavailable(
+                f"Docker Engine at {self.where} refused this user (permission denied). Run as "
+                "root or as a member of the docker group, and retry."
+            )
         return RuntimeUnavailable(
-            f"Docker Engine is not reachable at {self.where} ({reason}). "
+            f"Docker Engine is not reachable at {self.where} (connection failed). "
             "Start it (`sudo systemctl start docker`) and retry."
         )
 

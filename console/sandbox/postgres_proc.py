@@ -33,7 +33,8 @@ def find_pg_bin(name: str) -> str:
     if found:
         return found
     raise PostgresError(
-        f"PostgreSQL's `{name}` was not found. Install the server: `sudo apt-get install postgresql`."
+        f"PostgreSQL's `{name}` was not found. "
+        "Install the server: `sudo apt-get install postgresql`."
     )
 
 
@@ -69,8 +70,18 @@ class PostgresServer:
         try:
             self._own(self.data_dir, pwfile)
             self._run(
-                [find_pg_bin("initdb"), "-D", str(self.data_dir), "-U", self.user,
-                 "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-instructions"],
+                [
+                    find_pg_bin("initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    self.user,
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                ],
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -92,8 +103,19 @@ class PostgresServer:
             "-c fsync=off -c synchronous_commit=off -c max_connections=200"
         )
         self._run(
-            [find_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"),
-             "-o", options, "-w", "-t", str(int(timeout)), "start"],
+            [
+                find_pg_bin("pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.data_dir / "server.log"),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
+            ],
         )
 
     def stop(self) -> None:
@@ -110,7 +132,9 @@ class PostgresServer:
             return False
         result = subprocess.run(
             self._argv([find_pg_bin("pg_ctl"), "-D", str(self.data_dir), "status"]),
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         return result.returncode == 0
 
@@ -121,14 +145,18 @@ class PostgresServer:
     def create_database(self, name: str) -> str:
         """Create `name` if missing; return its URL."""
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
     def wait_ready(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout

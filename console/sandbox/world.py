@@ -93,8 +93,15 @@ def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int
     """Start a long-running child in its own session (it survives this CLI and its terminal)."""
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
-                                   start_new_session=True, env=env, close_fds=True)
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=fd,
+            start_new_session=True,
+            env=env,
+            close_fds=True,
+        )
     finally:
         os.close(fd)
     return process.pid
@@ -134,10 +141,12 @@ def container_prefix(port_base: int) -> str:
 
 def render_config(directory: Path, ports: Ports, speed: int) -> str:
     prefix = container_prefix(ports.proxy)
-    return f'''# Written by `bluegreen sandbox up`. Secrets are in secrets.env (mode 0600), never here.
+    nginx_dir = directory / "nginx"
+    nginx_argv = f'"nginx", "-p", "{nginx_dir}", "-c", "{nginx_dir / "nginx.conf"}"'
+    return f'''# Written by `bluegreen sandbox up`. Secrets live in secrets.env (mode 0600).
 service = "{SERVICE}"
-state_dir = "{directory / 'state'}"
-secrets_file = "{directory / 'secrets.env'}"
+state_dir = "{directory / "state"}"
+secrets_file = "{directory / "secrets.env"}"
 
 [image]
 repository = "bluegreen/standin"
@@ -188,12 +197,12 @@ sample_interval_seconds = 1.0
 [proxy]
 kind = "nginx"
 mode = "live"
-include_dir = "{directory / 'nginx' / 'bluegreen'}"
+include_dir = "{directory / "nginx" / "bluegreen"}"
 proxy_url = "http://127.0.0.1:{ports.proxy}"
 admin_url = "http://127.0.0.1:{ports.admin}"
 probe_path = "/health"
-test_command = ["nginx", "-p", "{directory / 'nginx'}", "-c", "{directory / 'nginx' / 'nginx.conf'}", "-t", "-q"]
-reload_command = ["nginx", "-p", "{directory / 'nginx'}", "-c", "{directory / 'nginx' / 'nginx.conf'}", "-s", "reload"]
+test_command = [{nginx_argv}, "-t", "-q"]
+reload_command = [{nginx_argv}, "-s", "reload"]
 
 [switch]
 policy = "confirm"
@@ -241,11 +250,18 @@ def up(
     pg.start()
     pg.wait_ready()
     # Containers reach the cluster through the bridge gateway; this host through loopback.
-    host_urls = {name: pg.create_database(db)
-                 for name, db in (("SOURCE", "chain"), ("BLUE", "explorer_blue"),
-                                  ("GREEN", "explorer_green"))}
-    lines = [f"{name}_HOST_DB_URL={url}\n{name}_DB_URL={url.replace('127.0.0.1', gateway)}\n"
-             for name, url in host_urls.items()]
+    host_urls = {
+        name: pg.create_database(db)
+        for name, db in (
+            ("SOURCE", "chain"),
+            ("BLUE", "explorer_blue"),
+            ("GREEN", "explorer_green"),
+        )
+    }
+    lines = [
+        f"{name}_HOST_DB_URL={url}\n{name}_DB_URL={url.replace('127.0.0.1', gateway)}\n"
+        for name, url in host_urls.items()
+    ]
     atomic_write(secrets_path, "".join(lines) + f"SANDBOX_PG_PASSWORD={password}\n")
 
     say(f"Seeding {history:,} blocks of chain history and starting the chain simulator…")
@@ -254,9 +270,19 @@ def up(
         chain.seed_history(host_urls["SOURCE"], history)
     pids: dict[str, int] = {}
     pids["chain"] = _spawn(
-        [sys.executable, "-m", "console.sandbox.chain", "--db-url-env", "CHAIN_DB_URL",
-         "--history", "0", "--interval", "1.0"],
-        directory / "chain.log", env={**os.environ, "CHAIN_DB_URL": host_urls["SOURCE"]},
+        [
+            sys.executable,
+            "-m",
+            "console.sandbox.chain",
+            "--db-url-env",
+            "CHAIN_DB_URL",
+            "--history",
+            "0",
+            "--interval",
+            "1.0",
+        ],
+        directory / "chain.log",
+        env={**os.environ, "CHAIN_DB_URL": host_urls["SOURCE"]},
     )
 
     config_path = directory / "bluegreen.toml"
@@ -266,19 +292,30 @@ def up(
 
     config = load_config(str(config_path))
     say(f"Starting nginx (Lua live switching) on 127.0.0.1:{ports.proxy}…")
-    nginx = NginxProcess(directory / "nginx", ports.proxy, ports.admin, directory / "nginx" / "bluegreen")
+    nginx = NginxProcess(
+        directory / "nginx", ports.proxy, ports.admin, directory / "nginx" / "bluegreen"
+    )
     nginx.write_main_conf()
     driver = NginxDriver(config)
     driver.write_files("blue")
-    pids["nginx"] = _spawn(["nginx", "-p", str(nginx.prefix_dir), "-c", str(nginx.conf_path)],
-                           directory / "nginx" / "logs" / "stderr.log")
+    pids["nginx"] = _spawn(
+        ["nginx", "-p", str(nginx.prefix_dir), "-c", str(nginx.conf_path)],
+        directory / "nginx" / "logs" / "stderr.log",
+    )
     _wait(lambda: driver.current() is not None, 10, "nginx did not answer on its admin port")
     driver.install("blue")
 
     info = SandboxInfo(
-        dir=str(directory), config=str(config_path), proxy_url=f"http://127.0.0.1:{ports.proxy}",
-        admin_url=f"http://127.0.0.1:{ports.admin}", ports=asdict(ports), images=image_refs,
-        containers=[f"{container_prefix(port_base)}-{c}" for c in ("blue", "green")], pids=pids, history=history, speed=speed,
+        dir=str(directory),
+        config=str(config_path),
+        proxy_url=f"http://127.0.0.1:{ports.proxy}",
+        admin_url=f"http://127.0.0.1:{ports.admin}",
+        ports=asdict(ports),
+        images=image_refs,
+        containers=[f"{container_prefix(port_base)}-{c}" for c in ("blue", "green")],
+        pids=pids,
+        history=history,
+        speed=speed,
     )
     info.save()
     _deploy_v1(config, say)
@@ -312,15 +349,23 @@ def _deploy_v1(config: object, say: Callable[[str], None]) -> None:
     assert isinstance(config, Config)
     console = Console.open(config)
     try:
-        if console.status().live == "blue" and console.status().slots["blue"].state == SlotState.LIVE:
+        if (
+            console.status().live == "blue"
+            and console.status().slots["blue"].state == SlotState.LIVE
+        ):
             return
         say("Deploying v1 into blue (fast index) and switching it live…")
         for event in console.deploy("v1", env={"INDEX_SPEED": "100000"}, policy=SwitchPolicy.AUTO):
             if isinstance(event, Outcome) and not event.ok:
                 raise SandboxError(f"Deploying v1 failed: {event.text}")
-        _wait(lambda: console.status().live == "blue"
-              and console.status().slots["blue"].state == SlotState.LIVE, 120,
-              "blue (v1) did not become live")
+        _wait(
+            lambda: (
+                console.status().live == "blue"
+                and console.status().slots["blue"].state == SlotState.LIVE
+            ),
+            120,
+            "blue (v1) did not become live",
+        )
     finally:
         console.close()
 
@@ -365,6 +410,13 @@ def status(directory: Path | None = None) -> dict[str, object]:
     if info is None:
         return {"up": False, "dir": str(directory)}
     running = {name: _alive(pid) for name, pid in info.pids.items()}
-    return {"up": all(running.values()), "dir": info.dir, "config": info.config,
-            "proxy_url": info.proxy_url, "admin_url": info.admin_url, "images": info.images,
-            "ports": info.ports, "running": running}
+    return {
+        "up": all(running.values()),
+        "dir": info.dir,
+        "config": info.config,
+        "proxy_url": info.proxy_url,
+        "admin_url": info.admin_url,
+        "images": info.images,
+        "ports": info.ports,
+        "running": running,
+    }

@@ -28,12 +28,16 @@ class Sandbox:
     proxy_url: str
     password: str
 
-    def cli(self, *args: str, timeout: float = 180, env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 180, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run `bluegreen --config … ARGS` as an operator would; output captured."""
         return subprocess.run(
             [sys.executable, "-m", "console", "--config", str(self.config), *args],
-            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
         )
 
@@ -43,8 +47,9 @@ class Sandbox:
         return json.loads(result.stdout)  # type: ignore[no-any-return]
 
     def served_by(self) -> str | None:
-        response = httpx.post(f"{self.proxy_url}/graphql", json={"query": "{ __typename }"},
-                              timeout=5)
+        response = httpx.post(
+            f"{self.proxy_url}/graphql", json={"query": "{ __typename }"}, timeout=5
+        )
         return response.headers.get("X-Bluegreen-Color")
 
 
@@ -52,9 +57,25 @@ def bring_up(history: int = 3000, speed: int = 1500) -> Sandbox:
     directory = Path(tempfile.mkdtemp(prefix="bluegreen-e2e-", dir="/var/tmp"))
     os.chmod(directory, 0o755)
     result = subprocess.run(
-        [sys.executable, "-m", "console", "sandbox", "up", "--dir", str(directory),
-         "--history", str(history), "--speed", str(speed), "--port-base", str(PORT_BASE)],
-        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "sandbox",
+            "up",
+            "--dir",
+            str(directory),
+            "--history",
+            str(history),
+            "--speed",
+            str(speed),
+            "--port-base",
+            str(PORT_BASE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
     )
     if result.returncode != 0:
         tear_down(directory)
@@ -64,10 +85,17 @@ def bring_up(history: int = 3000, speed: int = 1500) -> Sandbox:
         if line.startswith("SANDBOX_PG_PASSWORD="):
             password = line.split("=", 1)[1]
     assert len(password) > 10
-    return Sandbox(directory, directory / "bluegreen.toml", f"http://127.0.0.1:{PORT_BASE}", password)
+    return Sandbox(
+        directory, directory / "bluegreen.toml", f"http://127.0.0.1:{PORT_BASE}", password
+    )
 
 
 def tear_down(directory: Path) -> None:
-    subprocess.run([sys.executable, "-m", "console", "sandbox", "down", "--dir", str(directory)],
-                   capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "console", "sandbox", "down", "--dir", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     shutil.rmtree(directory, ignore_errors=True)

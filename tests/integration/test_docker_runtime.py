@@ -171,7 +171,7 @@ def test_start_refuses_to_replace_a_running_container(
     runtime: DockerRuntime, server: ContainerSpec
 ) -> None:
     before = runtime.inspect(server.name)
-    with pytest.raises(ContainerRunning, match="already running. Stop it first"):
+    with pytest.raises(ContainerRunning, match=r"already running\. Stop it first"):
         runtime.start(server)
     after = runtime.inspect(server.name)
     assert before is not None and after is not None

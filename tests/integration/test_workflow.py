@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import typing
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,9 +22,9 @@ WEBHOOK_PORT = 28070
 
 
 class _Sink(BaseHTTPRequestHandler):
-    received: list[str] = []
+    received: typing.ClassVar[list[str]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         _Sink.received.append(self.rfile.read(length).decode("utf-8", "replace"))
         self.send_response(200)
@@ -46,7 +47,8 @@ def sandbox(webhook: list[str]) -> Iterator[Sandbox]:
     world = bring_up()
     # Notifications go to a local sink so the test can read every message sent.
     config = world.config.read_text().replace(
-        'webhook_url = ""', f'webhook_url = "http://127.0.0.1:{WEBHOOK_PORT}/hook"')
+        'webhook_url = ""', f'webhook_url = "http://127.0.0.1:{WEBHOOK_PORT}/hook"'
+    )
     config = config.replace("min_interval_seconds", "#")  # keep default
     world.config.write_text(config)
     stop_agent(world)
@@ -137,8 +139,16 @@ def test_two_concurrent_switches_one_proceeds(sandbox: Sandbox) -> None:
     import sys
 
     argv = [sys.executable, "-m", "console", "--config", str(sandbox.config), "switch", "--yes"]
-    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              stdin=subprocess.DEVNULL) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
     results = [(p.wait(60), p.stdout.read() if p.stdout else "") for p in procs]
     OUTPUTS.extend(out for _, out in results)
     codes = sorted(code for code, _ in results)
@@ -152,14 +162,27 @@ def test_two_concurrent_switches_one_proceeds(sandbox: Sandbox) -> None:
 
 def test_candidate_crashing_mid_sync_fails_and_nothing_switches(sandbox: Sandbox) -> None:
     live_before = sandbox.status()["live"]
-    code, out = run(sandbox, "deploy", "v2", "--env", "CRASH_AT_HEIGHT=1500", "--env",
-                    "INDEX_SPEED=500", "--switch", "auto", "--wait", "--timeout", "120")
+    code, out = run(
+        sandbox,
+        "deploy",
+        "v2",
+        "--env",
+        "CRASH_AT_HEIGHT=1500",
+        "--env",
+        "INDEX_SPEED=500",
+        "--switch",
+        "auto",
+        "--wait",
+        "--timeout",
+        "120",
+    )
     assert code == 1, out
     status = sandbox.status()
     idle = "green" if live_before == "blue" else "blue"
     assert status["slots"][idle]["state"] == "failed"
     assert "exit" in (status["slots"][idle]["reason"] or "") or "restart" in (
-        status["slots"][idle]["reason"] or "")
+        status["slots"][idle]["reason"] or ""
+    )
     assert status["live"] == live_before and sandbox.served_by() == live_before
 
 

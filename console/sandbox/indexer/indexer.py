@@ -97,8 +97,11 @@ def first_line(exc):
 
 
 def env_int(name):
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else None
+    """An integer knob from the environment; unset or not a number means "not set"."""
+    try:
+        return int(os.environ.get(name, "").strip())
+    except ValueError:
+        return None
 
 
 # ── shared state between the indexer thread (main) and the HTTP threads ───────────────────────
@@ -154,6 +157,7 @@ def top_level_fields(query):
 def make_handler(state):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like the reference's hyper server
+        timeout = 300  # an idle keep-alive connection must not pin a thread forever
 
         def version_string(self):
             return "explorer"
@@ -460,9 +464,9 @@ def main(argv):
                       "database migrations failed, retrying in %.1fs: %s" % (backoff, first_line(exc)))
             state.stop.wait(backoff)
             backoff = min(backoff * 2, 10.0)
-    log.info("explorer", "API server listening on 0.0.0.0:%d" % port)
-
-    indexer.run()
+    if not state.stop.is_set():
+        log.info("explorer", "API server listening on 0.0.0.0:%d" % port)
+        indexer.run()
     log.info("explorer", "received shutdown signal, exiting")
     server.shutdown()
     indexer.close()
