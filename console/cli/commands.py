@@ -150,7 +150,8 @@ def _wait_for(
     as_json: bool,
 ) -> int:
     started = time.monotonic()
-    last_line = ""
+    last_step: tuple[SlotState, int] | None = None
+    last_print = 0.0
     store = console.installation.store
     while True:
         status = console.status()
@@ -165,10 +166,11 @@ def _wait_for(
         if slot.state == SlotState.FAILED and slot.deployment_id == deployment_id:
             render.error(f"{color} failed: {slot.reason}")
             return EXIT_FAILED
-        line = render.progress_line(slot)
-        if line != last_line and not as_json:
-            render.say(line, as_json)
-            last_line = line
+        # One line per 5 % of progress or per 30 s: readable in a log over an 8-hour catch-up.
+        step = (slot.state, int((slot.progress or 0) * 20))
+        if not as_json and (step != last_step or time.monotonic() - last_print > 30):
+            render.say(render.progress_line(slot))
+            last_step, last_print = step, time.monotonic()
         if timeout and time.monotonic() - started > timeout:
             render.error(
                 f"Gave up waiting after {timeout:.0f} s; {color} is {slot.state}. "

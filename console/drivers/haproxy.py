@@ -88,12 +88,15 @@ class HaproxyDriver:
         self._apply(to)
         detail = f"HAProxy now routes to {to} (runtime API, no reload)"
         try:
-            self._persist(to)
-        except ProxyError as exc:
-            detail += f", but {STATE_FILE} still says {other(to)}: {exc}"
-        cutover_ms = wait_for_color(
-            self._probe_url, to, self._proxy.verify_timeout_seconds, started
-        )
+            cutover_ms = wait_for_color(
+                self._probe_url, to, self._proxy.verify_timeout_seconds, started
+            )
+        finally:
+            # After the probe: the state file's fsync (up to ~50 ms) is not part of the cutover.
+            try:
+                self._persist(to)
+            except ProxyError as exc:
+                detail += f", but {STATE_FILE} still says {other(to)}: {exc}"
         return SwitchResult(to, cutover_ms, True, detail)
 
     def current(self) -> Color | None:

@@ -204,16 +204,19 @@ class NginxDriver:
             return self._switch_by_reload(to)
         started = time.perf_counter()
         self._admin_set(to)  # the switch itself: every worker's next balancer call sees it
-        # Persist after the dict so a crash in between leaves each side wholly on one colour.
         detail = f"nginx now routes to {to} (live, no reload)"
         try:
-            self._write(self.http_path, render_http_conf(self.layout, to))
-        except ProxyError as exc:
-            # Traffic has moved already; say so rather than fail, `check` will show the drift.
-            detail += f", but the file still says {other(to)}: {exc}"
-        cutover_ms = wait_for_color(
-            self._probe_url, to, self._proxy.verify_timeout_seconds, started
-        )
+            cutover_ms = wait_for_color(
+                self._probe_url, to, self._proxy.verify_timeout_seconds, started
+            )
+        finally:
+            # Persist after the dict, so a crash in between leaves each side wholly on one colour,
+            # and after the probe, so the file's fsync (up to ~50 ms) is not inside the cutover.
+            try:
+                self._write(self.http_path, render_http_conf(self.layout, to))
+            except ProxyError as exc:
+                # Traffic has moved already; say so rather than fail, `check` shows the drift.
+                detail += f", but the file still says {other(to)}: {exc}"
         return SwitchResult(to, cutover_ms, True, detail)
 
     def current(self) -> Color | None:

@@ -2,13 +2,18 @@
 
 The upstreams answer `/health` and `POST /graphql` with 200 and never set X-Bluegreen-Color: the
 proxy alone must say which colour served.
+
+Ports come from each test file's assigned range, skipping any that cannot be bound right now: the
+range lies inside Linux's ephemeral range, so a client socket in TIME_WAIT (ours or another
+test's) can hold one of them for a minute.
 """
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -48,14 +53,44 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
+def bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx/haproxy bind
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(candidates: Iterable[int], count: int, avoid: Iterable[int] = ()) -> list[int]:
+    taken = set(avoid)
+    found = [p for p in candidates if p not in taken and bindable(p)][:count]
+    if len(found) < count:
+        raise RuntimeError(f"not enough free ports in {candidates}")
+    return found
+
+
 @contextmanager
-def upstreams(blue_port: int, green_port: int) -> Iterator[None]:
-    servers = [_Server(("127.0.0.1", port), _Handler) for port in (blue_port, green_port)]
+def upstreams(candidates: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """Start the blue and green dummies on the first two bindable ports; yield those ports."""
+    servers: list[_Server] = []
+    for port in candidates:
+        if len(servers) == 2:
+            break
+        try:
+            servers.append(_Server(("127.0.0.1", port), _Handler))
+        except OSError:
+            continue
+    if len(servers) < 2:
+        for server in servers:
+            server.server_close()
+        raise RuntimeError(f"no two free ports for the dummy upstreams in {candidates}")
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for thread in threads:
         thread.start()
     try:
-        yield
+        yield servers[0].server_address[1], servers[1].server_address[1]
     finally:
         for server in servers:
             server.shutdown()
