@@ -38,6 +38,8 @@ AGENT_FILE = "agent.json"
 # A probe holds its shared flock for microseconds; this is how long an acquirer keeps trying
 # before concluding that a real holder has the lock.
 _PROBE_GRACE_SECONDS = 0.05
+# How long a refused acquirer waits for a brand-new holder to record its name.
+_NAMING_GRACE_SECONDS = 1.0
 
 
 class LockHeld(Exception):
@@ -169,7 +171,7 @@ class OperatorLock:
         fd = _open_lock_file(self.lock_path, create=True)
         try:
             if not _try_exclusive(fd, lambda: self._live_recorded_holder() is not None):
-                raise LockHeld(self.holder())
+                raise LockHeld(self._named_holder())
             holder = LockHolder(
                 user=actor.user,
                 action=action,
@@ -208,6 +210,17 @@ class OperatorLock:
             )
             atomic_write(self.holder_path, _holder_json(holder))
             self._held = holder
+
+    def _named_holder(self, wait: float = _NAMING_GRACE_SECONDS) -> LockHolder | None:
+        """The holder, for a refusal: a new holder may still be writing its file (an fsync on a
+        busy disk takes tens of ms), and "unknown (pid 0)" tells the refused operator nothing."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            recorded = self._live_recorded_holder()
+            if recorded is not None or not _is_held(self.lock_path):
+                return recorded
+            time.sleep(0.005)
+        return self.holder()
 
     def holder(self) -> LockHolder | None:
         """Who holds the lock, or None if free (a crashed holder's leftover file is ignored)."""

@@ -276,6 +276,8 @@ class NginxDriver:
                 "#    already does this in /etc/nginx/modules-enabled/):",
                 "load_module modules/ndk_http_module.so;",
                 "load_module modules/ngx_http_lua_module.so;",
+                "# and, for your own reloads, so old workers cannot live on for hours with open",
+                "# websockets:",
             ]
         else:
             lines += [
