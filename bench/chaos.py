@@ -197,7 +197,9 @@ class Chaos:
             if self.idle_ready():
                 return
             time.sleep(0.5)
-        code, out = self._cli("deploy", DEPLOY_TAG, "--switch", "never", "--wait", "--timeout", "120")
+        code, out = self._cli(
+            "deploy", DEPLOY_TAG, "--switch", "never", "--wait", "--timeout", "120"
+        )
         if code != 0:
             raise RuntimeError(f"could not repair the idle colour: {out.strip()[-400:]}")
 
@@ -297,11 +299,15 @@ class Chaos:
         current, persisted = self.proxy.current(), self.proxy.persisted()
         if not (live == current == persisted) or live is None:
             self._violation(
-                number, operation, f"after reconcile: store {live}, proxy {current}, file {persisted}"
+                number,
+                operation,
+                f"after reconcile: store {live}, proxy {current}, file {persisted}",
             )
         store = Store.open(self.state)
         try:
-            drifts = [e for e in store.events(limit=50, after_id=event_id_before) if e.kind == "drift"]
+            drifts = [
+                e for e in store.events(limit=50, after_id=event_id_before) if e.kind == "drift"
+            ]
         finally:
             store.close()
         self.report.drift_events += len(drifts)

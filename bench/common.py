@@ -53,11 +53,12 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
-def fmt(value: float | int | str | None, digits: int = 1) -> str:
+def fmt(value: object, digits: int = 1) -> str:
+    """A figure for a table: thousands separated, `digits` decimals for floats, — for None."""
     if value is None:
         return "—"
-    if isinstance(value, str):
-        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
     if isinstance(value, int):
         return f"{value:,}"
     return f"{value:,.{digits}f}"
@@ -88,7 +89,7 @@ def _first_line(argv: list[str]) -> str:
     return "not installed"
 
 
-def machine() -> dict[str, str | int]:
+def machine() -> dict[str, str | int | float]:
     """What the figures were measured on."""
     memory_kb = 0
     with contextlib.suppress(OSError, ValueError, IndexError):
@@ -120,7 +121,8 @@ def machine() -> dict[str, str | int]:
 
 
 def write_results(name: str, data: dict[str, object]) -> Path:
-    path = RESULTS_DIR / f"{name}.json"
+    # The smoke tests point this elsewhere so they never overwrite the published figures.
+    path = Path(os.environ.get("BLUEGREEN_BENCH_RESULTS") or RESULTS_DIR) / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "measured_at": time.time(), "machine": machine(), **data}
     atomic_write(path, json.dumps(payload, indent=2) + "\n", mode=0o644)
@@ -243,7 +245,9 @@ def _probe_loop(host: str, port: int, path: str, interval: float) -> None:
             now = time.monotonic()
             fields = head.decode("latin-1").split("\r\n")
             status = int(fields[0].split()[1])
-            headers = {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields)}
+            headers = {
+                k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields)
+            }
             length = int(headers.get("content-length", "0"))
             while len(buffer) < length:
                 chunk = sock.recv(65536)
@@ -434,7 +438,7 @@ class HeyLoad:
 
 def open_websockets(port: int, count: int, path: str = "/graphql/ws") -> list[socket.socket]:
     """`count` upgraded connections through the proxy at 127.0.0.1:`port`."""
-    sockets = []
+    sockets: list[socket.socket] = []
     for index in range(count):
         sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         key = base64.b64encode(index.to_bytes(16, "big")).decode()

@@ -63,14 +63,14 @@ INSERT INTO index_watermarks VALUES ('explorer', %(rows)s, 1);
 """
 
 
-def server() -> PostgresServer:
-    ROOT.mkdir(parents=True, exist_ok=True)
-    os.chmod(ROOT, 0o755)  # the postgres user traverses it
-    secret = ROOT / "password"
+def server(root: Path, port: int) -> PostgresServer:
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o755)  # the postgres user traverses it
+    secret = root / "password"
     if not secret.exists():
         secret.write_text(secrets.token_urlsafe(18))
         secret.chmod(0o600)
-    return PostgresServer(ROOT / "data", PORT, secret.read_text().strip())
+    return PostgresServer(root / "data", port, secret.read_text().strip())
 
 
 def prepare(pg: PostgresServer, rows: int) -> tuple[str, str, float]:
@@ -133,10 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--old-samples", type=int, default=None, help="psql samples (= samples)")
     parser.add_argument("--stop", action="store_true", help="stop the server afterwards")
+    parser.add_argument("--root", type=Path, default=ROOT, help="cluster and password (cached)")
+    parser.add_argument("--port", type=int, default=PORT)
     args = parser.parse_args(argv)
     old_samples = args.old_samples or args.samples
 
-    pg = server()
+    pg = server(args.root, args.port)
     pg.start()
     pg.wait_ready()
     try:

@@ -90,7 +90,7 @@ def _old_upstream_conf(port: int) -> str:
     return (
         f'map $upstream_addr $bluegreen_color {{\n    default "";\n'
         f'    "~:{BLUE}$" blue;\n    "~:{GREEN}$" green;\n}}\n'
-        "map $http_upgrade $bluegreen_connection {\n    default upgrade;\n    \"\" \"\";\n}\n"
+        'map $http_upgrade $bluegreen_connection {\n    default upgrade;\n    "" "";\n}\n'
         f"upstream bluegreen_backend {{\n    server 127.0.0.1:{port};\n    keepalive 32;\n}}\n"
     )
 

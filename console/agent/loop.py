@@ -132,6 +132,8 @@ class Agent:
         before = self.previous.get(color)
         if deployment is None or deployment.phase == Phase.SWITCHING:
             return
+        if status.deployment_id != deployment.id:
+            return  # an older container still answers for this colour: not this deployment's state
         if live == color:
             if deployment.phase != Phase.LIVE:  # adopted by reconcile, or switched by hand
                 store.set_phase(deployment.id, Phase.LIVE)

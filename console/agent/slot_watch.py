@@ -130,7 +130,9 @@ class SlotWatch:
             self.color,
             image=info.image,
             version=info.labels.get("bluegreen.version"),
-            deployment_id=deployment.id if deployment else None,
+            # The container's own label, not the store's newest row: during a re-deploy the old
+            # container must never lend its readiness to the new deployment.
+            deployment_id=_label_int(info.labels.get("bluegreen.deployment")),
             container_state=info.state,
             started_at=info.started_at,
             restart_count=info.restart_count,
@@ -261,6 +263,13 @@ class SlotWatch:
             f"Stalled at height {self.tracker.height} for {stalled_for:.0f} s "
             f"(lag {self.tracker.lag})."
         )
+
+
+def _label_int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def uptime(status: SlotStatus, now: float | None = None) -> float | None:

@@ -14,7 +14,7 @@ from console.core.config import Config, ConfigError, load_config
 from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
 from console.core.model import OperationEvent, Outcome, Phase, SlotState, SwitchPolicy
-from console.core.operation import OperationRefused
+from console.core.operation import OperationRefused, ReadOnlyError
 from console.core.service import Console
 
 Handler = Callable[[argparse.Namespace], int]
@@ -194,6 +194,8 @@ def _confirm(question: str, yes: bool) -> bool:
 def _switch(args: argparse.Namespace) -> int:
     console = open_console(args)
     try:
+        if console.read_only:  # say so first, not whatever the plan would have refused
+            raise ReadOnlyError("switch")
         plan = console.plan_switch()
         if plan.blocked_reason:
             render.error(f"Switch refused: {plan.blocked_reason}")
@@ -214,6 +216,8 @@ def _switch(args: argparse.Namespace) -> int:
 def _rollback(args: argparse.Namespace) -> int:
     console = open_console(args)
     try:
+        if console.read_only:  # say so first, not whatever the plan would have refused
+            raise ReadOnlyError("rollback")
         plan = console.plan_rollback()
         if plan.blocked_reason:
             render.error(f"Rollback refused: {plan.blocked_reason}")

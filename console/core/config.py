@@ -230,6 +230,10 @@ def _read_env_file(file: Path) -> dict[str, str]:
         lines = file.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ConfigError(f"secrets_file {file} cannot be read ({exc.strerror}).") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"secrets_file {file} is not UTF-8 text: point it at a file of KEY=VALUE lines."
+        ) from None
     values: dict[str, str] = {}
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
@@ -355,7 +359,7 @@ def _validate(config: Config, path: Path) -> None:
     if config.readiness.log_pattern:
         try:
             re.compile(config.readiness.log_pattern)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999} overflows
             problems.append(f"readiness.log_pattern is not a valid regular expression ({exc})")
     if config.readiness.max_lag < 0:
         problems.append("readiness.max_lag must be 0 or more")

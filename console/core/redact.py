@@ -130,8 +130,9 @@ _ESCAPES = re.compile(
     r"|[\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
 )
 # C0 (tab is expanded before this runs), DEL, C1, Unicode line/paragraph separators (they split a
-# line in a log widget) and bidi overrides (they can make displayed text lie about its order).
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# line in a log widget), bidi overrides (they can make displayed text lie about its order) and lone
+# surrogates (a str caller may pass them; they cannot be encoded to a terminal or the store).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def sanitize_log_line(raw: bytes | str, redactor: Redactor | None, max_chars: int = 4000) -> str:

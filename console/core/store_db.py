@@ -118,7 +118,9 @@ class Database:
         text = str(exc)
         if "locked" in text or "busy" in text:
             hint = "another bluegreen process held it too long; retry, and look for a stuck one"
-        elif "full" in text:
+        elif "full" in text or ("I/O" in text and _disk_full(self.path)):
+            # A full disk often surfaces as "disk I/O error" (the WAL index cannot grow); telling
+            # the operator to move a healthy database aside would lose its history for nothing.
             hint = "the disk is full; free space or point state_dir elsewhere"
         elif "readonly" in text or "unable to open" in text:
             hint = "this user cannot write it; fix its permissions or point state_dir elsewhere"
@@ -151,3 +153,11 @@ class Database:
             pool, self._pool = self._pool, []
         for conn in pool:
             conn.close()
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        stats = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 64 * 1024

@@ -391,17 +391,13 @@ def down(directory: Path | None = None, say: Callable[[str], None] = print) -> N
     _terminate(info.pids.get("chain"))
     _terminate(info.pids.get("nginx"), signal.SIGQUIT)
     PostgresServer(directory / "pg", info.ports["postgres"], "").stop()
-    with contextlib.suppress(Exception):
-        import docker
-
-        client = docker.from_env()
-        for ref in info.images:
-            with contextlib.suppress(Exception):
-                client.images.remove(ref)  # refused while another sandbox still uses it
+    # The stand-in images are kept, like the base image: another sandbox on this host (the tests',
+    # running in parallel) may be about to deploy the same tags, and Docker only refuses to remove
+    # an image a container is using *now* — removing them here broke its next deploy.
     import shutil
 
     shutil.rmtree(directory, ignore_errors=True)
-    say(f"Sandbox in {directory} removed (the cached base image bluegreen-base:bookworm is kept).")
+    say(f"Sandbox in {directory} removed (the cached images are kept: bluegreen-base, stand-ins).")
 
 
 def status(directory: Path | None = None) -> dict[str, object]:

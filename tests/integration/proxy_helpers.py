@@ -23,6 +23,7 @@ from console.core.config import Config, ProxyConfig, SlotConfig
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real service
+    disable_nagle_algorithm = True  # no ~40 ms Nagle/delayed-ACK stall between header and body
 
     def _answer(self, body: bytes) -> None:
         self.send_response(200)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.chaos import DEPLOY_TAG
 from tests.integration import sandbox_fixture
 from tests.integration.sandbox_fixture import Sandbox
 
@@ -157,9 +158,9 @@ class World:
             assert code == 0, out
             status = self.status()
         green = status["slots"]["green"]
-        if green["state"] not in ("ready",) or green["version"] != "v2":
+        if green["state"] != "ready" or green["version"] != DEPLOY_TAG:
             code, out = self.cli(
-                "deploy", "v2", "--switch", "never", "--wait", "--timeout", "120"
+                "deploy", DEPLOY_TAG, "--switch", "never", "--wait", "--timeout", "120"
             )
             assert code == 0, out
 
@@ -187,8 +188,16 @@ def webhook() -> Iterator[type[WebhookSink]]:
 @pytest.fixture(scope="session")
 def world(webhook: type[WebhookSink]) -> Iterator[World]:
     sandbox_fixture.PORT_BASE = PORT_BASE
-    sandbox = sandbox_fixture.bring_up()
     try:
+        sandbox = sandbox_fixture.bring_up()
+    except AssertionError:
+        # Other engineers' tests build and remove the shared stand-in tags in parallel; one
+        # retry rebuilds them.
+        sandbox = sandbox_fixture.bring_up()
+    try:
+        from console.sandbox.images import build_standin
+
+        build_standin(DEPLOY_TAG)  # a private tag: other sandboxes' teardown removes :v2
         w = World(sandbox)
         with (sandbox.dir / "secrets.env").open("a") as secrets_file:
             secrets_file.write(f"WEBHOOK={w.webhook_url}\n")

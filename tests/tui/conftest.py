@@ -27,7 +27,9 @@ def utc_timezone() -> Iterator[None]:
     time.tzset()
 
 
-async def wait_until(pilot: Pilot[object], condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def wait_until(
+    pilot: Pilot[object], condition: Callable[[], bool], timeout: float = 5.0
+) -> None:
     """Let the app run until `condition` holds (a thread worker's result has been handled)."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -43,12 +45,13 @@ async def settle(pilot: Pilot[object]) -> None:
     await wait_until(pilot, lambda: app.status is not None or app.degraded is not None)
     pane = app.main.query_one(LogPane)
     await wait_until(pilot, lambda: bool(pane.lines) or app.degraded is not None)
-    await app.workers.wait_for_complete([w for w in app.workers if w.group == "operation"])
     await pilot.pause()
 
 
 async def wait_for_operation(pilot: Pilot[object]) -> None:
     app = pilot.app
     assert isinstance(app, BluegreenApp)
-    await app.workers.wait_for_complete([w for w in app.workers if w.group == "operation"])
+    operations = [worker for worker in app.workers if worker.group == "operation"]
+    if operations:  # an empty list would mean "every worker", log followers included
+        await app.workers.wait_for_complete(operations)
     await wait_until(pilot, lambda: app.action_running is None)

@@ -94,16 +94,49 @@ def _slots(gate_met: bool) -> dict[Color, SlotStatus]:
 def _events() -> list[EventRecord]:
     now = FIXED_NOW
     return [
-        EventRecord(1, now - 3 * 86_400, "deploy", "info", "Deployed explorer:v1 to blue", "alice",
-                    "blue", 1),
-        EventRecord(2, now - 3 * 86_400 + 600, "switch", "success",
-                    "Switched to blue (cutover 41 ms)", "alice", "blue", 1),
-        EventRecord(3, now - 5 * 3_600 - 720, "deploy", "info", "Deployed explorer:v2 to green",
-                    "bob@10.0.0.7", "green", 2),
-        EventRecord(4, now - 2 * 3_600, "milestone", "info", "green passed 3,000,000", "agent",
-                    "green", 2),
-        EventRecord(5, now - 600, "failure", "warning", "green restarted once (exit 137)", "agent",
-                    "green", 2),
+        EventRecord(
+            1,
+            now - 3 * 86_400,
+            "deploy",
+            "info",
+            "Deployed explorer:v1 to blue",
+            "alice",
+            "blue",
+            1,
+        ),
+        EventRecord(
+            2,
+            now - 3 * 86_400 + 600,
+            "switch",
+            "success",
+            "Switched to blue (cutover 41 ms)",
+            "alice",
+            "blue",
+            1,
+        ),
+        EventRecord(
+            3,
+            now - 5 * 3_600 - 720,
+            "deploy",
+            "info",
+            "Deployed explorer:v2 to green",
+            "bob@10.0.0.7",
+            "green",
+            2,
+        ),
+        EventRecord(
+            4, now - 2 * 3_600, "milestone", "info", "green passed 3,000,000", "agent", "green", 2
+        ),
+        EventRecord(
+            5,
+            now - 600,
+            "failure",
+            "warning",
+            "green restarted once (exit 137)",
+            "agent",
+            "green",
+            2,
+        ),
     ]
 
 
@@ -129,9 +162,13 @@ class FakeConsole:
         self.follow_started: list[Color] = []
         self.follow_stopped: list[Color] = []
         self.log_script: dict[Color, list[str]] = log_lines or {
-            "blue": [f"INFO catchup: cometindex::indexer: catchup completed #{i}" for i in range(5)],
-            "green": [f"INFO Processing block height {3_800_000 + i} with 0 transactions"
-                      for i in range(5)],
+            "blue": [
+                f"INFO catchup: cometindex::indexer: catchup completed #{i}" for i in range(5)
+            ],
+            "green": [
+                f"INFO Processing block height {3_800_000 + i} with 0 transactions"
+                for i in range(5)
+            ],
         }
 
     # ── reads ──
@@ -144,8 +181,9 @@ class FakeConsole:
             live="blue",
             previous=None,
             slots=_slots(self.gate_met),
-            agent=AgentInfo(running=True, pid=4242, since=FIXED_NOW - 86_400,
-                            heartbeat=FIXED_NOW - 1),
+            agent=AgentInfo(
+                running=True, pid=4242, since=FIXED_NOW - 86_400, heartbeat=FIXED_NOW - 1
+            ),
             lock=self.lock,
             read_only=self.read_only,
             at=FIXED_NOW - 1,
@@ -171,8 +209,7 @@ class FakeConsole:
 
     def plan_switch(self) -> SwitchPlan:
         slot = _slots(self.gate_met)["green"]
-        return SwitchPlan("blue", "green", slot.image, slot.version, self.gate_met,
-                          slot.conditions)
+        return SwitchPlan("blue", "green", slot.image, slot.version, self.gate_met, slot.conditions)
 
     def plan_rollback(self) -> RollbackPlan:
         return RollbackPlan("blue", "green", SlotState.SYNCING, "v2", 412_330, behind_live=True)
@@ -221,8 +258,11 @@ class FakeConsole:
     def rollback(self) -> Iterator[OperationEvent]:
         return self._operation("rollback")
 
+    def mutations(self) -> list[tuple[str, dict[str, Any]]]:
+        return [call for call in self.calls if call[0] in ("deploy", "switch", "rollback")]
+
     def mutation_calls(self) -> list[str]:
-        return [name for name, _ in self.calls if name in ("deploy", "switch", "rollback")]
+        return [name for name, _ in self.mutations()]
 
     def with_lock(self, user: str = "carol", action: str = "deploy") -> None:
         self.lock = LockHolder(user, action, FIXED_NOW - 95, 999, "10.0.0.9")

@@ -46,11 +46,16 @@ async def test_deploy_modal_submits_image_env_and_policy() -> None:
         app.screen.query_one("#policy-auto", RadioButton).value = True
         await pilot.click("#confirm")
         await wait_for_operation(pilot)
-        assert console.calls[-1] == (
-            "deploy",
-            {"image": "explorer:v3", "env": {"RUST_LOG": "debug", "A": "b=c"},
-             "policy": SwitchPolicy.AUTO},
-        )
+        assert console.mutations() == [
+            (
+                "deploy",
+                {
+                    "image": "explorer:v3",
+                    "env": {"RUST_LOG": "debug", "A": "b=c"},
+                    "policy": SwitchPolicy.AUTO,
+                },
+            )
+        ]
         status = app.main.query_one(ActionStatus)
         assert status.outcome is not None and status.outcome.ok
         assert "deploy finished" in str(status.render())
@@ -94,7 +99,7 @@ async def test_switch_confirmed_with_y_when_gate_met() -> None:
         assert app.focused is screen.query_one("#cancel", Button)
         await pilot.press("y")
         await wait_for_operation(pilot)
-        assert console.calls[-1] == ("switch", {"force": False})
+        assert console.mutations() == [("switch", {"force": False})]
 
 
 @pytest.mark.parametrize("key", ["enter", "n", "escape"])
@@ -132,7 +137,7 @@ async def test_switch_without_gate_needs_the_colour_typed_to_force() -> None:
         assert not force.disabled
         await pilot.click("#force")
         await wait_for_operation(pilot)
-        assert console.calls[-1] == ("switch", {"force": True})
+        assert console.mutations() == [("switch", {"force": True})]
 
 
 async def test_rollback_shows_plan_and_runs_on_y() -> None:
@@ -148,7 +153,7 @@ async def test_rollback_shows_plan_and_runs_on_y() -> None:
         assert "behind the live colour" in str(screen.query_one("#rollback-warning").render())
         await pilot.press("y")
         await wait_for_operation(pilot)
-        assert console.calls[-1] == ("rollback", {})
+        assert console.mutations() == [("rollback", {})]
 
 
 async def test_refusal_is_shown_as_a_sentence_not_a_traceback() -> None:

@@ -114,7 +114,9 @@ class DeployScreen(ModalScreen[DeployRequest | None]):
             self._error(str(exc))
             return
         pressed = self.query_one("#deploy-policy", RadioSet).pressed_button
-        policy = SwitchPolicy((pressed.id or "").removeprefix("policy-")) if pressed else self.policy
+        policy = (
+            SwitchPolicy((pressed.id or "").removeprefix("policy-")) if pressed else self.policy
+        )
         self.dismiss(DeployRequest(image=image, env=env, policy=policy))
 
     def _error(self, text: str) -> None:

@@ -21,8 +21,12 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         rows = [
-            Content.assemble((f"{spec.key_display or spec.key:>3}", "bold $accent"), "  ",
-                             (f"{spec.label:<11}", "bold"), spec.tooltip)
+            Content.assemble(
+                (f"{spec.key_display or spec.key:>3}", "bold $accent"),
+                "  ",
+                (f"{spec.label:<11}", "bold"),
+                spec.tooltip,
+            )
             for spec in available(self.read_only)
         ]
         with Vertical(classes="dialog"):
@@ -30,8 +34,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content("\n").join(rows), id="help-keys")
             if self.read_only:
                 yield Label(
-                    Content.styled("Read-only: deploy, switch and roll back are not bound.",
-                                   "$warning"),
+                    Content.styled(
+                        "Read-only: deploy, switch and roll back are not bound.", "$warning"
+                    ),
                     classes="detail",
                 )
             yield Label(Content.styled("ctrl+p: command palette · esc: close", "$text-muted"))

@@ -102,7 +102,9 @@ class LogPane(Vertical):
                     follower.pending.append(plain_line(raw))
                     if follower.stop.is_set():
                         return
-                note = f"— {follower.color} log stream ended; reconnecting every {RETRY_SECONDS:g} s —"
+                note = (
+                    f"— {follower.color} log stream ended; reconnecting every {RETRY_SECONDS:g} s —"
+                )
             except Exception as exc:  # any failure is shown in the pane, never raised
                 note = f"— cannot read {follower.color} logs: {plain_line(str(exc))} —"
             if note != last_note:

@@ -43,9 +43,7 @@ def container_line(slot: SlotStatus, now: float) -> Content:
     uptime = f" · up {duration(now - slot.started_at)}" if slot.started_at else ""
     restarts = f" · {slot.restart_count} restarts" if slot.restart_count else ""
     running = "$success" if slot.container_state == "running" else "$warning"
-    return Content.assemble(
-        (slot.container_state, running), " · ", health, f"{uptime}{restarts}"
-    )
+    return Content.assemble((slot.container_state, running), " · ", health, f"{uptime}{restarts}")
 
 
 def height_line(slot: SlotStatus) -> Content:
@@ -85,9 +83,7 @@ class SlotPanel(Vertical):
         yield SpeedSparkline(line_variable=COLOR_VARIABLE[c], id=f"{c}-sparkline")
         yield GateList(id=f"{c}-gate")
 
-    def show(
-        self, slot: SlotStatus, live: bool, history: list[SpeedPoint], now: float
-    ) -> None:
+    def show(self, slot: SlotStatus, live: bool, history: list[SpeedPoint], now: float) -> None:
         c = self.color
         self.border_title = f"{c.upper()} · live" if live else c.upper()
         self.set_class(live, "-live")

@@ -1,0 +1,397 @@
+"""How soon after a candidate has caught up does bluegreen mark it ready — and the old monitor?
+
+A whole private sandbox (real PostgreSQL, chain simulator, stand-in containers, nginx, agent) on
+ports 29000-29020. Each run deploys v2 into green and watches, independently of bluegreen, the
+moment every gate condition held: lag ≤ max_lag (head `MAX(height) - 1` of the chain vs green's
+watermark, polled every 50 ms), not behind live, the log pattern (timestamp of the first
+`catchup completed` line, from `docker logs -t`) and health/smoke. The gate then needs
+`hold_seconds`; the figure is
+
+    detection delay = agent's `ready` event − (all conditions held + hold_seconds)   target ≤ 2 s
+
+The old monitor on the same timeline: sleep 120 s, then every 60 s `psql` MAX(height) on both
+databases and `docker logs --tail 300 | grep "catchup completed"`; it switches at the first poll
+whose grep matches. Its delay is computed from that schedule (waiting it out for real would take
+minutes per run), then its actual commands run for a few iterations on a 1:100 time scale to show
+they work and what each poll costs.
+
+    python -m bench.catchup_detection [--runs 3] [--history 3000] [--speed 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.common import fmt, percentile, ratio, table, write_results
+from console.core.config import Config, load_config
+from console.core.model import Outcome, SwitchPolicy
+from console.core.service import Console
+from console.sandbox import images
+from console.sandbox.postgres_proc import find_pg_bin
+
+PORT_BASE = 29000
+GREEN_PORT = PORT_BASE + 2
+PG_PORT = PORT_BASE + 20
+OLD_FIRST_SLEEP = 120.0
+OLD_POLL_EVERY = 60.0
+PATTERN = "catchup completed"
+# Our own tag: another sandbox's `down` removes the shared v1/v2 tags once no container uses them.
+BENCH_TAG = "bench-v2"
+
+
+@dataclass
+class Timeline:
+    """What the independent watcher saw during one run (wall-clock times, like the store's)."""
+
+    samples: list[tuple[float, int | None, int | None, int | None, bool]] = field(
+        default_factory=list
+    )  # (at, head, green height, blue height, health and smoke ok)
+    first_pattern_at: float | None = None
+
+
+def _secrets(directory: Path) -> dict[str, str]:
+    values = {}
+    for line in (directory / "secrets.env").read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key] = value
+    return values
+
+
+def _height(conn: psycopg.Connection[Any], query: str) -> int | None:
+    try:
+        row = conn.execute(query).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return None
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def _docker_time(stamp: str) -> float:
+    # `docker logs -t`: 2024-05-01T02:40:01.123456789Z; fromisoformat takes microseconds.
+    main, _, fraction = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{main}.{(fraction + '000000')[:6]}+00:00").timestamp()
+
+
+def watch(
+    urls: dict[str, str], container: str, since: float, stop: threading.Event, timeline: Timeline
+) -> list[threading.Thread]:
+    """Start the independent watchers: heights + HTTP every 50 ms, and the container's log."""
+
+    def heights() -> None:
+        with (
+            psycopg.connect(urls["SOURCE_HOST_DB_URL"], autocommit=True) as chain,
+            httpx.Client(timeout=1.0, trust_env=False) as client,
+        ):
+            green: psycopg.Connection[Any] | None = None
+            blue = psycopg.connect(urls["BLUE_HOST_DB_URL"], autocommit=True)
+            while not stop.is_set():
+                now = time.time()
+                try:
+                    if green is None or green.closed:
+                        green = psycopg.connect(urls["GREEN_HOST_DB_URL"], autocommit=True)
+                    green_height = _height(green, WATERMARK)
+                except psycopg.Error:  # the deploy resets green's database under us
+                    green, green_height = None, None
+                try:
+                    base = f"http://127.0.0.1:{GREEN_PORT}"
+                    ok = client.get(f"{base}/health").status_code == 200
+                    smoke = client.post(f"{base}/graphql", json={"query": "{ __typename }"})
+                    ok = ok and smoke.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                timeline.samples.append(
+                    (
+                        now,
+                        _height(chain, "SELECT MAX(height) - 1 FROM blocks"),
+                        green_height,
+                        _height(blue, WATERMARK),
+                        ok,
+                    )
+                )
+                stop.wait(0.05)
+            blue.close()
+            if green is not None:
+                green.close()
+
+    def logs() -> None:
+        process = subprocess.Popen(
+            ["docker", "logs", "-f", "-t", "--since", f"{since:.3f}", container],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                if PATTERN in line and timeline.first_pattern_at is None:
+                    timeline.first_pattern_at = _docker_time(line.split(" ", 1)[0])
+                if stop.is_set():
+                    break
+        finally:
+            process.kill()
+            process.wait()
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (heights, logs)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+WATERMARK = "SELECT height FROM index_watermarks WHERE index_name = 'explorer'"
+
+
+def gate_met_at(
+    timeline: Timeline, until: float, max_lag: int, hold: float
+) -> tuple[float | None, float | None]:
+    """When the gate's conditions were first all met (before `until`), as the gate defines them:
+    lag ≤ max_lag unbroken for `hold` seconds, the log pattern seen once, and health, smoke and
+    not-behind-live true at that moment. Also returns when the unbroken low-lag stretch began."""
+    lag_since: float | None = None
+    for at, head, green, blue, ok in timeline.samples:
+        if at > until:
+            break
+        if head is None or green is None or head - green > max_lag:
+            lag_since = None
+            continue
+        lag_since = lag_since if lag_since is not None else at
+        pattern_at = timeline.first_pattern_at
+        not_behind = blue is None or green >= blue
+        pattern_seen = pattern_at is not None and at >= pattern_at
+        if at - lag_since >= hold and pattern_seen and ok and not_behind:
+            # Polled every 50 ms (so credit the earliest moment it could have been); the log
+            # line's time is exact.
+            return max(at - 0.05, lag_since + hold, pattern_at or at), lag_since
+    return None, lag_since
+
+
+def old_detection(deploy_at: float, caught_up_at: float) -> float:
+    """When the old monitor's schedule first greps `catchup completed` after `caught_up_at`."""
+    first_poll = deploy_at + OLD_FIRST_SLEEP
+    if caught_up_at <= first_poll:
+        return first_poll
+    return first_poll + math.ceil((caught_up_at - first_poll) / OLD_POLL_EVERY) * OLD_POLL_EVERY
+
+
+def ready_event_at(console: Console, after: float) -> float | None:
+    for event in console.events(limit=500):
+        if event.kind == "ready" and event.color == "green" and event.at > after:
+            return event.at
+    return None
+
+
+def one_run(
+    console: Console, config: Config, urls: dict[str, str], speed: int, timeout: float
+) -> dict[str, object]:
+    container = config.slot("green").container
+    deploy_at = time.time()
+    for event in console.deploy(
+        BENCH_TAG, env={"INDEX_SPEED": str(speed)}, policy=SwitchPolicy.NEVER
+    ):
+        if isinstance(event, Outcome) and not event.ok:
+            raise RuntimeError(f"deploy failed: {event.text}")
+    timeline = Timeline()
+    stop = threading.Event()
+    threads = watch(urls, container, deploy_at - 1, stop, timeline)
+    ready_at = None
+    deadline = time.monotonic() + timeout
+    try:
+        while ready_at is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            ready_at = ready_event_at(console, deploy_at)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(5)
+    if ready_at is None:
+        raise RuntimeError(f"green was not marked ready within {timeout:.0f} s")
+    readiness = config.readiness
+    met_at, lag_since = gate_met_at(timeline, ready_at, readiness.max_lag, readiness.hold_seconds)
+    pattern_at = timeline.first_pattern_at
+    if met_at is None or lag_since is None or pattern_at is None:
+        # `ready` came before the conditions could hold: a gate bug, reported rather than hidden.
+        return {
+            "premature_ready": True,
+            "ready_after_deploy_s": round(ready_at - deploy_at, 3),
+            "hold_seconds": readiness.hold_seconds,
+            "watcher_samples": len(timeline.samples),
+            "last_samples": timeline.samples[-3:],
+        }
+    caught_up = max(lag_since, pattern_at)  # caught up, and saying so in its log
+    old_at = old_detection(deploy_at, pattern_at)  # the old monitor's only criterion
+    return {
+        "caught_up_after_deploy_s": round(caught_up - deploy_at, 3),
+        "low_lag_since_after_deploy_s": round(lag_since - deploy_at, 3),
+        "first_pattern_after_deploy_s": round(pattern_at - deploy_at, 3),
+        "gate_met_after_deploy_s": round(met_at - deploy_at, 3),
+        "hold_seconds": readiness.hold_seconds,
+        "sample_interval_seconds": readiness.sample_interval_seconds,
+        "ready_after_deploy_s": round(ready_at - deploy_at, 3),
+        "new_delay_s": round(ready_at - met_at, 3),
+        "new_caught_up_to_ready_s": round(ready_at - caught_up, 3),
+        "old_detect_after_deploy_s": round(old_at - deploy_at, 3),
+        "old_delay_s": round(old_at - pattern_at, 3),
+        "old_caught_up_to_detect_s": round(old_at - caught_up, 3),
+        "watcher_samples": len(timeline.samples),
+        "premature_ready": False,
+    }
+
+
+def old_commands(
+    urls: dict[str, str], container: str, iterations: int, scale: float
+) -> list[dict[str, object]]:
+    """The old monitor's real commands on its schedule divided by `scale`."""
+    results = []
+    time.sleep(OLD_FIRST_SLEEP / scale)
+    for index in range(iterations):
+        if index:
+            time.sleep(OLD_POLL_EVERY / scale)
+        started = time.perf_counter()
+        heights = {}
+        for color in ("blue", "green"):
+            info = psycopg.conninfo.conninfo_to_dict(urls[f"{color.upper()}_HOST_DB_URL"])
+            where = ["-h", str(info["host"]), "-p", str(info["port"]), "-U", str(info["user"])]
+            query = "SELECT MAX(height) FROM explorer_block_details"
+            done = subprocess.run(
+                [find_pg_bin("psql"), *where, "-d", str(info["dbname"]), "-tAc", query],
+                env={**os.environ, "PGPASSWORD": str(info["password"])},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            heights[color] = int(done.stdout.strip())
+        grep = subprocess.run(
+            ["bash", "-c", f"docker logs --tail 300 {container} 2>&1 | grep -c '{PATTERN}'"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        results.append(
+            {
+                "heights": heights,
+                "grep_matches": int(grep.stdout.strip() or 0),
+                "poll_ms": round((time.perf_counter() - started) * 1e3, 1),
+            }
+        )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.catchup_detection", description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--history", type=int, default=3000, help="blocks of chain history")
+    parser.add_argument("--speed", type=int, default=1000, help="v2 indexing speed, blocks/s")
+    parser.add_argument("--old-iterations", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=180.0, help="per run")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.integration import sandbox_fixture
+
+    sandbox_fixture.PORT_BASE = PORT_BASE
+    print(f"… bringing up a private sandbox on ports {PORT_BASE}-{PG_PORT}", flush=True)
+    sandbox = sandbox_fixture.bring_up(history=args.history, speed=args.speed)
+    runs: list[dict[str, object]] = []
+    image = ""
+    old_real: list[dict[str, object]] = []
+    try:
+        config = load_config(str(sandbox.config))
+        urls = _secrets(sandbox.dir)
+        image = images.build_standin(BENCH_TAG, version="v2")
+        console = Console.open(config)
+        try:
+            for index in range(args.runs):
+                print(f"… run {index + 1}/{args.runs}: deploy v2 into green", flush=True)
+                runs.append(one_run(console, config, urls, args.speed, args.timeout))
+        finally:
+            console.close()
+        print("… the old monitor's real commands, schedule ÷ 100", flush=True)
+        old_real = old_commands(urls, config.slot("green").container, args.old_iterations, 100)
+    finally:
+        sandbox_fixture.tear_down(sandbox.dir)
+        if image:
+            subprocess.run(["docker", "rmi", image], capture_output=True, check=False)
+    report(runs, old_real, args)
+    return 0
+
+
+def report(
+    runs: list[dict[str, object]], old_real: list[dict[str, object]], args: argparse.Namespace
+) -> None:
+    def values(key: str) -> list[float]:
+        return [float(v) for r in runs if isinstance(v := r.get(key), int | float)]
+
+    new = values("new_delay_s")
+    old = values("old_delay_s")
+    summary = {
+        "new_delay_s": {"p50": percentile(new, 50), "max": max(new, default=None)},
+        "old_delay_s_this_timeline": {"p50": percentile(old, 50), "max": max(old, default=None)},
+        # A long re-index ends at a uniformly random phase of the 60 s poll.
+        "old_delay_s_long_reindex": {"mean": OLD_POLL_EVERY / 2, "max": OLD_POLL_EVERY},
+        "old_poll_ms": percentile([float(str(o["poll_ms"])) for o in old_real], 50),
+    }
+    path = write_results(
+        "catchup_detection",
+        {"config": vars(args), "runs": runs, "old_real_commands": old_real, "summary": summary},
+    )
+    rows = [
+        [
+            str(i + 1),
+            fmt(r["caught_up_after_deploy_s"], 2),
+            fmt(r["gate_met_after_deploy_s"], 2),
+            fmt(r["ready_after_deploy_s"], 2),
+            fmt(r["new_delay_s"], 2),
+            fmt(r["new_caught_up_to_ready_s"], 2),
+            fmt(r["old_detect_after_deploy_s"], 0),
+            fmt(r["old_delay_s"], 1),
+            ratio(float(str(r["old_delay_s"])), max(0.001, float(str(r["new_delay_s"])))),
+        ]
+        for i, r in enumerate(runs)
+        if not r["premature_ready"]
+    ]
+    premature = [i + 1 for i, r in enumerate(runs) if r["premature_ready"]]
+    print()
+    hold = runs[0]["hold_seconds"] if runs else "?"
+    print(f"Catch-up detection (hold_seconds = {hold}; seconds)")
+    headers = ["run", "caught up", "gate met", "ready", "new delay", "caught→ready"]
+    print(table([*headers, "old detects", "old delay", "delay vs old"], rows))
+    print("(caught up / gate met / ready / old detects: seconds after deploy. gate met = lag held")
+    print(" hold_seconds + pattern + health/smoke + not behind live; new delay = ready − gate met;")
+    print(" old delay = old detection − first `catchup completed`, on its 120 s + 60 s schedule)")
+    if premature:
+        print(
+            f"PREMATURE READY in run(s) {premature}: the agent marked green ready before its "
+            "conditions could hold (see the JSON)."
+        )
+    print(
+        f"Old monitor on a long re-index: detection {OLD_POLL_EVERY / 2:.0f} s late on average, "
+        f"up to {OLD_POLL_EVERY:.0f} s."
+    )
+    if old_real:
+        print("\nThe old monitor's real commands (psql ×2 + docker logs --tail 300 | grep):")
+        for index, poll in enumerate(old_real):
+            print(
+                f"  poll {index + 1}: heights {poll['heights']}, grep matches "
+                f"{poll['grep_matches']}, {poll['poll_ms']} ms"
+            )
+    print(f"JSON: {path}")
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

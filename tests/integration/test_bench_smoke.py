@@ -1,0 +1,116 @@
+"""Each benchmark runs end to end in a tiny configuration, so CI proves the suite still works.
+
+These assert what the benchmarks report, never how fast anything was: timing belongs to
+docs/BENCHMARKS.md, not to a test that a busy CI machine could fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bench(name: str, results: Path, *args: str, timeout: float = 300) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "BLUEGREEN_BENCH_RESULTS": str(results)},
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    data: dict[str, Any] = json.loads((results / f"{name}.json").read_text())
+    assert data["benchmark"] == name
+    assert data["machine"]["nproc"] >= 1
+    return data
+
+
+@pytest.mark.skipif(shutil.which("hey") is None, reason="hey is not installed")
+def test_switch_under_load_counts_requests_and_switches(tmp_path: Path) -> None:
+    data = run_bench(
+        "switch_under_load",
+        tmp_path,
+        "--switches",
+        "3",
+        "--rate",
+        "200",
+        "--websockets",
+        "10",
+        "--ws-switches",
+        "2",
+        "--linger-timeout",
+        "2",
+    )
+    methods = data["methods"]
+    assert set(methods) == {"nginx-live", "nginx-reload", "haproxy", "old-script"}
+    for name, figures in methods.items():
+        assert figures["requests"] > 50, name
+        assert figures["switches"] == 3 and figures["missed"] == 0, name
+        assert len(figures["cutover_samples_ms"]) == 2, name
+        assert len(figures["rollback_samples_ms"]) == 1, name
+        assert figures["websocket_phase"]["websockets"] == 10, name
+    # Correctness, not speed: switching without a reload never fails a request.
+    assert methods["nginx-live"]["failed"] == 0
+    assert methods["haproxy"]["failed"] == 0
+    assert methods["nginx-live"]["websocket_phase"]["websockets_closed_by_proxy"] == 0
+
+
+def test_sampling_cost_uses_the_index(tmp_path: Path) -> None:
+    # Under /var/tmp: the postgres user must traverse the cluster's parents.
+    root = Path(tempfile.mkdtemp(prefix="bgbench-pg-smoke-", dir="/var/tmp"))
+    try:
+        data = run_bench(
+            "sampling_cost",
+            tmp_path,
+            "--rows",
+            "10000",
+            "--samples",
+            "20",
+            "--root",
+            str(root),
+            "--port",
+            "29051",
+            "--stop",
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert data["rows"] == 10_000
+    assert data["index_only_scan_backward"] is True
+    for key in ("new", "new_max_query", "old_psql"):
+        assert data["samples_ms"][key]["n"] == 20
+
+
+def test_catchup_detection_times_a_real_deploy(tmp_path: Path) -> None:
+    data = run_bench(
+        "catchup_detection",
+        tmp_path,
+        "--runs",
+        "1",
+        "--history",
+        "1500",
+        "--old-iterations",
+        "1",
+        timeout=600,
+    )
+    (run,) = data["runs"]
+    # Ordering the timeline must respect, whatever the speed of the machine.
+    assert run["gate_met_after_deploy_s"] >= run["low_lag_since_after_deploy_s"] + 3.0 - 0.06
+    # The agent may not mark ready before the gate could hold (0.5 s: two clocks, 50 ms polls).
+    assert run["ready_after_deploy_s"] >= run["gate_met_after_deploy_s"] - 0.5
+    assert run["old_detect_after_deploy_s"] >= 120.0
+    (poll,) = data["old_real_commands"]
+    assert poll["grep_matches"] >= 1
+    assert poll["heights"]["green"] > 1000

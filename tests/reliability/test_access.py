@@ -1,0 +1,93 @@
+"""Access: a read-only console refuses every mutation through every path; the nginx admin
+location and the slots listen on loopback only; the state dir is 0700 and its files 0600."""
+
+from __future__ import annotations
+
+import re
+import stat
+import subprocess
+
+import pytest
+
+from console.core import deploy as deploy_op
+from console.core import switching
+from console.core.actor import current_actor
+from console.core.config import load_config
+from console.core.operation import ReadOnlyError
+from console.core.service import Console
+from console.drivers.nginx import HTTP_FILE
+from tests.reliability.conftest import PORT_BASE, World
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+def test_read_only_refuses_every_mutation_on_every_path(world: World) -> None:
+    before = world.status()
+    console = Console.open(load_config(str(world.config)), read_only=True)
+    inst = console.installation
+    try:
+        event_count = len(inst.store.events(limit=10_000))
+        attempts = {
+            "Console.deploy": lambda: next(iter(console.deploy("v2"))),
+            "Console.switch": lambda: next(iter(console.switch(force=True))),
+            "Console.rollback": lambda: next(iter(console.rollback())),
+            "switching.switch": lambda: next(
+                switching.switch(inst, current_actor(), force=True, read_only=True)
+            ),
+            "switching.rollback": lambda: next(
+                switching.rollback(inst, current_actor(), read_only=True)
+            ),
+            "deploy.deploy": lambda: next(
+                deploy_op.deploy(inst, "v2", current_actor(), read_only=True)
+            ),
+        }
+        for path, attempt in attempts.items():
+            with pytest.raises(ReadOnlyError, match="read-only"):
+                attempt()
+            assert inst.lock.holder() is None, path  # refused before taking the lock
+        assert len(inst.store.events(limit=10_000)) == event_count
+    finally:
+        console.close()
+    for args in (
+        ("--read-only", "switch", "--yes", "--force"),
+        ("--read-only", "rollback", "--yes"),
+        ("--read-only", "deploy", "v2"),
+        ("--read-only", "reconcile"),
+    ):
+        code, out = world.cli(*args)
+        assert code == 1, (args, out)
+        assert "read-only" in out and "Traceback" not in out, out
+    after = world.status()
+    assert after["live"] == before["live"] and world.served() == {before["live"]}
+
+
+def test_admin_endpoint_and_slots_listen_on_loopback_only(world: World) -> None:
+    config = load_config(str(world.config))
+    rendered = (world.dir / "nginx" / "bluegreen" / HTTP_FILE).read_text()
+    assert re.findall(r"^\s*listen\s+(\S+);", rendered, re.MULTILINE) == [
+        f"127.0.0.1:{PORT_BASE + 19}"
+    ]
+    listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
+    ports = {PORT_BASE + 19: "admin", PORT_BASE + 1: "blue", PORT_BASE + 2: "green"}
+    for port, what in ports.items():
+        addresses = {
+            line.split()[3].rsplit(":", 1)[0]
+            for line in listening.splitlines()
+            if line.split()[3].endswith(f":{port}")
+        }
+        if what == "green" and not addresses:
+            continue  # green may be empty right now
+        assert addresses == {"127.0.0.1"}, (what, addresses)
+    assert config.proxy.admin_url.startswith("http://127.0.0.1:")
+
+
+def test_state_dir_is_private(world: World) -> None:
+    world.status()  # the store exists
+    mode = stat.S_IMODE(world.state.stat().st_mode)
+    assert mode == 0o700, oct(mode)
+    loose = {
+        p.name: oct(stat.S_IMODE(p.stat().st_mode))
+        for p in world.state.iterdir()
+        if p.is_file() and stat.S_IMODE(p.stat().st_mode) & 0o077
+    }
+    assert loose == {}

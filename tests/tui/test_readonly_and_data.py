@@ -1,0 +1,116 @@
+"""Read-only mode, hostile log lines, and a failing store: the app shows, never crashes."""
+
+from __future__ import annotations
+
+import pytest
+from rich.text import Text
+from textual.widgets import RichLog
+
+from console.tui.actions import MUTATING_ACTIONS
+from console.tui.app import BluegreenApp
+from console.tui.widgets.log_pane import MAX_LINE_CHARS, LogPane, plain_line
+from tests.tui.conftest import settle, wait_until
+from tests.tui.fake_console import FakeConsole, fixed_clock
+
+pytestmark = pytest.mark.tui
+SIZE = (120, 40)
+
+
+def make_app(console: FakeConsole) -> BluegreenApp:
+    return BluegreenApp(console, clock=fixed_clock)  # type: ignore[arg-type]
+
+
+async def test_read_only_binds_no_mutation_and_shows_badge() -> None:
+    console = FakeConsole(read_only=True)
+    app = make_app(console)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert main.query_one("#read-only-badge").display
+        bound = {binding.action for _, binding, *_ in main.active_bindings.values()}
+        assert not {f"app.{action}" for action in MUTATING_ACTIONS} & bound
+        assert "app.toggle_follow" in bound
+        for key in ("D", "S", "R"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is main, f"{key} must open nothing in read-only mode"
+        for action in MUTATING_ACTIONS:
+            assert app.check_action(action, ()) is False
+            await app.run_action(action)  # e.g. from a palette: still refused by the app
+        assert console.mutation_calls() == []
+        titles = {command.title for command in app.get_system_commands(main)}
+        assert not {"Deploy", "Switch", "Roll back"} & titles
+
+
+async def test_operator_console_has_no_read_only_badge() -> None:
+    app = make_app(FakeConsole())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not app.screen.query_one("#read-only-badge").display
+
+
+async def test_other_consoles_lock_appears_after_a_poll() -> None:
+    console = FakeConsole(read_only=True)
+    app = make_app(console)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        header = app.screen.query_one("#header-info")
+        assert "lock free" in str(header.render())
+        console.with_lock("carol", "switch")
+        await wait_until(pilot, lambda: "carol" in str(header.render()), timeout=3)
+        assert "'switch' since 15:05:05" in str(header.render())
+
+
+HOSTILE = [
+    "[bold red]x[/]",
+    "\x1b[31mred\x1b[0m plain \x1b]0;title\x07after",
+    "A" * 100_000,
+    b"bad \xff\xfe bytes".decode("utf-8", errors="replace"),
+    "tab\there\x00nul\x07bell",
+]
+
+
+def test_plain_line_strips_escapes_and_bounds_length() -> None:
+    assert plain_line("[bold red]x[/]") == "[bold red]x[/]"
+    assert plain_line("\x1b[31mred\x1b[0m plain \x1b]0;title\x07after") == "red plain after"
+    assert plain_line(b"bad \xff bytes") == "bad \ufffd bytes"
+    assert plain_line("a\x00b\x07c\r\n") == "a\ufffdb\ufffdc"
+    long = plain_line("A" * 100_000)
+    assert long.startswith("A" * MAX_LINE_CHARS) and long.endswith("[98,000 more characters]")
+
+
+async def test_hostile_log_lines_are_shown_as_plain_text() -> None:
+    console = FakeConsole(log_lines={"blue": HOSTILE, "green": []})
+    app = make_app(console)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(LogPane)
+        await wait_until(pilot, lambda: len(pane.lines) == len(HOSTILE))
+        log = app.screen.query_one("#log", RichLog)
+        rendered = ["".join(segment.text for segment in strip) for strip in log.lines]
+        assert rendered[0].rstrip() == "[bold red]x[/]"  # markup is not interpreted
+        assert rendered[1].rstrip() == "red plain after"  # ANSI is not interpreted either
+        assert rendered[2].startswith("A" * 100) and "more characters]" in rendered[2]
+        assert "\ufffd" in rendered[3]
+        assert all("\x1b" not in line and "\x00" not in line for line in rendered)
+        styles = {segment.style for strip in log.lines[:2] for segment in strip}
+        assert not any(style and (style.bold or style.color) for style in styles)
+        assert isinstance(Text(pane.lines[0]), Text)
+
+
+async def test_status_failure_degrades_and_recovers() -> None:
+    console = FakeConsole()
+    console.status_error = RuntimeError("database is locked")
+    app = BluegreenApp(console, clock=fixed_clock, poll_seconds=0.05)  # type: ignore[arg-type]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        header = app.screen.query_one("#header-info")
+        text = str(header.render())
+        assert "degraded" in text and "database is locked" in text
+        assert app.is_running
+        polls = sum(1 for name, _ in console.calls if name == "status")
+        await wait_until(pilot, lambda: sum(1 for n, _ in console.calls if n == "status") > polls)
+        console.status_error = None
+        await wait_until(pilot, lambda: app.degraded is None)
+        assert "degraded" not in str(header.render())
+        assert "SYNCING" in str(app.screen.query_one("#green-state").render())
