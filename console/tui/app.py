@@ -14,6 +14,7 @@ from functools import partial
 
 from textual import work
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -59,8 +60,8 @@ class BluegreenApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "bluegreen"
     # Screen classes by size: panels stack when narrow, the sparkline folds away when short.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012
 
     action_running: reactive[str | None] = reactive(None, bindings=True)
     paused: reactive[bool] = reactive(False, bindings=True)
@@ -240,7 +241,7 @@ class BluegreenApp(App[int]):
             self._outcome_seen = True
             status.finish(message.action, event)
             verdict = "succeeded" if event.ok else "failed"
-            severity = "information" if event.ok else "error"
+            severity: SeverityLevel = "information" if event.ok else "error"
             self.notify(event.text, title=f"{message.action} {verdict}", severity=severity)
         else:
             status.progress(message.action, event)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import stat
 import subprocess
+from collections.abc import Callable
 
 import pytest
 
@@ -27,7 +28,7 @@ def test_read_only_refuses_every_mutation_on_every_path(world: World) -> None:
     inst = console.installation
     try:
         event_count = len(inst.store.events(limit=10_000))
-        attempts = {
+        attempts: dict[str, Callable[[], object]] = {
             "Console.deploy": lambda: next(iter(console.deploy("v2"))),
             "Console.switch": lambda: next(iter(console.switch(force=True))),
             "Console.rollback": lambda: next(iter(console.rollback())),

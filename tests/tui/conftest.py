@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -28,7 +29,7 @@ def utc_timezone() -> Iterator[None]:
 
 
 async def wait_until(
-    pilot: Pilot[object], condition: Callable[[], bool], timeout: float = 5.0
+    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 5.0
 ) -> None:
     """Let the app run until `condition` holds (a thread worker's result has been handled)."""
     deadline = time.monotonic() + timeout
@@ -38,7 +39,7 @@ async def wait_until(
         await pilot.pause(0.02)
 
 
-async def settle(pilot: Pilot[object]) -> None:
+async def settle(pilot: Pilot[Any]) -> None:
     """Wait for the first poll to be drawn and the first log lines to be written."""
     app = pilot.app
     assert isinstance(app, BluegreenApp)
@@ -48,7 +49,7 @@ async def settle(pilot: Pilot[object]) -> None:
     await pilot.pause()
 
 
-async def wait_for_operation(pilot: Pilot[object]) -> None:
+async def wait_for_operation(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, BluegreenApp)
     operations = [worker for worker in app.workers if worker.group == "operation"]

@@ -24,6 +24,10 @@ pytestmark = pytest.mark.tui
 SIZE = (120, 40)
 
 
+def shown_color(pane: LogPane) -> str:
+    return pane.color  # a call, so mypy does not narrow the colour across key presses
+
+
 def make_app(console: FakeConsole) -> BluegreenApp:
     return BluegreenApp(console, clock=fixed_clock)  # type: ignore[arg-type]
 
@@ -178,15 +182,15 @@ async def test_log_colour_keys_switch_followers() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         pane = app.main.query_one(LogPane)
-        assert pane.color == "blue" and "catchup completed #0" in pane.lines[0]
+        assert shown_color(pane) == "blue" and "catchup completed #0" in pane.lines[0]
         await pilot.press("l")
         await wait_until(pilot, lambda: bool(pane.lines))
-        assert pane.color == "green" and "Processing block height" in pane.lines[0]
+        assert shown_color(pane) == "green" and "Processing block" in pane.lines[0]
         await wait_until(pilot, lambda: "blue" in console.follow_stopped)
         await pilot.press("1")
-        assert pane.color == "blue"
+        assert shown_color(pane) == "blue"
         await pilot.press("2")
-        assert pane.color == "green"
+        assert shown_color(pane) == "green"
         await wait_until(pilot, lambda: console.follow_stopped.count("green") == 1)
 
 

@@ -20,7 +20,7 @@ def make_app(**kwargs: Any) -> BluegreenApp:
     return BluegreenApp(FakeConsole(**kwargs), clock=fixed_clock)  # type: ignore[arg-type]
 
 
-async def _settled(pilot: Pilot[object]) -> None:
+async def _settled(pilot: Pilot[Any]) -> None:
     await settle(pilot)
 
 
@@ -37,7 +37,7 @@ def test_read_only_footer_120x40(snap_compare: SnapCompare) -> None:
 
 
 def test_switch_confirmation_gate_not_met(snap_compare: SnapCompare) -> None:
-    async def open_switch(pilot: Pilot[object]) -> None:
+    async def open_switch(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         await pilot.press("S")
         await pilot.pause()

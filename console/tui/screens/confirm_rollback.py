@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -21,7 +23,7 @@ def rollback_title(plan: RollbackPlan) -> str:
 
 
 class ConfirmRollbackScreen(ModalScreen[bool]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "confirm", "Roll back", id="rollback.yes"),
         Binding("n,escape", "cancel", "Cancel", id="rollback.no"),
     ]

@@ -7,9 +7,11 @@ exactly when the plan's gate is not met.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -26,7 +28,7 @@ def switch_title(plan: SwitchPlan) -> str:
 
 
 class ConfirmSwitchScreen(ModalScreen[bool]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "confirm", "Switch", id="switch.yes"),
         Binding("n,escape", "cancel", "Cancel", id="switch.no"),
     ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
@@ -35,14 +36,15 @@ def parse_env(text: str) -> dict[str, str]:
         name, sep, value = line.partition("=")
         if not sep or not _ENV_NAME.fullmatch(name.strip()):
             raise ValueError(
-                f"Env line {number} is not KEY=VALUE: write one variable per line, e.g. RUST_LOG=info."
+                f"Env line {number} is not KEY=VALUE: "
+                "write one variable per line, e.g. RUST_LOG=info."
             )
         env[name.strip()] = value
     return env
 
 
 class DeployScreen(ModalScreen[DeployRequest | None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="deploy.cancel"),
         Binding("ctrl+s", "submit", "Deploy", id="deploy.submit"),
     ]

@@ -45,4 +45,4 @@ class WatchScreen(Screen[None]):
 class OperatorScreen(WatchScreen, inherit_bindings=False):
     """Operator dashboard: view keys plus deploy / switch / roll back."""
 
-    BINDINGS = bindings(read_only=False)  # type: ignore[assignment]
+    BINDINGS = bindings(read_only=False)
