@@ -31,6 +31,7 @@ from console.core.model import (
     other,
 )
 from console.core.operation import describe_failure, mutating
+from console.core.reconcile import reconcile
 
 
 def idle_color(inst: Installation) -> Color:
@@ -85,6 +86,9 @@ def deploy(
     ref = inst.resolve_image(image)
     chosen_policy = policy or SwitchPolicy(inst.config.switch.policy)
     with mutating(inst, f"deploy {ref}", actor, read_only):
+        # The store may lag the proxy after a crash: never pick the live colour as "idle".
+        for drift in reconcile(inst, actor):
+            yield Progress(f"Reconciled: {drift.what} — {drift.fixed}.", "warning")
         color = idle_color(inst)
         live = inst.store.live()
         slot = inst.config.slot(color)

@@ -23,6 +23,7 @@ from console.core.model import (
     Color,
     EventRecord,
     OperationEvent,
+    Outcome,
     Progress,
     RollbackPlan,
     Sample,
@@ -132,8 +133,12 @@ class Console:
     ) -> Iterator[OperationEvent]:
         if self.read_only:
             raise ReadOnlyError("deploy")
-        events = deploy_op.deploy(self.installation, image, current_actor(), env, policy)
-        yield from events
+        outcome_ok = False
+        for event in deploy_op.deploy(self.installation, image, current_actor(), env, policy):
+            outcome_ok = isinstance(event, Outcome) and event.ok
+            yield event
+        if not outcome_ok:
+            return  # nothing new to watch
         try:
             started, pid = ensure_agent(self.installation)
         except RuntimeError as exc:

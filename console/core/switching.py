@@ -26,6 +26,7 @@ from console.core.model import (
     other,
 )
 from console.core.operation import describe_failure, mutating
+from console.core.reconcile import reconcile
 
 
 def status_is_fresh(inst: Installation, status: SlotStatus | None, now: float) -> bool:
@@ -158,6 +159,8 @@ def switch(
     inst: Installation, actor: Actor, force: bool = False, read_only: bool = False
 ) -> Iterator[OperationEvent]:
     with mutating(inst, "switch", actor, read_only):
+        for drift in reconcile(inst, actor):  # decide from what traffic sees, not a stale store
+            yield Progress(f"Reconciled: {drift.what} — {drift.fixed}.", "warning")
         plan = plan_switch(inst)
         if plan.blocked_reason:
             yield Outcome(False, f"Switch refused: {plan.blocked_reason}")
@@ -193,6 +196,8 @@ def rollback_locked(
     inst: Installation, actor: Actor, reason: str | None = None
 ) -> Iterator[OperationEvent]:
     """Rollback for a caller that already holds the operator lock (the agent's auto-rollback)."""
+    for drift in reconcile(inst, actor):
+        yield Progress(f"Reconciled: {drift.what} — {drift.fixed}.", "warning")
     plan = plan_rollback(inst)
     if plan.blocked_reason or plan.to_color is None:
         yield Outcome(False, f"Rollback refused: {plan.blocked_reason}")

@@ -14,6 +14,7 @@ routes wholly to one colour; the shared dict holds one value, so the running ngi
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from dataclasses import dataclass
@@ -202,6 +203,7 @@ class NginxDriver:
     def switch(self, to: Color) -> SwitchResult:
         if self.layout.mode == "reload":
             return self._switch_by_reload(to)
+        previous = self._admin_get()
         started = time.perf_counter()
         self._admin_set(to)  # the switch itself: every worker's next balancer call sees it
         detail = f"nginx now routes to {to} (live, no reload)"
@@ -209,14 +211,19 @@ class NginxDriver:
             cutover_ms = wait_for_color(
                 self._probe_url, to, self._proxy.verify_timeout_seconds, started
             )
-        finally:
-            # Persist after the dict, so a crash in between leaves each side wholly on one colour,
-            # and after the probe, so the file's fsync (up to ~50 ms) is not inside the cutover.
-            try:
-                self._write(self.http_path, render_http_conf(self.layout, to))
-            except ProxyError as exc:
-                # Traffic has moved already; say so rather than fail, `check` shows the drift.
-                detail += f", but the file still says {other(to)}: {exc}"
+        except ProxyError:
+            # `to` does not answer through the proxy: route back, so "traffic unchanged" is true.
+            if previous is not None and previous != to:
+                with contextlib.suppress(ProxyError):
+                    self._admin_set(previous)
+            raise
+        # Persist after the dict, so a crash in between leaves each side wholly on one colour,
+        # and after the probe, so the file's fsync (up to ~50 ms) is not inside the cutover.
+        try:
+            self._write(self.http_path, render_http_conf(self.layout, to))
+        except ProxyError as exc:
+            # Traffic has moved already; say so rather than fail, `check` shows the drift.
+            detail += f", but the file still says {other(to)}: {exc}"
         return SwitchResult(to, cutover_ms, True, detail)
 
     def current(self) -> Color | None:

@@ -19,15 +19,18 @@ class ActionSpec:
     tooltip: str  # help screen and footer tooltip
     mutates: bool = False
     key_display: str | None = None
+    footer: bool = True  # 1/2 are left out of the footer so it fits 80 columns; `l` covers them
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("D", "deploy", "Deploy", "Start a new image in the idle colour.", mutates=True),
     ActionSpec("S", "switch", "Switch", "Send traffic to the other colour (asks first).", True),
     ActionSpec("R", "rollback", "Roll back", "Send traffic back to the previous colour.", True),
-    ActionSpec("l", "toggle_log_color", "Logs b/g", "Show the other colour's logs."),
-    ActionSpec("1", "show_logs('blue')", "Blue logs", "Show blue's container logs."),
-    ActionSpec("2", "show_logs('green')", "Green logs", "Show green's container logs."),
+    ActionSpec("l", "toggle_log_color", "Logs", "Show the other colour's logs."),
+    ActionSpec("1", "show_logs('blue')", "Blue logs", "Show blue's container logs.", footer=False),
+    ActionSpec(
+        "2", "show_logs('green')", "Green logs", "Show green's container logs.", footer=False
+    ),
     ActionSpec("f", "toggle_follow", "Follow", "Follow new log lines, or stop to read."),
     ActionSpec("w", "toggle_wrap", "Wrap", "Wrap long log lines."),
     ActionSpec("p", "toggle_pause", "Pause", "Freeze the display; data keeps being polled."),
@@ -51,6 +54,7 @@ def bindings(read_only: bool) -> list[Binding]:
             tooltip=spec.tooltip,
             id=f"bluegreen.{spec.action.split('(')[0]}.{spec.key}",
             key_display=spec.key_display,
+            show=spec.footer,
         )
         for spec in available(read_only)
     ]

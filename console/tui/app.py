@@ -83,6 +83,7 @@ class BluegreenApp(App[int]):
         self._last_event_id = 0
         self._stop_operation = threading.Event()
         self._outcome_seen = False
+        self._exit_requested = False
         self.main: Screen[None]
 
     # ── screens and lookups ──
@@ -111,7 +112,13 @@ class BluegreenApp(App[int]):
     def _schedule_poll(self) -> None:
         self.set_timer(self.poll_seconds, lambda: self._poll(self._last_event_id))
 
+    def _drawable(self) -> bool:
+        """False once the app shuts down: a late worker message must not touch removed widgets."""
+        return not self._exit_requested and self.main.is_attached and self.is_running
+
     def on_polled(self, message: Polled) -> None:
+        if not self._drawable():
+            return
         self.status, self.history, self.degraded = message.status, message.history, None
         if message.events:
             self._last_event_id = max(event.id for event in message.events)
@@ -120,6 +127,8 @@ class BluegreenApp(App[int]):
         self._schedule_poll()
 
     def on_poll_failed(self, message: PollFailed) -> None:
+        if not self._drawable():
+            return
         self.degraded = message.reason
         self.render_status()
         self._schedule_poll()
@@ -137,7 +146,7 @@ class BluegreenApp(App[int]):
                 slot = self.status.slots.get(color)
                 if slot is not None:
                     panel.show(slot, self.status.live == color, self.history[color], now)
-        main.query_one(EventsPane).render_events()
+        main.query_one(EventsPane).render_events(now)
 
     # ── key availability follows state ──
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -235,6 +244,8 @@ class BluegreenApp(App[int]):
             self.post_message(OperationEnded(action))
 
     def on_operation_step(self, message: OperationStep) -> None:
+        if not self._drawable():
+            return
         status = self.main.query_one(ActionStatus)
         event = message.event
         if isinstance(event, Outcome):
@@ -247,6 +258,8 @@ class BluegreenApp(App[int]):
             status.progress(message.action, event)
 
     def on_operation_ended(self, message: OperationEnded) -> None:
+        if not self._drawable():
+            return
         if not self._outcome_seen:
             text = "ended without reporting a result; check the events pane."
             self.main.query_one(ActionStatus).finish(
@@ -279,12 +292,14 @@ class BluegreenApp(App[int]):
 
     async def action_quit(self) -> None:
         if not self.action_running:
+            self._exit_requested = True
             self.exit(0)
             return
 
         def chosen(confirmed: bool | None) -> None:
             if confirmed:
                 self._stop_operation.set()
+                self._exit_requested = True
                 self.exit(0)
 
         self.push_screen(QuitConfirmScreen(self.action_running), chosen)

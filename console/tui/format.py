@@ -30,6 +30,13 @@ def clock_time(at: float | None) -> str:
     return "—" if at is None else time.strftime("%H:%M:%S", time.localtime(at))
 
 
+def moment(at: float, now: float) -> str:
+    """A clock time, with the date when it is not from the last day (old audit events)."""
+    if now - at < 86_400:
+        return clock_time(at)
+    return time.strftime("%m-%d %H:%M", time.localtime(at))
+
+
 def rate(blocks_per_second: float | None) -> str:
     if blocks_per_second is None:
         return "—"

@@ -29,7 +29,7 @@ def utc_timezone() -> Iterator[None]:
 
 
 async def wait_until(
-    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 5.0
+    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 10.0
 ) -> None:
     """Let the app run until `condition` holds (a thread worker's result has been handled)."""
     deadline = time.monotonic() + timeout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from textual.widgets import Button, Input, OptionList, RadioButton, TextArea
+from textual.widgets import Button, Input, Log, OptionList, RadioButton, TextArea
 
 from console.core.lock import LockHeld
 from console.core.model import LockHolder, SwitchPolicy
@@ -211,10 +211,14 @@ async def test_follow_wrap_and_pause() -> None:
         assert pane.follow and pane.unseen == 0
         assert not pane.query_one("#log-new-lines").display
 
+        follower.pending.append("x" * 500)
+        await wait_until(pilot, lambda: pane.lines[-1] == "x" * 500)
+        log = pane.query_one("#log", Log)
+        assert log.line_count == len(pane.lines)
         await pilot.press("w")
-        assert pane.wrap and pane.query_one("#log").wrap
+        assert pane.wrap and log.line_count > len(pane.lines)  # the long line takes rows
         await pilot.press("w")
-        assert not pane.wrap
+        assert not pane.wrap and log.line_count == len(pane.lines)
 
         polls_before = sum(1 for name, _ in console.calls if name == "status")
         await pilot.press("p")

@@ -39,7 +39,7 @@ class WatchScreen(Screen[None]):
             yield LogPane(self._follow_logs)
             yield EventsPane()
         yield ActionStatus()
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
 
 class OperatorScreen(WatchScreen, inherit_bindings=False):

@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from console.core.model import EventRecord
-from console.tui.format import clock_time
+from console.tui.format import moment
 
 MAX_EVENTS = 200
 LEVEL_STYLES = {
@@ -22,10 +22,10 @@ LEVEL_STYLES = {
 COLOR_STYLES = {"blue": "$primary", "green": "$success"}
 
 
-def event_content(event: EventRecord) -> Content:
+def event_content(event: EventRecord, now: float) -> Content:
     color = (event.color or "", COLOR_STYLES.get(event.color or "", ""))
     return Content.assemble(
-        (clock_time(event.at), "$text-muted"),
+        (moment(event.at, now), "$text-muted"),
         " ",
         (f"{event.kind:<9}", "bold"),
         " ",
@@ -50,13 +50,13 @@ class EventsPane(VerticalScroll):
         """Keep new events; rendering waits for `render_events` (skipped while paused)."""
         self.events.extend(events)
 
-    def render_events(self) -> None:
+    def render_events(self, now: float) -> None:
         last_id = self.events[-1].id if self.events else -1
         if last_id == self._rendered_id:
             return
         self._rendered_id = last_id
         at_end = self.is_vertical_scroll_end
-        lines = Content("\n").join(event_content(event) for event in self.events)
+        lines = Content("\n").join(event_content(event, now) for event in self.events)
         self.query_one("#events-list", Static).update(lines)
         if at_end:
             self.call_after_refresh(self.scroll_end, animate=False)
