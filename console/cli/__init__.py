@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="what to do once ready (default: [switch] policy)",
     )
     deploy.add_argument(
+        "--from-tar",
+        metavar="PATH",
+        help="load the image from a `docker save` tar when it is not present (no registry)",
+    )
+    deploy.add_argument(
         "--wait",
         action="store_true",
         help="return when ready (or live, with --switch auto); exit 1 if it fails",

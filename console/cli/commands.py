@@ -122,13 +122,17 @@ def _deploy(args: argparse.Namespace) -> int:
     console = open_console(args)
     try:
         policy = SwitchPolicy(args.policy) if args.policy else None
-        color = idle_color(console.installation)
-        outcome = run_events(console, console.deploy(args.image, env, policy), args.json)
+        outcome = run_events(
+            console, console.deploy(args.image, env, policy, image_tar=args.from_tar), args.json
+        )
         if outcome is None or not outcome.ok:
             return EXIT_FAILED
         if not args.wait:
             return EXIT_OK
-        deployment = console.installation.store.latest_deployment(color)
+        # The colour deploy chose (after reconciling), from the deployment it just recorded.
+        newest = console.installation.store.deployments(limit=1)
+        deployment = newest[0] if newest else None
+        color = deployment.color if deployment else idle_color(console.installation)
         wanted = (
             {SlotState.LIVE}
             if (deployment and deployment.policy == SwitchPolicy.AUTO)

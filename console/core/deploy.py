@@ -82,6 +82,7 @@ def deploy(
     env: dict[str, str] | None = None,
     policy: SwitchPolicy | None = None,
     read_only: bool = False,
+    image_tar: str | None = None,
 ) -> Iterator[OperationEvent]:
     ref = inst.resolve_image(image)
     chosen_policy = policy or SwitchPolicy(inst.config.switch.policy)
@@ -100,7 +101,8 @@ def deploy(
                 "warning",
             )
         try:
-            image_id = inst.runtime.ensure_image(ref)
+            # Present locally, else loaded from `image_tar` (air-gapped hosts), else pulled.
+            image_id = inst.runtime.ensure_image(ref, tar_path=image_tar)
         except Exception as exc:  # driver errors are sentences
             yield Outcome(False, describe_failure(exc))
             return

@@ -130,11 +130,14 @@ class Console:
         image: str,
         env: dict[str, str] | None = None,
         policy: SwitchPolicy | None = None,
+        image_tar: str | None = None,
     ) -> Iterator[OperationEvent]:
         if self.read_only:
             raise ReadOnlyError("deploy")
         outcome_ok = False
-        for event in deploy_op.deploy(self.installation, image, current_actor(), env, policy):
+        for event in deploy_op.deploy(
+            self.installation, image, current_actor(), env, policy, image_tar=image_tar
+        ):
             outcome_ok = isinstance(event, Outcome) and event.ok
             yield event
         if not outcome_ok:
