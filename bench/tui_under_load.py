@@ -257,6 +257,7 @@ async def drive(console: Console, args: argparse.Namespace, flood_start: float) 
     app = MeasuredApp(console)
     latencies: dict[str, list[float]] = {}  # by what the key did: "p (pause)", "p (resume)" …
     every: list[float] = []
+    rss_curve: list[tuple[float, float]] = []
     followed: dict[Color, float] = {color: 0.0 for color in COLORS}
     flood, idle = CpuWindow(), CpuWindow()
     async with app.run_test(size=(160, 50)):
@@ -273,6 +274,8 @@ async def drive(console: Console, args: argparse.Namespace, flood_start: float) 
                 label = _label(app, pane, key)
                 followed[pane.color] += time.monotonic() - last
                 last = time.monotonic()
+                if index % max(1, args.presses // 12) == 0:  # the RSS curve: growth or plateau?
+                    rss_curve.append((round(time.monotonic() - began, 1), round(rss_mb(), 1)))
                 every.append(await press_and_time(app, key))
                 latencies.setdefault(label, []).append(every[-1])
             await asyncio.sleep(max(0.0, began + args.seconds - time.monotonic()))
@@ -303,6 +306,7 @@ async def drive(console: Console, args: argparse.Namespace, flood_start: float) 
         "terminal_mb": terminal_bytes / 1e6,
         "rss_mb": {"flood_start": rss_start, "flood_end": rss_end, "idle_end": rss_idle},
         "memory_growth_mb": rss_end - rss_start,
+        "rss_curve_mb": rss_curve,
         "cpu_percent": {"flood": flood.percent, "idle": idle.percent},
         "machine_busy_percent": {
             "flood": flood.machine_busy_percent,

@@ -83,6 +83,7 @@ class SlotWatch:
         self.logs: LogFollower | None = None
         self.last_sample: Sample | None = None
         self.ready_since: float | None = None
+        self.last_status: SlotStatus | None = None
 
     def close(self) -> None:
         if self.logs:
@@ -115,17 +116,32 @@ class SlotWatch:
         try:
             info = self.inst.runtime.inspect(self.slot.container)
         except Exception as exc:
-            return SlotStatus(
-                self.color, SlotState.EMPTY, reason=f"Docker unavailable: {exc}", updated_at=now
-            )
+            # Keep what was last known (not "empty"): the container most likely still runs.
+            reason = f"Docker unavailable: {exc}"
+            if self.last_status is not None:
+                return replace(self.last_status, reason=reason, updated_at=now)
+            return SlotStatus(self.color, SlotState.EMPTY, reason=reason, updated_at=now)
         if info is None:
             if self.logs:
                 self.logs.stop()
                 self.logs = None
             self.container_id = None
+            self.last_status = None
             return SlotStatus(self.color, SlotState.EMPTY, updated_at=now)
         if info.id != self.container_id:
             self._new_instance(info, now)
+        self.last_status = self._observe_container(info, now, head, live, live_height, deployment)
+        return self.last_status
+
+    def _observe_container(
+        self,
+        info: ContainerInfo,
+        now: float,
+        head: int | None,
+        live: Color | None,
+        live_height: int | None,
+        deployment: Deployment | None,
+    ) -> SlotStatus:
         base = SlotStatus(
             self.color,
             image=info.image,
