@@ -38,6 +38,7 @@ from console.core.config import Config, load_config
 from console.core.lock import OperatorLock
 from console.core.store import Store
 from console.drivers.proxy import COLOR_HEADER, make_proxy
+from console.sandbox.world import process_alive
 
 DEPLOY_TAG = "chaos-v2"  # a private tag: another sandbox's teardown removes bluegreen/standin:v2
 RECONCILE_LIMIT_SECONDS = 5.0
@@ -121,7 +122,7 @@ class Chaos:
     def agent_pid(self) -> int | None:
         with contextlib.suppress(OSError, ValueError, KeyError):
             pid = json.loads((self.state / "agent.json").read_text())["pid"]
-            if isinstance(pid, int) and _alive(pid):
+            if isinstance(pid, int) and process_alive(pid):
                 return pid
         return None
 
@@ -323,19 +324,9 @@ class Chaos:
         return self.report
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    return False
-
-
 def _wait_dead(pid: int, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.02)
 
 

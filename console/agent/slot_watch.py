@@ -76,7 +76,7 @@ class SlotWatch:
         self.candidate = make_candidate_source(inst.config, color)
         self.checker = HttpChecker(f"http://127.0.0.1:{self.slot.host_port}")
         self.gate = ReadinessGate(readiness)
-        self.tracker = CatchupTracker(window_seconds=30.0, stall_seconds=readiness.stall_seconds)
+        self.tracker = self._new_tracker()
         self.container_id: str | None = None
         self.restarts_at_start = 0
         self.started_at: float | None = None
@@ -90,6 +90,11 @@ class SlotWatch:
             self.logs.stop()
         self.candidate.close()
 
+    def _new_tracker(self) -> CatchupTracker:
+        return CatchupTracker(
+            window_seconds=30.0, stall_seconds=self.inst.config.readiness.stall_seconds
+        )
+
     def _new_instance(self, info: ContainerInfo, now: float) -> None:
         if self.logs:
             self.logs.stop()
@@ -97,9 +102,7 @@ class SlotWatch:
         self.restarts_at_start = info.restart_count
         self.started_at = info.started_at or now
         self.gate.reset()
-        self.tracker = CatchupTracker(
-            window_seconds=30.0, stall_seconds=self.inst.config.readiness.stall_seconds
-        )
+        self.tracker = self._new_tracker()
         self.logs = LogFollower(
             self.inst, self.slot.container, self.inst.config.readiness.log_pattern
         )

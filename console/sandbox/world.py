@@ -107,7 +107,8 @@ def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int
     return process.pid
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """True if `pid` runs; a zombie (our own exited child) or a vanished process is not alive."""
     if not pid:
         return False
     try:
@@ -115,21 +116,20 @@ def _alive(pid: int | None) -> bool:
     except OSError:
         return False
     with contextlib.suppress(OSError):
-        # A zombie (our own exited child) is not alive.
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    return True
+    return False  # gone between the two checks
 
 
 def _terminate(pid: int | None, sig: int = signal.SIGTERM, wait: float = 10.0) -> None:
-    if not _alive(pid):
+    if not process_alive(pid):
         return
     assert pid is not None
     with contextlib.suppress(OSError):
         os.kill(pid, sig)
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and process_alive(pid):
         time.sleep(0.1)
-    if _alive(pid):
+    if process_alive(pid):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
 
@@ -229,7 +229,7 @@ def up(
 
     directory = (directory or default_dir()).resolve()
     existing = SandboxInfo.load(directory)
-    if existing and _alive(existing.pids.get("nginx")):
+    if existing and process_alive(existing.pids.get("nginx")):
         say(f"The sandbox in {directory} is already up.")
         return existing
     directory.mkdir(parents=True, exist_ok=True)
@@ -405,7 +405,7 @@ def status(directory: Path | None = None) -> dict[str, object]:
     info = SandboxInfo.load(directory)
     if info is None:
         return {"up": False, "dir": str(directory)}
-    running = {name: _alive(pid) for name, pid in info.pids.items()}
+    running = {name: process_alive(pid) for name, pid in info.pids.items()}
     return {
         "up": all(running.values()),
         "dir": info.dir,
