@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import dataclasses
 import os
 import subprocess
@@ -265,7 +266,8 @@ async def drive(console: Console, args: argparse.Namespace, flood_start: float) 
         await asyncio.sleep(max(0.0, flood_start - time.time()))
         rss_start = rss_mb()
         interval = args.seconds / args.presses
-        with flood.measure():
+        profiler = cProfile.Profile() if args.profile else None
+        with flood.measure(), profiler or contextlib.nullcontext():
             began = last = time.monotonic()
             for index in range(args.presses):
                 due = began + index * interval
@@ -280,6 +282,8 @@ async def drive(console: Console, args: argparse.Namespace, flood_start: float) 
                 latencies.setdefault(label, []).append(every[-1])
             await asyncio.sleep(max(0.0, began + args.seconds - time.monotonic()))
             followed[pane.color] += time.monotonic() - last
+        if profiler is not None:
+            profiler.dump_stats(args.profile)  # the event-loop thread only, during the flood
         rss_end = rss_mb()
         lines_during_flood = dict(counts)
         await asyncio.sleep(3.0)  # the containers exit; the followers notice and back off
@@ -388,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=5_000, help="lines/s per container")
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--presses", type=int, default=250, help="keys pressed during the flood")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="write a cProfile of the event loop during the flood"
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.rate <= 0 or args.presses <= 0 or args.idle_seconds <= 0:
         parser.error("--seconds, --rate, --presses and --idle-seconds must be positive")

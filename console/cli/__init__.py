@@ -95,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true", help="machine-readable output")
     history.add_argument("--limit", type=int, default=50, help="how many events (default 50)")
 
+    logs = sub.add_parser("logs", help="a colour's container logs, redacted (every line)")
+    logs.add_argument("color", choices=["blue", "green"], help="whose logs")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument(
+        "-n", "--tail", type=int, default=300, help="lines from before now (default 300)"
+    )
+
     sub.add_parser(
         "agent", help="run the watcher in the foreground (deploy starts one if none runs)"
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
@@ -34,6 +35,7 @@ def dispatch(args: argparse.Namespace) -> Handler:
         "switch": _switch,
         "rollback": _rollback,
         "history": _history,
+        "logs": _logs,
         "agent": _agent,
         "reconcile": _reconcile,
         "config": _config_check,
@@ -250,6 +252,30 @@ def _history(args: argparse.Namespace) -> int:
         print(json.dumps(render.history_json(events, deployments), indent=2))
     else:
         render.print_history(events, deployments)
+    return EXIT_OK
+
+
+def _logs(args: argparse.Namespace) -> int:
+    """Every line, unlike the console's pane (which skips lines in a flood): for grep and less."""
+    from console.drivers.docker_runtime import DockerRuntimeError
+
+    console = open_console(args, read_only=True)
+    stop = threading.Event()
+    try:
+        if args.follow:
+            lines: Iterable[str] = console.follow_logs(args.color, stop, tail=max(0, args.tail))
+        else:
+            lines = console.log_lines(args.color, tail=max(0, args.tail))
+        for line in lines:
+            print(line, flush=args.follow)
+    except DockerRuntimeError as exc:
+        render.error(f"Cannot read the {args.color} logs: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_OK  # Ctrl-C is how one stops following
+    finally:
+        stop.set()
+        console.close()
     return EXIT_OK
 
 

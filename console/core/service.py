@@ -118,10 +118,10 @@ class Console:
         raw = self.installation.runtime.logs(container, tail=tail)
         return [sanitize_log_line(line, self.installation.redactor) for line in raw]
 
-    def follow_logs(self, color: Color, stop: threading.Event) -> Iterator[str]:
+    def follow_logs(self, color: Color, stop: threading.Event, tail: int = 200) -> Iterator[str]:
         container = self.config.slot(color).container
         redactor = self.installation.redactor
-        for raw in self.installation.runtime.follow_logs(container, stop, tail=200):
+        for raw in self.installation.runtime.follow_logs(container, stop, tail=tail):
             yield sanitize_log_line(raw, redactor)
 
     # ── mutations (operator lock; refused when read-only) ──

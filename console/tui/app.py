@@ -7,6 +7,7 @@ progress event as a Message, and shows refusals (read-only, lock held, gate) as 
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -45,6 +46,7 @@ from console.tui.widgets.log_pane import LogPane
 from console.tui.widgets.slot_panel import SlotPanel
 
 POLL_SECONDS = 1.0
+SWITCH_INTERVAL_SECONDS = 0.001
 HISTORY_SECONDS = 3_600.0
 
 
@@ -64,7 +66,8 @@ class BluegreenApp(App[int]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012
 
     action_running: reactive[str | None] = reactive(None, bindings=True)
-    paused: reactive[bool] = reactive(False, bindings=True)
+    # Not a bindings reactive: no key depends on it, and each bindings change rebuilds the footer.
+    paused: reactive[bool] = reactive(False)
 
     def __init__(
         self,
@@ -91,6 +94,13 @@ class BluegreenApp(App[int]):
         screen_class = WatchScreen if self.read_only else OperatorScreen
         self.main = screen_class(self.backend.follow_logs, on_ready=self._main_ready)
         return self.main
+
+    def on_load(self) -> None:
+        # The event loop shares the GIL with the log follower thread, which parses and redacts
+        # thousands of lines a second in a flood. At Python's default 5 ms switch interval, each
+        # of the event loop's many hand-offs between a key press and its frame could wait 5 ms
+        # for the GIL; 1 ms keeps keys responsive for a little more switching overhead.
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
 
     def _main_ready(self) -> None:
         self.main.query_one(AppHeader).set_badges(read_only=self.read_only, paused=False)

@@ -211,3 +211,13 @@ def test_no_password_anywhere(sandbox: Sandbox, webhook: list[str]) -> None:
         console.close()
     assert any("***" in line for line in lines), "the leaking line was seen and masked"
     assert not any(password in line for line in lines)
+
+
+def test_logs_command_prints_every_line_redacted(sandbox: Sandbox) -> None:
+    code, output = run(sandbox, "logs", "blue", "--tail", "100000")
+    assert code == 0
+    lines = output.splitlines()
+    assert any("***" in line for line in lines), "the stand-in's leaking URL line is masked"
+    assert sandbox.password not in output
+    code, output = run(sandbox, "logs", "blue", "-n", "3")
+    assert code == 0 and len(output.splitlines()) == 3

@@ -218,7 +218,7 @@ class FakeConsole:
     def log_lines(self, color: Color, tail: int = 300) -> list[str]:
         return self.log_script[color][-tail:]
 
-    def follow_logs(self, color: Color, stop: threading.Event) -> Iterator[str]:
+    def follow_logs(self, color: Color, stop: threading.Event, tail: int = 200) -> Iterator[str]:
         self.follow_started.append(color)
         try:
             yield from self.log_script[color]

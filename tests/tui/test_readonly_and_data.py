@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import pytest
 from textual.widgets import Log
 
 from console.tui.actions import MUTATING_ACTIONS
 from console.tui.app import BluegreenApp
-from console.tui.widgets.log_pane import MAX_LINE_CHARS, LogPane, plain_line
+from console.tui.widgets.log_pane import MAX_FLUSH_LINES, MAX_LINE_CHARS, LogPane, plain_line
 from tests.tui.conftest import settle, wait_until
 from tests.tui.fake_console import FakeConsole, fixed_clock
 
@@ -97,6 +99,32 @@ async def test_hostile_log_lines_are_shown_as_plain_text() -> None:
         assert all("\x1b" not in line and "\x00" not in line for line in shown)
         styles = {segment.style for row in rows[:2] for segment in row}
         assert not any(style and (style.bold or style.italic) for style in styles)
+
+
+def test_a_flush_takes_the_newest_lines_and_notes_the_skipped() -> None:
+    pending: deque[str | bytes] = deque(f"line {n}" for n in range(MAX_FLUSH_LINES + 50))
+    batch = LogPane._take(pending)
+    assert not pending
+    assert batch[0] == "… 50 lines skipped: arriving faster than a screen can show …"
+    assert batch[1:] == [f"line {n}" for n in range(50, MAX_FLUSH_LINES + 50)]
+    assert LogPane._take(deque(["a", b"b"])) == ["a", "b"]
+
+
+async def test_following_stays_at_the_end_through_a_flood() -> None:
+    # A regression: the first big write scrolled before the log knew its new height, stopped
+    # short, and from then on the pane counted "+N new lines" while it claimed to follow.
+    flood = [f"block {n} processed" for n in range(5_000)]
+    app = make_app(FakeConsole(log_lines={"blue": flood, "green": []}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(LogPane)
+        await wait_until(pilot, lambda: pane.lines[-1] == "block 4999 processed")
+        await pilot.pause(0.3)
+        log = app.screen.query_one("#log", Log)
+        assert pane.follow and pane.unseen == 0
+        assert log.is_vertical_scroll_end and log.line_count > log.size.height
+        assert not app.screen.query_one("#log-new-lines").display
+        assert any("lines skipped" in line for line in pane.lines)
 
 
 async def test_status_failure_degrades_and_recovers() -> None:

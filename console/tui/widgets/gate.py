@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from console.core.model import Condition
+from console.tui.widgets.text_line import TextLine
 
 
 def gate_content(conditions: tuple[Condition, ...], inline: bool) -> Content:
@@ -23,19 +23,19 @@ def gate_content(conditions: tuple[Condition, ...], inline: bool) -> Content:
     return Content.assemble(*parts)
 
 
-class GateList(Static):
+class GateList(TextLine):
     """One line per condition; all on wrapped lines when the screen is short."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="gate")
         self._conditions: tuple[Condition, ...] = ()
 
-    def show(self, conditions: tuple[Condition, ...]) -> None:
+    def show_conditions(self, conditions: tuple[Condition, ...]) -> None:
         self._conditions = conditions
-        self.update(gate_content(conditions, inline=self._inline()))
+        self.show(gate_content(conditions, inline=self._inline()))
 
     def on_resize(self) -> None:
-        self.update(gate_content(self._conditions, inline=self._inline()))
+        self.show(gate_content(self._conditions, inline=self._inline()))
 
     def _inline(self) -> bool:
         return self.screen.has_class("-short")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import Label, Static
+from textual.widgets import Label
 
 from console.core.model import Status
 from console.tui.format import clock_time, duration
+from console.tui.widgets.text_line import TextLine
 
 # An agent whose heartbeat is older than this is shown as stale: nobody is sampling or switching.
 STALE_HEARTBEAT_SECONDS = 10.0
@@ -61,12 +62,12 @@ class AppHeader(Horizontal):
     """Service summary on the left, mode badges on the right."""
 
     def compose(self) -> ComposeResult:
-        yield Static(header_content(None, None, 0.0), id="header-info")
+        yield TextLine(header_content(None, None, 0.0), id="header-info")
         yield Label("PAUSED", id="paused-badge", classes="badge")
         yield Label("READ-ONLY", id="read-only-badge", classes="badge")
 
     def show(self, status: Status | None, degraded: str | None, now: float) -> None:
-        self.query_one("#header-info", Static).update(header_content(status, degraded, now))
+        self.query_one("#header-info", TextLine).show(header_content(status, degraded, now))
 
     def set_badges(self, *, read_only: bool, paused: bool) -> None:
         self.query_one("#read-only-badge").display = read_only

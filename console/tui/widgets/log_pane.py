@@ -19,14 +19,17 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Log, Static
+from textual.widgets import Log
 
 from console.core.model import Color
+from console.tui.widgets.text_line import TextLine
 
 MAX_LINES = 2_000
 # Longer lines are cut: a 100 kB line would otherwise become 1,000+ wrapped rows.
 MAX_LINE_CHARS = 2_000
-FLUSH_SECONDS = 0.1
+FLUSH_SECONDS = 0.2
+# Lines drawn per flush, at most (10 flushes a second): a human reads far fewer.
+MAX_FLUSH_LINES = 200
 RETRY_SECONDS = 5.0
 
 FollowLogs = Callable[[Color, threading.Event], Iterator[str]]
@@ -67,11 +70,12 @@ class LogPane(Vertical):
         self._shown: deque[str] = deque(maxlen=MAX_LINES)  # to re-render when wrap changes
         self._follower: _Follower | None = None
         self._labels_key: tuple[object, ...] = ()
+        self._pinned_y = 0.0  # where following last scrolled to; above it = the operator scrolled
 
     def compose(self) -> ComposeResult:
-        yield Static(id="log-title")
+        yield TextLine(id="log-title")
         yield Log(id="log", max_lines=MAX_LINES, highlight=False, auto_scroll=False)
-        yield Static(id="log-new-lines")
+        yield TextLine(id="log-new-lines")
 
     def on_mount(self) -> None:
         self.set_interval(FLUSH_SECONDS, self.flush)
@@ -93,6 +97,7 @@ class LogPane(Vertical):
         self._follower = _Follower(color)
         self._shown.clear()
         self.unseen = 0
+        self._pinned_y = 0.0
         self.query_one("#log", Log).clear()
         self._update_labels()
         self._run_follower(self._follower)
@@ -122,24 +127,49 @@ class LogPane(Vertical):
         follower = self._follower
         if self.paused or follower is None:
             return
-        batch: list[str] = []
-        while follower.pending:
-            batch.append(plain_line(follower.pending.popleft()))
-        at_end = log.is_vertical_scroll_end
-        if self.follow and at_end:
+        batch = self._take(follower.pending)
+        # Scrolled up by hand (wheel, keys) means "let me read": stay put and count what arrives.
+        pinned = self.follow and (log.is_vertical_scroll_end or log.scroll_y >= self._pinned_y)
+        if pinned:
             self.unseen = 0
         if batch:
             self._shown.extend(batch)
-            scroll = self.follow and at_end
-            log.write_lines(self._rows(batch), scroll_end=scroll)
-            if not scroll:
+            log.write_lines(self._rows(batch), scroll_end=False)
+            if pinned:
+                self._scroll_to_end()
+            else:
                 self.unseen += len(batch)
         self._update_labels()
+
+    def _scroll_to_end(self) -> None:
+        # At once, so new lines and the scroll make one frame, not two. `Log.write_lines` would
+        # scroll only if it was already at the end, so one write that overshot the height left
+        # the pane counting "+N new lines" forever; where this scroll lands is remembered instead.
+        log = self.query_one("#log", Log)
+        log.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._pinned_y = log.scroll_y
+
+    @staticmethod
+    def _take(pending: deque[str | bytes]) -> list[str]:
+        """The newest `MAX_FLUSH_LINES` pending lines, with one note for any skipped before them.
+
+        At thousands of lines a second nobody reads every line; drawing them all kept the event
+        loop busy long enough to delay key presses. `bluegreen logs` and `docker logs` have them.
+        """
+        skipped = max(0, len(pending) - MAX_FLUSH_LINES)
+        for _ in range(skipped):
+            pending.popleft()
+        batch = [plain_line(pending.popleft()) for _ in range(len(pending))]
+        if skipped:
+            batch.insert(
+                0, f"… {skipped:,} lines skipped: arriving faster than a screen can show …"
+            )
+        return batch
 
     def toggle_follow(self) -> None:
         self.follow = not self.follow
         if self.follow:
-            self.query_one("#log", Log).scroll_end(animate=False)
+            self._scroll_to_end()
             self.unseen = 0
         self._update_labels()
 
@@ -161,7 +191,9 @@ class LogPane(Vertical):
     def _rewrite(self) -> None:
         log = self.query_one("#log", Log)
         log.clear()
-        log.write_lines(self._rows(list(self._shown)), scroll_end=self.follow)
+        log.write_lines(self._rows(list(self._shown)), scroll_end=False)
+        if self.follow:
+            self._scroll_to_end()
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
@@ -178,9 +210,9 @@ class LogPane(Vertical):
         title = Content.assemble(
             "logs ", (self.color, style), f"  {' · '.join(m for m in modes if m)}"
         )
-        self.query_one("#log-title", Static).update(title)
-        counter = self.query_one("#log-new-lines", Static)
+        self.query_one("#log-title", TextLine).show(title)
+        counter = self.query_one("#log-new-lines", TextLine)
         counter.display = self.unseen > 0
-        counter.update(
+        counter.show(
             Content.styled(f"+{self.unseen:,} new lines — press f to follow", "bold $accent")
         )

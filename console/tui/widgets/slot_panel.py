@@ -5,12 +5,13 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import ProgressBar, Static
+from textual.widgets import ProgressBar
 
 from console.core.model import Color, SlotState, SlotStatus, SpeedPoint
 from console.tui.format import duration, eta, number, rate
 from console.tui.widgets.gate import GateList
 from console.tui.widgets.sparkline import SpeedSparkline
+from console.tui.widgets.text_line import TextLine
 
 STATE_STYLES: dict[SlotState, str] = {
     SlotState.EMPTY: "$text-muted",
@@ -73,31 +74,38 @@ class SlotPanel(Vertical):
         c = self.color
         # Rows are vertical in a side-by-side panel and horizontal when stacked (full width).
         with Horizontal(classes="slot-row"):
-            yield Static(id=f"{c}-state", classes="slot-line")
-            yield Static(id=f"{c}-container", classes="slot-line")
+            yield TextLine(id=f"{c}-state", classes="slot-line")
+            yield TextLine(id=f"{c}-container", classes="slot-line")
         with Horizontal(classes="slot-row"):
-            yield Static(id=f"{c}-height", classes="slot-line")
+            yield TextLine(id=f"{c}-height", classes="slot-line")
             yield ProgressBar(total=100, show_eta=False, id=f"{c}-progress")
-        yield Static(id=f"{c}-speed", classes="slot-line")
-        yield Static(id=f"{c}-reason", classes="slot-line reason")
+        yield TextLine(id=f"{c}-speed", classes="slot-line")
+        yield TextLine(id=f"{c}-reason", classes="slot-line reason")
         yield SpeedSparkline(line_variable=COLOR_VARIABLE[c], id=f"{c}-sparkline")
         yield GateList(id=f"{c}-gate")
 
     def show(self, slot: SlotStatus, live: bool, history: list[SpeedPoint], now: float) -> None:
         c = self.color
-        self.border_title = f"{c.upper()} · live" if live else c.upper()
-        self.set_class(live, "-live")
-        self.query_one(f"#{c}-state", Static).update(state_line(slot))
-        self.query_one(f"#{c}-container", Static).update(container_line(slot, now))
-        self.query_one(f"#{c}-height", Static).update(height_line(slot))
+        # Each assignment below repaints (a class change restyles the whole panel) even when the
+        # value is the same, so only what changed is set: idle polls then cost almost nothing.
+        title = f"{c.upper()} · live" if live else c.upper()
+        if self.border_title != title:
+            self.border_title = title
+        if self.has_class("-live") != live:
+            self.set_class(live, "-live")
+        self.query_one(f"#{c}-state", TextLine).show(state_line(slot))
+        self.query_one(f"#{c}-container", TextLine).show(container_line(slot, now))
+        self.query_one(f"#{c}-height", TextLine).show(height_line(slot))
         bar = self.query_one(f"#{c}-progress", ProgressBar)
         # Hidden rather than indeterminate: an animated bar says "working" when nothing is known.
         bar.display = slot.progress is not None
         if slot.progress is not None:
-            bar.update(total=100, progress=round(max(0.0, min(1.0, slot.progress)) * 100, 1))
-        self.query_one(f"#{c}-speed", Static).update(speed_line(slot, now))
-        reason = self.query_one(f"#{c}-reason", Static)
+            percent = round(max(0.0, min(1.0, slot.progress)) * 100, 1)
+            if bar.progress != percent:
+                bar.update(total=100, progress=percent)
+        self.query_one(f"#{c}-speed", TextLine).show(speed_line(slot, now))
+        reason = self.query_one(f"#{c}-reason", TextLine)
         reason.display = bool(slot.reason)
-        reason.update(Content.styled(f"⚠ {slot.reason}", "$error") if slot.reason else "")
+        reason.show(Content.styled(f"⚠ {slot.reason}", "$error") if slot.reason else "")
         self.query_one(f"#{c}-sparkline", SpeedSparkline).show(history, now)
-        self.query_one(f"#{c}-gate", GateList).show(slot.conditions)
+        self.query_one(f"#{c}-gate", GateList).show_conditions(slot.conditions)

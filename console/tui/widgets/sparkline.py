@@ -12,6 +12,10 @@ from console.core.model import SpeedPoint
 WINDOW_SECONDS = 3_600.0
 # One point a second for an hour is the most the agent publishes; older points fall off.
 MAX_POINTS = 3_600
+# An hour across ~60 columns of braille is ~30 s per dot: replotting every poll (1 s) moves
+# nothing visible and costs a plotext build each time. Replot when the newest point or the time
+# bucket changes, or when the plot gains or loses its data.
+REPLOT_SECONDS = 10.0
 
 
 class SpeedSparkline(PlotextPlot):
@@ -22,10 +26,18 @@ class SpeedSparkline(PlotextPlot):
         self._line_variable = line_variable  # a theme variable, e.g. "primary"
         self.history: deque[SpeedPoint] = deque(maxlen=MAX_POINTS)
         self._now = 0.0
+        self._plotted: tuple[object, ...] | None = None
 
     def show(self, points: list[SpeedPoint], now: float) -> None:
+        recent = [point for point in points if now - point.at <= WINDOW_SECONDS]
+        newest = recent[-1] if recent else None
+        bucket = now // REPLOT_SECONDS
+        key = (bucket, len(recent) > 0, newest.at // REPLOT_SECONDS if newest else None)
+        if key == self._plotted:
+            return
+        self._plotted = key
         self.history.clear()
-        self.history.extend(point for point in points if now - point.at <= WINDOW_SECONDS)
+        self.history.extend(recent)
         self._now = now
         self.replot()
 
