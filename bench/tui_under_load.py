@@ -235,8 +235,8 @@ def counting(console: Console, counts: dict[Color, int]) -> None:
     """Wrap the console's follow_logs so the lines the app really received are counted."""
     follow = console.follow_logs
 
-    def follow_logs(color: Color, stop: threading.Event) -> Iterator[str]:
-        for line in follow(color, stop):
+    def follow_logs(color: Color, stop: threading.Event, tail: int = 200) -> Iterator[str]:
+        for line in follow(color, stop, tail):
             counts[color] += 1
             yield line
 
