@@ -84,6 +84,8 @@ class SlotWatch:
         self.last_sample: Sample | None = None
         self.ready_since: float | None = None
         self.last_status: SlotStatus | None = None
+        self._unwatched = False  # the last inspect failed (Docker unreachable)
+        self._seen_started_at: float | None = None
 
     def close(self) -> None:
         if self.logs:
@@ -121,6 +123,7 @@ class SlotWatch:
         except Exception as exc:
             # Keep what was last known (not "empty"): the container most likely still runs.
             reason = f"Docker unavailable: {exc}"
+            self._unwatched = True
             if self.last_status is not None:
                 return replace(self.last_status, reason=reason, updated_at=now)
             return SlotStatus(self.color, SlotState.EMPTY, reason=reason, updated_at=now)
@@ -133,6 +136,12 @@ class SlotWatch:
             return SlotStatus(self.color, SlotState.EMPTY, updated_at=now)
         if info.id != self.container_id:
             self._new_instance(info, now)
+        elif self._unwatched or info.started_at != self._seen_started_at:
+            # Docker was gone, or restarted this container in place: the service is resuming,
+            # and the minutes it could not index must not read as a stall.
+            self.tracker.restart_stall_clock(now)
+        self._unwatched = False
+        self._seen_started_at = info.started_at
         self.last_status = self._observe_container(info, now, head, live, live_height, deployment)
         return self.last_status
 

@@ -166,6 +166,12 @@ class CatchupTracker:
             return False
         return now - self._last_increase_at >= self.stall_seconds
 
+    def restart_stall_clock(self, now: float) -> None:
+        """Count a stall from `now`: the height could not go up while the service was not running
+        or could not be watched (a Docker daemon restart), so that time is no evidence of one."""
+        if self._last_increase_at is not None:
+            self._last_increase_at = now
+
     def seconds_since_progress(self, now: float) -> float | None:
         """How long since the height last went up (for 'stalled for 3 min' messages)."""
         if self._last_increase_at is None:

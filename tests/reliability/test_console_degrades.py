@@ -16,6 +16,7 @@ import pytest
 from textual.pilot import Pilot
 
 from console.core.config import load_config
+from console.core.model import SlotState
 from console.core.service import Console
 from console.tui.app import BluegreenApp
 from console.tui.widgets.log_pane import LogPane
@@ -154,11 +155,21 @@ async def test_docker_daemon_stopped_shows_on_the_panels_then_recovers(
             60,
         )
         print(f"dockerd back → reasons cleared after {took:.1f} s")
-        for color in ("blue", "green"):
-            slot = app.status.slots[color] if app.status else None
-            print(
-                f"{color} after the restart: {slot.state if slot else None}, "
-                f"container {slot.container_state if slot else None}, "
-                f"reason {shown_reason(app, color)!r}"
-            )
+        # The engine restarts both slots (restart policy unless-stopped): blue serves again, and
+        # green resumes where it was. The outage is not a stall: green must not be failed.
+        await wait_for(
+            pilot,
+            "both containers running again",
+            lambda: (
+                app.status is not None
+                and all(s.container_state == "running" for s in app.status.slots.values())
+            ),
+            60,
+        )
+        assert app.status is not None
+        blue, green = app.status.slots["blue"], app.status.slots["green"]
+        print(f"after the restart: blue {blue.state.value}, green {green.state.value}")
+        assert blue.state is SlotState.LIVE
+        assert green.state in (SlotState.READY, SlotState.SYNCING), green.reason
+        await wait_for(pilot, "traffic on blue", lambda: world.served() == {"blue"}, 30)
     world.ensure_baseline()  # the later tests start from blue live, green ready

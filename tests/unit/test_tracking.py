@@ -130,6 +130,18 @@ def test_stalled_only_when_behind_and_flat_for_stall_seconds() -> None:
     assert tracker.stalled(T0 + 121)
 
 
+def test_restarting_the_stall_clock_forgives_time_the_service_could_not_run() -> None:
+    tracker = CatchupTracker(stall_seconds=60)
+    tracker.add(Sample(T0, head=1000, height=500))
+    tracker.add(Sample(T0 + 50, head=1050, height=500))  # a Docker daemon restart: no progress
+    tracker.restart_stall_clock(T0 + 70)  # watched again
+    assert not tracker.stalled(T0 + 100)
+    assert tracker.stalled(T0 + 130)  # a real stall after it still counts
+    fresh = CatchupTracker(stall_seconds=60)
+    fresh.restart_stall_clock(T0)  # nothing seen yet: nothing to restart
+    assert fresh.seconds_since_progress(T0 + 5) is None
+
+
 def test_caught_up_and_flat_is_not_stalled() -> None:
     tracker = CatchupTracker(stall_seconds=10)
     tracker.add(Sample(T0, head=1000, height=1000))
