@@ -154,7 +154,7 @@ command = ["-s", "{{source_db_url}}", "-d", "{{dest_db_url}}",
            "--genesis-json", "/usr/local/share/explorer/genesis.json"]
 env = {{ PORT = "{{port}}", INDEX_SPEED = "{speed}" }}
 container_port = 8080
-restart_policy = "unless-stopped"   # as in production: a Docker daemon restart brings the slots back
+restart_policy = "unless-stopped"   # as in production: slots come back with the engine
 reset_database = true        # the stand-in re-indexes from scratch, like a release of the explorer
 stop_timeout_seconds = 5
 start_timeout_seconds = 60

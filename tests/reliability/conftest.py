@@ -146,6 +146,19 @@ class World:
             time.sleep(0.25)
         raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
+    def stop_postgres(self) -> None:
+        from console.sandbox.postgres_proc import PostgresServer
+
+        PostgresServer(self.dir / "pg", PORT_BASE + 20, self.password).stop()
+
+    def start_postgres(self) -> None:
+        """Start the sandbox's PostgreSQL as `sandbox up` does (also on the Docker bridge)."""
+        from console.sandbox.images import docker_gateway_ip
+        from console.sandbox.postgres_proc import PostgresServer
+
+        listen = ("127.0.0.1", docker_gateway_ip("bridge"))
+        PostgresServer(self.dir / "pg", PORT_BASE + 20, self.password, listen=listen).start()
+
     def ensure_baseline(self) -> None:
         """Blue live and healthy, green running v2 and ready (what most tests start from)."""
         if self.agent_pid() is None or not _alive(self.agent_pid() or 0):
@@ -187,13 +200,16 @@ def webhook() -> Iterator[type[WebhookSink]]:
 
 @pytest.fixture(scope="session")
 def world(webhook: type[WebhookSink]) -> Iterator[World]:
-    sandbox_fixture.PORT_BASE = PORT_BASE
+    previous, sandbox_fixture.PORT_BASE = sandbox_fixture.PORT_BASE, PORT_BASE
     try:
-        sandbox = sandbox_fixture.bring_up()
-    except AssertionError:
-        # Other engineers' tests build and remove the shared stand-in tags in parallel; one
-        # retry rebuilds them.
-        sandbox = sandbox_fixture.bring_up()
+        try:
+            sandbox = sandbox_fixture.bring_up()
+        except AssertionError:
+            # Other engineers' tests build and remove the shared stand-in tags in parallel; one
+            # retry rebuilds them.
+            sandbox = sandbox_fixture.bring_up()
+    finally:
+        sandbox_fixture.PORT_BASE = previous  # sandboxes made later keep their own ports
     try:
         from console.sandbox.images import build_standin
 

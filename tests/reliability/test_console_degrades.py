@@ -20,7 +20,7 @@ from console.core.model import SlotState
 from console.core.service import Console
 from console.tui.app import BluegreenApp
 from console.tui.widgets.log_pane import LogPane
-from tests.reliability.conftest import PORT_BASE, World
+from tests.reliability.conftest import World
 
 pytestmark = [pytest.mark.integration, pytest.mark.tui, pytest.mark.timeout(420)]
 
@@ -68,14 +68,11 @@ def watching(world: World) -> Iterator[tuple[World, BluegreenApp]]:
 async def test_postgres_stopped_shows_on_the_panels_then_recovers(
     watching: tuple[World, BluegreenApp],
 ) -> None:
-    from console.sandbox.images import docker_gateway_ip
-    from console.sandbox.postgres_proc import PostgresServer
-
     world, app = watching
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, "the first status", lambda: app.status is not None, 15)
         assert shown_reason(app, "blue") == ""
-        PostgresServer(world.dir / "pg", PORT_BASE + 20, world.password).stop()
+        world.stop_postgres()
         try:
             took = await wait_for(
                 pilot, "blue's degraded reason", lambda: shown_reason(app, "blue") != "", 20
@@ -86,12 +83,7 @@ async def test_postgres_stopped_shows_on_the_panels_then_recovers(
             assert "BLUE · live" in str(app.main.query_one("#panel-blue").border_title)
             await still_answers(pilot, app)
         finally:
-            PostgresServer(
-                world.dir / "pg",
-                PORT_BASE + 20,
-                world.password,
-                listen=("127.0.0.1", docker_gateway_ip("bridge")),
-            ).start()
+            world.start_postgres()
         took = await wait_for(pilot, "recovery", lambda: shown_reason(app, "blue") == "", 30)
         print(f"PostgreSQL back → reason cleared after {took:.1f} s")
         assert app.degraded is None and app.is_running

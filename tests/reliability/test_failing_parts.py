@@ -25,7 +25,7 @@ from console.core.service import Console
 from console.core.store import Store
 from console.drivers.docker_runtime import DockerRuntime, RuntimeUnavailable
 from console.drivers.proxy import make_proxy
-from tests.reliability.conftest import PORT_BASE, World
+from tests.reliability.conftest import World
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -175,13 +175,9 @@ def test_new_live_colour_dying_is_rolled_back_by_the_agent_and_notified(
 
 
 def test_postgres_down_is_a_degraded_reason_then_recovers(world: World) -> None:
-    from console.sandbox.images import docker_gateway_ip
-    from console.sandbox.postgres_proc import PostgresServer
-
     world.ensure_baseline()
     agent = world.agent_pid()
-    server = PostgresServer(world.dir / "pg", PORT_BASE + 20, world.password)
-    server.stop()
+    world.stop_postgres()
     try:
         world.wait_for(
             "a degraded reason",
@@ -194,12 +190,7 @@ def test_postgres_down_is_a_degraded_reason_then_recovers(world: World) -> None:
         assert world.agent_pid() == agent  # no crash
         assert world.served() == {"blue"}  # traffic does not depend on the console's database
     finally:
-        PostgresServer(
-            world.dir / "pg",
-            PORT_BASE + 20,
-            world.password,
-            listen=("127.0.0.1", docker_gateway_ip("bridge")),
-        ).start()
+        world.start_postgres()
     world.wait_for("recovery", lambda: world.status()["slots"]["blue"]["reason"] in (None, ""), 20)
     assert world.agent_pid() == agent
 
