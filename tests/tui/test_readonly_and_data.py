@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections import deque
-
 import pytest
 from textual.widgets import Log
 
 from console.tui.actions import MUTATING_ACTIONS
 from console.tui.app import BluegreenApp
-from console.tui.widgets.log_pane import MAX_FLUSH_LINES, MAX_LINE_CHARS, LogPane, plain_line
+from console.tui.widgets.log_pane import (
+    MAX_FLUSH_LINES,
+    MAX_LINE_CHARS,
+    MAX_LINES,
+    LogPane,
+    _Follower,
+    plain_line,
+)
 from tests.tui.conftest import settle, wait_until
 from tests.tui.fake_console import FakeConsole, fixed_clock
 
@@ -102,12 +107,20 @@ async def test_hostile_log_lines_are_shown_as_plain_text() -> None:
 
 
 def test_a_flush_takes_the_newest_lines_and_notes_the_skipped() -> None:
-    pending: deque[str | bytes] = deque(f"line {n}" for n in range(MAX_FLUSH_LINES + 50))
-    batch = LogPane._take(pending)
-    assert not pending
+    follower = _Follower("blue")
+    for n in range(MAX_FLUSH_LINES + 50):
+        follower.add(f"line {n}")
+    batch = follower.take()
+    assert not follower.pending
     assert batch[0] == "… 50 lines skipped: arriving faster than a screen can show …"
     assert batch[1:] == [f"line {n}" for n in range(50, MAX_FLUSH_LINES + 50)]
-    assert LogPane._take(deque(["a", b"b"])) == ["a", "b"]
+    # Lines pushed out of the full buffer (the display paused) are counted too.
+    for n in range(MAX_LINES + 300):
+        follower.add(f"line {n}")
+    assert follower.take()[0].startswith(f"… {MAX_LINES + 300 - MAX_FLUSH_LINES:,} lines skipped")
+    follower.add("a")
+    follower.add(b"b")
+    assert follower.take() == ["a", "b"]
 
 
 async def test_following_stays_at_the_end_through_a_flood() -> None:

@@ -1,10 +1,10 @@
 """The selected colour's container logs: followed in a thread, written once per tick, plain text.
 
 The service logs thousands of lines a second while re-indexing, so the follower thread only
-appends to a bounded deque; a 100 ms timer drains it with a single `write_lines`. The widget is
-`Log` (plain strings, rendered lazily per visible row: ~10x cheaper than RichLog at 20k lines/s),
-so nothing is ever interpreted as markup; lines are also stripped of ANSI and control codes, and
-wrapping is done here by cutting lines at the pane's width.
+appends to a bounded deque; a 200 ms timer drains the newest lines with a single `write_lines`.
+The widget is `Log` (plain strings, rendered lazily per visible row: ~10x cheaper than RichLog at
+20k lines/s), so nothing is ever interpreted as markup; lines are also stripped of ANSI and
+control codes, and wrapping is done here by cutting lines at the pane's width.
 """
 
 from __future__ import annotations
@@ -56,6 +56,30 @@ class _Follower:
         self.color = color
         self.stop = threading.Event()
         self.pending: deque[str | bytes] = deque(maxlen=MAX_LINES)
+        self.dropped = 0  # lines pushed out of the full deque (while paused, say), for the note
+
+    def add(self, line: str | bytes) -> None:
+        if len(self.pending) == MAX_LINES:
+            self.dropped += 1
+        self.pending.append(line)
+
+    def take(self) -> list[str]:
+        """The newest `MAX_FLUSH_LINES` pending lines, after one note for any skipped.
+
+        At thousands of lines a second nobody reads every line; drawing them all kept the event
+        loop busy long enough to delay key presses. `bluegreen logs` and `docker logs` have them.
+        """
+        pending = self.pending
+        skipped = max(0, len(pending) - MAX_FLUSH_LINES)
+        for _ in range(skipped):
+            pending.popleft()
+        batch = [plain_line(pending.popleft()) for _ in range(len(pending))]
+        skipped, self.dropped = skipped + self.dropped, 0
+        if skipped:
+            batch.insert(
+                0, f"… {skipped:,} lines skipped: arriving faster than a screen can show …"
+            )
+        return batch
 
 
 class LogPane(Vertical):
@@ -108,7 +132,7 @@ class LogPane(Vertical):
         while not follower.stop.is_set():
             try:
                 for raw in self._follow_logs(follower.color, follower.stop):
-                    follower.pending.append(raw)  # cleaned on the UI thread, per batch
+                    follower.add(raw)  # cleaned on the UI thread, per batch
                     if follower.stop.is_set():
                         return
                 note = (
@@ -117,7 +141,7 @@ class LogPane(Vertical):
             except Exception as exc:  # any failure is shown in the pane, never raised
                 note = f"— cannot read {follower.color} logs: {plain_line(str(exc))} —"
             if note != last_note:
-                follower.pending.append(note)
+                follower.add(note)
                 last_note = note
             follower.stop.wait(RETRY_SECONDS)
 
@@ -127,7 +151,7 @@ class LogPane(Vertical):
         follower = self._follower
         if self.paused or follower is None:
             return
-        batch = self._take(follower.pending)
+        batch = follower.take()
         # Scrolled up by hand (wheel, keys) means "let me read": stay put and count what arrives.
         pinned = self.follow and (log.is_vertical_scroll_end or log.scroll_y >= self._pinned_y)
         if pinned:
@@ -148,23 +172,6 @@ class LogPane(Vertical):
         log = self.query_one("#log", Log)
         log.scroll_end(animate=False, immediate=True, x_axis=False)
         self._pinned_y = log.scroll_y
-
-    @staticmethod
-    def _take(pending: deque[str | bytes]) -> list[str]:
-        """The newest `MAX_FLUSH_LINES` pending lines, with one note for any skipped before them.
-
-        At thousands of lines a second nobody reads every line; drawing them all kept the event
-        loop busy long enough to delay key presses. `bluegreen logs` and `docker logs` have them.
-        """
-        skipped = max(0, len(pending) - MAX_FLUSH_LINES)
-        for _ in range(skipped):
-            pending.popleft()
-        batch = [plain_line(pending.popleft()) for _ in range(len(pending))]
-        if skipped:
-            batch.insert(
-                0, f"… {skipped:,} lines skipped: arriving faster than a screen can show …"
-            )
-        return batch
 
     def toggle_follow(self) -> None:
         self.follow = not self.follow
