@@ -19,6 +19,9 @@ _TERMINAL_CONTAINER_STATES = {"exited", "dead"}
 class Drift:
     what: str
     fixed: str
+    # A first install: nothing was ever live, and the proxy's default colour now has a container.
+    # Adopting it is expected, not a fault: recorded as information, not as a `drift` warning.
+    first_live: bool = False
 
 
 def reconcile(inst: Installation, actor: Actor) -> list[Drift]:
@@ -27,7 +30,11 @@ def reconcile(inst: Installation, actor: Actor) -> list[Drift]:
     drifts += _reconcile_live(inst)
     drifts += _reconcile_deployments(inst)
     for drift in drifts:
-        inst.store.record_event("drift", f"{drift.what} — {drift.fixed}", "warning", str(actor))
+        text = f"{drift.what} — {drift.fixed}"
+        if drift.first_live:
+            inst.store.record_event("live", text, "info", str(actor))
+        else:
+            inst.store.record_event("drift", text, "warning", str(actor))
     return drifts
 
 
@@ -46,17 +53,27 @@ def _reconcile_live(inst: Installation) -> list[Drift]:
         return drifts  # the proxy's default colour, with nothing behind it: nothing is live yet
     if stored != truth:
         previous = inst.store.previous()
+        first_live = stored is None and previous is None
         if stored is not None:
             previous = stored
         elif previous is None:
             previous = other(truth)
         inst.store.set_live(truth, previous)
-        drifts.append(
-            Drift(
-                f"The store said live={stored or 'none'}, the proxy routes to {truth}",
-                f"store updated to {truth}",
+        if first_live:
+            drifts.append(
+                Drift(
+                    f"Nothing was live yet; the proxy routes to {truth}, where a container runs",
+                    f"{truth} is live",
+                    first_live=True,
+                )
             )
-        )
+        else:
+            drifts.append(
+                Drift(
+                    f"The store said live={stored or 'none'}, the proxy routes to {truth}",
+                    f"store updated to {truth}",
+                )
+            )
     if persisted != truth:
         inst.proxy.install(truth)
         drifts.append(

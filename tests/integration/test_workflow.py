@@ -91,6 +91,11 @@ def test_blue_is_live_after_sandbox_up(sandbox: Sandbox) -> None:
     for key in ("state", "image", "height", "head", "lag", "speed", "eta_seconds", "healthy"):
         assert key in status["slots"]["blue"]
     assert sandbox.served_by() == "blue"
+    # A fresh install is not a fault: blue becoming the first live colour is no `drift` warning.
+    code, out = run(sandbox, "history", "--json")
+    assert code == 0, out
+    kinds = [event["kind"] for event in json.loads(out)["events"]]
+    assert "drift" not in kinds, kinds
 
 
 def test_deploy_waits_until_ready_then_switch_and_rollback(sandbox: Sandbox) -> None:
