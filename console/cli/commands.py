@@ -261,11 +261,12 @@ def _logs(args: argparse.Namespace) -> int:
 
     console = open_console(args, read_only=True)
     stop = threading.Event()
+    tail = max(0, args.tail)
     try:
         if args.follow:
-            lines: Iterable[str] = console.follow_logs(args.color, stop, tail=max(0, args.tail))
+            lines: Iterable[str] = console.follow_logs(args.color, stop, tail=tail)
         else:
-            lines = console.log_lines(args.color, tail=max(0, args.tail))
+            lines = console.log_lines(args.color, tail=tail)
         for line in lines:
             print(line, flush=args.follow)
     except DockerRuntimeError as exc:

@@ -28,7 +28,7 @@ MAX_LINES = 2_000
 # Longer lines are cut: a 100 kB line would otherwise become 1,000+ wrapped rows.
 MAX_LINE_CHARS = 2_000
 FLUSH_SECONDS = 0.2
-# Lines drawn per flush, at most (10 flushes a second): a human reads far fewer.
+# Lines drawn per flush, at most (5 flushes a second): a human reads far fewer.
 MAX_FLUSH_LINES = 200
 RETRY_SECONDS = 5.0
 
@@ -93,7 +93,6 @@ class LogPane(Vertical):
         self.unseen = 0  # lines that arrived while scrolled up / not following
         self._shown: deque[str] = deque(maxlen=MAX_LINES)  # to re-render when wrap changes
         self._follower: _Follower | None = None
-        self._labels_key: tuple[object, ...] = ()
         self._pinned_y = 0.0  # where following last scrolled to; above it = the operator scrolled
 
     def compose(self) -> ComposeResult:
@@ -208,10 +207,7 @@ class LogPane(Vertical):
             self.flush()
 
     def _update_labels(self) -> None:
-        key = (self.color, self.follow, self.wrap, self.unseen)
-        if key == self._labels_key:
-            return  # called every tick: skip identical re-renders
-        self._labels_key = key
+        # Called every flush; the TextLines skip the redraw when nothing changed.
         style = "bold $primary" if self.color == "blue" else "bold $success"
         modes = ["following" if self.follow else "not following", "wrap" if self.wrap else ""]
         title = Content.assemble(
