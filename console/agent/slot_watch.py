@@ -23,7 +23,7 @@ from console.drivers.heights import SourceUnavailable, make_candidate_source
 if TYPE_CHECKING:
     from console.core.installation import Installation
     from console.core.model import Deployment
-    from console.drivers.docker_runtime import ContainerInfo
+    from console.drivers.docker_model import ContainerInfo
 
 _ERROR_WORDS = ("ERROR", "error", "panic", "FATAL", "Traceback")
 

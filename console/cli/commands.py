@@ -257,7 +257,7 @@ def _history(args: argparse.Namespace) -> int:
 
 def _logs(args: argparse.Namespace) -> int:
     """Every line, unlike the console's pane (which skips lines in a flood): for grep and less."""
-    from console.drivers.docker_runtime import DockerRuntimeError
+    from console.drivers.docker_model import DockerRuntimeError
 
     console = open_console(args, read_only=True)
     stop = threading.Event()

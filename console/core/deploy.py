@@ -125,7 +125,7 @@ def deploy(
                 yield Progress(f"Emptied {color}'s database for a full re-index.")
             command, container_env = render_command(inst, color, version)
             container_env.update(env or {})
-            from console.drivers.docker_runtime import ContainerSpec
+            from console.drivers.docker_model import ContainerSpec
 
             spec = ContainerSpec(
                 name=slot.container,

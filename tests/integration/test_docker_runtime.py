@@ -21,13 +21,13 @@ import docker
 import pytest
 
 from console.core.redact import Redactor, sanitize_log_line
-from console.drivers.docker_runtime import (
+from console.drivers.docker_model import (
     ContainerRunning,
     ContainerSpec,
-    DockerRuntime,
     ImageNotFound,
     RuntimeUnavailable,
 )
+from console.drivers.docker_runtime import DockerRuntime
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -23,7 +23,8 @@ from console.core.config import load_config
 from console.core.model import Outcome
 from console.core.service import Console
 from console.core.store import Store
-from console.drivers.docker_runtime import DockerRuntime, RuntimeUnavailable
+from console.drivers.docker_model import RuntimeUnavailable
+from console.drivers.docker_runtime import DockerRuntime
 from console.drivers.proxy import make_proxy
 from tests.reliability.conftest import World
 

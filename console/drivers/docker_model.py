@@ -1,0 +1,125 @@
+"""The Docker runtime's vocabulary: its errors, what a container is asked to be (`ContainerSpec`)
+and what the engine reports (`ContainerInfo`), and the pure parsing between them and the
+Engine API's documents. No I/O here; `docker_runtime` does the talking."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+ON_FAILURE_DEFAULT_RETRIES = 5  # a crash loop stops by itself; the console reports it as FAILED
+
+
+class DockerRuntimeError(Exception):
+    """Base of the runtime's errors; str() is one sentence an operator can act on."""
+
+
+class RuntimeUnavailable(DockerRuntimeError):
+    """The Docker Engine cannot be reached (not running, no permission, not answering)."""
+
+
+class ImageNotFound(DockerRuntimeError):
+    """The image is neither on this host, nor loadable from the given tar, nor pullable."""
+
+
+class ContainerRunning(DockerRuntimeError):
+    """`start` was asked to create a container whose name belongs to a running container."""
+
+
+class ContainerFailed(DockerRuntimeError):
+    """The engine refused an operation on a container (port taken, bad command, …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    """Everything needed to (re)create one colour's container."""
+
+    name: str
+    image: str
+    command: list[str]
+    env: dict[str, str]
+    labels: dict[str, str]
+    host_port: int
+    container_port: int
+    network: str = ""  # "" = the default bridge
+    restart_policy: str = "unless-stopped"  # no | always | unless-stopped | on-failure[:N]
+    extra_hosts: dict[str, str] = field(default_factory=dict)  # e.g. {"db": "host-gateway"}
+    stop_timeout: int = 30  # seconds between SIGTERM and SIGKILL
+    # A tiny init as PID 1 forwards SIGTERM: a service without its own handler (PID 1 ignores
+    # SIGTERM by default) then stops at once instead of waiting stop_timeout for SIGKILL.
+    init: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    """A container as the engine reports it now."""
+
+    name: str
+    id: str
+    image: str  # the reference it was created from, e.g. "explorer:v1.5.0"
+    labels: dict[str, str]
+    state: str  # running, exited, restarting, created, paused, dead, removing
+    running: bool
+    exit_code: int | None  # None while running or never started
+    health: str | None  # healthy, unhealthy, starting; None without a HEALTHCHECK
+    restart_count: int
+    started_at: float | None
+    finished_at: float | None
+    error: str | None  # the engine's error (e.g. exec failure), generically redacted
+    oom_killed: bool
+
+
+def container_info(attrs: dict[str, Any], redact: Callable[[str], str]) -> ContainerInfo:
+    """The engine's inspect document → ContainerInfo; the engine's error text is redacted."""
+    state = attrs.get("State") or {}
+    config = attrs.get("Config") or {}
+    status = str(state.get("Status") or "unknown")
+    running = bool(state.get("Running")) and status == "running"
+    never_started = status == "created"
+    health = (state.get("Health") or {}).get("Status")
+    error = state.get("Error") or None
+    return ContainerInfo(
+        name=str(attrs.get("Name", "")).lstrip("/"),
+        id=str(attrs.get("Id", "")),
+        image=str(config.get("Image") or attrs.get("Image") or ""),
+        labels=dict(config.get("Labels") or {}),
+        state=status,
+        running=running,
+        exit_code=None if running or never_started else int(state.get("ExitCode") or 0),
+        health=str(health) if health else None,
+        restart_count=int(attrs.get("RestartCount") or 0),
+        started_at=parse_docker_time(state.get("StartedAt")),
+        finished_at=parse_docker_time(state.get("FinishedAt")),
+        error=redact(str(error)) if error else None,
+        oom_killed=bool(state.get("OOMKilled")),
+    )
+
+
+def restart_policy(text: str) -> dict[str, Any]:
+    """`no` | `always` | `unless-stopped` | `on-failure[:N]` → the engine's RestartPolicy."""
+    name, _, count = text.strip().partition(":")
+    if name in ("no", "always", "unless-stopped") and not count:
+        return {"Name": name}
+    if name == "on-failure" and (not count or count.isdigit()):
+        retries = int(count) if count else ON_FAILURE_DEFAULT_RETRIES
+        return {"Name": "on-failure", "MaximumRetryCount": retries}
+    raise ValueError(
+        f"Restart policy '{text}' is not one of no, always, unless-stopped, on-failure[:N]."
+    )
+
+
+def parse_docker_time(value: object) -> float | None:
+    """Docker's RFC 3339 timestamps (nanoseconds, 'Z') → epoch seconds; the zero time → None."""
+    if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
+        return None
+    text = value.replace("Z", "+00:00")
+    date_time, dot, rest = text.partition(".")
+    if dot:  # trim nanoseconds to the microseconds Python parses, keep the offset
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{date_time}.{rest[: min(digits, 6)]}{rest[digits:]}"
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
