@@ -312,6 +312,20 @@ def _config_check(args: argparse.Namespace) -> int:
         render.error(str(exc))
         return EXIT_USAGE
     render.say(render.config_summary(config, Path(config.path)))
+    if not getattr(args, "probe", False):
+        return EXIT_OK
+    from console.cli.probe import probe
+
+    lines = probe(config)
+    for line in lines:
+        render.say(f"  {'✗' if line.failed else '·'} {line.who:6} {line.text}")
+    failed = [line.who for line in lines if line.failed]
+    if failed:
+        render.error(
+            f"Probe failed for {', '.join(failed)}: fix the key each line names, then run "
+            "`bluegreen config check --probe` again."
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 
