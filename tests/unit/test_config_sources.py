@@ -148,8 +148,7 @@ def test_each_kind_validates_its_own_keys_with_did_you_mean() -> None:
 
 def test_every_kind_parses() -> None:
     rpc = parse_config(
-        WEB
-        + '[head]\nkind = "jsonrpc"\nurl = "http://127.0.0.1:8545"\n'
+        WEB + '[head]\nkind = "jsonrpc"\nurl = "http://127.0.0.1:8545"\n'
         'rpc_method = "eth_blockNumber"\nparams = []\n'
         '[candidate]\nkind = "prometheus"\nurl = "http://127.0.0.1:{host_port}/metrics"\n'
         'metric = "envio_progress_block"\nlabels = { chainId = "1" }\naggregate = "min"\n'
