@@ -98,6 +98,17 @@ def test_blue_is_live_after_sandbox_up(sandbox: Sandbox) -> None:
     assert "drift" not in kinds, kinds
 
 
+def test_config_check_probe_reads_the_explorer_sources(sandbox: Sandbox) -> None:
+    code, out = run(sandbox, "config", "check", "--probe")
+    assert code == 0, out
+    assert "candidate height from sql, head from sql" in out
+    head = [line for line in out.splitlines() if " head " in line]
+    assert head and head[0].strip().startswith("· head   sql: "), out
+    blue = [line for line in out.splitlines() if " blue " in line and "sql: height" in line]
+    assert blue, out  # blue (live) is read from its own database
+    assert "green" in out and "✗" not in out
+
+
 def test_deploy_waits_until_ready_then_switch_and_rollback(sandbox: Sandbox) -> None:
     code, out = run(sandbox, "deploy", "v2", "--switch", "never", "--wait", "--timeout", "240")
     assert code == 0, out
