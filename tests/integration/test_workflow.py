@@ -102,11 +102,11 @@ def test_config_check_probe_reads_the_explorer_sources(sandbox: Sandbox) -> None
     code, out = run(sandbox, "config", "check", "--probe")
     assert code == 0, out
     assert "candidate height from sql, head from sql" in out
-    head = [line for line in out.splitlines() if " head " in line]
-    assert head and head[0].strip().startswith("· head   sql: "), out
-    blue = [line for line in out.splitlines() if " blue " in line and "sql: height" in line]
-    assert blue, out  # blue (live) is read from its own database
-    assert "green" in out and "✗" not in out
+    readings = [line.strip() for line in out.splitlines() if line.startswith("  ")]
+    assert readings[0].startswith("· head   sql: "), out  # MAX(height) - 1 on the source
+    assert readings[1].startswith("· blue   sql: height "), out  # from blue's own database
+    assert readings[2].startswith("· green  "), out
+    assert "✗" not in out
 
 
 def test_deploy_waits_until_ready_then_switch_and_rollback(sandbox: Sandbox) -> None:
