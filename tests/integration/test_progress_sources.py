@@ -1,4 +1,6 @@
-"""A `log` source and a `prometheus` source each track a real candidate container to readiness.
+"""A `log` source and a `prometheus` source each track a real candidate container to readiness;
+without a [candidate], the same container is ready by health, a readiness check and
+min_ready_seconds alone.
 
 The container (on the local `bluegreen-base:bookworm` image) indexes from 1,000 to a target,
 printing `Processing block height 1,040 with 0 transactions` lines (with ANSI colours, like the
@@ -48,11 +50,15 @@ def index():
 threading.Thread(target=index, daemon=True).start()
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = ("# TYPE sqd_processor_last_block gauge\n"
-                f"sqd_processor_last_block {height}\n"
-                "# TYPE sqd_processor_chain_height gauge\n"
-                f"sqd_processor_chain_height {target}\n").encode()
-        self.send_response(200)
+        status, body = 200, b"OK"
+        if self.path == "/metrics":
+            body = ("# TYPE sqd_processor_last_block gauge\n"
+                    f"sqd_processor_last_block {height}\n"
+                    "# TYPE sqd_processor_chain_height gauge\n"
+                    f"sqd_processor_chain_height {target}\n").encode()
+        elif self.path == "/ready" and height < target:
+            status, body = 503, b"catching up"
+        self.send_response(status)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -203,3 +209,34 @@ def test_a_prometheus_source_with_its_own_head_tracks_a_container_to_ready(
     finally:
         watch.close()
     assert_tracked_to_ready(seen)
+
+
+def test_without_catch_up_readiness_is_health_checks_and_min_ready_seconds(
+    indexer: tuple[str, int], tmp_path: Path
+) -> None:
+    container, port = indexer
+    config = parse_config(
+        config_text(
+            tmp_path,
+            container,
+            port,
+            "min_ready_seconds = 2\n"
+            '[[readiness.checks]]\nurl = "http://127.0.0.1:{host_port}/ready"\n',
+        ).replace('health_path = "/metrics"', 'health_path = "/health"')
+    )
+    assert not config.catchup
+    watch = SlotWatch(Installation(config), "blue")
+    try:
+        seen = follow(watch, head=None)
+    finally:
+        watch.close()
+    assert all(s.height is None and s.head is None and s.lag is None for s in seen)
+    assert {s.state for s in seen[:-1]} == {SlotState.STARTING}  # never SYNCING: no catch-up
+    names = [c.name for c in seen[-1].conditions]
+    assert names == ["health /health", "check /ready", "ready held 2 s"]
+    waiting = [s for s in seen if any(c.detail == "HTTP 503, expected 200" for c in s.conditions)]
+    assert waiting, "the /ready check was never seen failing while the container caught up"
+    first_all_met = next(
+        s for s in seen if all(c.met for c in s.conditions if c.name != "ready held 2 s")
+    )
+    assert seen[-1].updated_at - first_all_met.updated_at >= 2.0  # held, not just met
