@@ -196,6 +196,10 @@ def test_header_values_and_referenced_secrets_are_redaction_secrets(
     assert "k3y-0123456789" in config.secret_values  # inside a URL, found through ${RPC_KEY}
     assert "literal-key-abc" in config.secret_values  # a header value, even written literally
     assert "https://rpc.example/v3/k3y-0123456789" not in config.secret_values
+    own_db = parse_config(
+        WEB + HTTP_HEAD + '[candidate]\nurl = "postgresql://ro:pw-literal@db/{color}"\n'
+    )
+    assert "postgresql://ro:pw-literal@db/{color}" in own_db.secret_values
 
 
 def test_json_rpc_params_must_be_json() -> None:
