@@ -18,7 +18,8 @@ import httpx
 import psycopg
 from psycopg import errors as pg_errors
 
-from console.core.config import Config
+from console.core.config import Config, HttpSource, SqlSource
+from console.core.config_sources import DEFAULT_HEAD_QUERY
 from console.core.model import Color
 from console.core.redact import Redactor
 
@@ -244,11 +245,12 @@ class HttpHeight:
 
 def make_head_source(config: Config) -> SqlHeight | HttpHeight:
     """The chain head, as configured in [head]."""
-    if config.head.kind == "http":
-        return HttpHeight(config.head.url, config.head.field, label="chain head endpoint")
+    head = config.effective_head
+    if isinstance(head, HttpSource):
+        return HttpHeight(head.url, head.field, label="chain head endpoint")
     return SqlHeight(
         config.head_db_url,
-        config.head.query,
+        head.query if isinstance(head, SqlSource) and head.query else DEFAULT_HEAD_QUERY,
         config.readiness.statement_timeout_ms,
         label="source database",
     )
@@ -258,7 +260,7 @@ def make_candidate_source(config: Config, color: Color) -> SqlHeight:
     """A colour's indexed height, from its own destination database."""
     return SqlHeight(
         config.slot(color).sampling_db_url,
-        config.candidate.query,
+        config.candidate_query(),
         config.readiness.statement_timeout_ms,
         label=f"{color} database",
     )
