@@ -82,3 +82,34 @@ def test_a_sandbox_made_before_profiles_reads_as_an_explorer(tmp_path: Path) -> 
     assert info is not None and info.profile == "explorer" and info.service == "explorer"
     state = world.status(tmp_path)
     assert state["profile"] == "explorer"
+
+
+def test_web_config_needs_no_database_and_gates_on_readiness_only(tmp_path: Path) -> None:
+    config = parse_config(PROFILES["web"].render_config(context(tmp_path)))
+    assert not config.catchup and config.effective_head is None
+    assert config.source.db_url == "" and all(not s.db_url for s in config.slots.values())
+    assert config.secrets_file == ""
+    assert config.readiness.health_path == "/api/health/ready"
+    assert config.readiness.health_expect == "ready"
+    assert config.readiness.min_ready_seconds > 0
+    assert config.readiness.log_pattern == ""
+    assert config.slots["blue"].container == "webapp-28080-blue"
+
+
+def test_evm_config_reads_the_head_over_json_rpc_and_the_height_from_the_colour(
+    tmp_path: Path,
+) -> None:
+    from console.core.config import HttpSource, JsonRpcSource
+
+    ctx = context(tmp_path)
+    config = parse_config(PROFILES["evm"].render_config(ctx))
+    head, candidate = config.effective_head, config.candidate
+    assert isinstance(head, JsonRpcSource)
+    assert head.url == f"http://127.0.0.1:{ctx.ports.rpc}" and head.rpc_method == "eth_blockNumber"
+    assert isinstance(candidate, HttpSource)
+    assert candidate.url == "http://127.0.0.1:{host_port}/status" and candidate.field == "block"
+    assert [c.url for c in config.readiness.checks] == ["http://127.0.0.1:{host_port}/ready"]
+    assert all(not s.db_url for s in config.slots.values())
+    # Containers dial the chain by name; the name is the host's address on the bridge.
+    assert config.image.extra_hosts == {"chain.sandbox": "172.17.0.1"}
+    assert config.image.env["RPC_URL"] == f"http://chain.sandbox:{ctx.ports.rpc}"

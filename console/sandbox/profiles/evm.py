@@ -67,13 +67,13 @@ class EvmProfile:
 
     def render_config(self, ctx: Context) -> str:
         rpc = ctx.ports.rpc
+        env = f'PORT = "{{port}}", INDEX_SPEED = "{ctx.speed}", RPC_URL = "http://{CHAIN_HOSTNAME}:{rpc}"'
         return (
             header(ctx, self.service, secrets=False)
             + f'''
 [image]
 repository = "{self.repository}"
-env = {{ PORT = "{{port}}", INDEX_SPEED = "{ctx.speed}",
-        RPC_URL = "http://{CHAIN_HOSTNAME}:{rpc}" }}
+env = {{ {env} }}
 extra_hosts = {{ "{CHAIN_HOSTNAME}" = "{ctx.gateway}" }}   # the host, seen from the bridge
 container_port = 8080
 restart_policy = "unless-stopped"
