@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from console.core.progress import Reading, SourceUnavailable
+from console.core.progress import Reading, SourceUnavailable, SourceUnreachable
 from console.core.redact import Redactor
 from console.drivers.progress.base import BaseSource, Place
 from console.drivers.progress.values import as_height, combine
@@ -76,7 +76,7 @@ class SqlProgress(BaseSource):
         try:
             return self._connect()
         except psycopg.OperationalError as exc:
-            raise SourceUnavailable(self._sentence(exc)) from None
+            raise SourceUnreachable(self._sentence(exc)) from None
         except Exception as exc:  # a malformed URL (ProgrammingError, ValueError): not transient
             detail = self._redactor.redact(str(exc).strip().splitlines()[0] if str(exc) else "")
             raise SourceUnavailable(
