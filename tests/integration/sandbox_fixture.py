@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +33,16 @@ class Sandbox:
     profile: str = "explorer"
 
     def cli(
-        self, *args: str, timeout: float = 180, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        timeout: float = 180,
+        env: dict[str, str] | None = None,
+        config: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `bluegreen --config … ARGS` as an operator would; output captured."""
+        """Run `bluegreen --config … ARGS` as an operator would (with this sandbox's config, or
+        `config`); output captured."""
         return subprocess.run(
-            [sys.executable, "-m", "console", "--config", str(self.config), *args],
+            [sys.executable, "-m", "console", "--config", str(config or self.config), *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -124,3 +131,15 @@ def tear_down(directory: Path) -> None:
         stdin=subprocess.DEVNULL,
     )
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def stop_agent(world: Sandbox) -> None:
+    """The agent re-reads the config when `deploy` starts it again."""
+    info_path = world.dir / "state" / "agent.json"
+    if info_path.exists():
+        pid = json.loads(info_path.read_text())["pid"]
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not info_path.exists():
+                break
+            time.sleep(0.1)

@@ -6,14 +6,16 @@ does not make a colour ready while its lag is above max_lag."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from console.core.config import load_config
-from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
+from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -113,3 +115,65 @@ def test_head_height_lag_eta_from_json_rpc_and_http_and_the_gate_holds_on_lag(
     result = evm.cli("rollback", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
     assert evm.served_by() == "blue"
+
+
+def with_candidate(evm: Sandbox, section: str, name: str) -> Path:
+    """A copy of the sandbox config whose [candidate] is `section`."""
+    text = re.sub(
+        r"\[candidate\]\n.*?\n(?=\[)", lambda _: section + "\n", evm.config.read_text(), flags=re.S
+    )
+    path = evm.dir / name
+    path.write_text(text)
+    return path
+
+
+def test_config_check_probe_prints_the_readings_and_names_a_wrong_field(evm: Sandbox) -> None:
+    result = evm.cli("config", "check", "--probe")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    found = re.search(r"· head\s+jsonrpc: ([\d,]+)", out)
+    assert found, out
+    head = int(found.group(1).replace(",", ""))
+    assert abs(head - chain_head(evm.sandbox_status()["ports"]["rpc"])) <= 3
+    for color in ("blue", "green"):
+        assert re.search(rf"· {color}\s+http: height [\d,]+", out), out
+
+    wrong = with_candidate(
+        evm,
+        '[candidate]\nkind = "http"\nurl = "http://127.0.0.1:{host_port}/status"\nfield = "blok"\n',
+        "wrong-field.toml",
+    )
+    result = evm.cli("config", "check", "--probe", config=wrong)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "blok" in out and "Traceback" not in out
+
+
+CANDIDATES = {
+    # The same indexer read two other ways: its Prometheus gauge and its JSON log lines.
+    "prometheus": (
+        '[candidate]\nkind = "prometheus"\nurl = "http://127.0.0.1:{host_port}/metrics"\n'
+        'metric = "evm_indexer_last_block"\nlabels = { chain = "1337" }\n'
+    ),
+    "log": """[candidate]\nkind = "log"\npattern = '"last": (\\d+)'\n""",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CANDIDATES))
+def test_a_prometheus_or_log_candidate_tracks_the_indexer(evm: Sandbox, kind: str) -> None:
+    config = with_candidate(evm, CANDIDATES[kind], f"candidate-{kind}.toml")
+    result = evm.cli("config", "check", "--probe", config=config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{kind}: height" in result.stdout
+    stop_agent(evm)  # the agent `deploy` starts reads this config
+    result = evm.cli(
+        "deploy", "v2", "--switch", "never", "--wait", "--timeout", "90", config=config
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = json.loads(evm.cli("status", "--json", config=config).stdout)
+    idle = next(
+        s for s in status["slots"].values() if s["version"] == "v2" and s["state"] == "ready"
+    )
+    assert idle["height"] is not None and idle["height"] >= HISTORY
+    assert idle["lag"] is not None and idle["lag"] <= 2
+    stop_agent(evm)  # back to the sandbox's own config for the next test

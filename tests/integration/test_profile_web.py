@@ -107,3 +107,11 @@ def test_v2_is_ready_by_health_and_min_ready_seconds_then_switch_and_rollback(
     assert web.served_by() == "blue"
     assert "webapp v1" in httpx.get(f"{web.proxy_url}/").text
     assert web.status()["live"] == "blue"
+
+
+def test_config_check_probe_on_a_service_without_catch_up(web: Sandbox) -> None:
+    result = web.cli("config", "check", "--probe")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "no catch-up" in out and "nothing to read" in out
+    assert "db_url" not in out and "Traceback" not in out
