@@ -113,3 +113,26 @@ def test_evm_config_reads_the_head_over_json_rpc_and_the_height_from_the_colour(
     # Containers dial the chain by name; the name is the host's address on the bridge.
     assert config.image.extra_hosts == {"chain.sandbox": "172.17.0.1"}
     assert config.image.env["RPC_URL"] == f"http://chain.sandbox:{ctx.ports.rpc}"
+
+
+def test_up_on_a_running_sandbox_of_another_profile_says_what_to_do(tmp_path: Path) -> None:
+    import os
+
+    running = world.SandboxInfo(
+        dir=str(tmp_path),
+        config=str(tmp_path / "bluegreen.toml"),
+        proxy_url="http://127.0.0.1:18080",
+        admin_url="http://127.0.0.1:18099",
+        ports={"proxy": 18080},
+        images=[],
+        containers=[],
+        pids={"nginx": os.getpid()},  # alive: the sandbox counts as up
+        profile="web",
+        service="webapp",
+    )
+    running.save()
+    with pytest.raises(SandboxError, match=r"up with profile 'web', not 'evm'.*sandbox down"):
+        world.up(tmp_path, profile="evm", say=lambda _: None)
+    said: list[str] = []
+    again = world.up(tmp_path, profile="web", say=said.append)  # same profile: nothing rebuilt
+    assert again.profile == "web" and said == [f"The sandbox in {tmp_path} is already up."]
