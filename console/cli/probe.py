@@ -65,7 +65,7 @@ def _probe_colour(
     assert source is not None  # catch-up is on
     try:
         if source.reads_logs:
-            if not running:
+            if running is False:
                 return ProbeLine(color, f"container {container} is not running: no log to read")
             _feed_recent_logs(source, container, redactor)
         reading = source.read()
