@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     proxy_sub.add_parser("snippet", help="print what to include in your nginx/haproxy config")
 
     sandbox = sub.add_parser(
-        "sandbox", help="a local world: chain, stand-in indexer, Postgres, nginx"
+        "sandbox", help="a local world (explorer, web or evm profile) behind nginx"
     )
     sandbox_sub = sandbox.add_subparsers(
         dest="sandbox_command", metavar="up|down|status", required=True, parser_class=_Parser
@@ -132,11 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
     up = sandbox_sub.add_parser("up", help="build and start the sandbox, v1 live in blue")
     up.add_argument("--dir", help="where the sandbox keeps its files")
     up.add_argument(
+        "--profile",
+        choices=["explorer", "web", "evm"],
+        default="explorer",
+        help="which shape of service: explorer (re-indexes from PostgreSQL; the default), "
+        "web (plain HTTP service, no database), evm (JSON-RPC chain, indexer with its own "
+        "progress endpoint)",
+    )
+    up.add_argument(
         "--history",
         type=int,
         default=None,
         metavar="BLOCKS",
-        help="blocks of chain history (default 20000)",
+        help="blocks of chain history, explorer and evm (default 20000)",
     )
     up.add_argument(
         "--speed",
@@ -150,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="PORT",
-        help="proxy on PORT, blue PORT+1, green PORT+2, admin PORT+19, Postgres PORT+20 "
-        "(default 18080)",
+        help="proxy on PORT, blue PORT+1, green PORT+2, admin PORT+19, Postgres PORT+20, "
+        "JSON-RPC chain PORT+21 (default 18080)",
     )
     down = sandbox_sub.add_parser("down", help="stop and remove everything the sandbox made")
     down.add_argument("--dir", help="the sandbox's directory")

@@ -23,12 +23,14 @@ def _up(args: argparse.Namespace) -> int:
             history=args.history or world.DEFAULT_HISTORY,
             speed=args.speed or world.DEFAULT_SPEED,
             port_base=args.port_base or world.DEFAULT_PORT_BASE,
+            say=render.say,
+            profile=args.profile,
         )
     except Exception as exc:  # every part's errors are sentences; show one, never a traceback
         render.error(f"sandbox up failed: {exc}")
         return EXIT_FAILED
     render.say(
-        f"Sandbox up. v1 is live in blue.\n"
+        f"Sandbox up ({info.profile} profile). v1 is live in blue.\n"
         f"  config:    {info.config}\n"
         f"  proxy:     {info.proxy_url}  (responses carry X-Bluegreen-Color)\n"
         f"  images:    {', '.join(info.images)}\n"

@@ -1,4 +1,4 @@
-"""Offline image building for the sandbox: the Debian base image and the stand-in indexer image.
+"""Offline image building for the sandbox: the Debian base image and the stand-in images.
 
 No container registry is reachable from the machines this runs on, so nothing is ever pulled: the
 base image is debootstrapped from Debian's package mirror (which is reachable) and imported with
@@ -23,6 +23,14 @@ BASE_IMAGE = "bluegreen-base:bookworm"
 STANDIN_REPOSITORY = "bluegreen/standin"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 INDEXER_DIR = Path(__file__).resolve().parent / "indexer"
+WEBAPP_REPOSITORY = "bluegreen/webapp"
+EVM_INDEXER_REPOSITORY = "bluegreen/evm-indexer"
+# Where each stand-in's Dockerfile lives, by image repository (the sandbox profiles pick one).
+IMAGE_SOURCES: dict[str, Path] = {
+    STANDIN_REPOSITORY: INDEXER_DIR,
+    WEBAPP_REPOSITORY: Path(__file__).resolve().parent / "webapp",
+    EVM_INDEXER_REPOSITORY: Path(__file__).resolve().parent / "evm",
+}
 DEFAULT_CACHE_DIR = Path("/var/cache/bluegreen")
 
 
@@ -162,16 +170,32 @@ def build_standin(
     repository: str = STANDIN_REPOSITORY,
     client: Any = None,
 ) -> str:
-    """Build the stand-in indexer image as `repository:tag` with VERSION=`version`; return the ref.
+    """Build the explorer stand-in as `repository:tag` with VERSION=`version`; return the ref."""
+    return build_image(tag, version, repository, client, source=INDEXER_DIR)
 
+
+def build_image(
+    tag: str,
+    version: str | None = None,
+    repository: str = STANDIN_REPOSITORY,
+    client: Any = None,
+    source: Path | None = None,
+) -> str:
+    """Build a stand-in image as `repository:tag` with VERSION=`version`; return the ref.
+
+    `source` is the directory with the Dockerfile (default: the repository's in IMAGE_SOURCES).
     Offline: FROM the local base image, `pull=False`, and the build container has no network.
     """
+    directory = source or IMAGE_SOURCES.get(repository)
+    if directory is None:
+        known = ", ".join(sorted(IMAGE_SOURCES))
+        raise ImageBuildError(f"No stand-in source for image {repository}: use one of {known}.")
     docker_client = _client(client)
     base = ensure_base_image(docker_client)
     ref = f"{repository}:{tag}"
     try:
         docker_client.images.build(
-            path=str(INDEXER_DIR),
+            path=str(directory),
             tag=ref,
             pull=False,
             rm=True,
@@ -181,7 +205,7 @@ def build_standin(
         )
     except docker.errors.BuildError as exc:
         raise ImageBuildError(
-            f"Building {ref} failed: {exc.msg}. Check {INDEXER_DIR}/Dockerfile."
+            f"Building {ref} failed: {exc.msg}. Check {directory}/Dockerfile."
         ) from exc
     except docker.errors.APIError as exc:
         raise ImageBuildError(f"Docker refused to build {ref}: {exc.explanation}.") from exc

@@ -1,4 +1,5 @@
-"""A real sandbox (Docker, PostgreSQL, nginx, the stand-in images) for end-to-end tests.
+"""A real sandbox (Docker, nginx, the profile's stand-in images and parts — PostgreSQL for the
+explorer, a JSON-RPC chain for evm) for end-to-end tests, in any profile.
 
 It runs on its own ports and directory, so it never collides with a demo sandbox on the machine.
 The directory lives under /var/tmp because the postgres user must traverse it (pytest's tmp dirs
@@ -10,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,14 +29,20 @@ class Sandbox:
     dir: Path
     config: Path
     proxy_url: str
-    password: str
+    password: str  # the explorer's PostgreSQL password; "" where the profile has no database
+    profile: str = "explorer"
 
     def cli(
-        self, *args: str, timeout: float = 180, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        timeout: float = 180,
+        env: dict[str, str] | None = None,
+        config: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `bluegreen --config … ARGS` as an operator would; output captured."""
+        """Run `bluegreen --config … ARGS` as an operator would (with this sandbox's config, or
+        `config`); output captured."""
         return subprocess.run(
-            [sys.executable, "-m", "console", "--config", str(self.config), *args],
+            [sys.executable, "-m", "console", "--config", str(config or self.config), *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -47,14 +56,30 @@ class Sandbox:
         return json.loads(result.stdout)  # type: ignore[no-any-return]
 
     def served_by(self) -> str | None:
-        response = httpx.post(
-            f"{self.proxy_url}/graphql", json={"query": "{ __typename }"}, timeout=5
+        """The colour the proxy answers from, asked the way this profile's clients ask."""
+        from console.sandbox.profiles import get_profile
+
+        probe = get_profile(self.profile).probe
+        response = httpx.request(
+            probe.method, f"{self.proxy_url}{probe.path}", json=probe.json_body, timeout=5
         )
         return response.headers.get("X-Bluegreen-Color")
 
+    def sandbox_status(self) -> dict:  # type: ignore[type-arg]
+        """`bluegreen sandbox status --json` for this sandbox's directory."""
+        result = self.cli("sandbox", "status", "--dir", str(self.dir), "--json")
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
 
-def bring_up(history: int = 3000, speed: int = 1500) -> Sandbox:
-    directory = Path(tempfile.mkdtemp(prefix="bluegreen-e2e-", dir="/var/tmp"))
+
+def bring_up(
+    history: int = 3000,
+    speed: int = 1500,
+    profile: str = "explorer",
+    port_base: int | None = None,
+) -> Sandbox:
+    """`sandbox up --profile PROFILE` in a fresh directory; port_base defaults to PORT_BASE."""
+    port_base = PORT_BASE if port_base is None else port_base
+    directory = Path(tempfile.mkdtemp(prefix=f"bluegreen-e2e-{profile}-", dir="/var/tmp"))
     os.chmod(directory, 0o755)
     result = subprocess.run(
         [
@@ -63,6 +88,8 @@ def bring_up(history: int = 3000, speed: int = 1500) -> Sandbox:
             "console",
             "sandbox",
             "up",
+            "--profile",
+            profile,
             "--dir",
             str(directory),
             "--history",
@@ -70,7 +97,7 @@ def bring_up(history: int = 3000, speed: int = 1500) -> Sandbox:
             "--speed",
             str(speed),
             "--port-base",
-            str(PORT_BASE),
+            str(port_base),
         ],
         capture_output=True,
         text=True,
@@ -81,12 +108,17 @@ def bring_up(history: int = 3000, speed: int = 1500) -> Sandbox:
         tear_down(directory)
         raise AssertionError(f"sandbox up failed:\n{result.stdout}\n{result.stderr}")
     password = ""
-    for line in (directory / "secrets.env").read_text().splitlines():
+    secrets = directory / "secrets.env"
+    for line in secrets.read_text().splitlines() if secrets.exists() else []:
         if line.startswith("SANDBOX_PG_PASSWORD="):
             password = line.split("=", 1)[1]
-    assert len(password) > 10
+    assert len(password) > 10 or profile != "explorer"
     return Sandbox(
-        directory, directory / "bluegreen.toml", f"http://127.0.0.1:{PORT_BASE}", password
+        directory,
+        directory / "bluegreen.toml",
+        f"http://127.0.0.1:{port_base}",
+        password,
+        profile,
     )
 
 
@@ -99,3 +131,15 @@ def tear_down(directory: Path) -> None:
         stdin=subprocess.DEVNULL,
     )
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def stop_agent(world: Sandbox) -> None:
+    """The agent re-reads the config when `deploy` starts it again."""
+    info_path = world.dir / "state" / "agent.json"
+    if info_path.exists():
+        pid = json.loads(info_path.read_text())["pid"]
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not info_path.exists():
+                break
+            time.sleep(0.1)

@@ -14,7 +14,7 @@ import pytest
 
 from console.core.lock import OperatorLock
 from console.core.model import Actor
-from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
+from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -56,22 +56,6 @@ def sandbox(webhook: list[str]) -> Iterator[Sandbox]:
         yield world
     finally:
         tear_down(world.dir)
-
-
-def stop_agent(world: Sandbox) -> None:
-    """The agent re-reads the config when `deploy` starts it again."""
-    import os
-    import signal
-    import time
-
-    info_path = world.dir / "state" / "agent.json"
-    if info_path.exists():
-        pid = json.loads(info_path.read_text())["pid"]
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            if not info_path.exists():
-                break
-            time.sleep(0.1)
 
 
 OUTPUTS: list[str] = []

@@ -1,0 +1,130 @@
+"""What every sandbox profile shares: the port plan, what a profile gets to work with, the one
+Protocol a profile implements, and the config sections that do not depend on the profile."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+DEFAULT_PORT_BASE = 18080
+
+
+@dataclass
+class Ports:
+    proxy: int
+    blue: int
+    green: int
+    admin: int
+    postgres: int
+    rpc: int = 0  # the evm profile's JSON-RPC chain; 0 in sandboxes made before it existed
+
+    @classmethod
+    def from_base(cls, base: int) -> Ports:
+        return cls(
+            proxy=base,
+            blue=base + 1,
+            green=base + 2,
+            admin=base + 19,
+            postgres=base + 20,
+            rpc=base + 21,
+        )
+
+
+@dataclass(frozen=True)
+class Context:
+    """What `sandbox up` decided before the profile starts its parts."""
+
+    directory: Path
+    ports: Ports
+    history: int
+    speed: int
+    gateway: str  # the host's address on the Docker bridge: how containers reach host services
+    say: Callable[[str], None] = print
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The request that shows which colour serves (through the proxy), for the demo and tests."""
+
+    method: str = "GET"
+    path: str = "/"
+    json_body: dict[str, object] | None = None
+
+
+class Profile(Protocol):
+    name: str
+    service: str  # the [service] name, and the container names' stem
+    repository: str  # the stand-in image repository (tags v1 and v2 are built)
+    summary: str  # one line for `--help` and the docs
+    v1_env: Mapping[str, str]  # deploy-time env that brings v1 up fast (the demo is about v2)
+    probe: Probe
+    extra_ports: tuple[str, ...]  # the Ports fields this profile uses beyond the proxy's four
+
+    def start(self, ctx: Context) -> dict[str, int]:
+        """Start the host-side parts (database, chain), write secrets; return their pids."""
+        ...
+
+    def render_config(self, ctx: Context) -> str:
+        """The bluegreen.toml of this profile."""
+        ...
+
+    def stop(self, directory: Path, ports: dict[str, int]) -> None:
+        """Stop what is not stopped by pid (a database cluster); pids are stopped by the caller."""
+        ...
+
+
+def container_prefix(service: str, port_base: int) -> str:
+    # A second sandbox (the tests') must not collide with the demo's container names.
+    return service if port_base == DEFAULT_PORT_BASE else f"{service}-{port_base}"
+
+
+def header(ctx: Context, service: str, secrets: bool) -> str:
+    lines = [
+        "# Written by `bluegreen sandbox up`."
+        + (" Secrets live in secrets.env (mode 0600)." if secrets else ""),
+        f'service = "{service}"',
+        f'state_dir = "{ctx.directory / "state"}"',
+    ]
+    if secrets:
+        lines.append(f'secrets_file = "{ctx.directory / "secrets.env"}"')
+    return "\n".join(lines) + "\n"
+
+
+def slots(ctx: Context, service: str, with_db: bool) -> str:
+    prefix = container_prefix(service, ctx.ports.proxy)
+    text = ""
+    for color in ("blue", "green"):
+        port = getattr(ctx.ports, color)
+        text += f'\n[slots.{color}]\ncontainer = "{prefix}-{color}"\nhost_port = {port}\n'
+        if with_db:
+            upper = color.upper()
+            text += f'db_url = "${{{upper}_DB_URL}}"\nhost_db_url = "${{{upper}_HOST_DB_URL}}"\n'
+    return text
+
+
+def proxy_switch_notify(ctx: Context, probe_path: str, every_blocks: int = 5000) -> str:
+    nginx_dir = ctx.directory / "nginx"
+    nginx_argv = f'"nginx", "-p", "{nginx_dir}", "-c", "{nginx_dir / "nginx.conf"}"'
+    return f"""
+[proxy]
+kind = "nginx"
+mode = "live"
+include_dir = "{nginx_dir / "bluegreen"}"
+proxy_url = "http://127.0.0.1:{ctx.ports.proxy}"
+admin_url = "http://127.0.0.1:{ctx.ports.admin}"
+probe_path = "{probe_path}"
+test_command = [{nginx_argv}, "-t", "-q"]
+reload_command = [{nginx_argv}, "-s", "reload"]
+
+[switch]
+policy = "confirm"
+watch_seconds = 60
+auto_rollback = true
+keep_previous_seconds = 0
+
+[notify]
+webhook_url = ""
+every_blocks = {every_blocks}
+"""

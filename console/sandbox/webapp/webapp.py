@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""Stand-in for a plain web service (the `web` sandbox profile): no database, nothing to re-index.
+
+Runs INSIDE the sandbox image: Python stdlib only (Debian bookworm's python3).
+
+Shaped like the Next.js apps operators run behind nginx: `/health` answers 200 as soon as the
+server listens (liveness), `/api/health/ready` (also `/ready`) answers 503 until READY_AFTER_SECONDS
+have passed since start, then 200 (readiness — warm caches, loaded config); `/` is a page that
+names the version, `/version` the same as JSON. One access-log line per request on stdout.
+
+Env: PORT (8080), VERSION, READY_AFTER_SECONDS (5), NOT_READY_AGAIN_AFTER_SECONDS (0 = never:
+readiness turns back to 503 that long after it turned 200 — a test knob).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+
+READY_PATHS = ("/api/health/ready", "/ready")
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        log("error", f"{name}={raw!r} is not a number; using {default}")
+        return default
+
+
+def log(level: str, message: str) -> None:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    sys.stdout.write(f"{stamp} {level.upper():>5} webapp: {message}\n")
+    sys.stdout.flush()
+
+
+class App:
+    def __init__(self, version: str, ready_after: float, not_ready_again_after: float) -> None:
+        self.version = version
+        self.started = time.monotonic()
+        self.ready_after = ready_after
+        self.not_ready_again_after = not_ready_again_after
+        self.announced = False
+        self.lock = threading.Lock()
+
+    def ready(self) -> bool:
+        up_for = time.monotonic() - self.started
+        if up_for < self.ready_after:
+            return False
+        if self.not_ready_again_after and up_for >= self.ready_after + self.not_ready_again_after:
+            return False
+        with self.lock:
+            if not self.announced:
+                self.announced = True
+                log("info", f"ready after {up_for:.1f}s")
+        return True
+
+    def page(self) -> bytes:
+        return (
+            "<!doctype html><html><head><title>webapp</title></head><body>"
+            f"<h1>webapp {self.version}</h1><p>Served by the bluegreen web sandbox.</p>"
+            "</body></html>"
+        ).encode()
+
+
+def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a real app server behind nginx
+        disable_nagle_algorithm = True  # headers and body are two writes; no delayed-ACK stall
+        timeout = 300  # an idle keep-alive connection must not pin a thread forever
+
+        def version_string(self) -> str:
+            return f"webapp/{app.version}"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # one line per request is written by _send, with the status
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            log("info", f'"{self.command} {self.path}" {status} {len(body)}')
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/health":
+                self._send(200, b"OK", "text/plain; charset=utf-8")
+            elif path in READY_PATHS:
+                if app.ready():
+                    self._send(200, b"ready", "text/plain; charset=utf-8")
+                else:
+                    self._send(503, b"not ready", "text/plain; charset=utf-8")
+            elif path == "/version":
+                body = json.dumps({"service": "webapp", "version": app.version}).encode()
+                self._send(200, body, "application/json")
+            elif path in ("/", "/index.html"):
+                self._send(200, app.page(), "text/html; charset=utf-8")
+            else:
+                self._send(404, b"Not Found", "text/plain; charset=utf-8")
+
+        do_HEAD = do_GET
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > 0:
+                self.rfile.read(length)
+            self.do_GET()
+
+    return Handler
+
+
+def main() -> int:
+    version = os.environ.get("VERSION", "dev")
+    port = int(os.environ.get("PORT", "8080"))
+    app = App(
+        version,
+        env_float("READY_AFTER_SECONDS", 5.0),
+        env_float("NOT_READY_AGAIN_AFTER_SECONDS", 0.0),
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(app))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    log("info", f"webapp {version} listening on 0.0.0.0:{port} (ready in {app.ready_after:g}s)")
+    stop.wait()
+    log("info", "received shutdown signal, exiting")
+    server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
