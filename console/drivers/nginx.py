@@ -88,7 +88,7 @@ class NginxDriver:
             if written:
                 self._reload("install")
             return
-        if written or not self.read_back().answered:
+        if written or not self.admin.read_back().answered:
             self._reload("install")
             self.admin.wait(PROXY_RELOAD_SETTLE_SECONDS, self.http_path)
         self.admin.set(live or NOTHING_LIVE)
@@ -96,13 +96,13 @@ class NginxDriver:
     def switch(self, to: Color) -> SwitchResult:
         if self.mode == "reload":
             return self._switch_by_reload(to)
-        before = self.read_back()
+        before = self.admin.read_back()
         if not before.answered:
             raise ProxyError(
                 f"The nginx admin endpoint {self.admin_where} did not answer within "
                 f"{PROXY_READ_BACK_SECONDS:.0f} s, so no switch was sent: check that nginx runs "
-                "with the bluegreen include (`bluegreen proxy install`).",
-                read_back=before,
+                "with the bluegreen include (`bluegreen proxy install`) and that you may act.",
+                read_back=self._read_back_through_proxy(),
             )
         started = time.perf_counter()
         self.admin.set(to)  # the switch itself: every worker's next balancer call sees it
@@ -129,7 +129,10 @@ class NginxDriver:
     def read_back(self) -> ReadBack:
         if self.mode == "reload":
             return self._read_back_through_proxy()
-        return self.admin.read_back()
+        # The dict, else what the proxy itself answers with: an unreachable admin socket (or one
+        # this user may not open) must not leave the truth unknown while nginx serves.
+        seen = self.admin.read_back()
+        return seen if seen.answered else self._read_back_through_proxy()
 
     def current(self) -> Color | None:
         seen = self.read_back()
@@ -168,7 +171,7 @@ class NginxDriver:
         except ProxyError as exc:
             problems.append(str(exc))
         if self.mode == "live":
-            running = self.read_back()
+            running = self.admin.read_back()
             if not running.answered:
                 problems.append(
                     f"The nginx admin endpoint {self.admin_where} does not answer: add the "

@@ -32,14 +32,15 @@ class NginxAdmin:
 
     def token(self, create: bool = False) -> str:
         """The TCP endpoint's token ("" when there is none and `create` is False)."""
-        with contextlib.suppress(FileNotFoundError):
-            try:
-                return self.token_path.read_text(encoding="ascii").strip()
-            except OSError as exc:
-                raise ProxyError(
-                    f"Cannot read the admin token {self.token_path} ({exc.strerror}): act as an "
-                    "operator (root or a member of operators_group)."
-                ) from None
+        try:
+            return self.token_path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise ProxyError(
+                f"Cannot read the admin token {self.token_path} ({exc.strerror}): act as an "
+                "operator (root or a member of operators_group)."
+            ) from None
         if not create:
             return ""
         token = secrets.token_urlsafe(32)
@@ -88,8 +89,9 @@ class NginxAdmin:
                 )
         except httpx.HTTPError as exc:
             # The request may sit in a stalled nginx: past its expiry nginx refuses it, so only
-            # then is a read-back the truth.
-            time.sleep(max(0.0, expires - time.time()) + 0.05)
+            # then is a read-back the truth. (A refused connection carried nothing.)
+            if not isinstance(exc, httpx.ConnectError):
+                time.sleep(max(0.0, expires - time.time()) + 0.05)
             raise ProxyError(
                 f"The nginx admin endpoint {self.where} did not answer the switch to {color} "
                 f"within {PROXY_ADMIN_SECONDS:.0f} s ({type(exc).__name__}).",
