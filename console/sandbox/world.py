@@ -128,14 +128,14 @@ def up(
         ["nginx", "-p", str(nginx.prefix_dir), "-c", str(nginx.conf_path)],
         directory / "nginx" / "logs" / "stderr.log",
     )
-    wait_until(lambda: driver.current() is not None, 10, "nginx did not answer on its admin port")
+    wait_until(lambda: driver.read_back().answered, 10, "nginx did not answer on its admin socket")
     driver.install("blue")
 
     info = SandboxInfo(
         dir=str(directory),
         config=str(config_path),
         proxy_url=f"http://127.0.0.1:{ports.proxy}",
-        admin_url=f"http://127.0.0.1:{ports.admin}",
+        admin_url=f"unix:{config.admin_socket_path}",
         ports={name: getattr(ports, name) for name in _ports_used(kind.extra_ports)},
         images=image_refs,
         containers=[f"{container_prefix(kind.service, port_base)}-{c}" for c in ("blue", "green")],
@@ -227,7 +227,8 @@ def status(directory: Path | None = None) -> dict[str, object]:
         "dir": info.dir,
         "config": info.config,
         "proxy_url": info.proxy_url,
-        "admin_url": info.admin_url,
+        "admin_url": info.admin_url,  # unix:PATH — the admin socket, for operators only
+        "admin_socket": info.admin_url.removeprefix("unix:"),
         "images": info.images,
         "ports": info.ports,
         "running": running,

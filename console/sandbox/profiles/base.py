@@ -113,7 +113,6 @@ kind = "nginx"
 mode = "live"
 include_dir = "{nginx_dir / "bluegreen"}"
 proxy_url = "http://127.0.0.1:{ctx.ports.proxy}"
-admin_url = "http://127.0.0.1:{ctx.ports.admin}"
 probe_path = "{probe_path}"
 test_command = [{nginx_argv}, "-t", "-q"]
 reload_command = [{nginx_argv}, "-s", "reload"]
