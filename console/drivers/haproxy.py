@@ -15,6 +15,7 @@ import socket
 import time
 from pathlib import Path
 
+from console.core import timeouts
 from console.core.config import Config
 from console.core.fsutil import StateDirError, atomic_write
 from console.core.model import COLORS, Color, other
@@ -156,7 +157,7 @@ class HaproxyDriver:
 
     # ── runtime API ─────────────────────────────────────────────────────────────────────────────
 
-    def runtime(self, command: str, timeout: float = 2.0) -> str:
+    def runtime(self, command: str, timeout: float = timeouts.PROXY_ADMIN_SECONDS) -> str:
         """Send one line to the admin socket and return HAProxy's whole answer."""
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import socket
 import threading
 from decimal import Decimal
 from typing import Any, Protocol
@@ -18,12 +20,13 @@ import httpx
 import psycopg
 from psycopg import errors as pg_errors
 
+from console.core import timeouts
 from console.core.config import Config
 from console.core.model import Color
 from console.core.redact import Redactor
 
-CONNECT_TIMEOUT_SECONDS = 3
-HTTP_TIMEOUT_SECONDS = 3.0
+CONNECT_TIMEOUT_SECONDS = timeouts.SQL_CONNECT_SECONDS
+HTTP_TIMEOUT_SECONDS = timeouts.HEIGHT_HTTP_SECONDS
 
 
 class SourceUnavailable(Exception):
@@ -75,8 +78,12 @@ class SqlHeight:
         self.statement_timeout_ms = statement_timeout_ms
         self.label = label
         self._redactor = Redactor([url])
+        # `statement_timeout` is enforced by the server: a stalled (SIGSTOPped, swapped-out)
+        # server never enforces it, so the client gives up on the socket a little later.
+        self.socket_timeout = timeouts.sql_socket_seconds(statement_timeout_ms)
         self._conn: psycopg.Connection[Any] | None = None
         self._lock = threading.Lock()  # a connection serves one query at a time
+        self._timed_out = False
 
     def __repr__(self) -> str:  # never show the URL
         return f"SqlHeight(label={self.label!r})"
@@ -103,20 +110,56 @@ class SqlHeight:
             if self._conn is None or self._conn.closed:
                 self._conn = self._connect_or_explain()
             try:
-                row = self._conn.execute(self.query).fetchone()
+                row = self._execute_bounded(self._conn)
             except pg_errors.UndefinedTable:
                 return None  # the service has not created its tables yet: not started
             except psycopg.Error as exc:
                 self._drop_connection()
+                if self._timed_out:
+                    raise SourceUnavailable(self._no_answer()) from None
                 raise SourceUnavailable(self._sentence(exc)) from None
         if row is None or not row:
             return None
         return _as_height(row[0], self.label)
 
+    def _execute_bounded(self, conn: psycopg.Connection[Any]) -> Any:
+        """Run the query; past `socket_timeout` a watchdog shuts the socket down, which makes
+        the blocked read return at once (libpq has no client-side query timeout)."""
+        self._timed_out = False
+        watchdog = threading.Timer(self.socket_timeout, self._abort, args=(conn,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return conn.execute(self.query).fetchone()
+        finally:
+            watchdog.cancel()
+
+    def _abort(self, conn: psycopg.Connection[Any]) -> None:
+        self._timed_out = True
+        # shutdown() acts on the socket itself, so a duplicate descriptor reaches it; the
+        # connection is dropped and reopened by the next read.
+        with (
+            contextlib.suppress(OSError, psycopg.Error),
+            socket.socket(fileno=os.dup(conn.fileno())) as sock,
+        ):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def _no_answer(self) -> str:
+        return (
+            f"{_the(self.label)} did not answer within "
+            f"{timeouts.seconds_text(self.socket_timeout)} s (the server is hung or overloaded); "
+            "retrying."
+        )
+
     def _connect_or_explain(self) -> psycopg.Connection[Any]:
         try:
             return self._connect()
         except psycopg.OperationalError as exc:
+            if "timeout" in str(exc).lower():
+                raise SourceUnavailable(
+                    f"{_the(self.label)} did not answer within {CONNECT_TIMEOUT_SECONDS} s while "
+                    "connecting (the server is hung, overloaded or unreachable); retrying."
+                ) from None
             raise SourceUnavailable(self._sentence(exc)) from None
         except Exception as exc:  # a malformed URL (ProgrammingError, ValueError): not transient
             detail = self._redactor.redact(str(exc).strip().splitlines()[0] if str(exc) else "")

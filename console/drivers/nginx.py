@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from console.core import timeouts
 from console.core.config import Config
 from console.core.fsutil import StateDirError, atomic_write
 from console.core.model import COLORS, Color, other
@@ -384,7 +385,7 @@ class NginxDriver:
 
     def _admin_get(self) -> Color | None:
         try:
-            with probe_client(timeout=2.0) as client:
+            with probe_client(timeout=timeouts.PROXY_ADMIN_SECONDS) as client:
                 response = client.get(self._admin_url)
         except httpx.HTTPError:
             return None
@@ -395,7 +396,7 @@ class NginxDriver:
 
     def _admin_set(self, color: Color) -> None:
         try:
-            with probe_client(timeout=2.0) as client:
+            with probe_client(timeout=timeouts.PROXY_ADMIN_SECONDS) as client:
                 response = client.post(self._admin_url, params={"color": color})
         except httpx.HTTPError as exc:
             raise ProxyError(

@@ -12,6 +12,7 @@ import time
 
 import httpx
 
+from console.core import timeouts
 from console.core.model import COLORS, Color
 from console.drivers.proxy import COLOR_HEADER, ProxyError
 
@@ -47,7 +48,7 @@ def _shared_tls_context() -> ssl.SSLContext:
         return _tls_context
 
 
-def probe_client(timeout: float = 2.0) -> httpx.Client:
+def probe_client(timeout: float = timeouts.PROXY_ADMIN_SECONDS) -> httpx.Client:
     """A cheap-to-create keep-alive client for loopback and proxy probes."""
     # trust_env=False: an HTTP(S)_PROXY in the environment must never sit between us and the proxy.
     return httpx.Client(timeout=timeout, trust_env=False, verify=_shared_tls_context())

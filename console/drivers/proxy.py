@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from console.core import timeouts
 from console.core.model import Color
 
 if TYPE_CHECKING:
@@ -64,7 +65,9 @@ def make_proxy(config: Config) -> ProxyDriver:
     return NginxDriver(config)
 
 
-def run_command(argv: list[str], what: str, timeout: float = 30.0) -> None:
+def run_command(
+    argv: list[str], what: str, timeout: float = timeouts.PROXY_COMMAND_SECONDS
+) -> None:
     """Run an operator-configured command (argv, never a shell); ProxyError with its last line."""
     if not argv:
         raise ProxyError(f"The {what} command is empty: set it in [proxy] of the configuration.")

@@ -1,0 +1,48 @@
+"""Every bound on a call to another part, named in one place.
+
+A part that hangs (a Docker daemon stuck on a busy disk, nginx workers blocked, a SIGSTOPped
+database) must cost the caller at most its bound, and the caller must then say which part did not
+answer. Each bound is chosen for its part: what a healthy part on a loaded 2-core host answers well
+within, and what an operator at a prompt can wait for.
+
+The webhook's bound is the operator's `notify.timeout_seconds`; the proxy's verification window is
+`proxy.verify_timeout_seconds`; a container's stop grace is its `stop_timeout`. Those are settings
+of the installation; everything else is here.
+"""
+
+from __future__ import annotations
+
+# ── Docker Engine API (the agent and the CLI) ──
+# Reads (inspect, list, logs, ping): a healthy engine answers in milliseconds.
+DOCKER_READ_SECONDS = 5.0
+# Changes (create, start, remove, exec): network set-up on a loaded host can take seconds.
+DOCKER_CHANGE_SECONDS = 30.0
+# Loading or pulling an image: an archive of hundreds of MB takes minutes.
+DOCKER_IMAGE_SECONDS = 600.0
+
+# ── the proxy ──
+# One admin request (nginx's Lua admin location, HAProxy's runtime API socket).
+PROXY_ADMIN_SECONDS = 2.0
+# An operator-configured command (`nginx -t`, reload).
+PROXY_COMMAND_SECONDS = 30.0
+
+# ── checks and progress sources ──
+# A colour's health and smoke requests.
+HTTP_CHECK_SECONDS = 2.0
+# A height read from an HTTP JSON endpoint (the chain head, an indexer's status).
+HEIGHT_HTTP_SECONDS = 3.0
+# Opening a PostgreSQL connection (TCP, TLS, authentication).
+SQL_CONNECT_SECONDS = 3
+# Beyond `statement_timeout`, which a stalled server never enforces: the client gives up on the
+# socket this long after the statement timeout would have fired.
+SQL_SOCKET_MARGIN_SECONDS = 1.0
+
+
+def sql_socket_seconds(statement_timeout_ms: int) -> float:
+    """The client-side bound of one query: the server's statement timeout plus a margin."""
+    return statement_timeout_ms / 1000.0 + SQL_SOCKET_MARGIN_SECONDS
+
+
+def seconds_text(value: float) -> str:
+    """`5.0` → `5`, `2.5` → `2.5`: bounds as the sentences print them."""
+    return f"{value:g}"
