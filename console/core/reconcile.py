@@ -8,9 +8,13 @@ settled from the containers. Every difference found is recorded as a `drift` eve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from console.core.installation import Installation
 from console.core.model import COLORS, Actor, Color, Phase, other
+
+if TYPE_CHECKING:
+    from console.drivers.docker_model import ContainerInfo
 
 _TERMINAL_CONTAINER_STATES = {"exited", "dead"}
 
@@ -24,11 +28,39 @@ class Drift:
     first_live: bool = False
 
 
-def reconcile(inst: Installation, actor: Actor) -> list[Drift]:
+class Reconciled(list[Drift]):
+    """The drifts found, plus why Docker could not be asked (then nothing that needs Docker was
+    settled); a list, so callers that only iterate drifts need not know."""
+
+    docker_problem: str | None = None
+
+
+class _Docker:
+    """Docker as one reconcile sees it: after one call fails (a hung engine costs its whole bound),
+    the rest are not tried, so a reconcile costs at most one Docker bound."""
+
+    def __init__(self, inst: Installation) -> None:
+        self.inst = inst
+        self.problem: str | None = None
+
+    def inspect(self, color: Color) -> tuple[bool, ContainerInfo | None]:
+        """(answered, info); info None = no such container."""
+        if self.problem is not None:
+            return False, None
+        try:
+            return True, self.inst.runtime.inspect(self.inst.config.slot(color).container)
+        except Exception as exc:
+            self.problem = str(exc)
+            return False, None
+
+
+def reconcile(inst: Installation, actor: Actor) -> Reconciled:
     """Bring the store and the persisted proxy file in line with the running world."""
-    drifts: list[Drift] = []
-    drifts += _reconcile_live(inst)
-    drifts += _reconcile_deployments(inst)
+    docker = _Docker(inst)
+    drifts = Reconciled()
+    drifts += _reconcile_live(inst, docker)
+    drifts += _reconcile_deployments(inst, docker)
+    drifts.docker_problem = docker.problem
     for drift in drifts:
         text = f"{drift.what} — {drift.fixed}"
         if drift.first_live:
@@ -38,7 +70,7 @@ def reconcile(inst: Installation, actor: Actor) -> list[Drift]:
     return drifts
 
 
-def _reconcile_live(inst: Installation) -> list[Drift]:
+def _reconcile_live(inst: Installation, docker: _Docker) -> list[Drift]:
     stored = inst.store.live()
     try:
         running = inst.proxy.current()
@@ -49,7 +81,7 @@ def _reconcile_live(inst: Installation) -> list[Drift]:
     drifts: list[Drift] = []
     if truth is None:
         return drifts
-    if stored is None and not _container_running(inst, truth):
+    if stored is None and not _container_running(docker, truth):
         return drifts  # the proxy's default colour, with nothing behind it: nothing is live yet
     if stored != truth:
         previous = inst.store.previous()
@@ -85,15 +117,12 @@ def _reconcile_live(inst: Installation) -> list[Drift]:
     return drifts
 
 
-def _container_running(inst: Installation, color: Color) -> bool:
-    try:
-        info = inst.runtime.inspect(inst.config.slot(color).container)
-    except Exception:
-        return False
+def _container_running(docker: _Docker, color: Color) -> bool:
+    _, info = docker.inspect(color)
     return info is not None and info.running
 
 
-def _reconcile_deployments(inst: Installation) -> list[Drift]:
+def _reconcile_deployments(inst: Installation, docker: _Docker) -> list[Drift]:
     drifts: list[Drift] = []
     live = inst.store.live()
     for color in COLORS:
@@ -110,10 +139,9 @@ def _reconcile_deployments(inst: Installation) -> list[Drift]:
                 )
             )
             continue
-        try:
-            info = inst.runtime.inspect(inst.config.slot(color).container)
-        except Exception:
-            continue  # Docker down: the agent reports it; nothing to settle safely now
+        answered, info = docker.inspect(color)
+        if not answered:
+            continue  # Docker down or hung: the agent reports it; nothing to settle safely now
         if info is None:
             inst.store.set_phase(deployment.id, Phase.FAILED, "its container disappeared")
             drifts.append(
