@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from console.core.model import PartReading
 
@@ -129,7 +129,7 @@ class Sampler(Generic[T]):
                 self._changed.notify_all()
 
 
-def sample_round(samplers: list[Sampler[object]], budget_seconds: float) -> None:
+def sample_round(samplers: Sequence[Sampler[Any]], budget_seconds: float) -> None:
     """Request a reading from each sampler and wait up to `budget_seconds` for all of them; a
     sampler stuck in a hung read simply keeps its previous reading."""
     rounds = [(sampler, sampler.request()) for sampler in samplers]

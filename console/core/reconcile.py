@@ -61,16 +61,30 @@ def reconcile(inst: Installation, actor: Actor) -> Reconciled:
     drifts += _reconcile_live(inst, docker)
     drifts += _reconcile_deployments(inst, docker)
     drifts.docker_problem = docker.problem
+    _record(inst, actor, drifts)
+    return drifts
+
+
+def reconcile_live(inst: Installation, actor: Actor, cause: str = "") -> Reconciled:
+    """Only the live colour and the persisted proxy file: the agent's per-tick check of what users
+    get. `cause` is added to what was found (e.g. "changed outside bluegreen at 21:40:03")."""
+    docker = _Docker(inst)
+    drifts = Reconciled(_reconcile_live(inst, docker, cause))
+    drifts.docker_problem = docker.problem
+    _record(inst, actor, drifts)
+    return drifts
+
+
+def _record(inst: Installation, actor: Actor, drifts: list[Drift]) -> None:
     for drift in drifts:
         text = f"{drift.what} — {drift.fixed}"
         if drift.first_live:
             inst.store.record_event("live", text, "info", str(actor))
         else:
             inst.store.record_event("drift", text, "warning", str(actor))
-    return drifts
 
 
-def _reconcile_live(inst: Installation, docker: _Docker) -> list[Drift]:
+def _reconcile_live(inst: Installation, docker: _Docker, cause: str = "") -> list[Drift]:
     stored = inst.store.live()
     try:
         running = inst.proxy.current()
@@ -102,7 +116,8 @@ def _reconcile_live(inst: Installation, docker: _Docker) -> list[Drift]:
         else:
             drifts.append(
                 Drift(
-                    f"The store said live={stored or 'none'}, the proxy routes to {truth}",
+                    f"The store said live={stored or 'none'}, the proxy routes to {truth}"
+                    + (f" ({cause})" if cause else ""),
                     f"store updated to {truth}",
                 )
             )
