@@ -4,7 +4,7 @@ A private PostgreSQL (port 29050, data under /var/tmp/bgbench-pg, kept between r
 source's `blocks` and the destination's `explorer_block_details` + `index_watermarks`, `--rows`
 rows each. One sample is what readiness reads every interval: the head and the candidate height.
 
-  new   SqlHeight (one persistent psycopg connection per source): the configured head query
+  new   SqlProgress (one persistent psycopg connection per source): the configured head query
         `SELECT MAX(height) - 1 FROM blocks` and the watermark row
   old   the old monitor: spawn `psql` (PGPASSWORD in env) for MAX(height) on each database
 
@@ -26,7 +26,8 @@ from pathlib import Path
 import psycopg
 
 from bench.common import fmt, percentile, ratio, table, write_results
-from console.drivers.heights import SqlHeight
+from console.drivers.progress.base import Place
+from console.drivers.progress.sql import SqlProgress
 from console.sandbox.postgres_proc import PostgresServer, find_pg_bin
 
 PORT = 29050
@@ -103,7 +104,7 @@ def explain(url: str, query: str) -> str:
     return "\n".join(str(r[0]) for r in rows)
 
 
-def sample_new(head: SqlHeight, candidate: SqlHeight) -> float:
+def sample_new(head: SqlProgress, candidate: SqlProgress) -> float:
     started = time.perf_counter()
     head.read()
     candidate.read()
@@ -148,11 +149,13 @@ def main(argv: list[str] | None = None) -> int:
             "candidate (new)": explain(dest_url, CANDIDATE_QUERY),
             "MAX(height) on explorer_block_details (old)": explain(dest_url, OLD_CANDIDATE_QUERY),
         }
-        head = SqlHeight(source_url, HEAD_QUERY, label="source database")
-        candidate = SqlHeight(dest_url, CANDIDATE_QUERY, label="blue database")
-        max_candidate = SqlHeight(dest_url, OLD_CANDIDATE_QUERY, label="blue database")
+        head = SqlProgress(Place("head", "source database"), source_url, HEAD_QUERY)
+        candidate = SqlProgress(Place("candidate", "blue database"), dest_url, CANDIDATE_QUERY)
+        max_candidate = SqlProgress(
+            Place("candidate", "blue database"), dest_url, OLD_CANDIDATE_QUERY
+        )
         try:
-            if head.read() != args.rows - 1 or candidate.read() != args.rows:
+            if head.read().height != args.rows - 1 or candidate.read().height != args.rows:
                 raise RuntimeError("the benchmark tables do not hold the expected heights")
             sample_new(head, candidate)  # connect outside the measurement, as the agent does
             sample_new(head, max_candidate)
@@ -194,14 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     old_p99 = figures["old_psql"]["p99"]
     rows = [
         [
-            "SqlHeight: head + watermark",
+            "SqlProgress: head + watermark",
             fmt(figures["new"]["p50"], 2),
             fmt(figures["new"]["p99"], 2),
             ratio(old_p50, figures["new"]["p50"]),
             ratio(old_p99, figures["new"]["p99"]),
         ],
         [
-            "SqlHeight: head + MAX(height) dest",
+            "SqlProgress: head + MAX(height) dest",
             fmt(figures["new_max_query"]["p50"], 2),
             fmt(figures["new_max_query"]["p99"], 2),
             ratio(old_p50, figures["new_max_query"]["p50"]),

@@ -29,9 +29,10 @@ from console.core.model import (
     SlotStatus,
     SwitchPolicy,
 )
+from console.core.progress import SourceUnavailable
 from console.core.reconcile import reconcile
 from console.core.switching import rollback_locked, switch
-from console.drivers.heights import SourceUnavailable, make_head_source
+from console.drivers.progress import make_head_source
 
 AGENT_ACTOR = Actor("agent")
 _FAILED_TICKS_BEFORE_ROLLBACK = 3  # one bad health probe is noise; three in a row is a failure
@@ -44,6 +45,7 @@ class Agent:
         self.inst = inst
         self.log = log
         self.stopping = threading.Event()
+        # None: no catch-up, or each colour reports its own head (read in its SlotWatch).
         self.head_source = make_head_source(inst.config)
         self.watches = {color: SlotWatch(inst, color) for color in COLORS}
         self.previous: dict[Color, SlotStatus] = {}
@@ -75,6 +77,8 @@ class Agent:
         finally:
             for watch in self.watches.values():
                 watch.close()
+            if self.head_source is not None:
+                self.head_source.close()
             self.inst.store.record_event("agent", "Agent stopped.", "info", str(AGENT_ACTOR))
             self.inst.agent_lease.release()
         return 0
@@ -117,8 +121,10 @@ class Agent:
             self.last_prune = now
 
     def _read_head(self) -> int | None:
+        if self.head_source is None:
+            return None
         try:
-            head = self.head_source.read()
+            head = self.head_source.read().height
             self.head_error = None
             return head
         except SourceUnavailable as exc:

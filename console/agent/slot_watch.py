@@ -13,12 +13,14 @@ from collections import deque
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from console.core.model import Color, Sample, SlotState, SlotStatus
+from console.core.config_sources import fill_url
+from console.core.model import Color, Condition, Sample, SlotState, SlotStatus
+from console.core.progress import ProgressSource, SourceUnavailable
 from console.core.readiness import GateInputs, ReadinessGate
 from console.core.redact import sanitize_log_line
 from console.core.tracking import CatchupTracker
 from console.drivers.checks import HttpChecker, LogPatternWatcher
-from console.drivers.heights import SourceUnavailable, make_candidate_source
+from console.drivers.progress import make_candidate_source
 
 if TYPE_CHECKING:
     from console.core.installation import Installation
@@ -32,10 +34,18 @@ class LogFollower:
     """A thread that follows one container's logs, feeding the readiness pattern and keeping the
     last lines (sanitized, redacted) to explain a failure."""
 
-    def __init__(self, inst: Installation, container: str, pattern: str) -> None:
+    def __init__(
+        self,
+        inst: Installation,
+        container: str,
+        pattern: str,
+        progress: ProgressSource | None = None,
+    ) -> None:
         self.inst = inst
         self.container = container
         self.pattern = LogPatternWatcher(pattern) if pattern else None
+        # A `kind = "log"` progress source reads the same stream: logs are followed once.
+        self.progress = progress if progress is not None and progress.reads_logs else None
         self.recent: deque[str] = deque(maxlen=50)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"logs-{container}", daemon=True)
@@ -49,6 +59,8 @@ class LogFollower:
                     self.recent.append(line)
                     if self.pattern is not None:
                         self.pattern.feed(line)
+                    if self.progress is not None:
+                        self.progress.feed_line(line)
             except Exception:
                 pass  # the daemon restarted or the container went away; retry below
             self.stop_event.wait(1.0)
@@ -73,9 +85,17 @@ class SlotWatch:
         self.color = color
         self.slot = inst.config.slot(color)
         readiness = inst.config.readiness
+        # None for a service that does not re-index: no height, no lag condition.
         self.candidate = make_candidate_source(inst.config, color)
+        # Without an independent [head], the colour's own answer carries the head it reports.
+        self.own_head = inst.config.effective_head is None
         self.checker = HttpChecker(f"http://127.0.0.1:{self.slot.host_port}")
-        self.gate = ReadinessGate(readiness)
+        self.check_urls = [
+            (fill_url(c.url, self.slot.host_port, color, self.slot.container), c.expect_status)
+            for c in readiness.checks
+        ]
+        self.gate = ReadinessGate(readiness, catchup=self.candidate is not None)
+        self.ever_ready = False
         self.tracker = self._new_tracker()
         self.container_id: str | None = None
         self.restarts_at_start = 0
@@ -90,7 +110,8 @@ class SlotWatch:
     def close(self) -> None:
         if self.logs:
             self.logs.stop()
-        self.candidate.close()
+        if self.candidate is not None:
+            self.candidate.close()
 
     def _new_tracker(self) -> CatchupTracker:
         return CatchupTracker(
@@ -104,9 +125,12 @@ class SlotWatch:
         self.restarts_at_start = info.restart_count
         self.started_at = info.started_at or now
         self.gate.reset()
+        self.ever_ready = False
         self.tracker = self._new_tracker()
+        if self.candidate is not None:
+            self.candidate.reset()  # a log source must not keep the old container's height
         self.logs = LogFollower(
-            self.inst, self.slot.container, self.inst.config.readiness.log_pattern
+            self.inst, self.slot.container, self.inst.config.readiness.log_pattern, self.candidate
         )
 
     def observe(
@@ -211,14 +235,19 @@ class SlotWatch:
         base: SlotStatus,
     ) -> SlotStatus:
         reason = None
-        try:
-            height = self.candidate.read()
-            self.tracker.add(Sample(now, head, height))
-            self.last_sample = Sample(now, head, height)
-        except SourceUnavailable as exc:
-            reason = str(exc)
-        health_ok, _ = self.checker.health(self.inst.config.readiness.health_path)
+        if self.candidate is not None:
+            try:
+                reading = self.candidate.read()
+                sample = Sample(now, reading.head if self.own_head else head, reading.height)
+                self.tracker.add(sample)
+                self.last_sample = sample
+            except SourceUnavailable as exc:
+                reason = str(exc)
         readiness = self.inst.config.readiness
+        health_ok, health_detail = self.checker.health(
+            readiness.health_path, readiness.health_expect
+        )
+        checks = tuple(self.checker.check(url, status) for url, status in self.check_urls)
         smoke_ok: bool | None = None
         smoke_detail = ""
         if readiness.smoke_path:
@@ -233,6 +262,8 @@ class SlotWatch:
                 sample_at=sample_at if reason is None else None,
                 log_pattern_seen=self.logs.pattern_seen if self.logs else None,
                 health_ok=health_ok,
+                health_detail=health_detail,
+                checks=checks,
                 smoke_ok=smoke_ok,
                 smoke_detail=smoke_detail,
                 height=self.tracker.height,
@@ -240,9 +271,10 @@ class SlotWatch:
                 is_live_candidate=live in (None, self.color),
             )
         )
+        self.ever_ready = self.ever_ready or result.ready
         state = self._running_state(info, now, live, result.ready, deployment)
         if state == SlotState.FAILED:
-            reason = self._running_failure(info, now)
+            reason = self._running_failure(info, now, result.conditions)
         return replace(
             base,
             state=state,
@@ -271,16 +303,27 @@ class SlotWatch:
             return SlotState.LIVE
         if info.restart_count > self.restarts_at_start or self.tracker.stalled(now):
             return SlotState.FAILED
+        timeout = self.inst.config.image.start_timeout_seconds
+        timed_out = deployment is not None and self.started_at and now - self.started_at > timeout
+        if self.candidate is None:  # no catch-up: starting until ready (once, within the timeout)
+            if ready:
+                return SlotState.READY
+            return SlotState.FAILED if timed_out and not self.ever_ready else SlotState.STARTING
         if self.tracker.height is None:
-            timeout = self.inst.config.image.start_timeout_seconds
-            if deployment is not None and self.started_at and now - self.started_at > timeout:
-                return SlotState.FAILED
-            return SlotState.STARTING
+            return SlotState.FAILED if timed_out else SlotState.STARTING
         return SlotState.READY if ready else SlotState.SYNCING
 
-    def _running_failure(self, info: ContainerInfo, now: float) -> str:
+    def _running_failure(
+        self, info: ContainerInfo, now: float, conditions: tuple[Condition, ...]
+    ) -> str:
         if info.restart_count > self.restarts_at_start:
             return self._failure_reason(info)
+        if self.candidate is None:
+            unmet = "; ".join(f"{c.name} ({c.detail})" for c in conditions if not c.met)
+            return (
+                f"Not ready after {self.inst.config.image.start_timeout_seconds:.0f} s: "
+                f"{unmet or 'conditions not met'} (check its logs)."
+            )
         if self.tracker.height is None:
             return (
                 f"No height after {self.inst.config.image.start_timeout_seconds:.0f} s: the "

@@ -238,7 +238,15 @@ def config_summary(config: Config, path: Path) -> str:
     return (
         f"{path}: OK. Service '{config.service}'; "
         f"blue = {blue.container} on 127.0.0.1:{blue.host_port}, "
-        f"green = {green.container} on 127.0.0.1:{green.host_port}; head from {config.head.kind}; "
+        f"green = {green.container} on 127.0.0.1:{green.host_port}; {_shape(config)}; "
         f"proxy {config.proxy.kind} ({config.proxy.mode}); switch policy {config.switch.policy}; "
         f"state in {config.state_dir}; {len(config.secret_values)} secret(s) resolved."
     )
+
+
+def _shape(config: Config) -> str:
+    if not config.catchup:
+        return "no catch-up (readiness by health and checks)"
+    head = config.effective_head
+    head_kind = head.kind if head is not None else "the candidate's own answer"
+    return f"candidate height from {config.candidate.kind}, head from {head_kind}"

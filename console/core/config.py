@@ -4,31 +4,59 @@ Precedence: `--config PATH` > `$BLUEGREEN_CONFIG` > `./bluegreen.toml` >
 `/etc/bluegreen/config.toml`.
 Secrets are never written in the file: `${NAME}` is looked up in the environment, then in the
 optional `secrets_file` (KEY=VALUE lines, mode 0600). Errors name the key path and suggest the
-nearest valid key, and never echo a secret's value.
+nearest valid key, and never echo a secret's value. The coercion lives in config_coerce.py, the
+progress sources (`[head]`, `[candidate]`, `[[readiness.checks]]`) in config_sources.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from console.core.config_coerce import ConfigError, SecretResolver, build
+from console.core.config_sources import (
+    DEFAULT_CANDIDATE_QUERY,
+    DEFAULT_HEAD_QUERY,
+    CandidateSource,
+    HeadSource,
+    HttpSource,
+    JsonRpcSource,
+    LogSource,
+    NoSource,
+    PrometheusSource,
+    ReadinessCheck,
+    SqlSource,
+    reported_head,
+    source_problems,
+    url_template_problem,
+)
 from console.core.model import COLORS, Color
+
+__all__ = [
+    "CandidateSource",
+    "Config",
+    "ConfigError",
+    "HeadSource",
+    "HttpSource",
+    "JsonRpcSource",
+    "LogSource",
+    "NoSource",
+    "PrometheusSource",
+    "ReadinessCheck",
+    "SqlSource",
+    "load_config",
+    "parse_config",
+]
 
 CONFIG_ENV = "BLUEGREEN_CONFIG"
 DEFAULT_PATHS = (Path("bluegreen.toml"), Path("/etc/bluegreen/config.toml"))
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class ConfigError(Exception):
-    """A configuration problem, phrased for the operator: what is wrong, where, what to do."""
+# The explorer's own "I have caught up" line: the default only where something re-indexes.
+DEFAULT_LOG_PATTERN = "catchup completed"
 
 
 @dataclass(frozen=True)
@@ -63,30 +91,18 @@ class SlotConfig:
 
 
 @dataclass(frozen=True)
-class HeadConfig:
-    kind: Literal["sql", "http"] = "sql"
-    query: str = "SELECT MAX(height) - 1 FROM blocks"  # on source.db_url
-    url: str = ""  # kind = "http": a JSON endpoint
-    field: str = ""  # dotted path into the JSON, e.g. result.sync_info.latest_block_height
-
-
-@dataclass(frozen=True)
 class SourceConfig:
     db_url: str = ""  # the chain's event database (secret), as the containers reach it
     host_db_url: str = ""  # the same database as this host reaches it; "" = db_url
 
 
 @dataclass(frozen=True)
-class CandidateConfig:
-    query: str = "SELECT height FROM index_watermarks WHERE index_name = 'explorer'"
-
-
-@dataclass(frozen=True)
 class ReadinessConfig:
     max_lag: int = 2
     hold_seconds: float = 5.0
-    log_pattern: str = "catchup completed"  # "" = not required
+    log_pattern: str = DEFAULT_LOG_PATTERN  # "" = not required; default "" without catch-up
     health_path: str = "/health"
+    health_expect: str = ""  # a substring the health answer must contain; "" = any 2xx
     smoke_method: Literal["GET", "POST"] = "POST"
     smoke_path: str = ""  # "" = no smoke request
     smoke_body: str = ""
@@ -94,6 +110,10 @@ class ReadinessConfig:
     stall_seconds: float = 60.0
     sample_interval_seconds: float = 1.0
     statement_timeout_ms: int = 2000
+    # Every other condition must have held this long (docker-rollout's and Kamal's "wait after
+    # healthy"); 0 = ready as soon as they hold.
+    min_ready_seconds: float = 0.0
+    checks: list[ReadinessCheck] = field(default_factory=list)  # [[readiness.checks]]
 
 
 @dataclass(frozen=True)
@@ -135,8 +155,9 @@ class Config:
     secrets_file: str = ""
     image: ImageConfig = field(default_factory=ImageConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
-    head: HeadConfig = field(default_factory=HeadConfig)
-    candidate: CandidateConfig = field(default_factory=CandidateConfig)
+    # None = no [head] table: the candidate's self-reported head, else the default SQL head.
+    head: HeadSource | None = None
+    candidate: CandidateSource = field(default_factory=NoSource)
     slots: dict[str, SlotConfig] = field(default_factory=dict)
     readiness: ReadinessConfig = field(default_factory=ReadinessConfig)
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
@@ -152,9 +173,24 @@ class Config:
     def head_db_url(self) -> str:
         return self.source.host_db_url or self.source.db_url
 
+    @property
+    def catchup(self) -> bool:
+        """Whether this service re-indexes: a candidate height, a head, lag, ETA."""
+        return not isinstance(self.candidate, NoSource)
 
-_NOT_KEYS = {"path", "secret_values"}
-_SECRET_KEYS = {"db_url", "host_db_url", "webhook_url"}
+    @property
+    def effective_head(self) -> HeadSource | None:
+        """The independent head the gate trusts; None = each colour's self-reported head (or no
+        catch-up at all). Without [head], an SQL candidate keeps today's default head query."""
+        if self.head is not None or not self.catchup:
+            return self.head
+        if isinstance(self.candidate, SqlSource) and not reported_head(self.candidate):
+            return SqlSource(query=DEFAULT_HEAD_QUERY)
+        return None
+
+    def candidate_query(self) -> str:
+        query = self.candidate.query if isinstance(self.candidate, SqlSource) else ""
+        return query or DEFAULT_CANDIDATE_QUERY
 
 
 def find_config_path(explicit: str | None = None) -> Path:
@@ -191,139 +227,55 @@ def parse_config(text: str, path: Path = Path("<config>")) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc}). Fix the syntax and retry.") from None
-    secrets = _SecretResolver(raw.get("secrets_file", ""), path)
-    config: Config = _build(Config, raw, "", secrets)
+    secrets = SecretResolver(raw.get("secrets_file", ""), path)
+    config: Config = build(Config, raw, "", secrets)
+    readiness_raw = raw.get("readiness")
+    log_pattern_given = isinstance(readiness_raw, dict) and "log_pattern" in readiness_raw
+    if not config.catchup and not log_pattern_given:
+        # The explorer's log line means nothing to a service that does not re-index.
+        config = dataclasses.replace(
+            config, readiness=dataclasses.replace(config.readiness, log_pattern="")
+        )
     config = dataclasses.replace(config, path=str(path), secret_values=tuple(secrets.used))
     _validate(config, path)
     return config
 
 
-class _SecretResolver:
-    def __init__(self, secrets_file: object, config_path: Path) -> None:
-        self.file_values: dict[str, str] = {}
-        self.used: list[str] = []
-        if isinstance(secrets_file, str) and secrets_file:
-            file = Path(secrets_file)
-            if not file.is_absolute():
-                file = config_path.parent / file
-            self.file_values = _read_env_file(file)
-
-    def expand(self, value: str, key_path: str) -> str:
-        def lookup(match: re.Match[str]) -> str:
-            name = match.group(1)
-            found = os.environ.get(name, self.file_values.get(name))
-            if found is None:
-                raise ConfigError(
-                    f"{key_path} refers to ${{{name}}}, which is not set. Export {name} in the "
-                    "environment or add it to the secrets_file."
-                )
-            return found
-
-        expanded = _ENV_REF.sub(lookup, value)
-        if key_path.rsplit(".", 1)[-1] in _SECRET_KEYS and expanded:
-            self.used.append(expanded)
-        return expanded
-
-
-def _read_env_file(file: Path) -> dict[str, str]:
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"secrets_file {file} cannot be read ({exc.strerror}).") from None
-    except UnicodeDecodeError:
-        raise ConfigError(
-            f"secrets_file {file} is not UTF-8 text: point it at a file of KEY=VALUE lines."
-        ) from None
-    values: dict[str, str] = {}
-    for number, line in enumerate(lines, 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        name, sep, value = stripped.partition("=")
-        if not sep:
-            raise ConfigError(f"secrets_file {file} line {number} is not KEY=VALUE.")
-        values[name.strip()] = value.strip().strip('"').strip("'")
-    return values
-
-
-def _build(cls: type[Any], raw: object, key_path: str, secrets: _SecretResolver) -> Any:
-    where = key_path or "the top level"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where} must be a table (section), not {type(raw).__name__}.")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _NOT_KEYS}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        sub_path = f"{key_path}.{key}" if key_path else key
-        if key not in fields:
-            near = difflib.get_close_matches(key, list(fields), n=1)
-            hint = f" Did you mean '{near[0]}'?" if near else ""
-            valid = ", ".join(sorted(fields))
-            raise ConfigError(f"Unknown key '{sub_path}'.{hint} Valid keys here: {valid}.")
-        values[key] = _coerce(hints[key], value, sub_path, secrets)
-    return cls(**values)
-
-
-def _coerce(hint: Any, value: object, key_path: str, secrets: _SecretResolver) -> Any:
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build(typing.cast(type[Any], hint), value, key_path, secrets)
-    if origin is Literal:
-        allowed = typing.get_args(hint)
-        if value not in allowed:
-            choices = ", ".join(repr(a) for a in allowed)
-            near = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
-            hint_text = f" Did you mean {near[0]!r}?" if near else ""
-            raise ConfigError(
-                f"{key_path} = {value!r} is not allowed: use one of {choices}.{hint_text}"
-            )
-        return value
-    if origin is dict:
-        _, value_type = typing.get_args(hint)
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key_path} must be a table of name = value, not {_kind(value)}.")
-        return {
-            str(k): _coerce(value_type, v, f"{key_path}.{k}", secrets) for k, v in value.items()
-        }
-    if origin is list:
-        (item_type,) = typing.get_args(hint)
-        if not isinstance(value, list):
-            raise ConfigError(f'{key_path} must be a list, e.g. ["a", "b"], not {_kind(value)}.')
-        return [_coerce(item_type, v, f"{key_path}[{i}]", secrets) for i, v in enumerate(value)]
-    if origin in (typing.Union, types.UnionType):
-        raise ConfigError(f"{key_path}: unsupported type")  # pragma: no cover - schema guard
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key_path} must be true or false, not {_kind(value)}.")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key_path} must be a whole number, not {_kind(value)}.")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key_path} must be a number, not {_kind(value)}.")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key_path} must be a string in quotes, not {_kind(value)}.")
-        return secrets.expand(value, key_path)
-    raise ConfigError(f"{key_path}: unsupported type {hint!r}")  # pragma: no cover
-
-
-def _kind(value: object) -> str:
-    names = {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a table",
-    }
-    return names.get(type(value), type(value).__name__)
-
-
 def _validate(config: Config, path: Path) -> None:
+    problems = _slot_problems(config) + _source_problems(config)
+    readiness = config.readiness
+    if readiness.log_pattern:
+        try:
+            re.compile(readiness.log_pattern)
+        except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999} overflows
+            problems.append(f"readiness.log_pattern is not a valid regular expression ({exc})")
+    if readiness.max_lag < 0:
+        problems.append("readiness.max_lag must be 0 or more")
+    if readiness.sample_interval_seconds <= 0:
+        problems.append("readiness.sample_interval_seconds must be above 0")
+    if readiness.min_ready_seconds < 0:
+        problems.append("readiness.min_ready_seconds must be 0 or more")
+    for index, check in enumerate(readiness.checks):
+        where = f"readiness.checks[{index}]"
+        if not check.url:
+            problems.append(f"{where}.url is empty: give the URL to check")
+        else:
+            problem = url_template_problem(check.url, f"{where}.url", per_colour=True)
+            if problem:
+                problems.append(problem)
+        if not 100 <= check.expect_status <= 599:
+            problems.append(f"{where}.expect_status must be an HTTP status, 100-599")
+    if not config.image.command and not config.image.repository:
+        problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
+    if config.proxy.kind == "nginx" and not config.proxy.include_dir:
+        problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
+    if problems:
+        raise ConfigError(
+            f"{path}: " + "; ".join(problems) + ". Fix these and run `bluegreen config check`."
+        )
+
+
+def _slot_problems(config: Config) -> list[str]:
     problems: list[str] = []
     missing = [c for c in COLORS if c not in config.slots]
     extra = [c for c in config.slots if c not in COLORS]
@@ -335,41 +287,65 @@ def _validate(config: Config, path: Path) -> None:
         problems.append(
             f"[slots.{missing[0]}] is missing: define both [slots.blue] and [slots.green]"
         )
-    if not problems:
-        blue, green = config.slots["blue"], config.slots["green"]
-        for color, slot in config.slots.items():
-            if not slot.container:
-                problems.append(f"slots.{color}.container is empty: name the container")
-            elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", slot.container):
-                problems.append(
-                    f"slots.{color}.container '{slot.container}' is not a valid container name"
-                )
-            if not 1 <= slot.host_port <= 65535:
-                problems.append(f"slots.{color}.host_port must be 1-65535")
-            if not slot.db_url:
-                problems.append(f"slots.{color}.db_url is empty: give this colour's database URL")
-        if blue.container == green.container and blue.container:
-            problems.append("slots.blue.container and slots.green.container must differ")
-        if blue.host_port == green.host_port:
-            problems.append("slots.blue.host_port and slots.green.host_port must differ")
-    if not config.source.db_url:
-        problems.append("source.db_url is empty: give the chain's event database URL")
-    if config.head.kind == "http" and not (config.head.url and config.head.field):
-        problems.append('head.kind = "http" needs head.url and head.field')
-    if config.readiness.log_pattern:
-        try:
-            re.compile(config.readiness.log_pattern)
-        except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999} overflows
-            problems.append(f"readiness.log_pattern is not a valid regular expression ({exc})")
-    if config.readiness.max_lag < 0:
-        problems.append("readiness.max_lag must be 0 or more")
-    if config.readiness.sample_interval_seconds <= 0:
-        problems.append("readiness.sample_interval_seconds must be above 0")
-    if not config.image.command and not config.image.repository:
-        problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
-    if config.proxy.kind == "nginx" and not config.proxy.include_dir:
-        problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
     if problems:
-        raise ConfigError(
-            f"{path}: " + "; ".join(problems) + ". Fix these and run `bluegreen config check`."
+        return problems
+    blue, green = config.slots["blue"], config.slots["green"]
+    needs_db, why = _colour_database_use(config)
+    for color, slot in config.slots.items():
+        if not slot.container:
+            problems.append(f"slots.{color}.container is empty: name the container")
+        elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", slot.container):
+            problems.append(
+                f"slots.{color}.container '{slot.container}' is not a valid container name"
+            )
+        if not 1 <= slot.host_port <= 65535:
+            problems.append(f"slots.{color}.host_port must be 1-65535")
+        if needs_db and not slot.db_url:
+            problems.append(
+                f"slots.{color}.db_url is empty ({why}): give this colour's database URL"
+            )
+    if blue.container == green.container and blue.container:
+        problems.append("slots.blue.container and slots.green.container must differ")
+    if blue.host_port == green.host_port:
+        problems.append("slots.blue.host_port and slots.green.host_port must differ")
+    return problems
+
+
+def _colour_database_use(config: Config) -> tuple[bool, str]:
+    """Whether something uses each colour's database, and what (database URLs are only required
+    where used: a plain web service has none)."""
+    if isinstance(config.candidate, SqlSource) and not config.candidate.url:
+        return True, "the [candidate] query runs on it"
+    if config.image.reset_database:
+        return True, "image.reset_database empties it"
+    if any("{dest_db_url}" in part for part in config.image.command) or any(
+        "{dest_db_url}" in value for value in config.image.env.values()
+    ):
+        return True, "image.command or image.env passes {dest_db_url}"
+    return False, ""
+
+
+def _source_problems(config: Config) -> list[str]:
+    problems: list[str] = []
+    head = config.effective_head
+    if head is not None:
+        problems += source_problems(head, "head", "head")
+    problems += source_problems(config.candidate, "candidate", "candidate")
+    uses_source_db = isinstance(head, SqlSource) and not head.url
+    passes_source_db = any("{source_db_url}" in part for part in config.image.command) or any(
+        "{source_db_url}" in value for value in config.image.env.values()
+    )
+    if (uses_source_db or passes_source_db) and not config.source.db_url:
+        why = "the [head] query runs on it" if uses_source_db else "image.command passes it"
+        problems.append(f"source.db_url is empty ({why}): give the chain's event database URL")
+    if config.catchup and head is None and not reported_head(config.candidate):
+        problems.append(
+            f'[candidate] kind = "{config.candidate.kind}" needs a chain head to compare with: '
+            "add a [head] source, or a head_field/head_metric the candidate reports"
         )
+    if config.head is not None and not config.catchup:
+        problems.append(
+            "[head] is set but there is no [candidate] to compare it with: add a [candidate] "
+            "source, or remove [head] for a service that does not re-index"
+        )
+    return problems

@@ -1,8 +1,11 @@
 """The readiness gate: may this colour take traffic?
 
 A re-indexing service answers `/health` 200 from startup, hours before it can serve, so health is
-one condition among several and never readiness on its own. The lag condition is always present
-and must *hold* for `hold_seconds` on fresh samples: one lucky or old reading is not enough.
+one condition among several and never readiness on its own. For such a service (catch-up on) the
+lag condition is always present and must *hold* for `hold_seconds` on fresh samples: one lucky or
+old reading is not enough. Extra readiness checks (`/ready` flags, often sticky) add to it, never
+replace it. A service that does not re-index is ready on health, smoke, log pattern and checks,
+held for `min_ready_seconds`.
 
 Pure: the caller supplies every observation and the time; the gate keeps only the "held since"
 state between evaluations, so one gate object is used per colour per deployment.
@@ -11,6 +14,7 @@ state between evaluations, so one gate object is used per colour per deployment.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from console.core.config import ReadinessConfig
 from console.core.model import Condition
@@ -36,6 +40,9 @@ class GateInputs:
     # True when there is nothing to be behind: the candidate is itself the live colour, or no
     # colour is live yet (first deployment).
     is_live_candidate: bool
+    health_detail: str = ""
+    # One (ok, detail) per configured [[readiness.checks]], in order; ok None = not checked yet.
+    checks: tuple[tuple[bool | None, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,10 +59,12 @@ def _seconds(value: float) -> str:
 class ReadinessGate:
     """Evaluates the configured conditions; remembers since when the lag has been low enough."""
 
-    def __init__(self, config: ReadinessConfig) -> None:
+    def __init__(self, config: ReadinessConfig, catchup: bool = True) -> None:
         self.config = config
+        self.catchup = catchup
         self._lag_ok_since: float | None = None
         self._met_since: float | None = None
+        self._others_met_since: float | None = None
 
     @property
     def lag_held_since(self) -> float | None:
@@ -66,25 +75,46 @@ class ReadinessGate:
         """Forget the hold, e.g. when the candidate container restarts."""
         self._lag_ok_since = None
         self._met_since = None
+        self._others_met_since = None
 
     def evaluate(self, inputs: GateInputs) -> GateResult:
-        conditions = [self._lag_condition(inputs)]
         cfg = self.config
+        conditions = [self._lag_condition(inputs)] if self.catchup else []
         if cfg.log_pattern:
             conditions.append(_log_condition(cfg.log_pattern, inputs.log_pattern_seen))
         if cfg.health_path:
-            conditions.append(_check_condition(f"health {cfg.health_path}", inputs.health_ok, ""))
+            name = f"health {cfg.health_path}"
+            conditions.append(_check_condition(name, inputs.health_ok, inputs.health_detail))
         if cfg.smoke_path:
             name = f"smoke {cfg.smoke_method} {cfg.smoke_path}"
             conditions.append(_check_condition(name, inputs.smoke_ok, inputs.smoke_detail))
-        if cfg.not_behind_live:
+        for index, check in enumerate(cfg.checks):
+            ok, detail = inputs.checks[index] if index < len(inputs.checks) else (None, "")
+            conditions.append(_check_condition(check_name(check.name, check.url), ok, detail))
+        if cfg.not_behind_live and self.catchup:
             conditions.append(_not_behind_live(inputs))
+        if cfg.min_ready_seconds > 0:
+            conditions.append(self._held_condition(inputs.now, all(c.met for c in conditions)))
         ready = all(c.met for c in conditions)
         if not ready:
             self._met_since = None
         elif self._met_since is None:
             self._met_since = inputs.now
         return GateResult(ready=ready, conditions=tuple(conditions), met_since=self._met_since)
+
+    def _held_condition(self, now: float, others_met: bool) -> Condition:
+        """The colour must *stay* passing: a health check that flaps restarts the count."""
+        need = self.config.min_ready_seconds
+        name = f"ready held {_seconds(need)} s"
+        if not others_met:
+            self._others_met_since = None
+            return Condition(name, False, "waiting for the other conditions")
+        if self._others_met_since is None:
+            self._others_met_since = now
+        held = max(0.0, now - self._others_met_since)
+        if held >= need:
+            return Condition(name, True, f"held {held:.1f} s")
+        return Condition(name, False, f"held {held:.1f} s of {_seconds(need)} s")
 
     def _lag_condition(self, inputs: GateInputs) -> Condition:
         cfg = self.config
@@ -136,3 +166,11 @@ def _not_behind_live(inputs: GateInputs) -> Condition:
             name, False, f"{behind} behind live ({inputs.height} < {inputs.live_height})"
         )
     return Condition(name, True, f"height {inputs.height} ≥ live {inputs.live_height}")
+
+
+def check_name(name: str, url: str) -> str:
+    """How a readiness check reads in the gate: its name, else `check /ready`."""
+    if name:
+        return name
+    path = urlsplit(url).path if "://" in url else url
+    return f"check {path or url}"

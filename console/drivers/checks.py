@@ -43,13 +43,26 @@ class HttpChecker:
         self.base_url = base_url.rstrip("/")
         self._client = httpx.Client(base_url=self.base_url, timeout=CHECK_TIMEOUT_SECONDS)
 
-    def health(self, path: str) -> tuple[bool, str]:
-        """(ok, detail): ok on any 2xx."""
+    def health(self, path: str, expect: str = "") -> tuple[bool, str]:
+        """(ok, detail): ok on any 2xx whose body contains `expect` (when given)."""
         try:
             response = self._client.get(path)
         except httpx.HTTPError as exc:
             return False, _failure(exc)
+        if response.is_success and expect and expect not in response.text:
+            return False, _short(f"HTTP {response.status_code} without {expect!r}")
         return response.is_success, f"HTTP {response.status_code}"
+
+    def check(self, url: str, expect_status: int) -> tuple[bool, str]:
+        """(ok, detail) of an extra readiness check: ok when `url` answers `expect_status`.
+        The detail never carries the URL (it may hold a token)."""
+        try:
+            response = self._client.get(url)
+        except httpx.HTTPError as exc:
+            return False, _failure(exc)
+        if response.status_code == expect_status:
+            return True, f"HTTP {response.status_code}"
+        return False, f"HTTP {response.status_code}, expected {expect_status}"
 
     def smoke(self, method: str, path: str, body: str) -> tuple[bool, str]:
         """(ok, detail): ok on 2xx whose JSON answer, if any, has no non-empty "errors"."""

@@ -1,27 +1,25 @@
-"""Height sources against a real PostgreSQL server and a real local HTTP server."""
+"""SQL progress sources against a real PostgreSQL server; the sources built from config.
+
+The HTTP, JSON-RPC, Prometheus and log kinds have their own tests (tests/unit/test_progress_*.py,
+tests/integration/test_progress_sources.py)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from console.core.config import CandidateConfig, Config, HeadConfig, SlotConfig, SourceConfig
-from console.drivers.heights import (
-    HttpHeight,
-    SourceUnavailable,
-    SqlHeight,
-    make_candidate_source,
-    make_head_source,
-)
+from console.core.config import Config, HttpSource, SlotConfig, SourceConfig, SqlSource
+from console.core.progress import SourceUnavailable
+from console.drivers.progress import make_candidate_source, make_head_source
+from console.drivers.progress.base import Place
+from console.drivers.progress.http import HttpProgress
+from console.drivers.progress.sql import SqlProgress
 from console.sandbox.postgres_proc import PostgresError, PostgresServer
 
 pytestmark = pytest.mark.integration
@@ -33,6 +31,18 @@ ROOT = Path("/var/tmp/bgtest-c")
 PASSWORD = "s3cr3t-Hunter2-pw"
 HEAD_QUERY = "SELECT MAX(height) - 1 FROM blocks"
 WATERMARK_QUERY = "SELECT height FROM index_watermarks WHERE index_name = 'explorer'"
+
+
+class SqlHeight(SqlProgress):
+    """The SQL source with read() as the height alone, as these tests were first written."""
+
+    def __init__(
+        self, url: str, query: str, statement_timeout_ms: int = 2000, *, label: str = "database"
+    ) -> None:
+        super().__init__(Place("candidate", label, None, statement_timeout_ms), url, query)
+
+    def read(self) -> int | None:  # type: ignore[override]
+        return self.read_height()
 
 
 def bindable(port: int) -> bool:
@@ -240,87 +250,28 @@ def test_head_query_uses_the_index(db: str) -> None:
     assert "Seq Scan" not in plan
 
 
-# ── HTTP ─────────────────────────────────────────────────────────────────────────────────────────
-
-
-class _StatusHandler(BaseHTTPRequestHandler):
-    body: bytes = b""
-    status = 200
-    port = 0
-
-    def do_GET(self) -> None:
-        self.send_response(type(self).status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(type(self).body)))
-        self.end_headers()
-        self.wfile.write(type(self).body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def bind_http(handler: type[BaseHTTPRequestHandler], preferred: int) -> ThreadingHTTPServer:
-    """Our assigned port, or any free one: the assigned ports sit in the kernel's ephemeral range,
-    so another process's outgoing connection (or its TIME_WAIT) can hold one for a minute."""
-    try:
-        return ThreadingHTTPServer(("127.0.0.1", preferred), handler)
-    except OSError:
-        return ThreadingHTTPServer(("127.0.0.1", 0), handler)
-
-
-@pytest.fixture()
-def status_server() -> Iterator[type[_StatusHandler]]:
-    handler: type[_StatusHandler] = type("Handler", (_StatusHandler,), {})
-    httpd = bind_http(handler, HTTP_PORT)
-    handler.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
-
-
-def test_http_height_reads_tendermint_string_field(status_server: type[_StatusHandler]) -> None:
-    status_server.body = json.dumps(
-        {"result": {"sync_info": {"latest_block_height": "123"}}, "list": [{"h": 7}]}
-    ).encode()
-    source = HttpHeight(
-        f"http://127.0.0.1:{status_server.port}/status",
-        "result.sync_info.latest_block_height",
-        label="chain head endpoint",
+def test_several_rows_need_an_aggregate_and_min_is_cometindex_catch_up(db: str) -> None:
+    execute(
+        db,
+        "CREATE TABLE index_watermarks (index_name TEXT PRIMARY KEY, height BIGINT)",
+        "INSERT INTO index_watermarks VALUES ('blocks', 1000), ('dex', 990), ('governance', 995)",
     )
-    indexed = HttpHeight(f"http://127.0.0.1:{status_server.port}/status", "list.0.h")
-    try:
-        assert source.read() == 123
-        assert indexed.read() == 7
-        status_server.body = b'{"result": {"sync_info": {}}}'
-        with pytest.raises(
-            SourceUnavailable, match=r"no field 'result\.sync_info\.latest_block_height'"
-        ):
-            source.read()
-        status_server.status = 503
-        with pytest.raises(SourceUnavailable, match="HTTP 503"):
-            source.read()
-    finally:
-        source.close()
-        indexed.close()
-
-
-def test_http_height_refused_is_a_sentence() -> None:
-    source = HttpHeight(
-        f"http://user:{PASSWORD}@127.0.0.1:{REFUSED_PORT}/status", "h", label="chain head endpoint"
-    )
+    rows = "SELECT height FROM index_watermarks"
+    several = SqlProgress(Place("candidate", "blue database"), db, rows)
+    lowest = SqlProgress(Place("candidate", "blue database"), db, rows, aggregate="min")
     try:
         with pytest.raises(SourceUnavailable) as caught:
-            source.read()
+            several.read()
         assert str(caught.value) == (
-            "The chain head endpoint is unreachable (connection refused); retrying."
+            'The blue database query gave 3 values; set candidate.aggregate = "min", "max" or '
+            '"sum" to say how they make one height.'
         )
+        assert lowest.read().height == 990
+        execute(db, "UPDATE index_watermarks SET height = NULL WHERE index_name = 'dex'")
+        assert lowest.read().height is None  # an index that has not started holds it back
     finally:
-        source.close()
+        several.close()
+        lowest.close()
 
 
 def test_factories_build_sources_from_config(db: str) -> None:
@@ -333,21 +284,25 @@ def test_factories_build_sources_from_config(db: str) -> None:
     )
     config = Config(
         source=SourceConfig(db_url="postgresql://u:p@container-host/x", host_db_url=db),
-        head=HeadConfig(),
-        candidate=CandidateConfig(),
+        head=SqlSource(),
+        candidate=SqlSource(),
         slots={"blue": SlotConfig(container="b", host_port=1, db_url=db)},
     )
     head = make_head_source(config)
     blue = make_candidate_source(config, "blue")
+    assert head is not None and blue is not None
     try:
-        assert isinstance(head, SqlHeight) and head.label == "source database"
-        assert head.read() == 999
-        assert blue.label == "blue database" and blue.read() == 990
+        assert isinstance(head, SqlProgress) and head.label == "source database"
+        assert head.read().height == 999
+        assert blue.label == "blue database" and blue.read().height == 990
         assert PASSWORD not in repr(head) and PASSWORD not in repr(blue)
     finally:
         head.close()
         blue.close()
-    http_config = Config(head=HeadConfig(kind="http", url="http://127.0.0.1:1/s", field="a.b"))
-    http_head = make_head_source(http_config)
-    assert isinstance(http_head, HttpHeight)
+    http_head = make_head_source(
+        Config(head=HttpSource(url="http://127.0.0.1:1/s", field="a.b"), candidate=SqlSource())
+    )
+    assert isinstance(http_head, HttpProgress)
     http_head.close()
+    assert make_head_source(Config()) is None  # no catch-up: nothing to read
+    assert make_candidate_source(Config(slots={"blue": SlotConfig()}), "blue") is None

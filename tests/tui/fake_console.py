@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from console.core.config import Config
+from console.core.config import Config, SqlSource
 from console.core.model import (
     AgentInfo,
     Color,
@@ -148,7 +148,7 @@ class FakeConsole:
         gate_met: bool = False,
         log_lines: dict[Color, list[str]] | None = None,
     ) -> None:
-        self.config = Config(service="explorer")
+        self.config = Config(service="explorer", candidate=SqlSource())
         self.read_only = read_only
         self.gate_met = gate_met
         self.calls: list[tuple[str, dict[str, Any]]] = []

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from console.core import timeouts
+from console.core.progress import SourceUnavailable
 from console.drivers.checks import HttpChecker
 from console.drivers.docker_model import RuntimeNotAnswering
 from console.drivers.docker_runtime import DockerRuntime
-from console.drivers.heights import SourceUnavailable, SqlHeight
+from console.drivers.progress.base import Place
+from console.drivers.progress.sql import SqlProgress
 
 
 @pytest.fixture
@@ -76,7 +78,7 @@ def test_the_runtime_defaults_to_the_named_bounds() -> None:
 
 def test_a_mute_database_is_named_within_its_connect_bound(mute_tcp: int) -> None:
     url = f"postgresql://u:secretpw@127.0.0.1:{mute_tcp}/db"
-    source = SqlHeight(url, "SELECT 1", 500, label="blue database")
+    source = SqlProgress(Place("candidate", "blue database", "blue", 500), url, "SELECT 1")
     started = time.monotonic()
     with pytest.raises(SourceUnavailable) as error:
         source.read()
