@@ -7,7 +7,7 @@ sampler for a new reading, waits a short budget, and composes from the latest re
 ages. A sampler never overlaps itself — a request that arrives while a read is still in flight is
 folded into the next read — so a stalled part holds one thread, not a growing pile of them.
 
-Each `Reading` keeps the last value that was read, when the part last answered, since when it has
+Each `Sampled` keeps the last value that was read, when the part last answered, since when it has
 not (a read in flight or failing), and the last error: a stale part is shown as stale, never fresh.
 """
 
@@ -25,7 +25,9 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Reading(Generic[T]):
+class Sampled(Generic[T]):
+    """The latest of one sampler: what it read last, and when the part last answered."""
+
     value: T | None  # the last value read successfully (kept while the part does not answer)
     answered_at: float  # wall clock of the last successful read; 0 = never
     waiting_since: float | None  # a read in flight or failing since then; None = answered
@@ -58,7 +60,7 @@ class Sampler(Generic[T]):
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._changed = threading.Condition()
-        self._reading: Reading[T] = Reading(None, 0.0, None, None, 0)
+        self._reading: Sampled[T] = Sampled(None, 0.0, None, None, 0)
         self._thread = threading.Thread(target=self._run, name=f"sample-{part}", daemon=True)
         self._thread.start()
 
@@ -80,7 +82,7 @@ class Sampler(Generic[T]):
                 self._changed.wait(left)
             return True
 
-    def latest(self) -> Reading[T]:
+    def latest(self) -> Sampled[T]:
         with self._changed:
             return self._reading
 
@@ -125,7 +127,7 @@ class Sampler(Generic[T]):
                     self._changed.notify_all()
                 continue
             with self._changed:
-                self._reading = Reading(value, self._clock(), None, None, self._reading.round + 1)
+                self._reading = Sampled(value, self._clock(), None, None, self._reading.round + 1)
                 self._changed.notify_all()
 
 
