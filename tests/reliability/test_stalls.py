@@ -196,8 +196,11 @@ def test_a_stalled_webhook_endpoint_blocks_nothing(
     world.start_agent(copy)
     proxy = make_proxy(load_config(str(world.config)))
     try:
+        world.wait_for(
+            "green ready under the new agent", lambda: _slot(world, "green")["ready"], 30
+        )
         with stalled([stalled_webhook.pid], longest=60):
-            assert is_stopped(stalled_webhook.pid)
+            world.wait_for("webhook stopped", lambda: is_stopped(stalled_webhook.pid), 2)
             started = time.monotonic()
             code, out = world.cli("switch", "--yes", config=copy)
             switch_seconds = time.monotonic() - started
@@ -227,14 +230,15 @@ def test_a_stalled_colour_container_degrades_that_colour_only(world: World) -> N
     green = f"{world.prefix}-green"
     with stalled(container_pids(green), longest=40):
         world.wait_for(
-            "green not ready (its health check gets no answer)",
-            lambda: not _slot(world, "green")["ready"],
+            "green unhealthy (its health check gets no answer)",
+            lambda: _slot(world, "green")["healthy"] is False,
             timeouts.HTTP_CHECK_SECONDS * 3 + 3,
         )
         status = world.status()
         code, out = world.cli("switch", "--yes")
     blue, greenslot = status["slots"]["blue"], status["slots"]["green"]
     assert greenslot["healthy"] is False and greenslot["container_state"] == "running"
+    assert greenslot["ready"] is False
     assert blue["state"] == "live" and blue["healthy"] is True
     assert not any(r["stale"] for r in blue["readings"])
     assert code != 0 and "not ready" in out, out
