@@ -113,9 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub.add_parser("check", help="validate the configuration and explain errors")
     proxy = sub.add_parser("proxy", help="proxy commands")
     proxy_sub = proxy.add_subparsers(
-        dest="proxy_command", metavar="snippet", required=True, parser_class=_Parser
+        dest="proxy_command", metavar="install|snippet", required=True, parser_class=_Parser
     )
-    proxy_sub.add_parser("snippet", help="print what to include in your nginx/haproxy config")
+    install = proxy_sub.add_parser(
+        "install",
+        help="write and validate bluegreen's proxy files; print the include lines your config "
+        "needs (idempotent; never touches your own files)",
+    )
+    install.add_argument(
+        "--reload", action="store_true", help="also reload the proxy to apply them"
+    )
+    proxy_sub.add_parser(
+        "snippet", help="print what to include in your nginx/haproxy config (after `install`)"
+    )
 
     sandbox = sub.add_parser(
         "sandbox", help="a local world: chain, stand-in indexer, Postgres, nginx"

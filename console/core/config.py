@@ -57,6 +57,9 @@ CONFIG_ENV = "BLUEGREEN_CONFIG"
 DEFAULT_PATHS = (Path("bluegreen.toml"), Path("/etc/bluegreen/config.toml"))
 # The explorer's own "I have caught up" line: the default only where something re-indexes.
 DEFAULT_LOG_PATTERN = "catchup completed"
+HAPROXY_DEFAULT_SOCKET = "/run/haproxy/admin.sock"
+NGINX_ADMIN_SOCKET = "nginx-admin.sock"  # in the state dir, which bluegreen owns
+_UNIX_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 
 
 @dataclass(frozen=True)
@@ -123,11 +126,15 @@ class ProxyConfig:
     include_dir: str = "/etc/nginx/bluegreen"
     proxy_url: str = "http://127.0.0.1:80"
     probe_path: str = "/health"
-    admin_url: str = "http://127.0.0.1:8099"  # nginx live mode: loopback-only admin location
+    # nginx live mode, opt-in only: a TCP admin endpoint (e.g. "http://127.0.0.1:8099") that
+    # requires the generated token. "" = the unix socket only (the default).
+    admin_url: str = ""
     test_command: list[str] = field(default_factory=lambda: ["nginx", "-t"])
     reload_command: list[str] = field(default_factory=lambda: ["nginx", "-s", "reload"])
     verify_timeout_seconds: float = 10.0
-    admin_socket: str = "/run/haproxy/admin.sock"  # haproxy runtime API
+    # nginx live mode: the admin endpoint's unix socket ("" = state_dir/nginx-admin.sock);
+    # haproxy: the runtime API socket ("" = /run/haproxy/admin.sock).
+    admin_socket: str = ""
     backend: str = "bluegreen"  # haproxy backend holding servers named blue and green
 
 
@@ -153,6 +160,9 @@ class Config:
     service: str = "service"
     state_dir: str = "/var/lib/bluegreen"
     secrets_file: str = ""
+    # Members of this group may act (state dir and files group-owned 0770/0660); "" = only the
+    # owner of the state dir (and root).
+    operators_group: str = ""
     image: ImageConfig = field(default_factory=ImageConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
     # None = no [head] table: the candidate's self-reported head, else the default SQL head.
@@ -168,6 +178,15 @@ class Config:
 
     def slot(self, color: Color) -> SlotConfig:
         return self.slots[color]
+
+    @property
+    def admin_socket_path(self) -> str:
+        """The proxy's admin socket, with the per-kind default filled in."""
+        if self.proxy.admin_socket:
+            return self.proxy.admin_socket
+        if self.proxy.kind == "haproxy":
+            return HAPROXY_DEFAULT_SOCKET
+        return str(Path(self.state_dir) / NGINX_ADMIN_SOCKET)
 
     @property
     def head_db_url(self) -> str:
@@ -269,6 +288,7 @@ def _validate(config: Config, path: Path) -> None:
         problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
     if config.proxy.kind == "nginx" and not config.proxy.include_dir:
         problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
+    problems += _proxy_admin_problems(config)
     if problems:
         raise ConfigError(
             f"{path}: " + "; ".join(problems) + ". Fix these and run `bluegreen config check`."
@@ -347,5 +367,22 @@ def _source_problems(config: Config) -> list[str]:
         problems.append(
             "[head] is set but there is no [candidate] to compare it with: add a [candidate] "
             "source, or remove [head] for a service that does not re-index"
+        )
+    return problems
+
+
+def _proxy_admin_problems(config: Config) -> list[str]:
+    problems: list[str] = []
+    if len(os.fsencode(config.admin_socket_path)) > _UNIX_PATH_MAX:
+        problems.append(
+            f"the proxy admin socket path {config.admin_socket_path} is longer than "
+            f"{_UNIX_PATH_MAX} bytes, which unix sockets cannot have: set proxy.admin_socket "
+            "to a shorter path in a directory bluegreen owns"
+        )
+    url = config.proxy.admin_url
+    if url and not re.fullmatch(r"http://[^/:]+:\d{1,5}/?", url):
+        problems.append(
+            f"proxy.admin_url '{url}' must look like http://127.0.0.1:8099 (or be empty to use "
+            "the unix socket)"
         )
     return problems

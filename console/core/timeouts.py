@@ -21,10 +21,20 @@ DOCKER_CHANGE_SECONDS = 30.0
 DOCKER_IMAGE_SECONDS = 600.0
 
 # ── the proxy ──
-# One admin request (nginx's Lua admin location, HAProxy's runtime API socket).
+# One request to the proxy's admin endpoint (nginx's Lua location, HAProxy's runtime API): set or
+# read the live colour. A healthy proxy answers in about a millisecond.
 PROXY_ADMIN_SECONDS = 2.0
-# An operator-configured command (`nginx -t`, reload).
+# One read-back of where the proxy routes after an error, and the agent's per-tick read.
+PROXY_READ_BACK_SECONDS = 1.0
+# A switch whose outcome is unknown (the proxy stopped answering mid-switch) keeps the operator
+# lock and reads back this long before it gives up, records "unknown" and reconciles.
+PROXY_SETTLE_SECONDS = 30.0
+# Pause between read-backs while the proxy does not answer.
+PROXY_READ_BACK_INTERVAL_SECONDS = 0.25
+# The operator's `nginx -t` / reload commands.
 PROXY_COMMAND_SECONDS = 30.0
+# After a reload: how long until the new workers answer on the admin endpoint.
+PROXY_RELOAD_SETTLE_SECONDS = 5.0
 
 # ── checks and progress sources ──
 # A colour's health and smoke requests.
