@@ -14,7 +14,6 @@ skipped; the next tick after it ends decides.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from console.agent.samplers import Sampler
@@ -39,7 +38,7 @@ class LiveColourWatch:
         self.log = log
         self.fixes = 0  # drifts fixed since the agent started (for tests and the log)
         stale_after = STALE_AFTER_INTERVALS * inst.config.readiness.sample_interval_seconds
-        self.sampler: Sampler[Color] = Sampler(
+        self.sampler: Sampler[Color | None] = Sampler(
             "proxy", "the proxy", self._observe, stale_after=stale_after
         )
 
@@ -47,28 +46,29 @@ class LiveColourWatch:
         self.sampler.close()
 
     # ── on the sampler's thread ──
-    def _observe(self) -> Color:
+    def _observe(self) -> Color | None:
         proxy = self.inst.proxy
-        running = proxy.current()
-        if running is None:
+        seen = proxy.read_back()
+        if not seen.answered:
             raise ProxySilent(
                 f"{proxy.name} did not say which colour it routes to within "
-                f"{timeouts.seconds_text(timeouts.PROXY_ADMIN_SECONDS)} s."
+                f"{timeouts.seconds_text(timeouts.PROXY_READ_BACK_SECONDS)} s."
             )
+        running = seen.color
         stored = self.inst.store.live()
-        # Nothing live yet is settled by the first switch or the agent's start-up reconcile.
-        if stored is not None and (running != stored or proxy.persisted() != running):
+        # Nothing live (yet) on either side is settled by the first switch or the agent's
+        # start-up reconcile, not here.
+        if running is None or stored is None:
+            return running
+        if running != stored or proxy.persisted() != running:
             self._fix(running, stored)
         return running
 
     def _fix(self, seen: Color, stored: Color) -> None:
-        when = time.strftime("%H:%M:%S")
         try:
             with self.inst.lock.acquire("reconcile the live colour", self.actor):
                 # Read again under the lock: what was seen may have been a switch in flight.
-                drifts = reconcile_live(
-                    self.inst, self.actor, cause=f"changed outside bluegreen, seen at {when}"
-                )
+                drifts = reconcile_live(self.inst, self.actor, changed_outside=True)
         except LockHeld as exc:
             self.log(f"proxy routes to {seen}, store says {stored}; not fixed now: {exc}")
             return

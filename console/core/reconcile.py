@@ -7,11 +7,13 @@ settled from the containers. Every difference found is recorded as a `drift` eve
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from console.core.installation import Installation
 from console.core.model import COLORS, Actor, Color, Phase, other
+from console.core.proxy_types import changed_outside_text
 
 if TYPE_CHECKING:
     from console.drivers.docker_model import ContainerInfo
@@ -65,11 +67,12 @@ def reconcile(inst: Installation, actor: Actor) -> Reconciled:
     return drifts
 
 
-def reconcile_live(inst: Installation, actor: Actor, cause: str = "") -> Reconciled:
+def reconcile_live(inst: Installation, actor: Actor, changed_outside: bool = False) -> Reconciled:
     """Only the live colour and the persisted proxy file: the agent's per-tick check of what users
-    get. `cause` is added to what was found (e.g. "changed outside bluegreen at 21:40:03")."""
+    get. `changed_outside`: no operation held the lock, so a moved colour is recorded as changed
+    outside bluegreen, with the time."""
     docker = _Docker(inst)
-    drifts = Reconciled(_reconcile_live(inst, docker, cause))
+    drifts = Reconciled(_reconcile_live(inst, docker, changed_outside))
     drifts.docker_problem = docker.problem
     _record(inst, actor, drifts)
     return drifts
@@ -84,7 +87,9 @@ def _record(inst: Installation, actor: Actor, drifts: list[Drift]) -> None:
             inst.store.record_event("drift", text, "warning", str(actor))
 
 
-def _reconcile_live(inst: Installation, docker: _Docker, cause: str = "") -> list[Drift]:
+def _reconcile_live(
+    inst: Installation, docker: _Docker, changed_outside: bool = False
+) -> list[Drift]:
     stored = inst.store.live()
     try:
         running = inst.proxy.current()
@@ -116,8 +121,9 @@ def _reconcile_live(inst: Installation, docker: _Docker, cause: str = "") -> lis
         else:
             drifts.append(
                 Drift(
-                    f"The store said live={stored or 'none'}, the proxy routes to {truth}"
-                    + (f" ({cause})" if cause else ""),
+                    changed_outside_text(stored, truth, time.time())
+                    if changed_outside
+                    else f"The store said live={stored or 'none'}, the proxy routes to {truth}",
                     f"store updated to {truth}",
                 )
             )

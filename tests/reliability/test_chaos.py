@@ -40,7 +40,7 @@ def test_crash_between_proxy_and_store_is_reconciled_as_drift(world: World) -> N
         live = store.live()
         assert live is not None
         target = "green" if live == "blue" else "blue"
-        proxy._admin_set(target)  # type: ignore[attr-defined]  # the switch, and nothing after it
+        proxy.admin.set(target)  # type: ignore[attr-defined]  # the switch, and nothing after it
         assert world.served() == {target}  # traffic is wholly on the new colour already
         assert store.live() == live and proxy.persisted() == live
         before = store.events(limit=1)[-1].id
@@ -71,7 +71,7 @@ def test_the_agent_fixes_a_proxy_changed_behind_its_back_within_one_tick(world: 
         assert live is not None
         target = "green" if live == "blue" else "blue"
         before = store.events(limit=1)[-1].id
-        proxy._admin_set(target)  # type: ignore[attr-defined]
+        proxy.admin.set(target)  # type: ignore[attr-defined]
         started = time.monotonic()
         while store.live() != target and time.monotonic() - started < 5.0:
             time.sleep(0.05)

@@ -209,7 +209,7 @@ def test_a_stalled_webhook_endpoint_blocks_nothing(
             # although the agent's notifications to the endpoint hang.
             fixes = []
             for target in ("blue", "green"):
-                proxy._admin_set(target)  # type: ignore[attr-defined]
+                proxy.admin.set(target)  # type: ignore[attr-defined]
 
                 def fixed(target: str = target) -> bool:
                     return _truth(world)[0] == target
