@@ -72,6 +72,9 @@ class LiveColourWatch:
         except LockHeld as exc:
             self.log(f"proxy routes to {seen}, store says {stored}; not fixed now: {exc}")
             return
+        except Exception as exc:  # logged here: the sampler would only keep it as an error
+            self.log(f"proxy routes to {seen}, store says {stored}; fixing failed: {exc!r}")
+            raise
         for drift in drifts:
             if drift.what.startswith("Could not read the proxy"):
                 continue

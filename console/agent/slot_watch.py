@@ -73,6 +73,7 @@ class SlotWatch:
         self._seen_started_at: float | None = None
         self._height_round = 0
         self._height_silent = False  # the height source is failing or has not answered
+        self._checks_floor = 0  # check rounds up to this one were of a previous container
         self.docker: Sampler[ContainerInfo | None] = Sampler(
             "docker",
             "Docker",
@@ -141,6 +142,11 @@ class SlotWatch:
         self.ever_ready = False
         self.tracker = self._new_tracker()
         self.last_sample = None
+        # Readings taken before this container was seen belong to the previous one (its height,
+        # its health): only rounds that complete from now on count.
+        if self.progress is not None:
+            self._height_round = self.progress.latest().round
+        self._checks_floor = self.checks.latest().round
         if self.candidate is not None:
             self.candidate.reset()  # a log source must not keep the old container's height
         self.logs = LogFollower(
@@ -336,7 +342,8 @@ class SlotWatch:
     def _check_results(self, now: float) -> CheckResults:
         """The latest HTTP checks; a round that has not answered for too long counts as
         not checked (never as the last, possibly passing, result)."""
-        results = self.checks.latest().value
+        latest = self.checks.latest()
+        results = latest.value if latest.round > self._checks_floor else None
         if results is not None and not self.checks.stale(now):
             return results
         detail = "not checked yet" if results is None else self.checks.published().describe(now)

@@ -32,9 +32,23 @@ class Drift:
 
 class Reconciled(list[Drift]):
     """The drifts found, plus why Docker could not be asked (then nothing that needs Docker was
-    settled); a list, so callers that only iterate drifts need not know."""
+    settled); a list, so callers that only iterate drifts need not know. Each drift is recorded
+    as an event the moment it is fixed, before slower fixes (a proxy reload) run."""
 
     docker_problem: str | None = None
+
+    def __init__(self, inst: Installation, actor: Actor) -> None:
+        super().__init__()
+        self._inst = inst
+        self._actor = actor
+
+    def add(self, drift: Drift) -> None:
+        self.append(drift)
+        text = f"{drift.what} — {drift.fixed}"
+        if drift.first_live:
+            self._inst.store.record_event("live", text, "info", str(self._actor))
+        else:
+            self._inst.store.record_event("drift", text, "warning", str(self._actor))
 
 
 class _Docker:
@@ -59,11 +73,10 @@ class _Docker:
 def reconcile(inst: Installation, actor: Actor) -> Reconciled:
     """Bring the store and the persisted proxy file in line with the running world."""
     docker = _Docker(inst)
-    drifts = Reconciled()
-    drifts += _reconcile_live(inst, docker)
-    drifts += _reconcile_deployments(inst, docker)
+    drifts = Reconciled(inst, actor)
+    _reconcile_live(inst, docker, drifts)
+    _reconcile_deployments(inst, docker, drifts)
     drifts.docker_problem = docker.problem
-    _record(inst, actor, drifts)
     return drifts
 
 
@@ -72,36 +85,27 @@ def reconcile_live(inst: Installation, actor: Actor, changed_outside: bool = Fal
     get. `changed_outside`: no operation held the lock, so a moved colour is recorded as changed
     outside bluegreen, with the time."""
     docker = _Docker(inst)
-    drifts = Reconciled(_reconcile_live(inst, docker, changed_outside))
+    drifts = Reconciled(inst, actor)
+    _reconcile_live(inst, docker, drifts, changed_outside)
     drifts.docker_problem = docker.problem
-    _record(inst, actor, drifts)
     return drifts
 
 
-def _record(inst: Installation, actor: Actor, drifts: list[Drift]) -> None:
-    for drift in drifts:
-        text = f"{drift.what} — {drift.fixed}"
-        if drift.first_live:
-            inst.store.record_event("live", text, "info", str(actor))
-        else:
-            inst.store.record_event("drift", text, "warning", str(actor))
-
-
 def _reconcile_live(
-    inst: Installation, docker: _Docker, changed_outside: bool = False
-) -> list[Drift]:
+    inst: Installation, docker: _Docker, drifts: Reconciled, changed_outside: bool = False
+) -> None:
     stored = inst.store.live()
     try:
         running = inst.proxy.current()
         persisted = inst.proxy.persisted()
     except Exception as exc:  # an unreachable proxy is reported by `check`, not fixed here
-        return [Drift(f"Could not read the proxy ({exc})", "left unchanged")]
+        drifts.add(Drift(f"Could not read the proxy ({exc})", "left unchanged"))
+        return
     truth: Color | None = running or persisted or stored
-    drifts: list[Drift] = []
     if truth is None:
-        return drifts
+        return
     if stored is None and not _container_running(docker, truth):
-        return drifts  # the proxy's default colour, with nothing behind it: nothing is live yet
+        return  # the proxy's default colour, with nothing behind it: nothing is live yet
     if stored != truth:
         previous = inst.store.previous()
         first_live = stored is None and previous is None
@@ -111,7 +115,7 @@ def _reconcile_live(
             previous = other(truth)
         inst.store.set_live(truth, previous)
         if first_live:
-            drifts.append(
+            drifts.add(
                 Drift(
                     f"Nothing was live yet; the proxy routes to {truth}, where a container runs",
                     f"{truth} is live",
@@ -119,7 +123,7 @@ def _reconcile_live(
                 )
             )
         else:
-            drifts.append(
+            drifts.add(
                 Drift(
                     changed_outside_text(stored, truth, time.time())
                     if changed_outside
@@ -128,14 +132,14 @@ def _reconcile_live(
                 )
             )
     if persisted != truth:
-        inst.proxy.install(truth)
-        drifts.append(
-            Drift(
-                f"The proxy file said {persisted or 'nothing'}, traffic goes to {truth}",
-                f"file rewritten for {truth}",
-            )
+        try:
+            inst.proxy.install(truth)
+            fixed = f"file rewritten for {truth}"
+        except Exception as exc:  # the store is already right: record that, and why not the file
+            fixed = f"file NOT rewritten ({exc})"
+        drifts.add(
+            Drift(f"The proxy file said {persisted or 'nothing'}, traffic goes to {truth}", fixed)
         )
-    return drifts
 
 
 def _container_running(docker: _Docker, color: Color) -> bool:
@@ -143,8 +147,7 @@ def _container_running(docker: _Docker, color: Color) -> bool:
     return info is not None and info.running
 
 
-def _reconcile_deployments(inst: Installation, docker: _Docker) -> list[Drift]:
-    drifts: list[Drift] = []
+def _reconcile_deployments(inst: Installation, docker: _Docker, drifts: Reconciled) -> None:
     live = inst.store.live()
     for color in COLORS:
         deployment = inst.store.active_deployment(color)
@@ -153,7 +156,7 @@ def _reconcile_deployments(inst: Installation, docker: _Docker) -> list[Drift]:
         if deployment.phase == Phase.SWITCHING:
             settled = Phase.LIVE if live == color else Phase.READY
             inst.store.set_phase(deployment.id, settled)
-            drifts.append(
+            drifts.add(
                 Drift(
                     f"Deployment #{deployment.id} was interrupted while switching",
                     f"settled as {settled} (the proxy routes to {live})",
@@ -165,7 +168,7 @@ def _reconcile_deployments(inst: Installation, docker: _Docker) -> list[Drift]:
             continue  # Docker down or hung: the agent reports it; nothing to settle safely now
         if info is None:
             inst.store.set_phase(deployment.id, Phase.FAILED, "its container disappeared")
-            drifts.append(
+            drifts.add(
                 Drift(
                     f"Deployment #{deployment.id}'s container in {color} is gone", "marked failed"
                 )
@@ -173,7 +176,4 @@ def _reconcile_deployments(inst: Installation, docker: _Docker) -> list[Drift]:
         elif info.state in _TERMINAL_CONTAINER_STATES and live != color:
             reason = f"container {info.state} (exit code {info.exit_code})"
             inst.store.set_phase(deployment.id, Phase.FAILED, reason)
-            drifts.append(
-                Drift(f"Deployment #{deployment.id} in {color}: {reason}", "marked failed")
-            )
-    return drifts
+            drifts.add(Drift(f"Deployment #{deployment.id} in {color}: {reason}", "marked failed"))

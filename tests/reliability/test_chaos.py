@@ -80,10 +80,9 @@ def test_the_agent_fixes_a_proxy_changed_behind_its_back_within_one_tick(world: 
         interval = config.readiness.sample_interval_seconds
         assert store.live() == target and elapsed <= interval + 1.0  # one tick, and its work
         world.wait_for("file rewritten", lambda: proxy.persisted() == target, 2.0)
-        events = store.events(after_id=before)
+        events = store.events(after_id=before)  # recorded as each fix is made
         drifts = [e for e in events if e.kind == "drift"]
-        log = (world.state / "agent.log").read_text()[-3000:]
-        assert drifts and "changed outside bluegreen" in drifts[0].text, (events, log)
+        assert drifts and "changed outside bluegreen" in drifts[0].text, events
         assert drifts[0].actor == "agent"
         assert world.served() == {target}
     finally:
