@@ -1,5 +1,5 @@
 """Crash consistency, reduced: SIGKILL the CLI and the agent at random points (`bench/chaos.py`
-runs 200+ trials), plus the one crash window a random kill rarely hits — between the proxy
+runs 200+ trials; `--stall` hangs parts instead), plus the one crash window a random kill rarely hits — between the proxy
 change and the store write — forced deterministically."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import time
 import pytest
 
 from bench.chaos import Chaos
+from bench.chaos_stall import StallChaos
 from console.core.config import load_config
 from console.core.store import Store
 from console.drivers.proxy import make_proxy
@@ -25,6 +26,17 @@ def test_random_sigkills_leave_one_consistent_state(world: World) -> None:
     assert report.trials == 8
     assert report.killed_mid_operation >= 4  # the kills really land inside the operations
     assert report.max_reconcile_seconds < 5.0
+
+
+def test_random_stalls_end_in_truth_within_a_tick(world: World) -> None:
+    """`bench/chaos.py --stall` reduced: parts SIGSTOPped and resumed during switches,
+    rollbacks and idle ticks; status and the proxy agree within one tick of the resume."""
+    world.ensure_baseline()
+    report = StallChaos(Chaos(world.config, seed=3, say=print), seed=3, say=print).run(6)
+    print(report.summary())
+    assert report.trials == 6
+    assert report.violations == []
+    assert report.disagreements == 0 and report.false_outcomes == 0
 
 
 def test_crash_between_proxy_and_store_is_reconciled_as_drift(world: World) -> None:
