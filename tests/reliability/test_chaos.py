@@ -1,6 +1,6 @@
 """Crash consistency, reduced: SIGKILL the CLI and the agent at random points (`bench/chaos.py`
-runs 200+ trials; `--stall` hangs parts instead), plus the one crash window a random kill rarely hits — between the proxy
-change and the store write — forced deterministically."""
+runs 200+ trials; `--stall` hangs parts instead, 100+ trials), plus the one crash window a random
+kill rarely hits — between the proxy change and the store write — forced deterministically."""
 
 from __future__ import annotations
 
