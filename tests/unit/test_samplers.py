@@ -86,3 +86,29 @@ def test_a_status_names_only_its_stale_parts() -> None:
     assert [r.part for r in status.stale_parts(now)] == ["docker"]
     assert status.is_stale("docker", now) and not status.is_stale("height", now)
     assert status.stale_parts(now)[0].describe(now) == "Docker not answering for 12 s"
+
+
+def test_status_names_a_silent_part_by_the_clients_clock_and_json_carries_ages() -> None:
+    from console.cli.render import slot_json
+    from console.core.service import _with_stale_parts
+
+    status = SlotStatus(
+        "green",
+        reason="Docker unavailable: The Docker Engine did not answer within 5 s; retry.",
+        readings=(PartReading("docker", "Docker", 988.0, 988.0, "did not answer", 3.0),),
+    )
+    shown = _with_stale_parts(status, 1000.0)
+    assert shown.reason is not None
+    assert shown.reason.startswith("Docker not answering for 12 s (values as last seen).")
+    assert shown.reason.endswith("did not answer within 5 s; retry.")
+    fresh = _with_stale_parts(status, 990.0)  # silent 2 s: not yet stale
+    assert fresh.reason == status.reason
+    reading = slot_json(status, 1000.0)["readings"][0]
+    assert reading == {
+        "part": "docker",
+        "label": "Docker",
+        "answered_at": 988.0,
+        "not_answering_seconds": 12.0,
+        "stale": True,
+        "error": "did not answer",
+    }
