@@ -365,7 +365,9 @@ class SlotWatch:
         if info.restart_count > self.restarts_at_start or stalled:
             return SlotState.FAILED
         timeout = self.inst.config.image.start_timeout_seconds
-        timed_out = deployment is not None and self.started_at and now - self.started_at > timeout
+        timed_out = bool(
+            deployment is not None and self.started_at and now - self.started_at > timeout
+        )
         if self.candidate is None:  # no catch-up: starting until ready (once, within the timeout)
             if ready:
                 return SlotState.READY

@@ -110,7 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(
         dest="config_command", metavar="check", required=True, parser_class=_Parser
     )
-    config_sub.add_parser("check", help="validate the configuration and explain errors")
+    check = config_sub.add_parser("check", help="validate the configuration and explain errors")
+    check.add_argument(
+        "--probe",
+        action="store_true",
+        help="also read each progress source once (head, each colour) and print what came back; "
+        "exit 1 if one fails",
+    )
     proxy = sub.add_parser("proxy", help="proxy commands")
     proxy_sub = proxy.add_subparsers(
         dest="proxy_command", metavar="install|snippet", required=True, parser_class=_Parser

@@ -97,7 +97,7 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(render.status_json(status), indent=2))
     else:
-        render.print_status(status)
+        render.print_status(status, catchup=console.config.catchup)
     return EXIT_OK
 
 
@@ -175,7 +175,7 @@ def _wait_for(
         # One line per 5 % of progress or per 30 s: readable in a log over an 8-hour catch-up.
         step = (slot.state, int((slot.progress or 0) * 20))
         if not as_json and (step != last_step or time.monotonic() - last_print > 30):
-            render.say(render.progress_line(slot))
+            render.say(render.progress_line(slot, catchup=console.config.catchup))
             last_step, last_print = step, time.monotonic()
         if timeout and time.monotonic() - started > timeout:
             render.error(
@@ -312,6 +312,20 @@ def _config_check(args: argparse.Namespace) -> int:
         render.error(str(exc))
         return EXIT_USAGE
     render.say(render.config_summary(config, Path(config.path)))
+    if not getattr(args, "probe", False):
+        return EXIT_OK
+    from console.cli.probe import probe
+
+    lines = probe(config)
+    for line in lines:
+        render.say(f"  {'✗' if line.failed else '·'} {line.who:6} {line.text}")
+    failed = [line.who for line in lines if line.failed]
+    if failed:
+        render.error(
+            f"Probe failed for {', '.join(failed)}: fix the key each line names, then run "
+            "`bluegreen config check --probe` again."
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 

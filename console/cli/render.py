@@ -138,7 +138,11 @@ def duration(seconds: float | None) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def progress_line(slot: SlotStatus) -> str:
+def progress_line(slot: SlotStatus, catchup: bool = True) -> str:
+    if not catchup:
+        unmet = [c.name for c in slot.conditions if not c.met]
+        waiting = f" · waiting for {', '.join(unmet)}" if unmet else ""
+        return f"{slot.color}: {slot.state}{waiting}"
     pct = f"{slot.progress * 100:.0f}%" if slot.progress is not None else "—"
     return (
         f"{slot.color}: {slot.state} · height {_num(slot.height)} / {_num(slot.head)} "
@@ -146,22 +150,25 @@ def progress_line(slot: SlotStatus) -> str:
     )
 
 
-def print_status(status: Status) -> None:
+def print_status(status: Status, catchup: bool = True) -> None:
+    """The slots table; without catch-up (a service that does not re-index) there are no
+    height, head, lag, speed or ETA columns, only state, version and health."""
     agent = f"running (pid {status.agent.pid})" if status.agent.running else "NOT running"
     lock = status.lock.describe() if status.lock else "free"
     print(f"{status.service} — live: {status.live or 'none'} · agent: {agent} · lock: {lock}")
-    print(
-        f"{'COLOUR':7} {'STATE':9} {'VERSION':10} {'HEIGHT':>10} {'HEAD':>10} {'LAG':>8} "
-        f"{'SPEED':>10} {'ETA':>7}  HEALTH"
+    catchup_columns = (
+        f" {'HEIGHT':>10} {'HEAD':>10} {'LAG':>8} {'SPEED':>10} {'ETA':>7}" if catchup else ""
     )
+    print(f"{'COLOUR':7} {'STATE':9} {'VERSION':10}{catchup_columns}  HEALTH")
     for slot in status.slots.values():
         health = {True: "ok", False: "failing", None: "—"}[slot.healthy]
-        print(
-            f"{slot.color:7} {slot.state!s:9} {(slot.version or '—')[:10]:10} "
-            f"{_num(slot.height):>10} "
-            f"{_num(slot.head):>10} {_num(slot.lag):>8} {_num(slot.speed, '/s'):>10} "
-            f"{duration(slot.eta_seconds):>7}  {health}"
+        numbers = (
+            f" {_num(slot.height):>10} {_num(slot.head):>10} {_num(slot.lag):>8} "
+            f"{_num(slot.speed, '/s'):>10} {duration(slot.eta_seconds):>7}"
+            if catchup
+            else ""
         )
+        print(f"{slot.color:7} {slot.state!s:9} {(slot.version or '—')[:10]:10}{numbers}  {health}")
     if status.proxy is not None and status.proxy.stale(status.at):
         print(f"  proxy: {status.proxy.describe(status.at)}; the live colour is as last seen.")
     for slot in status.slots.values():

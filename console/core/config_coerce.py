@@ -53,6 +53,8 @@ class SecretResolver:
         parts = key_path.split(".")
         if parts[-1] in _SECRET_KEYS or (len(parts) > 1 and parts[-2] == "headers"):
             self._remember(expanded)  # header values (Authorization, API keys) are secrets
+        elif parts[-1] == "url" and ("@" in expanded or expanded.startswith("postgres")):
+            self._remember(expanded)  # a source's database URL, or one with credentials in it
         return expanded
 
     def _remember(self, secret: str) -> None:

@@ -15,6 +15,10 @@ class SourceUnavailable(Exception):
     check. Never carries a URL's password, a header's value or a traceback."""
 
 
+class SourceUnreachable(SourceUnavailable):
+    """Nothing answered at all (refused, timed out, no route): the service may simply not run."""
+
+
 @dataclass(frozen=True)
 class Reading:
     """One reading. `height` None = "no height yet" (the service has not started: an empty table,

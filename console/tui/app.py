@@ -156,11 +156,14 @@ class BluegreenApp(App[int]):
         main = self.main
         main.query_one(AppHeader).show(self.status, self.degraded, now)
         if self.status is not None:
+            catchup = self.backend.config.catchup
             for color in COLORS:
                 panel = main.query_one(f"#panel-{color}", SlotPanel)
                 slot = self.status.slots.get(color)
                 if slot is not None:
-                    panel.show(slot, self.status.live == color, self.history[color], now)
+                    panel.show(
+                        slot, self.status.live == color, self.history[color], now, catchup=catchup
+                    )
         main.query_one(EventsPane).render_events(now)
 
     # ── key availability follows state ──

@@ -98,6 +98,17 @@ def test_blue_is_live_after_sandbox_up(sandbox: Sandbox) -> None:
     assert "drift" not in kinds, kinds
 
 
+def test_config_check_probe_reads_the_explorer_sources(sandbox: Sandbox) -> None:
+    code, out = run(sandbox, "config", "check", "--probe")
+    assert code == 0, out
+    assert "candidate height from sql, head from sql" in out
+    readings = [line.strip() for line in out.splitlines() if line.startswith("  ")]
+    assert readings[0].startswith("· head   sql: "), out  # MAX(height) - 1 on the source
+    assert readings[1].startswith("· blue   sql: height "), out  # from blue's own database
+    assert readings[2].startswith("· green  "), out
+    assert "✗" not in out
+
+
 def test_deploy_waits_until_ready_then_switch_and_rollback(sandbox: Sandbox) -> None:
     code, out = run(sandbox, "deploy", "v2", "--switch", "never", "--wait", "--timeout", "240")
     assert code == 0, out

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from textual.widgets import Log
 
+from console.core.config import NoSource
 from console.tui.actions import MUTATING_ACTIONS
 from console.tui.app import BluegreenApp
 from console.tui.widgets.log_pane import (
@@ -156,3 +159,21 @@ async def test_status_failure_degrades_and_recovers() -> None:
         await wait_until(pilot, lambda: app.degraded is None)
         assert "degraded" not in str(header.render())
         assert "SYNCING" in str(app.screen.query_one("#green-state").render())
+
+
+async def test_a_service_without_catch_up_shows_no_height_eta_or_sparkline_rows() -> None:
+    plain = FakeConsole()
+    plain.config = dataclasses.replace(plain.config, candidate=NoSource())
+    app = make_app(plain)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for color in ("blue", "green"):
+            for part in ("height-row", "speed", "sparkline"):
+                assert not app.screen.query_one(f"#{color}-{part}").display, part
+            assert app.screen.query_one(f"#{color}-state").display
+            assert app.screen.query_one(f"#{color}-gate").display
+    reindexing = make_app(FakeConsole())
+    async with reindexing.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert reindexing.screen.query_one("#blue-height-row").display
+        assert reindexing.screen.query_one("#blue-speed").display

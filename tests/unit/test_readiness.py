@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from console.core.config import ReadinessConfig
+from console.core.config import ReadinessCheck, ReadinessConfig
 from console.core.readiness import GateInputs, GateResult, ReadinessGate
 
 T0 = 1_700_000_000.0
@@ -181,3 +181,59 @@ def test_reset_forgets_hold() -> None:
     gate.reset()
     assert gate.lag_held_since is None
     assert not gate.evaluate(inputs(T0 + 5)).ready
+
+
+# ── services that do not re-index, readiness checks, min_ready_seconds ─────────────────────────
+
+WEB = ReadinessConfig(
+    log_pattern="",
+    health_path="/api/health/ready",
+    smoke_path="",
+    not_behind_live=True,
+    min_ready_seconds=10.0,
+    checks=[ReadinessCheck(url="http://127.0.0.1:{host_port}/ready")],
+)
+
+
+def test_without_catch_up_there_is_no_lag_and_no_height_condition() -> None:
+    gate = ReadinessGate(WEB, catchup=False)
+    result = gate.evaluate(
+        inputs(T0, lag=None, sample_at=None, height=None, live_height=None, checks=((True, "200"),))
+    )
+    assert [c.name for c in result.conditions] == [
+        "health /api/health/ready",
+        "check /ready",
+        "ready held 10 s",
+    ]
+    assert by_name(result)["ready held 10 s"] == (False, "held 0.0 s of 10 s")
+
+
+def test_min_ready_seconds_must_hold_and_a_flap_restarts_it() -> None:
+    gate = ReadinessGate(WEB, catchup=False)
+    ok = {"lag": None, "sample_at": None, "checks": ((True, "HTTP 200"),)}
+    assert not gate.evaluate(inputs(T0, **ok)).ready
+    assert not gate.evaluate(inputs(T0 + 9.9, **ok)).ready
+    flap = gate.evaluate(inputs(T0 + 10, health_ok=False, **ok))
+    assert by_name(flap)["ready held 10 s"] == (False, "waiting for the other conditions")
+    assert not gate.evaluate(inputs(T0 + 11, **ok)).ready
+    assert not gate.evaluate(inputs(T0 + 20.9, **ok)).ready
+    done = gate.evaluate(inputs(T0 + 21, **ok))
+    assert done.ready and by_name(done)["ready held 10 s"] == (True, "held 10.0 s")
+
+
+def test_a_readiness_check_adds_to_lag_never_replaces_it() -> None:
+    config = dataclasses.replace(
+        FULL, checks=[ReadinessCheck(url="http://x/ready", expect_status=200, name="/ready flag")]
+    )
+    gate = ReadinessGate(config)
+    sticky_but_behind = gate.evaluate(inputs(T0, lag=90, checks=((True, "HTTP 200"),)))
+    assert by_name(sticky_but_behind)["/ready flag"] == (True, "HTTP 200")
+    assert not sticky_but_behind.ready  # Ponder's /ready turns 200 ~90 blocks behind
+    unchecked = gate.evaluate(inputs(T0 + 10, lag=0))
+    assert by_name(unchecked)["/ready flag"] == (False, "not checked yet")
+
+
+def test_health_detail_is_shown() -> None:
+    gate = ReadinessGate(WEB, catchup=False)
+    result = gate.evaluate(inputs(T0, health_ok=False, health_detail="HTTP 200 without 'ok'"))
+    assert by_name(result)["health /api/health/ready"] == (False, "HTTP 200 without 'ok'")

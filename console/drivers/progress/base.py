@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from console.core.progress import Reading, SourceUnavailable
+from console.core.progress import Reading, SourceUnavailable, SourceUnreachable
 from console.core.redact import Redactor
 
 
@@ -87,13 +87,13 @@ class HttpFetcher:
                 self.method, self.url, content=self.body, headers=self.headers
             )
         except httpx.TimeoutException:
-            raise SourceUnavailable(
+            raise SourceUnreachable(
                 f"{name} did not answer within {self.timeout_seconds:g} s (timeout); check that "
                 f"the service at {key}.url is up, or raise {key}.timeout_seconds."
             ) from None
         except httpx.ConnectError as exc:
             reason = "connection refused" if "refused" in str(exc).lower() else "cannot connect"
-            raise SourceUnavailable(
+            raise SourceUnreachable(
                 f"{name} is unreachable ({reason}); check {key}.url and that the service "
                 "listens there. Retrying."
             ) from None
@@ -109,8 +109,9 @@ class HttpFetcher:
             )
         return response
 
-    def sentence(self, text: str) -> SourceUnavailable:
-        return SourceUnavailable(self.redactor.redact(text))
+    def sentence(self, exc: SourceUnavailable) -> SourceUnavailable:
+        """The same failure (and class) with every secret of this source masked."""
+        return type(exc)(self.redactor.redact(str(exc)))
 
     def close(self) -> None:
         self._client.close()

@@ -65,7 +65,7 @@ class HttpProgress(BaseSource):
                 else None
             )
         except SourceUnavailable as exc:
-            raise self.fetcher.sentence(str(exc)) from None
+            raise self.fetcher.sentence(exc) from None
         return Reading(height, head)
 
     def close(self) -> None:

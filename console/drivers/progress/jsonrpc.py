@@ -39,7 +39,7 @@ class JsonRpcProgress(BaseSource):
                 else None
             )
         except SourceUnavailable as exc:
-            raise self.fetcher.sentence(str(exc)) from None
+            raise self.fetcher.sentence(exc) from None
         return Reading(height, head)
 
     def _result(self, document: Any) -> Any:

@@ -39,7 +39,7 @@ class PrometheusProgress(BaseSource):
                 else None
             )
         except SourceUnavailable as exc:
-            raise self.fetcher.sentence(str(exc)) from None
+            raise self.fetcher.sentence(exc) from None
         return Reading(height, head)
 
     def _scrape(self, text: str) -> dict[str, Series]:

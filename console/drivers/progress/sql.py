@@ -18,7 +18,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from console.core import timeouts
-from console.core.progress import Reading, SourceUnavailable
+from console.core.progress import Reading, SourceUnavailable, SourceUnreachable
 from console.core.redact import Redactor
 from console.drivers.progress.base import BaseSource, Place
 from console.drivers.progress.values import as_height, combine
@@ -75,7 +75,7 @@ class SqlProgress(BaseSource):
             except psycopg.Error as exc:
                 self._drop_connection()
                 if self._timed_out:
-                    raise SourceUnavailable(self._no_answer()) from None
+                    raise SourceUnreachable(self._no_answer()) from None
                 raise SourceUnavailable(self._sentence(exc)) from None
         name, key = self.place.name, self.place.key
         heights = [as_height(row[0], name, f"{key}.query") for row in rows if row]
@@ -115,11 +115,11 @@ class SqlProgress(BaseSource):
             return self._connect()
         except psycopg.OperationalError as exc:
             if "timeout" in str(exc).lower():
-                raise SourceUnavailable(
+                raise SourceUnreachable(
                     f"{self.place.name} did not answer within {CONNECT_TIMEOUT_SECONDS} s while "
                     "connecting (the server is hung, overloaded or unreachable); retrying."
                 ) from None
-            raise SourceUnavailable(self._sentence(exc)) from None
+            raise SourceUnreachable(self._sentence(exc)) from None
         except Exception as exc:  # a malformed URL (ProgrammingError, ValueError): not transient
             detail = self._redactor.redact(str(exc).strip().splitlines()[0] if str(exc) else "")
             raise SourceUnavailable(

@@ -1,4 +1,8 @@
-"""One colour's panel: state, image, container, heights, progress, speed/ETA, sparkline, gate."""
+"""One colour's panel: state, image, container, heights, progress, speed/ETA, sparkline, gate.
+
+For a service that does not re-index (no [candidate]) the height, progress, speed/ETA and
+sparkline rows are hidden: they would only ever show dashes.
+"""
 
 from __future__ import annotations
 
@@ -76,6 +80,7 @@ class SlotPanel(Vertical):
         super().__init__(id=f"panel-{color}", classes=f"slot -{color}")
         self.color = color
         self.border_title = color.upper()
+        self._catchup_rows_hidden = False
 
     def compose(self) -> ComposeResult:
         c = self.color
@@ -83,7 +88,7 @@ class SlotPanel(Vertical):
         with Horizontal(classes="slot-row"):
             yield TextLine(id=f"{c}-state", classes="slot-line")
             yield TextLine(id=f"{c}-container", classes="slot-line")
-        with Horizontal(classes="slot-row"):
+        with Horizontal(classes="slot-row", id=f"{c}-height-row"):
             yield TextLine(id=f"{c}-height", classes="slot-line")
             yield ProgressBar(total=100, show_eta=False, id=f"{c}-progress")
         yield TextLine(id=f"{c}-speed", classes="slot-line")
@@ -91,7 +96,14 @@ class SlotPanel(Vertical):
         yield SpeedSparkline(line_variable=COLOR_VARIABLE[c], id=f"{c}-sparkline")
         yield GateList(id=f"{c}-gate")
 
-    def show(self, slot: SlotStatus, live: bool, history: list[SpeedPoint], now: float) -> None:
+    def show(
+        self,
+        slot: SlotStatus,
+        live: bool,
+        history: list[SpeedPoint],
+        now: float,
+        catchup: bool = True,
+    ) -> None:
         c = self.color
         # Each assignment below repaints (a class change restyles the whole panel) even when the
         # value is the same, so only what changed is set: idle polls then cost almost nothing.
@@ -102,6 +114,13 @@ class SlotPanel(Vertical):
             self.set_class(live, "-live")
         self.query_one(f"#{c}-state", TextLine).show(state_line(slot))
         self.query_one(f"#{c}-container", TextLine).show(container_line(slot, now))
+        reason = self.query_one(f"#{c}-reason", TextLine)
+        reason.display = bool(slot.reason)
+        reason.show(Content.styled(f"⚠ {slot.reason}", "$error") if slot.reason else "")
+        self.query_one(f"#{c}-gate", GateList).show_conditions(slot.conditions)
+        if not catchup:
+            self._hide_catchup_rows()
+            return
         self.query_one(f"#{c}-height", TextLine).show(height_line(slot, now))
         bar = self.query_one(f"#{c}-progress", ProgressBar)
         # Hidden rather than indeterminate: an animated bar says "working" when nothing is known.
@@ -111,8 +130,13 @@ class SlotPanel(Vertical):
             if bar.progress != percent:
                 bar.update(total=100, progress=percent)
         self.query_one(f"#{c}-speed", TextLine).show(speed_line(slot, now))
-        reason = self.query_one(f"#{c}-reason", TextLine)
-        reason.display = bool(slot.reason)
-        reason.show(Content.styled(f"⚠ {slot.reason}", "$error") if slot.reason else "")
         self.query_one(f"#{c}-sparkline", SpeedSparkline).show(history, now)
-        self.query_one(f"#{c}-gate", GateList).show_conditions(slot.conditions)
+
+    def _hide_catchup_rows(self) -> None:
+        # Once: catch-up is a property of the configuration. Never set back to shown here, so the
+        # stylesheet's own folding of the sparkline on short screens stays in charge.
+        if self._catchup_rows_hidden:
+            return
+        self._catchup_rows_hidden = True
+        for part in ("height-row", "speed", "sparkline"):
+            self.query_one(f"#{self.color}-{part}").display = False
