@@ -16,7 +16,7 @@ import pytest
 from console.core.config import Config, ProxyConfig
 from console.core.fsutil import StateDirError
 from console.drivers.nginx import HTTP_FILE, LOCATION_FILE, NginxDriver
-from console.drivers.proxy import ProxyError, make_proxy
+from console.drivers.proxy import ProxyError, ReadBack, make_proxy
 from console.sandbox.nginx_proc import NginxProcess
 from tests.integration.proxy_helpers import free_ports, make_config, upstreams
 
@@ -158,7 +158,8 @@ def test_unreachable_admin_fails_the_switch_and_changes_nothing(proc: FrontedNgi
     broken = NginxDriver(config_for(proc, admin_socket=str(proc.admin_socket) + ".missing"))
     with pytest.raises(ProxyError, match="did not answer") as failure:
         broken.switch("green")
-    assert failure.value.read_back is not None and not failure.value.read_back.answered
+    # No admin endpoint, but the proxy itself still answers: that is the read-back.
+    assert failure.value.read_back == ReadBack(answered=True, color="blue")
     assert (proc.include_dir / HTTP_FILE).read_bytes() == before
     assert served_by(proc) == "blue"
     assert any("does not answer" in problem for problem in broken.check())
