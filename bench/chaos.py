@@ -11,6 +11,7 @@ any drift it found as a `drift` event.
 
     python -m bench.chaos --trials 200              # brings up its own sandbox on port 29280
     python -m bench.chaos --config PATH --trials 20 # against a running sandbox
+    python -m bench.chaos --stall --trials 100      # parts that hang instead (bench/chaos_stall.py)
 
 Switches use `--force`: the readiness gate has its own tests, and here every switch should reach
 the proxy so that kills land inside it. Deploys go into the idle colour; after a killed deploy
@@ -28,6 +29,7 @@ import signal
 import subprocess
 import sys
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,9 @@ from pathlib import Path
 import httpx
 
 from console.core.config import Config, load_config
+
+if typing.TYPE_CHECKING:
+    from bench.chaos_stall import StallReport
 from console.core.lock import OperatorLock
 from console.core.store import Store
 from console.drivers.proxy import COLOR_HEADER, make_proxy
@@ -289,7 +294,7 @@ class Chaos:
             self.report.max_agent_restart_seconds = max(
                 self.report.max_agent_restart_seconds, seconds
             )
-        code, out = self._cli("reconcile")
+        code, out = self._reconcile(started + RECONCILE_LIMIT_SECONDS)
         elapsed = time.monotonic() - started
         self.report.max_reconcile_seconds = max(self.report.max_reconcile_seconds, elapsed)
         if code != 0:
@@ -315,6 +320,16 @@ class Chaos:
         if inconsistent and not drifts:
             self._violation(number, operation, "drift was fixed but no drift event was recorded")
 
+    def _reconcile(self, deadline: float) -> tuple[int, str]:
+        """`bluegreen reconcile`; while the agent holds the lock fixing the same drift (its
+        per-tick check of the proxy), try again until `deadline`."""
+        while True:
+            code, out = self._cli("reconcile")
+            busy = "Another operation is running: agent" in out
+            if code == 0 or not busy or time.monotonic() >= deadline:
+                return code, out
+            time.sleep(0.1)
+
     def run(self, trials: int) -> ChaosReport:
         self.prepare()
         for number in range(1, trials + 1):
@@ -336,6 +351,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--config", help="an existing sandbox's bluegreen.toml")
     parser.add_argument("--port-base", type=int, default=29280)
+    parser.add_argument(
+        "--stall",
+        action="store_true",
+        help="SIGSTOP/SIGCONT the parts (nginx, dockerd, PostgreSQL, a container) instead of "
+        "SIGKILLing bluegreen (bench/chaos_stall.py)",
+    )
     args = parser.parse_args(argv)
     directory: Path | None = None
     if args.config:
@@ -348,14 +369,22 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = sandbox_fixture.bring_up()
         directory, config_path = sandbox.dir, sandbox.config
     started = time.monotonic()
+    say = lambda s: print(s, flush=True)  # noqa: E731
+    report: ChaosReport | StallReport
     try:
-        report = Chaos(config_path, args.seed, lambda s: print(s, flush=True)).run(args.trials)
+        chaos = Chaos(config_path, args.seed, say)
+        if args.stall:
+            from bench.chaos_stall import StallChaos
+
+            report = StallChaos(chaos, args.seed, say).run(args.trials)
+        else:
+            report = chaos.run(args.trials)
     finally:
         if directory is not None:
             from tests.integration import sandbox_fixture
 
             sandbox_fixture.tear_down(directory)
-    print(f"chaos: {report.summary()} in {time.monotonic() - started:.0f} s")
+    print(f"chaos: {report.summary()} in {time.monotonic() - started:.0f} s", flush=True)
     for violation in report.violations:
         print(f"  {violation}")
     return 0 if not report.violations else 1

@@ -1,6 +1,8 @@
 """The agent: one per state dir, it watches both colours and acts on policy.
 
-Each tick it samples the head and both colours, publishes their status to the store (which every
+Each tick it gathers the latest reading of every part (one sampler thread per part, see
+samplers.py, so a part that hangs degrades only what needs it), checks the proxy's live colour
+against the store (live_colour.py), publishes both colours' status to the store (which every
 console reads), advances deployment phases, applies the switch policy, watches the post-switch
 window and rolls back automatically, retires the previous colour, and notifies. It runs in its
 own session, so it survives the operator's SSH connection dropping.
@@ -13,8 +15,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from types import FrameType
+from typing import Any
 
+from console.agent.live_colour import LiveColourWatch
+from console.agent.samplers import Sampler, sample_round
 from console.agent.slot_watch import SlotWatch
 from console.core.installation import Installation
 from console.core.lock import LockHeld
@@ -24,12 +30,11 @@ from console.core.model import (
     Color,
     Outcome,
     Phase,
-    Sample,
     SlotState,
     SlotStatus,
     SwitchPolicy,
 )
-from console.core.progress import SourceUnavailable
+from console.core.readiness import STALE_AFTER_INTERVALS
 from console.core.reconcile import reconcile
 from console.core.switching import rollback_locked, switch
 from console.drivers.progress import make_head_source
@@ -38,6 +43,9 @@ AGENT_ACTOR = Actor("agent")
 _FAILED_TICKS_BEFORE_ROLLBACK = 3  # one bad health probe is noise; three in a row is a failure
 _PRUNE_EVERY_SECONDS = 600.0
 _SAMPLE_RETENTION_SECONDS = 24 * 3600.0
+# How long a tick waits for its readings: healthy parts answer in milliseconds; a hung one is left
+# to its own thread and read as stale.
+_ROUND_BUDGET_SECONDS = 0.5
 
 
 class Agent:
@@ -47,12 +55,18 @@ class Agent:
         self.stopping = threading.Event()
         # None: no catch-up, or each colour reports its own head (read in its SlotWatch).
         self.head_source = make_head_source(inst.config)
+        self.head: Sampler[int | None] | None = None
+        if self.head_source is not None:
+            source = self.head_source
+            self.head = Sampler(
+                "head", source.label, lambda: source.read().height, stale_after=_stale_after(inst)
+            )
         self.watches = {color: SlotWatch(inst, color) for color in COLORS}
+        self.live_colour = LiveColourWatch(inst, AGENT_ACTOR, log)
         self.previous: dict[Color, SlotStatus] = {}
         self.eta_warned: set[int] = set()
         self.live_bad_ticks = 0
         self.last_prune = 0.0
-        self.head_error: str | None = None
 
     # ── lifecycle ──
     def run(self) -> int:
@@ -77,6 +91,9 @@ class Agent:
         finally:
             for watch in self.watches.values():
                 watch.close()
+            self.live_colour.close()
+            if self.head is not None:
+                self.head.close()
             if self.head_source is not None:
                 self.head_source.close()
             self.inst.store.record_event("agent", "Agent stopped.", "info", str(AGENT_ACTOR))
@@ -87,21 +104,39 @@ class Agent:
         self.stopping.set()
 
     # ── one tick ──
+    def sample(self) -> None:
+        """Ask every part for a fresh reading and wait a short budget: a part that hangs keeps
+        its previous reading (with its age) and costs the tick nothing more."""
+        parts: list[Sampler[Any]] = [self.live_colour.sampler]
+        if self.head is not None:
+            parts.append(self.head)
+        for watch in self.watches.values():
+            parts += watch.wanted()
+        interval = self.inst.config.readiness.sample_interval_seconds
+        sample_round(parts, min(_ROUND_BUDGET_SECONDS, 0.5 * interval))
+
     def tick(self, now: float) -> None:
         store = self.inst.store
-        head = self._read_head()
+        self.sample()
+        now = max(now, time.time())  # compose at the time the readings were gathered
+        head = self.head.latest() if self.head is not None else None
+        head_error = head.error if head is not None else None
+        # Read after the round: a drift the proxy sampler just fixed counts in this tick.
         live = store.live()
         live_height = self.previous[live].height if live and live in self.previous else None
         statuses: dict[Color, SlotStatus] = {}
         for color in COLORS:
             deployment = store.active_deployment(color)
-            status = self.watches[color].observe(now, head, live, live_height, deployment)
-            if self.head_error and status.reason is None and status.state != SlotState.EMPTY:
-                status = _with_reason(status, self.head_error)
+            watch = self.watches[color]
+            status = watch.observe(now, head, live, live_height, deployment)
+            if self.head is not None:
+                status = replace(status, readings=(*status.readings, self.head.published()))
+            if head_error and status.reason is None and status.state != SlotState.EMPTY:
+                status = replace(status, reason=head_error)
             statuses[color] = status
             store.put_slot_status(status)
-            if status.height is not None or status.head is not None:
-                store.add_samples(color, [self.watches[color].last_sample or _empty_sample(now)])
+            if watch.new_sample and watch.last_sample is not None:
+                store.add_samples(color, [watch.last_sample])
             if status.speed is not None or status.eta_seconds is not None:
                 store.add_metric(f"speed:{color}", status.speed or 0.0, now)
                 store.add_metric(
@@ -114,22 +149,12 @@ class Agent:
         self._post_switch_watch(now, statuses)
         self._retire_previous(now, statuses)
         self.previous = statuses
+        store.put_proxy_reading(self.live_colour.sampler.published())
         store.heartbeat("agent")
         if now - self.last_prune > _PRUNE_EVERY_SECONDS:
             store.prune_samples(now - _SAMPLE_RETENTION_SECONDS)
             store.prune_metrics(now - _SAMPLE_RETENTION_SECONDS)
             self.last_prune = now
-
-    def _read_head(self) -> int | None:
-        if self.head_source is None:
-            return None
-        try:
-            head = self.head_source.read().height
-            self.head_error = None
-            return head
-        except SourceUnavailable as exc:
-            self.head_error = str(exc)
-            return None
 
     # ── deployment phases, notifications and the switch policy ──
     def _transitions(self, color: Color, status: SlotStatus, live: Color | None) -> None:
@@ -279,14 +304,8 @@ class Agent:
             )
 
 
-def _with_reason(status: SlotStatus, reason: str) -> SlotStatus:
-    from dataclasses import replace
-
-    return replace(status, reason=reason)
-
-
-def _empty_sample(now: float) -> Sample:
-    return Sample(now, None, None)
+def _stale_after(inst: Installation) -> float:
+    return STALE_AFTER_INTERVALS * inst.config.readiness.sample_interval_seconds
 
 
 def run_agent(inst: Installation) -> int:

@@ -1,25 +1,29 @@
 """Watch one colour: its container, indexed height, logs, HTTP checks and readiness gate.
 
-`SlotWatch.observe()` is called once a tick by the agent and returns the colour's `SlotStatus`.
+Each part is read by its own sampler (console/agent/samplers.py): Docker, the colour's progress
+source and its HTTP checks. `SlotWatch.observe()` is called once a tick, after the agent's sample
+round, and composes the colour's `SlotStatus` from the latest readings and their ages — so a hung
+Docker daemon leaves the heights and health fresh (with the container as last seen, marked stale),
+and a hung database leaves the container and health fresh.
+
 State is per container instance: a new container (new deployment) resets the tracker, the gate
 and the log-pattern watcher, so nothing seen by a previous version counts for the new one.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
+from console.agent.log_follower import LogFollower
+from console.agent.samplers import Sampled, Sampler
 from console.core.config_sources import fill_url
-from console.core.model import Color, Condition, Sample, SlotState, SlotStatus
-from console.core.progress import ProgressSource, SourceUnavailable
-from console.core.readiness import GateInputs, ReadinessGate
-from console.core.redact import sanitize_log_line
+from console.core.model import Color, Condition, PartReading, Sample, SlotState, SlotStatus
+from console.core.progress import Reading
+from console.core.readiness import STALE_AFTER_INTERVALS, GateInputs, ReadinessGate
 from console.core.tracking import CatchupTracker
-from console.drivers.checks import HttpChecker, LogPatternWatcher
+from console.drivers.checks import HttpChecker
 from console.drivers.progress import make_candidate_source
 
 if TYPE_CHECKING:
@@ -27,56 +31,16 @@ if TYPE_CHECKING:
     from console.core.model import Deployment
     from console.drivers.docker_model import ContainerInfo
 
-_ERROR_WORDS = ("ERROR", "error", "panic", "FATAL", "Traceback")
 
+@dataclass(frozen=True, slots=True)
+class CheckResults:
+    """One round of a colour's HTTP checks (health, extra checks, smoke request)."""
 
-class LogFollower:
-    """A thread that follows one container's logs, feeding the readiness pattern and keeping the
-    last lines (sanitized, redacted) to explain a failure."""
-
-    def __init__(
-        self,
-        inst: Installation,
-        container: str,
-        pattern: str,
-        progress: ProgressSource | None = None,
-    ) -> None:
-        self.inst = inst
-        self.container = container
-        self.pattern = LogPatternWatcher(pattern) if pattern else None
-        # A `kind = "log"` progress source reads the same stream: logs are followed once.
-        self.progress = progress if progress is not None and progress.reads_logs else None
-        self.recent: deque[str] = deque(maxlen=50)
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"logs-{container}", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                for raw in self.inst.runtime.follow_logs(self.container, self.stop_event, tail=200):
-                    line = sanitize_log_line(raw, self.inst.redactor)
-                    self.recent.append(line)
-                    if self.pattern is not None:
-                        self.pattern.feed(line)
-                    if self.progress is not None:
-                        self.progress.feed_line(line)
-            except Exception:
-                pass  # the daemon restarted or the container went away; retry below
-            self.stop_event.wait(1.0)
-
-    @property
-    def pattern_seen(self) -> bool | None:
-        return self.pattern.seen if self.pattern is not None else None
-
-    def last_error(self) -> str | None:
-        for line in reversed(self.recent):
-            if any(word in line for word in _ERROR_WORDS):
-                return line[:300]
-        return None
-
-    def stop(self) -> None:
-        self.stop_event.set()
+    health_ok: bool | None  # None: not checked (yet, or not for too long)
+    health_detail: str
+    checks: tuple[tuple[bool | None, str], ...]
+    smoke_ok: bool | None
+    smoke_detail: str
 
 
 class SlotWatch:
@@ -85,6 +49,7 @@ class SlotWatch:
         self.color = color
         self.slot = inst.config.slot(color)
         readiness = inst.config.readiness
+        self.stale_after = STALE_AFTER_INTERVALS * readiness.sample_interval_seconds
         # None for a service that does not re-index: no height, no lag condition.
         self.candidate = make_candidate_source(inst.config, color)
         # Without an independent [head], the colour's own answer carries the head it reports.
@@ -102,16 +67,65 @@ class SlotWatch:
         self.started_at: float | None = None
         self.logs: LogFollower | None = None
         self.last_sample: Sample | None = None
+        self.new_sample = False  # a height reading arrived this tick (the agent stores it)
         self.ready_since: float | None = None
-        self.last_status: SlotStatus | None = None
-        self._unwatched = False  # the last inspect failed (Docker unreachable)
+        self._unwatched = False  # Docker or the height source did not answer: not a stall
         self._seen_started_at: float | None = None
+        self._height_round = 0
+        self._height_silent = False  # the height source is failing or has not answered
+        self._checks_floor = 0  # check rounds up to this one were of a previous container
+        self.docker: Sampler[ContainerInfo | None] = Sampler(
+            "docker",
+            "Docker",
+            lambda: inst.runtime.inspect(self.slot.container),
+            explain=lambda exc: f"Docker unavailable: {exc}",
+            stale_after=self.stale_after,
+        )
+        self.progress: Sampler[Reading] | None = None
+        if self.candidate is not None:
+            label = self.candidate.label
+            self.progress = Sampler(
+                "height", label, self.candidate.read, stale_after=self.stale_after
+            )
+        self.checks: Sampler[CheckResults] = Sampler(
+            "checks", f"{color}'s HTTP checks", self._run_checks, stale_after=self.stale_after
+        )
 
     def close(self) -> None:
         if self.logs:
             self.logs.stop()
+        for sampler in self.samplers():
+            sampler.close()
         if self.candidate is not None:
             self.candidate.close()
+
+    def samplers(self) -> list[Sampler[Any]]:
+        parts: list[Sampler[Any]] = [self.docker, self.checks]
+        return parts + ([self.progress] if self.progress is not None else [])
+
+    def wanted(self) -> list[Sampler[Any]]:
+        """What to read this tick: no height or HTTP checks for a colour known to be down."""
+        info = self.docker.latest().value
+        if self.docker.latest().answered_at and (info is None or not info.running):
+            return [self.docker]
+        return self.samplers()
+
+    def readings(self) -> tuple[PartReading, ...]:
+        return tuple(sampler.published() for sampler in self.samplers())
+
+    def _run_checks(self) -> CheckResults:
+        readiness = self.inst.config.readiness
+        health_ok, health_detail = self.checker.health(
+            readiness.health_path, readiness.health_expect
+        )
+        checks = tuple(self.checker.check(url, status) for url, status in self.check_urls)
+        smoke_ok: bool | None = None
+        smoke_detail = ""
+        if readiness.smoke_path:
+            smoke_ok, smoke_detail = self.checker.smoke(
+                readiness.smoke_method, readiness.smoke_path, readiness.smoke_body
+            )
+        return CheckResults(health_ok, health_detail, checks, smoke_ok, smoke_detail)
 
     def _new_tracker(self) -> CatchupTracker:
         return CatchupTracker(
@@ -127,6 +141,12 @@ class SlotWatch:
         self.gate.reset()
         self.ever_ready = False
         self.tracker = self._new_tracker()
+        self.last_sample = None
+        # Readings taken before this container was seen belong to the previous one (its height,
+        # its health): only rounds that complete from now on count.
+        if self.progress is not None:
+            self._height_round = self.progress.latest().round
+        self._checks_floor = self.checks.latest().round
         if self.candidate is not None:
             self.candidate.reset()  # a log source must not keep the old container's height
         self.logs = LogFollower(
@@ -136,44 +156,56 @@ class SlotWatch:
     def observe(
         self,
         now: float,
-        head: int | None,
+        head: Sampled[int | None] | None,
         live: Color | None,
         live_height: int | None,
         deployment: Deployment | None,
     ) -> SlotStatus:
-        """One tick: read everything about this colour and derive its state."""
-        try:
-            info = self.inst.runtime.inspect(self.slot.container)
-        except Exception as exc:
-            # Keep what was last known (not "empty"): the container most likely still runs.
-            reason = f"Docker unavailable: {exc}"
-            self._unwatched = True
-            if self.last_status is not None:
-                return replace(self.last_status, reason=reason, updated_at=now)
-            return SlotStatus(self.color, SlotState.EMPTY, reason=reason, updated_at=now)
+        """One tick: compose this colour's state from the latest readings of its parts."""
+        docker = self.docker.latest()
+        self.new_sample = False
+        if docker.answered_at == 0:  # never answered since the agent started
+            reason = docker.error or self.docker.published().describe(now)
+            return SlotStatus(
+                self.color,
+                SlotState.EMPTY,
+                reason=reason,
+                updated_at=now,
+                readings=self.readings(),
+            )
+        info = docker.value
+        docker_silent = docker.waiting_since is not None and (
+            docker.error is not None or self.docker.stale(now)
+        )
         if info is None:
             if self.logs:
                 self.logs.stop()
                 self.logs = None
             self.container_id = None
-            self.last_status = None
-            return SlotStatus(self.color, SlotState.EMPTY, updated_at=now)
-        if info.id != self.container_id:
+            return SlotStatus(self.color, SlotState.EMPTY, updated_at=now, readings=self.readings())
+        if docker_silent:
+            # Keep the container as last seen (it most likely still runs) and go on composing
+            # from the parts that do answer: heights and health stay fresh.
+            self._unwatched = True
+        elif info.id != self.container_id:
             self._new_instance(info, now)
         elif self._unwatched or info.started_at != self._seen_started_at:
             # Docker was gone, or restarted this container in place: the service is resuming,
             # and the minutes it could not index must not read as a stall.
             self.tracker.restart_stall_clock(now)
-        self._unwatched = False
+            self._unwatched = False
         self._seen_started_at = info.started_at
-        self.last_status = self._observe_container(info, now, head, live, live_height, deployment)
-        return self.last_status
+        status = self._observe_container(info, now, head, live, live_height, deployment)
+        status = replace(status, readings=self.readings())
+        if docker_silent:
+            status = _docker_silent(status, docker.error, self.docker.published().describe(now))
+        return status
 
     def _observe_container(
         self,
         info: ContainerInfo,
         now: float,
-        head: int | None,
+        head: Sampled[int | None] | None,
         live: Color | None,
         live_height: int | None,
         deployment: Deployment | None,
@@ -228,44 +260,25 @@ class SlotWatch:
         self,
         info: ContainerInfo,
         now: float,
-        head: int | None,
+        head: Sampled[int | None] | None,
         live: Color | None,
         live_height: int | None,
         deployment: Deployment | None,
         base: SlotStatus,
     ) -> SlotStatus:
-        reason = None
-        if self.candidate is not None:
-            try:
-                reading = self.candidate.read()
-                sample = Sample(now, reading.head if self.own_head else head, reading.height)
-                self.tracker.add(sample)
-                self.last_sample = sample
-            except SourceUnavailable as exc:
-                reason = str(exc)
-        readiness = self.inst.config.readiness
-        health_ok, health_detail = self.checker.health(
-            readiness.health_path, readiness.health_expect
-        )
-        checks = tuple(self.checker.check(url, status) for url, status in self.check_urls)
-        smoke_ok: bool | None = None
-        smoke_detail = ""
-        if readiness.smoke_path:
-            smoke_ok, smoke_detail = self.checker.smoke(
-                readiness.smoke_method, readiness.smoke_path, readiness.smoke_body
-            )
-        sample_at = self.last_sample.at if self.last_sample else None
+        reason, sample_at = self._take_height(now, head)
+        checked = self._check_results(now)
         result = self.gate.evaluate(
             GateInputs(
                 now=now,
                 lag=self.tracker.lag,
-                sample_at=sample_at if reason is None else None,
+                sample_at=sample_at,
                 log_pattern_seen=self.logs.pattern_seen if self.logs else None,
-                health_ok=health_ok,
-                health_detail=health_detail,
-                checks=checks,
-                smoke_ok=smoke_ok,
-                smoke_detail=smoke_detail,
+                health_ok=checked.health_ok,
+                health_detail=checked.health_detail,
+                checks=checked.checks,
+                smoke_ok=checked.smoke_ok,
+                smoke_detail=checked.smoke_detail,
                 height=self.tracker.height,
                 live_height=live_height,
                 is_live_candidate=live in (None, self.color),
@@ -278,7 +291,7 @@ class SlotWatch:
         return replace(
             base,
             state=state,
-            healthy=health_ok,
+            healthy=checked.health_ok,
             height=self.tracker.height,
             head=self.tracker.head,
             lag=self.tracker.lag,
@@ -291,6 +304,53 @@ class SlotWatch:
             reason=reason,
         )
 
+    def _take_height(
+        self, now: float, head: Sampled[int | None] | None
+    ) -> tuple[str | None, float | None]:
+        """Feed a new height reading (if one arrived) to the tracker, at the time it was read.
+        Returns (reason, when the lag was measured — None when the source is failing)."""
+        if self.progress is None:
+            return None, None
+        sampled = self.progress.latest()
+        if sampled.round != self._height_round and sampled.waiting_since is None:
+            self._height_round = sampled.round
+            if sampled.value is not None:
+                if self._height_silent:
+                    # The source could not be read: the time it was silent is not a stall.
+                    self.tracker.restart_stall_clock(now)
+                    self._height_silent = False
+                head_height = head.value if head is not None else None
+                sample = Sample(
+                    sampled.answered_at,
+                    sampled.value.head if self.own_head else head_height,
+                    sampled.value.height,
+                )
+                self.tracker.add(sample)
+                self.last_sample = sample
+                self.new_sample = True
+        if sampled.error is not None:
+            self._height_silent = True
+            return sampled.error, None
+        if self.progress.stale(now):
+            self._height_silent = True
+        sample_at = self.last_sample.at if self.last_sample else None
+        if sample_at is not None and head is not None and not self.own_head:
+            # The lag is only as fresh as the older of its two readings.
+            sample_at = min(sample_at, head.answered_at) if head.answered_at else None
+        return None, sample_at
+
+    def _check_results(self, now: float) -> CheckResults:
+        """The latest HTTP checks; a round that has not answered for too long counts as
+        not checked (never as the last, possibly passing, result)."""
+        latest = self.checks.latest()
+        results = latest.value if latest.round > self._checks_floor else None
+        if results is not None and not self.checks.stale(now):
+            return results
+        detail = "not checked yet" if results is None else self.checks.published().describe(now)
+        return CheckResults(
+            None, detail, tuple((None, detail) for _ in self.check_urls), None, detail
+        )
+
     def _running_state(
         self,
         info: ContainerInfo,
@@ -301,7 +361,8 @@ class SlotWatch:
     ) -> SlotState:
         if live == self.color:
             return SlotState.LIVE
-        if info.restart_count > self.restarts_at_start or self.tracker.stalled(now):
+        stalled = not self._height_silent and self.tracker.stalled(now)
+        if info.restart_count > self.restarts_at_start or stalled:
             return SlotState.FAILED
         timeout = self.inst.config.image.start_timeout_seconds
         timed_out = bool(
@@ -336,6 +397,22 @@ class SlotWatch:
             f"Stalled at height {self.tracker.height} for {stalled_for:.0f} s "
             f"(lag {self.tracker.lag})."
         )
+
+
+def _docker_silent(status: SlotStatus, error: str | None, said: str) -> SlotStatus:
+    """Docker is not answering: the container is as last seen, so the gate is not met (a colour
+    whose container nobody can see is not switched to) and the reason says why."""
+    state = status.state
+    if state == SlotState.READY:
+        state = SlotState.SYNCING if status.height is not None else SlotState.STARTING
+    reason = "; ".join(part for part in (error, status.reason) if part) or None
+    return replace(
+        status,
+        state=state,
+        ready=False,
+        conditions=(*status.conditions, Condition("Docker answers", False, said)),
+        reason=reason,
+    )
 
 
 def _label_int(value: str | None) -> int | None:

@@ -16,6 +16,7 @@ from console.core.model import (
     EventRecord,
     OperationEvent,
     Outcome,
+    PartReading,
     SlotStatus,
     Status,
 )
@@ -54,7 +55,8 @@ def event_json(event: OperationEvent, redact: Callable[[str], str]) -> dict[str,
     return {"progress": redact(event.text), "level": event.level, "at": event.at}
 
 
-def slot_json(slot: SlotStatus) -> dict[str, Any]:
+def slot_json(slot: SlotStatus, now: float | None = None) -> dict[str, Any]:
+    now = time.time() if now is None else now
     return {
         "state": str(slot.state),
         "image": slot.image,
@@ -75,6 +77,19 @@ def slot_json(slot: SlotStatus) -> dict[str, Any]:
         "started_at": slot.started_at,
         "conditions": [{"name": c.name, "met": c.met, "detail": c.detail} for c in slot.conditions],
         "updated_at": slot.updated_at,
+        "readings": [reading_json(r, now) for r in slot.readings],
+    }
+
+
+def reading_json(reading: PartReading, now: float) -> dict[str, Any]:
+    silent = reading.silent_for(now)
+    return {
+        "part": reading.part,
+        "label": reading.label,
+        "answered_at": reading.answered_at or None,
+        "not_answering_seconds": None if silent is None else round(silent, 1),
+        "stale": reading.stale(now),
+        "error": reading.error,
     }
 
 
@@ -84,7 +99,8 @@ def status_json(status: Status) -> dict[str, Any]:
         "service": status.service,
         "live": status.live,
         "previous": status.previous,
-        "slots": {color: slot_json(slot) for color, slot in status.slots.items()},
+        "slots": {color: slot_json(slot, status.at) for color, slot in status.slots.items()},
+        "proxy": None if status.proxy is None else reading_json(status.proxy, status.at),
         "agent": {
             "running": status.agent.running,
             "pid": status.agent.pid,
@@ -153,6 +169,8 @@ def print_status(status: Status, catchup: bool = True) -> None:
             else ""
         )
         print(f"{slot.color:7} {slot.state!s:9} {(slot.version or '—')[:10]:10}{numbers}  {health}")
+    if status.proxy is not None and status.proxy.stale(status.at):
+        print(f"  proxy: {status.proxy.describe(status.at)}; the live colour is as last seen.")
     for slot in status.slots.values():
         if slot.reason:
             print(f"  {slot.color}: {slot.reason}")

@@ -17,6 +17,8 @@ import string
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from console.core import timeouts
+
 Aggregate = Literal["", "min", "max", "sum"]  # "" = the reading must be a single value
 HttpMethod = Literal["GET", "POST"]
 URL_PLACEHOLDERS = ("host_port", "color", "container")
@@ -47,7 +49,7 @@ class HttpSource:
     field: str = ""
     head_field: str = ""  # candidate only: the chain head the service reports in the same answer
     aggregate: Aggregate = ""
-    timeout_seconds: float = 3.0
+    timeout_seconds: float = timeouts.HEIGHT_HTTP_SECONDS
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class JsonRpcSource:
     field: str = ""  # "" = `result` itself
     head_field: str = ""  # candidate only, a path inside `result`
     aggregate: Aggregate = ""
-    timeout_seconds: float = 3.0
+    timeout_seconds: float = timeouts.HEIGHT_HTTP_SECONDS
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class PrometheusSource:
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     head_metric: str = ""  # candidate only: a gauge of the chain head in the same scrape
     aggregate: Aggregate = ""
-    timeout_seconds: float = 3.0
+    timeout_seconds: float = timeouts.HEIGHT_HTTP_SECONDS
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,36 @@ OperationEvent = Progress | Outcome
 
 
 @dataclass(frozen=True, slots=True)
+class PartReading:
+    """When one part the agent reads (Docker, a database, a colour's HTTP checks, the proxy) last
+    answered. Published with each status, so every client can tell a stale part from a fresh one
+    by its own clock: "Docker not answering for 12 s"."""
+
+    part: str  # docker, height, head, checks, proxy
+    label: str  # how sentences name it: "Docker", "the blue database"
+    answered_at: float  # wall clock of the last answer; 0 = never
+    waiting_since: float | None = None  # no answer since (a call in flight or failing)
+    error: str | None = None  # the last call's failure, one redacted sentence
+    stale_after: float = 3.0  # the publisher's rule: silent longer than this is stale
+
+    def silent_for(self, now: float) -> float | None:
+        """Seconds without an answer, or None while it answers."""
+        if self.waiting_since is None:
+            return None
+        return max(0.0, now - self.waiting_since)
+
+    def stale(self, now: float) -> bool:
+        silent = self.silent_for(now)
+        return silent is not None and silent > self.stale_after
+
+    def describe(self, now: float) -> str:
+        """E.g. 'Docker not answering for 12 s'."""
+        silent = self.silent_for(now) or 0.0
+        name = self.label[:1].upper() + self.label[1:]
+        return f"{name} not answering for {silent:.0f} s"
+
+
+@dataclass(frozen=True, slots=True)
 class SlotStatus:
     """Everything known about one colour at `updated_at` (written by the agent, read by clients)."""
 
@@ -150,6 +180,15 @@ class SlotStatus:
     ready: bool = False
     reason: str | None = None  # why failed or degraded, one sentence, redacted
     updated_at: float = 0.0
+    # When each part this status was composed from last answered (Docker, height, head, checks).
+    readings: tuple[PartReading, ...] = ()
+
+    def stale_parts(self, now: float) -> list[PartReading]:
+        """The parts that have not answered for longer than their `stale_after`."""
+        return [reading for reading in self.readings if reading.stale(now)]
+
+    def is_stale(self, part: str, now: float) -> bool:
+        return any(r.part == part and r.stale(now) for r in self.readings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +224,7 @@ class Status:
     lock: LockHolder | None
     read_only: bool = False
     at: float = 0.0
+    proxy: PartReading | None = None  # the agent's per-tick read of the proxy's live colour
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,16 @@ settled from the containers. Every difference found is recorded as a `drift` eve
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from console.core.installation import Installation
 from console.core.model import COLORS, Actor, Color, Phase, other
+from console.core.proxy_types import changed_outside_text
+
+if TYPE_CHECKING:
+    from console.drivers.docker_model import ContainerInfo
 
 _TERMINAL_CONTAINER_STATES = {"exited", "dead"}
 
@@ -24,33 +30,82 @@ class Drift:
     first_live: bool = False
 
 
-def reconcile(inst: Installation, actor: Actor) -> list[Drift]:
-    """Bring the store and the persisted proxy file in line with the running world."""
-    drifts: list[Drift] = []
-    drifts += _reconcile_live(inst)
-    drifts += _reconcile_deployments(inst)
-    for drift in drifts:
+class Reconciled(list[Drift]):
+    """The drifts found, plus why Docker could not be asked (then nothing that needs Docker was
+    settled); a list, so callers that only iterate drifts need not know. Each drift is recorded
+    as an event the moment it is fixed, before slower fixes (a proxy reload) run."""
+
+    docker_problem: str | None = None
+
+    def __init__(self, inst: Installation, actor: Actor) -> None:
+        super().__init__()
+        self._inst = inst
+        self._actor = actor
+
+    def add(self, drift: Drift) -> None:
+        self.append(drift)
         text = f"{drift.what} — {drift.fixed}"
         if drift.first_live:
-            inst.store.record_event("live", text, "info", str(actor))
+            self._inst.store.record_event("live", text, "info", str(self._actor))
         else:
-            inst.store.record_event("drift", text, "warning", str(actor))
+            self._inst.store.record_event("drift", text, "warning", str(self._actor))
+
+
+class _Docker:
+    """Docker as one reconcile sees it: after one call fails (a hung engine costs its whole bound),
+    the rest are not tried, so a reconcile costs at most one Docker bound."""
+
+    def __init__(self, inst: Installation) -> None:
+        self.inst = inst
+        self.problem: str | None = None
+
+    def inspect(self, color: Color) -> tuple[bool, ContainerInfo | None]:
+        """(answered, info); info None = no such container."""
+        if self.problem is not None:
+            return False, None
+        try:
+            return True, self.inst.runtime.inspect(self.inst.config.slot(color).container)
+        except Exception as exc:
+            self.problem = str(exc)
+            return False, None
+
+
+def reconcile(inst: Installation, actor: Actor) -> Reconciled:
+    """Bring the store and the persisted proxy file in line with the running world."""
+    docker = _Docker(inst)
+    drifts = Reconciled(inst, actor)
+    _reconcile_live(inst, docker, drifts)
+    _reconcile_deployments(inst, docker, drifts)
+    drifts.docker_problem = docker.problem
     return drifts
 
 
-def _reconcile_live(inst: Installation) -> list[Drift]:
+def reconcile_live(inst: Installation, actor: Actor, changed_outside: bool = False) -> Reconciled:
+    """Only the live colour and the persisted proxy file: the agent's per-tick check of what users
+    get. `changed_outside`: no operation held the lock, so a moved colour is recorded as changed
+    outside bluegreen, with the time."""
+    docker = _Docker(inst)
+    drifts = Reconciled(inst, actor)
+    _reconcile_live(inst, docker, drifts, changed_outside)
+    drifts.docker_problem = docker.problem
+    return drifts
+
+
+def _reconcile_live(
+    inst: Installation, docker: _Docker, drifts: Reconciled, changed_outside: bool = False
+) -> None:
     stored = inst.store.live()
     try:
         running = inst.proxy.current()
         persisted = inst.proxy.persisted()
     except Exception as exc:  # an unreachable proxy is reported by `check`, not fixed here
-        return [Drift(f"Could not read the proxy ({exc})", "left unchanged")]
+        drifts.add(Drift(f"Could not read the proxy ({exc})", "left unchanged"))
+        return
     truth: Color | None = running or persisted or stored
-    drifts: list[Drift] = []
     if truth is None:
-        return drifts
-    if stored is None and not _container_running(inst, truth):
-        return drifts  # the proxy's default colour, with nothing behind it: nothing is live yet
+        return
+    if stored is None and not _container_running(docker, truth):
+        return  # the proxy's default colour, with nothing behind it: nothing is live yet
     if stored != truth:
         previous = inst.store.previous()
         first_live = stored is None and previous is None
@@ -60,7 +115,7 @@ def _reconcile_live(inst: Installation) -> list[Drift]:
             previous = other(truth)
         inst.store.set_live(truth, previous)
         if first_live:
-            drifts.append(
+            drifts.add(
                 Drift(
                     f"Nothing was live yet; the proxy routes to {truth}, where a container runs",
                     f"{truth} is live",
@@ -68,33 +123,31 @@ def _reconcile_live(inst: Installation) -> list[Drift]:
                 )
             )
         else:
-            drifts.append(
+            drifts.add(
                 Drift(
-                    f"The store said live={stored or 'none'}, the proxy routes to {truth}",
+                    changed_outside_text(stored, truth, time.time())
+                    if changed_outside
+                    else f"The store said live={stored or 'none'}, the proxy routes to {truth}",
                     f"store updated to {truth}",
                 )
             )
     if persisted != truth:
-        inst.proxy.install(truth)
-        drifts.append(
-            Drift(
-                f"The proxy file said {persisted or 'nothing'}, traffic goes to {truth}",
-                f"file rewritten for {truth}",
-            )
+        try:
+            inst.proxy.install(truth)
+            fixed = f"file rewritten for {truth}"
+        except Exception as exc:  # the store is already right: record that, and why not the file
+            fixed = f"file NOT rewritten ({exc})"
+        drifts.add(
+            Drift(f"The proxy file said {persisted or 'nothing'}, traffic goes to {truth}", fixed)
         )
-    return drifts
 
 
-def _container_running(inst: Installation, color: Color) -> bool:
-    try:
-        info = inst.runtime.inspect(inst.config.slot(color).container)
-    except Exception:
-        return False
+def _container_running(docker: _Docker, color: Color) -> bool:
+    _, info = docker.inspect(color)
     return info is not None and info.running
 
 
-def _reconcile_deployments(inst: Installation) -> list[Drift]:
-    drifts: list[Drift] = []
+def _reconcile_deployments(inst: Installation, docker: _Docker, drifts: Reconciled) -> None:
     live = inst.store.live()
     for color in COLORS:
         deployment = inst.store.active_deployment(color)
@@ -103,20 +156,19 @@ def _reconcile_deployments(inst: Installation) -> list[Drift]:
         if deployment.phase == Phase.SWITCHING:
             settled = Phase.LIVE if live == color else Phase.READY
             inst.store.set_phase(deployment.id, settled)
-            drifts.append(
+            drifts.add(
                 Drift(
                     f"Deployment #{deployment.id} was interrupted while switching",
                     f"settled as {settled} (the proxy routes to {live})",
                 )
             )
             continue
-        try:
-            info = inst.runtime.inspect(inst.config.slot(color).container)
-        except Exception:
-            continue  # Docker down: the agent reports it; nothing to settle safely now
+        answered, info = docker.inspect(color)
+        if not answered:
+            continue  # Docker down or hung: the agent reports it; nothing to settle safely now
         if info is None:
             inst.store.set_phase(deployment.id, Phase.FAILED, "its container disappeared")
-            drifts.append(
+            drifts.add(
                 Drift(
                     f"Deployment #{deployment.id}'s container in {color} is gone", "marked failed"
                 )
@@ -124,7 +176,4 @@ def _reconcile_deployments(inst: Installation) -> list[Drift]:
         elif info.state in _TERMINAL_CONTAINER_STATES and live != color:
             reason = f"container {info.state} (exit code {info.exit_code})"
             inst.store.set_phase(deployment.id, Phase.FAILED, reason)
-            drifts.append(
-                Drift(f"Deployment #{deployment.id} in {color}: {reason}", "marked failed")
-            )
-    return drifts
+            drifts.add(Drift(f"Deployment #{deployment.id} in {color}: {reason}", "marked failed"))

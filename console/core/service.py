@@ -75,6 +75,8 @@ class Console:
                 status = _stale(
                     status, f"Status from {age}: {why} (start it with `bluegreen agent`)."
                 )
+            else:
+                status = _with_stale_parts(status, now)
             slots[color] = status
         return Status(
             service=self.config.service,
@@ -85,6 +87,7 @@ class Console:
             lock=self.installation.lock.holder(),
             read_only=self.read_only,
             at=now,
+            proxy=store.proxy_reading(),
         )
 
     def events(self, after_id: int = 0, limit: int = 200) -> list[EventRecord]:
@@ -168,3 +171,14 @@ def _stale(status: SlotStatus, reason: str) -> SlotStatus:
     from dataclasses import replace
 
     return replace(status, reason=reason)
+
+
+def _with_stale_parts(status: SlotStatus, now: float) -> SlotStatus:
+    """Name each part that has stopped answering, with its age by this client's clock: the values
+    it fed are the last ones seen, never fresh ("Docker not answering for 12 s")."""
+    stale = status.stale_parts(now)
+    if not stale:
+        return status
+    said = "; ".join(reading.describe(now) for reading in stale)
+    values = "values as last seen"
+    return _stale(status, f"{said} ({values})." + (f" {status.reason}" if status.reason else ""))

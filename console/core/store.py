@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from console.core.model import (
     Deployment,
     EventLevel,
     EventRecord,
+    PartReading,
     Phase,
     Sample,
     SlotStatus,
@@ -313,7 +314,8 @@ class Store:
         """Publish one colour's status (the agent does, each tick); `updated_at` 0 means now."""
         updated_at = status.updated_at or time.time()
         reason = None if status.reason is None else self._redact(status.reason)
-        stored = replace(status, updated_at=updated_at, reason=reason)
+        readings = tuple(self._redacted_reading(r) for r in status.readings)
+        stored = replace(status, updated_at=updated_at, reason=reason, readings=readings)
         with self._db.write() as conn:
             conn.execute(
                 "INSERT INTO slot_status (color, data, updated_at) VALUES (?, ?, ?) ON CONFLICT"
@@ -331,6 +333,24 @@ class Store:
             rows = conn.execute("SELECT data FROM slot_status").fetchall()
         statuses = (slot_status_from_json(row["data"]) for row in rows)
         return {status.color: status for status in statuses if status is not None}
+
+    def _redacted_reading(self, reading: PartReading) -> PartReading:
+        return replace(reading, error=self._redact(reading.error) if reading.error else None)
+
+    def put_proxy_reading(self, reading: PartReading) -> None:
+        """Publish when the proxy last told its live colour (the agent does, each tick)."""
+        text = json.dumps(asdict(self._redacted_reading(reading)))
+        with self._db.write() as conn:
+            conn.execute(_UPSERT_STATE, ("proxy_reading", text))
+
+    def proxy_reading(self) -> PartReading | None:
+        value = self._state_values("proxy_reading").get("proxy_reading")
+        if value is None:
+            return None
+        try:
+            return PartReading(**json.loads(value))
+        except (TypeError, ValueError):
+            return None
 
     # ── metrics and heartbeats ───────────────────────────────────────────────────────────────────
 

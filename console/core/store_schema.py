@@ -13,6 +13,7 @@ from console.core.model import (
     Condition,
     Deployment,
     EventRecord,
+    PartReading,
     Phase,
     SlotState,
     SlotStatus,
@@ -119,6 +120,7 @@ def slot_status_from_json(text: str) -> SlotStatus | None:
     try:
         values["state"] = SlotState(values.get("state", SlotState.EMPTY.value))
         values["conditions"] = tuple(Condition(**c) for c in values.get("conditions", ()))
+        values["readings"] = tuple(PartReading(**r) for r in values.get("readings", ()))
     except (TypeError, ValueError):
         return None
     return SlotStatus(**values)

@@ -214,12 +214,22 @@ def switch(
     inst: Installation, actor: Actor, force: bool = False, read_only: bool = False
 ) -> Iterator[OperationEvent]:
     with mutating(inst, "switch", actor, read_only):
-        for drift in reconcile(inst, actor):  # decide from what traffic sees, not a stale store
+        reconciled = reconcile(inst, actor)  # decide from what traffic sees, not a stale store
+        for drift in reconciled:
             yield Progress(f"Reconciled: {drift.what} — {drift.fixed}.", "warning")
         plan = plan_switch(inst)
         if plan.blocked_reason:
             yield Outcome(False, f"Switch refused: {plan.blocked_reason}")
             return
+        if reconciled.docker_problem:
+            text = (
+                f"{reconciled.docker_problem} Without Docker, bluegreen cannot confirm that "
+                f"{plan.to_color}'s container runs"
+            )
+            if not force:
+                yield Outcome(False, f"Switch refused: {text}; nothing was changed.")
+                return
+            yield Progress(f"{text}; switching anyway (--force).", "warning")
         unmet = [c for c in plan.conditions if not c.met]
         if not plan.gate_met:
             summary = "; ".join(f"{c.name} ({c.detail})" if c.detail else c.name for c in unmet)
@@ -250,9 +260,17 @@ def rollback(
 def rollback_locked(
     inst: Installation, actor: Actor, reason: str | None = None
 ) -> Iterator[OperationEvent]:
-    """Rollback for a caller that already holds the operator lock (the agent's auto-rollback)."""
-    for drift in reconcile(inst, actor):
+    """Rollback for a caller that already holds the operator lock (the agent's auto-rollback).
+
+    Docker not answering does not stop a rollback: it is the way back, and the proxy's own
+    verification tells whether the previous colour serves."""
+    reconciled = reconcile(inst, actor)
+    for drift in reconciled:
         yield Progress(f"Reconciled: {drift.what} — {drift.fixed}.", "warning")
+    if reconciled.docker_problem:
+        yield Progress(
+            f"{reconciled.docker_problem} Rolling back on what was last seen.", "warning"
+        )
     plan = plan_rollback(inst)
     if plan.blocked_reason or plan.to_color is None:
         yield Outcome(False, f"Rollback refused: {plan.blocked_reason}")

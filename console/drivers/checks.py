@@ -13,7 +13,9 @@ from typing import Any
 
 import httpx
 
-CHECK_TIMEOUT_SECONDS = 2.0
+from console.core import timeouts
+
+CHECK_TIMEOUT_SECONDS = timeouts.HTTP_CHECK_SECONDS
 _DETAIL_CHARS = 120
 # The reference service logs with ANSI colours unless NO_COLOR=1; codes can sit inside a message.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")

@@ -20,6 +20,11 @@ class RuntimeUnavailable(DockerRuntimeError):
     """The Docker Engine cannot be reached (not running, no permission, not answering)."""
 
 
+class RuntimeNotAnswering(RuntimeUnavailable):
+    """The Docker Engine accepted the connection but did not answer within its bound (hung,
+    stopped or overloaded): a stall, not an outage."""
+
+
 class ImageNotFound(DockerRuntimeError):
     """The image is neither on this host, nor loadable from the given tar, nor pullable."""
 

@@ -22,6 +22,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from console.core import timeouts
 from console.core.redact import Redactor
 from console.drivers.docker_model import (
     ContainerFailed,
@@ -30,6 +31,7 @@ from console.drivers.docker_model import (
     ContainerSpec,
     DockerRuntimeError,
     ImageNotFound,
+    RuntimeNotAnswering,
     RuntimeUnavailable,
     container_info,
     restart_policy,
@@ -45,15 +47,29 @@ T = TypeVar("T")
 
 
 class DockerRuntime:
-    """Docker Engine access for one host. Thread-safe; the client is created on first use."""
+    """Docker Engine access for one host. Thread-safe; clients are created on first use.
+
+    Every call is bounded (console/core/timeouts.py): reads by `timeout`, changes by
+    `change_timeout`, image loads and pulls by `image_timeout`. The SDK's timeout is per client,
+    so there is one client per bound. A call that runs out of its bound raises
+    RuntimeNotAnswering, whose sentence starts "The Docker Engine did not answer within N s".
+    """
 
     def __init__(
-        self, base_url: str | None = None, timeout: int = 30, redactor: Redactor | None = None
+        self,
+        base_url: str | None = None,
+        timeout: float = timeouts.DOCKER_READ_SECONDS,
+        redactor: Redactor | None = None,
+        *,
+        change_timeout: float = timeouts.DOCKER_CHANGE_SECONDS,
+        image_timeout: float = timeouts.DOCKER_IMAGE_SECONDS,
     ) -> None:
         self._base_url = base_url
-        self._timeout = timeout
+        self.read_timeout = timeout
+        self.change_timeout = max(change_timeout, timeout)
+        self.image_timeout = max(image_timeout, self.change_timeout)
         self._redactor = redactor or Redactor()  # engine errors may quote a command line
-        self._client: docker.DockerClient | None = None
+        self._clients: dict[float, docker.DockerClient] = {}
         self._lock = threading.Lock()
 
     @property
@@ -62,47 +78,63 @@ class DockerRuntime:
 
     # ── connection ───────────────────────────────────────────────────────────────────────────
 
-    def _connect(self) -> docker.DockerClient:
+    def _connect(self, timeout: float) -> docker.DockerClient:
         with self._lock:
-            if self._client is None:
+            client = self._clients.get(timeout)
+            if client is None:
                 try:
+                    # Building a client asks the engine its API version: bounded like the call.
                     if self._base_url:
-                        client = docker.DockerClient(base_url=self._base_url, timeout=self._timeout)
+                        client = docker.DockerClient(base_url=self._base_url, timeout=timeout)
                     else:
-                        client = docker.from_env(timeout=self._timeout)
+                        client = docker.from_env(timeout=timeout)
                 except docker.errors.DockerException as exc:
+                    if _is_timeout(exc):
+                        raise self._not_answering(timeout) from None
                     raise self._unavailable(exc) from None
-                self._client = client
-            return self._client
+                self._clients[timeout] = client
+            return client
 
     def _drop_client(self, stale: docker.DockerClient) -> None:
         with self._lock:
-            if self._client is stale:
-                self._client = None
+            for timeout, client in list(self._clients.items()):
+                if client is stale:
+                    del self._clients[timeout]
         with contextlib.suppress(Exception):
             stale.close()
 
-    def _call(self, operation: Callable[[docker.DockerClient], T]) -> T:
-        """Run `operation`; after a connection error (daemon restarted) rebuild the client once.
+    def _call(
+        self, operation: Callable[[docker.DockerClient], T], timeout: float | None = None
+    ) -> T:
+        """Run `operation` within `timeout` (default: the read bound); after a connection error
+        (daemon restarted) rebuild the client once.
 
         urllib3 already replaces pooled connections it can see were closed; this covers the
         request that was on the wire when the daemon went away, and a client built while it was
         down. Retrying is safe: every operation here is idempotent or re-checked by its caller.
+        A timeout is never retried: a hung engine would only double the wait.
         """
+        bound = self.read_timeout if timeout is None else timeout
         for attempt in (1, 2):
-            client = self._connect()
+            client = self._connect(bound)
             try:
                 return operation(client)
+            except requests.exceptions.Timeout:  # before ConnectionError: ConnectTimeout is both
+                raise self._not_answering(bound) from None
             except requests.exceptions.ConnectionError as exc:
                 self._drop_client(client)
+                if _is_timeout(exc):
+                    raise self._not_answering(bound) from None
                 if attempt == 2:
                     raise self._unavailable(exc) from None
-            except requests.exceptions.Timeout:
-                raise RuntimeUnavailable(
-                    f"Docker Engine at {self.where} did not answer within {self._timeout} s. "
-                    "Check `systemctl status docker` and the host's load, then retry."
-                ) from None
         raise AssertionError("unreachable")
+
+    def _not_answering(self, bound: float) -> RuntimeNotAnswering:
+        return RuntimeNotAnswering(
+            f"The Docker Engine did not answer within {timeouts.seconds_text(bound)} s; it is "
+            f"hung or overloaded (check `systemctl status docker` and the load on this host; "
+            f"engine at {self.where}), then retry."
+        )
 
     def _unavailable(self, exc: Exception) -> RuntimeUnavailable:
         if "Permission denied" in str(exc):
@@ -141,7 +173,10 @@ class DockerRuntime:
             )
         repository, tag = docker.utils.parse_repository_tag(ref)
         try:
-            self._call(lambda client: client.images.pull(repository, tag=tag or "latest"))
+            self._call(
+                lambda client: client.images.pull(repository, tag=tag or "latest"),
+                self.image_timeout,
+            )
         except docker.errors.APIError as exc:
             raise ImageNotFound(
                 f"Image {ref} is not on this host and could not be pulled "
@@ -174,7 +209,7 @@ class DockerRuntime:
                     archive.seek(0)  # a retry after a reconnect must resend the whole archive
                     return client.images.load(archive)
 
-                self._call(load)
+                self._call(load, self.image_timeout)
         except OSError as exc:
             raise ImageNotFound(
                 f"Image {ref} is not on this host and its archive {tar_path} cannot be read "
@@ -201,11 +236,14 @@ class DockerRuntime:
             self.remove(spec.name)
         container_id = self._create(spec)
         try:
-            self._call(lambda client: client.api.start(container_id))
+            self._call(lambda client: client.api.start(container_id), self.change_timeout)
         except docker.errors.APIError as exc:
             # Don't leave a half-made container behind; the next start would remove it anyway.
             with contextlib.suppress(DockerRuntimeError, docker.errors.APIError):
-                self._call(lambda client: client.api.remove_container(container_id, force=True))
+                self._call(
+                    lambda client: client.api.remove_container(container_id, force=True),
+                    self.change_timeout,
+                )
             raise ContainerFailed(
                 f"Container {spec.name} could not start: {self._explain(exc)}."
             ) from None
@@ -238,7 +276,7 @@ class DockerRuntime:
             return str(created["Id"])
 
         try:
-            return self._call(create)
+            return self._call(create, self.change_timeout)
         except docker.errors.ImageNotFound:
             raise ImageNotFound(
                 f"Image {spec.image} is not on this host. Load or pull it first."
@@ -282,7 +320,9 @@ class DockerRuntime:
         try:
             # Passed explicitly: the SDK's HTTP timeout is its own timeout + this one, so a
             # container with a long stop_timeout would otherwise look like a hung daemon.
-            self._call(lambda client: client.api.stop(name, timeout=info_timeout))
+            self._call(
+                lambda client: client.api.stop(name, timeout=info_timeout), self.change_timeout
+            )
         except docker.errors.NotFound:
             return
         except docker.errors.APIError as exc:
@@ -293,7 +333,9 @@ class DockerRuntime:
     def remove(self, name: str) -> None:
         """Remove the container (forcefully if it still runs). A missing container is fine."""
         try:
-            self._call(lambda client: client.api.remove_container(name, force=True))
+            self._call(
+                lambda client: client.api.remove_container(name, force=True), self.change_timeout
+            )
         except docker.errors.NotFound:
             return
         except docker.errors.APIError as exc:
@@ -307,7 +349,7 @@ class DockerRuntime:
         """Run `argv` inside the running container; True when it exits 0."""
         try:
             container = self._call(lambda client: client.containers.get(name))
-            result = self._call(lambda client: container.exec_run(argv))
+            result = self._call(lambda client: container.exec_run(argv), self.change_timeout)
         except docker.errors.APIError:  # missing, not running
             return False
         return bool(result.exit_code == 0)
@@ -378,6 +420,19 @@ class DockerRuntime:
     def _explain(self, exc: docker.errors.DockerException) -> str:
         text = getattr(exc, "explanation", None) or str(exc)
         return self._redactor.redact(str(text).strip().rstrip("."))
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A read or connect timeout, however deep the SDK wrapped it (building a client wraps the
+    version request's error in a DockerException)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, requests.exceptions.Timeout | TimeoutError):
+            return True
+        if "timed out" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _close_when_stopped(stream: Any, stop: threading.Event, finished: threading.Event) -> None:

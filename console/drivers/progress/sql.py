@@ -9,18 +9,21 @@ index) need `aggregate`; `SELECT MIN(height) FROM index_watermarks` does the sam
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
 
+from console.core import timeouts
 from console.core.progress import Reading, SourceUnavailable, SourceUnreachable
 from console.core.redact import Redactor
 from console.drivers.progress.base import BaseSource, Place
 from console.drivers.progress.values import as_height, combine
 
-CONNECT_TIMEOUT_SECONDS = 3
+CONNECT_TIMEOUT_SECONDS = timeouts.SQL_CONNECT_SECONDS
 _MAX_ROWS = 10_000  # a query that returns more rows than this is a mistake, not a height
 
 
@@ -34,8 +37,12 @@ class SqlProgress(BaseSource):
         self.aggregate = aggregate
         self.statement_timeout_ms = place.statement_timeout_ms
         self._redactor = Redactor([url])
+        # `statement_timeout` is enforced by the server: a stalled (SIGSTOPped, swapped-out)
+        # server never enforces it, so the client gives up on the socket a little later.
+        self.socket_timeout = timeouts.sql_socket_seconds(self.statement_timeout_ms)
         self._conn: psycopg.Connection[Any] | None = None
         self._lock = threading.Lock()  # a connection serves one query at a time
+        self._timed_out = False
 
     def _connect(self) -> psycopg.Connection[Any]:
         timeout_ms = int(self.statement_timeout_ms)
@@ -62,20 +69,56 @@ class SqlProgress(BaseSource):
             if self._conn is None or self._conn.closed:
                 self._conn = self._connect_or_explain()
             try:
-                rows = self._conn.execute(self.query).fetchmany(_MAX_ROWS)
+                rows = self._execute_bounded(self._conn)
             except pg_errors.UndefinedTable:
                 return None  # the service has not created its tables yet: not started
             except psycopg.Error as exc:
                 self._drop_connection()
+                if self._timed_out:
+                    raise SourceUnreachable(self._no_answer()) from None
                 raise SourceUnavailable(self._sentence(exc)) from None
         name, key = self.place.name, self.place.key
         heights = [as_height(row[0], name, f"{key}.query") for row in rows if row]
         return combine(heights, self.aggregate, f"{name} query", f"{key}.aggregate")
 
+    def _execute_bounded(self, conn: psycopg.Connection[Any]) -> list[Any]:
+        """Run the query; past `socket_timeout` a watchdog shuts the socket down, which makes
+        the blocked read return at once (libpq has no client-side query timeout)."""
+        self._timed_out = False
+        watchdog = threading.Timer(self.socket_timeout, self._abort, args=(conn,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return conn.execute(self.query).fetchmany(_MAX_ROWS)
+        finally:
+            watchdog.cancel()
+
+    def _abort(self, conn: psycopg.Connection[Any]) -> None:
+        self._timed_out = True
+        # shutdown() acts on the socket itself, so a duplicate descriptor reaches it; the
+        # connection is dropped and reopened by the next read.
+        with (
+            contextlib.suppress(OSError, psycopg.Error),
+            socket.socket(fileno=os.dup(conn.fileno())) as sock,
+        ):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def _no_answer(self) -> str:
+        return (
+            f"{self.place.name} did not answer within "
+            f"{timeouts.seconds_text(self.socket_timeout)} s (the server is hung or overloaded); "
+            "retrying."
+        )
+
     def _connect_or_explain(self) -> psycopg.Connection[Any]:
         try:
             return self._connect()
         except psycopg.OperationalError as exc:
+            if "timeout" in str(exc).lower():
+                raise SourceUnreachable(
+                    f"{self.place.name} did not answer within {CONNECT_TIMEOUT_SECONDS} s while "
+                    "connecting (the server is hung, overloaded or unreachable); retrying."
+                ) from None
             raise SourceUnreachable(self._sentence(exc)) from None
         except Exception as exc:  # a malformed URL (ProgrammingError, ValueError): not transient
             detail = self._redactor.redact(str(exc).strip().splitlines()[0] if str(exc) else "")

@@ -47,15 +47,22 @@ def container_line(slot: SlotStatus, now: float) -> Content:
     }[slot.healthy]
     uptime = f" · up {duration(now - slot.started_at)}" if slot.started_at else ""
     restarts = f" · {slot.restart_count} restarts" if slot.restart_count else ""
+    if slot.is_stale("docker", now):
+        # What Docker said last, not what is: never drawn as a fresh, green "running".
+        return Content.assemble(
+            (f"{slot.container_state}?", "$warning"), " · ", health, (" · Docker silent", "$error")
+        )
     running = "$success" if slot.container_state == "running" else "$warning"
     return Content.assemble((slot.container_state, running), " · ", health, f"{uptime}{restarts}")
 
 
-def height_line(slot: SlotStatus) -> Content:
+def height_line(slot: SlotStatus, now: float) -> Content:
     lag_style = "$success" if slot.lag is not None and slot.lag <= 2 else "$warning"
+    stale = slot.is_stale("height", now) or slot.is_stale("head", now)
     return Content.assemble(
         f"height {number(slot.height)} / head {number(slot.head)} · lag ",
-        (number(slot.lag), lag_style),
+        (number(slot.lag), "$warning" if stale else lag_style),
+        (" · stale", "$error") if stale else "",
     )
 
 
@@ -114,7 +121,7 @@ class SlotPanel(Vertical):
         if not catchup:
             self._hide_catchup_rows()
             return
-        self.query_one(f"#{c}-height", TextLine).show(height_line(slot))
+        self.query_one(f"#{c}-height", TextLine).show(height_line(slot, now))
         bar = self.query_one(f"#{c}-progress", ProgressBar)
         # Hidden rather than indeterminate: an animated bar says "working" when nothing is known.
         bar.display = slot.progress is not None

@@ -1,0 +1,84 @@
+"""What users get, checked every tick: the proxy's live colour against the store's.
+
+The proxy is the truth of where traffic goes. A stalled nginx that later applies a queued admin
+request, an operator's hand edit, a proxy restart: each moves traffic without the store knowing.
+So every tick the agent reads the running proxy's colour (one cheap admin call, on its own
+sampler thread so a hung proxy costs the tick nothing) and, when it disagrees with the store or
+with the persisted file, fixes the store and the file to match the proxy, records the drift as
+"changed outside bluegreen" with the time, and notifies.
+
+It never fights an operation: the fix runs under the operator lock, taken without waiting, and the
+proxy is read again under it. While a switch (or anything else) holds the lock the tick is
+skipped; the next tick after it ends decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from console.agent.samplers import Sampler
+from console.core import timeouts
+from console.core.installation import Installation
+from console.core.lock import LockHeld
+from console.core.model import Actor, Color
+from console.core.readiness import STALE_AFTER_INTERVALS
+from console.core.reconcile import reconcile_live
+
+
+class ProxySilent(Exception):
+    """The proxy did not say which colour it routes to."""
+
+
+class LiveColourWatch:
+    """Owns the proxy sampler; `request()` each tick, `published()` for the store."""
+
+    def __init__(self, inst: Installation, actor: Actor, log: Callable[[str], None]) -> None:
+        self.inst = inst
+        self.actor = actor
+        self.log = log
+        self.fixes = 0  # drifts fixed since the agent started (for tests and the log)
+        stale_after = STALE_AFTER_INTERVALS * inst.config.readiness.sample_interval_seconds
+        self.sampler: Sampler[Color | None] = Sampler(
+            "proxy", "the proxy", self._observe, stale_after=stale_after
+        )
+
+    def close(self) -> None:
+        self.sampler.close()
+
+    # ── on the sampler's thread ──
+    def _observe(self) -> Color | None:
+        proxy = self.inst.proxy
+        seen = proxy.read_back()
+        if not seen.answered:
+            raise ProxySilent(
+                f"{proxy.name} did not say which colour it routes to within "
+                f"{timeouts.seconds_text(timeouts.PROXY_READ_BACK_SECONDS)} s."
+            )
+        running = seen.color
+        stored = self.inst.store.live()
+        # Nothing live (yet) on either side is settled by the first switch or the agent's
+        # start-up reconcile, not here.
+        if running is None or stored is None:
+            return running
+        if running != stored or proxy.persisted() != running:
+            self._fix(running, stored)
+        return running
+
+    def _fix(self, seen: Color, stored: Color) -> None:
+        try:
+            with self.inst.lock.acquire("reconcile the live colour", self.actor):
+                # Read again under the lock: what was seen may have been a switch in flight.
+                drifts = reconcile_live(self.inst, self.actor, changed_outside=True)
+        except LockHeld as exc:
+            self.log(f"proxy routes to {seen}, store says {stored}; not fixed now: {exc}")
+            return
+        except Exception as exc:  # logged here: the sampler would only keep it as an error
+            self.log(f"proxy routes to {seen}, store says {stored}; fixing failed: {exc!r}")
+            raise
+        for drift in drifts:
+            if drift.what.startswith("Could not read the proxy"):
+                continue
+            self.fixes += 1
+            text = f"{drift.what} — {drift.fixed}."
+            self.log(f"drift: {text}")
+            self.inst.notifier.send("drift", f"{self.inst.config.service}: {text}", "warning")

@@ -1,0 +1,69 @@
+"""Follow one container's logs on a thread: feed the readiness log pattern and a `kind = "log"`
+progress source, and keep the last lines (sanitized, redacted) to explain a failure.
+
+Its own thread, so a Docker daemon that hangs stops only the log lines, never the agent's tick.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import TYPE_CHECKING
+
+from console.core.progress import ProgressSource
+from console.core.redact import sanitize_log_line
+from console.drivers.checks import LogPatternWatcher
+
+if TYPE_CHECKING:
+    from console.core.installation import Installation
+
+_ERROR_WORDS = ("ERROR", "error", "panic", "FATAL", "Traceback")
+
+
+class LogFollower:
+    """A thread that follows one container's logs, feeding the readiness pattern and keeping the
+    last lines (sanitized, redacted) to explain a failure."""
+
+    def __init__(
+        self,
+        inst: Installation,
+        container: str,
+        pattern: str,
+        progress: ProgressSource | None = None,
+    ) -> None:
+        self.inst = inst
+        self.container = container
+        self.pattern = LogPatternWatcher(pattern) if pattern else None
+        # A `kind = "log"` progress source reads the same stream: logs are followed once.
+        self.progress = progress if progress is not None and progress.reads_logs else None
+        self.recent: deque[str] = deque(maxlen=50)
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"logs-{container}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                for raw in self.inst.runtime.follow_logs(self.container, self.stop_event, tail=200):
+                    line = sanitize_log_line(raw, self.inst.redactor)
+                    self.recent.append(line)
+                    if self.pattern is not None:
+                        self.pattern.feed(line)
+                    if self.progress is not None:
+                        self.progress.feed_line(line)
+            except Exception:
+                pass  # the daemon restarted or the container went away; retry below
+            self.stop_event.wait(1.0)
+
+    @property
+    def pattern_seen(self) -> bool | None:
+        return self.pattern.seen if self.pattern is not None else None
+
+    def last_error(self) -> str | None:
+        for line in reversed(self.recent):
+            if any(word in line for word in _ERROR_WORDS):
+                return line[:300]
+        return None
+
+    def stop(self) -> None:
+        self.stop_event.set()

@@ -1,0 +1,140 @@
+"""One small thread per part the agent reads, so a part that hangs degrades only what needs it.
+
+A hung Docker daemon must not stop height sampling, the proxy's reconciliation or the post-switch
+watch; a hung database must not stop container checks. So each part (Docker, each progress source,
+each colour's HTTP checks, the proxy) is read by its own `Sampler`: the agent's tick asks every
+sampler for a new reading, waits a short budget, and composes from the latest readings and their
+ages. A sampler never overlaps itself — a request that arrives while a read is still in flight is
+folded into the next read — so a stalled part holds one thread, not a growing pile of them.
+
+Each `Sampled` keeps the last value that was read, when the part last answered, since when it has
+not (a read in flight or failing), and the last error: a stale part is shown as stale, never fresh.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
+
+from console.core.model import PartReading
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Sampled(Generic[T]):
+    """The latest of one sampler: what it read last, and when the part last answered."""
+
+    value: T | None  # the last value read successfully (kept while the part does not answer)
+    answered_at: float  # wall clock of the last successful read; 0 = never
+    waiting_since: float | None  # a read in flight or failing since then; None = answered
+    error: str | None  # the last read's failure, one sentence; None after a success
+    round: int  # completed reads, successful or not: tells a new reading from the last one
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at > 0 and self.waiting_since is None
+
+
+class Sampler(Generic[T]):
+    """Reads one part on its own daemon thread whenever `request()` is called."""
+
+    def __init__(
+        self,
+        part: str,
+        label: str,
+        read: Callable[[], T],
+        explain: Callable[[Exception], str] = str,
+        clock: Callable[[], float] = time.time,
+        stale_after: float = 3.0,
+    ) -> None:
+        self.part = part
+        self.stale_after = stale_after
+        self.label = label
+        self._read = read
+        self._explain = explain
+        self._clock = clock
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._changed = threading.Condition()
+        self._reading: Sampled[T] = Sampled(None, 0.0, None, None, 0)
+        self._thread = threading.Thread(target=self._run, name=f"sample-{part}", daemon=True)
+        self._thread.start()
+
+    # ── the agent's side ──
+    def request(self) -> int:
+        """Ask for a fresh reading; returns the round to wait past (see `wait_past`)."""
+        with self._changed:
+            current = self._reading.round
+        self._wake.set()
+        return current
+
+    def wait_past(self, round_: int, deadline: float) -> bool:
+        """Wait until a read that completes after `round_` exists, or `deadline` (monotonic)."""
+        with self._changed:
+            while self._reading.round <= round_:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+            return True
+
+    def latest(self) -> Sampled[T]:
+        with self._changed:
+            return self._reading
+
+    def published(self) -> PartReading:
+        """The reading's ages and error, as the store publishes them."""
+        reading = self.latest()
+        return PartReading(
+            self.part,
+            self.label,
+            reading.answered_at,
+            reading.waiting_since,
+            reading.error,
+            self.stale_after,
+        )
+
+    def stale(self, now: float) -> bool:
+        return self.published().stale(now)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._wake.set()  # a thread blocked inside a hung read dies with the process (daemon)
+
+    # ── the thread ──
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            started = self._clock()
+            with self._changed:
+                if self._reading.waiting_since is None:
+                    self._reading = replace(self._reading, waiting_since=started)
+            try:
+                value = self._read()
+            except Exception as exc:  # every failure is a reading, never the thread's end
+                error = self._explain(exc)
+                with self._changed:
+                    self._reading = replace(
+                        self._reading, error=error, round=self._reading.round + 1
+                    )
+                    self._changed.notify_all()
+                continue
+            with self._changed:
+                self._reading = Sampled(value, self._clock(), None, None, self._reading.round + 1)
+                self._changed.notify_all()
+
+
+def sample_round(samplers: Sequence[Sampler[Any]], budget_seconds: float) -> None:
+    """Request a reading from each sampler and wait up to `budget_seconds` for all of them; a
+    sampler stuck in a hung read simply keeps its previous reading."""
+    rounds = [(sampler, sampler.request()) for sampler in samplers]
+    deadline = time.monotonic() + budget_seconds
+    for sampler, round_ in rounds:
+        sampler.wait_past(round_, deadline)
