@@ -8,9 +8,13 @@ settled from the containers. Every difference found is recorded as a `drift` eve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from console.core.installation import Installation
-from console.core.model import COLORS, Actor, Color, Phase, other
+from console.core.installation import LABEL_DEPLOYMENT, Installation
+from console.core.model import COLORS, Actor, Color, Phase
+
+if TYPE_CHECKING:
+    from console.drivers.docker_model import ContainerInfo
 
 _TERMINAL_CONTAINER_STATES = {"exited", "dead"}
 
@@ -19,9 +23,10 @@ _TERMINAL_CONTAINER_STATES = {"exited", "dead"}
 class Drift:
     what: str
     fixed: str
-    # A first install: nothing was ever live, and the proxy's default colour now has a container.
-    # Adopting it is expected, not a fault: recorded as information, not as a `drift` warning.
-    first_live: bool = False
+    # An existing install taken over (e.g. from the old scripts): the proxy already routes to a
+    # running container that no bluegreen deployment on its way through the gate owns. Expected,
+    # not a fault: recorded as an `adoption` event, not as a `drift` warning.
+    adoption: bool = False
 
 
 def reconcile(inst: Installation, actor: Actor) -> list[Drift]:
@@ -31,8 +36,8 @@ def reconcile(inst: Installation, actor: Actor) -> list[Drift]:
     drifts += _reconcile_deployments(inst)
     for drift in drifts:
         text = f"{drift.what} — {drift.fixed}"
-        if drift.first_live:
-            inst.store.record_event("live", text, "info", str(actor))
+        if drift.adoption:
+            inst.store.record_event("adoption", text, "info", str(actor))
         else:
             inst.store.record_event("drift", text, "warning", str(actor))
     return drifts
@@ -49,31 +54,21 @@ def _reconcile_live(inst: Installation) -> list[Drift]:
     drifts: list[Drift] = []
     if truth is None:
         return drifts
-    if stored is None and not _container_running(inst, truth):
-        return drifts  # the proxy's default colour, with nothing behind it: nothing is live yet
-    if stored != truth:
-        previous = inst.store.previous()
-        first_live = stored is None and previous is None
-        if stored is not None:
-            previous = stored
-        elif previous is None:
-            previous = other(truth)
-        inst.store.set_live(truth, previous)
-        if first_live:
-            drifts.append(
-                Drift(
-                    f"Nothing was live yet; the proxy routes to {truth}, where a container runs",
-                    f"{truth} is live",
-                    first_live=True,
-                )
+    if stored is None:
+        adopted = _adoption(inst, truth)
+        if adopted is None:
+            return drifts  # nothing is live yet: the first colour goes live through its gate
+        drifts.append(adopted)
+        # Nothing was live before it under bluegreen: there is no previous colour to roll back to.
+        inst.store.set_live(truth, None)
+    elif stored != truth:
+        inst.store.set_live(truth, stored)
+        drifts.append(
+            Drift(
+                f"The store said live={stored}, the proxy routes to {truth}",
+                f"store updated to {truth}",
             )
-        else:
-            drifts.append(
-                Drift(
-                    f"The store said live={stored or 'none'}, the proxy routes to {truth}",
-                    f"store updated to {truth}",
-                )
-            )
+        )
     if persisted != truth:
         inst.proxy.install(truth)
         drifts.append(
@@ -85,12 +80,61 @@ def _reconcile_live(inst: Installation) -> list[Drift]:
     return drifts
 
 
-def _container_running(inst: Installation, color: Color) -> bool:
+def _adoption(inst: Installation, color: Color) -> Drift | None:
+    """Nothing is live in the store and the proxy names `color`: is `color` really serving?
+
+    The proxy names a colour before anything was ever deployed (its default), so that alone
+    proves nothing. A container bluegreen started for a deployment that has not been live yet is
+    on its way through the readiness gate: the policy makes it live, never reconcile. A running
+    container that no such deployment owns (started by the old scripts, or by an earlier state
+    directory) is what users get today: it is adopted. A deployment caught mid-switch (the proxy
+    was changed, then the process died) is settled as the switch it was."""
+    info = _running_container(inst, color)
+    if info is None:
+        return None
+    owner = _label_int(info.labels.get(LABEL_DEPLOYMENT))
+    deployment = inst.store.deployment(owner) if owner is not None else None
+    if deployment is not None and deployment.color == color:
+        if deployment.phase == Phase.SWITCHING or Phase.LIVE in deployment.phases:
+            return Drift(
+                f"The store said live=none, the proxy routes to {color} "
+                f"(deployment #{deployment.id}, {deployment.phase})",
+                f"store updated to {color}",
+            )
+        return None
+    return Drift(
+        f"Adopted {color} as live: the proxy already routes to its running container "
+        f"({info.image}), which no bluegreen deployment started",
+        f"{color} is live; {_gate_state(inst, color)}",
+        adoption=True,
+    )
+
+
+def _gate_state(inst: Installation, color: Color) -> str:
+    status = inst.store.slot_status(color)
+    if status is None or not status.conditions:
+        return "its readiness gate has not been evaluated yet (no agent status)"
+    if status.ready:
+        return "its readiness gate held at adoption"
+    unmet = "; ".join(
+        f"{c.name} ({c.detail})" if c.detail else c.name for c in status.conditions if not c.met
+    )
+    return f"its readiness gate did not hold at adoption: {unmet}"
+
+
+def _running_container(inst: Installation, color: Color) -> ContainerInfo | None:
     try:
         info = inst.runtime.inspect(inst.config.slot(color).container)
     except Exception:
-        return False
-    return info is not None and info.running
+        return None
+    return info if info is not None and info.running else None
+
+
+def _label_int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _reconcile_deployments(inst: Installation) -> list[Drift]:
