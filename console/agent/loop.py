@@ -28,6 +28,7 @@ from console.core.model import (
     SlotState,
     SlotStatus,
     SwitchPolicy,
+    other,
 )
 from console.core.reconcile import reconcile
 from console.core.switching import rollback_locked, switch
@@ -89,9 +90,17 @@ class Agent:
         live = store.live()
         live_height = self.previous[live].height if live and live in self.previous else None
         statuses: dict[Color, SlotStatus] = {}
-        for color in COLORS:
+        # The live colour first, so the candidate is compared with its height from this tick.
+        for color in (live, other(live)) if live else COLORS:
             deployment = store.active_deployment(color)
-            status = self.watches[color].observe(now, head, live, live_height, deployment)
+            # A candidate's head is read again after its own height: head − height is then an
+            # upper bound of its lag at that moment, never an under-estimate.
+            fresh_head = None if color == live else self._read_head
+            status = self.watches[color].observe(
+                now, head, live, live_height, deployment, read_head=fresh_head
+            )
+            if color == live and status.height is not None:
+                live_height = status.height
             if self.head_error and status.reason is None and status.state != SlotState.EMPTY:
                 status = _with_reason(status, self.head_error)
             statuses[color] = status

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -86,6 +87,7 @@ class SlotWatch:
         self.last_status: SlotStatus | None = None
         self._unwatched = False  # the last inspect failed (Docker unreachable)
         self._seen_started_at: float | None = None
+        self._read_head: Callable[[], int | None] | None = None
 
     def close(self) -> None:
         if self.logs:
@@ -116,8 +118,10 @@ class SlotWatch:
         live: Color | None,
         live_height: int | None,
         deployment: Deployment | None,
+        read_head: Callable[[], int | None] | None = None,
     ) -> SlotStatus:
-        """One tick: read everything about this colour and derive its state."""
+        """One tick: read everything about this colour and derive its state. With `read_head`,
+        the head for this colour's lag is read right after its height (see `_running`)."""
         try:
             info = self.inst.runtime.inspect(self.slot.container)
         except Exception as exc:
@@ -142,6 +146,7 @@ class SlotWatch:
             self.tracker.restart_stall_clock(now)
         self._unwatched = False
         self._seen_started_at = info.started_at
+        self._read_head = read_head
         self.last_status = self._observe_container(info, now, head, live, live_height, deployment)
         return self.last_status
 
@@ -213,8 +218,13 @@ class SlotWatch:
         reason = None
         try:
             height = self.candidate.read()
-            self.tracker.add(Sample(now, head, height))
-            self.last_sample = Sample(now, head, height)
+            # Height first, then the head, stamped when both are in: the lag computed is then
+            # at least the true lag at the stamp, so the gate's hold never starts early.
+            if self._read_head is not None:
+                head = self._read_head()
+            sampled = Sample(time.time(), head, height)
+            self.tracker.add(sampled)
+            self.last_sample = sampled
         except SourceUnavailable as exc:
             reason = str(exc)
         health_ok, _ = self.checker.health(self.inst.config.readiness.health_path)
@@ -228,7 +238,8 @@ class SlotWatch:
         sample_at = self.last_sample.at if self.last_sample else None
         result = self.gate.evaluate(
             GateInputs(
-                now=now,
+                # The checks above took time: "held for hold seconds" is measured to now.
+                now=max(now, time.time()),
                 lag=self.tracker.lag,
                 sample_at=sample_at if reason is None else None,
                 log_pattern_seen=self.logs.pattern_seen if self.logs else None,
