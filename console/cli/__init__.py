@@ -158,9 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
     command_parser(config_sub, "check", "validate the configuration and explain errors")
     proxy = command_parser(sub, "proxy", "proxy commands")
     proxy_sub = proxy.add_subparsers(
-        dest="proxy_command", metavar="snippet", required=True, parser_class=_Parser
+        dest="proxy_command", metavar="install|snippet", required=True, parser_class=_Parser
     )
-    command_parser(proxy_sub, "snippet", "print what to include in your nginx/haproxy config")
+    install = command_parser(
+        proxy_sub,
+        "install",
+        "write and validate bluegreen's proxy files; print the include lines your config "
+        "needs (idempotent; never touches your own files)",
+    )
+    install.add_argument(
+        "--reload", action="store_true", help="also reload the proxy to apply them"
+    )
+    command_parser(
+        proxy_sub, "snippet", "print what to include in your nginx/haproxy config (after `install`)"
+    )
 
     sandbox = command_parser(
         sub, "sandbox", "a local world: chain, stand-in indexer, Postgres, nginx"

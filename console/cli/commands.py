@@ -39,7 +39,7 @@ def dispatch(args: argparse.Namespace) -> Handler:
         "agent": _agent,
         "reconcile": _reconcile,
         "config": _config_check,
-        "proxy": _proxy_snippet,
+        "proxy": _proxy,
     }
     return _guarded(table[command])
 
@@ -315,8 +315,25 @@ def _config_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _proxy_snippet(args: argparse.Namespace) -> int:
+def _proxy(args: argparse.Namespace) -> int:
     from console.core.installation import Installation
 
-    print(Installation(load(args)).proxy.snippet())
+    if args.proxy_command == "snippet":
+        print(Installation(load(args)).proxy.snippet())
+        return EXIT_OK
+    from console.core.actor import current_actor
+    from console.core.proxy_setup import proxy_install
+
+    console = open_console(args)
+    try:
+        inst = console.installation
+        events = proxy_install(inst, current_actor(), args.reload, console.read_only)
+        outcome = run_events(console, events)
+        if outcome is None or not outcome.ok:
+            return EXIT_FAILED
+        if not args.reload:
+            render.say("\nYour own configuration needs these lines (once):\n")
+            render.say(inst.proxy.install_steps())
+    finally:
+        console.close()
     return EXIT_OK

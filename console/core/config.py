@@ -24,6 +24,9 @@ from console.core.model import COLORS, Color
 
 CONFIG_ENV = "BLUEGREEN_CONFIG"
 DEFAULT_PATHS = (Path("bluegreen.toml"), Path("/etc/bluegreen/config.toml"))
+HAPROXY_DEFAULT_SOCKET = "/run/haproxy/admin.sock"
+NGINX_ADMIN_SOCKET = "nginx-admin.sock"  # in the state dir, which bluegreen owns
+_UNIX_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -103,11 +106,15 @@ class ProxyConfig:
     include_dir: str = "/etc/nginx/bluegreen"
     proxy_url: str = "http://127.0.0.1:80"
     probe_path: str = "/health"
-    admin_url: str = "http://127.0.0.1:8099"  # nginx live mode: loopback-only admin location
+    # nginx live mode, opt-in only: a TCP admin endpoint (e.g. "http://127.0.0.1:8099") that
+    # requires the generated token. "" = the unix socket only (the default).
+    admin_url: str = ""
     test_command: list[str] = field(default_factory=lambda: ["nginx", "-t"])
     reload_command: list[str] = field(default_factory=lambda: ["nginx", "-s", "reload"])
     verify_timeout_seconds: float = 10.0
-    admin_socket: str = "/run/haproxy/admin.sock"  # haproxy runtime API
+    # nginx live mode: the admin endpoint's unix socket ("" = state_dir/nginx-admin.sock);
+    # haproxy: the runtime API socket ("" = /run/haproxy/admin.sock).
+    admin_socket: str = ""
     backend: str = "bluegreen"  # haproxy backend holding servers named blue and green
 
 
@@ -133,6 +140,9 @@ class Config:
     service: str = "service"
     state_dir: str = "/var/lib/bluegreen"
     secrets_file: str = ""
+    # Members of this group may act (state dir and files group-owned 0770/0660); "" = only the
+    # owner of the state dir (and root).
+    operators_group: str = ""
     image: ImageConfig = field(default_factory=ImageConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
@@ -147,6 +157,15 @@ class Config:
 
     def slot(self, color: Color) -> SlotConfig:
         return self.slots[color]
+
+    @property
+    def admin_socket_path(self) -> str:
+        """The proxy's admin socket, with the per-kind default filled in."""
+        if self.proxy.admin_socket:
+            return self.proxy.admin_socket
+        if self.proxy.kind == "haproxy":
+            return HAPROXY_DEFAULT_SOCKET
+        return str(Path(self.state_dir) / NGINX_ADMIN_SOCKET)
 
     @property
     def head_db_url(self) -> str:
@@ -369,7 +388,25 @@ def _validate(config: Config, path: Path) -> None:
         problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
     if config.proxy.kind == "nginx" and not config.proxy.include_dir:
         problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
+    problems += _proxy_admin_problems(config)
     if problems:
         raise ConfigError(
             f"{path}: " + "; ".join(problems) + ". Fix these and run `bluegreen config check`."
         )
+
+
+def _proxy_admin_problems(config: Config) -> list[str]:
+    problems: list[str] = []
+    if len(os.fsencode(config.admin_socket_path)) > _UNIX_PATH_MAX:
+        problems.append(
+            f"the proxy admin socket path {config.admin_socket_path} is longer than "
+            f"{_UNIX_PATH_MAX} bytes, which unix sockets cannot have: set proxy.admin_socket "
+            "to a shorter path in a directory bluegreen owns"
+        )
+    url = config.proxy.admin_url
+    if url and not re.fullmatch(r"http://[^/:]+:\d{1,5}/?", url):
+        problems.append(
+            f"proxy.admin_url '{url}' must look like http://127.0.0.1:8099 (or be empty to use "
+            "the unix socket)"
+        )
+    return problems

@@ -13,6 +13,34 @@ import os
 import secrets
 from pathlib import Path
 
+# With `operators_group`, the state dir is group-owned and setgid (new files keep the group) and
+# its files are group-writable; without it, both are private to the owner.
+GROUP_DIR_MODE = 0o2770
+GROUP_FILE_MODE = 0o660
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_file_mode(directory: str | Path) -> int:
+    """A new private file's mode in `directory`: 0660 in a shared operators' dir, else 0600."""
+    try:
+        mode = os.stat(directory).st_mode
+    except OSError:
+        return PRIVATE_FILE_MODE
+    shared = mode & 0o2000 and mode & 0o070 == 0o070
+    return GROUP_FILE_MODE if shared else PRIVATE_FILE_MODE
+
+
+def open_private(path: Path, flags: int) -> int:
+    """os.open with O_CREAT and the directory's private mode (not filtered by the umask)."""
+    mode = private_file_mode(path.parent)
+    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, mode)
+    try:
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, mode)
+    except OSError:
+        pass
+    return fd
+
 
 class StateDirError(Exception):
     """The state dir, or a file the console owns, cannot be read or written; str() says why."""
@@ -30,16 +58,19 @@ def _advice(exc: OSError) -> str:
     return "Check the path or point state_dir elsewhere"
 
 
-def atomic_write(path: str | Path, data: bytes | str, mode: int = 0o600) -> None:
+def atomic_write(path: str | Path, data: bytes | str, mode: int | None = None) -> None:
     """Replace `path` with `data` atomically: temp file in the same dir, fsync, rename, fsync dir.
 
-    The temp file is created with O_EXCL and `mode` so it is never readable by others, even briefly.
+    The temp file is created with O_EXCL and `mode` so it is never readable by others, even briefly;
+    without a `mode`, private: 0600, or 0660 in a shared operators' directory.
     On any error the temp file is removed, the old content is left untouched, and StateDirError is
     raised.
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     directory = target.parent
+    if mode is None:
+        mode = private_file_mode(directory)
     # Same directory as the target so rename(2) stays on one filesystem and is atomic.
     temp = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
     fd = -1

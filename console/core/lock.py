@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from console.core.fsutil import StateDirError, atomic_write, ensure_private_dir
+from console.core.fsutil import StateDirError, atomic_write, ensure_private_dir, open_private
 from console.core.model import Actor, AgentInfo, LockHolder
 
 LOCK_FILE = "operator.lock"
@@ -55,9 +55,10 @@ class LockHeld(Exception):
 
 
 def _open_lock_file(path: Path, create: bool) -> int:
-    flags = os.O_CLOEXEC | (os.O_RDWR | os.O_CREAT if create else os.O_RDONLY)
     try:
-        return os.open(path, flags, 0o600)
+        if create:
+            return open_private(path, os.O_RDWR)  # 0600, or 0660 in an operators' group dir
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise
     except OSError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from console.core.access import require_write
 from console.core.installation import Installation
 from console.core.model import Actor
 
@@ -27,6 +28,7 @@ def mutating(inst: Installation, action: str, actor: Actor, read_only: bool) -> 
     """Hold the operator lock for `action`; raises ReadOnlyError or LockHeld before any change."""
     if read_only:
         raise ReadOnlyError(action)
+    require_write(inst.config, action)  # one sentence for a user who may not act
     with inst.lock.acquire(action, actor):
         yield
 

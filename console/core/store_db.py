@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from console.core.fsutil import StateDirError
+from console.core.fsutil import StateDirError, open_private
 from console.core.store_schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 5000
@@ -49,7 +49,7 @@ class Database:
         # SQLite would create the file with the umask's mode; create it 0600 first. Its -wal and
         # -shm files take the database file's mode.
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = open_private(self.path, os.O_RDWR)  # 0660 in an operators' group dir
             os.close(fd)
         except OSError as exc:
             raise StateDirError(

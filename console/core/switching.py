@@ -7,8 +7,9 @@ the proxy — what traffic actually sees — and records as drift.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from console.core.installation import Installation
 from console.core.model import (
@@ -26,7 +27,9 @@ from console.core.model import (
     other,
 )
 from console.core.operation import describe_failure, mutating
+from console.core.proxy_types import ProxyError, ReadBack, SwitchResult
 from console.core.reconcile import reconcile
+from console.core.timeouts import PROXY_READ_BACK_INTERVAL_SECONDS, PROXY_SETTLE_SECONDS
 
 
 def status_is_fresh(inst: Installation, status: SlotStatus | None, now: float) -> bool:
@@ -114,27 +117,20 @@ def _no_rollback(reason: str) -> RollbackPlan:
 
 
 def _route(inst: Installation, to: Color, kind: str, actor: Actor) -> Iterator[OperationEvent]:
-    """Change the proxy to `to`, verify it, then record the new live colour."""
-    from console.drivers.proxy import ProxyError
+    """Change the proxy to `to`, verify it, then record the new live colour.
 
+    After a failure the proxy is read back before anything is said: the switch happened after
+    all (finish it), it did not (say so), or nobody can tell yet (keep the lock and read back for
+    a bounded time, then say "unknown" and reconcile)."""
     live = inst.store.live()
     yield Progress(f"Routing traffic to {to} through {inst.proxy.name}…")
     try:
         result = inst.proxy.switch(to)
     except ProxyError as exc:
-        reason = describe_failure(exc)
-        inst.store.record_event(
-            "failure",
-            f"{kind} to {to} failed, traffic unchanged: {reason}",
-            "error",
-            str(actor),
-            to,
-        )
-        inst.notifier.send(
-            "failure", f"{inst.config.service}: {kind} to {to} failed: {reason}", "error"
-        )
-        yield Outcome(False, f"{kind.capitalize()} to {to} failed; traffic unchanged. {reason}")
-        return
+        settled = yield from _settle_failure(inst, to, kind, actor, live, exc)
+        if settled is None:
+            return
+        result = settled
     inst.store.set_live(to, live)
     now = time.time()
     inst.store.set_watch(to, now + inst.config.switch.watch_seconds if kind == "switch" else 0.0)
@@ -156,6 +152,65 @@ def _route(inst: Installation, to: Color, kind: str, actor: Actor) -> Iterator[O
         "switched" if kind == "switch" else "rolled_back", f"{inst.config.service}: {text}", "info"
     )
     yield Outcome(True, text, cutover_ms=result.cutover_ms)
+
+
+def _settle_failure(
+    inst: Installation, to: Color, kind: str, actor: Actor, live: Color | None, exc: ProxyError
+) -> Generator[OperationEvent, None, SwitchResult | None]:
+    """What a failed switch really did, from a read-back; its result if it happened after all."""
+    reason = describe_failure(exc)
+    seen = yield from _read_back_until_answered(inst, exc.read_back)
+    if seen.answered and seen.color == to and live != to:
+        yield Progress(f"The proxy routes to {to} after all ({reason}) Verifying…", "warning")
+        try:
+            result = inst.proxy.switch(to)  # the same colour again: verified and persisted
+        except ProxyError as again:
+            reason = describe_failure(again)
+            seen = again.read_back or inst.proxy.read_back()
+        else:
+            return dataclasses.replace(
+                result, detail=f"{result.detail}; applied although the proxy first failed: {reason}"
+            )
+    failed = f"{kind.capitalize()} to {to} failed"
+    if seen.answered:
+        where = seen.describe()
+        if seen.color == live:
+            text = f"{failed}; traffic unchanged ({where}, read back). {reason}"
+        else:
+            text = f"{failed}, and {where} now (read back). {reason}"
+    else:
+        text = (
+            f"{kind.capitalize()} to {to}: outcome unknown. The proxy did not answer for "
+            f"{PROXY_SETTLE_SECONDS:.0f} s after: {reason} Traffic may be on either colour: "
+            "check the proxy, then `bluegreen reconcile` (the agent does it when it answers)."
+        )
+    inst.store.record_event("failure", text, "error", str(actor), to)
+    inst.notifier.send("failure", f"{inst.config.service}: {text}", "error")
+    if not seen.answered or seen.color != live:
+        for drift in reconcile(inst, actor):  # the proxy is the truth: the store follows it
+            yield Progress(f"Reconciled: {drift.what} — {drift.fixed}.", "warning")
+    yield Outcome(False, text)
+    return None
+
+
+def _read_back_until_answered(
+    inst: Installation, first: ReadBack | None
+) -> Generator[OperationEvent, None, ReadBack]:
+    seen = first if first is not None else inst.proxy.read_back()
+    if seen.answered:
+        return seen
+    yield Progress(
+        f"The proxy does not answer; reading back where traffic goes (up to "
+        f"{PROXY_SETTLE_SECONDS:.0f} s, the operator lock stays held)…",
+        "warning",
+    )
+    deadline = time.monotonic() + PROXY_SETTLE_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(PROXY_READ_BACK_INTERVAL_SECONDS)
+        seen = inst.proxy.read_back()
+        if seen.answered:
+            return seen
+    return seen
 
 
 def switch(

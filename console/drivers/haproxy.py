@@ -5,7 +5,9 @@ The backend holds two servers named `blue` and `green`; a switch is one runtime-
 so requests never find no server and a crash of ours cannot leave half of it applied.
 HAProxy forgets runtime changes on restart: the live colour is persisted in
 `include_dir/bluegreen-haproxy.state`, the rendered backend marks the other server `disabled`, and
-`install(persisted)` (reconcile) re-applies it.
+`install(persisted)` (reconcile) re-applies it. `bluegreen proxy install` writes the backend
+section to `include_dir/bluegreen-haproxy.cfg`, a file HAProxy loads with a second `-f`.
+Before anything is live both servers are in maintenance and the backend answers 503.
 """
 
 from __future__ import annotations
@@ -18,17 +20,29 @@ from pathlib import Path
 from console.core.config import Config
 from console.core.fsutil import StateDirError, atomic_write
 from console.core.model import COLORS, Color, other
+from console.core.proxy_types import (
+    COLOR_HEADER,
+    NO_LIVE_TEXT,
+    UNANSWERED,
+    ProxyError,
+    ReadBack,
+    SwitchResult,
+)
+from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
 from console.drivers.probe import wait_for_color
-from console.drivers.proxy import COLOR_HEADER, ProxyError, SwitchResult
+from console.drivers.proxy_command import run_command
 
 STATE_FILE = "bluegreen-haproxy.state"
+BACKEND_FILE = "bluegreen-haproxy.cfg"
+_NGINX_TEST = ["nginx", "-t"]  # the [proxy] default, meaningless for HAProxy
 # srv_admin_state bits that keep new requests off a server: forced/inherited maint and drain,
 # resolution and hostname maint. 0x04 only records `disabled` in the config file.
 _NOT_ROUTABLE = 0x01 | 0x02 | 0x08 | 0x10 | 0x20 | 0x40
 
 
-def render_backend(backend: str, blue_port: int, green_port: int, live: Color) -> str:
-    """The backend section; the server that is not live starts `disabled` after a restart."""
+def render_backend(backend: str, blue_port: int, green_port: int, live: Color | None) -> str:
+    """The backend section; a server that is not live starts `disabled` after a restart, and
+    with no server usable (nothing live yet) the backend answers 503 itself."""
     ports = {"blue": blue_port, "green": green_port}
     servers = "".join(
         f"    server {color} 127.0.0.1:{ports[color]}{'' if color == live else ' disabled'}\n"
@@ -37,6 +51,8 @@ def render_backend(backend: str, blue_port: int, green_port: int, live: Color) -
     return (
         f"backend {backend}\n"
         "    # bluegreen switches these two servers through the runtime API (no reload).\n"
+        f"    http-request return status 503 content-type text/plain string "
+        f'"{NO_LIVE_TEXT}" if {{ nbsrv eq 0 }}\n'
         f"    http-response set-header {COLOR_HEADER} %[srv_name]\n"
         f"{servers}"
     )
@@ -66,6 +82,13 @@ def routed_color(states: dict[str, int]) -> Color | None:
     return routable[0] if len(routable) == 1 else None
 
 
+def _routing(states: dict[str, int]) -> ReadBack:
+    routable = [c for c in COLORS if c in states and not states[c] & _NOT_ROUTABLE]
+    if len(routable) > 1:
+        return UNANSWERED  # both take traffic: no one colour can be named
+    return ReadBack(True, routable[0] if routable else None)
+
+
 class HaproxyDriver:
     """`ProxyDriver` for HAProxy's runtime API."""
 
@@ -73,37 +96,81 @@ class HaproxyDriver:
         self._proxy = config.proxy
         self.name = "haproxy (runtime API)"
         self.backend = config.proxy.backend
-        self.socket_path = config.proxy.admin_socket
+        self.socket_path = config.admin_socket_path
         self.state_path = Path(config.proxy.include_dir) / STATE_FILE
+        self.backend_path = Path(config.proxy.include_dir) / BACKEND_FILE
         self.blue_port = config.slot("blue").host_port
         self.green_port = config.slot("green").host_port
         self._probe_url = config.proxy.proxy_url.rstrip("/") + config.proxy.probe_path
 
-    def install(self, live: Color) -> None:
+    def install(self, live: Color | None) -> None:
         self._apply(live)
         self._persist(live)
 
+    def write_files(self, live: Color | None) -> tuple[str, ...]:
+        wanted = render_backend(self.backend, self.blue_port, self.green_port, live)
+        try:
+            before = self.backend_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            before = None
+        written: list[str] = []
+        if before != wanted:
+            try:
+                self.backend_path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(self.backend_path, wanted, mode=0o644)
+            except (OSError, StateDirError) as exc:
+                raise ProxyError(f"Cannot write {self.backend_path}: {exc}") from None
+            written.append(str(self.backend_path))
+        if self.persisted() != live or not self.state_path.exists():
+            self._persist(live)
+            written.append(str(self.state_path))
+        if self._proxy.test_command and self._proxy.test_command != _NGINX_TEST:
+            run_command(self._proxy.test_command, "test")
+        return tuple(written)
+
     def switch(self, to: Color) -> SwitchResult:
+        try:
+            before = _routing(self._servers_state(PROXY_READ_BACK_SECONDS))
+        except ProxyError as exc:
+            raise ProxyError(f"{exc} No switch was sent.", read_back=UNANSWERED) from None
         started = time.perf_counter()
-        self._apply(to)
+        try:
+            self._apply(to)
+        except ProxyError as exc:
+            raise ProxyError(str(exc), read_back=self._settled_read_back()) from None
         detail = f"HAProxy now routes to {to} (runtime API, no reload)"
         try:
             cutover_ms = wait_for_color(
                 self._probe_url, to, self._proxy.verify_timeout_seconds, started
             )
-        finally:
-            # After the probe: the state file's fsync (up to ~50 ms) is not part of the cutover.
-            try:
-                self._persist(to)
-            except ProxyError as exc:
-                detail += f", but {STATE_FILE} still says {other(to)}: {exc}"
+        except ProxyError as exc:
+            if before.color != to:  # `to` does not answer: route back to where traffic was
+                with contextlib.suppress(ProxyError):
+                    self._apply(before.color)
+            raise ProxyError(f"{exc} Routed back.", read_back=self._settled_read_back()) from None
+        # After the probe: the state file's fsync (up to ~50 ms) is not part of the cutover.
+        try:
+            self._persist(to)
+        except ProxyError as exc:
+            detail += f", but {STATE_FILE} still says {other(to)}: {exc}"
         return SwitchResult(to, cutover_ms, True, detail)
 
-    def current(self) -> Color | None:
+    def read_back(self) -> ReadBack:
         try:
-            return routed_color(self._servers_state())
+            return _routing(self._servers_state(PROXY_READ_BACK_SECONDS))
         except ProxyError:
-            return None
+            return UNANSWERED
+
+    def _settled_read_back(self) -> ReadBack:
+        # The runtime API has no expiry for a command stuck in a stalled HAProxy; two equal reads
+        # a moment apart, once it answers again, are taken as settled.
+        first = self.read_back()
+        time.sleep(0.1)
+        second = self.read_back()
+        return second if first == second else UNANSWERED
+
+    def current(self) -> Color | None:
+        return self.read_back().color
 
     def persisted(self) -> Color | None:
         try:
@@ -145,7 +212,8 @@ class HaproxyDriver:
 
     def snippet(self) -> str:
         return (
-            "# 1. In the global section (the runtime API bluegreen switches through):\n"
+            "# 1. In the global section (the runtime API bluegreen switches through; with\n"
+            "#    operators_group, `mode 660 group GROUP` lets its members switch too):\n"
             f"    stats socket {self.socket_path} mode 600 level admin\n\n"
             "# 2. A backend, used by your frontend (`default_backend "
             f"{self.backend}` or `use_backend`):\n"
@@ -154,9 +222,20 @@ class HaproxyDriver:
             f"# the live colour is in {self.state_path}.\n"
         )
 
+    def install_steps(self) -> str:
+        return (
+            "# 1. In the global section of your haproxy.cfg:\n"
+            f"    stats socket {self.socket_path} mode 600 level admin\n\n"
+            f"# 2. Load bluegreen's backend with a second -f (it holds backend {self.backend}):\n"
+            f"#    haproxy -f /etc/haproxy/haproxy.cfg -f {self.backend_path}\n"
+            "#    (Debian: add it to CONFIG in /etc/default/haproxy), and point your frontend at\n"
+            f"#    it: default_backend {self.backend}\n\n"
+            "# 3. Then restart or reload HAProxy, and run `bluegreen reconcile`.\n"
+        )
+
     # ── runtime API ─────────────────────────────────────────────────────────────────────────────
 
-    def runtime(self, command: str, timeout: float = 2.0) -> str:
+    def runtime(self, command: str, timeout: float = PROXY_ADMIN_SECONDS) -> str:
         """Send one line to the admin socket and return HAProxy's whole answer."""
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -174,8 +253,8 @@ class HaproxyDriver:
             ) from None
         return b"".join(chunks).decode("utf-8", errors="replace")
 
-    def _servers_state(self) -> dict[str, int]:
-        answer = self.runtime(f"show servers state {self.backend}")
+    def _servers_state(self, timeout: float = PROXY_ADMIN_SECONDS) -> dict[str, int]:
+        answer = self.runtime(f"show servers state {self.backend}", timeout)
         if "Can't find backend" in answer:
             raise ProxyError(
                 f"HAProxy has no backend '{self.backend}': add the backend from the snippet "
@@ -183,21 +262,26 @@ class HaproxyDriver:
             )
         return parse_servers_state(answer, self.backend)
 
-    def _apply(self, live: Color) -> None:
+    def _apply(self, live: Color | None) -> None:
         be = self.backend
-        # One line: HAProxy runs both commands back to back (microseconds apart, and no crash of
-        # ours can split them); `ready` comes first so there is never a moment without a server.
-        answer = self.runtime(
-            f"set server {be}/{live} state ready; set server {be}/{other(live)} state drain"
-        )
+        if live is None:  # nothing live: both in maintenance, the backend answers 503 itself
+            command = f"set server {be}/blue state maint; set server {be}/green state maint"
+        else:
+            # One line: HAProxy runs both commands back to back (microseconds apart, and no crash
+            # of ours can split them); `ready` first so there is never a moment without a server.
+            command = (
+                f"set server {be}/{live} state ready; set server {be}/{other(live)} state drain"
+            )
+        answer = self.runtime(command)
         if answer.strip():
             raise ProxyError(
-                f"HAProxy refused the switch to {live} ({answer.strip().splitlines()[0]}): check "
-                f"that backend '{be}' has servers named blue and green."
+                f"HAProxy refused the switch to {live or 'nothing'} "
+                f"({answer.strip().splitlines()[0]}): check that backend '{be}' has servers "
+                "named blue and green."
             )
 
-    def _persist(self, live: Color) -> None:
-        text = f"# bluegreen: the live colour of HAProxy backend {self.backend}\n{live}\n"
+    def _persist(self, live: Color | None) -> None:
+        text = f"# bluegreen: the live colour of HAProxy backend {self.backend}\n{live or 'none'}\n"
         try:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(self.state_path, text, mode=0o644)

@@ -13,7 +13,8 @@ import time
 import httpx
 
 from console.core.model import COLORS, Color
-from console.drivers.proxy import COLOR_HEADER, ProxyError
+from console.core.proxy_types import COLOR_HEADER, ProxyError
+from console.core.timeouts import PROXY_ADMIN_SECONDS
 
 POLL_INTERVAL_SECONDS = 0.005
 
@@ -27,11 +28,13 @@ def probe_color(client: httpx.Client, url: str) -> Color | None:
     if response.status_code >= 500:
         # nginx adds the header to its own 502 too; a colour that cannot answer has not taken over.
         return None
+    return color_of(response)
+
+
+def color_of(response: httpx.Response) -> Color | None:
+    """The colour the proxy's header names, whatever the status (None: no such header)."""
     value = response.headers.get(COLOR_HEADER, "").strip().lower()
-    for color in COLORS:
-        if value == color:
-            return color
-    return None
+    return next((color for color in COLORS if value == color), None)
 
 
 _tls_lock = threading.Lock()
@@ -47,7 +50,7 @@ def _shared_tls_context() -> ssl.SSLContext:
         return _tls_context
 
 
-def probe_client(timeout: float = 2.0) -> httpx.Client:
+def probe_client(timeout: float = PROXY_ADMIN_SECONDS) -> httpx.Client:
     """A cheap-to-create keep-alive client for loopback and proxy probes."""
     # trust_env=False: an HTTP(S)_PROXY in the environment must never sit between us and the proxy.
     return httpx.Client(timeout=timeout, trust_env=False, verify=_shared_tls_context())

@@ -30,7 +30,9 @@ class NginxProcess:
     ) -> None:
         self.prefix_dir = Path(prefix_dir)
         self.listen_port = listen_port
-        self.admin_port = admin_port  # served by the admin server inside bluegreen-http.conf
+        # Only for an opted-in TCP admin endpoint (proxy.admin_url); by default the admin server
+        # inside bluegreen-http.conf listens on a unix socket in the state dir.
+        self.admin_port = admin_port
         self.include_dir = Path(include_dir)
         self.conf_path = self.prefix_dir / "nginx.conf"
         self.pid_path = self.prefix_dir / "nginx.pid"

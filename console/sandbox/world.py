@@ -199,7 +199,6 @@ kind = "nginx"
 mode = "live"
 include_dir = "{directory / "nginx" / "bluegreen"}"
 proxy_url = "http://127.0.0.1:{ports.proxy}"
-admin_url = "http://127.0.0.1:{ports.admin}"
 probe_path = "/health"
 test_command = [{nginx_argv}, "-t", "-q"]
 reload_command = [{nginx_argv}, "-s", "reload"]
@@ -302,14 +301,14 @@ def up(
         ["nginx", "-p", str(nginx.prefix_dir), "-c", str(nginx.conf_path)],
         directory / "nginx" / "logs" / "stderr.log",
     )
-    _wait(lambda: driver.current() is not None, 10, "nginx did not answer on its admin port")
+    _wait(lambda: driver.read_back().answered, 10, "nginx did not answer on its admin socket")
     driver.install("blue")
 
     info = SandboxInfo(
         dir=str(directory),
         config=str(config_path),
         proxy_url=f"http://127.0.0.1:{ports.proxy}",
-        admin_url=f"http://127.0.0.1:{ports.admin}",
+        admin_url=f"unix:{config.admin_socket_path}",
         ports=asdict(ports),
         images=image_refs,
         containers=[f"{container_prefix(port_base)}-{c}" for c in ("blue", "green")],
@@ -411,7 +410,8 @@ def status(directory: Path | None = None) -> dict[str, object]:
         "dir": info.dir,
         "config": info.config,
         "proxy_url": info.proxy_url,
-        "admin_url": info.admin_url,
+        "admin_url": info.admin_url,  # unix:PATH — the admin socket, for operators only
+        "admin_socket": info.admin_url.removeprefix("unix:"),
         "images": info.images,
         "ports": info.ports,
         "running": running,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -30,9 +32,10 @@ def upstream_ports() -> Iterator[tuple[int, int]]:
 
 
 class FrontedNginx(NginxProcess):
-    """The private nginx plus the dummy upstreams' ports it fronts."""
+    """The private nginx plus the dummy upstreams' ports it fronts and its admin socket."""
 
     upstream_ports: tuple[int, int]
+    admin_socket: Path
 
 
 @pytest.fixture
@@ -40,9 +43,12 @@ def proc(tmp_path: Path, upstream_ports: tuple[int, int]) -> Iterator[FrontedNgi
     listen, admin = free_ports(PORT_RANGE, 2, avoid=upstream_ports)
     nginx = FrontedNginx(tmp_path / "nginx", listen, admin, tmp_path / "include")
     nginx.upstream_ports = upstream_ports
+    # pytest's tmp paths can exceed a unix socket's 107 bytes: a short private dir instead.
+    nginx.admin_socket = Path(tempfile.mkdtemp(prefix="bg-nginx-")) / "admin.sock"
     nginx.write_main_conf()
     yield nginx
     nginx.stop()
+    shutil.rmtree(nginx.admin_socket.parent, ignore_errors=True)
 
 
 def config_for(proc: FrontedNginx, mode: str = "live", **overrides: object) -> Config:
@@ -51,7 +57,7 @@ def config_for(proc: FrontedNginx, mode: str = "live", **overrides: object) -> C
         mode=mode,  # type: ignore[arg-type]
         include_dir=str(proc.include_dir),
         proxy_url=f"http://127.0.0.1:{proc.listen_port}",
-        admin_url=f"http://127.0.0.1:{proc.admin_port}",
+        admin_socket=str(proc.admin_socket),
         test_command=proc.test_command(),
         reload_command=proc.reload_command(),
         verify_timeout_seconds=3.0,
@@ -117,25 +123,42 @@ def test_restart_keeps_the_persisted_colour(proc: FrontedNginx) -> None:
     assert driver.check() == []
 
 
+def admin_client(proc: FrontedNginx) -> httpx.Client:
+    transport = httpx.HTTPTransport(uds=str(proc.admin_socket))
+    return httpx.Client(transport=transport, base_url="http://admin", trust_env=False)
+
+
 def test_admin_endpoint_refuses_a_bad_colour(proc: FrontedNginx) -> None:
     started(proc)
-    admin = f"http://127.0.0.1:{proc.admin_port}/bluegreen/live"
-    with httpx.Client(trust_env=False) as client:
+    admin = "/bluegreen/live"
+    with admin_client(proc) as client:
         assert client.post(admin, params={"color": "red"}).status_code == 400
         assert client.post(admin).status_code == 400
         assert client.put(admin, params={"color": "green"}).status_code == 405
-        assert client.get(f"http://127.0.0.1:{proc.admin_port}/").status_code == 404
+        assert client.get("/").status_code == 404
         assert client.get(admin).text.strip() == "blue"
+    assert served_by(proc) == "blue"
+
+
+def test_a_switch_that_arrives_after_its_expiry_is_refused(proc: FrontedNginx) -> None:
+    # What a request stuck in a stalled nginx looks like when it is finally read.
+    started(proc)
+    with admin_client(proc) as client:
+        late = client.post(
+            "/bluegreen/live", params={"color": "green", "expires": f"{time.time() - 1:.3f}"}
+        )
+        assert late.status_code == 409
+        assert client.get("/bluegreen/live").text.strip() == "blue"
     assert served_by(proc) == "blue"
 
 
 def test_unreachable_admin_fails_the_switch_and_changes_nothing(proc: FrontedNginx) -> None:
     started(proc)
     before = (proc.include_dir / HTTP_FILE).read_bytes()
-    (unused,) = free_ports(PORT_RANGE, 1, avoid=(proc.listen_port, proc.admin_port))
-    broken = NginxDriver(config_for(proc, admin_url=f"http://127.0.0.1:{unused}"))
-    with pytest.raises(ProxyError, match="did not answer"):
+    broken = NginxDriver(config_for(proc, admin_socket=str(proc.admin_socket) + ".missing"))
+    with pytest.raises(ProxyError, match="did not answer") as failure:
         broken.switch("green")
+    assert failure.value.read_back is not None and not failure.value.read_back.answered
     assert (proc.include_dir / HTTP_FILE).read_bytes() == before
     assert served_by(proc) == "blue"
     assert any("does not answer" in problem for problem in broken.check())

@@ -270,9 +270,18 @@ def test_agent_lease_single_holder_and_info(
 
 
 def test_current_actor_prefers_sudo_user_and_ssh_client() -> None:
-    actor = current_actor({"SUDO_USER": "alice", "USER": "root", "SSH_CLIENT": "10.0.0.5 51234 22"})
+    env = {"SUDO_USER": "alice", "USER": "root", "SSH_CLIENT": "10.0.0.5 51234 22"}
+    actor = current_actor(env, uid=0)
     assert actor == Actor(user="alice", ssh_client="10.0.0.5", pid=os.getpid())
-    actor = current_actor({"USER": "bob", "SSH_CONNECTION": "2001:db8::1 50000 2001:db8::2 22"})
-    assert (actor.user, actor.ssh_client) == ("bob", "2001:db8::1")
+    env = {"USER": "bob", "SSH_CONNECTION": "2001:db8::1 50000 2001:db8::2 22"}
+    actor = current_actor(env, uid=0)
+    assert (actor.user, actor.ssh_client) == ("root", "2001:db8::1")  # $USER is not believed
     assert current_actor({}).user  # falls back to the login name
     assert current_actor({}).ssh_client is None
+
+
+def test_current_actor_is_the_real_user_not_a_claimed_one() -> None:
+    # An unprivileged user cannot pass as someone else by setting SUDO_USER or USER.
+    nobody = current_actor({"SUDO_USER": "alice", "USER": "alice"}, uid=65534)
+    assert nobody.user == "nobody"
+    assert current_actor({}, uid=4_000_000).user == "uid4000000"  # no passwd entry

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from console.drivers.haproxy import parse_servers_state, render_backend, routed_color
-from console.drivers.nginx import (
+from console.drivers.nginx_render import (
     NginxLayout,
     parse_persisted,
     render_http_conf,
     render_location_conf,
 )
 
-LIVE = NginxLayout(mode="live", blue_port=8081, green_port=8082, admin_port=8099)
-RELOAD = NginxLayout(mode="reload", blue_port=8081, green_port=8082, admin_port=8099)
+SOCKET = "/var/lib/bluegreen/nginx-admin.sock"
+LIVE = NginxLayout(mode="live", blue_port=8081, green_port=8082, admin_socket=SOCKET)
+RELOAD = NginxLayout(mode="reload", blue_port=8081, green_port=8082, admin_socket=SOCKET)
+TCP = NginxLayout(
+    mode="live", blue_port=8081, green_port=8082, admin_tcp="127.0.0.1:8099", token="tok-123"
+)
 
 
 @pytest.mark.parametrize("layout", [LIVE, RELOAD])
@@ -30,17 +36,49 @@ def test_foreign_file_has_no_persisted_colour() -> None:
 def test_live_mode_falls_back_to_the_rendered_colour() -> None:
     text = render_http_conf(LIVE, "green")
     assert "lua_shared_dict bluegreen 64k;" in text
-    assert 'ngx.shared.bluegreen:get("live") or "green"' in text
+    assert 'ngx.shared.bluegreen:get("live") or ngx.var.bluegreen_rendered' in text
+    assert 'map $host $bluegreen_rendered {\n    default "green";' in text
     assert "ports = { blue = 8081, green = 8082 }" in text
     # keepalive must come after the balancer so it wraps the Lua peer selection
     assert text.index("balancer_by_lua_block") < text.index("keepalive 32;")
 
 
-def test_live_mode_admin_server_is_loopback_only_and_validates() -> None:
+def test_live_mode_admin_server_is_a_unix_socket_only_and_validates() -> None:
     text = render_http_conf(LIVE, "blue")
-    assert "listen 127.0.0.1:8099;" in text
+    assert re.findall(r"^\s*listen\s+(\S+);", text, re.MULTILINE) == [f"unix:{SOCKET}"]
+    assert 'if color ~= "blue" and color ~= "green"' in text
+    assert "X-Bluegreen-Token" not in text and "token" not in text.lower()
+    # A switch that sat in a stalled nginx past its expiry is refused, not applied late.
+    assert "if ngx.now() > expires then" in text and "ngx.update_time()" in text
+
+
+def test_tcp_admin_is_opt_in_and_needs_the_token() -> None:
+    text = render_http_conf(TCP, "blue")
+    assert re.findall(r"^\s*listen\s+(\S+);", text, re.MULTILINE) == ["127.0.0.1:8099"]
+    assert 'if ngx.var.http_x_bluegreen_token ~= "tok-123" then' in text
+    assert "ngx.status = 403" in text
     assert "allow 127.0.0.1;" in text and "deny all;" in text
-    assert 'if color ~= "blue" and color ~= "green" then' in text
+    # the token check comes before anything reads or sets the dict
+    assert text.index("tok-123") < text.index("local dict = ngx.shared.bluegreen")
+
+
+@pytest.mark.parametrize("layout", [LIVE, RELOAD])
+def test_nothing_live_answers_503_instead_of_an_empty_port(layout: NginxLayout) -> None:
+    text = render_http_conf(layout, None)
+    assert text.startswith("# bluegreen live=none ")
+    assert parse_persisted(text) is None
+    variable = "bluegreen_live" if layout.mode == "reload" else "bluegreen_rendered"
+    assert f'map $host ${variable} {{\n    default "none";' in text
+    location = render_location_conf(layout.mode)
+    assert 'if ($bluegreen_live = "none") {\n    return 503 "no colour is live yet\\n";' in location
+    # the 503 check comes before proxying
+    assert location.index("return 503") < location.index("proxy_pass")
+
+
+def test_live_location_reads_the_dict_once_per_request() -> None:
+    location = render_location_conf("live")
+    assert location.index("set_by_lua_block $bluegreen_live") < location.index("if (")
+    assert "lua" not in render_location_conf("reload")
 
 
 def test_reload_mode_has_only_the_live_server_and_no_lua() -> None:
@@ -49,6 +87,7 @@ def test_reload_mode_has_only_the_live_server_and_no_lua() -> None:
     assert "127.0.0.1:8081;" not in text
     assert "lua" not in text
     assert "listen" not in text
+    assert 'map $host $bluegreen_live {\n    default "green";' in text
 
 
 @pytest.mark.parametrize("layout", [LIVE, RELOAD])
@@ -74,6 +113,13 @@ def test_location_conf_keeps_alive_and_marks_the_colour() -> None:
     assert "proxy_set_header Upgrade $http_upgrade;" in text
     assert "proxy_hide_header X-Bluegreen-Color;" in text
     assert "add_header X-Bluegreen-Color $bluegreen_color always;" in text
+
+
+def test_haproxy_backend_with_nothing_live_answers_503() -> None:
+    text = render_backend("bluegreen", 8081, 8082, None)
+    assert "server blue 127.0.0.1:8081 disabled\n" in text
+    assert "server green 127.0.0.1:8082 disabled\n" in text
+    assert 'string "no colour is live yet" if { nbsrv eq 0 }' in text
 
 
 def test_haproxy_backend_disables_the_idle_colour() -> None:

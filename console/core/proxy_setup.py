@@ -1,0 +1,44 @@
+"""`bluegreen proxy install`: write bluegreen's own proxy files, validate them, and say (or do)
+what the operator's own configuration needs. Idempotent; never touches the operator's files.
+
+Before the first deploy nothing is live in the store, and the files make the proxy answer 503
+"no colour is live yet"; the first switch makes a colour route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from console.core.access import apply_operators_group
+from console.core.installation import Installation
+from console.core.model import Actor, OperationEvent, Outcome, Progress
+from console.core.operation import describe_failure, mutating
+from console.core.proxy_types import ProxyError
+
+
+def proxy_install(
+    inst: Installation, actor: Actor, reload: bool = False, read_only: bool = False
+) -> Iterator[OperationEvent]:
+    with mutating(inst, "proxy install", actor, read_only):
+        for note in apply_operators_group(inst.config):
+            yield Progress(note)
+        live = inst.store.live()
+        target = f"{live} live" if live else "nothing live yet (it answers 503 until a switch)"
+        yield Progress(f"Rendering bluegreen's files for {inst.proxy.name}: {target}…")
+        try:
+            written = inst.proxy.write_files(live)
+            if reload:
+                inst.proxy.install(live)
+        except ProxyError as exc:
+            yield Outcome(False, f"proxy install failed: {describe_failure(exc)}")
+            return
+        if written:
+            for path in written:
+                yield Progress(f"Wrote {path}.")
+            done = f"Wrote and validated {len(written)} file(s)"
+        else:
+            done = "bluegreen's proxy files were already up to date (validated)"
+        if reload:
+            done += f"; {inst.proxy.name} reloaded and routes to {live or 'nothing yet'}"
+        inst.store.record_event("proxy", f"proxy install: {done}.", "info", str(actor), live)
+        yield Outcome(True, f"{done}.")

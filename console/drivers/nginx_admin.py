@@ -1,0 +1,135 @@
+"""The nginx admin endpoint as a client sees it: read and set the live colour, with bounded waits.
+
+It is a unix socket by default (httpx's unix-socket transport); an opted-in TCP endpoint gets the
+generated token in a header. A set carries an expiry that the Lua handler enforces, so after a
+timeout the caller waits out the expiry and then reads back: what it reads is final.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import socket
+import time
+from pathlib import Path
+
+import httpx
+
+from console.core.fsutil import StateDirError, atomic_write
+from console.core.proxy_types import TOKEN_HEADER, UNANSWERED, ProxyError, ReadBack
+from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
+from console.drivers.nginx_render import ADMIN_PATH, NOTHING_LIVE
+
+TOKEN_FILE = "nginx-admin.token"  # in the state dir; only for an opted-in TCP admin endpoint
+
+
+class NginxAdmin:
+    def __init__(self, socket_path: str, tcp: str, token_path: Path) -> None:
+        self.socket_path = socket_path
+        self.tcp = tcp  # "host:port" when a TCP endpoint is opted in, else ""
+        self.token_path = token_path
+        self.where = f"http://{tcp}" if tcp else f"unix:{socket_path}"
+
+    def token(self, create: bool = False) -> str:
+        """The TCP endpoint's token ("" when there is none and `create` is False)."""
+        try:
+            return self.token_path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise ProxyError(
+                f"Cannot read the admin token {self.token_path} ({exc.strerror}): act as an "
+                "operator (root or a member of operators_group)."
+            ) from None
+        if not create:
+            return ""
+        token = secrets.token_urlsafe(32)
+        try:
+            self.token_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            atomic_write(self.token_path, token + "\n")  # private: 0600 (0660 with a group)
+        except (OSError, StateDirError) as exc:
+            raise ProxyError(f"Cannot write the admin token: {exc}") from None
+        return token
+
+    def client(self, timeout: float) -> httpx.Client:
+        # trust_env=False: an HTTP(S)_PROXY in the environment must never sit in between.
+        if self.tcp:
+            return httpx.Client(
+                base_url=f"http://{self.tcp}",
+                headers={TOKEN_HEADER: self.token()},
+                timeout=timeout,
+                trust_env=False,
+            )
+        return httpx.Client(
+            transport=httpx.HTTPTransport(uds=self.socket_path),
+            base_url="http://bluegreen-admin",
+            timeout=timeout,
+            trust_env=False,
+        )
+
+    def read_back(self, timeout: float = PROXY_READ_BACK_SECONDS) -> ReadBack:
+        """The dict's colour; never raises."""
+        try:
+            with self.client(timeout) as client:
+                response = client.get(ADMIN_PATH)
+        except (httpx.HTTPError, ProxyError):
+            return UNANSWERED
+        value = response.text.strip()
+        if response.status_code != 200 or value not in ("blue", "green", NOTHING_LIVE):
+            return UNANSWERED
+        return ReadBack(True, None if value == NOTHING_LIVE else value)  # type: ignore[arg-type]
+
+    def set(self, color: str) -> None:
+        """Set the dict; on any failure, ProxyError carrying a read-back that is final."""
+        expires = time.time() + PROXY_ADMIN_SECONDS
+        try:
+            with self.client(PROXY_ADMIN_SECONDS) as client:
+                response = client.post(
+                    ADMIN_PATH, params={"color": color, "expires": f"{expires:.3f}"}
+                )
+        except httpx.HTTPError as exc:
+            # The request may sit in a stalled nginx: past its expiry nginx refuses it, so only
+            # then is a read-back the truth. (A refused connection carried nothing.)
+            if not isinstance(exc, httpx.ConnectError):
+                time.sleep(max(0.0, expires - time.time()) + 0.05)
+            raise ProxyError(
+                f"The nginx admin endpoint {self.where} did not answer the switch to {color} "
+                f"within {PROXY_ADMIN_SECONDS:.0f} s ({type(exc).__name__}).",
+                read_back=self.read_back(),
+            ) from None
+        except ProxyError as exc:  # the token cannot be read: nothing was sent
+            raise ProxyError(str(exc), read_back=UNANSWERED) from None
+        if response.status_code != 200 or response.text.strip() != color:
+            raise ProxyError(
+                f"The nginx admin endpoint refused the switch to {color} (HTTP "
+                f"{response.status_code}: {response.text.strip()[:80]}).",
+                read_back=self.read_back(),
+            )
+
+    def wait(self, timeout: float, http_path: Path) -> None:
+        # `nginx -s reload` returns before the new workers listen.
+        deadline = time.monotonic() + timeout
+        while not self.read_back().answered:
+            if time.monotonic() >= deadline:
+                raise ProxyError(
+                    f"nginx was reloaded but its admin endpoint {self.where} does not answer: "
+                    f"check that http {{ }} includes {http_path} and that nginx's master can "
+                    "create the socket there."
+                )
+            time.sleep(0.05)
+
+    def remove_stale_socket(self) -> None:
+        """A socket file left by a killed nginx makes its next start fail ("Address already in
+        use"); one nobody accepts on is stale. A live nginx accepts, so its socket stays."""
+        path = Path(self.socket_path)
+        if self.tcp or not path.is_socket():
+            return
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.5)
+            try:
+                probe.connect(str(path))
+            except ConnectionRefusedError:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            except OSError:
+                pass
