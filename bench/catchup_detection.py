@@ -69,6 +69,12 @@ class Timeline:
     # a lag above max_lag here is proof, never a measuring artefact.
     samples: list[tuple[float, int | None, int | None, int | None]] = field(default_factory=list)
     probes: list[tuple[float, bool]] = field(default_factory=list)  # (at, health and smoke ok)
+    # The same readings in this benchmark's first order, kept to show what it got wrong: stamped
+    # before any read, green's height, then the HTTP probes, then the head — so a block added
+    # during the probes read as lag, and a high-lag artefact restarted its hold.
+    legacy: list[tuple[float, int | None, int | None, int | None, bool]] = field(
+        default_factory=list
+    )
     first_pattern_at: float | None = None
 
 
@@ -110,6 +116,7 @@ def watch(
             while not stop.is_set():
                 # Head, then blue, then green: green's lag and "green behind blue" are then
                 # lower bounds at the stamp (both only grow), so what they show is proven.
+                started = time.time()
                 head = _height(chain, "SELECT MAX(height) - 1 FROM blocks")
                 blue_height = _height(blue, WATERMARK)
                 try:
@@ -127,6 +134,9 @@ def watch(
                 except httpx.HTTPError:
                     ok = False
                 timeline.probes.append((time.time(), ok))
+                late_head = _height(chain, "SELECT MAX(height) - 1 FROM blocks")
+                late_blue = _height(blue, WATERMARK)
+                timeline.legacy.append((started, late_head, green_height, late_blue, ok))
                 stop.wait(0.05)
             blue.close()
             if green is not None:
@@ -243,6 +253,24 @@ def unmet_at_ready(
     return unmet
 
 
+def legacy_gate_met_at(timeline: Timeline, until: float, max_lag: int, hold: float) -> float | None:
+    """This benchmark's first verdict, on its first readings: None meant "PREMATURE READY"."""
+    lag_since: float | None = None
+    for at, head, green, blue, ok in timeline.legacy:
+        if at > until:
+            break
+        if head is None or green is None or head - green > max_lag:
+            lag_since = None
+            continue
+        lag_since = lag_since if lag_since is not None else at
+        pattern_at = timeline.first_pattern_at
+        not_behind = blue is None or green >= blue
+        pattern_seen = pattern_at is not None and at >= pattern_at
+        if at - lag_since >= hold and pattern_seen and ok and not_behind:
+            return max(at - 0.05, lag_since + hold, pattern_at or at)
+    return None
+
+
 def old_detection(deploy_at: float, caught_up_at: float) -> float:
     """When the old monitor's schedule first greps `catchup completed` after `caught_up_at`."""
     first_poll = deploy_at + OLD_FIRST_SLEEP
@@ -294,6 +322,7 @@ def one_run(
         timeline, ready_at, readiness.max_lag, readiness.hold_seconds, agent_samples
     )
     met_at, lag_since = gate_met_at(timeline, ready_at, readiness.max_lag, readiness.hold_seconds)
+    legacy_met = legacy_gate_met_at(timeline, ready_at, readiness.max_lag, readiness.hold_seconds)
     pattern_at = timeline.first_pattern_at
     common = {
         "kind": "re-deploy into a ready slot" if slot_before == "ready" else f"into {slot_before}",
@@ -304,6 +333,8 @@ def one_run(
         "watcher_samples": len(timeline.samples),
         "unmet_at_ready": unmet,
         "premature_ready": bool(unmet),
+        # What the benchmark's first watcher would have said about this very run.
+        "legacy_watcher_premature": legacy_met is None,
     }
     if unmet or met_at is None or lag_since is None or pattern_at is None:
         # `ready` came before the conditions held: a gate bug, reported rather than hidden.
@@ -417,10 +448,12 @@ def report(
     old = values("old_delay_s")
     premature = [i + 1 for i, r in enumerate(runs) if r["premature_ready"]]
     redeploys = sum(1 for r in runs if r["slot_before"] == "ready")
+    legacy = [i + 1 for i, r in enumerate(runs) if r.get("legacy_watcher_premature")]
     summary = {
         "runs": len(runs),
         "redeploys_into_ready_slot": redeploys,
         "premature_ready_runs": premature,
+        "legacy_watcher_premature_runs": legacy,
         "new_delay_s": {"p50": percentile(new, 50), "max": max(new, default=None)},
         "old_delay_s_this_timeline": {"p50": percentile(old, 50), "max": max(old, default=None)},
         # A long re-index ends at a uniformly random phase of the 60 s poll.
@@ -460,6 +493,11 @@ def report(
         f"{fmt(percentile(new, 50), 2)} s, max {fmt(max(new, default=None), 2)} s; "
         f"premature readies: {len(premature)}."
     )
+    if legacy:
+        print(
+            f"The benchmark's first watcher (head read after the HTTP probes) would have called "
+            f"run(s) {legacy} PREMATURE READY."
+        )
     if premature:
         print(f"PREMATURE READY in run(s) {premature}: the agent marked green ready while")
         for index in premature:
