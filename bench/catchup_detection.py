@@ -2,7 +2,8 @@
 
 A whole private sandbox (real PostgreSQL, chain simulator, stand-in containers, nginx, agent) on
 ports 29000-29020. Each run deploys v2 into green (the first into an empty slot, every later one
-0.3 s after the previous run's `ready`: a re-deploy into a ready slot) and watches,
+0.3 s after the previous run's `ready`: a re-deploy into a ready slot; every other run with the
+agent restarted at a random phase of the chain's blocks) and watches,
 independently of bluegreen, the moment every gate condition held: lag ≤ max_lag (head
 `MAX(height) - 1` of the chain vs green's watermark, polled every 50 ms), not behind live, the
 log pattern (timestamp of the first `catchup completed` line, from `docker logs -t`) and
@@ -31,6 +32,8 @@ import argparse
 import contextlib
 import math
 import os
+import random
+import signal
 import subprocess
 import sys
 import threading
@@ -286,13 +289,35 @@ def ready_event_at(console: Console, deployment_id: int) -> float | None:
     return None
 
 
+def restart_agent_at_random_phase(console: Console) -> float:
+    """Stop the agent and let the next deploy start it 0-1 s later: its 1 s ticks then fall at a
+    new phase of the chain's 1 s blocks. (With one agent all along, every run has about the same
+    phase, and a race that needs another phase never shows.) Returns the offset slept."""
+    lease = console.installation.agent_lease
+    info = lease.info()
+    if info.running and info.pid:
+        os.kill(info.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while lease.info().running and time.monotonic() < deadline:
+            time.sleep(0.05)
+    offset = random.uniform(0.0, 1.0)
+    time.sleep(offset)
+    return offset
+
+
 def one_run(
-    console: Console, config: Config, urls: dict[str, str], speed: int, timeout: float
+    console: Console,
+    config: Config,
+    urls: dict[str, str],
+    speed: int,
+    timeout: float,
+    restart_agent: bool = False,
 ) -> dict[str, object]:
     container = config.slot("green").container
     store = console.installation.store
     before = store.slot_status("green")
     slot_before = str(before.state) if before else "empty"
+    agent_offset = restart_agent_at_random_phase(console) if restart_agent else None
     deploy_at = time.time()
     for event in console.deploy(
         BENCH_TAG, env={"INDEX_SPEED": str(speed)}, policy=SwitchPolicy.NEVER
@@ -327,6 +352,7 @@ def one_run(
     common = {
         "kind": "re-deploy into a ready slot" if slot_before == "ready" else f"into {slot_before}",
         "slot_before": slot_before,
+        "agent_restarted_offset_s": None if agent_offset is None else round(agent_offset, 3),
         "ready_after_deploy_s": round(ready_at - deploy_at, 3),
         "hold_seconds": readiness.hold_seconds,
         "sample_interval_seconds": readiness.sample_interval_seconds,
@@ -425,7 +451,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for index in range(args.runs):
                 print(f"… run {index + 1}/{args.runs}: deploy v2 into green", flush=True)
-                runs.append(one_run(console, config, urls, args.speed, args.timeout))
+                # Every other run restarts the agent at a random phase; the others keep it
+                # running through the re-deploy (the old container's state is in its memory).
+                restart = index % 2 == 1
+                runs.append(one_run(console, config, urls, args.speed, args.timeout, restart))
         finally:
             console.close()
         print("… the old monitor's real commands, schedule ÷ 100", flush=True)
@@ -467,7 +496,8 @@ def report(
     rows = [
         [
             str(i + 1),
-            "re-deploy" if r["slot_before"] == "ready" else str(r["slot_before"]),
+            ("re-deploy" if r["slot_before"] == "ready" else str(r["slot_before"]))
+            + ("" if r["agent_restarted_offset_s"] is None else " (new agent)"),
             fmt(r["caught_up_after_deploy_s"], 2),
             fmt(r["gate_met_after_deploy_s"], 2),
             fmt(r["ready_after_deploy_s"], 2),
