@@ -77,7 +77,8 @@ def _nginx_proxy_config(proc: NginxProcess, mode: str) -> ProxyConfig:
         mode=mode,  # type: ignore[arg-type]
         include_dir=str(proc.include_dir),
         proxy_url=f"http://127.0.0.1:{PROXY}",
-        admin_url=f"http://127.0.0.1:{ADMIN}",
+        # The admin endpoint on its unix socket, as installed by default (a short path: ≤ 107 B).
+        admin_socket=str(proc.prefix_dir.parent / "admin.sock"),
         test_command=proc.test_command(),
         reload_command=proc.reload_command(),
         verify_timeout_seconds=10.0,
@@ -91,6 +92,8 @@ def _old_upstream_conf(port: int) -> str:
         f'map $upstream_addr $bluegreen_color {{\n    default "";\n'
         f'    "~:{BLUE}$" blue;\n    "~:{GREEN}$" green;\n}}\n'
         'map $http_upgrade $bluegreen_connection {\n    default upgrade;\n    "" "";\n}\n'
+        # our location include tests this variable for its "nothing live" 503
+        'map $host $bluegreen_live {\n    default "old-script";\n}\n'
         f"upstream bluegreen_backend {{\n    server 127.0.0.1:{port};\n    keepalive 32;\n}}\n"
     )
 
@@ -122,7 +125,7 @@ def running(method: str, tmp: Path) -> Iterator[Target]:
         proc.conf_path.write_text(text)
         http_file = proc.include_dir / HTTP_FILE
         http_file.write_text(_old_upstream_conf(BLUE))
-        (proc.include_dir / LOCATION_FILE).write_text(render_location_conf())
+        (proc.include_dir / LOCATION_FILE).write_text(render_location_conf("reload"))
         nginx = f"nginx -p {proc.prefix_dir} -c {proc.conf_path}"
 
         def old_switch(to: Color) -> float | None:
@@ -138,7 +141,6 @@ def running(method: str, tmp: Path) -> Iterator[Target]:
             proc.start()
             yield Target(method, old_switch, proc.worker_pids)
         return
-    free_port_or_exit(ADMIN)
     nginx_driver = NginxDriver(
         _config(tmp, _nginx_proxy_config(proc, "live" if method == "nginx-live" else "reload"))
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import pwd
 import secrets
 from pathlib import Path
 
@@ -140,11 +141,20 @@ def ensure_private_dir(path: str | Path) -> Path:
             "Move that file away or point state_dir elsewhere."
         )
     if not _writable(directory):
+        who = _user_name()
         raise StateDirError(
-            f"State directory {directory} is not writable by this user. "
-            "Fix its permissions (chown/chmod) or point state_dir elsewhere."
+            f"State directory {directory} is not writable by this user ({who}), so {who} may "
+            "not act on this installation: act as root, its owner or a member of its "
+            "operators_group, fix its permissions (chown/chmod), or point state_dir elsewhere."
         )
     return directory
+
+
+def _user_name() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid{os.getuid()}"
 
 
 def _writable(directory: Path) -> bool:

@@ -19,6 +19,7 @@ from console.core.fsutil import StateDirError, atomic_write
 from console.core.proxy_types import TOKEN_HEADER, UNANSWERED, ProxyError, ReadBack
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
 from console.drivers.nginx_render import ADMIN_PATH, NOTHING_LIVE
+from console.drivers.probe import shared_tls_context
 
 TOKEN_FILE = "nginx-admin.token"  # in the state dir; only for an opted-in TCP admin endpoint
 
@@ -52,19 +53,23 @@ class NginxAdmin:
         return token
 
     def client(self, timeout: float) -> httpx.Client:
-        # trust_env=False: an HTTP(S)_PROXY in the environment must never sit in between.
+        # trust_env=False: an HTTP(S)_PROXY in the environment must never sit in between. The
+        # shared TLS context: building one loads the CA bundle (~40 ms), inside a cutover.
+        tls = shared_tls_context()
         if self.tcp:
             return httpx.Client(
                 base_url=f"http://{self.tcp}",
                 headers={TOKEN_HEADER: self.token()},
                 timeout=timeout,
                 trust_env=False,
+                verify=tls,
             )
         return httpx.Client(
-            transport=httpx.HTTPTransport(uds=self.socket_path),
+            transport=httpx.HTTPTransport(uds=self.socket_path, verify=tls),
             base_url="http://bluegreen-admin",
             timeout=timeout,
             trust_env=False,
+            verify=tls,
         )
 
     def read_back(self, timeout: float = PROXY_READ_BACK_SECONDS) -> ReadBack:

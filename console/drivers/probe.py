@@ -41,7 +41,7 @@ _tls_lock = threading.Lock()
 _tls_context: ssl.SSLContext | None = None
 
 
-def _shared_tls_context() -> ssl.SSLContext:
+def shared_tls_context() -> ssl.SSLContext:
     # Building a client loads the CA bundle (~40 ms): far too slow inside a measured cutover.
     global _tls_context
     with _tls_lock:
@@ -53,7 +53,7 @@ def _shared_tls_context() -> ssl.SSLContext:
 def probe_client(timeout: float = PROXY_ADMIN_SECONDS) -> httpx.Client:
     """A cheap-to-create keep-alive client for loopback and proxy probes."""
     # trust_env=False: an HTTP(S)_PROXY in the environment must never sit between us and the proxy.
-    return httpx.Client(timeout=timeout, trust_env=False, verify=_shared_tls_context())
+    return httpx.Client(timeout=timeout, trust_env=False, verify=shared_tls_context())
 
 
 def wait_for_color(url: str, color: Color, timeout: float, started: float) -> float:

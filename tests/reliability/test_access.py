@@ -1,9 +1,13 @@
 """Access: a read-only console refuses every mutation through every path; the nginx admin
-location and the slots listen on loopback only; the state dir is 0700 and its files 0600."""
+endpoint is a unix socket in the state dir (no TCP port) and the slots listen on loopback only;
+any other local user (`nobody`) is refused at the admin socket and traffic does not move; the
+state dir is 0700 and its files 0600."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import stat
 import subprocess
 from collections.abc import Callable
@@ -62,24 +66,46 @@ def test_read_only_refuses_every_mutation_on_every_path(world: World) -> None:
     assert after["live"] == before["live"] and world.served() == {before["live"]}
 
 
-def test_admin_endpoint_and_slots_listen_on_loopback_only(world: World) -> None:
+def test_admin_endpoint_is_a_socket_and_slots_listen_on_loopback_only(world: World) -> None:
     config = load_config(str(world.config))
     rendered = (world.dir / "nginx" / "bluegreen" / HTTP_FILE).read_text()
-    assert re.findall(r"^\s*listen\s+(\S+);", rendered, re.MULTILINE) == [
-        f"127.0.0.1:{PORT_BASE + 19}"
-    ]
+    socket_path = world.state / "nginx-admin.sock"
+    assert re.findall(r"^\s*listen\s+(\S+);", rendered, re.MULTILINE) == [f"unix:{socket_path}"]
+    assert config.proxy.admin_url == "" and config.admin_socket_path == str(socket_path)
+    assert socket_path.is_socket()
     listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
-    ports = {PORT_BASE + 19: "admin", PORT_BASE + 1: "blue", PORT_BASE + 2: "green"}
+    ports = {PORT_BASE + 19: "old admin port", PORT_BASE + 1: "blue", PORT_BASE + 2: "green"}
     for port, what in ports.items():
         addresses = {
             line.split()[3].rsplit(":", 1)[0]
             for line in listening.splitlines()
             if line.split()[3].endswith(f":{port}")
         }
-        if what == "green" and not addresses:
-            continue  # green may be empty right now
-        assert addresses == {"127.0.0.1"}, (what, addresses)
-    assert config.proxy.admin_url.startswith("http://127.0.0.1:")
+        if what != "blue" and not addresses:
+            continue  # green may be empty right now; the old admin port must be
+        assert what != "old admin port" and addresses == {"127.0.0.1"}, (what, addresses)
+
+
+def test_nobody_cannot_move_traffic_through_the_admin_endpoint(world: World) -> None:
+    """The issue's curl, as `nobody`: refused at the socket, and the old TCP port is closed."""
+    if os.geteuid() != 0 or not shutil.which("runuser"):
+        pytest.skip("needs root and runuser to act as nobody")
+    before = world.status()["live"]
+    target = "green" if before == "blue" else "blue"
+    socket_path = world.state / "nginx-admin.sock"
+    url = f"http://admin/bluegreen/live?color={target}"
+    attempts = [
+        ["curl", "-sS", "--max-time", "3", "--unix-socket", str(socket_path), "-X", "POST", url],
+        ["curl", "-sS", "--max-time", "3", "-X", "POST",
+         f"http://127.0.0.1:{PORT_BASE + 19}/bluegreen/live?color={target}"],
+    ]  # fmt: skip
+    for argv in attempts:
+        tried = subprocess.run(
+            ["runuser", "-u", "nobody", "--", *argv], capture_output=True, text=True, timeout=20
+        )
+        assert tried.returncode != 0 and target not in tried.stdout, (argv, tried)
+    assert world.served() == {before}
+    assert world.status()["live"] == before
 
 
 def test_state_dir_is_private(world: World) -> None:

@@ -4,6 +4,7 @@ them — CLI output, agent.log, the store's files, notifications, the console's 
 
 from __future__ import annotations
 
+import stat
 import subprocess
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from bench.chaos import DEPLOY_TAG
 from console.core.config import load_config
 from console.core.service import Console
-from tests.reliability.conftest import CLI_OUTPUTS, WEBHOOK_TOKEN, WebhookSink, World
+from tests.reliability.conftest import CLI_OUTPUTS, PORT_BASE, WEBHOOK_TOKEN, WebhookSink, World
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -55,3 +56,35 @@ def test_no_secret_anywhere_after_a_full_cycle(world: World, webhook: type[Webho
         assert not any(secret in line for line in lines)
         assert not any(secret in event.text for event in events)
     assert any(DEPLOY_TAG in e.text for e in events if e.kind == "deploy")
+
+
+def test_the_admin_token_never_shows(world: World, webhook: type[WebhookSink]) -> None:
+    """With the TCP admin endpoint opted in, its token stays in its 0600 file and nginx's include:
+    never in CLI output, `status --json`, the store, agent.log or notifications."""
+    world.ensure_baseline()
+    port = PORT_BASE + 19
+    copy = world.config_copy(
+        "tcp-admin",
+        **{r'^kind = "nginx"$': f'kind = "nginx"\nadmin_url = "http://127.0.0.1:{port}"'},
+    )
+    bodies_before = len(webhook.bodies)
+    try:
+        code, out = world.cli("proxy", "install", "--reload", config=copy)
+        assert code == 0, out
+        token_path = world.state / "nginx-admin.token"
+        token = token_path.read_text().strip()
+        assert len(token) >= 32 and stat.S_IMODE(token_path.stat().st_mode) == 0o600
+        for args in (("switch", "--yes"), ("status", "--json"), ("rollback", "--yes"),
+                     ("history", "--json"), ("proxy", "snippet")):  # fmt: skip
+            code, out = world.cli(*args, config=copy)
+            assert code == 0, (args, out)
+            assert token not in out, args
+    finally:
+        code, out = world.cli("proxy", "install", "--reload")
+        assert code == 0, out
+    for path in world.state.iterdir():
+        if path.is_file() and path != token_path:
+            assert token.encode() not in path.read_bytes(), path
+    assert len(webhook.bodies) > bodies_before  # the switch and rollback did notify
+    assert not any(token in body for body in webhook.bodies)
+    assert world.served() == {"blue"}
