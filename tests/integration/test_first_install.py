@@ -29,6 +29,7 @@ import psycopg
 import pytest
 
 from console.core.proxy_types import NO_LIVE_TEXT
+from console.core.store import DB_FILE
 from console.sandbox import chain, images
 from console.sandbox.postgres_proc import PostgresServer
 
@@ -255,15 +256,7 @@ http {{
         return color
 
     def tear_down(self) -> None:
-        agent = self.state / "agent.json"
-        if agent.exists():
-            pid = json.loads(agent.read_text())["pid"]
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                if not agent.exists():
-                    break
-                time.sleep(0.1)
+        self.stop_agent()
         subprocess.run(
             ["docker", "rm", "-f", f"{PREFIX}-blue", f"{PREFIX}-green"],
             capture_output=True,
@@ -273,6 +266,17 @@ http {{
             self.nginx.send_signal(signal.SIGQUIT)
             self.nginx.wait(15)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def stop_agent(self) -> None:
+        agent = self.state / "agent.json"
+        if agent.exists():
+            pid = json.loads(agent.read_text())["pid"]
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                if not agent.exists():
+                    break
+                time.sleep(0.1)
 
 
 @pytest.fixture
@@ -441,6 +445,21 @@ def test_first_deploy_confirm_waits_for_switch(install: Install) -> None:
     assert code == 0, out
     assert install.served_by() == "blue"
     assert_no_phantom_previous(install)
+
+    # The store is lost (a restored or new state directory) while nginx serves blue: the next
+    # reconcile adopts blue, says so as an `adoption` event, and invents no previous colour.
+    install.stop_agent()
+    for path in install.state.glob(f"{DB_FILE}*"):
+        path.unlink()
+    code, out = install.cli("reconcile")
+    assert code == 0 and "Adopted blue as live" in out, out
+    status = install.cli_json("status")
+    assert (status["live"], status["previous"]) == ("blue", None)
+    (adoption,) = [e for e in install.cli_json("history")["events"] if e["kind"] == "adoption"]
+    assert "readiness gate" in adoption["text"] and adoption["level"] == "info"
+    assert install.served_by() == "blue"
+    code, out = install.cli("rollback", "--yes")
+    assert code == 1 and "No colour was live before blue" in out, out
 
 
 def test_first_deploy_never_stays_ready(install: Install) -> None:
