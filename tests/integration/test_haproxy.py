@@ -187,3 +187,18 @@ def test_no_failed_requests_under_keepalive_load_while_switching(proc: FrontedHa
             thread.join(10)
     assert failures == []
     assert served.get("blue", 0) > 50 and served.get("green", 0) > 50
+
+
+def test_nothing_live_answers_503_until_the_first_switch(proc: FrontedHaproxy) -> None:
+    driver = HaproxyDriver(config_for(proc))
+    written = driver.write_files(None)  # what `proxy install` does before the first deploy
+    assert str(driver.backend_path) in written and driver.persisted() is None
+    start(proc, driver)
+    driver.install(None)
+    with httpx.Client(trust_env=False) as client:
+        response = client.get(f"http://127.0.0.1:{proc.listen_port}/health")
+    assert response.status_code == 503 and "no colour is live yet" in response.text
+    assert driver.read_back().answered and driver.current() is None
+    assert driver.write_files(None) == ()  # idempotent
+    assert driver.switch("green").verified
+    assert served_by(proc) == "green" and driver.persisted() == "green"

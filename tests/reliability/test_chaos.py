@@ -38,7 +38,7 @@ def test_crash_between_proxy_and_store_is_reconciled_as_drift(world: World) -> N
         live = store.live()
         assert live is not None
         target = "green" if live == "blue" else "blue"
-        proxy._admin_set(target)  # type: ignore[attr-defined]  # the switch, and nothing after it
+        proxy.admin.set(target)  # type: ignore[attr-defined]  # the switch, and nothing after it
         assert world.served() == {target}  # traffic is wholly on the new colour already
         assert store.live() == live and proxy.persisted() == live
         before = store.events(limit=1)[-1].id

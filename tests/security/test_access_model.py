@@ -262,6 +262,10 @@ def test_outsider_gets_one_sentence_and_cannot_take_the_lock(site: Site) -> None
     assert code == 1 and "Traceback" not in out, out
     assert f"{OUTSIDER} may not act on this installation" in out, out
     assert "operators_group" in out  # says who may
+    code, out = site.cli_as(OUTSIDER, "proxy", "install", "--reload", config=plain)
+    assert code == 1 and "Traceback" not in out, out
+    assert f"{OUTSIDER} may not proxy install on this installation" in out, out
+    assert f"a member of the group '{GROUP}'" in out
     probe = (
         "from console.core.lock import OperatorLock\n"
         "from console.core.model import Actor\n"

@@ -162,3 +162,14 @@ def test_haproxy_routed_colour(blue: int, green: int, expected: str | None) -> N
 def test_haproxy_state_of_another_backend_is_ignored() -> None:
     text = SHOW_SERVERS_STATE.format(blue=0, green=8)
     assert parse_servers_state(text, "other") == {}
+
+
+def test_outside_change_event_names_it_with_the_time() -> None:
+    from console.core.proxy_types import ReadBack, changed_outside_text
+
+    text = changed_outside_text("blue", "green", 0.0)
+    assert "changed outside bluegreen" in text and "1970-01-01 00:00:00 UTC" in text
+    assert "routes to green" in text and "made blue live" in text
+    assert ReadBack(False).describe() == "the proxy did not answer"
+    assert ReadBack(True, None).describe() == "nothing is live in the proxy"
+    assert ReadBack(True, "blue").describe() == "the proxy routes to blue"
