@@ -33,6 +33,7 @@ from console.core.model import (
     SlotState,
     SlotStatus,
     SwitchPolicy,
+    other,
 )
 from console.core.readiness import STALE_AFTER_INTERVALS
 from console.core.reconcile import reconcile
@@ -125,10 +126,13 @@ class Agent:
         live = store.live()
         live_height = self.previous[live].height if live and live in self.previous else None
         statuses: dict[Color, SlotStatus] = {}
-        for color in COLORS:
+        # The live colour first, so the candidate is compared with its height from this tick.
+        for color in (live, other(live)) if live else COLORS:
             deployment = store.active_deployment(color)
             watch = self.watches[color]
             status = watch.observe(now, head, live, live_height, deployment)
+            if color == live and status.height is not None:
+                live_height = status.height
             if self.head is not None:
                 status = replace(status, readings=(*status.readings, self.head.published()))
             if head_error and status.reason is None and status.state != SlotState.EMPTY:

@@ -24,7 +24,7 @@ from console.core.progress import Reading
 from console.core.readiness import STALE_AFTER_INTERVALS, GateInputs, ReadinessGate
 from console.core.tracking import CatchupTracker
 from console.drivers.checks import HttpChecker
-from console.drivers.progress import make_candidate_source
+from console.drivers.progress import make_candidate_source, make_head_source
 
 if TYPE_CHECKING:
     from console.core.installation import Installation
@@ -54,6 +54,14 @@ class SlotWatch:
         self.candidate = make_candidate_source(inst.config, color)
         # Without an independent [head], the colour's own answer carries the head it reports.
         self.own_head = inst.config.effective_head is None
+        # With one, this colour reads it again right after its own height, on its own
+        # connection: head − height is then an upper bound of the lag at the sample's stamp, so
+        # the gate's hold can never start early (a head read before the height under-estimates).
+        self.paired_head = (
+            make_head_source(inst.config)
+            if self.candidate is not None and not self.own_head
+            else None
+        )
         self.checker = HttpChecker(f"http://127.0.0.1:{self.slot.host_port}")
         self.check_urls = [
             (fill_url(c.url, self.slot.host_port, color, self.slot.container), c.expect_status)
@@ -85,7 +93,7 @@ class SlotWatch:
         if self.candidate is not None:
             label = self.candidate.label
             self.progress = Sampler(
-                "height", label, self.candidate.read, stale_after=self.stale_after
+                "height", label, self._read_progress, stale_after=self.stale_after
             )
         self.checks: Sampler[CheckResults] = Sampler(
             "checks", f"{color}'s HTTP checks", self._run_checks, stale_after=self.stale_after
@@ -98,6 +106,21 @@ class SlotWatch:
             sampler.close()
         if self.candidate is not None:
             self.candidate.close()
+        if self.paired_head is not None:
+            self.paired_head.close()
+
+    def _read_progress(self) -> Reading:
+        """The colour's height, then (with an independent head) the head: one reading, stamped
+        by its sampler once both are in."""
+        assert self.candidate is not None
+        reading = self.candidate.read()
+        if self.paired_head is None or reading.height is None:
+            return reading
+        return Reading(reading.height, self.paired_head.read().height)
+
+    @property
+    def _head_in_reading(self) -> bool:
+        return self.own_head or self.paired_head is not None
 
     def samplers(self) -> list[Sampler[Any]]:
         parts: list[Sampler[Any]] = [self.docker, self.checks]
@@ -322,7 +345,7 @@ class SlotWatch:
                 head_height = head.value if head is not None else None
                 sample = Sample(
                     sampled.answered_at,
-                    sampled.value.head if self.own_head else head_height,
+                    sampled.value.head if self._head_in_reading else head_height,
                     sampled.value.height,
                 )
                 self.tracker.add(sample)
@@ -334,7 +357,7 @@ class SlotWatch:
         if self.progress.stale(now):
             self._height_silent = True
         sample_at = self.last_sample.at if self.last_sample else None
-        if sample_at is not None and head is not None and not self.own_head:
+        if sample_at is not None and head is not None and not self._head_in_reading:
             # The lag is only as fresh as the older of its two readings.
             sample_at = min(sample_at, head.answered_at) if head.answered_at else None
         return None, sample_at

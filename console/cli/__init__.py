@@ -1,6 +1,7 @@
 """`bluegreen` command line.
 
-Exit codes: 0 success, 1 operation refused or failed, 2 usage or config error.
+Exit codes: 0 success, 1 operation refused or failed, 2 usage or config error, 141 when the
+reader of the output went away (a pipe into `head`).
 
 Configuration is found in this order (first wins): --config PATH, $BLUEGREEN_CONFIG,
 ./bluegreen.toml, /etc/bluegreen/config.toml, then the local sandbox's config if one is up.
@@ -9,17 +10,28 @@ Configuration is found in this order (first wins): --config PATH, $BLUEGREEN_CON
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from console.core.config import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_SIGPIPE = 128 + 13  # what a shell reports for a command killed by SIGPIPE (as git does)
 
 _DESCRIPTION = """Zero-downtime blue/green deployment for services that re-index before they serve.
 
 Run without a command to open the console. Configuration precedence: --config PATH >
-$BLUEGREEN_CONFIG > ./bluegreen.toml > /etc/bluegreen/config.toml > the local sandbox's config."""
+$BLUEGREEN_CONFIG > ./bluegreen.toml > /etc/bluegreen/config.toml > the local sandbox's config.
+--config, --read-only and --json (where a command has it) go before or after the command:
+`bluegreen status --config F --json` = `bluegreen --config F --json status`."""
+
+# Commands whose output has a machine-readable form (`--json`).
+JSON_COMMANDS = ("status", "deploy", "history")
+# Defaults of the options accepted anywhere. Sub-parsers declare them with SUPPRESS so an option
+# given before the command is not overwritten by the sub-parser's default.
+GLOBAL_DEFAULTS: dict[str, object] = {"config": None, "read_only": False, "json": False}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,28 +40,61 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"bluegreen: {message}. Run `{self.prog} --help` for usage.\n")
 
 
+def _global_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="configuration file (precedence: see `bluegreen --help`)",
+    )
+    options.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="refuse every mutation (overrides the config); `watch` implies it",
+    )
+    return options
+
+
+def _json_option() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
+    return options
+
+
+GLOBAL_OPTIONS = _global_options()
+JSON_OPTION = _json_option()
+
+
+def command_parser(
+    sub: Any,  # argparse's _SubParsersAction, private in typeshed
+    name: str,
+    help_text: str,
+    json_output: bool = False,
+) -> argparse.ArgumentParser:
+    """A (sub-)command's parser that also accepts the global options after its name."""
+    parents = [GLOBAL_OPTIONS, JSON_OPTION] if json_output else [GLOBAL_OPTIONS]
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, parents=parents)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bluegreen",
         description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--config", metavar="PATH", help="configuration file (see precedence above)"
-    )
-    parser.add_argument(
-        "--read-only",
-        action="store_true",
-        help="refuse every mutation (overrides the config); `watch` implies it",
+        parents=[GLOBAL_OPTIONS, JSON_OPTION],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    sub.add_parser("ui", help="open the console (the default)")
-    sub.add_parser("watch", help="open the console read-only, for colleagues")
-    status = sub.add_parser("status", help="live colour and both slots")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+    command_parser(sub, "ui", "open the console (the default)")
+    command_parser(sub, "watch", "open the console read-only, for colleagues")
+    command_parser(sub, "status", "live colour and both slots", json_output=True)
 
-    deploy = sub.add_parser("deploy", help="start IMAGE in the idle colour")
+    deploy = command_parser(sub, "deploy", "start IMAGE in the idle colour", json_output=True)
     deploy.add_argument("image", help="NAME[:TAG], or a TAG of [image] repository")
     deploy.add_argument(
         "--env",
@@ -81,65 +126,66 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="with --wait: give up after this long (0 = no limit)",
     )
-    deploy.add_argument("--json", action="store_true", help="machine-readable output")
 
-    switch = sub.add_parser("switch", help="send live traffic to the ready idle colour")
+    switch = command_parser(sub, "switch", "send live traffic to the ready idle colour")
     switch.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     switch.add_argument(
         "--force", action="store_true", help="switch even if the gate is not met (audited)"
     )
-    rollback = sub.add_parser("rollback", help="send live traffic back to the previous colour")
+    rollback = command_parser(sub, "rollback", "send live traffic back to the previous colour")
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
-    history = sub.add_parser("history", help="deployments and the audit log, with actors")
-    history.add_argument("--json", action="store_true", help="machine-readable output")
+    history = command_parser(
+        sub, "history", "deployments and the audit log, with actors", json_output=True
+    )
     history.add_argument("--limit", type=int, default=50, help="how many events (default 50)")
 
-    logs = sub.add_parser("logs", help="a colour's container logs, redacted (every line)")
+    logs = command_parser(sub, "logs", "a colour's container logs, redacted (every line)")
     logs.add_argument("color", choices=["blue", "green"], help="whose logs")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument(
         "-n", "--tail", type=int, default=300, help="lines from before now (default 300)"
     )
 
-    sub.add_parser(
-        "agent", help="run the watcher in the foreground (deploy starts one if none runs)"
+    command_parser(
+        sub, "agent", "run the watcher in the foreground (deploy starts one if none runs)"
     )
-    sub.add_parser("reconcile", help="compare the store with Docker and the proxy; record drift")
-    config = sub.add_parser("config", help="configuration commands")
+    command_parser(sub, "reconcile", "compare the store with Docker and the proxy; record drift")
+    config = command_parser(sub, "config", "configuration commands")
     config_sub = config.add_subparsers(
         dest="config_command", metavar="check", required=True, parser_class=_Parser
     )
-    check = config_sub.add_parser("check", help="validate the configuration and explain errors")
+    check = command_parser(config_sub, "check", "validate the configuration and explain errors")
     check.add_argument(
         "--probe",
         action="store_true",
         help="also read each progress source once (head, each colour) and print what came back; "
         "exit 1 if one fails",
     )
-    proxy = sub.add_parser("proxy", help="proxy commands")
+    proxy = command_parser(sub, "proxy", "proxy commands")
     proxy_sub = proxy.add_subparsers(
         dest="proxy_command", metavar="install|snippet", required=True, parser_class=_Parser
     )
-    install = proxy_sub.add_parser(
+    install = command_parser(
+        proxy_sub,
         "install",
-        help="write and validate bluegreen's proxy files; print the include lines your config "
+        "write and validate bluegreen's proxy files; print the include lines your config "
         "needs (idempotent; never touches your own files)",
     )
     install.add_argument(
         "--reload", action="store_true", help="also reload the proxy to apply them"
     )
-    proxy_sub.add_parser(
-        "snippet", help="print what to include in your nginx/haproxy config (after `install`)"
+    command_parser(
+        proxy_sub, "snippet", "print what to include in your nginx/haproxy config (after `install`)"
     )
 
-    sandbox = sub.add_parser(
-        "sandbox", help="a local world (explorer, web or evm profile) behind nginx"
+    sandbox = command_parser(
+        sub, "sandbox", "a local world (explorer, web or evm profile) behind nginx"
     )
     sandbox_sub = sandbox.add_subparsers(
         dest="sandbox_command", metavar="up|down|status", required=True, parser_class=_Parser
     )
-    up = sandbox_sub.add_parser("up", help="build and start the sandbox, v1 live in blue")
+    up = command_parser(sandbox_sub, "up", "build and start the sandbox, v1 live in blue")
     up.add_argument("--dir", help="where the sandbox keeps its files")
     up.add_argument(
         "--profile",
@@ -171,24 +217,54 @@ def build_parser() -> argparse.ArgumentParser:
         help="proxy on PORT, blue PORT+1, green PORT+2, admin PORT+19, Postgres PORT+20, "
         "JSON-RPC chain PORT+21 (default 18080)",
     )
-    down = sandbox_sub.add_parser("down", help="stop and remove everything the sandbox made")
+    down = command_parser(sandbox_sub, "down", "stop and remove everything the sandbox made")
     down.add_argument("--dir", help="the sandbox's directory")
-    sb_status = sandbox_sub.add_parser("status", help="what the sandbox runs")
+    sb_status = command_parser(sandbox_sub, "status", "what the sandbox runs", json_output=True)
     sb_status.add_argument("--dir", help="the sandbox's directory")
-    sb_status.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
+def _json_applies(args: argparse.Namespace) -> bool:
+    if args.command == "sandbox":
+        return bool(args.sandbox_command == "status")
+    return args.command in JSON_COMMANDS
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name, default in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    if args.json and not _json_applies(args):
+        parser.error(f"--json does not apply to `{args.command or 'ui'}`")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     from console.cli import commands
 
     handler: Callable[[argparse.Namespace], int] = commands.dispatch(args)
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # inside the try: a reader gone away is noticed here, not at exit
+        return code
     except ConfigError as exc:
         print(f"bluegreen: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("bluegreen: interrupted.", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:
+        return _reader_went_away()
+
+
+def _reader_went_away() -> int:
+    """The reader of our output went away (`bluegreen status | head -1`): end quietly, like git.
+
+    Python's own advice: point stdout at /dev/null so the flush at exit cannot raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_SIGPIPE

@@ -300,8 +300,8 @@ def _reconcile(args: argparse.Namespace) -> int:
     finally:
         console.close()
     for drift in drifts:
-        render.say(f"drift: {drift.what} — {drift.fixed}")
-    render.say("No drift." if not drifts else f"{len(drifts)} drift(s) recorded.")
+        render.say(f"{'adoption' if drift.adoption else 'drift'}: {drift.what} — {drift.fixed}")
+    render.say("No drift." if not drifts else f"{len(drifts)} difference(s) recorded.")
     return EXIT_OK
 
 

@@ -39,6 +39,14 @@ def idle_color(inst: Installation) -> Color:
     return other(live) if live else COLORS[0]
 
 
+def _container_running(inst: Installation, container: str) -> bool:
+    try:
+        info = inst.runtime.inspect(container)
+    except Exception:  # Docker errors surface in the steps that need it
+        return False
+    return info is not None and info.running
+
+
 def render_command(
     inst: Installation, color: Color, version: str
 ) -> tuple[list[str], dict[str, str]]:
@@ -89,12 +97,16 @@ def deploy(
     with mutating(inst, f"deploy {ref}", actor, read_only):
         # The store may lag the proxy after a crash: never pick the live colour as "idle".
         for drift in reconcile(inst, actor):
-            yield Progress(f"Reconciled: {drift.what} — {drift.fixed}.", "warning")
+            yield Progress(
+                f"Reconciled: {drift.what} — {drift.fixed}.",
+                "info" if drift.adoption else "warning",
+            )
         color = idle_color(inst)
         live = inst.store.live()
         slot = inst.config.slot(color)
         yield Progress(f"Deploying {ref} into {color} (live: {live or 'none'}).")
-        if live and inst.store.previous() == color:
+        replaces_previous = live is not None and inst.store.previous() == color
+        if replaces_previous and _container_running(inst, slot.container):
             yield Progress(
                 f"{color} was kept for rollback; it is replaced now, so rollback goes away "
                 "until this deployment is live.",
@@ -117,6 +129,10 @@ def deploy(
         record = inst.store.create_deployment(
             color, ref, version, chosen_policy, str(actor), env or {}, target_height=None
         )
+        if replaces_previous:
+            # Rollback goes away now: the store must not name a colour whose new version has
+            # never been live (set only once the image is here, so a failed pull changes nothing).
+            inst.store.set_live(live, None)
         try:
             inst.runtime.stop(slot.container, timeout=inst.config.image.stop_timeout_seconds)
             inst.runtime.remove(slot.container)

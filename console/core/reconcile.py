@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from console.core.installation import Installation
-from console.core.model import COLORS, Actor, Color, Phase, other
+from console.core.installation import LABEL_DEPLOYMENT, Installation
+from console.core.model import COLORS, Actor, Color, Phase
 from console.core.proxy_types import changed_outside_text
 
 if TYPE_CHECKING:
@@ -25,9 +25,10 @@ _TERMINAL_CONTAINER_STATES = {"exited", "dead"}
 class Drift:
     what: str
     fixed: str
-    # A first install: nothing was ever live, and the proxy's default colour now has a container.
-    # Adopting it is expected, not a fault: recorded as information, not as a `drift` warning.
-    first_live: bool = False
+    # An existing install taken over (e.g. from the old scripts): the proxy already routes to a
+    # running container that no bluegreen deployment on its way through the gate owns. Expected,
+    # not a fault: recorded as an `adoption` event, not as a `drift` warning.
+    adoption: bool = False
 
 
 class Reconciled(list[Drift]):
@@ -45,8 +46,8 @@ class Reconciled(list[Drift]):
     def add(self, drift: Drift) -> None:
         self.append(drift)
         text = f"{drift.what} — {drift.fixed}"
-        if drift.first_live:
-            self._inst.store.record_event("live", text, "info", str(self._actor))
+        if drift.adoption:
+            self._inst.store.record_event("adoption", text, "info", str(self._actor))
         else:
             self._inst.store.record_event("drift", text, "warning", str(self._actor))
 
@@ -104,33 +105,23 @@ def _reconcile_live(
     truth: Color | None = running or persisted or stored
     if truth is None:
         return
-    if stored is None and not _container_running(docker, truth):
-        return  # the proxy's default colour, with nothing behind it: nothing is live yet
-    if stored != truth:
-        previous = inst.store.previous()
-        first_live = stored is None and previous is None
-        if stored is not None:
-            previous = stored
-        elif previous is None:
-            previous = other(truth)
-        inst.store.set_live(truth, previous)
-        if first_live:
-            drifts.add(
-                Drift(
-                    f"Nothing was live yet; the proxy routes to {truth}, where a container runs",
-                    f"{truth} is live",
-                    first_live=True,
-                )
+    if stored is None:
+        adopted = _adoption(inst, docker, truth)
+        if adopted is None:
+            return  # nothing is live yet: the first colour goes live through its gate
+        drifts.add(adopted)
+        # Nothing was live before it under bluegreen: there is no previous colour to roll back to.
+        inst.store.set_live(truth, None)
+    elif stored != truth:
+        inst.store.set_live(truth, stored)
+        drifts.add(
+            Drift(
+                changed_outside_text(stored, truth, time.time())
+                if changed_outside
+                else f"The store said live={stored}, the proxy routes to {truth}",
+                f"store updated to {truth}",
             )
-        else:
-            drifts.add(
-                Drift(
-                    changed_outside_text(stored, truth, time.time())
-                    if changed_outside
-                    else f"The store said live={stored or 'none'}, the proxy routes to {truth}",
-                    f"store updated to {truth}",
-                )
-            )
+        )
     if persisted != truth:
         try:
             inst.proxy.install(truth)
@@ -142,9 +133,54 @@ def _reconcile_live(
         )
 
 
-def _container_running(docker: _Docker, color: Color) -> bool:
+def _adoption(inst: Installation, docker: _Docker, color: Color) -> Drift | None:
+    """Nothing is live in the store and the proxy names `color`: is `color` really serving?
+
+    The proxy names a colour before anything was ever deployed (its default), so that alone
+    proves nothing. A container bluegreen started for a deployment that has not been live yet is
+    on its way through the readiness gate: the policy makes it live, never reconcile. A running
+    container that no such deployment owns (started by the old scripts, or by an earlier state
+    directory) is what users get today: it is adopted. A deployment caught mid-switch (the proxy
+    was changed, then the process died) is settled as the switch it was."""
     _, info = docker.inspect(color)
-    return info is not None and info.running
+    info = info if info is not None and info.running else None
+    if info is None:
+        return None
+    owner = _label_int(info.labels.get(LABEL_DEPLOYMENT))
+    deployment = inst.store.deployment(owner) if owner is not None else None
+    if deployment is not None and deployment.color == color:
+        if deployment.phase == Phase.SWITCHING or Phase.LIVE in deployment.phases:
+            return Drift(
+                f"The store said live=none, the proxy routes to {color} "
+                f"(deployment #{deployment.id}, {deployment.phase})",
+                f"store updated to {color}",
+            )
+        return None
+    return Drift(
+        f"Adopted {color} as live: the proxy already routes to its running container "
+        f"({info.image}), which no bluegreen deployment started",
+        f"{color} is live; {_gate_state(inst, color)}",
+        adoption=True,
+    )
+
+
+def _gate_state(inst: Installation, color: Color) -> str:
+    status = inst.store.slot_status(color)
+    if status is None or not status.conditions:
+        return "its readiness gate has not been evaluated yet (no agent status)"
+    if status.ready:
+        return "its readiness gate held at adoption"
+    unmet = "; ".join(
+        f"{c.name} ({c.detail})" if c.detail else c.name for c in status.conditions if not c.met
+    )
+    return f"its readiness gate did not hold at adoption: {unmet}"
+
+
+def _label_int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _reconcile_deployments(inst: Installation, docker: _Docker, drifts: Reconciled) -> None:

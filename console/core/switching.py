@@ -70,16 +70,15 @@ def plan_switch(inst: Installation, now: float | None = None) -> SwitchPlan:
 def plan_rollback(inst: Installation) -> RollbackPlan:
     live = inst.store.live()
     if live is None:
-        return RollbackPlan(
-            None,
-            None,
-            None,
-            None,
-            None,
-            False,
-            blocked_reason="Nothing is live yet, so there is nothing to roll back.",
+        return _no_rollback("Nothing is live yet, so there is nothing to roll back.")
+    # The colour that was live before this one, never merely "the other one": a colour that
+    # has not been live (first install, or replaced by a deploy since) is no rollback target.
+    target = inst.store.previous()
+    if target is None or target == live:
+        return _no_rollback(
+            f"No colour was live before {live}, so there is nothing to roll back to "
+            "(a rollback needs an earlier version that has served traffic)."
         )
-    target = other(live)
     status = inst.store.slot_status(target)
     live_status = inst.store.slot_status(live)
     deployment = inst.store.latest_deployment(target)
@@ -111,6 +110,10 @@ def plan_rollback(inst: Installation) -> RollbackPlan:
         warning=warning,
         blocked_reason=blocked,
     )
+
+
+def _no_rollback(reason: str) -> RollbackPlan:
+    return RollbackPlan(None, None, None, None, None, False, blocked_reason=reason)
 
 
 def _route(inst: Installation, to: Color, kind: str, actor: Actor) -> Iterator[OperationEvent]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from console.core.lock import OperatorLock
-from console.core.model import Actor
+from console.core.model import Actor, Color
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -79,7 +79,13 @@ def test_blue_is_live_after_sandbox_up(sandbox: Sandbox) -> None:
     code, out = run(sandbox, "history", "--json")
     assert code == 0, out
     kinds = [event["kind"] for event in json.loads(out)["events"]]
-    assert "drift" not in kinds, kinds
+    assert "drift" not in kinds and "adoption" not in kinds, kinds
+    # blue went live through its gate (v1 deploys with --switch auto): the agent switched it.
+    assert "switch" in kinds, kinds
+    # Only one colour has ever been live: no previous, and rollback says so.
+    assert status["previous"] is None
+    code, out = run(sandbox, "rollback", "--yes")
+    assert code == 1 and "No colour was live before blue" in out, out
 
 
 def test_config_check_probe_reads_the_explorer_sources(sandbox: Sandbox) -> None:
@@ -184,6 +190,98 @@ def test_candidate_crashing_mid_sync_fails_and_nothing_switches(sandbox: Sandbox
         status["slots"][idle]["reason"] or ""
     )
     assert status["live"] == live_before and sandbox.served_by() == live_before
+
+
+def _secrets(world: Sandbox) -> dict[str, str]:
+    pairs = (line.partition("=") for line in (world.dir / "secrets.env").read_text().splitlines())
+    return {key: value for key, sep, value in pairs if sep}
+
+
+def _lag(source_url: str, dest_url: str) -> int | None:
+    """Head first, then the watermark: a lower bound of the colour's lag, read by the test."""
+    import psycopg
+
+    with psycopg.connect(source_url) as source, psycopg.connect(dest_url) as dest:
+        head = source.execute("SELECT MAX(height) - 1 FROM blocks").fetchone()
+        try:
+            row = dest.execute(
+                "SELECT height FROM index_watermarks WHERE index_name = 'explorer'"
+            ).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
+    if not head or not row or head[0] is None or row[0] is None:
+        return None
+    return int(head[0]) - int(row[0])
+
+
+def test_redeploy_into_a_ready_slot_is_not_ready_before_its_own_conditions(
+    sandbox: Sandbox,
+) -> None:
+    """The old container's readiness must never count for the new one (issue 14, point 5).
+
+    The re-deploy uses --switch auto, so a premature ready would also switch users to a
+    half-built index: the test watches the new deployment's published state, its `ready` event
+    and the live colour against green's real lag, read by the test itself."""
+    import time
+
+    from console.core.config import load_config
+    from console.core.service import Console
+
+    live = sandbox.status()["live"]
+    idle: Color = "green" if live == "blue" else "blue"
+    code, out = run(sandbox, "deploy", "v2", "--switch", "never", "--wait", "--timeout", "240")
+    assert code == 0, out
+    assert sandbox.status()["slots"][idle]["state"] == "ready"
+
+    secrets = _secrets(sandbox)
+    source_url, dest_url = secrets["SOURCE_HOST_DB_URL"], secrets[f"{idle.upper()}_HOST_DB_URL"]
+    console = Console.open(load_config(str(sandbox.config)), read_only=True)
+    store = console.installation.store
+    hold = console.config.readiness.hold_seconds
+    max_lag = console.config.readiness.max_lag
+    try:
+        before_ids = {d.id for d in store.deployments(limit=100)}
+        code, out = run(sandbox, "deploy", "v2", "--env", "INDEX_SPEED=800", "--switch", "auto")
+        assert code == 0, out
+        (new_id,) = {d.id for d in store.deployments(limit=100)} - before_ids
+        assert store.deployment(new_id).color == idle  # type: ignore[union-attr]
+        last_high, caught_up, switched = time.time(), False, False
+        deadline = time.monotonic() + 180
+        while not switched and time.monotonic() < deadline:
+            before = time.time()
+            lag = _lag(source_url, dest_url)
+            status = store.slot_status(idle)
+            ready_events = [
+                e for e in store.events(limit=50) if e.kind == "ready" and e.deployment_id == new_id
+            ]
+            switched = store.live() == idle
+            after = time.time()
+            if not caught_up:
+                if lag is None or lag > max_lag:
+                    last_high = before
+                else:
+                    caught_up = True
+            claimed = (
+                (status is not None and status.ready and status.deployment_id == new_id)
+                or bool(ready_events)
+                or switched
+            )
+            if claimed:
+                assert caught_up, f"ready/live while the test saw lag {lag}"
+                assert after >= last_high + hold, (
+                    f"ready {after - last_high:.2f} s after the index caught up (hold {hold} s)"
+                )
+            time.sleep(0.1)
+        assert switched, "the re-deployed colour never went live"
+        (ready,) = [
+            e for e in store.events(limit=100) if e.kind == "ready" and e.deployment_id == new_id
+        ]
+        assert ready.at >= last_high + hold
+    finally:
+        console.close()
+    code, out = run(sandbox, "rollback", "--yes")
+    assert code == 0, out
+    assert sandbox.served_by() == live
 
 
 def test_no_password_anywhere(sandbox: Sandbox, webhook: list[str]) -> None:

@@ -1,0 +1,188 @@
+"""Reconcile and the rollback plan on a real store, with a fake proxy and Docker (pure decisions).
+
+First install vs. adoption: the proxy names a colour before anything is deployed (its default), so
+that alone must never make a colour live; a running container that no bluegreen deployment owns is
+what users get today, and is adopted. No previous colour is invented for either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.core.installation import LABEL_DEPLOYMENT
+from console.core.model import (
+    Actor,
+    Color,
+    Condition,
+    Phase,
+    SlotState,
+    SlotStatus,
+    SwitchPolicy,
+)
+from console.core.reconcile import reconcile
+from console.core.store import Store
+from console.core.switching import plan_rollback
+from console.drivers.docker_model import ContainerInfo
+
+ACTOR = Actor("tester")
+
+
+@dataclass
+class FakeProxy:
+    routes_to: Color | None = "blue"  # nginx's default before anything was deployed
+    installed: list[Color] = field(default_factory=list)
+
+    def current(self) -> Color | None:
+        return self.routes_to
+
+    def persisted(self) -> Color | None:
+        return self.routes_to
+
+    def install(self, live: Color) -> None:
+        self.installed.append(live)
+
+
+@dataclass
+class FakeRuntime:
+    containers: dict[str, ContainerInfo] = field(default_factory=dict)
+
+    def inspect(self, name: str) -> ContainerInfo | None:
+        return self.containers.get(name)
+
+
+@dataclass
+class FakeSlot:
+    container: str
+
+
+class FakeConfig:
+    def slot(self, color: Color) -> FakeSlot:
+        return FakeSlot(f"svc-{color}")
+
+
+@dataclass
+class FakeInstallation:
+    store: Store
+    proxy: FakeProxy = field(default_factory=FakeProxy)
+    runtime: FakeRuntime = field(default_factory=FakeRuntime)
+    config: FakeConfig = field(default_factory=FakeConfig)
+
+
+def _running(color: Color, labels: dict[str, str] | None = None) -> ContainerInfo:
+    return ContainerInfo(
+        name=f"svc-{color}",
+        id=f"id-{color}",
+        image="explorer:v1",
+        labels=labels or {},
+        state="running",
+        running=True,
+        exit_code=None,
+        health=None,
+        restart_count=0,
+        started_at=1.0,
+        finished_at=None,
+        error=None,
+        oom_killed=False,
+    )
+
+
+@pytest.fixture
+def inst(tmp_path: Path) -> Iterator[FakeInstallation]:
+    store = Store.open(tmp_path / "state")
+    yield FakeInstallation(store)
+    store.close()
+
+
+def _reconcile(inst: FakeInstallation) -> list[Any]:
+    return reconcile(inst, ACTOR)  # type: ignore[arg-type]
+
+
+def _deployment(inst: FakeInstallation, color: Color, phase: Phase) -> int:
+    record = inst.store.create_deployment(
+        color, "explorer:v1", "v1", SwitchPolicy.AUTO, "tester", {}, None
+    )
+    inst.store.set_phase(record.id, phase)
+    return record.id
+
+
+def test_proxy_default_with_nothing_running_is_not_live(inst: FakeInstallation) -> None:
+    assert _reconcile(inst) == []
+    assert (inst.store.live(), inst.store.previous()) == (None, None)
+
+
+@pytest.mark.parametrize("phase", [Phase.STARTING, Phase.SYNCING, Phase.READY])
+def test_first_deployment_on_its_way_through_the_gate_is_not_adopted(
+    inst: FakeInstallation, phase: Phase
+) -> None:
+    deployment_id = _deployment(inst, "blue", phase)
+    inst.runtime.containers["svc-blue"] = _running("blue", {LABEL_DEPLOYMENT: str(deployment_id)})
+    assert _reconcile(inst) == []
+    assert inst.store.live() is None
+    assert inst.store.deployment(deployment_id).phase == phase  # type: ignore[union-attr]
+    assert [e.kind for e in inst.store.events()] == []
+
+
+def test_container_no_deployment_owns_is_adopted_without_a_previous(
+    inst: FakeInstallation,
+) -> None:
+    inst.runtime.containers["svc-blue"] = _running("blue")  # started by the old scripts
+    inst.store.put_slot_status(
+        SlotStatus(
+            "blue",
+            SlotState.READY,
+            conditions=(Condition("lag ≤ 2 held 3 s", False, "held 1.0 s of 3 s"),),
+        )
+    )
+    drifts = _reconcile(inst)
+    assert [d.adoption for d in drifts] == [True]
+    assert (inst.store.live(), inst.store.previous()) == ("blue", None)
+    events = inst.store.events()
+    assert [(e.kind, e.level) for e in events] == [("adoption", "info")]
+    assert "did not hold at adoption: lag ≤ 2 held 3 s (held 1.0 s of 3 s)" in events[0].text
+    assert " green" not in events[0].text.replace("bluegreen", "")
+
+
+def test_adoption_says_when_the_gate_was_not_evaluated(inst: FakeInstallation) -> None:
+    inst.runtime.containers["svc-green"] = _running("green", {LABEL_DEPLOYMENT: "41"})
+    inst.proxy.routes_to = "green"
+    _reconcile(inst)
+    assert inst.store.live() == "green"
+    assert "has not been evaluated yet" in inst.store.events()[0].text
+
+
+def test_crash_mid_first_switch_is_settled_as_that_switch(inst: FakeInstallation) -> None:
+    deployment_id = _deployment(inst, "blue", Phase.SWITCHING)
+    inst.runtime.containers["svc-blue"] = _running("blue", {LABEL_DEPLOYMENT: str(deployment_id)})
+    _reconcile(inst)
+    assert (inst.store.live(), inst.store.previous()) == ("blue", None)
+    assert inst.store.deployment(deployment_id).phase == Phase.LIVE  # type: ignore[union-attr]
+
+
+def test_store_behind_the_proxy_keeps_the_real_previous(inst: FakeInstallation) -> None:
+    inst.store.set_live("blue", None)
+    inst.proxy.routes_to = "green"
+    _reconcile(inst)
+    assert (inst.store.live(), inst.store.previous()) == ("green", "blue")
+
+
+def test_rollback_with_one_colour_ever_live_is_refused_with_a_sentence(
+    inst: FakeInstallation,
+) -> None:
+    inst.store.set_live("blue", None)
+    inst.store.put_slot_status(SlotStatus("green", SlotState.READY, container_state="running"))
+    plan = plan_rollback(inst)  # type: ignore[arg-type]
+    assert plan.to_color is None
+    assert plan.blocked_reason is not None
+    assert plan.blocked_reason.startswith("No colour was live before blue")
+
+
+def test_rollback_targets_the_colour_that_was_live(inst: FakeInstallation) -> None:
+    inst.store.set_live("green", "blue")
+    inst.store.put_slot_status(SlotStatus("blue", SlotState.STOPPED, container_state="running"))
+    plan = plan_rollback(inst)  # type: ignore[arg-type]
+    assert (plan.from_color, plan.to_color, plan.blocked_reason) == ("green", "blue", None)
