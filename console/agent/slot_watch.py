@@ -13,34 +13,22 @@ and the log-pattern watcher, so nothing seen by a previous version counts for th
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from console.agent.log_follower import LogFollower
 from console.agent.samplers import Sampled, Sampler
-from console.core.config_sources import fill_url
+from console.agent.slot_checks import SlotChecks
 from console.core.model import Color, Condition, PartReading, Sample, SlotState, SlotStatus
 from console.core.progress import Reading
 from console.core.readiness import STALE_AFTER_INTERVALS, GateInputs, ReadinessGate
 from console.core.tracking import CatchupTracker
-from console.drivers.checks import HttpChecker
 from console.drivers.progress import make_candidate_source, make_head_source
 
 if TYPE_CHECKING:
     from console.core.installation import Installation
     from console.core.model import Deployment
     from console.drivers.docker_model import ContainerInfo
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResults:
-    """One round of a colour's HTTP checks (health, extra checks, smoke request)."""
-
-    health_ok: bool | None  # None: not checked (yet, or not for too long)
-    health_detail: str
-    checks: tuple[tuple[bool | None, str], ...]
-    smoke_ok: bool | None
-    smoke_detail: str
 
 
 class SlotWatch:
@@ -62,11 +50,7 @@ class SlotWatch:
             if self.candidate is not None and not self.own_head
             else None
         )
-        self.checker = HttpChecker(f"http://127.0.0.1:{self.slot.host_port}")
-        self.check_urls = [
-            (fill_url(c.url, self.slot.host_port, color, self.slot.container), c.expect_status)
-            for c in readiness.checks
-        ]
+        self.http = SlotChecks(inst.config, color, self.stale_after)
         self.gate = ReadinessGate(readiness, catchup=self.candidate is not None)
         self.ever_ready = False
         self.tracker = self._new_tracker()
@@ -81,7 +65,6 @@ class SlotWatch:
         self._seen_started_at: float | None = None
         self._height_round = 0
         self._height_silent = False  # the height source is failing or has not answered
-        self._checks_floor = 0  # check rounds up to this one were of a previous container
         self.docker: Sampler[ContainerInfo | None] = Sampler(
             "docker",
             "Docker",
@@ -95,9 +78,7 @@ class SlotWatch:
             self.progress = Sampler(
                 "height", label, self._read_progress, stale_after=self.stale_after
             )
-        self.checks: Sampler[CheckResults] = Sampler(
-            "checks", f"{color}'s HTTP checks", self._run_checks, stale_after=self.stale_after
-        )
+        self.checks = self.http.sampler
 
     def close(self) -> None:
         if self.logs:
@@ -136,20 +117,6 @@ class SlotWatch:
     def readings(self) -> tuple[PartReading, ...]:
         return tuple(sampler.published() for sampler in self.samplers())
 
-    def _run_checks(self) -> CheckResults:
-        readiness = self.inst.config.readiness
-        health_ok, health_detail = self.checker.health(
-            readiness.health_path, readiness.health_expect
-        )
-        checks = tuple(self.checker.check(url, status) for url, status in self.check_urls)
-        smoke_ok: bool | None = None
-        smoke_detail = ""
-        if readiness.smoke_path:
-            smoke_ok, smoke_detail = self.checker.smoke(
-                readiness.smoke_method, readiness.smoke_path, readiness.smoke_body
-            )
-        return CheckResults(health_ok, health_detail, checks, smoke_ok, smoke_detail)
-
     def _new_tracker(self) -> CatchupTracker:
         return CatchupTracker(
             window_seconds=30.0, stall_seconds=self.inst.config.readiness.stall_seconds
@@ -169,7 +136,7 @@ class SlotWatch:
         # its health): only rounds that complete from now on count.
         if self.progress is not None:
             self._height_round = self.progress.latest().round
-        self._checks_floor = self.checks.latest().round
+        self.http.forget_previous()
         if self.candidate is not None:
             self.candidate.reset()  # a log source must not keep the old container's height
         self.logs = LogFollower(
@@ -290,7 +257,7 @@ class SlotWatch:
         base: SlotStatus,
     ) -> SlotStatus:
         reason, sample_at = self._take_height(now, head)
-        checked = self._check_results(now)
+        checked = self.http.results(now)
         result = self.gate.evaluate(
             GateInputs(
                 now=now,
@@ -361,18 +328,6 @@ class SlotWatch:
             # The lag is only as fresh as the older of its two readings.
             sample_at = min(sample_at, head.answered_at) if head.answered_at else None
         return None, sample_at
-
-    def _check_results(self, now: float) -> CheckResults:
-        """The latest HTTP checks; a round that has not answered for too long counts as
-        not checked (never as the last, possibly passing, result)."""
-        latest = self.checks.latest()
-        results = latest.value if latest.round > self._checks_floor else None
-        if results is not None and not self.checks.stale(now):
-            return results
-        detail = "not checked yet" if results is None else self.checks.published().describe(now)
-        return CheckResults(
-            None, detail, tuple((None, detail) for _ in self.check_urls), None, detail
-        )
 
     def _running_state(
         self,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from console.agent import slot_watch
+from console.agent import slot_checks, slot_watch
 from console.agent.samplers import Sampled, sample_round
 from console.agent.slot_watch import SlotWatch
 from console.core.config import load_config
@@ -133,7 +133,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Slo
         slot_watch, "make_candidate_source", lambda *_: FakeSource(reads.read_height)
     )
     monkeypatch.setattr(slot_watch, "make_head_source", lambda *_: FakeSource(reads.read_head))
-    monkeypatch.setattr(slot_watch, "HttpChecker", FakeChecker)
+    monkeypatch.setattr(slot_checks, "HttpChecker", FakeChecker)
     watch = SlotWatch(FakeInstallation(load_config(str(path))), "green")  # type: ignore[arg-type]
     yield watch, reads
     watch.close()
