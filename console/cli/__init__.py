@@ -175,6 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument(
         "--reload", action="store_true", help="also reload the proxy to apply them"
     )
+    install.add_argument(
+        "--adopt",
+        choices=["blue", "green"],
+        help="taking over from the old scripts: route to the container already running in this "
+        "colour (only while nothing is live in bluegreen's store); the next reconcile records "
+        "the adoption",
+    )
     command_parser(
         proxy_sub, "snippet", "print what to include in your nginx/haproxy config (after `install`)"
     )

@@ -341,7 +341,9 @@ def _proxy(args: argparse.Namespace) -> int:
     console = open_console(args)
     try:
         inst = console.installation
-        events = proxy_install(inst, current_actor(), args.reload, console.read_only)
+        events = proxy_install(
+            inst, current_actor(), args.reload, console.read_only, adopt=args.adopt
+        )
         outcome = run_events(console, events)
         if outcome is None or not outcome.ok:
             return EXIT_FAILED

@@ -11,18 +11,31 @@ from collections.abc import Iterator
 
 from console.core.access import apply_operators_group
 from console.core.installation import Installation
-from console.core.model import Actor, OperationEvent, Outcome, Progress
+from console.core.model import Actor, Color, OperationEvent, Outcome, Progress
 from console.core.operation import describe_failure, mutating
 from console.core.proxy_types import ProxyError
 
 
 def proxy_install(
-    inst: Installation, actor: Actor, reload: bool = False, read_only: bool = False
+    inst: Installation,
+    actor: Actor,
+    reload: bool = False,
+    read_only: bool = False,
+    adopt: Color | None = None,
 ) -> Iterator[OperationEvent]:
+    """`adopt`: a migration from the old scripts — route to the container already running in that
+    colour, so that reconcile finds the proxy serving it and records the adoption (with the gate's
+    state). Only while nothing is live in the store: never a way around a switch's gate."""
     with mutating(inst, "proxy install", actor, read_only):
         for note in apply_operators_group(inst.config):
             yield Progress(note)
         live = inst.store.live()
+        if adopt is not None:
+            refused = _adoption_refused(inst, adopt, live)
+            if refused:
+                yield Outcome(False, f"proxy install --adopt {adopt} refused: {refused}")
+                return
+            live = adopt
         target = f"{live} live" if live else "nothing live yet (it answers 503 until a switch)"
         yield Progress(f"Rendering bluegreen's files for {inst.proxy.name}: {target}…")
         try:
@@ -42,3 +55,22 @@ def proxy_install(
             done += f"; {inst.proxy.name} reloaded and routes to {live or 'nothing yet'}"
         inst.store.record_event("proxy", f"proxy install: {done}.", "info", str(actor), live)
         yield Outcome(True, f"{done}.")
+
+
+def _adoption_refused(inst: Installation, color: Color, live: Color | None) -> str | None:
+    if live is not None:
+        return (
+            f"{live} is already live in bluegreen's store; adopting is only for taking over an "
+            "installation bluegreen has not run yet (use `switch` to move traffic)."
+        )
+    try:
+        info = inst.runtime.inspect(inst.config.slot(color).container)
+    except Exception as exc:
+        return f"Docker could not be asked about {color}'s container ({exc})."
+    if info is None or not info.running:
+        container = inst.config.slot(color).container
+        return (
+            f"no container named {container} runs in {color}: start the current version there "
+            "(as the old scripts did) or deploy it with `bluegreen deploy`."
+        )
+    return None

@@ -473,3 +473,40 @@ def test_first_deploy_never_stays_ready(install: Install) -> None:
     assert install.served_by() is None
     code, out = install.cli("rollback", "--yes")
     assert code == 1 and "Nothing is live yet" in out, out
+
+
+def test_migration_from_the_old_scripts_adopts_the_running_colour(install: Install) -> None:
+    """The old scripts left v1 running in blue, behind the operator's nginx. `proxy install
+    --adopt blue` routes to it; the next reconcile records the adoption, with no previous."""
+    world = install.world
+    run = subprocess.run(
+        [
+            *("docker", "run", "-d", "--name", f"{PREFIX}-blue"),
+            *("-p", f"127.0.0.1:{BLUE_PORT}:8080", "-e", "PORT=8080", "-e", f"INDEX_SPEED={SPEED}"),
+            f"{images.STANDIN_REPOSITORY}:{TAGS[0]}",
+            *("-s", world.container_urls["source"], "-d", world.container_urls["blue"]),
+            *("--genesis-json", "/usr/local/share/explorer/genesis.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    code, snippet = install.cli("proxy", "snippet")
+    assert code == 0, snippet
+    install.write_nginx_conf(snippet)
+    code, out = install.cli("proxy", "install", "--adopt", "green")
+    assert code == 1 and "no container named" in out, out  # nothing runs in green
+    code, out = install.cli("proxy", "install", "--adopt", "blue")
+    assert code == 0, out
+    assert install.nginx_t().returncode == 0
+    install.start_nginx()
+    assert install.served_by() == "blue"  # users keep the service they had
+    code, out = install.cli("reconcile")
+    assert code == 0 and "Adopted blue as live" in out, out
+    status = install.cli_json("status")
+    assert (status["live"], status["previous"]) == ("blue", None)
+    kinds = [e["kind"] for e in install.cli_json("history")["events"]]
+    assert "adoption" in kinds and "drift" not in kinds, kinds
+    code, out = install.cli("proxy", "install", "--adopt", "blue")
+    assert code == 1 and "already live" in out, out  # never a way around a switch's gate
