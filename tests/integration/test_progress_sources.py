@@ -21,6 +21,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from console.agent.samplers import Sampled, sample_round
 from console.agent.slot_watch import SlotWatch
 from console.core.config import parse_config
 from console.core.installation import Installation
@@ -129,11 +130,14 @@ def indexer() -> Iterator[tuple[str, int]]:
 
 
 def follow(watch: SlotWatch, head: int | None, timeout: float = 40.0) -> list[SlotStatus]:
-    """Observe like the agent does (one tick every 0.25 s) until READY; return every status."""
+    """Observe like the agent does (a sample round, then one tick, every 0.25 s) until READY;
+    return every status. `head` stands for the agent's own head reading."""
     seen: list[SlotStatus] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = watch.observe(time.time(), head, None, None, None)
+        sample_round(watch.wanted(), 0.5)
+        agents_head: Sampled[int | None] = Sampled(head, time.time(), None, None, 1)
+        status = watch.observe(time.time(), agents_head, None, None, None)
         seen.append(status)
         if status.state == SlotState.READY:
             return seen
