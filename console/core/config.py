@@ -256,12 +256,27 @@ def parse_config(text: str, path: Path = Path("<config>")) -> Config:
             config, readiness=dataclasses.replace(config.readiness, log_pattern="")
         )
     config = dataclasses.replace(config, path=str(path), secret_values=tuple(secrets.used))
-    _validate(config, path)
+    _validate(config, path, _lag_keys_without_catchup(config, readiness_raw))
     return config
 
 
-def _validate(config: Config, path: Path) -> None:
-    problems = _slot_problems(config) + _source_problems(config)
+def _lag_keys_without_catchup(config: Config, readiness_raw: object) -> list[str]:
+    """A lag rule in a config with no [candidate] would silently do nothing, and the colour would
+    go live without the hold its author asked for: say so instead."""
+    if config.catchup or not isinstance(readiness_raw, dict):
+        return []
+    given = [f"readiness.{key}" for key in ("max_lag", "hold_seconds") if key in readiness_raw]
+    if not given:
+        return []
+    return [
+        f"{' and '.join(given)} only apply to a service that re-indexes, and there is no "
+        '[candidate]: add one (e.g. [candidate] kind = "sql" for the explorer\'s watermark) or '
+        "remove them (readiness.min_ready_seconds holds a plain service)"
+    ]
+
+
+def _validate(config: Config, path: Path, problems: list[str] | None = None) -> None:
+    problems = (problems or []) + _slot_problems(config) + _source_problems(config)
     readiness = config.readiness
     if readiness.log_pattern:
         try:

@@ -139,6 +139,14 @@ start_timeout_seconds = 60
 db_url = "{urls["source"]}"
 host_db_url = "{host["source"]}"
 
+[head]
+kind = "sql"
+query = "SELECT MAX(height) - 1 FROM blocks"
+
+[candidate]
+kind = "sql"
+query = "{WATERMARK}"
+
 [slots.blue]
 container = "{PREFIX}-blue"
 host_port = {BLUE_PORT}

@@ -226,7 +226,9 @@ def test_without_catch_up_readiness_is_health_checks_and_min_ready_seconds(
             port,
             "min_ready_seconds = 2\n"
             '[[readiness.checks]]\nurl = "http://127.0.0.1:{host_port}/ready"\n',
-        ).replace('health_path = "/metrics"', 'health_path = "/health"')
+        )
+        .replace('health_path = "/metrics"', 'health_path = "/health"')
+        .replace("max_lag = 0\nhold_seconds = 1\n", "")  # no catch-up: no lag rule
     )
     assert not config.catchup
     watch = SlotWatch(Installation(config), "blue")

@@ -210,3 +210,10 @@ def test_json_rpc_params_must_be_json() -> None:
     assert (
         message == "head.params[0] is a date, which cannot be sent as JSON: use a string instead."
     )
+
+
+def test_a_lag_rule_without_a_candidate_is_refused_not_ignored() -> None:
+    # It would silently do nothing: the colour would go live without the hold asked for.
+    message = error(WEB + "[readiness]\nhold_seconds = 30\n")
+    assert "readiness.hold_seconds only apply to a service that re-indexes" in message
+    assert "min_ready_seconds" in message
