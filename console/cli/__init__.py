@@ -81,6 +81,16 @@ def command_parser(
     return parser
 
 
+def _version() -> str:
+    """The installed distribution's version (the wheel's metadata, or the editable install's)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bluegreen")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bluegreen",
@@ -88,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[GLOBAL_OPTIONS, JSON_OPTION],
     )
+    parser.add_argument("--version", action="version", version=f"bluegreen {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     command_parser(sub, "ui", "open the console (the default)")
