@@ -158,8 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", "--tail", type=int, default=300, help="lines from before now (default 300)"
     )
 
-    command_parser(
+    agent = command_parser(
         sub, "agent", "run the watcher in the foreground (deploy starts one if none runs)"
+    )
+    agent.add_argument(
+        "--systemd-unit",
+        action="store_true",
+        help="print a systemd unit that runs this agent (with this config) and exit",
     )
     command_parser(sub, "reconcile", "compare the store with Docker and the proxy; record drift")
     config = command_parser(sub, "config", "configuration commands")

@@ -298,6 +298,11 @@ def _agent(args: argparse.Namespace) -> int:
     from console.agent.loop import run_agent
     from console.core.installation import Installation
 
+    if args.systemd_unit:
+        from console.agent.systemd import unit_text
+
+        print(unit_text(load(args)), end="")
+        return EXIT_OK
     return run_agent(Installation(load(args)))
 
 
