@@ -26,6 +26,10 @@ _GIVEN_UP = (Phase.FAILED, Phase.CANCELLED, Phase.ROLLED_BACK)
 
 def dispatch(args: argparse.Namespace) -> Handler:
     command = args.command or "ui"
+    if command == "completion":
+        from console.cli import completion
+
+        return completion.run
     if command == "sandbox":
         from console.cli import sandbox_cmd
 
