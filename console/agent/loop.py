@@ -22,6 +22,7 @@ from typing import Any
 from console.agent.live_colour import LiveColourWatch
 from console.agent.samplers import Sampler, sample_round
 from console.agent.slot_watch import SlotWatch
+from console.agent.systemd import notify
 from console.core.installation import Installation
 from console.core.lock import LockHeld
 from console.core.model import (
@@ -81,6 +82,7 @@ class Agent:
         for drift in reconcile(self.inst, AGENT_ACTOR):
             self.log(f"drift: {drift.what} — {drift.fixed}")
         interval = self.inst.config.readiness.sample_interval_seconds
+        notify("READY=1")  # Type=notify: the lease is held and the store reconciled
         try:
             while not self.stopping.is_set():
                 started = time.monotonic()
@@ -90,6 +92,7 @@ class Agent:
                     self.log(f"tick failed: {self.inst.redactor.redact(repr(exc))}")
                 self.stopping.wait(max(0.0, interval - (time.monotonic() - started)))
         finally:
+            notify("STOPPING=1")
             for watch in self.watches.values():
                 watch.close()
             self.live_colour.close()

@@ -12,6 +12,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +24,17 @@ from docker import DockerClient
 BASE_IMAGE = "bluegreen-base:bookworm"
 STANDIN_REPOSITORY = "bluegreen/standin"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-INDEXER_DIR = Path(__file__).resolve().parent / "indexer"
+# The stand-ins' build contexts are package data (they ship in the wheel), read through
+# importlib.resources so an installed `bluegreen` finds them as a checkout does.
+_PACKAGE_DATA = resources.files("console.sandbox")
+INDEXER_DIR = _PACKAGE_DATA / "indexer"
 WEBAPP_REPOSITORY = "bluegreen/webapp"
 EVM_INDEXER_REPOSITORY = "bluegreen/evm-indexer"
 # Where each stand-in's Dockerfile lives, by image repository (the sandbox profiles pick one).
-IMAGE_SOURCES: dict[str, Path] = {
+IMAGE_SOURCES: dict[str, Traversable] = {
     STANDIN_REPOSITORY: INDEXER_DIR,
-    WEBAPP_REPOSITORY: Path(__file__).resolve().parent / "webapp",
-    EVM_INDEXER_REPOSITORY: Path(__file__).resolve().parent / "evm",
+    WEBAPP_REPOSITORY: _PACKAGE_DATA / "webapp",
+    EVM_INDEXER_REPOSITORY: _PACKAGE_DATA / "evm",
 }
 DEFAULT_CACHE_DIR = Path("/var/cache/bluegreen")
 
@@ -179,7 +184,7 @@ def build_image(
     version: str | None = None,
     repository: str = STANDIN_REPOSITORY,
     client: Any = None,
-    source: Path | None = None,
+    source: Path | Traversable | None = None,
 ) -> str:
     """Build a stand-in image as `repository:tag` with VERSION=`version`; return the ref.
 
@@ -194,15 +199,16 @@ def build_image(
     base = ensure_base_image(docker_client)
     ref = f"{repository}:{tag}"
     try:
-        docker_client.images.build(
-            path=str(directory),
-            tag=ref,
-            pull=False,
-            rm=True,
-            forcerm=True,
-            network_mode="none",
-            buildargs={"BASE": base, "VERSION": version or tag},
-        )
+        with resources.as_file(directory) as context:  # a real directory, even from a zip
+            docker_client.images.build(
+                path=str(context),
+                tag=ref,
+                pull=False,
+                rm=True,
+                forcerm=True,
+                network_mode="none",
+                buildargs={"BASE": base, "VERSION": version or tag},
+            )
     except docker.errors.BuildError as exc:
         raise ImageBuildError(
             f"Building {ref} failed: {exc.msg}. Check {directory}/Dockerfile."
