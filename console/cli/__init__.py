@@ -147,8 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", "--tail", type=int, default=300, help="lines from before now (default 300)"
     )
 
-    command_parser(
+    agent = command_parser(
         sub, "agent", "run the watcher in the foreground (deploy starts one if none runs)"
+    )
+    agent.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics there (overrides [metrics] listen; loopback only unless "
+        "[metrics] allow_remote = true), e.g. 127.0.0.1:9464",
     )
     command_parser(sub, "reconcile", "compare the store with Docker and the proxy; record drift")
     config = command_parser(sub, "config", "configuration commands")

@@ -11,6 +11,7 @@ progress sources (`[head]`, `[candidate]`, `[[readiness.checks]]`) in config_sou
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -156,6 +157,14 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    # The agent's Prometheus exporter, "HOST:PORT" ("" = off). Loopback only unless
+    # allow_remote: the figures name versions and hosts, and the exporter has no authentication.
+    listen: str = ""
+    allow_remote: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     service: str = "service"
     state_dir: str = "/var/lib/bluegreen"
@@ -173,6 +182,7 @@ class Config:
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
     switch: SwitchConfig = field(default_factory=SwitchConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     path: str = ""  # where it was loaded from (not a TOML key)
     secret_values: tuple[str, ...] = ()  # resolved secrets, for redaction (not a TOML key)
 
@@ -289,6 +299,10 @@ def _validate(config: Config, path: Path) -> None:
     if config.proxy.kind == "nginx" and not config.proxy.include_dir:
         problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
     problems += _proxy_admin_problems(config)
+    if config.metrics.listen:
+        problem = listen_problem(config.metrics.listen, config.metrics.allow_remote)
+        if problem:
+            problems.append(f"metrics.listen: {problem}")
     if problems:
         raise ConfigError(
             f"{path}: " + "; ".join(problems) + ". Fix these and run `bluegreen config check`."
@@ -386,3 +400,33 @@ def _proxy_admin_problems(config: Config) -> list[str]:
             "the unix socket)"
         )
     return problems
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """HOST:PORT ("127.0.0.1:9464", "[::1]:9464", ":9464" = loopback) → (host, port);
+    ValueError otherwise."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"'{text}' is not HOST:PORT (e.g. 127.0.0.1:9464)")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port_text)
+
+
+def listen_problem(text: str, allow_remote: bool) -> str | None:
+    """Why `text` cannot be listened on, or None. Non-loopback needs `allow_remote`."""
+    try:
+        host, _ = parse_listen(text)
+    except ValueError as exc:
+        return str(exc)
+    if allow_remote or host == "localhost":
+        return None
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return f"'{host}' is not an IP address: give a loopback address such as 127.0.0.1"
+    if not loopback:
+        return (
+            f"{host} is not a loopback address; the exporter has no authentication, so it "
+            "listens on loopback only unless metrics.allow_remote = true"
+        )
+    return None
