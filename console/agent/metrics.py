@@ -130,6 +130,14 @@ class AgentCollector(Collector):
                 gauge("container_restarts", "The engine's restart count for the container."),
                 lambda s: s.restart_count if s.container_state is not None else None,
             ),
+            "stamp": (
+                gauge(
+                    "status_timestamp_seconds",
+                    "When the agent composed this status (Unix time): matches `status --json`'s "
+                    "updated_at.",
+                ),
+                lambda s: s.updated_at or None,
+            ),
             "age": (
                 gauge("status_age_seconds", "Seconds since the agent published this status."),
                 lambda s: max(0.0, now - s.updated_at) if s.updated_at else None,

@@ -151,7 +151,7 @@ def up(
 
 
 def _ports_used(extra: tuple[str, ...]) -> list[str]:
-    return ["proxy", "blue", "green", "admin", *extra]
+    return ["proxy", "blue", "green", "admin", "metrics", *extra]
 
 
 def _deploy_v1(config: object, env: dict[str, str], say: Callable[[str], None]) -> None:
@@ -231,5 +231,9 @@ def status(directory: Path | None = None) -> dict[str, object]:
         "admin_socket": info.admin_url.removeprefix("unix:"),
         "images": info.images,
         "ports": info.ports,
+        # The agent's exporter; it answers while an agent runs (deploy starts one).
+        "metrics_url": (
+            f"http://127.0.0.1:{info.ports['metrics']}/metrics" if "metrics" in info.ports else None
+        ),
         "running": running,
     }

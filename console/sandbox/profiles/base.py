@@ -19,6 +19,7 @@ class Ports:
     admin: int
     postgres: int
     rpc: int = 0  # the evm profile's JSON-RPC chain; 0 in sandboxes made before it existed
+    metrics: int = 0  # the agent's Prometheus exporter; 0 in sandboxes made before it existed
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
@@ -29,6 +30,7 @@ class Ports:
             admin=base + 19,
             postgres=base + 20,
             rpc=base + 21,
+            metrics=base + 22,
         )
 
 
@@ -126,4 +128,7 @@ keep_previous_seconds = 0
 [notify]
 webhook_url = ""
 every_blocks = {every_blocks}
+
+[metrics]
+listen = "127.0.0.1:{ctx.ports.metrics}"   # the agent's Prometheus exporter (loopback only)
 """
