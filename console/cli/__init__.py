@@ -192,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sandbox_command", metavar="up|down|status", required=True, parser_class=_Parser
     )
     up = command_parser(sandbox_sub, "up", "build and start the sandbox, v1 live in blue")
+    up.add_argument(
+        "--docker-host",
+        metavar="URL",
+        help="the Docker-API engine to build and run on, e.g. unix:///run/podman/podman.sock "
+        "(written to [runtime] docker_host; default $DOCKER_HOST, then the local socket)",
+    )
     up.add_argument("--dir", help="where the sandbox keeps its files")
     up.add_argument(
         "--profile",

@@ -157,6 +157,16 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class RuntimeConfig:
+    # The Docker-API engine: "unix:///run/podman/podman.sock", "tcp://…", "ssh://…".
+    # "" = $DOCKER_HOST, then the local socket (unix:///var/run/docker.sock).
+    docker_host: str = ""
+    # Resource limits set on every container, e.g. {nofile = "4096:16384"} (SOFT:HARD). Podman
+    # sets its own on each container, which a host with lower hard limits refuses; these win.
+    ulimits: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     # The agent's Prometheus exporter, "HOST:PORT" ("" = off). Loopback only unless
     # allow_remote: the figures name versions and hosts, and the exporter has no authentication.
@@ -183,6 +193,7 @@ class Config:
     switch: SwitchConfig = field(default_factory=SwitchConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     path: str = ""  # where it was loaded from (not a TOML key)
     secret_values: tuple[str, ...] = ()  # resolved secrets, for redaction (not a TOML key)
 
@@ -299,6 +310,16 @@ def _validate(config: Config, path: Path) -> None:
     if config.proxy.kind == "nginx" and not config.proxy.include_dir:
         problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
     problems += _proxy_admin_problems(config)
+    host = config.runtime.docker_host
+    if host and not host.startswith(("unix://", "tcp://", "ssh://", "http://", "https://")):
+        problems.append(
+            f"runtime.docker_host '{host}' is not an engine address: use unix:///PATH, "
+            "tcp://HOST:PORT or ssh://USER@HOST"
+        )
+    for name, limits in config.runtime.ulimits.items():
+        soft, _, hard = limits.partition(":")
+        if not (soft.isdigit() and hard.isdigit() and int(soft) <= int(hard)):
+            problems.append(f"runtime.ulimits.{name} must be 'SOFT:HARD' (numbers, soft ≤ hard)")
     if config.metrics.listen:
         problem = listen_problem(config.metrics.listen, config.metrics.allow_remote)
         if problem:

@@ -185,3 +185,15 @@ def test_config_key_validated(tmp_path: Path) -> None:
         parse_config(base + '\n[metrics]\nlistne = "127.0.0.1:9464"\n')
     config = parse_config(base + '\n[metrics]\nlisten = "127.0.0.1:9464"\n')
     assert config.metrics.listen == "127.0.0.1:9464"
+
+
+def test_runtime_docker_host_reaches_the_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    from console.core.installation import Installation
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///from/env.sock")
+    default = parse_config(WEB)
+    assert Installation(default).runtime.where == "unix:///from/env.sock"
+    podman = parse_config(WEB + '\n[runtime]\ndocker_host = "unix:///run/podman-bg.sock"\n')
+    assert Installation(podman).runtime.where == "unix:///run/podman-bg.sock"
+    with pytest.raises(ConfigError, match=re.escape("runtime.docker_host")):
+        parse_config(WEB + '\n[runtime]\ndocker_host = "/run/podman.sock"\n')
