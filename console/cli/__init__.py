@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print a systemd unit that runs this agent (with this config) and exit",
     )
+    agent.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics there (overrides [metrics] listen; loopback only unless "
+        "[metrics] allow_remote = true), e.g. 127.0.0.1:9464",
+    )
     command_parser(sub, "reconcile", "compare the store with Docker and the proxy; record drift")
     config = command_parser(sub, "config", "configuration commands")
     config_sub = config.add_subparsers(
@@ -209,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sandbox_command", metavar="up|down|status", required=True, parser_class=_Parser
     )
     up = command_parser(sandbox_sub, "up", "build and start the sandbox, v1 live in blue")
+    up.add_argument(
+        "--docker-host",
+        metavar="URL",
+        help="the Docker-API engine to build and run on, e.g. unix:///run/podman/podman.sock "
+        "(written to [runtime] docker_host; default $DOCKER_HOST, then the local socket)",
+    )
     up.add_argument("--dir", help="where the sandbox keeps its files")
     up.add_argument(
         "--profile",

@@ -300,14 +300,22 @@ def _logs(args: argparse.Namespace) -> int:
 
 def _agent(args: argparse.Namespace) -> int:
     from console.agent.loop import run_agent
+    from console.core.config import listen_problem
     from console.core.installation import Installation
 
+    config = load(args)
     if args.systemd_unit:
         from console.agent.systemd import unit_text
 
-        print(unit_text(load(args)), end="")
+        print(unit_text(config), end="")
         return EXIT_OK
-    return run_agent(Installation(load(args)))
+    listen = getattr(args, "metrics", None)
+    if listen:
+        problem = listen_problem(listen, config.metrics.allow_remote)
+        if problem:
+            print(f"--metrics: {problem}.", file=sys.stderr)
+            return EXIT_USAGE
+    return run_agent(Installation(config), listen)
 
 
 def _reconcile(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ progress sources (`[head]`, `[candidate]`, `[[readiness.checks]]`) in config_sou
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -156,6 +157,24 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class RuntimeConfig:
+    # The Docker-API engine: "unix:///run/podman/podman.sock", "tcp://…", "ssh://…".
+    # "" = $DOCKER_HOST, then the local socket (unix:///var/run/docker.sock).
+    docker_host: str = ""
+    # Resource limits set on every container, e.g. {nofile = "4096:16384"} (SOFT:HARD). Podman
+    # sets its own on each container, which a host with lower hard limits refuses; these win.
+    ulimits: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    # The agent's Prometheus exporter, "HOST:PORT" ("" = off). Loopback only unless
+    # allow_remote: the figures name versions and hosts, and the exporter has no authentication.
+    listen: str = ""
+    allow_remote: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     service: str = "service"
     state_dir: str = "/var/lib/bluegreen"
@@ -173,6 +192,8 @@ class Config:
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
     switch: SwitchConfig = field(default_factory=SwitchConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     path: str = ""  # where it was loaded from (not a TOML key)
     secret_values: tuple[str, ...] = ()  # resolved secrets, for redaction (not a TOML key)
 
@@ -304,6 +325,20 @@ def _validate(config: Config, path: Path, problems: list[str] | None = None) -> 
     if config.proxy.kind == "nginx" and not config.proxy.include_dir:
         problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
     problems += _proxy_admin_problems(config)
+    host = config.runtime.docker_host
+    if host and not host.startswith(("unix://", "tcp://", "ssh://", "http://", "https://")):
+        problems.append(
+            f"runtime.docker_host '{host}' is not an engine address: use unix:///PATH, "
+            "tcp://HOST:PORT or ssh://USER@HOST"
+        )
+    for name, limits in config.runtime.ulimits.items():
+        soft, _, hard = limits.partition(":")
+        if not (soft.isdigit() and hard.isdigit() and int(soft) <= int(hard)):
+            problems.append(f"runtime.ulimits.{name} must be 'SOFT:HARD' (numbers, soft ≤ hard)")
+    if config.metrics.listen:
+        problem = listen_problem(config.metrics.listen, config.metrics.allow_remote)
+        if problem:
+            problems.append(f"metrics.listen: {problem}")
     if problems:
         raise ConfigError(
             f"{path}: " + "; ".join(problems) + ". Fix these and run `bluegreen config check`."
@@ -401,3 +436,33 @@ def _proxy_admin_problems(config: Config) -> list[str]:
             "the unix socket)"
         )
     return problems
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """HOST:PORT ("127.0.0.1:9464", "[::1]:9464", ":9464" = loopback) → (host, port);
+    ValueError otherwise."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"'{text}' is not HOST:PORT (e.g. 127.0.0.1:9464)")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port_text)
+
+
+def listen_problem(text: str, allow_remote: bool) -> str | None:
+    """Why `text` cannot be listened on, or None. Non-loopback needs `allow_remote`."""
+    try:
+        host, _ = parse_listen(text)
+    except ValueError as exc:
+        return str(exc)
+    if allow_remote or host == "localhost":
+        return None
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return f"'{host}' is not an IP address: give a loopback address such as 127.0.0.1"
+    if not loopback:
+        return (
+            f"{host} is not a loopback address; the exporter has no authentication, so it "
+            "listens on loopback only unless metrics.allow_remote = true"
+        )
+    return None

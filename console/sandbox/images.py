@@ -60,6 +60,18 @@ def _client(client_or_runtime: Any = None) -> DockerClient:
     raise TypeError(f"expected a DockerClient or a runtime with .client, not {client_or_runtime!r}")
 
 
+def engine_client(docker_host: str = "") -> DockerClient | None:
+    """A client for `docker_host` ("" = None: $DOCKER_HOST, then the local socket)."""
+    if not docker_host:
+        return None
+    try:
+        return DockerClient(base_url=docker_host)
+    except docker.errors.DockerException as exc:
+        raise ImageBuildError(
+            f"Cannot reach the engine at {docker_host} ({exc}). Start it or fix --docker-host."
+        ) from exc
+
+
 def standin_ref(version: str, repository: str = STANDIN_REPOSITORY) -> str:
     """The image reference of the stand-in for `version`, e.g. bluegreen/standin:v1."""
     return f"{repository}:{version}"
@@ -81,7 +93,12 @@ def docker_gateway_ip(network: str = "bridge", client: DockerClient | None = Non
     """
     docker_client = _client(client)
     try:
-        attrs = docker_client.networks.get(network).attrs
+        try:
+            attrs = docker_client.networks.get(network).attrs
+        except docker.errors.NotFound:
+            if network != "bridge":
+                raise
+            attrs = docker_client.networks.get("podman").attrs  # Podman's default network
     except docker.errors.NotFound as exc:
         raise ImageBuildError(
             f"Docker network '{network}' does not exist. Create it or set [image] network."
