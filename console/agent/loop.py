@@ -20,8 +20,10 @@ from types import FrameType
 from typing import Any
 
 from console.agent.live_colour import LiveColourWatch
+from console.agent.metrics import Published
 from console.agent.samplers import Sampler, sample_round
 from console.agent.slot_watch import SlotWatch
+from console.agent.systemd import notify
 from console.core.installation import Installation
 from console.core.lock import LockHeld
 from console.core.model import (
@@ -68,6 +70,8 @@ class Agent:
         self.eta_warned: set[int] = set()
         self.live_bad_ticks = 0
         self.last_prune = 0.0
+        self.published = Published()  # what the exporter reads (console/agent/metrics.py)
+        self.metrics_listen = ""  # "HOST:PORT" serves Prometheus metrics while this agent runs
 
     # ── lifecycle ──
     def run(self) -> int:
@@ -77,19 +81,38 @@ class Agent:
                 f"Another agent already watches {self.inst.state_dir} (pid {info.pid}); exiting."
             )
             return 1
+        try:
+            exporter = self._start_exporter()
+        except OSError as exc:
+            self.log(
+                f"Cannot serve metrics on {self.metrics_listen}: {exc.strerror or exc}. Choose a "
+                "free port ([metrics] listen or --metrics)."
+            )
+            self.inst.agent_lease.release()
+            return 1
         self.inst.store.record_event("agent", "Agent started.", "info", str(AGENT_ACTOR))
         for drift in reconcile(self.inst, AGENT_ACTOR):
             self.log(f"drift: {drift.what} — {drift.fixed}")
         interval = self.inst.config.readiness.sample_interval_seconds
+        notify("READY=1")  # Type=notify: the lease is held and the store reconciled
         try:
             while not self.stopping.is_set():
                 started = time.monotonic()
                 try:
                     self.tick(time.time())
                 except Exception as exc:  # a tick must never kill the watcher
+                    self.published.tick_failed(time.monotonic() - started)
                     self.log(f"tick failed: {self.inst.redactor.redact(repr(exc))}")
+                else:
+                    self.published.tick_done(
+                        self.previous, self.inst.store.live(), time.monotonic() - started
+                    )
                 self.stopping.wait(max(0.0, interval - (time.monotonic() - started)))
         finally:
+            notify("STOPPING=1")
+            if exporter is not None:
+                exporter.shutdown()
+                exporter.server_close()
             for watch in self.watches.values():
                 watch.close()
             self.live_colour.close()
@@ -100,6 +123,21 @@ class Agent:
             self.inst.store.record_event("agent", "Agent stopped.", "info", str(AGENT_ACTOR))
             self.inst.agent_lease.release()
         return 0
+
+    def _start_exporter(self) -> Any:
+        if not self.metrics_listen:
+            return None
+        from console.agent.metrics import serve
+        from console.core.config import parse_listen
+
+        server = serve(
+            parse_listen(self.metrics_listen),
+            self.published,
+            self.inst.store,
+            self.inst.redactor.redact,
+        )
+        self.log(f"Prometheus metrics on http://{self.metrics_listen}/metrics")
+        return server
 
     def stop(self, *_: object) -> None:
         self.stopping.set()
@@ -312,12 +350,16 @@ def _stale_after(inst: Installation) -> float:
     return STALE_AFTER_INTERVALS * inst.config.readiness.sample_interval_seconds
 
 
-def run_agent(inst: Installation) -> int:
+def run_agent(inst: Installation, metrics_listen: str | None = None) -> int:
+    """Run the agent; `metrics_listen` ("HOST:PORT", validated by the caller) overrides
+    `[metrics] listen` and turns the Prometheus exporter on."""
+
     def log(text: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
         print(f"{stamp} {inst.redactor.redact(text)}", flush=True)
 
     agent = Agent(inst, log)
+    agent.metrics_listen = metrics_listen or inst.config.metrics.listen
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         agent.stop()

@@ -81,6 +81,16 @@ def command_parser(
     return parser
 
 
+def _version() -> str:
+    """The installed distribution's version (the wheel's metadata, or the editable install's)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bluegreen")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bluegreen",
@@ -88,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[GLOBAL_OPTIONS, JSON_OPTION],
     )
+    parser.add_argument("--version", action="version", version=f"bluegreen {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     command_parser(sub, "ui", "open the console (the default)")
@@ -147,8 +158,19 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", "--tail", type=int, default=300, help="lines from before now (default 300)"
     )
 
-    command_parser(
+    agent = command_parser(
         sub, "agent", "run the watcher in the foreground (deploy starts one if none runs)"
+    )
+    agent.add_argument(
+        "--systemd-unit",
+        action="store_true",
+        help="print a systemd unit that runs this agent (with this config) and exit",
+    )
+    agent.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics there (overrides [metrics] listen; loopback only unless "
+        "[metrics] allow_remote = true), e.g. 127.0.0.1:9464",
     )
     command_parser(sub, "reconcile", "compare the store with Docker and the proxy; record drift")
     config = command_parser(sub, "config", "configuration commands")
@@ -193,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sandbox_command", metavar="up|down|status", required=True, parser_class=_Parser
     )
     up = command_parser(sandbox_sub, "up", "build and start the sandbox, v1 live in blue")
+    up.add_argument(
+        "--docker-host",
+        metavar="URL",
+        help="the Docker-API engine to build and run on, e.g. unix:///run/podman/podman.sock "
+        "(written to [runtime] docker_host; default $DOCKER_HOST, then the local socket)",
+    )
     up.add_argument("--dir", help="where the sandbox keeps its files")
     up.add_argument(
         "--profile",
@@ -228,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--dir", help="the sandbox's directory")
     sb_status = command_parser(sandbox_sub, "status", "what the sandbox runs", json_output=True)
     sb_status.add_argument("--dir", help="the sandbox's directory")
+    from console.cli import completion
+
+    completion.add_parser(sub)
     return parser
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
+from console.cli.wait_stream import ProgressStream
 from console.core.config import Config, ConfigError, load_config
 from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
@@ -19,10 +20,16 @@ from console.core.operation import OperationRefused, ReadOnlyError
 from console.core.service import Console
 
 Handler = Callable[[argparse.Namespace], int]
+# A deployment in one of these phases will never become ready: `--wait` stops waiting.
+_GIVEN_UP = (Phase.FAILED, Phase.CANCELLED, Phase.ROLLED_BACK)
 
 
 def dispatch(args: argparse.Namespace) -> Handler:
     command = args.command or "ui"
+    if command == "completion":
+        from console.cli import completion
+
+        return completion.run
     if command == "sandbox":
         from console.cli import sandbox_cmd
 
@@ -159,29 +166,40 @@ def _wait_for(
     last_step: tuple[SlotState, int] | None = None
     last_print = 0.0
     store = console.installation.store
+    redact = console.installation.redactor.redact
+    stream = ProgressStream(color) if as_json else None
     while True:
         status = console.status()
         slot = status.slots[color]  # type: ignore[index]
         deployment = store.deployment(deployment_id) if deployment_id else None
         if slot.state in wanted and slot.deployment_id == deployment_id:
-            render.say(f"{color} is {slot.state}.", as_json)
+            if stream is not None:
+                stream.outcome(slot, deployment)
+            else:
+                render.say(f"{color} is {slot.state}.")
             return EXIT_OK
-        if deployment is not None and deployment.phase in (Phase.FAILED, Phase.CANCELLED):
-            render.error(f"{color} failed: {deployment.outcome or slot.reason}")
+        failed = deployment is not None and deployment.phase in _GIVEN_UP
+        if failed or (slot.state == SlotState.FAILED and slot.deployment_id == deployment_id):
+            detail = redact(str((deployment and deployment.outcome) or slot.reason))
+            if stream is not None:
+                stream.outcome(slot, deployment, detail)
+            render.error(f"{color} failed: {detail}")
             return EXIT_FAILED
-        if slot.state == SlotState.FAILED and slot.deployment_id == deployment_id:
-            render.error(f"{color} failed: {slot.reason}")
-            return EXIT_FAILED
+        if stream is not None:
+            stream.progress(slot, deployment)
         # One line per 5 % of progress or per 30 s: readable in a log over an 8-hour catch-up.
         step = (slot.state, int((slot.progress or 0) * 20))
         if not as_json and (step != last_step or time.monotonic() - last_print > 30):
             render.say(render.progress_line(slot, catchup=console.config.catchup))
             last_step, last_print = step, time.monotonic()
         if timeout and time.monotonic() - started > timeout:
-            render.error(
+            text = (
                 f"Gave up waiting after {timeout:.0f} s; {color} is {slot.state}. "
                 "The agent keeps going: check `bluegreen status`."
             )
+            if stream is not None:
+                stream.outcome(slot, deployment, text, timed_out=True)
+            render.error(text)
             return EXIT_FAILED
         time.sleep(0.5)
 
@@ -282,9 +300,22 @@ def _logs(args: argparse.Namespace) -> int:
 
 def _agent(args: argparse.Namespace) -> int:
     from console.agent.loop import run_agent
+    from console.core.config import listen_problem
     from console.core.installation import Installation
 
-    return run_agent(Installation(load(args)))
+    config = load(args)
+    if args.systemd_unit:
+        from console.agent.systemd import unit_text
+
+        print(unit_text(config), end="")
+        return EXIT_OK
+    listen = getattr(args, "metrics", None)
+    if listen:
+        problem = listen_problem(listen, config.metrics.allow_remote)
+        if problem:
+            print(f"--metrics: {problem}.", file=sys.stderr)
+            return EXIT_USAGE
+    return run_agent(Installation(config), listen)
 
 
 def _reconcile(args: argparse.Namespace) -> int:

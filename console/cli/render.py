@@ -47,12 +47,13 @@ def print_event(event: OperationEvent, redact: Callable[[str], str]) -> None:
 def event_json(event: OperationEvent, redact: Callable[[str], str]) -> dict[str, Any]:
     if isinstance(event, Outcome):
         return {
+            "event": "deploy",
             "outcome": "ok" if event.ok else "failed",
             "text": redact(event.text),
             "at": event.at,
             "cutover_ms": event.cutover_ms,
         }
-    return {"progress": redact(event.text), "level": event.level, "at": event.at}
+    return {"event": "step", "progress": redact(event.text), "level": event.level, "at": event.at}
 
 
 def slot_json(slot: SlotStatus, now: float | None = None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ def _up(args: argparse.Namespace) -> int:
             port_base=args.port_base or world.DEFAULT_PORT_BASE,
             say=render.say,
             profile=args.profile,
+            docker_host=args.docker_host or "",
         )
     except Exception as exc:  # every part's errors are sentences; show one, never a traceback
         render.error(f"sandbox up failed: {exc}")

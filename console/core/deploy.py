@@ -159,6 +159,7 @@ def deploy(
                 network=inst.config.image.network,
                 restart_policy=inst.config.image.restart_policy,
                 extra_hosts=inst.config.image.extra_hosts,
+                ulimits=inst.config.runtime.ulimits,
                 stop_timeout=inst.config.image.stop_timeout_seconds,
             )
             inst.runtime.start(spec)

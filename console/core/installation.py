@@ -76,7 +76,8 @@ class Installation:
     def runtime(self) -> DockerRuntime:
         from console.drivers.docker_runtime import DockerRuntime
 
-        return DockerRuntime()
+        # [runtime] docker_host, else $DOCKER_HOST, else the local socket (DockerRuntime.where).
+        return DockerRuntime(self.config.runtime.docker_host or None, redactor=self.redactor)
 
     @cached_property
     def proxy(self) -> ProxyDriver:

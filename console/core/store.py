@@ -284,6 +284,18 @@ class Store:
                 rows.reverse()
         return [event_from_row(row) for row in rows]
 
+    def count_successes(self, kinds: tuple[str, ...]) -> dict[tuple[str, str], int]:
+        """How many successful events of each kind each actor recorded: {(kind, actor): n}.
+        The audit log is never pruned, so these only grow (the exporter's counters)."""
+        marks = ", ".join("?" for _ in kinds)
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT kind, actor, COUNT(*) AS n FROM events WHERE level = 'success'"
+                f" AND kind IN ({marks}) GROUP BY kind, actor",
+                kinds,
+            ).fetchall()
+        return {(row["kind"], row["actor"]): row["n"] for row in rows}
+
     # ── samples ──────────────────────────────────────────────────────────────────────────────────
 
     def add_samples(self, color: Color, samples: list[Sample]) -> None:

@@ -55,6 +55,7 @@ class ContainerSpec:
     # A tiny init as PID 1 forwards SIGTERM: a service without its own handler (PID 1 ignores
     # SIGTERM by default) then stops at once instead of waiting stop_timeout for SIGKILL.
     init: bool = True
+    ulimits: dict[str, str] = field(default_factory=dict)  # {"nofile": "SOFT:HARD"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import docker
 import docker.errors
+import docker.types
 import requests.exceptions
 
 from console.core import timeouts
@@ -261,6 +262,13 @@ class DockerRuntime:
                 extra_hosts=spec.extra_hosts or None,
                 network_mode=spec.network or None,
                 init=spec.init,
+                ulimits=[
+                    docker.types.Ulimit(
+                        name=name, soft=int(value.split(":")[0]), hard=int(value.split(":")[1])
+                    )
+                    for name, value in spec.ulimits.items()
+                ]
+                or None,
             )
             created = client.api.create_container(
                 spec.image,

@@ -12,6 +12,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +24,17 @@ from docker import DockerClient
 BASE_IMAGE = "bluegreen-base:bookworm"
 STANDIN_REPOSITORY = "bluegreen/standin"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-INDEXER_DIR = Path(__file__).resolve().parent / "indexer"
+# The stand-ins' build contexts are package data (they ship in the wheel), read through
+# importlib.resources so an installed `bluegreen` finds them as a checkout does.
+_PACKAGE_DATA = resources.files("console.sandbox")
+INDEXER_DIR = _PACKAGE_DATA / "indexer"
 WEBAPP_REPOSITORY = "bluegreen/webapp"
 EVM_INDEXER_REPOSITORY = "bluegreen/evm-indexer"
 # Where each stand-in's Dockerfile lives, by image repository (the sandbox profiles pick one).
-IMAGE_SOURCES: dict[str, Path] = {
+IMAGE_SOURCES: dict[str, Traversable] = {
     STANDIN_REPOSITORY: INDEXER_DIR,
-    WEBAPP_REPOSITORY: Path(__file__).resolve().parent / "webapp",
-    EVM_INDEXER_REPOSITORY: Path(__file__).resolve().parent / "evm",
+    WEBAPP_REPOSITORY: _PACKAGE_DATA / "webapp",
+    EVM_INDEXER_REPOSITORY: _PACKAGE_DATA / "evm",
 }
 DEFAULT_CACHE_DIR = Path("/var/cache/bluegreen")
 
@@ -55,6 +60,18 @@ def _client(client_or_runtime: Any = None) -> DockerClient:
     raise TypeError(f"expected a DockerClient or a runtime with .client, not {client_or_runtime!r}")
 
 
+def engine_client(docker_host: str = "") -> DockerClient | None:
+    """A client for `docker_host` ("" = None: $DOCKER_HOST, then the local socket)."""
+    if not docker_host:
+        return None
+    try:
+        return DockerClient(base_url=docker_host)
+    except docker.errors.DockerException as exc:
+        raise ImageBuildError(
+            f"Cannot reach the engine at {docker_host} ({exc}). Start it or fix --docker-host."
+        ) from exc
+
+
 def standin_ref(version: str, repository: str = STANDIN_REPOSITORY) -> str:
     """The image reference of the stand-in for `version`, e.g. bluegreen/standin:v1."""
     return f"{repository}:{version}"
@@ -76,7 +93,12 @@ def docker_gateway_ip(network: str = "bridge", client: DockerClient | None = Non
     """
     docker_client = _client(client)
     try:
-        attrs = docker_client.networks.get(network).attrs
+        try:
+            attrs = docker_client.networks.get(network).attrs
+        except docker.errors.NotFound:
+            if network != "bridge":
+                raise
+            attrs = docker_client.networks.get("podman").attrs  # Podman's default network
     except docker.errors.NotFound as exc:
         raise ImageBuildError(
             f"Docker network '{network}' does not exist. Create it or set [image] network."
@@ -179,7 +201,7 @@ def build_image(
     version: str | None = None,
     repository: str = STANDIN_REPOSITORY,
     client: Any = None,
-    source: Path | None = None,
+    source: Path | Traversable | None = None,
 ) -> str:
     """Build a stand-in image as `repository:tag` with VERSION=`version`; return the ref.
 
@@ -194,15 +216,16 @@ def build_image(
     base = ensure_base_image(docker_client)
     ref = f"{repository}:{tag}"
     try:
-        docker_client.images.build(
-            path=str(directory),
-            tag=ref,
-            pull=False,
-            rm=True,
-            forcerm=True,
-            network_mode="none",
-            buildargs={"BASE": base, "VERSION": version or tag},
-        )
+        with resources.as_file(directory) as context:  # a real directory, even from a zip
+            docker_client.images.build(
+                path=str(context),
+                tag=ref,
+                pull=False,
+                rm=True,
+                forcerm=True,
+                network_mode="none",
+                buildargs={"BASE": base, "VERSION": version or tag},
+            )
     except docker.errors.BuildError as exc:
         raise ImageBuildError(
             f"Building {ref} failed: {exc.msg}. Check {directory}/Dockerfile."

@@ -82,6 +82,7 @@ def up(
     port_base: int = DEFAULT_PORT_BASE,
     say: Callable[[str], None] = print,
     profile: str = DEFAULT_PROFILE,
+    docker_host: str = "",
 ) -> SandboxInfo:
     from console.sandbox import images
     from console.sandbox.nginx_proc import NginxProcess
@@ -103,12 +104,16 @@ def up(
 
     say(f"Building images (offline): base, {kind.repository} v1 and v2…")
     try:
-        image_refs = [images.build_image(tag, repository=kind.repository) for tag in ("v1", "v2")]
-        gateway = images.docker_gateway_ip("bridge")
+        client = images.engine_client(docker_host)
+        image_refs = [
+            images.build_image(tag, repository=kind.repository, client=client)
+            for tag in ("v1", "v2")
+        ]
+        gateway = images.docker_gateway_ip("bridge", client)
     except Exception as exc:
         raise SandboxError(f"Could not build the sandbox images: {exc}") from exc
 
-    ctx = Context(directory, ports, history, speed, gateway, say)
+    ctx = Context(directory, ports, history, speed, gateway, say, docker_host)
     pids = kind.start(ctx)
 
     config_path = directory / "bluegreen.toml"
@@ -151,7 +156,7 @@ def up(
 
 
 def _ports_used(extra: tuple[str, ...]) -> list[str]:
-    return ["proxy", "blue", "green", "admin", *extra]
+    return ["proxy", "blue", "green", "admin", "metrics", *extra]
 
 
 def _deploy_v1(config: object, env: dict[str, str], say: Callable[[str], None]) -> None:
@@ -231,5 +236,9 @@ def status(directory: Path | None = None) -> dict[str, object]:
         "admin_socket": info.admin_url.removeprefix("unix:"),
         "images": info.images,
         "ports": info.ports,
+        # The agent's exporter; it answers while an agent runs (deploy starts one).
+        "metrics_url": (
+            f"http://127.0.0.1:{info.ports['metrics']}/metrics" if "metrics" in info.ports else None
+        ),
         "running": running,
     }

@@ -19,6 +19,7 @@ class Ports:
     admin: int
     postgres: int
     rpc: int = 0  # the evm profile's JSON-RPC chain; 0 in sandboxes made before it existed
+    metrics: int = 0  # the agent's Prometheus exporter; 0 in sandboxes made before it existed
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
@@ -29,6 +30,7 @@ class Ports:
             admin=base + 19,
             postgres=base + 20,
             rpc=base + 21,
+            metrics=base + 22,
         )
 
 
@@ -42,6 +44,7 @@ class Context:
     speed: int
     gateway: str  # the host's address on the Docker bridge: how containers reach host services
     say: Callable[[str], None] = print
+    docker_host: str = ""  # the engine the sandbox runs on ("" = $DOCKER_HOST, then local)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,13 @@ def header(ctx: Context, service: str, secrets: bool) -> str:
     ]
     if secrets:
         lines.append(f'secrets_file = "{ctx.directory / "secrets.env"}"')
+    if ctx.docker_host:  # a table: every profile's text after the header is tables too
+        # Explicit limits below any host's: Podman sets rlimits on every container, and a host
+        # whose hard limits are lower than Podman's defaults refuses to start it.
+        lines.append(
+            f'\n[runtime]\ndocker_host = "{ctx.docker_host}"\n'
+            'ulimits = { nofile = "4096:16384", nproc = "4096:8192" }'
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -126,4 +136,7 @@ keep_previous_seconds = 0
 [notify]
 webhook_url = ""
 every_blocks = {every_blocks}
+
+[metrics]
+listen = "127.0.0.1:{ctx.ports.metrics}"   # the agent's Prometheus exporter (loopback only)
 """

@@ -1,0 +1,272 @@
+"""The agent's Prometheus exporter: what the agent last published, as Prometheus metrics.
+
+A custom Collector (prometheus-client) reads the figures the agent's tick keeps in `Published`
+(no second sampling: a scrape never calls Docker, a database or the proxy) and the counters the
+store already holds (switches and rollbacks from the audit log, cutovers from the metrics table).
+Every label value that came from outside (versions, condition names) is passed through the
+installation's Redactor, so no secret can reach a scrape. Names and units: docs/METRICS.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from console.core.model import COLORS, Color, SlotState, SlotStatus
+from console.core.store import Store
+
+AGENT_ACTOR_NAME = "agent"
+# Seconds; a cutover is a few ms with a live switch, up to seconds with a reload.
+CUTOVER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_CUTOVER_WINDOW_SECONDS = 10 * 365 * 86400.0  # everything the store still holds
+
+
+@dataclass
+class Published:
+    """What the agent's last tick published, shared with the scrape thread under a lock."""
+
+    statuses: dict[Color, SlotStatus] = field(default_factory=dict)
+    live: Color | None = None
+    tick_seconds: float | None = None
+    last_tick_ok_at: float | None = None
+    ticks_failed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def tick_done(self, statuses: dict[Color, SlotStatus], live: Color | None, took: float) -> None:
+        with self.lock:
+            self.statuses = dict(statuses)
+            self.live = live
+            self.tick_seconds = took
+            self.last_tick_ok_at = time.time()
+
+    def tick_failed(self, took: float) -> None:
+        with self.lock:
+            self.tick_seconds = took
+            self.ticks_failed += 1
+
+    def snapshot(self) -> Published:
+        with self.lock:
+            return Published(
+                dict(self.statuses),
+                self.live,
+                self.tick_seconds,
+                self.last_tick_ok_at,
+                self.ticks_failed,
+            )
+
+
+def actor_kind(actor: str) -> str:
+    """The label for who acted: the agent (policy, automatic rollback) or an operator. The
+    operator's name stays out of the metric: one series per person is not a dashboard."""
+    return "agent" if actor == AGENT_ACTOR_NAME else "operator"
+
+
+class AgentCollector(Collector):
+    def __init__(
+        self,
+        published: Published,
+        store: Store,
+        redact: Callable[[str], str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.published = published
+        self.store = store
+        self.redact = redact
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.clock()
+        snap = self.published.snapshot()
+        yield from self._slots(snap, now)
+        yield from self._installation(snap, now)
+        yield from self._operations()
+
+    # ── per colour ──
+    def _slots(self, snap: Published, now: float) -> Iterator[Metric]:
+        def gauge(name: str, doc: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"bluegreen_slot_{name}", doc, labels=["color", *extra])
+
+        state = gauge("state", "1 for the colour's current state, 0 for the others.", ("state",))
+        info = gauge("info", "The deployment a colour runs (value 1).", ("version", "image"))
+        values: dict[str, tuple[GaugeMetricFamily, Callable[[SlotStatus], float | None]]] = {
+            "height": (gauge("height", "Indexed height (blocks)."), lambda s: s.height),
+            "head": (gauge("head", "The chain head the lag is measured to."), lambda s: s.head),
+            "lag": (gauge("lag_blocks", "Head minus height."), lambda s: s.lag),
+            "speed": (
+                gauge("speed_blocks_per_second", "Indexing speed (moving rate)."),
+                lambda s: s.speed,
+            ),
+            "closing": (
+                gauge(
+                    "closing_speed_blocks_per_second",
+                    "Indexing speed minus the head's growth: how fast the lag shrinks.",
+                ),
+                _closing_speed,
+            ),
+            "eta": (
+                gauge(
+                    "eta_seconds", "Time to catch up at the closing speed; absent if not closing."
+                ),
+                lambda s: s.eta_seconds,
+            ),
+            "ready": (gauge("ready", "1 when every readiness condition holds."), _ready),
+            "healthy": (
+                gauge("healthy", "The container's HTTP health: 1 ok, 0 failing."),
+                lambda s: None if s.healthy is None else float(s.healthy),
+            ),
+            "restarts": (
+                gauge("container_restarts", "The engine's restart count for the container."),
+                lambda s: s.restart_count if s.container_state is not None else None,
+            ),
+            "stamp": (
+                gauge(
+                    "status_timestamp_seconds",
+                    "When the agent composed this status (Unix time): matches `status --json`'s "
+                    "updated_at.",
+                ),
+                lambda s: s.updated_at or None,
+            ),
+            "age": (
+                gauge("status_age_seconds", "Seconds since the agent published this status."),
+                lambda s: max(0.0, now - s.updated_at) if s.updated_at else None,
+            ),
+        }
+        condition = gauge("condition_met", "One readiness condition: 1 met, 0 not.", ("condition",))
+        reading = gauge(
+            "part_reading_age_seconds",
+            "Seconds since a part (Docker, height, head, checks) last answered.",
+            ("part",),
+        )
+        for color in COLORS:
+            status = snap.statuses.get(color)
+            if status is None:
+                continue
+            for each in SlotState:
+                state.add_metric([color, each.value], 1.0 if status.state == each else 0.0)
+            if status.version or status.image:
+                info.add_metric(
+                    [color, self.redact(status.version or ""), self.redact(status.image or "")], 1.0
+                )
+            for family, read in values.values():
+                value = read(status)
+                if value is not None:
+                    family.add_metric([color], float(value))
+            for cond in status.conditions:
+                condition.add_metric([color, self.redact(cond.name)], 1.0 if cond.met else 0.0)
+            for part in status.readings:
+                if part.answered_at:
+                    reading.add_metric([color, part.part], max(0.0, now - part.answered_at))
+            # Hook for issue 10: traffic figures are exported here once SlotStatus carries them.
+            yield from _traffic(color, getattr(status, "traffic", None))
+        yield state
+        yield info
+        for family, _ in values.values():
+            yield family
+        yield condition
+        yield reading
+
+    # ── per installation ──
+    def _installation(self, snap: Published, now: float) -> Iterator[Metric]:
+        live = GaugeMetricFamily(
+            "bluegreen_live_color", "1 for the colour the proxy routes to.", labels=["color"]
+        )
+        for color in COLORS:
+            live.add_metric([color], 1.0 if snap.live == color else 0.0)
+        yield live
+        if snap.tick_seconds is not None:
+            yield GaugeMetricFamily(
+                "bluegreen_agent_tick_duration_seconds",
+                "How long the agent's last tick took.",
+                value=snap.tick_seconds,
+            )
+        if snap.last_tick_ok_at is not None:
+            yield GaugeMetricFamily(
+                "bluegreen_agent_last_sample_age_seconds",
+                "Seconds since the agent last completed a tick (sampled and published).",
+                value=max(0.0, now - snap.last_tick_ok_at),
+            )
+        yield CounterMetricFamily(
+            "bluegreen_agent_ticks_failed",
+            "Ticks that raised (logged by the agent) since it started.",
+            value=snap.ticks_failed,
+        )
+
+    def _operations(self) -> Iterator[Metric]:
+        counts = self.store.count_successes(("switch", "rollback"))
+        for kind, doc in (("switch", "Switches"), ("rollback", "Rollbacks")):
+            family = CounterMetricFamily(
+                f"bluegreen_{kind}es" if kind == "switch" else f"bluegreen_{kind}s",
+                f"{doc} that succeeded, by who acted (agent or operator).",
+                labels=["actor_kind"],
+            )
+            by_kind = {"agent": 0, "operator": 0}
+            for (event_kind, actor), n in counts.items():
+                if event_kind == kind:
+                    by_kind[actor_kind(actor)] += n
+            for label, n in by_kind.items():
+                family.add_metric([label], float(n))
+            yield family
+        yield self._cutover_histogram()
+
+    def _cutover_histogram(self) -> HistogramMetricFamily:
+        since = self.clock() - _CUTOVER_WINDOW_SECONDS
+        seconds = [
+            point.value / 1000.0
+            for name in ("switch_cutover_ms", "rollback_cutover_ms")
+            for point in self.store.metrics(name, since)
+        ]
+        buckets: list[tuple[str, float]] = [
+            (repr(bound), float(sum(1 for s in seconds if s <= bound))) for bound in CUTOVER_BUCKETS
+        ]
+        buckets.append(("+Inf", float(len(seconds))))
+        return HistogramMetricFamily(
+            "bluegreen_cutover_seconds",
+            "Switch and rollback cutovers: change issued → first response from the new colour "
+            "(those the store keeps: 24 h).",
+            buckets=buckets,
+            sum_value=sum(seconds),
+        )
+
+
+def _closing_speed(status: SlotStatus) -> float | None:
+    if status.speed is None or status.head_speed is None:
+        return None
+    return status.speed - status.head_speed
+
+
+def _ready(status: SlotStatus) -> float | None:
+    return 1.0 if status.ready else 0.0
+
+
+def _traffic(color: Color, traffic: Any) -> Iterator[Metric]:
+    """The hook for issue 10's traffic figures (requests, 5xx, latency, open connections).
+
+    SlotStatus has no `traffic` field yet, so this yields nothing. When it has one, build one
+    family per figure in `_slots` (collect them across both colours, like the gauges there) —
+    `bluegreen_slot_requests_total`, `bluegreen_slot_responses_5xx_total`,
+    `bluegreen_slot_open_connections`, `bluegreen_slot_request_duration_seconds` — and document
+    them in docs/METRICS.md."""
+    del color, traffic
+    return iter(())
+
+
+def serve(
+    listen: tuple[str, int], published: Published, store: Store, redact: Callable[[str], str]
+) -> Any:
+    """Start the exporter on its own thread; returns the server (`.shutdown()` stops it)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(AgentCollector(published, store, redact))
+    server, _thread = start_http_server(listen[1], listen[0], registry)
+    return server

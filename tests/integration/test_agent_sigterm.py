@@ -1,0 +1,89 @@
+"""The agent as systemd runs it, on a real web sandbox: it says READY=1 over $NOTIFY_SOCKET once it
+holds the lease, and on SIGTERM finishes its tick, releases the lease, records "Agent stopped."
+and exits 0 within seconds (systemd's TimeoutStopSec is 30 s)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.core.lock import AgentLease
+from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+PORT_BASE = 27280  # apart from every other test's sandbox
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[Sandbox]:
+    world = bring_up(profile="web", port_base=PORT_BASE)
+    try:
+        yield world
+    finally:
+        tear_down(world.dir)
+
+
+def _datagrams(server: socket.socket, until: str, timeout: float) -> list[str]:
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    while until not in got and time.monotonic() < deadline:
+        server.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            got.append(server.recv(256).decode())
+        except TimeoutError:
+            break
+    return got
+
+
+def test_sigterm_stops_the_agent_cleanly(web: Sandbox, tmp_path: Path) -> None:
+    stop_agent(web)  # the one `sandbox up` may have started; this test runs its own
+    state = web.dir / "state"
+    notify_path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(str(notify_path))
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "console", "--config", str(web.config), "agent"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "NOTIFY_SOCKET": str(notify_path)},
+        )
+        try:
+            assert _datagrams(server, "READY=1", 60) == ["READY=1"], "no READY=1 from the agent"
+            assert json.loads((state / "agent.json").read_text())["pid"] == agent.pid
+            time.sleep(3)  # a few ticks in: SIGTERM lands mid-loop, as systemctl stop does
+            sent = time.monotonic()
+            agent.send_signal(signal.SIGTERM)
+            code = agent.wait(timeout=15)
+            took = time.monotonic() - sent
+            stopping = _datagrams(server, "STOPPING=1", 1)
+        finally:
+            if agent.poll() is None:
+                agent.kill()
+                agent.wait()
+    output = agent.stdout.read() if agent.stdout else ""
+    assert code == 0, output
+    assert took < 5, f"SIGTERM took {took:.1f} s to stop the agent"
+    assert "STOPPING=1" in stopping
+    assert "Traceback" not in output
+    # Released, not just dropped with the process: agent.json gone, and another agent may start.
+    assert not (state / "agent.json").exists()
+    lease = AgentLease(state)
+    assert lease.try_acquire()
+    lease.release()
+    assert web.status()["agent"]["running"] is False
+    events = json.loads(web.cli("history", "--json", "--limit", "20").stdout)["events"]
+    texts = [e["text"] for e in events if e["kind"] == "agent"]
+    assert "Agent stopped." in texts and "Agent started." in texts
+    stopped = max(e["at"] for e in events if e["text"] == "Agent stopped.")
+    started = max(e["at"] for e in events if e["text"] == "Agent started.")
+    assert stopped > started

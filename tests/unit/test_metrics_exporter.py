@@ -1,0 +1,199 @@
+"""The Prometheus exporter's collector: names, values, labels and redaction, on a real store and
+a real scrape through prometheus-client (its own text parser reads the result back)."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
+
+from console.agent.metrics import AgentCollector, Published, serve
+from console.core.config import ConfigError, listen_problem, parse_config, parse_listen
+from console.core.model import Condition, PartReading, SlotState, SlotStatus
+from console.core.redact import Redactor
+from console.core.store import Store
+
+WEB = """
+service = "web"
+[image]
+repository = "web"
+[slots.blue]
+container = "web-blue"
+host_port = 8081
+[slots.green]
+container = "web-green"
+host_port = 8082
+"""
+SECRET = "hunter2-planted-secret"
+NOW = 1_800_000_000.0
+
+
+def _store(tmp_path: Path) -> Store:
+    store = Store(tmp_path / "state.db")
+    for actor in ("alice@10.0.0.1", "agent", "bob"):
+        store.record_event("switch", "Switch blue → green", "success", actor, "green")
+    store.record_event("switch", "Switch to green failed", "error", "alice", "green")
+    store.record_event("rollback", "Rollback green → blue", "success", "agent", "blue")
+    store.add_metric("switch_cutover_ms", 12.0, NOW - 60, {"to": "green"})
+    store.add_metric("rollback_cutover_ms", 700.0, NOW - 30, {"to": "blue"})
+    return store
+
+
+def _published() -> Published:
+    published = Published()
+    blue = SlotStatus(
+        "blue",
+        SlotState.LIVE,
+        image="svc:v1",
+        version="v1",
+        restart_count=0,
+        container_state="running",
+        height=1000,
+        head=1001,
+        lag=1,
+        updated_at=NOW - 2,
+    )
+    green = SlotStatus(
+        "green",
+        SlotState.SYNCING,
+        image=f"registry/svc:v2-{SECRET}",
+        version=f"v2-{SECRET}",
+        container_state="running",
+        restart_count=3,
+        height=400,
+        head=1001,
+        lag=601,
+        speed=50.0,
+        head_speed=1.0,
+        eta_seconds=601 / 49.0,
+        conditions=(
+            Condition("lag ≤ 2 for 5 s", False, "lag 601"),
+            Condition(f"GET http://u:{SECRET}@h/ready → 200", True),
+        ),
+        readings=(PartReading("docker", "Docker", NOW - 1.5),),
+        updated_at=NOW - 1,
+    )
+    published.tick_done({"blue": blue, "green": green}, "blue", 0.042)
+    published.last_tick_ok_at = NOW - 1
+    return published
+
+
+def _scrape(tmp_path: Path) -> tuple[str, dict[str, list[tuple[dict[str, str], float]]]]:
+    registry = CollectorRegistry(auto_describe=False)
+    redactor = Redactor([SECRET])
+    registry.register(AgentCollector(_published(), _store(tmp_path), redactor.redact, lambda: NOW))
+    text = generate_latest(registry).decode()
+    series: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            series.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return text, series
+
+
+def _value(
+    series: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str
+) -> float:
+    found = [v for got, v in series[name] if all(got.get(k) == w for k, w in labels.items())]
+    assert len(found) == 1, (name, labels, series.get(name))
+    return found[0]
+
+
+def test_per_colour_figures(tmp_path: Path) -> None:
+    _, series = _scrape(tmp_path)
+    assert _value(series, "bluegreen_slot_state", color="green", state="syncing") == 1.0
+    assert _value(series, "bluegreen_slot_state", color="green", state="ready") == 0.0
+    assert _value(series, "bluegreen_slot_state", color="blue", state="live") == 1.0
+    assert _value(series, "bluegreen_slot_height", color="green") == 400
+    assert _value(series, "bluegreen_slot_head", color="green") == 1001
+    assert _value(series, "bluegreen_slot_lag_blocks", color="green") == 601
+    assert _value(series, "bluegreen_slot_speed_blocks_per_second", color="green") == 50.0
+    assert _value(series, "bluegreen_slot_closing_speed_blocks_per_second", color="green") == 49.0
+    assert _value(series, "bluegreen_slot_eta_seconds", color="green") == pytest.approx(601 / 49)
+    assert [lab for lab, _ in series["bluegreen_slot_eta_seconds"]] == [{"color": "green"}]
+    assert _value(series, "bluegreen_slot_container_restarts", color="green") == 3
+    assert _value(series, "bluegreen_slot_ready", color="green") == 0.0
+    assert (
+        _value(series, "bluegreen_slot_condition_met", color="green", condition="lag ≤ 2 for 5 s")
+        == 0.0
+    )
+    assert (
+        _value(series, "bluegreen_slot_part_reading_age_seconds", color="green", part="docker")
+        == 1.5
+    )
+    assert _value(series, "bluegreen_slot_status_age_seconds", color="blue") == 2.0
+
+
+def test_installation_figures(tmp_path: Path) -> None:
+    _, series = _scrape(tmp_path)
+    assert _value(series, "bluegreen_live_color", color="blue") == 1.0
+    assert _value(series, "bluegreen_live_color", color="green") == 0.0
+    assert _value(series, "bluegreen_switches_total", actor_kind="operator") == 2
+    assert _value(series, "bluegreen_switches_total", actor_kind="agent") == 1
+    assert _value(series, "bluegreen_rollbacks_total", actor_kind="agent") == 1
+    assert _value(series, "bluegreen_rollbacks_total", actor_kind="operator") == 0
+    assert _value(series, "bluegreen_cutover_seconds_count") == 2
+    assert _value(series, "bluegreen_cutover_seconds_sum") == pytest.approx(0.712)
+    assert _value(series, "bluegreen_cutover_seconds_bucket", le="0.025") == 1
+    assert _value(series, "bluegreen_cutover_seconds_bucket", le="1.0") == 2
+    assert _value(series, "bluegreen_agent_tick_duration_seconds") == 0.042
+    assert _value(series, "bluegreen_agent_last_sample_age_seconds") == 1.0
+
+
+def test_no_secret_in_any_label_or_value(tmp_path: Path) -> None:
+    text, series = _scrape(tmp_path)
+    assert SECRET not in text
+    assert "alice" not in text and "bob" not in text  # operators are a kind, not a series each
+    info = series["bluegreen_slot_info"]
+    assert {"color": "green", "version": "v2-***", "image": "registry/svc:v2-***"} in [
+        lab for lab, _ in info
+    ]
+
+
+def test_serves_on_loopback(tmp_path: Path) -> None:
+    server = serve(("127.0.0.1", 0), _published(), _store(tmp_path), Redactor([SECRET]).redact)
+    try:
+        port = server.server_address[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            body = answer.read().decode()
+        assert "bluegreen_slot_height" in body and SECRET not in body
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_listen_validation() -> None:
+    assert parse_listen("127.0.0.1:9464") == ("127.0.0.1", 9464)
+    assert parse_listen("[::1]:9464") == ("::1", 9464)
+    assert parse_listen(":9464") == ("127.0.0.1", 9464)
+    assert listen_problem("127.0.0.1:9464", False) is None
+    assert "loopback" in (listen_problem("0.0.0.0:9464", False) or "")
+    assert listen_problem("0.0.0.0:9464", True) is None
+    assert "HOST:PORT" in (listen_problem("9464", False) or "")
+    assert "HOST:PORT" in (listen_problem("127.0.0.1:99999", False) or "")
+
+
+def test_config_key_validated(tmp_path: Path) -> None:
+    base = WEB
+    with pytest.raises(ConfigError, match=re.escape("metrics.listen: 10.1.2.3 is not a loopback")):
+        parse_config(base + '\n[metrics]\nlisten = "10.1.2.3:9464"\n')
+    with pytest.raises(ConfigError, match="listne"):
+        parse_config(base + '\n[metrics]\nlistne = "127.0.0.1:9464"\n')
+    config = parse_config(base + '\n[metrics]\nlisten = "127.0.0.1:9464"\n')
+    assert config.metrics.listen == "127.0.0.1:9464"
+
+
+def test_runtime_docker_host_reaches_the_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    from console.core.installation import Installation
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///from/env.sock")
+    default = parse_config(WEB)
+    assert Installation(default).runtime.where == "unix:///from/env.sock"
+    podman = parse_config(WEB + '\n[runtime]\ndocker_host = "unix:///run/podman-bg.sock"\n')
+    assert Installation(podman).runtime.where == "unix:///run/podman-bg.sock"
+    with pytest.raises(ConfigError, match=re.escape("runtime.docker_host")):
+        parse_config(WEB + '\n[runtime]\ndocker_host = "/run/podman.sock"\n')
