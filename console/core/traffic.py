@@ -189,3 +189,21 @@ class TrafficWindow:
         zero = ColourCounters(buckets=(0,) * len(counters.buckets))  # first seen in the window
         older = oldest.colours.get(color, zero) if oldest is not newest else None
         return figures_between(older, counters, newest.at - oldest.at, newest.has_percentiles)
+
+
+def traffic_text(figures: TrafficFigures | None) -> str:
+    """One line for `status` and the TUI panel: req/s, 5xx and 4xx shares, p50/p99, gauges."""
+    if figures is None:
+        return "traffic —"
+    parts = [f"{figures.rps:.1f} req/s" if figures.rps is not None else "— req/s"]
+    if figures.error_rate is not None:
+        parts.append(f"5xx {figures.error_rate * 100:.1f}%")
+    if figures.client_error_rate is not None:
+        parts.append(f"4xx {figures.client_error_rate * 100:.1f}%")
+    if figures.p50_ms is not None and figures.p99_ms is not None:
+        parts.append(f"p50/p99 {figures.p50_ms:.0f}/{figures.p99_ms:.0f} ms")
+    if figures.open_connections is not None:
+        parts.append(f"{figures.open_connections} open")
+    if figures.websockets:
+        parts.append(f"{figures.websockets} ws")
+    return "traffic " + " · ".join(parts)

@@ -85,3 +85,47 @@ def test_window_keeps_only_its_span_and_survives_a_proxy_restart() -> None:
     fig = window.figures("blue")
     assert fig is not None and fig.rps is None and fig.requests_total == 3
     assert window.figures("green") is None
+
+
+def test_status_json_and_text_carry_the_traffic_figures() -> None:
+    from console.cli.render import slot_json
+    from console.core.model import SlotStatus
+    from console.core.store_schema import slot_status_from_json, slot_status_to_json
+    from console.core.traffic import TrafficFigures, traffic_text
+
+    figures = TrafficFigures(
+        rps=12.345, error_rate=0.01234, client_error_rate=0.0, p50_ms=4.2, p99_ms=88.0,
+        open_connections=3, websockets=1, requests_total=999, window_requests=370,
+        window_seconds=30.0,
+    )  # fmt: skip
+    slot = SlotStatus("green", traffic=figures)
+    assert slot_status_from_json(slot_status_to_json(slot)) == slot  # the store keeps them
+    assert slot_json(slot, 0.0)["traffic"] == {
+        "rps": 12.35, "error_rate": 0.0123, "p50_ms": 4.2, "p99_ms": 88.0,
+        "open_connections": 3, "websockets": 1, "requests_total": 999,
+    }  # fmt: skip
+    assert set(slot_json(SlotStatus("blue"), 0.0)["traffic"].values()) == {None}
+    text = traffic_text(figures)
+    assert "12.3 req/s" in text and "5xx 1.2%" in text and "p50/p99 4/88 ms" in text
+    assert "3 open" in text and "1 ws" in text
+
+
+def test_the_agents_traffic_sampler_feeds_the_window() -> None:
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from console.agent.samplers import sample_round
+    from console.agent.traffic_watch import TrafficWatch
+
+    readings = iter([snap(100.0, 10), snap(110.0, 60)])
+    inst: Any = SimpleNamespace(proxy=SimpleNamespace(traffic=lambda: next(readings)))
+    watch = TrafficWatch(cast(Any, inst), stale_after=3.0)
+    try:
+        for _ in range(2):
+            sample_round([watch.sampler], 2.0)
+            watch.update()
+        fig = watch.figures("blue")
+        assert fig is not None and fig.rps == pytest.approx(5.0)
+        assert watch.sampler.latest().answered
+    finally:
+        watch.close()
