@@ -24,6 +24,7 @@ from console.agent.metrics import Published
 from console.agent.samplers import Sampler, sample_round
 from console.agent.slot_watch import SlotWatch
 from console.agent.systemd import notify
+from console.agent.traffic_watch import TrafficWatch
 from console.core.installation import Installation
 from console.core.lock import LockHeld
 from console.core.model import (
@@ -66,6 +67,7 @@ class Agent:
             )
         self.watches = {color: SlotWatch(inst, color) for color in COLORS}
         self.live_colour = LiveColourWatch(inst, AGENT_ACTOR, log)
+        self.traffic = TrafficWatch(inst, _stale_after(inst))
         self.previous: dict[Color, SlotStatus] = {}
         self.eta_warned: set[int] = set()
         self.live_bad_ticks = 0
@@ -116,6 +118,7 @@ class Agent:
             for watch in self.watches.values():
                 watch.close()
             self.live_colour.close()
+            self.traffic.close()
             if self.head is not None:
                 self.head.close()
             if self.head_source is not None:
@@ -146,7 +149,7 @@ class Agent:
     def sample(self) -> None:
         """Ask every part for a fresh reading and wait a short budget: a part that hangs keeps
         its previous reading (with its age) and costs the tick nothing more."""
-        parts: list[Sampler[Any]] = [self.live_colour.sampler]
+        parts: list[Sampler[Any]] = [self.live_colour.sampler, self.traffic.sampler]
         if self.head is not None:
             parts.append(self.head)
         for watch in self.watches.values():
@@ -157,6 +160,7 @@ class Agent:
     def tick(self, now: float) -> None:
         store = self.inst.store
         self.sample()
+        self.traffic.update()
         now = max(now, time.time())  # compose at the time the readings were gathered
         head = self.head.latest() if self.head is not None else None
         head_error = head.error if head is not None else None
@@ -175,6 +179,7 @@ class Agent:
                 status = replace(status, readings=(*status.readings, self.head.published()))
             if head_error and status.reason is None and status.state != SlotState.EMPTY:
                 status = replace(status, reason=head_error)
+            status = replace(status, traffic=self.traffic.figures(color))
             statuses[color] = status
             store.put_slot_status(status)
             if watch.new_sample and watch.last_sample is not None:

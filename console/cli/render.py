@@ -20,6 +20,7 @@ from console.core.model import (
     SlotStatus,
     Status,
 )
+from console.core.traffic import TrafficFigures, traffic_text
 
 _MARK = {"info": "·", "warning": "!", "error": "✗", "success": "✓"}
 
@@ -79,7 +80,26 @@ def slot_json(slot: SlotStatus, now: float | None = None) -> dict[str, Any]:
         "conditions": [{"name": c.name, "met": c.met, "detail": c.detail} for c in slot.conditions],
         "updated_at": slot.updated_at,
         "readings": [reading_json(r, now) for r in slot.readings],
+        "traffic": traffic_json(slot.traffic),
     }
+
+
+TRAFFIC_KEYS = (
+    "rps", "error_rate", "p50_ms", "p99_ms", "open_connections", "websockets", "requests_total",
+)  # fmt: skip
+
+
+def traffic_json(figures: TrafficFigures | None) -> dict[str, Any]:
+    """The slot's traffic figures; every key null where the proxy cannot say."""
+    if figures is None:
+        return dict.fromkeys(TRAFFIC_KEYS)
+    out: dict[str, Any] = {key: getattr(figures, key) for key in TRAFFIC_KEYS}
+    for key in ("rps", "p50_ms", "p99_ms"):
+        if out[key] is not None:
+            out[key] = round(out[key], 2)
+    if out["error_rate"] is not None:
+        out["error_rate"] = round(out["error_rate"], 4)
+    return out
 
 
 def reading_json(reading: PartReading, now: float) -> dict[str, Any]:
@@ -173,6 +193,8 @@ def print_status(status: Status, catchup: bool = True) -> None:
     if status.proxy is not None and status.proxy.stale(status.at):
         print(f"  proxy: {status.proxy.describe(status.at)}; the live colour is as last seen.")
     for slot in status.slots.values():
+        if slot.traffic is not None:
+            print(f"  {slot.color}: {traffic_text(slot.traffic)}")
         if slot.reason:
             print(f"  {slot.color}: {slot.reason}")
         unmet = [c for c in slot.conditions if not c.met]

@@ -9,7 +9,10 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from console.core.traffic import TrafficFigures
 
 Color = Literal["blue", "green"]
 COLORS: tuple[Color, Color] = ("blue", "green")
@@ -182,6 +185,8 @@ class SlotStatus:
     updated_at: float = 0.0
     # When each part this status was composed from last answered (Docker, height, head, checks).
     readings: tuple[PartReading, ...] = ()
+    # What users of this colour got, from the proxy's counters; None: no figures (yet).
+    traffic: TrafficFigures | None = None
 
     def stale_parts(self, now: float) -> list[PartReading]:
         """The parts that have not answered for longer than their `stale_after`."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from console.core.model import Color
+from console.core.traffic import TrafficSnapshot
 
 COLOR_HEADER = "X-Bluegreen-Color"  # added by the proxy: which colour served the response
 TOKEN_HEADER = "X-Bluegreen-Token"  # the admin token, required on an opted-in TCP admin endpoint
@@ -85,6 +86,10 @@ class ProxyDriver(Protocol):
 
     def read_back(self) -> ReadBack:
         """Ask the running proxy where it routes, with a short timeout; never raises."""
+
+    def traffic(self) -> TrafficSnapshot | None:
+        """The running proxy's per-colour counters now; None when this proxy cannot count
+        (no Lua in reload mode). ProxyError when it does not answer."""
 
     def current(self) -> Color | None:
         """What the running proxy routes to now; None when nothing is live or it cannot be told."""

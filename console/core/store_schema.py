@@ -19,6 +19,7 @@ from console.core.model import (
     SlotStatus,
     SwitchPolicy,
 )
+from console.core.traffic import TrafficFigures
 
 # Append-only: entry i takes the schema from `PRAGMA user_version` i to i+1. Never edit a shipped
 # entry; add a new one (ALTER TABLE …) and a test that opens a database of the previous version.
@@ -121,6 +122,8 @@ def slot_status_from_json(text: str) -> SlotStatus | None:
         values["state"] = SlotState(values.get("state", SlotState.EMPTY.value))
         values["conditions"] = tuple(Condition(**c) for c in values.get("conditions", ()))
         values["readings"] = tuple(PartReading(**r) for r in values.get("readings", ()))
+        traffic = values.get("traffic")
+        values["traffic"] = TrafficFigures(**traffic) if isinstance(traffic, dict) else None
     except (TypeError, ValueError):
         return None
     return SlotStatus(**values)

@@ -29,6 +29,7 @@ from console.core.proxy_types import (
     SwitchResult,
 )
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
+from console.core.traffic import TrafficSnapshot
 from console.drivers.probe import wait_for_color
 from console.drivers.proxy_command import run_command
 
@@ -168,6 +169,9 @@ class HaproxyDriver:
         time.sleep(0.1)
         second = self.read_back()
         return second if first == second else UNANSWERED
+
+    def traffic(self) -> TrafficSnapshot | None:
+        return None  # `show stat` deltas are not read yet: no figures from HAProxy
 
     def current(self) -> Color | None:
         return self.read_back().color

@@ -30,6 +30,7 @@ from console.core.fsutil import StateDirError, atomic_write
 from console.core.model import Color, other
 from console.core.proxy_types import NO_LIVE_TEXT, UNANSWERED, ProxyError, ReadBack, SwitchResult
 from console.core.timeouts import PROXY_READ_BACK_SECONDS, PROXY_RELOAD_SETTLE_SECONDS
+from console.core.traffic import TrafficSnapshot
 from console.drivers.nginx_admin import TOKEN_FILE, NginxAdmin
 from console.drivers.nginx_render import (
     HTTP_FILE,
@@ -92,6 +93,11 @@ class NginxDriver:
             self._reload("install")
             self.admin.wait(PROXY_RELOAD_SETTLE_SECONDS, self.http_path)
         self.admin.set(live or NOTHING_LIVE)
+
+    def traffic(self) -> TrafficSnapshot | None:
+        if self.mode == "reload":
+            return None  # the reload-mode include carries no Lua: nothing counts
+        return self.admin.traffic()
 
     def switch(self, to: Color) -> SwitchResult:
         if self.mode == "reload":

@@ -18,7 +18,9 @@ import httpx
 from console.core.fsutil import StateDirError, atomic_write
 from console.core.proxy_types import TOKEN_HEADER, UNANSWERED, ProxyError, ReadBack
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
+from console.core.traffic import TrafficSnapshot, counters_from_keys
 from console.drivers.nginx_render import ADMIN_PATH, NOTHING_LIVE
+from console.drivers.nginx_traffic import TRAFFIC_PATH
 from console.drivers.probe import shared_tls_context
 
 TOKEN_FILE = "nginx-admin.token"  # in the state dir; only for an opted-in TCP admin endpoint
@@ -83,6 +85,28 @@ class NginxAdmin:
         if response.status_code != 200 or value not in ("blue", "green", NOTHING_LIVE):
             return UNANSWERED
         return ReadBack(True, None if value == NOTHING_LIVE else value)  # type: ignore[arg-type]
+
+    def traffic(self, timeout: float = PROXY_READ_BACK_SECONDS) -> TrafficSnapshot:
+        """The per-colour counters; ProxyError when the endpoint does not answer them."""
+        try:
+            with self.client(timeout) as client:
+                response = client.get(TRAFFIC_PATH)
+            data = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ProxyError(
+                f"The nginx admin endpoint {self.where} did not give its traffic counters "
+                f"({type(exc).__name__})."
+            ) from None
+        counters = data.get("counters") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not isinstance(counters, dict):
+            raise ProxyError(
+                f"The nginx admin endpoint {self.where} answered HTTP {response.status_code} "
+                f"for {TRAFFIC_PATH}: run `bluegreen proxy install` so nginx has the counters."
+            )
+        values = {k: v for k, v in counters.items() if isinstance(v, int | float)}
+        return TrafficSnapshot(
+            at=float(data.get("at") or time.time()), colours=counters_from_keys(values)
+        )
 
     def set(self, color: str) -> None:
         """Set the dict; on any failure, ProxyError carrying a read-back that is final."""

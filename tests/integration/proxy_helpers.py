@@ -1,7 +1,8 @@
 """Shared by the proxy integration tests: dummy upstreams and a config pointing at them.
 
 The upstreams answer `/health` and `POST /graphql` with 200 and never set X-Bluegreen-Color: the
-proxy alone must say which colour served.
+proxy alone must say which colour served. For the traffic counters, `GET /fail` answers 500 and
+`GET /slow?ms=N` answers 200 after N ms.
 
 Ports come from each test file's assigned range, skipping any that cannot be bound right now: the
 range lies inside Linux's ephemeral range, so a client socket in TIME_WAIT (ours or another
@@ -13,6 +14,7 @@ from __future__ import annotations
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,14 +27,19 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real service
     disable_nagle_algorithm = True  # no ~40 ms Nagle/delayed-ACK stall between header and body
 
-    def _answer(self, body: bytes) -> None:
-        self.send_response(200)
+    def _answer(self, body: bytes, status: int = 200) -> None:
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
     def do_GET(self) -> None:
+        if self.path == "/fail":
+            self._answer(b"injected failure", 500)
+            return
+        if self.path.startswith("/slow?ms="):
+            time.sleep(int(self.path.split("=", 1)[1]) / 1000)
         self._answer(b"OK")
 
     def do_POST(self) -> None:

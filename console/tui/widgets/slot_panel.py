@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.widgets import ProgressBar
 
 from console.core.model import Color, SlotState, SlotStatus, SpeedPoint
+from console.core.traffic import traffic_text
 from console.tui.format import duration, eta, number, rate
 from console.tui.widgets.gate import GateList
 from console.tui.widgets.sparkline import SpeedSparkline
@@ -92,6 +93,9 @@ class SlotPanel(Vertical):
             yield TextLine(id=f"{c}-height", classes="slot-line")
             yield ProgressBar(total=100, show_eta=False, id=f"{c}-progress")
         yield TextLine(id=f"{c}-speed", classes="slot-line")
+        traffic = TextLine(id=f"{c}-traffic", classes="slot-line")
+        traffic.display = False  # until the proxy has counted
+        yield traffic
         yield TextLine(id=f"{c}-reason", classes="slot-line reason")
         yield SpeedSparkline(line_variable=COLOR_VARIABLE[c], id=f"{c}-sparkline")
         yield GateList(id=f"{c}-gate")
@@ -114,6 +118,11 @@ class SlotPanel(Vertical):
             self.set_class(live, "-live")
         self.query_one(f"#{c}-state", TextLine).show(state_line(slot))
         self.query_one(f"#{c}-container", TextLine).show(container_line(slot, now))
+        traffic = self.query_one(f"#{c}-traffic", TextLine)
+        if traffic.display != (slot.traffic is not None):
+            traffic.display = slot.traffic is not None
+        if slot.traffic is not None:
+            traffic.show(traffic_text(slot.traffic))
         reason = self.query_one(f"#{c}-reason", TextLine)
         reason.display = bool(slot.reason)
         reason.show(Content.styled(f"⚠ {slot.reason}", "$error") if slot.reason else "")

@@ -1,0 +1,33 @@
+"""The proxy's per-colour traffic counters, read on their own sampler thread each tick.
+
+One per installation, like the live-colour watch: a proxy that hangs leaves the figures stale
+(their reading's age says so) and costs the tick nothing. The readings feed a `TrafficWindow`
+(console/core/traffic.py), which turns counter differences into rates and percentiles.
+"""
+
+from __future__ import annotations
+
+from console.agent.samplers import Sampler
+from console.core.installation import Installation
+from console.core.model import Color
+from console.core.traffic import TrafficFigures, TrafficSnapshot, TrafficWindow
+
+
+class TrafficWatch:
+    def __init__(self, inst: Installation, stale_after: float) -> None:
+        self.window = TrafficWindow()
+        self.sampler: Sampler[TrafficSnapshot | None] = Sampler(
+            "traffic", "the proxy's traffic counters", inst.proxy.traffic, stale_after=stale_after
+        )
+
+    def update(self) -> None:
+        """Take the sampler's latest reading into the window (a repeated one is ignored)."""
+        value = self.sampler.latest().value
+        if value is not None:
+            self.window.add(value)
+
+    def figures(self, color: Color) -> TrafficFigures | None:
+        return self.window.figures(color)
+
+    def close(self) -> None:
+        self.sampler.close()

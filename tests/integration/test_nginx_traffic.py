@@ -1,0 +1,149 @@
+"""Per-colour traffic counters in a real nginx (live mode), read through the admin socket."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from console.core.config import ProxyConfig
+from console.core.traffic import (
+    LATENCY_BOUNDS_MS,
+    ColourCounters,
+    TrafficWindow,
+    figures_between,
+)
+from console.drivers.nginx import NginxDriver
+from console.sandbox.nginx_proc import NginxProcess
+from tests.integration.proxy_helpers import free_ports, make_config, upstreams
+
+pytestmark = pytest.mark.integration
+
+PORT_RANGE = range(56050, 56060)  # this file's share
+
+N_OK, N_FAIL, N_SLOW, SLOW_MS = 40, 7, 10, 120
+
+
+@pytest.fixture
+def fronted(tmp_path: Path) -> Iterator[tuple[NginxProcess, NginxDriver]]:
+    with upstreams(PORT_RANGE) as (blue, green):
+        listen, admin = free_ports(PORT_RANGE, 2, avoid=(blue, green))
+        nginx = NginxProcess(tmp_path / "nginx", listen, admin, tmp_path / "include")
+        sock_dir = Path(tempfile.mkdtemp(prefix="bg-traffic-"))
+        nginx.write_main_conf()
+        proxy = ProxyConfig(
+            mode="live",
+            include_dir=str(nginx.include_dir),
+            proxy_url=f"http://127.0.0.1:{listen}",
+            admin_socket=str(sock_dir / "admin.sock"),
+            test_command=nginx.test_command(),
+            reload_command=nginx.reload_command(),
+            verify_timeout_seconds=3.0,
+        )
+        driver = NginxDriver(make_config(tmp_path, blue, green, proxy))
+        driver.write_files("blue")
+        try:
+            nginx.start()
+            driver.install("blue")
+            yield nginx, driver
+        finally:
+            nginx.stop()
+            shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def test_counters_match_a_known_request_mix(fronted: tuple[NginxProcess, NginxDriver]) -> None:
+    nginx, driver = fronted
+    before = driver.traffic()
+    assert before is not None
+    base = f"http://127.0.0.1:{nginx.listen_port}"
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        for _ in range(N_OK):
+            assert client.get(f"{base}/health").status_code == 200
+        for _ in range(N_FAIL):
+            assert client.get(f"{base}/fail").status_code == 500
+        for _ in range(N_SLOW):
+            assert client.get(f"{base}/slow?ms={SLOW_MS}").status_code == 200
+    after = driver.traffic()
+    assert after is not None
+    blue = after.colours["blue"]
+    old = before.colours.get("blue") or ColourCounters(buckets=(0,) * (len(LATENCY_BOUNDS_MS) + 1))
+    total = N_OK + N_FAIL + N_SLOW
+    assert blue.requests - old.requests == total
+    assert blue.status_5xx - old.status_5xx == N_FAIL
+    assert "green" not in after.colours or after.colours["green"].requests == 0
+    assert blue.open_requests == 0 and blue.websockets == 0  # every request was closed
+    figures = figures_between(old, blue, 10.0)
+    assert figures.error_rate == pytest.approx(N_FAIL / total)
+    assert figures.rps == pytest.approx(total / 10.0)
+    # 10 of 57 answers took ≥ 120 ms: the p99 lies in a bucket above 100 ms, the p50 far below.
+    assert figures.p99_ms is not None and SLOW_MS * 0.8 <= figures.p99_ms <= 200
+    assert figures.p50_ms is not None and figures.p50_ms < 20
+    mean_ms = (blue.upstream_us - old.upstream_us) / 1000 / total
+    assert mean_ms == pytest.approx(N_SLOW * SLOW_MS / total, rel=0.35)
+
+
+def test_open_requests_and_websockets_are_gauges(
+    fronted: tuple[NginxProcess, NginxDriver],
+) -> None:
+    """A request in flight is open until it ends; one with Upgrade also counts as a websocket.
+    The dummy upstream does not upgrade: the gauge follows the request, then falls back to 0."""
+    nginx, driver = fronted
+    done = threading.Event()
+
+    def slow(path: str, headers: dict[str, str]) -> None:
+        with httpx.Client(trust_env=False, timeout=5) as client:
+            client.get(f"http://127.0.0.1:{nginx.listen_port}{path}", headers=headers)
+        done.set()
+
+    worker = threading.Thread(target=slow, args=("/slow?ms=1500", {"Upgrade": "websocket"}))
+    worker.start()
+    deadline = time.monotonic() + 1.2
+    seen = None
+    while time.monotonic() < deadline:
+        snapshot = driver.traffic()
+        assert snapshot is not None
+        seen = snapshot.colours.get("blue")
+        if seen is not None and seen.open_requests == 1:
+            break
+        time.sleep(0.05)
+    assert seen is not None and seen.open_requests == 1 and seen.websockets == 1
+    worker.join()
+    assert done.is_set()
+    final = driver.traffic()
+    assert final is not None
+    assert final.colours["blue"].open_requests == 0 and final.colours["blue"].websockets == 0
+
+
+def test_a_switch_counts_the_new_colour_and_the_window_gives_rates(
+    fronted: tuple[NginxProcess, NginxDriver],
+) -> None:
+    nginx, driver = fronted
+    window = TrafficWindow(seconds=30)
+    first = driver.traffic()
+    assert first is not None
+    window.add(first)
+    driver.switch("green")
+    base = f"http://127.0.0.1:{nginx.listen_port}"
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        for _ in range(20):
+            client.get(f"{base}/health")
+    time.sleep(0.01)
+    second = driver.traffic()
+    assert second is not None
+    window.add(second)
+    green = window.figures("green")
+    assert green is not None and green.window_requests >= 20  # + the switch's own probes
+    assert green.error_rate == 0.0 and green.rps is not None and green.rps > 0
+
+
+def test_the_admin_socket_is_the_only_way_in(fronted: tuple[NginxProcess, NginxDriver]) -> None:
+    """The counters are not served on the public listener."""
+    nginx, _ = fronted
+    response = httpx.get(f"http://127.0.0.1:{nginx.listen_port}/bluegreen/traffic", trust_env=False)
+    assert "counters" not in response.text
