@@ -104,9 +104,9 @@ class WebView:
 @contextmanager
 def served(config: Path, port: int, timeout: float = 20) -> Iterator[subprocess.Popen[str]]:
     """`bluegreen --config CONFIG watch --web --listen 127.0.0.1:PORT`, stopped on exit."""
+    command = ["watch", "--web", "--listen", f"127.0.0.1:{port}"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "console", "--config", str(config), "watch", "--web",
-         "--listen", f"127.0.0.1:{port}"],  # fmt: skip
+        [sys.executable, "-m", "console", "--config", str(config), *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

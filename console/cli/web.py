@@ -69,8 +69,7 @@ def checked_listen(text: str, allow_remote: bool) -> tuple[str, int]:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         raise WebViewError(
-            f"--listen: '{host}' is not an IP address; give a loopback address such as "
-            "127.0.0.1.",
+            f"--listen: '{host}' is not an IP address; give a loopback address such as 127.0.0.1.",
             usage=True,
         ) from None
     if not loopback:
