@@ -136,7 +136,7 @@ def served(config: Path, port: int, timeout: float = 20) -> Iterator[subprocess.
 
 
 @contextmanager
-def browser_on(url: str, width: int = 1400, height: int = 860) -> Iterator[WebView]:
+def browser_on(url: str, width: int = 1400, height: int = 900) -> Iterator[WebView]:
     """A fresh headless Chromium profile with one page open on `url`, its terminal connected."""
     from playwright.sync_api import sync_playwright
 
