@@ -161,6 +161,7 @@ class Agent:
         store = self.inst.store
         self.sample()
         self.traffic.update()
+        self.published.traffic_read(self.traffic.newest)
         now = max(now, time.time())  # compose at the time the readings were gathered
         head = self.head.latest() if self.head is not None else None
         head_error = head.error if head is not None else None

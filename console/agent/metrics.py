@@ -24,8 +24,10 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from console.agent.metrics_traffic import traffic_families
 from console.core.model import COLORS, Color, SlotState, SlotStatus
 from console.core.store import Store
+from console.core.traffic import TrafficSnapshot
 
 AGENT_ACTOR_NAME = "agent"
 # Seconds; a cutover is a few ms with a live switch, up to seconds with a reload.
@@ -42,6 +44,7 @@ class Published:
     tick_seconds: float | None = None
     last_tick_ok_at: float | None = None
     ticks_failed: int = 0
+    traffic: TrafficSnapshot | None = None  # the proxy's newest counters (metrics_traffic.py)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def tick_done(self, statuses: dict[Color, SlotStatus], live: Color | None, took: float) -> None:
@@ -56,6 +59,11 @@ class Published:
             self.tick_seconds = took
             self.ticks_failed += 1
 
+    def traffic_read(self, snapshot: TrafficSnapshot | None) -> None:
+        if snapshot is not None:  # a failed read keeps the last counters (they only grow)
+            with self.lock:
+                self.traffic = snapshot
+
     def snapshot(self) -> Published:
         with self.lock:
             return Published(
@@ -64,6 +72,7 @@ class Published:
                 self.tick_seconds,
                 self.last_tick_ok_at,
                 self.ticks_failed,
+                self.traffic,
             )
 
 
@@ -90,6 +99,9 @@ class AgentCollector(Collector):
         now = self.clock()
         snap = self.published.snapshot()
         yield from self._slots(snap, now)
+        yield from traffic_families(
+            snap.traffic, {color: status.traffic for color, status in snap.statuses.items()}
+        )
         yield from self._installation(snap, now)
         yield from self._operations()
 
@@ -168,8 +180,6 @@ class AgentCollector(Collector):
             for part in status.readings:
                 if part.answered_at:
                     reading.add_metric([color, part.part], max(0.0, now - part.answered_at))
-            # Hook for issue 10: traffic figures are exported here once SlotStatus carries them.
-            yield from _traffic(color, getattr(status, "traffic", None))
         yield state
         yield info
         for family, _ in values.values():
@@ -248,18 +258,6 @@ def _closing_speed(status: SlotStatus) -> float | None:
 
 def _ready(status: SlotStatus) -> float | None:
     return 1.0 if status.ready else 0.0
-
-
-def _traffic(color: Color, traffic: Any) -> Iterator[Metric]:
-    """The hook for issue 10's traffic figures (requests, 5xx, latency, open connections).
-
-    SlotStatus has no `traffic` field yet, so this yields nothing. When it has one, build one
-    family per figure in `_slots` (collect them across both colours, like the gauges there) —
-    `bluegreen_slot_requests_total`, `bluegreen_slot_responses_5xx_total`,
-    `bluegreen_slot_open_connections`, `bluegreen_slot_request_duration_seconds` — and document
-    them in docs/METRICS.md."""
-    del color, traffic
-    return iter(())
 
 
 def serve(

@@ -16,6 +16,7 @@ from console.core.traffic import TrafficFigures, TrafficSnapshot, TrafficWindow
 class TrafficWatch:
     def __init__(self, inst: Installation, stale_after: float) -> None:
         self.window = TrafficWindow()
+        self.newest: TrafficSnapshot | None = None  # the raw counters, for the exporter
         self.sampler: Sampler[TrafficSnapshot | None] = Sampler(
             "traffic", "the proxy's traffic counters", inst.proxy.traffic, stale_after=stale_after
         )
@@ -25,6 +26,7 @@ class TrafficWatch:
         value = self.sampler.latest().value
         if value is not None:
             self.window.add(value)
+            self.newest = value
 
     def figures(self, color: Color) -> TrafficFigures | None:
         return self.window.figures(color)

@@ -102,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     command_parser(sub, "ui", "open the console (the default)")
-    command_parser(sub, "watch", "open the console read-only, for colleagues")
+    watch = command_parser(sub, "watch", "open the console read-only, for colleagues")
+    from console.cli import web
+
+    web.add_options(watch)
     command_parser(sub, "status", "live colour and both slots", json_output=True)
 
     deploy = command_parser(sub, "deploy", "start IMAGE in the idle colour", json_output=True)
@@ -276,6 +279,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             setattr(args, name, default)
     if args.json and not _json_applies(args):
         parser.error(f"--json does not apply to `{args.command or 'ui'}`")
+    if args.command == "watch" and not args.web and (args.listen or args.allow_remote):
+        parser.error("--listen and --allow-remote go with `watch --web`")
     return args
 
 

@@ -36,7 +36,7 @@ def dispatch(args: argparse.Namespace) -> Handler:
         return sandbox_cmd.HANDLERS[args.sandbox_command]
     table: dict[str, Handler] = {
         "ui": lambda a: _tui(a, read_only=a.read_only),
-        "watch": lambda a: _tui(a, read_only=True),
+        "watch": lambda a: _web(a) if a.web else _tui(a, read_only=True),
         "status": _status,
         "deploy": _deploy,
         "switch": _switch,
@@ -93,6 +93,12 @@ def _tui(args: argparse.Namespace, read_only: bool) -> int:
         return run_app(console)
     finally:
         console.close()
+
+
+def _web(args: argparse.Namespace) -> int:
+    from console.cli import web
+
+    return web.run(args, str(Path(load(args).path).resolve()))  # loaded first: errors show here
 
 
 def _status(args: argparse.Namespace) -> int:

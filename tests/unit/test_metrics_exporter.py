@@ -17,6 +17,7 @@ from console.core.config import ConfigError, listen_problem, parse_config, parse
 from console.core.model import Condition, PartReading, SlotState, SlotStatus
 from console.core.redact import Redactor
 from console.core.store import Store
+from tests.unit.traffic_fixture import with_traffic
 
 WEB = """
 service = "web"
@@ -79,6 +80,7 @@ def _published() -> Published:
         updated_at=NOW - 1,
     )
     published.tick_done({"blue": blue, "green": green}, "blue", 0.042)
+    with_traffic(published)  # the traffic block's own tests: test_metrics_traffic.py
     published.last_tick_ok_at = NOW - 1
     return published
 

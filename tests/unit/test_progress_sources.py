@@ -424,3 +424,19 @@ def test_no_secret_in_any_sentence_even_when_the_url_carries_it(server: Loopback
         assert re.search(r"HTTP 403; check the credentials in head\.headers\.$", message)
     finally:
         source.close()
+
+
+def test_an_echoed_header_is_masked_before_the_excerpt_is_cut(server: Loopback) -> None:
+    """A service that echoes the key back in a non-JSON error: the sentence quotes the start of
+    the body, and a key cut off there would no longer match the redactor — mask, then cut."""
+    server.text("/h", f"{TOKEN}{TOKEN} is not a key we know")  # the key runs past 30 chars
+    url = server.url("/h")
+    key = 'headers = { X-Api-Key = "${PROGRESS_API_TOKEN}${PROGRESS_API_TOKEN}" }\n'
+    source = head_source(server, f'kind = "http"\nurl = "{url}"\n{key}field = "h"\n')
+    try:
+        message = failure(source)
+        assert server.received[-1].headers["X-Api-Key"] == TOKEN + TOKEN
+        assert "did not answer JSON (it began '***" in message, message
+        assert TOKEN[:12] not in message, message
+    finally:
+        source.close()

@@ -5,6 +5,7 @@ a dotted path (`result.sync_info.latest_block_height`, a decimal string on Comet
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from console.core.config_sources import HttpSource
@@ -30,11 +31,16 @@ class JsonAnswer:
         return combine(heights, self.aggregate, name, f"{self.place.key}.aggregate")
 
 
-def parse_json(response_body: bytes, place: Place) -> Any:
+def parse_json(
+    response_body: bytes, place: Place, redact: Callable[[str], str] = lambda text: text
+) -> Any:
     try:
         return json.loads(response_body)
     except ValueError:
-        start = response_body[:30].decode("utf-8", "replace").strip()
+        # Masked before it is cut: a cut-off secret (a header the service echoes back) would no
+        # longer match the redactor afterwards.
+        head = response_body[:4096].decode("utf-8", "replace")
+        start = redact(head)[:30].strip()
         raise SourceUnavailable(
             f"{place.name} did not answer JSON (it began {start!r}); check {place.key}.url."
         ) from None
@@ -57,7 +63,9 @@ class HttpProgress(BaseSource):
 
     def read(self) -> Reading:
         try:
-            document = parse_json(self.fetcher.fetch().content, self.place)
+            document = parse_json(
+                self.fetcher.fetch().content, self.place, self.fetcher.redactor.redact
+            )
             height = self.answer.height(document, self.spec.field, "field")
             head = (
                 self.answer.height(document, self.spec.head_field, "head_field")

@@ -31,7 +31,8 @@ class JsonRpcProgress(BaseSource):
 
     def read(self) -> Reading:
         try:
-            result = self._result(parse_json(self.fetcher.fetch().content, self.place))
+            answer = self.fetcher.fetch().content
+            result = self._result(parse_json(answer, self.place, self.fetcher.redactor.redact))
             height = self.answer.height(result, self.spec.field, "field")
             head = (
                 self.answer.height(result, self.spec.head_field, "head_field")

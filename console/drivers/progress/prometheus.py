@@ -52,7 +52,8 @@ class PrometheusProgress(BaseSource):
                     series.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
         except (ValueError, TypeError, IndexError) as exc:
             raise SourceUnavailable(
-                f"{self.place.name} did not answer Prometheus text format ({str(exc)[:60]}); "
+                f"{self.place.name} did not answer Prometheus text format "
+                f"({self.fetcher.redactor.redact(str(exc))[:60]}); "
                 f"check {self.place.key}.url points at the metrics endpoint."
             ) from None
         return series
