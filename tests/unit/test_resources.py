@@ -286,7 +286,7 @@ def test_limits_and_disk_keys_are_checked() -> None:
         CONFIG.format(image='cpus = 1.5\nmemory = "2g"', blue="disk_budget_bytes = 5")
     )
     assert ok.image.cpus == 1.5 and ok.slot("blue").disk_budget_bytes == 5
-    with pytest.raises(ConfigError, match="image.memory = .2q. is not a size"):
+    with pytest.raises(ConfigError, match=r"image.memory = .2q. is not a size"):
         parse_config(CONFIG.format(image='memory = "2q"', blue=""))
     with pytest.raises(ConfigError, match="both disk_path and disk_budget_bytes"):
         parse_config(CONFIG.format(image="", blue='disk_path = "/"\ndisk_budget_bytes = 5'))
