@@ -4,7 +4,8 @@
 to compute CPU); a stream costs one connection and a JSON frame a second. `StatsStream` keeps
 the stream open while the container runs, parses each frame into a `UsageSample` (the same
 arithmetic as the docker CLI), and:
-- ends by itself when the container stops or is removed (the engine closes the stream);
+- ends by itself when the container stops (the engine then sends empty frames) or is removed
+  (the engine closes the stream);
 - re-opens after a connection error (the daemon restarted) while the container should run,
   backing off up to `_RETRY_MAX_SECONDS`;
 - stops within about a second of `stop()` (the next frame), from any thread.
@@ -31,11 +32,12 @@ _NANOS = re.compile(r"(\.\d{6})\d+")
 
 
 def usage_sample(frame: dict[str, Any], received_at: float) -> UsageSample | None:
-    """A stats frame → UsageSample; None for the empty frame of a container that is not running."""
+    """A stats frame → UsageSample; None for the empty frame of a container that is not running
+    (the engine keeps sending those, stamped 0001-01-01, after the container stops)."""
     cpu = frame.get("cpu_stats") or {}
     pre = frame.get("precpu_stats") or {}
     memory = frame.get("memory_stats") or {}
-    if not cpu.get("cpu_usage") and not memory:
+    if str(frame.get("read", "")).startswith("0001-") or not memory:
         return None
     cpu_delta = _int(cpu, "cpu_usage", "total_usage") - _int(pre, "cpu_usage", "total_usage")
     system_delta = _int(cpu, "system_cpu_usage") - _int(pre, "system_cpu_usage")
@@ -46,8 +48,9 @@ def usage_sample(frame: dict[str, Any], received_at: float) -> UsageSample | Non
     usage = memory.get("usage")
     stats = memory.get("stats") or {}
     if isinstance(usage, int):
-        # As the docker CLI counts it: the page cache is reclaimable, not the container's.
-        for cache_key in ("inactive_file", "total_inactive_file"):
+        # As the docker CLI counts it: the page cache is reclaimable, not the container's
+        # (cgroup v1's total_inactive_file first, then v2's inactive_file).
+        for cache_key in ("total_inactive_file", "inactive_file"):
             cache = stats.get(cache_key)
             if isinstance(cache, int) and cache < usage:
                 usage -= cache
@@ -142,6 +145,8 @@ class StatsStream:
                     if self._stop.is_set():
                         return
                     sample = usage_sample(frame, self._clock())
+                    if sample is None and not self._still_running():
+                        return  # stopped: the engine would send empty frames forever
                     if sample is not None:
                         with self._lock:
                             self.window.add(sample)
