@@ -16,7 +16,12 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from console.core.disk import ContentionBaseline, LiveReading, contention_warning
+from console.core.disk import (
+    ContentionBaseline,
+    LiveReading,
+    contention_warning,
+    is_disk_warning,
+)
 from console.core.model import COLORS, Color, SlotState, SlotStatus, other
 from console.core.resources import ResourceFigures
 from console.core.store_resources import DeploymentResources, put_deployment_resources
@@ -130,5 +135,4 @@ class ResourceAlerts:
 
 
 def _kind(warning: str) -> str:
-    # disk_warning's sentences are the only ones about a database (console/core/disk.py).
-    return "disk" if "'s database" in warning else "contention"
+    return "disk" if is_disk_warning(warning) else "contention"

@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from console.agent.samplers import Sampler
 from console.core.disk import DiskOutlook, disk_warning
-from console.core.resources import GrowthWindow, ResourceFigures, size_text
+from console.core.resources import (
+    CPU_HISTORY_POINTS,
+    CPU_HISTORY_SECONDS,
+    GrowthWindow,
+    ResourceFigures,
+    size_text,
+)
 from console.drivers.docker_stats import StatsStream
 from console.drivers.progress.base import Place
 from console.drivers.progress.sql import SqlProgress
@@ -44,6 +51,8 @@ class ResourceWatch:
         self._container_id: str | None = None
         self._stream_started = -float("inf")
         self.growth = GrowthWindow()
+        self._cpu_history: deque[float] = deque(maxlen=CPU_HISTORY_POINTS)
+        self._cpu_point_at = -float("inf")
         self._db_round = 0
         self._db_interval = config.db_size_interval_seconds
         self._db_requested_at = -float("inf")
@@ -136,6 +145,11 @@ class ResourceWatch:
         usage = self.stream.figures() if self.stream is not None else None
         outlook = self.outlook(eta_seconds)
         warning = disk_warning(self.color, outlook) if outlook is not None else None
+        now = time.monotonic()
+        cpu = usage.cpu_percent if usage is not None else None
+        if cpu is not None and now - self._cpu_point_at >= CPU_HISTORY_SECONDS:
+            self._cpu_point_at = now
+            self._cpu_history.append(round(cpu, 1))
         figures = replace(
             usage or ResourceFigures(),
             db_size_bytes=self.growth.size,
@@ -144,6 +158,7 @@ class ResourceWatch:
             disk_full_in_seconds=outlook.full_in_seconds if outlook else None,
             fills_before_caught_up=outlook.fills_before_caught_up if outlook else None,
             warnings=(warning,) if warning else (),
+            cpu_history=tuple(self._cpu_history),
         )
         return figures if figures.measured or figures.disk_free_bytes is not None else None
 

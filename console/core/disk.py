@@ -94,6 +94,11 @@ def disk_warning(color: str, outlook: DiskOutlook) -> str | None:
     )
 
 
+def is_disk_warning(warning: str) -> bool:
+    """disk_warning's sentences are the only ones about a colour's database."""
+    return "'s database" in warning
+
+
 @dataclass(frozen=True, slots=True)
 class LiveReading:
     """What the live colour looked like at one tick."""

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 USAGE_WINDOW_SECONDS = 10.0
 # A database grows in bursts (one transaction per 1000 blocks): its rate needs a longer window.
 GROWTH_WINDOW_SECONDS = 300.0
+CPU_HISTORY_SECONDS = 30.0
+CPU_HISTORY_POINTS = 40  # 20 minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,9 @@ class ResourceFigures:
     disk_full_in_seconds: float | None = None  # at the growth rate; None = not growing
     fills_before_caught_up: bool | None = None  # None = no catch-up to compare with
     warnings: tuple[str, ...] = ()  # contention and disk warnings, one sentence each
+    # CPU % of the host, one point every CPU_HISTORY_SECONDS, oldest first: the panel's sparkline
+    # (published with the status, so every console draws the same one from its first poll).
+    cpu_history: tuple[float, ...] = ()
 
     @property
     def measured(self) -> bool:
@@ -163,8 +168,22 @@ def size_text(value: float | None) -> str:
     return f"{size:.1f} TiB"  # pragma: no cover — the loop always returns
 
 
+def short_size(value: float | None) -> str:
+    """Bytes in binary units, compact for one-line figures: '612M', '1.4G', '38G', '512B'."""
+    if value is None:
+        return "—"
+    size = float(value)
+    for unit in ("B", "K", "M", "G", "T"):
+        if abs(size) < 1024 or unit == "T":
+            break
+        size /= 1024
+    if unit == "B":
+        return f"{size:.0f}B"
+    return f"{size:.1f}{unit}" if abs(size) < 10 else f"{size:.0f}{unit}"
+
+
 def rate_text(value: float | None) -> str:
-    return "—" if value is None else f"{size_text(value)}/s"
+    return "—" if value is None else f"{short_size(value)}/s"
 
 
 def duration_text(seconds: float | None) -> str:
@@ -180,31 +199,36 @@ def duration_text(seconds: float | None) -> str:
 
 
 def resources_text(figures: ResourceFigures) -> str:
-    """One line: 'cpu 42% · mem 310.2 MiB/2.0 GiB · io r 1.2 MiB/s w 3.0 MiB/s'."""
+    """One line: 'cpu 42% · mem 310M/2.0G · rd 1.2M/s wr 3.0M/s · net ↓12K/s ↑3.0K/s'.
+    Sizes are binary (K = KiB); CPU is a share of the whole host."""
     parts: list[str] = []
     if figures.cpu_percent is not None:
         parts.append(f"cpu {figures.cpu_percent:.0f}%")
     if figures.memory_bytes is not None:
-        limit = f"/{size_text(figures.memory_limit_bytes)}" if figures.memory_limit_bytes else ""
-        parts.append(f"mem {size_text(figures.memory_bytes)}{limit}")
+        limit = f"/{short_size(figures.memory_limit_bytes)}" if figures.memory_limit_bytes else ""
+        parts.append(f"mem {short_size(figures.memory_bytes)}{limit}")
     if figures.block_read_bps is not None or figures.block_write_bps is not None:
         read, write = rate_text(figures.block_read_bps), rate_text(figures.block_write_bps)
-        parts.append(f"io r {read} w {write}")
+        parts.append(f"rd {read} wr {write}")
     if figures.net_rx_bps is not None or figures.net_tx_bps is not None:
         parts.append(f"net ↓{rate_text(figures.net_rx_bps)} ↑{rate_text(figures.net_tx_bps)}")
     return " · ".join(parts) or "resources not measured yet"
 
 
+def _growth(figures: ResourceFigures) -> str:
+    if figures.db_growth_bps is None:
+        return ""
+    sign = "+" if figures.db_growth_bps >= 0 else "−"
+    return f" {sign}{rate_text(abs(figures.db_growth_bps))}"
+
+
 def disk_text(figures: ResourceFigures) -> str | None:
-    """'db 3.1 GiB +2.0 MiB/s · disk 9.5 GiB free, full in 1.3h — fills before caught up'."""
+    """'db 3.1G +2.0M/s · disk 9.5G free, full in 1.3h — fills before caught up'."""
     if figures.db_size_bytes is None and figures.disk_free_bytes is None:
         return None
-    parts = [f"db {size_text(figures.db_size_bytes)}"]
-    if figures.db_growth_bps is not None:
-        sign = "+" if figures.db_growth_bps >= 0 else "−"
-        parts[0] += f" {sign}{rate_text(abs(figures.db_growth_bps))}"
+    parts = [f"db {short_size(figures.db_size_bytes)}{_growth(figures)}"]
     if figures.disk_free_bytes is not None:
-        free = f"disk {size_text(max(0, figures.disk_free_bytes))} free"
+        free = f"disk {short_size(max(0, figures.disk_free_bytes))} free"
         if figures.disk_full_in_seconds is not None:
             free += f", full in {duration_text(figures.disk_full_in_seconds)}"
         parts.append(free)
@@ -212,6 +236,21 @@ def disk_text(figures: ResourceFigures) -> str | None:
     if figures.fills_before_caught_up:
         text += " — fills before caught up"
     return text
+
+
+def compact_text(figures: ResourceFigures) -> str:
+    """CPU and disk in one short line, for an 80×24 terminal: 'cpu 71% · db 38G +2.0M/s · full
+    in 17m'."""
+    parts: list[str] = []
+    if figures.cpu_percent is not None:
+        parts.append(f"cpu {figures.cpu_percent:.0f}%")
+    if figures.db_size_bytes is not None:
+        parts.append(f"db {short_size(figures.db_size_bytes)}{_growth(figures)}")
+    if figures.disk_full_in_seconds is not None:
+        parts.append(f"full in {duration_text(figures.disk_full_in_seconds)}")
+    elif figures.disk_free_bytes is not None:
+        parts.append(f"{short_size(max(0, figures.disk_free_bytes))} free")
+    return " · ".join(parts) or "resources not measured yet"
 
 
 def resource_figures(data: object) -> ResourceFigures | None:
@@ -222,4 +261,5 @@ def resource_figures(data: object) -> ResourceFigures | None:
     known = set(ResourceFigures.__dataclass_fields__)
     values = {key: value for key, value in data.items() if key in known}
     values["warnings"] = tuple(str(w) for w in values.get("warnings") or ())
+    values["cpu_history"] = tuple(float(v) for v in values.get("cpu_history") or ())
     return ResourceFigures(**values)
