@@ -217,11 +217,12 @@ def test_status_json_and_text() -> None:
     shown = resources_json(FIGURES)
     assert shown["cpu_percent"] == 42.4 and shown["db_size_bytes"] == 3 * GiB
     assert shown["fills_before_caught_up"] is True and len(shown["warnings"]) == 1
-    assert resources_text(FIGURES).startswith("cpu 42% · mem 310.0 MiB/2.0 GiB · io r 1.0 KiB/s")
-    disk = disk_text(FIGURES)
-    assert disk == (
-        "db 3.0 GiB +2.0 MiB/s · disk 100.0 MiB free, full in 50s — fills before caught up"
+    assert (
+        resources_text(FIGURES)
+        == "cpu 42% · mem 310M/2.0G · rd 1.0K/s wr 3.0M/s · net ↓10B/s ↑20B/s"
     )
+    disk = disk_text(FIGURES)
+    assert disk == ("db 3.0G +2.0M/s · disk 100M free, full in 50s — fills before caught up")
     lines = resource_lines("green", FIGURES)
     assert len(lines) == 3 and lines[2].startswith("  green: ⚠ green's database")
     assert resource_lines("green", None) == []
@@ -290,3 +291,28 @@ def test_limits_and_disk_keys_are_checked() -> None:
         parse_config(CONFIG.format(image='memory = "2q"', blue=""))
     with pytest.raises(ConfigError, match="both disk_path and disk_budget_bytes"):
         parse_config(CONFIG.format(image="", blue='disk_path = "/"\ndisk_budget_bytes = 5'))
+
+
+def test_a_cgroup_v1_frame_counts_memory_without_the_page_cache() -> None:
+    v1 = frame(2, 1, 4, 2)
+    v1["memory_stats"] = {
+        "usage": 50 << 20,
+        "limit": GiB,
+        "stats": {"inactive_file": 0, "total_inactive_file": 10 << 20, "cache": 12 << 20},
+    }
+    parsed = usage_sample(v1, 0.0)
+    assert parsed is not None and parsed.memory_bytes == 40 << 20
+
+
+def test_panel_lines_fit_and_say_fills_before_caught_up() -> None:
+    from console.tui.widgets.resource_lines import compact_line, cpu_sparkline, disk_line
+
+    assert cpu_sparkline((0.0, 50.0, 100.0, 12.5)) == "▁▅█▂"
+    assert len(cpu_sparkline(tuple(float(i) for i in range(100)))) == 8
+    history = replace(FIGURES, cpu_history=(10.0,) * 40)
+    compact = compact_line(history).plain
+    assert "fills before caught up" in compact and len(compact) <= 78, compact
+    # The disk's own warning is not repeated on the panel; a contention warning is.
+    assert "⚠" not in disk_line(FIGURES).plain
+    contention = replace(FIGURES, warnings=("blue's p99 latency is 400 ms while green syncs",))
+    assert "⚠ blue's p99" in disk_line(contention).plain
