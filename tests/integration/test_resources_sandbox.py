@@ -83,7 +83,7 @@ def test_figures_agree_and_a_small_budget_fails_the_gate() -> None:
         assert again["db_size_bytes"] == pytest.approx(row[0], rel=0.10)
         assert again["disk_free_bytes"] == pytest.approx((256 << 20) - row[0], rel=0.10)
         text = world.cli("status").stdout
-        assert "blue: cpu " in text and "blue: db " in text and "MiB free" in text, text
+        assert "blue: cpu " in text and "blue: db " in text and "M free" in text, text
 
         # The candidate's database may use 1 MiB: full before it starts.
         stop_agent(world)
