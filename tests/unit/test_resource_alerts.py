@@ -93,9 +93,9 @@ def test_a_disk_warning_is_sent_once_until_it_clears(tmp_path: Path) -> None:
     ready = replace(cleared, state=SlotState.READY)
     alerts.after_tick({"green": ready})
     summary = inst.notifier.sent[-1][1]
-    assert (
-        summary
-        == "svc: green (v2) caught up using peak CPU 60 % of the host, peak memory 100 B, database 2000 B."
+    assert summary == (
+        "svc: green (v2) caught up using peak CPU 60 % of the host, peak memory 100 B, "
+        "database 2.0 KiB."
     )
     assert deployment_resources(inst.store, [7])[7].peak_cpu_percent == 60.0
     inst.store.close()
