@@ -116,8 +116,12 @@ def test_figures_agree_and_a_small_budget_fails_the_gate() -> None:
         assert "fills before caught up" in text, text
         assert "free_disk_after_catchup" in text, text
         history = json.loads(world.cli("history", "--json").stdout)
-        warned = [e for e in history["events"] if e["kind"] == "resources"]
-        assert warned and warned[0]["level"] == "warning", history["events"][:5]
+        resources = [e for e in history["events"] if e["kind"] == "resources"]
+        warned = [e for e in resources if e["color"] == "green" and e["level"] == "warning"]
+        assert warned and "full" in warned[0]["text"], resources
+        # blue's ready at `sandbox up` left its peaks in the history
+        blue_peaks = [d["resources"] for d in history["deployments"] if d["color"] == "blue"]
+        assert blue_peaks and blue_peaks[0]["final_db_size_bytes"], history["deployments"]
         refused = world.cli("switch", "--yes")
         assert refused.returncode != 0, refused.stdout
         assert "free_disk_after_catchup" in refused.stdout + refused.stderr
