@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 
 T = TypeVar("T")
 
@@ -96,8 +97,10 @@ class StreamsMixin:
         frames = self._call(lambda client: client.api.stats(name, stream=True, decode=True))
         try:
             yield from frames
-        except (requests.exceptions.RequestException, OSError):
-            return  # connection lost mid-stream (daemon restart): the caller re-opens
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
+            # Connection lost or timed out mid-stream (the SDK reads the raw urllib3 response,
+            # so its errors arrive unwrapped): the caller re-opens.
+            return
         finally:
             with contextlib.suppress(Exception):
                 frames.close()
