@@ -28,6 +28,9 @@ from console.drivers.docker_runtime import DockerRuntime
 
 _RETRY_MIN_SECONDS = 0.5
 _RETRY_MAX_SECONDS = 5.0
+# Frames come every second; a window whose newest frame is older than this is not shown (a hung
+# dockerd blocks the stream's read: the SDK sets no read timeout on streams).
+STALE_AFTER_SECONDS = 5.0
 _NANOS = re.compile(r"(\.\d{6})\d+")
 
 
@@ -107,6 +110,7 @@ class StatsStream:
         self.frames = 0  # frames received, for tests and the bench
         self.opened = 0  # streams opened (1 + reconnections)
         self.error: str | None = None
+        self.last_frame_at = 0.0  # this host's clock, when the newest frame arrived
         self._runtime = runtime
         self._clock = clock
         self._lock = threading.Lock()
@@ -126,7 +130,10 @@ class StatsStream:
         return not self._thread.is_alive()
 
     def figures(self) -> ResourceFigures | None:
+        """The window's figures; None when no frame arrived for STALE_AFTER_SECONDS."""
         with self._lock:
+            if self._clock() - self.last_frame_at > STALE_AFTER_SECONDS:
+                return None
             return self.window.figures()
 
     def _still_running(self) -> bool:
@@ -150,6 +157,7 @@ class StatsStream:
                     if sample is not None:
                         with self._lock:
                             self.window.add(sample)
+                            self.last_frame_at = self._clock()
                         self.frames += 1
                         self.error = None
                         backoff = _RETRY_MIN_SECONDS
