@@ -1,7 +1,8 @@
 """Resources and disk-before-done end to end on the explorer sandbox (real Docker, PostgreSQL,
 nginx, the agent): the live colour's figures agree with `docker stats` and `pg_database_size`,
 and a candidate given a small `disk_budget_bytes` shows "fills before caught up", fails the gate
-condition `free_disk_after_catchup`, and the warning is recorded."""
+condition `free_disk_after_catchup`, and the warning is recorded; `[image] cpus` / `memory` cap
+the candidate's container."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import time
 from typing import Any
 
+import docker
 import psycopg
 import pytest
 
@@ -89,7 +91,11 @@ def test_figures_agree_and_a_small_budget_fails_the_gate() -> None:
         stop_agent(world)
         toml = world.config.read_text()
         head, _, tail = toml.rpartition(PROFILE_BUDGET)  # the last one is [slots.green]'s
-        world.config.write_text(f"{head}disk_budget_bytes = {SMALL_BUDGET}{tail}")
+        toml = f"{head}disk_budget_bytes = {SMALL_BUDGET}{tail}"
+        # ... and the candidate is capped ([image] cpus / memory → nano_cpus / mem_limit).
+        world.config.write_text(
+            toml.replace("[image]\n", '[image]\ncpus = 0.5\nmemory = "256m"\n', 1)
+        )
         deployed = world.cli("deploy", "v2", "--switch", "never")
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
 
@@ -106,6 +112,9 @@ def test_figures_agree_and_a_small_budget_fails_the_gate() -> None:
                 and all(c["met"] for c in others)  # caught up: only the disk holds it back
             )
 
+        green_container = config.slot("green").container
+        limits = docker.from_env().api.inspect_container(green_container)["HostConfig"]
+        assert (limits["NanoCpus"], limits["Memory"]) == (500_000_000, 256 << 20), limits
         status = wait_status(world, blocked, 120, "green caught up but held by its disk")
         green = status["slots"]["green"]
         print(f"green: {green['state']}, {green['resources']}")
