@@ -21,6 +21,7 @@ from typing import Any
 
 from console.agent.live_colour import LiveColourWatch
 from console.agent.metrics import Published
+from console.agent.resource_alerts import ResourceAlerts
 from console.agent.samplers import Sampler, sample_round
 from console.agent.slot_watch import SlotWatch
 from console.agent.systemd import notify
@@ -68,6 +69,7 @@ class Agent:
         self.watches = {color: SlotWatch(inst, color) for color in COLORS}
         self.live_colour = LiveColourWatch(inst, AGENT_ACTOR, log)
         self.traffic = TrafficWatch(inst, _stale_after(inst))
+        self.resource_alerts = ResourceAlerts(inst, str(AGENT_ACTOR))
         self.previous: dict[Color, SlotStatus] = {}
         self.eta_warned: set[int] = set()
         self.live_bad_ticks = 0
@@ -119,6 +121,7 @@ class Agent:
                 watch.close()
             self.live_colour.close()
             self.traffic.close()
+            self.resource_alerts.close()
             if self.head is not None:
                 self.head.close()
             if self.head_source is not None:
@@ -181,6 +184,7 @@ class Agent:
             if head_error and status.reason is None and status.state != SlotState.EMPTY:
                 status = replace(status, reason=head_error)
             status = replace(status, traffic=self.traffic.figures(color))
+            status = self.resource_alerts.annotate(color, status, live, self.previous)
             statuses[color] = status
             store.put_slot_status(status)
             if watch.new_sample and watch.last_sample is not None:
@@ -194,6 +198,7 @@ class Agent:
                 )
         for color, status in statuses.items():
             self._transitions(color, status, live)
+        self.resource_alerts.after_tick(statuses)
         self._post_switch_watch(now, statuses)
         self._retire_previous(now, statuses)
         self.previous = statuses

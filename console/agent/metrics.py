@@ -102,6 +102,7 @@ class AgentCollector(Collector):
         yield from traffic_families(
             snap.traffic, {color: status.traffic for color, status in snap.statuses.items()}
         )
+        yield from resource_metrics(snap.statuses)
         yield from self._installation(snap, now)
         yield from self._operations()
 
@@ -258,6 +259,34 @@ def _closing_speed(status: SlotStatus) -> float | None:
 
 def _ready(status: SlotStatus) -> float | None:
     return 1.0 if status.ready else 0.0
+
+
+# ── per colour: resources where measured (issue 11; the Docker stats stream, the database size) ──
+RESOURCE_GAUGES: tuple[tuple[str, str, str], ...] = (
+    ("cpu_percent", "cpu_host_percent", "CPU use as a share of the whole host (0-100)."),
+    ("memory_bytes", "memory_bytes", "Memory use without the page cache (as docker stats)."),
+    ("memory_limit_bytes", "memory_limit_bytes", "The container's memory limit."),
+    ("block_read_bps", "block_read_bytes_per_second", "Block I/O read rate."),
+    ("block_write_bps", "block_write_bytes_per_second", "Block I/O write rate."),
+    ("net_rx_bps", "network_receive_bytes_per_second", "Network receive rate."),
+    ("net_tx_bps", "network_transmit_bytes_per_second", "Network transmit rate."),
+    ("db_size_bytes", "database_size_bytes", "The colour's database size (pg_database_size)."),
+    ("db_growth_bps", "database_growth_bytes_per_second", "How fast the database grows."),
+    ("disk_free_bytes", "disk_free_bytes", "Free on disk_path, or disk_budget_bytes − size."),
+    ("disk_full_in_seconds", "disk_full_in_seconds", "Time to a full disk at the growth rate."),
+)
+
+
+def resource_metrics(statuses: dict[Color, SlotStatus]) -> Iterator[Metric]:
+    """One gauge per figure, a series per colour where it was measured (absent otherwise)."""
+    for attribute, name, doc in RESOURCE_GAUGES:
+        family = GaugeMetricFamily(f"bluegreen_slot_{name}", doc, labels=["color"])
+        for color in COLORS:
+            status = statuses.get(color)
+            value = getattr(status.resources, attribute) if status and status.resources else None
+            if value is not None:
+                family.add_metric([color], float(value))
+        yield family
 
 
 def serve(

@@ -17,8 +17,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from console.agent.log_follower import LogFollower
+from console.agent.resource_watch import ResourceWatch
 from console.agent.samplers import Sampled, Sampler
 from console.agent.slot_checks import SlotChecks
+from console.agent.slot_compose import docker_silent_status, label_int
 from console.core.model import Color, Condition, PartReading, Sample, SlotState, SlotStatus
 from console.core.progress import Reading
 from console.core.readiness import STALE_AFTER_INTERVALS, GateInputs, ReadinessGate
@@ -79,12 +81,14 @@ class SlotWatch:
                 "height", label, self._read_progress, stale_after=self.stale_after
             )
         self.checks = self.http.sampler
+        self.resources = ResourceWatch(inst, color, self.stale_after)
 
     def close(self) -> None:
         if self.logs:
             self.logs.stop()
         for sampler in self.samplers():
             sampler.close()
+        self.resources.close()
         if self.candidate is not None:
             self.candidate.close()
         if self.paired_head is not None:
@@ -112,10 +116,11 @@ class SlotWatch:
         info = self.docker.latest().value
         if self.docker.latest().answered_at and (info is None or not info.running):
             return [self.docker]
-        return self.samplers()
+        return self.samplers() + self.resources.wanted()
 
     def readings(self) -> tuple[PartReading, ...]:
-        return tuple(sampler.published() for sampler in self.samplers())
+        parts = self.samplers() + self.resources.samplers()
+        return tuple(sampler.published() for sampler in parts)
 
     def _new_tracker(self) -> CatchupTracker:
         return CatchupTracker(
@@ -164,6 +169,8 @@ class SlotWatch:
                 readings=self.readings(),
             )
         info = docker.value
+        if docker.error is None:
+            self.resources.follow(info)  # a silent Docker: the stream retries on its own
         docker_silent = docker.waiting_since is not None and (
             docker.error is not None or self.docker.stale(now)
         )
@@ -186,9 +193,12 @@ class SlotWatch:
             self._unwatched = False
         self._seen_started_at = info.started_at
         status = self._observe_container(info, now, head, live, live_height, deployment)
-        status = replace(status, readings=self.readings())
+        resources = self.resources.figures(self.tracker.eta_seconds)
+        status = replace(status, readings=self.readings(), resources=resources)
         if docker_silent:
-            status = _docker_silent(status, docker.error, self.docker.published().describe(now))
+            status = docker_silent_status(
+                status, docker.error, self.docker.published().describe(now)
+            )
         return status
 
     def _observe_container(
@@ -206,7 +216,7 @@ class SlotWatch:
             version=info.labels.get("bluegreen.version"),
             # The container's own label, not the store's newest row: during a re-deploy the old
             # container must never lend its readiness to the new deployment.
-            deployment_id=_label_int(info.labels.get("bluegreen.deployment")),
+            deployment_id=label_int(info.labels.get("bluegreen.deployment")),
             container_state=info.state,
             started_at=info.started_at,
             restart_count=info.restart_count,
@@ -272,6 +282,7 @@ class SlotWatch:
                 height=self.tracker.height,
                 live_height=live_height,
                 is_live_candidate=live in (None, self.color),
+                disk=self.resources.outlook(self.tracker.eta_seconds),
             )
         )
         self.ever_ready = self.ever_ready or result.ready
@@ -375,29 +386,6 @@ class SlotWatch:
             f"Stalled at height {self.tracker.height} for {stalled_for:.0f} s "
             f"(lag {self.tracker.lag})."
         )
-
-
-def _docker_silent(status: SlotStatus, error: str | None, said: str) -> SlotStatus:
-    """Docker is not answering: the container is as last seen, so the gate is not met (a colour
-    whose container nobody can see is not switched to) and the reason says why."""
-    state = status.state
-    if state == SlotState.READY:
-        state = SlotState.SYNCING if status.height is not None else SlotState.STARTING
-    reason = "; ".join(part for part in (error, status.reason) if part) or None
-    return replace(
-        status,
-        state=state,
-        ready=False,
-        conditions=(*status.conditions, Condition("Docker answers", False, said)),
-        reason=reason,
-    )
-
-
-def _label_int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def uptime(status: SlotStatus, now: float | None = None) -> float | None:

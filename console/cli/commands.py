@@ -18,6 +18,7 @@ from console.core.lock import LockHeld
 from console.core.model import OperationEvent, Outcome, Phase, SlotState, SwitchPolicy
 from console.core.operation import OperationRefused, ReadOnlyError
 from console.core.service import Console
+from console.core.store_resources import deployment_resources
 
 Handler = Callable[[argparse.Namespace], int]
 # A deployment in one of these phases will never become ready: `--wait` stops waiting.
@@ -270,12 +271,13 @@ def _history(args: argparse.Namespace) -> int:
         store = console.installation.store
         events = store.events(limit=args.limit)
         deployments = store.deployments(limit=args.limit)
+        used = deployment_resources(store, [d.id for d in deployments])
     finally:
         console.close()
     if args.json:
-        print(json.dumps(render.history_json(events, deployments), indent=2))
+        print(json.dumps(render.history_json(events, deployments, used), indent=2))
     else:
-        render.print_history(events, deployments)
+        render.print_history(events, deployments, used)
     return EXIT_OK
 
 

@@ -9,6 +9,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from console.cli.render_resources import (
+    deployment_resources_json,
+    resource_lines,
+    resources_json,
+)
 from console.core.config import Config
 from console.core.model import (
     Condition,
@@ -20,6 +25,7 @@ from console.core.model import (
     SlotStatus,
     Status,
 )
+from console.core.store_resources import DeploymentResources
 from console.core.traffic import TrafficFigures, traffic_text
 
 _MARK = {"info": "·", "warning": "!", "error": "✗", "success": "✓"}
@@ -81,6 +87,7 @@ def slot_json(slot: SlotStatus, now: float | None = None) -> dict[str, Any]:
         "updated_at": slot.updated_at,
         "readings": [reading_json(r, now) for r in slot.readings],
         "traffic": traffic_json(slot.traffic),
+        "resources": resources_json(slot.resources),
     }
 
 
@@ -195,6 +202,8 @@ def print_status(status: Status, catchup: bool = True) -> None:
     for slot in status.slots.values():
         if slot.traffic is not None:
             print(f"  {slot.color}: {traffic_text(slot.traffic)}")
+        for line in resource_lines(slot.color, slot.resources):
+            print(line)
         if slot.reason:
             print(f"  {slot.color}: {slot.reason}")
         unmet = [c for c in slot.conditions if not c.met]
@@ -215,7 +224,12 @@ def _when(at: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
-def history_json(events: list[EventRecord], deployments: list[Deployment]) -> dict[str, Any]:
+def history_json(
+    events: list[EventRecord],
+    deployments: list[Deployment],
+    resources: dict[int, DeploymentResources] | None = None,
+) -> dict[str, Any]:
+    resources = resources or {}
     return {
         "events": [
             {
@@ -245,19 +259,27 @@ def history_json(events: list[EventRecord], deployments: list[Deployment]) -> di
                 "cutover_ms": d.cutover_ms,
                 "start_height": d.start_height,
                 "target_height": d.target_height,
+                "resources": deployment_resources_json(resources.get(d.id)),
             }
             for d in deployments
         ],
     }
 
 
-def print_history(events: list[EventRecord], deployments: list[Deployment]) -> None:
+def print_history(
+    events: list[EventRecord],
+    deployments: list[Deployment],
+    resources: dict[int, DeploymentResources] | None = None,
+) -> None:
     print("DEPLOYMENTS")
     for d in deployments:
         print(
             f"  #{d.id:<4} {_when(d.created_at)}  {d.color:5} {d.image:32} {d.phase!s:12} "
             f"by {d.actor}" + (f" — {d.outcome}" if d.outcome else "")
         )
+        used = (resources or {}).get(d.id)
+        if used is not None and used.summary():
+            print(f"         {used.summary()}")
     print("EVENTS")
     for e in events:
         print(f"  {_when(e.at)}  {e.kind:10} {e.text}  [{e.actor}]")

@@ -24,6 +24,7 @@ from console.core.config_checks import (
     validate,
 )
 from console.core.config_coerce import ConfigError, SecretResolver, build
+from console.core.config_resources import ResourcesConfig
 from console.core.config_sources import (
     DEFAULT_CANDIDATE_QUERY,
     DEFAULT_HEAD_QUERY,
@@ -81,6 +82,8 @@ class ImageConfig:
     # for services that only re-index from scratch. Never touches the live colour's database.
     reset_database: bool = False
     start_timeout_seconds: float = 120.0  # no first height by then → the deployment failed
+    cpus: float = 0.0  # cap each new (candidate) container at this many cores; 0 = no limit
+    memory: str = ""  # and at this much memory, e.g. "2g"; "" = no limit (config_resources)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class SlotConfig:
     db_url: str = ""  # this colour's destination database (secret), as its container reaches it
     host_db_url: str = ""  # the same database as this host reaches it; "" = db_url
     env: dict[str, str] = field(default_factory=dict)
+    disk_path: str = ""  # the database's data dir on this host (statvfs), for the disk gate
+    disk_budget_bytes: int = 0  # or the space a remote database may use; 0 = not watched
 
     @property
     def sampling_db_url(self) -> str:
@@ -197,6 +202,7 @@ class Config:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     path: str = ""  # where it was loaded from (not a TOML key)
     secret_values: tuple[str, ...] = ()  # resolved secrets, for redaction (not a TOML key)
 

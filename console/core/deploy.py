@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import psycopg
 
+from console.core.config_resources import memory_bytes, nano_cpus
 from console.core.installation import (
     LABEL_COLOR,
     LABEL_DEPLOYMENT,
@@ -161,6 +162,8 @@ def deploy(
                 extra_hosts=inst.config.image.extra_hosts,
                 ulimits=inst.config.runtime.ulimits,
                 stop_timeout=inst.config.image.stop_timeout_seconds,
+                nano_cpus=nano_cpus(inst.config.image.cpus),  # caps the candidate's re-index
+                mem_limit=memory_bytes(inst.config.image.memory),
             )
             inst.runtime.start(spec)
         except Exception as exc:

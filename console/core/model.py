@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from console.core.resources import ResourceFigures
     from console.core.traffic import TrafficFigures
 
 Color = Literal["blue", "green"]
@@ -187,6 +188,8 @@ class SlotStatus:
     readings: tuple[PartReading, ...] = ()
     # What users of this colour got, from the proxy's counters; None: no figures (yet).
     traffic: TrafficFigures | None = None
+    # What this colour costs the host (Docker stats, database size, disk); None: not measured.
+    resources: ResourceFigures | None = None
 
     def stale_parts(self, now: float) -> list[PartReading]:
         """The parts that have not answered for longer than their `stale_after`."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from console.core.config import ReadinessConfig
+from console.core.disk import DiskOutlook, free_disk_condition
 from console.core.model import Condition
 
 # A sample older than this many sample intervals is stale: the sampler has stopped or the source is
@@ -43,6 +44,8 @@ class GateInputs:
     health_detail: str = ""
     # One (ok, detail) per configured [[readiness.checks]], in order; ok None = not checked yet.
     checks: tuple[tuple[bool | None, str], ...] = ()
+    # The colour's database disk, when configured ([slots.X] disk_path / disk_budget_bytes).
+    disk: DiskOutlook | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class ReadinessGate:
             conditions.append(_check_condition(check_name(check.name, check.url), ok, detail))
         if cfg.not_behind_live and self.catchup:
             conditions.append(_not_behind_live(inputs))
+        if inputs.disk is not None:
+            conditions.append(free_disk_condition(inputs.disk))
         if cfg.min_ready_seconds > 0:
             conditions.append(self._held_condition(inputs.now, all(c.met for c in conditions)))
         ready = all(c.met for c in conditions)

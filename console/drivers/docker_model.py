@@ -56,6 +56,8 @@ class ContainerSpec:
     # SIGTERM by default) then stops at once instead of waiting stop_timeout for SIGKILL.
     init: bool = True
     ulimits: dict[str, str] = field(default_factory=dict)  # {"nofile": "SOFT:HARD"}
+    nano_cpus: int | None = None  # CPU cap in 1e-9 cores ([image] cpus); None = no limit
+    mem_limit: int | None = None  # memory cap in bytes ([image] memory); None = no limit
 
 
 @dataclass(frozen=True, slots=True)

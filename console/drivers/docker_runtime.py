@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import docker
 import docker.errors
@@ -37,17 +37,14 @@ from console.drivers.docker_model import (
     container_info,
     restart_policy,
 )
+from console.drivers.docker_streams import StreamsMixin
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-_MAX_PARTIAL_LINE = (
-    1 << 20
-)  # a "line" with no newline is flushed after 1 MiB, never buffered forever
-_STOP_POLL_SECONDS = 0.1  # how quickly follow_logs notices its stop event
 
 T = TypeVar("T")
 
 
-class DockerRuntime:
+class DockerRuntime(StreamsMixin):
     """Docker Engine access for one host. Thread-safe; clients are created on first use.
 
     Every call is bounded (console/core/timeouts.py): reads by `timeout`, changes by
@@ -262,6 +259,8 @@ class DockerRuntime:
                 extra_hosts=spec.extra_hosts or None,
                 network_mode=spec.network or None,
                 init=spec.init,
+                nano_cpus=spec.nano_cpus,
+                mem_limit=spec.mem_limit,
                 ulimits=[
                     docker.types.Ulimit(
                         name=name, soft=int(value.split(":")[0]), hard=int(value.split(":")[1])
@@ -362,67 +361,6 @@ class DockerRuntime:
             return False
         return bool(result.exit_code == 0)
 
-    # ── logs (raw bytes: sanitize before use) ───────────────────────────────────────────────
-
-    def logs(self, name: str, tail: int = 300, since: float | None = None) -> list[bytes]:
-        """The last `tail` lines (stdout and stderr), optionally only those after `since`."""
-        try:
-            data = self._call(
-                lambda client: client.api.logs(
-                    name, stdout=True, stderr=True, tail=tail, since=since or None
-                )
-            )
-        except docker.errors.NotFound:
-            return []
-        lines = bytes(data).split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        return lines
-
-    def follow_logs(self, name: str, stop: threading.Event, tail: int = 0) -> Iterator[bytes]:
-        """Yield raw lines as the container writes them. Ends when the container stops, when
-        `stop` is set (within ~0.1 s, from any thread), or when the consumer closes the iterator.
-
-        A blocking socket read cannot watch an Event, so a small watcher thread waits on `stop`
-        and then shuts the HTTP response's socket down (docker's CancellableStream.close()); the
-        blocked read returns at once and the stream ends as if the container had stopped.
-        """
-        try:
-            stream = self._call(
-                lambda client: client.api.logs(
-                    name, stdout=True, stderr=True, stream=True, follow=True, tail=tail
-                )
-            )
-        except docker.errors.NotFound:
-            return
-        finished = threading.Event()
-        watcher = threading.Thread(
-            target=_close_when_stopped,
-            args=(stream, stop, finished),
-            name=f"follow-logs-{name}",
-            daemon=True,
-        )
-        watcher.start()
-        pending = b""
-        try:
-            for chunk in stream:
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                yield from complete
-                if len(pending) > _MAX_PARTIAL_LINE:
-                    yield pending
-                    pending = b""
-                if stop.is_set():
-                    return
-            if pending and not stop.is_set():
-                yield pending
-        except (requests.exceptions.RequestException, OSError):
-            return  # connection lost mid-stream (daemon restart): the caller re-follows
-        finally:
-            finished.set()
-            with contextlib.suppress(Exception):
-                stream.close()
-
     # ── helpers ──────────────────────────────────────────────────────────────────────────────
 
     def _explain(self, exc: docker.errors.DockerException) -> str:
@@ -441,12 +379,3 @@ def _is_timeout(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-def _close_when_stopped(stream: Any, stop: threading.Event, finished: threading.Event) -> None:
-    # Polls `finished` too, so the thread also ends when the stream ends by itself.
-    while not stop.wait(_STOP_POLL_SECONDS):
-        if finished.is_set():
-            return
-    with contextlib.suppress(Exception):
-        stream.close()

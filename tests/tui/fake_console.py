@@ -29,6 +29,7 @@ from console.core.model import (
     SwitchPlan,
     SwitchPolicy,
 )
+from console.core.resources import ResourceFigures
 from console.core.service import ReadOnlyError
 
 FIXED_NOW = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
@@ -43,6 +44,7 @@ GATE_NOT_MET = (
     Condition("log 'catchup completed'", False, "not seen yet"),
     Condition("health /health", True),
     Condition("not behind live", False, "412,330 behind blue"),
+    Condition("free_disk_after_catchup", False, "fills before caught up: full in 17m, ETA 22m"),
 )
 GATE_MET = tuple(Condition(c.name, True) for c in GATE_NOT_MET)
 
@@ -67,6 +69,18 @@ def _slots(gate_met: bool) -> dict[Color, SlotStatus]:
         conditions=GATE_MET,
         ready=True,
         updated_at=now - 1,
+        resources=ResourceFigures(
+            cpu_percent=18.0,
+            memory_bytes=612 << 20,
+            memory_limit_bytes=4 << 30,
+            block_read_bps=float(120 << 10),
+            block_write_bps=float(40 << 10),
+            db_size_bytes=61 << 30,
+            db_growth_bps=float(2 << 10),
+            disk_free_bytes=9 << 30,
+            disk_full_in_seconds=(9 << 30) / float(2 << 10),
+            cpu_history=(21.0, 24.0, 22.0, 30.0, 41.0, 35.0, 28.0, 19.0, 18.0, 17.0, 18.0, 18.0),
+        ),
     )
     green = SlotStatus(
         color="green",
@@ -87,8 +101,30 @@ def _slots(gate_met: bool) -> dict[Color, SlotStatus]:
         conditions=GATE_MET if gate_met else GATE_NOT_MET,
         ready=gate_met,
         updated_at=now - 1,
+        resources=_candidate_resources(gate_met),
     )
     return {"blue": blue, "green": green}
+
+
+def _candidate_resources(gate_met: bool) -> ResourceFigures:
+    # Mid-sync the disk runs out before the ETA (2 GiB at 2 MiB/s = 17 min < 22 min).
+    free = 2 << 30
+    return ResourceFigures(
+        cpu_percent=71.0,
+        memory_bytes=1_430 << 20,
+        memory_limit_bytes=4 << 30,
+        block_read_bps=float(3 << 20),
+        block_write_bps=float(9 << 20),
+        db_size_bytes=38 << 30,
+        db_growth_bps=float(2 << 20),
+        disk_free_bytes=free,
+        disk_full_in_seconds=free / float(2 << 20),
+        fills_before_caught_up=None if gate_met else True,
+        warnings=()
+        if gate_met
+        else ("green's database fills its disk /var/lib/postgresql before caught up.",),
+        cpu_history=(40.0, 55.0, 62.0, 70.0, 74.0, 69.0, 72.0, 75.0, 71.0, 68.0, 73.0, 71.0),
+    )
 
 
 def _events() -> list[EventRecord]:

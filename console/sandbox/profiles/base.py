@@ -102,7 +102,7 @@ def header(ctx: Context, service: str, secrets: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def slots(ctx: Context, service: str, with_db: bool) -> str:
+def slots(ctx: Context, service: str, with_db: bool, extra: str = "") -> str:
     prefix = container_prefix(service, ctx.ports.proxy)
     text = ""
     for color in ("blue", "green"):
@@ -111,6 +111,7 @@ def slots(ctx: Context, service: str, with_db: bool) -> str:
         if with_db:
             upper = color.upper()
             text += f'db_url = "${{{upper}_DB_URL}}"\nhost_db_url = "${{{upper}_HOST_DB_URL}}"\n'
+        text += extra  # more keys for each [slots.X] table
     return text
 
 

@@ -111,7 +111,7 @@ query = "SELECT MAX(height) - 1 FROM blocks"
 [candidate]
 query = "SELECT height FROM index_watermarks WHERE index_name = 'explorer'"
 '''
-            + slots(ctx, self.service, with_db=True)
+            + slots(ctx, self.service, with_db=True, extra=DISK_BUDGET)
             + """
 [readiness]
 max_lag = 2
@@ -127,6 +127,11 @@ sample_interval_seconds = 1.0
 """
             + proxy_switch_notify(ctx, "/health")
         )
+
+
+# The sandbox's databases share one local PostgreSQL: a budget (as for a remote database) makes
+# the demo show the disk line and the free_disk_after_catchup gate condition.
+DISK_BUDGET = "disk_budget_bytes = 268435456  # 256 MiB\n"
 
 
 def sandbox_password(path: Path) -> str:

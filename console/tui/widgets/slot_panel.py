@@ -15,6 +15,7 @@ from console.core.model import Color, SlotState, SlotStatus, SpeedPoint
 from console.core.traffic import traffic_text
 from console.tui.format import duration, eta, number, rate
 from console.tui.widgets.gate import GateList
+from console.tui.widgets.resource_lines import ResourceLines
 from console.tui.widgets.sparkline import SpeedSparkline
 from console.tui.widgets.text_line import TextLine
 
@@ -96,6 +97,7 @@ class SlotPanel(Vertical):
         traffic = TextLine(id=f"{c}-traffic", classes="slot-line")
         traffic.display = False  # until the proxy has counted
         yield traffic
+        yield ResourceLines(c)
         yield TextLine(id=f"{c}-reason", classes="slot-line reason")
         yield SpeedSparkline(line_variable=COLOR_VARIABLE[c], id=f"{c}-sparkline")
         yield GateList(id=f"{c}-gate")
@@ -123,6 +125,7 @@ class SlotPanel(Vertical):
             traffic.display = slot.traffic is not None
         if slot.traffic is not None:
             traffic.show(traffic_text(slot.traffic))
+        self.query_one(ResourceLines).show(slot.resources)
         reason = self.query_one(f"#{c}-reason", TextLine)
         reason.display = bool(slot.reason)
         reason.show(Content.styled(f"⚠ {slot.reason}", "$error") if slot.reason else "")

@@ -1,0 +1,138 @@
+"""Resource warnings across both colours, and each deployment's peaks for the history.
+
+- Contention: while the candidate syncs, the live colour's p99 (the proxy's traffic figures) or
+  CPU share is compared with what it was while nothing synced (console/core/disk.py); a
+  degradation becomes a warning on the live colour's resources (screen, `status`), an event and
+  a notification.
+- Disk: a colour whose database fills before it catches up (its resources carry the warning,
+  from ResourceWatch) is recorded and notified once per deployment, again after it cleared.
+- History: every tick's figures fold into the deployment's peaks (store_resources); when the
+  deployment becomes ready, a notification and an event carry them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from console.core.disk import (
+    ContentionBaseline,
+    LiveReading,
+    contention_warning,
+    is_disk_warning,
+)
+from console.core.model import COLORS, Color, SlotState, SlotStatus, other
+from console.core.resources import ResourceFigures
+from console.core.store_resources import DeploymentResources, put_deployment_resources
+
+if TYPE_CHECKING:
+    from console.core.installation import Installation
+
+_WRITE_EVERY_SECONDS = 30.0  # peaks are for planning: a write every half minute is plenty
+_SYNCING = (SlotState.STARTING, SlotState.SYNCING)
+
+
+class ResourceAlerts:
+    def __init__(self, inst: Installation, actor: str) -> None:
+        self.inst = inst
+        self.actor = actor
+        self.enabled = inst.config.resources.stats
+        self.contention = inst.config.resources.contention_warning
+        self.baselines = {color: ContentionBaseline() for color in COLORS}
+        self.peaks: dict[int, DeploymentResources] = {}
+        self._written: dict[int, tuple[float, DeploymentResources]] = {}
+        self._warned: set[tuple[Color, str]] = set()
+        self._summarized: set[int] = set()
+
+    def annotate(
+        self,
+        color: Color,
+        status: SlotStatus,
+        live: Color | None,
+        previous: dict[Color, SlotStatus],
+    ) -> SlotStatus:
+        """The live colour's status with a contention warning when the candidate (as of the
+        last tick: the live colour is composed first) is syncing and hurting it."""
+        if not (self.enabled and self.contention) or color != live:
+            return status
+        candidate = previous.get(other(color))
+        reading = LiveReading(
+            status.traffic.p99_ms if status.traffic is not None else None,
+            status.resources.cpu_percent if status.resources is not None else None,
+        )
+        if candidate is None or candidate.state not in _SYNCING:
+            self.baselines[color].learn(reading)
+            return status
+        candidate_cpu = candidate.resources.cpu_percent if candidate.resources else None
+        warning = contention_warning(
+            color, candidate.color, reading, self.baselines[color], candidate_cpu
+        )
+        if warning is None:
+            return status
+        figures = status.resources or ResourceFigures()
+        return replace(status, resources=replace(figures, warnings=(*figures.warnings, warning)))
+
+    def after_tick(self, statuses: dict[Color, SlotStatus]) -> None:
+        if not self.enabled:
+            return
+        for color, status in statuses.items():
+            figures = status.resources
+            self._warn(color, status, figures)
+            if figures is None or status.deployment_id is None:
+                continue
+            self._fold(status.deployment_id, figures)
+            if status.state == SlotState.READY and status.deployment_id not in self._summarized:
+                self._summarized.add(status.deployment_id)
+                self._summarize(color, status)
+
+    def _warn(self, color: Color, status: SlotStatus, figures: ResourceFigures | None) -> None:
+        warnings = figures.warnings if figures is not None else ()
+        for kind in ("disk", "contention"):
+            text = next((w for w in warnings if _kind(w) == kind), None)
+            key = (color, kind)
+            if text is None:
+                self._warned.discard(key)  # cleared: warn again if it comes back
+                continue
+            if key in self._warned:
+                continue
+            self._warned.add(key)
+            store = self.inst.store
+            store.record_event(
+                "resources", text, "warning", self.actor, color, status.deployment_id
+            )
+            self.inst.notifier.send("resources", f"{self.inst.config.service}: {text}", "warning")
+
+    def _fold(self, deployment_id: int, figures: ResourceFigures) -> None:
+        folded = self.peaks.get(deployment_id, DeploymentResources()).folded(figures)
+        self.peaks[deployment_id] = folded
+        now = time.monotonic()
+        written_at, written = self._written.get(deployment_id, (-float("inf"), None))
+        if folded != written and now - written_at >= _WRITE_EVERY_SECONDS:
+            self._write(deployment_id, folded, now)
+
+    def _write(self, deployment_id: int, value: DeploymentResources, now: float) -> None:
+        put_deployment_resources(self.inst.store, deployment_id, value)
+        self._written[deployment_id] = (now, value)
+
+    def _summarize(self, color: Color, status: SlotStatus) -> None:
+        assert status.deployment_id is not None
+        peaks = self.peaks[status.deployment_id]
+        self._write(status.deployment_id, peaks, time.monotonic())
+        summary = peaks.summary()
+        if not summary:
+            return
+        text = f"{color} ({status.version or '?'}) caught up using {summary}."
+        self.inst.store.record_event(
+            "resources", text, "info", self.actor, color, status.deployment_id
+        )
+        self.inst.notifier.send("resources", f"{self.inst.config.service}: {text}")
+
+    def close(self) -> None:
+        for deployment_id, peaks in self.peaks.items():
+            if self._written.get(deployment_id, (0.0, None))[1] != peaks:
+                self._write(deployment_id, peaks, time.monotonic())
+
+
+def _kind(warning: str) -> str:
+    return "disk" if is_disk_warning(warning) else "contention"
