@@ -7,6 +7,11 @@ which runs once when the response — or a websocket — ends. There the last en
 `$upstream_status` / `$upstream_response_time` lists (one per upstream tried) is what the client
 got. A 101 is counted but kept out of latency: its "response time" is the websocket's lifetime.
 
+Reload mode has no Lua of its own, but where the Lua module is loaded the same counting is
+rendered there too (the colour is the rendered `$bluegreen_live`, the same for the whole request
+inside one worker, even across a reload), with a small admin server that serves only the counters.
+Without the module `nginx -t` rejects the Lua, and the driver renders reload mode without it.
+
 The counters live in their own `lua_shared_dict`, so they survive reloads and never compete with
 the live colour's dict for space. Keys are flat ("blue:req", "green:le100"); console/core/traffic.py
 turns them into figures.
@@ -37,6 +42,36 @@ PICK_AND_OPEN = (
     "    return live\n"
     "}\n"
 )
+
+NO_LUA_NOTE = "no traffic figures without the Lua module"
+# What the http include says when reload mode was rendered without Lua (nginx -t refused it).
+NO_LUA_MARKER = "# bluegreen counters=off: this nginx has no Lua module"
+# Reload mode: `$bluegreen_live` is a map; the request is counted open under its own variable.
+OPEN_ONLY = (
+    "# Count the request open (once) under the colour this worker routes to; closed below.\n"
+    "set_by_lua_block $bluegreen_counted {\n"
+    "    local live = ngx.var.bluegreen_live\n"
+    '    if live == "blue" or live == "green" then\n'
+    "        local t = ngx.shared.bluegreen_traffic\n"
+    '        t:incr(live .. ":open", 1, 0)\n'
+    "        if ngx.var.http_upgrade then\n"
+    '            t:incr(live .. ":ws", 1, 0)\n'
+    "        end\n"
+    "    end\n"
+    "    return live\n"
+    "}\n"
+)
+
+
+def lua_unavailable(error: str) -> bool:
+    """Whether `nginx -t` refused the include because the Lua module is not loaded."""
+    return "unknown directive" in error and "lua" in error
+
+
+def count_on_log(variable: str) -> str:
+    """The log-phase counting, reading the colour the request was counted open under."""
+    return COUNT_ON_LOG.replace("ngx.var.bluegreen_live", f"ngx.var.{variable}", 1)
+
 
 COUNT_ON_LOG = (
     "# Per-colour counters, once per request when it ends (see bluegreen's nginx_traffic.py).\n"
@@ -100,4 +135,19 @@ def traffic_location(token_check: str) -> str:
         "                table.concat(parts, \",\"), '}}')\n"
         "        }\n"
         "    }\n"
+    )
+
+
+def counting_server(listen: str, token_check: str) -> str:
+    """Reload mode: the dict and an admin server that serves only the counters."""
+    return (
+        f"\n{TRAFFIC_DICT}\n"
+        f"# GET {TRAFFIC_PATH} reads the per-colour traffic counters.\n"
+        f"{listen}"
+        "    access_log off;\n"
+        f"{traffic_location(token_check)}"
+        "    location / {\n"
+        "        return 404;\n"
+        "    }\n"
+        "}\n"
     )

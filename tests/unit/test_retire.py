@@ -1,0 +1,32 @@
+"""Drain-aware retirement: the pure policy deciding when the previous colour may stop."""
+
+from __future__ import annotations
+
+from console.agent.retire import decide
+
+KEEP_UNTIL, TIMEOUT = 1000.0, 60.0
+
+
+def test_nothing_stops_before_the_keep_has_passed() -> None:
+    assert not decide(999.0, KEEP_UNTIL, TIMEOUT, 0, 0).stop
+
+
+def test_a_drained_colour_stops_as_soon_as_the_keep_has_passed() -> None:
+    decision = decide(1000.0, KEEP_UNTIL, TIMEOUT, 0, 0)
+    assert decision.stop and decision.why.startswith("drained")
+
+
+def test_open_requests_hold_the_stop_until_they_end() -> None:
+    assert not decide(1030.0, KEEP_UNTIL, TIMEOUT, 2, 1).stop
+    assert decide(1031.0, KEEP_UNTIL, TIMEOUT, 0, 0).why.startswith("drained")
+
+
+def test_the_drain_timeout_stops_it_and_says_how_many_were_open() -> None:
+    decision = decide(1060.0, KEEP_UNTIL, TIMEOUT, 3, 1)
+    assert decision.stop and decision.why == "drain timeout with 3 open, 1 websocket"
+    assert decide(1061.0, KEEP_UNTIL, TIMEOUT, 2, 0).why == "drain timeout with 2 open"
+
+
+def test_a_proxy_that_cannot_count_retires_by_time_and_says_so() -> None:
+    decision = decide(1000.0, KEEP_UNTIL, TIMEOUT, None, None)
+    assert decision.stop and "no open-request count" in decision.why
