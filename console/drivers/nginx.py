@@ -219,6 +219,8 @@ class NginxDriver:
             ]
         else:
             lines += [
+                "# Traffic figures per colour need the Lua module (Debian: libnginx-mod-http-lua);",
+                "# without it the includes are written without counting, and the console says so.",
                 "# 1. Main context, top of nginx.conf: old workers must not outlive a reload by",
                 "#    hours because of open websockets.",
             ]
