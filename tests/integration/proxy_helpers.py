@@ -24,6 +24,10 @@ from pathlib import Path
 
 from console.core.config import Config, ProxyConfig, SlotConfig
 
+# RFC 6455's sample handshake (HAProxy refuses an upgrade without a key, and checks the answer).
+WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+WS_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real service
@@ -41,6 +45,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(101)
             self.send_header("Upgrade", "websocket")
             self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", WS_ACCEPT)
             self.end_headers()
             self.wfile.flush()
             while data := self.connection.recv(4096):
@@ -122,7 +127,8 @@ def open_websocket(port: int, path: str = "/ws", timeout: float = 5.0) -> socket
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     sock.sendall(
         f"GET {path} HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\n\r\n".encode("ascii")
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {WS_KEY}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode("ascii")
     )
     head = b""
     while b"\r\n\r\n" not in head:

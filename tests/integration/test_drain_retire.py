@@ -33,7 +33,7 @@ def web() -> Iterator[Sandbox]:
         stop_agent(world)  # `deploy` starts it again, with the [switch] below
         text = re.sub(
             r"\[switch\][^\[]*",
-            f"[switch]\npolicy = \"confirm\"\nwatch_seconds = {WATCH}\nauto_rollback = true\n"
+            f'[switch]\npolicy = "confirm"\nwatch_seconds = {WATCH}\nauto_rollback = true\n'
             f"keep_previous_seconds = {KEEP}\ndrain_timeout_seconds = {DRAIN_TIMEOUT}\n\n",
             world.config.read_text(),
         )
