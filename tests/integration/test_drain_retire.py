@@ -122,7 +122,7 @@ def test_an_open_request_delays_the_stop_until_it_ends(web: Sandbox) -> None:
 
 
 def test_a_request_still_open_at_the_drain_timeout_is_cut_and_said(web: Sandbox) -> None:
-    deploy_ready(web, "v3", "blue")
+    deploy_ready(web, "v1", "blue")  # the sandbox builds v1 and v2 only
     sock = held_request(web.proxy_url)
     try:
         wait("the held request counted on green", lambda: open_on(web, "green") == 1, 10)
