@@ -185,12 +185,9 @@ def count_on_log_batched(variable: str = "bluegreen_live") -> str:
         "        package.loaded.bluegreen_batch = batch\n"
         "    end\n"
         "    local c = batch.counts\n"
-        "    if not batch.pending then\n"
-        "        batch.pending = true\n"
-        "        ngx.timer.at(0.1, batch.flush)\n"
-        "    end\n"
         '    local key = live .. ":req"\n'
         "    c[key] = (c[key] or 0) + 1\n"
+        "    -- The lists hold one entry per upstream tried: the last is what the client got.\n"
         '    local status = tonumber(string.match(ngx.var.upstream_status or "", "(%d+)%D*$"))\n'
         "        or ngx.status\n"
         "    local class = math.floor(status / 100)\n"
@@ -198,26 +195,29 @@ def count_on_log_batched(variable: str = "bluegreen_live") -> str:
         '        key = live .. ":" .. class .. "xx"\n'
         "        c[key] = (c[key] or 0) + 1\n"
         "    end\n"
-        "    if status == 101 then\n"
-        "        return\n"
-        "    end\n"
-        "    local seconds = tonumber(\n"
+        "    local seconds = status ~= 101 and tonumber(\n"
         '        string.match(ngx.var.upstream_response_time or "", "([%d.]+)[^%d.]*$"))\n'
-        "    if not seconds then\n"
-        "        return\n"
+        "    if seconds then\n"
+        '        key = live .. ":rt_us"\n'
+        "        c[key] = (c[key] or 0) + math.floor(seconds * 1000000 + 0.5)\n"
+        '        key = live .. ":timed"\n'
+        "        c[key] = (c[key] or 0) + 1\n"
+        "        local ms = seconds * 1000\n"
+        '        key = live .. ":le_inf"\n'
+        "        for _, bound in ipairs(batch.bounds) do\n"
+        "            if ms <= bound then\n"
+        '                key = live .. ":le" .. bound\n'
+        "                break\n"
+        "            end\n"
+        "        end\n"
+        "        c[key] = (c[key] or 0) + 1\n"
         "    end\n"
-        '    key = live .. ":rt_us"\n'
-        "    c[key] = (c[key] or 0) + math.floor(seconds * 1000000 + 0.5)\n"
-        '    key = live .. ":timed"\n'
-        "    c[key] = (c[key] or 0) + 1\n"
-        "    local ms = seconds * 1000\n"
-        '    key = live .. ":le_inf"\n'
-        "    for _, bound in ipairs(batch.bounds) do\n"
-        "        if ms <= bound then\n"
-        '            key = live .. ":le" .. bound\n'
-        "            break\n"
+        "    if not batch.pending then\n"
+        "        -- No timer (the worker is exiting, or too many are pending): flush right away.\n"
+        "        batch.pending = ngx.timer.at(0.1, batch.flush) and true or false\n"
+        "        if not batch.pending then\n"
+        "            batch.flush()\n"
         "        end\n"
         "    end\n"
-        "    c[key] = (c[key] or 0) + 1\n"
         "}\n"
     )
