@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from console.agent.retire import decide
+from console.core.config import ConfigError, load_config
 
 KEEP_UNTIL, TIMEOUT = 1000.0, 60.0
 
@@ -30,3 +35,29 @@ def test_the_drain_timeout_stops_it_and_says_how_many_were_open() -> None:
 def test_a_proxy_that_cannot_count_retires_by_time_and_says_so() -> None:
     decision = decide(1000.0, KEEP_UNTIL, TIMEOUT, None, None)
     assert decision.stop and "no open-request count" in decision.why
+
+
+CONFIG = """
+service = "drain"
+state_dir = "{state}"
+[image]
+repository = "example/web"
+[slots.blue]
+container = "d-blue"
+host_port = 18981
+[slots.green]
+container = "d-green"
+host_port = 18982
+[switch]
+keep_previous_seconds = 60
+drain_timeout_seconds = {timeout}
+"""
+
+
+def test_drain_timeout_is_read_and_a_negative_one_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bluegreen.toml"
+    path.write_text(CONFIG.format(state=tmp_path / "state", timeout=45))
+    assert load_config(str(path)).switch.drain_timeout_seconds == 45
+    path.write_text(CONFIG.format(state=tmp_path / "state", timeout=-1))
+    with pytest.raises(ConfigError, match=r"switch\.drain_timeout_seconds must be 0 or more"):
+        load_config(str(path))
