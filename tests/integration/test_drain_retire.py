@@ -117,6 +117,10 @@ def test_an_open_request_delays_the_stop_until_it_ends(web: Sandbox) -> None:
     stopped = wait("blue stopped", lambda: not running(web, "blue"), 15)
     events = retire_events(web)
     assert len(events) == 1 and "drained: 0 open requests" in events[0], events
+    print(
+        f"blue stopped {stopped - ended:.1f} s after its request ended, "
+        f"{stopped - switched:.1f} s after the switch"
+    )
     assert stopped - ended < 6, "the stop came long after the request ended"
     assert stopped - switched < KEEP + WATCH + DRAIN_TIMEOUT, "it waited for the timeout"
 
@@ -133,6 +137,9 @@ def test_a_request_still_open_at_the_drain_timeout_is_cut_and_said(web: Sandbox)
     finally:
         sock.close()
     waited = stopped - switched
+    print(
+        f"green stopped {waited:.1f} s after the switch (keep {KEEP} s + timeout {DRAIN_TIMEOUT} s)"
+    )
     assert waited >= KEEP + DRAIN_TIMEOUT - 1, f"stopped after {waited:.1f} s: before the timeout"
     events = retire_events(web)
     assert any("drain timeout with 1 open" in text for text in events), events
