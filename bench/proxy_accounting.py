@@ -1,8 +1,9 @@
 """What per-colour counting costs: req/s and p99 through nginx with the counters vs without.
 
 One private nginx (live mode) in front of the benchmark upstreams; the location include is
-rewritten between rounds — with the counting Lua (as `proxy install` writes it) or with the same
-colour pick and no counting — and nginx reloaded. Rounds alternate (A, B, A, B, …) so drift on a
+rewritten between rounds — with the counting Lua (as `proxy install` writes it), with the same
+counting batched per worker (`count_on_log_batched`), or with the same colour pick and no
+counting — and nginx reloaded. Rounds alternate (A, B, A, B, …) so drift on a
 shared machine hits both alike; each round is `hey -n N -c C` of keep-alive POSTs, unthrottled.
 The counters are read back at the end: they must hold every counted request.
 
@@ -25,7 +26,7 @@ from bench.common import GRAPHQL_BODY, free_port_or_exit, table, upstreams, writ
 from console.core.config import Config, ProxyConfig, SlotConfig
 from console.core.traffic import TrafficSnapshot
 from console.drivers.nginx import LOCATION_FILE, NginxDriver, render_location_conf
-from console.drivers.nginx_traffic import COUNT_ON_LOG, PICK_AND_OPEN
+from console.drivers.nginx_traffic import COUNT_ON_LOG, PICK_AND_OPEN, count_on_log_batched
 from console.sandbox.nginx_proc import NginxProcess
 
 PROXY, ADMIN, BLUE, GREEN = 29060, 29061, 29062, 29063
@@ -82,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     driver = NginxDriver(
         Config(service="bench", state_dir=str(tmp / "state"), slots=slots, proxy=proxy)
     )
-    figures: dict[str, list[tuple[float, float, int]]] = {"with counters": [], "without": []}
+    figures: dict[str, list[tuple[float, float, int]]] = {
+        "with counters": [],
+        "batched": [],
+        "without": [],
+    }
     try:
         counted_requests, traffic = measure(args, proc, driver, body, figures)
     finally:
@@ -98,6 +103,7 @@ def measure(
     figures: dict[str, list[tuple[float, float, int]]],
 ) -> tuple[int, TrafficSnapshot | None]:
     counted = render_location_conf("live")
+    batched = counted.replace(COUNT_ON_LOG, count_on_log_batched())
     plain = without_counters()
     url = f"http://127.0.0.1:{PROXY}/graphql"
     with upstreams([BLUE, GREEN]):
@@ -107,14 +113,16 @@ def measure(
             driver.install("blue")
             counted_requests = 0
             for _ in range(args.rounds):
-                for name, text in (("without", plain), ("with counters", counted)):
+                variants = (("without", plain), ("with counters", counted), ("batched", batched))
+                for name, text in variants:
                     (proc.include_dir / LOCATION_FILE).write_text(text)
                     proc.reload()
                     time.sleep(1.0)  # old workers gone, new ones listening
                     hey(url, body, 500, args.connections)  # warm the keep-alive pools
                     figures[name].append(hey(url, body, args.requests, args.connections))
-                    if name == "with counters":
+                    if name != "without":
                         counted_requests += args.requests + 500
+            time.sleep(0.5)  # the batched variant's last timer flush
             return counted_requests, driver.traffic()
 
 
@@ -132,20 +140,30 @@ def report(
         failed = sum(r[2] for r in runs)
         data[name] = {"rps": rps, "p99_ms": p99, "failed": failed, "rounds": runs}
         rows.append([name, f"{rps:,.0f}", f"{p99:.2f}", str(failed)])
-    base, with_ = data["without"], data["with counters"]
-    throughput_cost = 1 - with_["rps"] / base["rps"]  # type: ignore[operator]
-    p99_added_us = (with_["p99_ms"] - base["p99_ms"]) * 1e3  # type: ignore[operator]
+    base = data["without"]
+    costs: dict[str, dict[str, float]] = {}
     print(table(["nginx live mode", "req/s (median)", "p99 ms", "failed"], rows))
+    for name in ("with counters", "batched"):
+        variant = data[name]
+        cost = 1 - variant["rps"] / base["rps"]  # type: ignore[operator]
+        added = (variant["p99_ms"] - base["p99_ms"]) * 1e3  # type: ignore[operator]
+        costs[name] = {"throughput_cost": cost, "p99_added_us": added}
+        print(
+            f"{name}: counting costs {cost * 100:+.1f} % throughput and {added:+.0f} µs p99 "
+            "(target ≤ 3 %, ≤ 50 µs)"
+        )
+    throughput_cost = costs["with counters"]["throughput_cost"]
+    p99_added_us = costs["with counters"]["p99_added_us"]
     print(
-        f"counting costs {throughput_cost * 100:+.1f} % throughput and {p99_added_us:+.0f} µs p99 "
-        f"(target ≤ 3 %, ≤ 50 µs); the counters hold {seen:,} of the {counted_requests:,} "
-        "requests sent while counting (+ the install's probes)"
+        f"the counters hold {seen:,} of the {counted_requests:,} requests sent while counting "
+        "(+ the install's probes)"
     )
     path = write_results(
         "proxy_accounting",
         {
             "args": vars(args),
             "results": data,
+            "costs": costs,
             "throughput_cost": throughput_cost,
             "p99_added_us": p99_added_us,
             "counted": seen,

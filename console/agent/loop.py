@@ -22,6 +22,7 @@ from typing import Any
 from console.agent.live_colour import LiveColourWatch
 from console.agent.metrics import Published
 from console.agent.resource_alerts import ResourceAlerts
+from console.agent.retire import Retirement
 from console.agent.samplers import Sampler, sample_round
 from console.agent.slot_watch import SlotWatch
 from console.agent.systemd import notify
@@ -70,6 +71,7 @@ class Agent:
         self.live_colour = LiveColourWatch(inst, AGENT_ACTOR, log)
         self.traffic = TrafficWatch(inst, _stale_after(inst))
         self.resource_alerts = ResourceAlerts(inst, str(AGENT_ACTOR))
+        self.retirement = Retirement(inst, AGENT_ACTOR, log)  # after the keep, once drained
         self.previous: dict[Color, SlotStatus] = {}
         self.eta_warned: set[int] = set()
         self.live_bad_ticks = 0
@@ -200,7 +202,7 @@ class Agent:
             self._transitions(color, status, live)
         self.resource_alerts.after_tick(statuses)
         self._post_switch_watch(now, statuses)
-        self._retire_previous(now, statuses)
+        self.retirement.tick(now, statuses)
         self.previous = statuses
         store.put_proxy_reading(self.live_colour.sampler.published())
         store.heartbeat("agent")
@@ -332,29 +334,6 @@ class Agent:
         except LockHeld as exc:
             self.log(f"auto rollback postponed: {exc}")
         self.live_bad_ticks = 0
-
-    def _retire_previous(self, now: float, statuses: dict[Color, SlotStatus]) -> None:
-        keep = self.inst.config.switch.keep_previous_seconds
-        switched_at = self.inst.store.switched_at()
-        live, previous = self.inst.store.live(), self.inst.store.previous()
-        if keep <= 0 or not previous or previous == live or switched_at is None:
-            return
-        if self.inst.store.watch() is not None or now - switched_at < keep:
-            return
-        if statuses[previous].container_state == "running":
-            container = self.inst.config.slot(previous).container
-            try:
-                with self.inst.lock.acquire("retire previous colour", AGENT_ACTOR):
-                    self.inst.runtime.stop(container)
-            except LockHeld:
-                return
-            self.inst.store.record_event(
-                "retire",
-                f"Stopped {previous} after keeping it {keep:.0f} s for rollback.",
-                "info",
-                str(AGENT_ACTOR),
-                previous,
-            )
 
 
 def _stale_after(inst: Installation) -> float:

@@ -93,6 +93,7 @@ def slot_json(slot: SlotStatus, now: float | None = None) -> dict[str, Any]:
 
 TRAFFIC_KEYS = (
     "rps", "error_rate", "p50_ms", "p99_ms", "open_connections", "websockets", "requests_total",
+    "mean_ms", "note",  # HAProxy has a mean but no percentiles; note: what the proxy cannot say
 )  # fmt: skip
 
 
@@ -101,9 +102,10 @@ def traffic_json(figures: TrafficFigures | None) -> dict[str, Any]:
     if figures is None:
         return dict.fromkeys(TRAFFIC_KEYS)
     out: dict[str, Any] = {key: getattr(figures, key) for key in TRAFFIC_KEYS}
-    for key in ("rps", "p50_ms", "p99_ms"):
+    for key in ("rps", "p50_ms", "p99_ms", "mean_ms"):
         if out[key] is not None:
             out[key] = round(out[key], 2)
+    out["note"] = out["note"] or None
     if out["error_rate"] is not None:
         out["error_rate"] = round(out["error_rate"], 4)
     return out

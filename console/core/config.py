@@ -153,6 +153,7 @@ class SwitchConfig:
     watch_seconds: float = 300.0  # post-switch window watched for automatic rollback
     auto_rollback: bool = True
     keep_previous_seconds: float = 0.0  # 0 = keep the previous colour running until next deploy
+    drain_timeout_seconds: float = 300.0  # then wait this long at most for its open requests
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
                 problems.append(problem)
         if not 100 <= check.expect_status <= 599:
             problems.append(f"{where}.expect_status must be an HTTP status, 100-599")
+    if config.switch.drain_timeout_seconds < 0:
+        problems.append("switch.drain_timeout_seconds must be 0 or more")
     if not config.image.command and not config.image.repository:
         problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
     if config.proxy.kind == "nginx" and not config.proxy.include_dir:

@@ -40,6 +40,10 @@ class ColourCounters:
     buckets: tuple[int, ...] = ()  # per LATENCY_BOUNDS_MS, plus one for the rest; () = none
     open_requests: int | None = None  # gauge; None: the proxy cannot say
     websockets: int | None = None  # gauge; None: the proxy cannot say
+    # HAProxy's own latency figures (it keeps no distribution): the mean over its last 1024
+    # requests and the longest since it started. None where the proxy does not give them.
+    recent_mean_ms: float | None = None
+    max_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class TrafficSnapshot:
     at: float
     colours: Mapping[Color, ColourCounters]
     has_percentiles: bool = True  # HAProxy's stats have no latency distribution
+    note: str = ""  # what the figures cannot say, shown beside them ("p99 not available …")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,9 @@ class TrafficFigures:
     requests_total: int | None = None
     window_requests: int = 0  # requests counted in the window (analysis: min_requests)
     window_seconds: float = 0.0
+    mean_ms: float | None = None  # the window's mean upstream time (HAProxy: its recent mean)
+    max_ms: float | None = None  # HAProxy: the longest response since it started
+    note: str = ""  # what the proxy cannot say, shown beside the figures
 
 
 def counters_from_keys(values: Mapping[str, float]) -> dict[Color, ColourCounters]:
@@ -121,6 +129,7 @@ def figures_between(
     newer: ColourCounters,
     seconds: float,
     has_percentiles: bool = True,
+    note: str = "",
 ) -> TrafficFigures:
     """A colour's figures from two readings `seconds` apart (older None: only the gauges)."""
     if older is None or seconds <= 0:
@@ -128,6 +137,9 @@ def figures_between(
             open_connections=newer.open_requests,
             websockets=newer.websockets,
             requests_total=newer.requests,
+            mean_ms=newer.recent_mean_ms,
+            max_ms=newer.max_ms,
+            note=note,
         )
     requests = newer.requests - older.requests
     answered = sum(
@@ -138,6 +150,8 @@ def figures_between(
     if has_percentiles and newer.buckets and len(older.buckets) == len(newer.buckets):
         delta = tuple(n - o for n, o in zip(newer.buckets, older.buckets, strict=True))
         p50, p99 = percentile(delta, 0.50), percentile(delta, 0.99)
+    timed = newer.timed - older.timed
+    mean_ms = (newer.upstream_us - older.upstream_us) / 1000 / timed if timed > 0 else None
     return TrafficFigures(
         rps=requests / seconds,
         error_rate=(newer.status_5xx - older.status_5xx) / answered if answered > 0 else None,
@@ -149,6 +163,9 @@ def figures_between(
         requests_total=newer.requests,
         window_requests=requests,
         window_seconds=seconds,
+        mean_ms=mean_ms if mean_ms is not None else newer.recent_mean_ms,
+        max_ms=newer.max_ms,
+        note=note,
     )
 
 
@@ -184,17 +201,22 @@ class TrafficWindow:
         newest = self._readings[-1]
         counters = newest.colours.get(color)
         if counters is None:
-            return None
+            # A proxy that counts nothing (reload mode without Lua) still says why.
+            return TrafficFigures(note=newest.note) if newest.note else None
         oldest = self._readings[0]
         zero = ColourCounters(buckets=(0,) * len(counters.buckets))  # first seen in the window
         older = oldest.colours.get(color, zero) if oldest is not newest else None
-        return figures_between(older, counters, newest.at - oldest.at, newest.has_percentiles)
+        return figures_between(
+            older, counters, newest.at - oldest.at, newest.has_percentiles, newest.note
+        )
 
 
 def traffic_text(figures: TrafficFigures | None) -> str:
     """One line for `status` and the TUI panel: req/s, 5xx and 4xx shares, p50/p99, gauges."""
     if figures is None:
         return "traffic —"
+    if figures.note and figures.rps is None and figures.requests_total is None:
+        return f"traffic — {figures.note}"
     parts = [f"{figures.rps:.1f} req/s" if figures.rps is not None else "— req/s"]
     if figures.error_rate is not None:
         parts.append(f"5xx {figures.error_rate * 100:.1f}%")
@@ -202,8 +224,13 @@ def traffic_text(figures: TrafficFigures | None) -> str:
         parts.append(f"4xx {figures.client_error_rate * 100:.1f}%")
     if figures.p50_ms is not None and figures.p99_ms is not None:
         parts.append(f"p50/p99 {figures.p50_ms:.0f}/{figures.p99_ms:.0f} ms")
+    elif figures.mean_ms is not None:
+        peak = f", max {figures.max_ms:.0f}" if figures.max_ms is not None else ""
+        parts.append(f"mean {figures.mean_ms:.0f}{peak} ms")
     if figures.open_connections is not None:
         parts.append(f"{figures.open_connections} open")
     if figures.websockets:
         parts.append(f"{figures.websockets} ws")
+    if figures.note:
+        parts.append(figures.note)
     return "traffic " + " · ".join(parts)

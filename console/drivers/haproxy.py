@@ -30,6 +30,7 @@ from console.core.proxy_types import (
 )
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
 from console.core.traffic import TrafficSnapshot
+from console.drivers.haproxy_traffic import NO_PERCENTILES_NOTE, STAT_COMMAND, parse_show_stat
 from console.drivers.probe import wait_for_color
 from console.drivers.proxy_command import run_command
 
@@ -171,7 +172,15 @@ class HaproxyDriver:
         return second if first == second else UNANSWERED
 
     def traffic(self) -> TrafficSnapshot | None:
-        return None  # `show stat` deltas are not read yet: no figures from HAProxy
+        # HAProxy counts per server already; the window turns its counters into rates.
+        answer = self.runtime(STAT_COMMAND.format(backend=self.backend), PROXY_READ_BACK_SECONDS)
+        colours = parse_show_stat(answer, self.backend)
+        if not colours:
+            raise ProxyError(
+                f"HAProxy gave no traffic figures for backend '{self.backend}' (servers blue and "
+                "green): add the backend from the snippet or fix proxy.backend."
+            )
+        return TrafficSnapshot(time.time(), colours, False, NO_PERCENTILES_NOTE)
 
     def current(self) -> Color | None:
         return self.read_back().color

@@ -41,6 +41,7 @@ from console.drivers.nginx_render import (
     render_http_conf,
     render_location_conf,
 )
+from console.drivers.nginx_traffic import NO_LUA_MARKER, NO_LUA_NOTE, lua_unavailable
 from console.drivers.probe import color_of, probe_client, wait_for_color
 from console.drivers.proxy_command import run_command
 
@@ -71,8 +72,9 @@ class NginxDriver:
         self.admin_where = self.admin.where
         self._probe_url = config.proxy.proxy_url.rstrip("/") + config.proxy.probe_path
 
-    def layout(self, create_token: bool = False) -> NginxLayout:
+    def layout(self, create_token: bool = False, counting: bool | None = None) -> NginxLayout:
         return NginxLayout(
+            counting=self.counting() if counting is None else counting,
             mode=self.mode,
             blue_port=self.blue_port,
             green_port=self.green_port,
@@ -95,9 +97,19 @@ class NginxDriver:
         self.admin.set(live or NOTHING_LIVE)
 
     def traffic(self) -> TrafficSnapshot | None:
-        if self.mode == "reload":
-            return None  # the reload-mode include carries no Lua: nothing counts
+        if self.mode == "reload" and not self.counting():
+            return TrafficSnapshot(time.time(), {}, note=NO_LUA_NOTE)
         return self.admin.traffic()
+
+    def counting(self) -> bool:
+        """Whether the includes count traffic: always in live mode; in reload mode unless
+        `nginx -t` refused the Lua (the http include then says so)."""
+        if self.mode == "live":
+            return True
+        try:
+            return NO_LUA_MARKER not in self.http_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return True
 
     def switch(self, to: Color) -> SwitchResult:
         if self.mode == "reload":
@@ -161,7 +173,7 @@ class NginxDriver:
         persisted = parse_persisted(text)
         expected = {
             self.http_path: render_http_conf(self.layout(), persisted),
-            self.location_path: render_location_conf(self.mode),
+            self.location_path: render_location_conf(self.mode, self.counting()),
         }
         for path, wanted in expected.items():
             try:
@@ -207,6 +219,8 @@ class NginxDriver:
             ]
         else:
             lines += [
+                "# Traffic figures per colour need the Lua module (Debian: libnginx-mod-http-lua);",
+                "# without it the includes are written without counting, and the console says so.",
                 "# 1. Main context, top of nginx.conf: old workers must not outlive a reload by",
                 "#    hours because of open websockets.",
             ]
@@ -241,11 +255,20 @@ class NginxDriver:
         """Render both includes for `live` and validate; the paths that changed on disk.
 
         If the test command rejects them, the previous files are put back before ProxyError.
-        Usable before nginx runs (the sandbox writes the files, then starts nginx).
+        Usable before nginx runs (the sandbox writes the files, then starts nginx). Reload mode
+        renders the traffic counters, and again without them if nginx has no Lua module.
         """
-        layout = self.layout(create_token=True)
+        try:
+            return self._write_files(live, counting=True)
+        except ProxyError as exc:
+            if self.mode == "live" or not lua_unavailable(str(exc)):
+                raise
+        return self._write_files(live, counting=False)
+
+    def _write_files(self, live: Color | None, counting: bool) -> tuple[str, ...]:
+        layout = self.layout(create_token=True, counting=counting)
         wanted = {self.http_path: render_http_conf(layout, live)}
-        wanted[self.location_path] = render_location_conf(self.mode)
+        wanted[self.location_path] = render_location_conf(self.mode, counting)
         previous = {path: _read_bytes(path) for path in wanted}
         changed = [p for p, text in wanted.items() if previous[p] != text.encode("utf-8")]
         if not changed:
@@ -256,7 +279,7 @@ class NginxDriver:
             raise ProxyError(
                 f"Cannot create {self.include_dir} ({exc.strerror}): fix proxy.include_dir."
             ) from None
-        if self.mode == "live" and not self.admin_tcp:
+        if not self.admin_tcp:
             # nginx's master creates the socket, but only in an existing directory.
             with contextlib.suppress(OSError):
                 Path(self.admin_socket).parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -24,5 +24,7 @@ def run_command(argv: list[str], what: str, timeout: float = PROXY_COMMAND_SECON
         raise ProxyError(f"The {what} command could not run ({exc.strerror}).") from None
     if done.returncode != 0:
         lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
-        last = lines[-1].strip() if lines else f"exit status {done.returncode}"
+        # nginx -t ends with "test failed"; the line saying why is its [emerg] one.
+        emerg = [line for line in lines if "[emerg]" in line]
+        last = (emerg or lines)[-1].strip() if lines else f"exit status {done.returncode}"
         raise ProxyError(f"The {what} command failed: {last}")

@@ -1,8 +1,10 @@
 """Shared by the proxy integration tests: dummy upstreams and a config pointing at them.
 
 The upstreams answer `/health` and `POST /graphql` with 200 and never set X-Bluegreen-Color: the
-proxy alone must say which colour served. For the traffic counters, `GET /fail` answers 500 and
-`GET /slow?ms=N` answers 200 after N ms.
+proxy alone must say which colour served. For the traffic counters, `GET /fail` answers 500,
+`GET /slow?ms=N` answers 200 after N ms, and `GET /ws` with `Upgrade: websocket` answers 101 and
+then holds the connection (echoing bytes) until the client closes it: a websocket as the proxy
+sees one, without framing (see `open_websocket`).
 
 Ports come from each test file's assigned range, skipping any that cannot be bound right now: the
 range lies inside Linux's ephemeral range, so a client socket in TIME_WAIT (ours or another
@@ -22,6 +24,10 @@ from pathlib import Path
 
 from console.core.config import Config, ProxyConfig, SlotConfig
 
+# RFC 6455's sample handshake (HAProxy refuses an upgrade without a key, and checks the answer).
+WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+WS_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real service
@@ -35,6 +41,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
+        if self.path == "/ws" and self.headers.get("Upgrade"):
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", WS_ACCEPT)
+            self.end_headers()
+            self.wfile.flush()
+            while data := self.connection.recv(4096):
+                self.connection.sendall(data)
+            self.close_connection = True
+            return
         if self.path == "/fail":
             self._answer(b"injected failure", 500)
             return
@@ -103,6 +120,28 @@ def upstreams(candidates: Iterable[int]) -> Iterator[tuple[int, int]]:
         for server in servers:
             server.shutdown()
             server.server_close()
+
+
+def open_websocket(port: int, path: str = "/ws", timeout: float = 5.0) -> socket.socket:
+    """An upgraded connection through the proxy on `port`: open until the caller closes it."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {WS_KEY}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode("ascii")
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError(f"the proxy closed the upgrade: {head!r}")
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 101"):
+        sock.close()
+        raise ConnectionError(f"no 101 from the proxy: {head.splitlines()[0]!r}")
+    sock.sendall(b"ping")  # the tunnel carries bytes both ways
+    assert sock.recv(4) == b"ping"
+    return sock
 
 
 def make_config(tmp: Path, blue_port: int, green_port: int, proxy: ProxyConfig) -> Config:

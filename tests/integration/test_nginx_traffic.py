@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,7 +22,7 @@ from console.core.traffic import (
 )
 from console.drivers.nginx import NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
-from tests.integration.proxy_helpers import free_ports, make_config, upstreams
+from tests.integration.proxy_helpers import free_ports, make_config, open_websocket, upstreams
 
 pytestmark = pytest.mark.integration
 
@@ -118,6 +119,33 @@ def test_open_requests_and_websockets_are_gauges(
     final = driver.traffic()
     assert final is not None
     assert final.colours["blue"].open_requests == 0 and final.colours["blue"].websockets == 0
+
+
+def test_a_websocket_is_counted_while_open_and_released_when_it_closes(
+    fronted: tuple[NginxProcess, NginxDriver],
+) -> None:
+    """A real upgrade (101, then bytes both ways) through the live-mode nginx."""
+    nginx, driver = fronted
+
+    def blue() -> ColourCounters:
+        snapshot = driver.traffic()
+        assert snapshot is not None
+        return snapshot.colours.get("blue") or ColourCounters()
+
+    def settles(ok: Callable[[ColourCounters], bool]) -> bool:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if ok(blue()):
+                return True
+            time.sleep(0.05)
+        return False
+
+    requests, timed = blue().requests, blue().timed
+    with contextlib.closing(open_websocket(nginx.listen_port)):
+        assert settles(lambda c: c.websockets == 1 and c.open_requests == 1), blue()
+    assert settles(lambda c: c.websockets == 0 and c.open_requests == 0), blue()
+    assert blue().requests == requests + 1  # counted once, when it ended
+    assert blue().timed == timed  # a 101's "response time" is the websocket's life: not timed
 
 
 def test_a_switch_counts_the_new_colour_and_the_window_gives_rates(

@@ -35,7 +35,7 @@ def test_requests_through_the_proxy_reach_status() -> None:
         assert traffic["requests_total"] >= before + REQUESTS, traffic
         assert set(traffic) == {
             "rps", "error_rate", "p50_ms", "p99_ms", "open_connections", "websockets",
-            "requests_total",
+            "requests_total", "mean_ms", "note",
         }  # fmt: skip
         assert traffic["open_connections"] == 0 and traffic["websockets"] == 0, traffic
         green = world.status()["slots"]["green"]["traffic"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -13,6 +14,7 @@ from console.drivers.nginx_render import (
     render_http_conf,
     render_location_conf,
 )
+from console.drivers.nginx_traffic import NO_LUA_MARKER
 
 SOCKET = "/var/lib/bluegreen/nginx-admin.sock"
 LIVE = NginxLayout(mode="live", blue_port=8081, green_port=8082, admin_socket=SOCKET)
@@ -78,16 +80,30 @@ def test_nothing_live_answers_503_instead_of_an_empty_port(layout: NginxLayout) 
 def test_live_location_reads_the_dict_once_per_request() -> None:
     location = render_location_conf("live")
     assert location.index("set_by_lua_block $bluegreen_live") < location.index("if (")
-    assert "lua" not in render_location_conf("reload")
+    assert "lua" not in render_location_conf("reload", counting=False)
 
 
-def test_reload_mode_has_only_the_live_server_and_no_lua() -> None:
-    text = render_http_conf(RELOAD, "green")
+def test_reload_mode_without_lua_has_only_the_live_server() -> None:
+    text = render_http_conf(replace(RELOAD, counting=False), "green")
     assert "server 127.0.0.1:8082;" in text
     assert "127.0.0.1:8081;" not in text
-    assert "lua" not in text
+    assert "lua" not in text.replace(NO_LUA_MARKER, "")
+    assert NO_LUA_MARKER in text
     assert "listen" not in text
     assert 'map $host $bluegreen_live {\n    default "green";' in text
+
+
+def test_reload_mode_with_lua_counts_under_its_own_variable() -> None:
+    """The rendered `$bluegreen_live` is a map there: the open count gets its own variable,
+    which the log phase reads, and only the counters are served on the admin socket."""
+    text = render_http_conf(RELOAD, "green")
+    assert "lua_shared_dict bluegreen_traffic" in text and "balancer_by_lua" not in text
+    assert f"listen unix:{SOCKET};" in text and "location = /bluegreen/traffic" in text
+    assert "/bluegreen/live" not in text  # reload mode switches by file, not by the dict
+    location = render_location_conf("reload")
+    assert location.index("set_by_lua_block $bluegreen_counted") < location.index("if (")
+    assert "local live = ngx.var.bluegreen_counted" in location
+    assert "log_by_lua_block" in location
 
 
 @pytest.mark.parametrize("layout", [LIVE, RELOAD])

@@ -102,7 +102,8 @@ def test_status_json_and_text_carry_the_traffic_figures() -> None:
     assert slot_status_from_json(slot_status_to_json(slot)) == slot  # the store keeps them
     assert slot_json(slot, 0.0)["traffic"] == {
         "rps": 12.35, "error_rate": 0.0123, "p50_ms": 4.2, "p99_ms": 88.0,
-        "open_connections": 3, "websockets": 1, "requests_total": 999,
+        "open_connections": 3, "websockets": 1, "requests_total": 999, "mean_ms": None,
+        "note": None,
     }  # fmt: skip
     assert set(slot_json(SlotStatus("blue"), 0.0)["traffic"].values()) == {None}
     text = traffic_text(figures)

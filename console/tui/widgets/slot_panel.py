@@ -18,6 +18,7 @@ from console.tui.widgets.gate import GateList
 from console.tui.widgets.resource_lines import ResourceLines
 from console.tui.widgets.sparkline import SpeedSparkline
 from console.tui.widgets.text_line import TextLine
+from console.tui.widgets.traffic_sparkline import TrafficSparkline
 
 STATE_STYLES: dict[SlotState, str] = {
     SlotState.EMPTY: "$text-muted",
@@ -98,6 +99,7 @@ class SlotPanel(Vertical):
         traffic.display = False  # until the proxy has counted
         yield traffic
         yield ResourceLines(c)
+        yield TrafficSparkline(id=f"{c}-traffic-spark")
         yield TextLine(id=f"{c}-reason", classes="slot-line reason")
         yield SpeedSparkline(line_variable=COLOR_VARIABLE[c], id=f"{c}-sparkline")
         yield GateList(id=f"{c}-gate")
@@ -126,6 +128,7 @@ class SlotPanel(Vertical):
         if slot.traffic is not None:
             traffic.show(traffic_text(slot.traffic))
         self.query_one(ResourceLines).show(slot.resources)
+        self.query_one(TrafficSparkline).show(slot.traffic, live, slot.updated_at)
         reason = self.query_one(f"#{c}-reason", TextLine)
         reason.display = bool(slot.reason)
         reason.show(Content.styled(f"⚠ {slot.reason}", "$error") if slot.reason else "")

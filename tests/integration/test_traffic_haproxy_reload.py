@@ -1,0 +1,234 @@
+"""Traffic figures where live-mode nginx is not the proxy: HAProxy's `show stat`, and nginx in
+reload mode (the Lua counters where the module is loaded, a plain sentence where it is not).
+Each gets the same known request mix as tests/integration/test_nginx_traffic.py, through a real
+proxy, and a websocket that must be counted while open and released when it closes."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from console.core.config import ProxyConfig
+from console.core.traffic import ColourCounters, TrafficSnapshot, TrafficWindow, traffic_text
+from console.drivers.haproxy import HaproxyDriver
+from console.drivers.haproxy_traffic import NO_PERCENTILES_NOTE
+from console.drivers.nginx import NginxDriver
+from console.drivers.nginx_traffic import NO_LUA_MARKER, NO_LUA_NOTE
+from console.sandbox.haproxy_proc import HaproxyProcess
+from console.sandbox.nginx_proc import NginxProcess
+from tests.integration.proxy_helpers import free_ports, make_config, open_websocket, upstreams
+
+pytestmark = pytest.mark.integration
+
+PORT_RANGE = range(28700, 28712)  # this file's share (the h-haproxy sandbox port base)
+
+N_OK, N_FAIL, N_SLOW, SLOW_MS = 40, 7, 10, 120
+TOTAL = N_OK + N_FAIL + N_SLOW
+
+
+def send_mix(port: int) -> None:
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        for _ in range(N_OK):
+            assert client.get(f"{base}/health").status_code == 200
+        for _ in range(N_FAIL):
+            assert client.get(f"{base}/fail").status_code == 500
+        for _ in range(N_SLOW):
+            assert client.get(f"{base}/slow?ms={SLOW_MS}").status_code == 200
+
+
+def wait_for(read: Callable[[], ColourCounters], ok: Callable[[ColourCounters], bool]) -> bool:
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        if ok(read()):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# ── HAProxy ──────────────────────────────────────────────────────────────────────────────────
+
+
+@pytest.fixture
+def haproxy(tmp_path: Path) -> Iterator[tuple[HaproxyProcess, HaproxyDriver]]:
+    with upstreams(PORT_RANGE) as (blue, green):
+        (listen,) = free_ports(PORT_RANGE, 1, avoid=(blue, green))
+        proc = HaproxyProcess(tmp_path / "haproxy", listen, tmp_path / "admin.sock")
+        proxy = ProxyConfig(
+            kind="haproxy",
+            include_dir=str(tmp_path / "haproxy" / "bluegreen"),
+            proxy_url=f"http://127.0.0.1:{listen}",
+            admin_socket=str(proc.admin_socket),
+            backend="bluegreen",
+            verify_timeout_seconds=3.0,
+        )
+        driver = HaproxyDriver(make_config(tmp_path, blue, green, proxy))
+        proc.write_conf(driver.backend_section(), driver.backend)
+        try:
+            proc.start()
+            driver.install("blue")
+            yield proc, driver
+        finally:
+            proc.stop()
+
+
+def test_haproxy_counters_match_a_known_request_mix(
+    haproxy: tuple[HaproxyProcess, HaproxyDriver],
+) -> None:
+    proc, driver = haproxy
+    before = driver.traffic()
+    assert before is not None and not before.has_percentiles
+    send_mix(proc.listen_port)
+    after = driver.traffic()
+    assert after is not None
+    old, blue = before.colours["blue"], after.colours["blue"]
+    assert blue.requests - old.requests == TOTAL
+    assert blue.status_5xx - old.status_5xx == N_FAIL
+    assert blue.status_2xx - old.status_2xx == N_OK + N_SLOW
+    assert after.colours["green"].requests == 0
+    assert blue.open_requests == 0 and blue.websockets is None  # HAProxy cannot tell ws apart
+    window = TrafficWindow(seconds=30)
+    window.add(before)
+    window.add(TrafficSnapshot(before.at + 10, after.colours, False, after.note))
+    figures = window.figures("blue")
+    assert figures is not None
+    assert figures.error_rate == pytest.approx(N_FAIL / TOTAL)
+    assert figures.rps == pytest.approx(TOTAL / 10)
+    assert figures.p50_ms is None and figures.p99_ms is None
+    # rtime: HAProxy's mean over its last 1024 requests (all of them here, plus the install's
+    # own probe); rtime_max: the slow endpoint's delay. Both in whole ms.
+    expected_mean = N_SLOW * SLOW_MS / (TOTAL + old.requests)
+    assert figures.mean_ms is not None and abs(figures.mean_ms - expected_mean) <= 3
+    assert figures.max_ms is not None and SLOW_MS <= figures.max_ms <= SLOW_MS + 30
+    assert NO_PERCENTILES_NOTE in traffic_text(figures)
+
+
+def test_haproxy_counts_an_open_websocket_as_a_session_until_it_closes(
+    haproxy: tuple[HaproxyProcess, HaproxyDriver],
+) -> None:
+    proc, driver = haproxy
+
+    def blue() -> ColourCounters:
+        snapshot = driver.traffic()
+        assert snapshot is not None
+        return snapshot.colours["blue"]
+
+    with contextlib.closing(open_websocket(proc.listen_port)):
+        assert wait_for(blue, lambda c: c.open_requests == 1), blue()
+    assert wait_for(blue, lambda c: c.open_requests == 0), blue()
+
+
+# ── nginx, reload mode ───────────────────────────────────────────────────────────────────────
+
+
+def reload_nginx(tmp_path: Path, lua: bool) -> Iterator[tuple[NginxProcess, NginxDriver]]:
+    with upstreams(PORT_RANGE) as (blue, green):
+        listen, admin = free_ports(PORT_RANGE, 2, avoid=(blue, green))
+        nginx = NginxProcess(tmp_path / "nginx", listen, admin, tmp_path / "include")
+        sock_dir = Path(tempfile.mkdtemp(prefix="bg-reload-traffic-"))
+        conf = nginx.write_main_conf()
+        if not lua:  # an nginx without the Lua module: the same conf minus its load_module lines
+            text = conf.read_text()
+            conf.write_text("".join(ln for ln in text.splitlines(True) if "load_module" not in ln))
+        proxy = ProxyConfig(
+            mode="reload",
+            include_dir=str(nginx.include_dir),
+            proxy_url=f"http://127.0.0.1:{listen}",
+            admin_socket=str(sock_dir / "admin.sock"),
+            test_command=nginx.test_command(),
+            reload_command=nginx.reload_command(),
+            verify_timeout_seconds=3.0,
+        )
+        driver = NginxDriver(make_config(tmp_path, blue, green, proxy))
+        driver.write_files("blue")
+        try:
+            nginx.start()
+            yield nginx, driver
+        finally:
+            nginx.stop()
+            shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def reload_lua(tmp_path: Path) -> Iterator[tuple[NginxProcess, NginxDriver]]:
+    yield from reload_nginx(tmp_path, lua=True)
+
+
+@pytest.fixture
+def reload_plain(tmp_path: Path) -> Iterator[tuple[NginxProcess, NginxDriver]]:
+    yield from reload_nginx(tmp_path, lua=False)
+
+
+def test_reload_mode_counts_a_known_request_mix_across_a_switch(
+    reload_lua: tuple[NginxProcess, NginxDriver],
+) -> None:
+    nginx, driver = reload_lua
+    assert driver.counting()
+    before = driver.traffic()
+    assert before is not None
+    send_mix(nginx.listen_port)
+    middle = driver.traffic()
+    assert middle is not None
+    old = before.colours.get("blue") or ColourCounters()
+    blue = middle.colours["blue"]
+    assert blue.requests - old.requests == TOTAL
+    assert blue.status_5xx - old.status_5xx == N_FAIL
+    assert blue.open_requests == 0 and blue.websockets == 0
+    window = TrafficWindow(seconds=30)
+    window.add(before)
+    window.add(TrafficSnapshot(before.at + 10, middle.colours))
+    figures = window.figures("blue")
+    assert figures is not None and figures.error_rate == pytest.approx(N_FAIL / TOTAL)
+    assert figures.p99_ms is not None and SLOW_MS * 0.8 <= figures.p99_ms <= 200
+    assert figures.p50_ms is not None and figures.p50_ms < 20
+    # A reload-mode switch: the counters live in shared memory and survive the reload. (The
+    # switch's own probes land on blue until the new workers answer, and on green after.)
+    driver.switch("green")
+    switched = driver.traffic()
+    assert switched is not None and switched.colours["blue"].requests >= blue.requests
+    send_mix(nginx.listen_port)
+    after = driver.traffic()
+    assert after is not None
+    assert after.colours["blue"].requests == switched.colours["blue"].requests  # none to blue
+    green, green_before = after.colours["green"], switched.colours["green"]
+    assert green.requests - green_before.requests == TOTAL
+    assert green.status_5xx - green_before.status_5xx == N_FAIL
+
+
+def test_reload_mode_counts_websockets_and_releases_them(
+    reload_lua: tuple[NginxProcess, NginxDriver],
+) -> None:
+    nginx, driver = reload_lua
+
+    def blue() -> ColourCounters:
+        snapshot = driver.traffic()
+        assert snapshot is not None
+        return snapshot.colours.get("blue") or ColourCounters()
+
+    with contextlib.closing(open_websocket(nginx.listen_port)):
+        assert wait_for(blue, lambda c: c.websockets == 1 and c.open_requests == 1), blue()
+    assert wait_for(blue, lambda c: c.websockets == 0 and c.open_requests == 0), blue()
+
+
+def test_reload_mode_without_the_lua_module_says_so(
+    reload_plain: tuple[NginxProcess, NginxDriver],
+) -> None:
+    nginx, driver = reload_plain
+    assert not driver.counting()
+    assert NO_LUA_MARKER in driver.http_path.read_text()
+    assert driver.check() == []  # the rendering without Lua is what bluegreen expects there
+    send_mix(nginx.listen_port)  # the proxy serves as before
+    window = TrafficWindow()
+    snapshot = driver.traffic()
+    assert snapshot is not None
+    window.add(snapshot)
+    figures = window.figures("blue")
+    assert figures is not None and figures.rps is None and figures.note == NO_LUA_NOTE
+    assert traffic_text(figures) == f"traffic — {NO_LUA_NOTE}"
