@@ -21,6 +21,7 @@ from typing import Any
 
 from console.agent.live_colour import LiveColourWatch
 from console.agent.metrics import Published
+from console.agent.parity_watch import ParityWatch
 from console.agent.samplers import Sampler, sample_round
 from console.agent.slot_watch import SlotWatch
 from console.agent.systemd import notify
@@ -68,6 +69,7 @@ class Agent:
         self.watches = {color: SlotWatch(inst, color) for color in COLORS}
         self.live_colour = LiveColourWatch(inst, AGENT_ACTOR, log)
         self.traffic = TrafficWatch(inst, _stale_after(inst))
+        self.parity = ParityWatch(inst)
         self.previous: dict[Color, SlotStatus] = {}
         self.eta_warned: set[int] = set()
         self.live_bad_ticks = 0
@@ -119,6 +121,7 @@ class Agent:
                 watch.close()
             self.live_colour.close()
             self.traffic.close()
+            self.parity.close()
             if self.head is not None:
                 self.head.close()
             if self.head_source is not None:
@@ -154,6 +157,7 @@ class Agent:
             parts.append(self.head)
         for watch in self.watches.values():
             parts += watch.wanted()
+        parts += self.parity.wanted(self.inst.store.live(), self.previous)
         interval = self.inst.config.readiness.sample_interval_seconds
         sample_round(parts, min(_ROUND_BUDGET_SECONDS, 0.5 * interval))
 
@@ -172,6 +176,7 @@ class Agent:
         for color in (live, other(live)) if live else COLORS:
             deployment = store.active_deployment(color)
             watch = self.watches[color]
+            watch.parity = self.parity.report()
             status = watch.observe(now, head, live, live_height, deployment)
             if color == live and status.height is not None:
                 live_height = status.height
@@ -180,6 +185,7 @@ class Agent:
             if head_error and status.reason is None and status.state != SlotState.EMPTY:
                 status = replace(status, reason=head_error)
             status = replace(status, traffic=self.traffic.figures(color))
+            status = replace(status, parity=watch.parity)
             statuses[color] = status
             store.put_slot_status(status)
             if watch.new_sample and watch.last_sample is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from console.core.parity import ParityReport
     from console.core.traffic import TrafficFigures
 
 Color = Literal["blue", "green"]
@@ -187,6 +188,8 @@ class SlotStatus:
     readings: tuple[PartReading, ...] = ()
     # What users of this colour got, from the proxy's counters; None: no figures (yet).
     traffic: TrafficFigures | None = None
+    # Both colours compared at a pinned height (the agent's latest); None: no [[parity]] or not yet.
+    parity: ParityReport | None = None
 
     def stale_parts(self, now: float) -> list[PartReading]:
         """The parts that have not answered for longer than their `stale_after`."""
@@ -286,6 +289,7 @@ class SwitchPlan:
     gate_met: bool
     conditions: tuple[Condition, ...]
     blocked_reason: str | None = None  # set when switching is impossible even with force
+    parity: ParityReport | None = None  # the agent's latest; the switch samples it again
 
 
 @dataclass(frozen=True, slots=True)

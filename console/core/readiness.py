@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from console.core.config import ReadinessConfig
 from console.core.model import Condition
+from console.core.parity import ParityReport, summary
 
 # A sample older than this many sample intervals is stale: the sampler has stopped or the source is
 # unreachable, and what was true then says nothing about now.
@@ -43,6 +44,7 @@ class GateInputs:
     health_detail: str = ""
     # One (ok, detail) per configured [[readiness.checks]], in order; ok None = not checked yet.
     checks: tuple[tuple[bool | None, str], ...] = ()
+    parity: ParityReport | None = None  # the latest comparison of both colours at a pinned height
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class ReadinessGate:
             conditions.append(_check_condition(check_name(check.name, check.url), ok, detail))
         if cfg.not_behind_live and self.catchup:
             conditions.append(_not_behind_live(inputs))
+        if cfg.parity_required:
+            conditions.append(_parity(inputs, STALE_AFTER_INTERVALS * cfg.parity_interval_seconds))
         if cfg.min_ready_seconds > 0:
             conditions.append(self._held_condition(inputs.now, all(c.met for c in conditions)))
         ready = all(c.met for c in conditions)
@@ -166,6 +170,20 @@ def _not_behind_live(inputs: GateInputs) -> Condition:
             name, False, f"{behind} behind live ({inputs.height} < {inputs.live_height})"
         )
     return Condition(name, True, f"height {inputs.height} ≥ live {inputs.live_height}")
+
+
+def _parity(inputs: GateInputs, stale_after: float) -> Condition:
+    """Same data as the live colour at a pinned height (sampled again at the switch itself)."""
+    name = "parity"
+    if inputs.is_live_candidate:
+        return Condition(name, True, "nothing live to compare with")
+    report = inputs.parity
+    if report is None:
+        return Condition(name, False, "not compared yet")
+    age = inputs.now - report.at
+    if age > stale_after:
+        return Condition(name, False, f"last compared {age:.0f} s ago (stale)")
+    return Condition(name, report.all_match, summary(report).removeprefix("parity "))
 
 
 def check_name(name: str, url: str) -> str:

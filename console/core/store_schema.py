@@ -19,6 +19,7 @@ from console.core.model import (
     SlotStatus,
     SwitchPolicy,
 )
+from console.core.parity import report_from_json
 from console.core.traffic import TrafficFigures
 
 # Append-only: entry i takes the schema from `PRAGMA user_version` i to i+1. Never edit a shipped
@@ -124,6 +125,7 @@ def slot_status_from_json(text: str) -> SlotStatus | None:
         values["readings"] = tuple(PartReading(**r) for r in values.get("readings", ()))
         traffic = values.get("traffic")
         values["traffic"] = TrafficFigures(**traffic) if isinstance(traffic, dict) else None
+        values["parity"] = report_from_json(values.get("parity"))
     except (TypeError, ValueError):
         return None
     return SlotStatus(**values)
