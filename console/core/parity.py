@@ -240,3 +240,9 @@ def report_from_json(data: object) -> ParityReport | None:
         )
     except (TypeError, ValueError):
         return None
+
+
+def newest(reports: Sequence[ParityReport | None]) -> ParityReport | None:
+    """The latest of the reports published with each colour's status."""
+    known = [r for r in reports if r is not None]
+    return max(known, key=lambda r: r.at) if known else None
