@@ -49,7 +49,7 @@ def check_parity_at_switch(
         return SwitchParity()
     if plan.from_color is None:
         yield Progress("Parity: nothing is live to compare with.")
-        return SwitchParity(note="Parity: nothing live to compare with.")
+        return SwitchParity()
     yield Progress("Comparing both colours at a pinned height (parity, sampled now)…")
     report = sampler.run(not_serving(inst))
     text = summary(report)

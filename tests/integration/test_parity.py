@@ -134,7 +134,9 @@ def test_a_correct_v2_matches_and_its_switch_carries_parity(
     assert "parity at height" in out.lower() and "2 of 2 match" in out
     assert sandbox.served_by() == "green"
     history = json.loads(sandbox.cli("history", "--json").stdout)
-    switch = next(e for e in history["events"] if e["kind"] == "switch")
+    switch = next(
+        e for e in history["events"] if e["kind"] == "switch" and "blue → green" in e["text"]
+    )
     assert "Parity: parity at height" in switch["text"] and "2 of 2 match" in switch["text"]
     assert any("2 of 2 match" in message for message in webhook)
 
