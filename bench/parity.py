@@ -57,7 +57,7 @@ def green_copy(admin_url: str, blue_db: str) -> str:
     return green_db
 
 
-def config_text(blue_url: str, green_url: str, only: str | None = None) -> str:
+def config_text(source_url: str, blue_url: str, green_url: str, only: str | None = None) -> str:
     checks = {"block hash": BLOCK_HASH, "last 1000 hashes": WINDOW}
     entries = "".join(
         f'[[parity]]\nkind = "sql"\nname = "{name}"\nquery = "{query}"\n'
@@ -68,6 +68,8 @@ def config_text(blue_url: str, green_url: str, only: str | None = None) -> str:
 service = "bench"
 [image]
 repository = "bench"
+[source]
+db_url = "{source_url}"
 [candidate]
 kind = "sql"
 query = "SELECT height FROM index_watermarks WHERE index_name = 'explorer'"
@@ -126,14 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     pg.start()
     pg.wait_ready()
     try:
-        _, blue_url, build_s = prepare(pg, args.rows)
+        source_url, blue_url, build_s = prepare(pg, args.rows)
         blue_db = blue_url.rsplit("/", 1)[1]
         green_url = pg.url(green_copy(pg.url("postgres"), blue_db))
         height = args.rows - 10
         plans = {name: explain(blue_url, q, height) for name, q in (
             ("block hash", BLOCK_HASH), ("last 1000 hashes", WINDOW))}  # fmt: skip
         results = {
-            label: measure(config_text(blue_url, green_url, only), args.runs)
+            label: measure(config_text(source_url, blue_url, green_url, only), args.runs)
             for label, only in (
                 ("block hash", "block hash"),
                 ("last 1000 hashes", "last 1000 hashes"),
