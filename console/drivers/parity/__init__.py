@@ -6,6 +6,7 @@ Adding a kind = one dataclass in console/core/config_parity.py, one module here 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,6 +34,9 @@ class ParityRunner:
         self.margin = config.readiness.parity_margin
         self.redact = redactor.redact
         self.probes = [KINDS[spec.kind](spec, i, config) for i, spec in enumerate(config.parity)]
+        # One run at a time: the agent's sampler and a switch share the probes, whose HTTP
+        # fetchers are re-aimed at each run's height.
+        self._running = threading.Lock()
         self.heights: dict[Color, ProgressSource] = {}
         for color in COLORS:
             source = make_candidate_source(config, color)
@@ -40,6 +44,10 @@ class ParityRunner:
             self.heights[color] = source
 
     def run(self, not_serving: Mapping[Color, str] | None = None) -> ParityReport:
+        with self._running:
+            return self._run(not_serving)
+
+    def _run(self, not_serving: Mapping[Color, str] | None) -> ParityReport:
         heights: dict[Color, int | None] = {}
         errors: dict[Color, str] = {}
         for color, source in self.heights.items():
