@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -229,3 +230,15 @@ def test_the_report_survives_the_store_and_json() -> None:
     assert data["height"] == 40 and data["checks"][0]["result"] == "differ"  # type: ignore[index]
     json.dumps(data)
     assert newest([None, _report(1.0, True), report]) == report
+
+
+def test_parity_command_without_checks_says_what_to_add(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from console.cli import EXIT_USAGE, main, parse_args
+
+    path = tmp_path / "bluegreen.toml"
+    path.write_text(f'state_dir = "{tmp_path / "state"}"\n' + EXPLORER)
+    assert parse_args(["parity", "--json"]).json
+    assert main(["--config", str(path), "parity"]) == EXIT_USAGE
+    assert "No [[parity]] check is configured" in capsys.readouterr().err
