@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import threading
+import time
 import typing
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,6 +114,37 @@ def test_a_buggy_v2_is_caught_and_the_required_switch_refused(sandbox: Sandbox) 
     history = json.loads(sandbox.cli("history", "--json").stdout)
     parity_events = [e for e in history["events"] if e["kind"] == "parity"]
     assert parity_events and "differs" in parity_events[0]["text"]
+
+
+def test_with_parity_required_the_agents_gate_holds_the_buggy_v2_back(sandbox: Sandbox) -> None:
+    stop_agent(sandbox)
+    relaxed = sandbox.config.read_text()
+    sandbox.config.write_text(relaxed.replace("parity_required = false", "parity_required = true"))
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "console", "--config", str(sandbox.config), "agent"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        condition: dict[str, typing.Any] = {}
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            green = sandbox.status()["slots"]["green"]
+            found = [c for c in green["conditions"] if c["name"] == "parity"]
+            if found and "differs" in found[0]["detail"]:
+                condition = found[0]
+                break
+            time.sleep(0.5)
+        assert condition and not condition["met"], sandbox.status()["slots"]["green"]
+        assert sandbox.status()["slots"]["green"]["state"] != "ready"
+        result = sandbox.cli("switch", "--yes")
+        out = result.stdout + result.stderr
+        assert result.returncode == 1, out
+        assert "green is not ready: parity (at height" in out and "differs (blue '" in out
+        assert sandbox.served_by() == "blue"
+    finally:
+        agent.terminate()
+        agent.wait(15)
+        sandbox.config.write_text(relaxed)
 
 
 def test_a_correct_v2_matches_and_its_switch_carries_parity(
