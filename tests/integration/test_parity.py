@@ -139,7 +139,8 @@ def test_with_parity_required_the_agents_gate_holds_the_buggy_v2_back(sandbox: S
         result = sandbox.cli("switch", "--yes")
         out = result.stdout + result.stderr
         assert result.returncode == 1, out
-        assert "green is not ready: parity (at height" in out and "differs (blue '" in out
+        assert "green is not ready:" in out and "parity (at height" in out
+        assert "'last 1000 hashes' differs (blue '" in out and "green '1000:" in out
         assert sandbox.served_by() == "blue"
     finally:
         agent.terminate()
