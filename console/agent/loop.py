@@ -21,6 +21,7 @@ from typing import Any
 
 from console.agent.live_colour import LiveColourWatch
 from console.agent.metrics import Published
+from console.agent.parity_watch import ParityWatch
 from console.agent.resource_alerts import ResourceAlerts
 from console.agent.retire import Retirement
 from console.agent.samplers import Sampler, sample_round
@@ -72,6 +73,7 @@ class Agent:
         self.traffic = TrafficWatch(inst, _stale_after(inst))
         self.resource_alerts = ResourceAlerts(inst, str(AGENT_ACTOR))
         self.retirement = Retirement(inst, AGENT_ACTOR, log)  # after the keep, once drained
+        self.parity = ParityWatch(inst)
         self.previous: dict[Color, SlotStatus] = {}
         self.eta_warned: set[int] = set()
         self.live_bad_ticks = 0
@@ -124,6 +126,7 @@ class Agent:
             self.live_colour.close()
             self.traffic.close()
             self.resource_alerts.close()
+            self.parity.close()
             if self.head is not None:
                 self.head.close()
             if self.head_source is not None:
@@ -159,6 +162,7 @@ class Agent:
             parts.append(self.head)
         for watch in self.watches.values():
             parts += watch.wanted()
+        parts += self.parity.wanted(self.inst.store.live(), self.previous)
         interval = self.inst.config.readiness.sample_interval_seconds
         sample_round(parts, min(_ROUND_BUDGET_SECONDS, 0.5 * interval))
 
@@ -178,6 +182,7 @@ class Agent:
         for color in (live, other(live)) if live else COLORS:
             deployment = store.active_deployment(color)
             watch = self.watches[color]
+            watch.parity = self.parity.report()
             status = watch.observe(now, head, live, live_height, deployment)
             if color == live and status.height is not None:
                 live_height = status.height
@@ -187,6 +192,7 @@ class Agent:
                 status = replace(status, reason=head_error)
             status = replace(status, traffic=self.traffic.figures(color))
             status = self.resource_alerts.annotate(color, status, live, self.previous)
+            status = replace(status, parity=watch.parity)
             statuses[color] = status
             store.put_slot_status(status)
             if watch.new_sample and watch.last_sample is not None:

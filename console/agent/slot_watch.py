@@ -30,6 +30,7 @@ from console.drivers.progress import make_candidate_source, make_head_source
 if TYPE_CHECKING:
     from console.core.installation import Installation
     from console.core.model import Deployment
+    from console.core.parity import ParityReport
     from console.drivers.docker_model import ContainerInfo
 
 
@@ -55,6 +56,7 @@ class SlotWatch:
         self.http = SlotChecks(inst.config, color, self.stale_after)
         self.gate = ReadinessGate(readiness, catchup=self.candidate is not None)
         self.ever_ready = False
+        self.parity: ParityReport | None = None  # set by the agent each tick (parity_watch.py)
         self.tracker = self._new_tracker()
         self.container_id: str | None = None
         self.restarts_at_start = 0
@@ -283,6 +285,7 @@ class SlotWatch:
                 live_height=live_height,
                 is_live_candidate=live in (None, self.color),
                 disk=self.resources.outlook(self.tracker.eta_seconds),
+                parity=self.parity,
             )
         )
         self.ever_ready = self.ever_ready or result.ready

@@ -28,7 +28,7 @@ $BLUEGREEN_CONFIG > ./bluegreen.toml > /etc/bluegreen/config.toml > the local sa
 `bluegreen status --config F --json` = `bluegreen --config F --json status`."""
 
 # Commands whose output has a machine-readable form (`--json`).
-JSON_COMMANDS = ("status", "deploy", "history")
+JSON_COMMANDS = ("status", "deploy", "history", "parity")
 # Defaults of the options accepted anywhere. Sub-parsers declare them with SUPPRESS so an option
 # given before the command is not overwritten by the sub-parser's default.
 GLOBAL_DEFAULTS: dict[str, object] = {"config": None, "read_only": False, "json": False}
@@ -259,8 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--dir", help="the sandbox's directory")
     sb_status = command_parser(sandbox_sub, "status", "what the sandbox runs", json_output=True)
     sb_status.add_argument("--dir", help="the sandbox's directory")
-    from console.cli import completion
+    from console.cli import completion, parity
 
+    parity.add_parser(sub)
     completion.add_parser(sub)
     return parser
 

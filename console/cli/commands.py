@@ -31,6 +31,10 @@ def dispatch(args: argparse.Namespace) -> Handler:
         from console.cli import completion
 
         return completion.run
+    if command == "parity":
+        from console.cli import parity
+
+        return _guarded(parity.run)
     if command == "sandbox":
         from console.cli import sandbox_cmd
 
@@ -235,6 +239,7 @@ def _switch(args: argparse.Namespace) -> int:
         question = f"Switch {plan.from_color or 'none'} → {plan.to_color}{version}?"
         if not args.yes:
             render.print_conditions(plan.conditions)
+            render.print_switch_parity(plan, bool(console.config.parity))
         if not _confirm(question, args.yes):
             render.say("Not switched.")
             return EXIT_FAILED

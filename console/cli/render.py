@@ -24,7 +24,9 @@ from console.core.model import (
     PartReading,
     SlotStatus,
     Status,
+    SwitchPlan,
 )
+from console.core.parity import newest, report_json, report_lines
 from console.core.store_resources import DeploymentResources
 from console.core.traffic import TrafficFigures, traffic_text
 
@@ -111,6 +113,12 @@ def traffic_json(figures: TrafficFigures | None) -> dict[str, Any]:
     return out
 
 
+def _parity_json(status: Status) -> dict[str, Any] | None:
+    """The agent's latest parity report (both colours at a pinned height); None: not sampled."""
+    report = newest([slot.parity for slot in status.slots.values()])
+    return None if report is None else report_json(report)
+
+
 def reading_json(reading: PartReading, now: float) -> dict[str, Any]:
     silent = reading.silent_for(now)
     return {
@@ -131,6 +139,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "previous": status.previous,
         "slots": {color: slot_json(slot, status.at) for color, slot in status.slots.items()},
         "proxy": None if status.proxy is None else reading_json(status.proxy, status.at),
+        "parity": _parity_json(status),
         "agent": {
             "running": status.agent.running,
             "pid": status.agent.pid,
@@ -201,6 +210,9 @@ def print_status(status: Status, catchup: bool = True) -> None:
         print(f"{slot.color:7} {slot.state!s:9} {(slot.version or '—')[:10]:10}{numbers}  {health}")
     if status.proxy is not None and status.proxy.stale(status.at):
         print(f"  proxy: {status.proxy.describe(status.at)}; the live colour is as last seen.")
+    parity = newest([slot.parity for slot in status.slots.values()])
+    for line in report_lines(parity, status.at) if parity is not None else []:
+        print(f"  {line}")
     for slot in status.slots.values():
         if slot.traffic is not None:
             print(f"  {slot.color}: {traffic_text(slot.traffic)}")
@@ -220,6 +232,17 @@ def _condition(condition: Condition) -> str:
 def print_conditions(conditions: Sequence[Condition]) -> None:
     for condition in conditions:
         print(f"  {'✓' if condition.met else '✗'} {_condition(condition)}")
+
+
+def print_switch_parity(plan: SwitchPlan, configured: bool) -> None:
+    """The agent's latest parity report, and that the switch samples it again."""
+    if plan.parity is None:
+        if configured:
+            print("  Parity: not compared by the agent yet; it is compared at the switch.")
+        return
+    for line in report_lines(plan.parity, time.time()):
+        print(f"  {line}")
+    print("  (parity is compared again at the moment of the switch)")
 
 
 def _when(at: float) -> str:

@@ -24,6 +24,7 @@ from console.core.config_checks import (
     validate,
 )
 from console.core.config_coerce import ConfigError, SecretResolver, build
+from console.core.config_parity import ParityCheck
 from console.core.config_resources import ResourcesConfig
 from console.core.config_sources import (
     DEFAULT_CANDIDATE_QUERY,
@@ -126,6 +127,10 @@ class ReadinessConfig:
     # healthy"); 0 = ready as soon as they hold.
     min_ready_seconds: float = 0.0
     checks: list[ReadinessCheck] = field(default_factory=list)  # [[readiness.checks]]
+    # [[parity]]: compared at H = min(blue, green height) - parity_margin (config_parity.py).
+    parity_required: bool = False  # a match of every check is part of the gate
+    parity_margin: int = 10
+    parity_interval_seconds: float = 30.0  # how often the agent samples it (and at each switch)
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    parity: list[ParityCheck] = field(default_factory=list)  # [[parity]]
     path: str = ""  # where it was loaded from (not a TOML key)
     secret_values: tuple[str, ...] = ()  # resolved secrets, for redaction (not a TOML key)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.core.config_coerce import ConfigError
+from console.core.config_parity import parity_problems
 from console.core.config_resources import resource_problems
 from console.core.config_sources import (
     SqlSource,
@@ -73,6 +74,7 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
         problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
     problems += _proxy_admin_problems(config)
     problems += resource_problems(config)
+    problems += parity_problems(config)
     host = config.runtime.docker_host
     if host and not host.startswith(("unix://", "tcp://", "ssh://", "http://", "https://")):
         problems.append(

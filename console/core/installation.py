@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from console.core.config import Config
 from console.core.lock import AgentLease, OperatorLock
+from console.core.parity import ParitySampler
 from console.core.redact import Redactor
 from console.core.store import Store
 
@@ -91,6 +92,13 @@ class Installation:
 
         return Notifier(self.config.notify, self.config.service, self.redactor)
 
+    @cached_property
+    def parity(self) -> ParitySampler | None:
+        """Both colours compared at a pinned height; None without [[parity]]."""
+        from console.drivers.parity import make_parity_sampler
+
+        return make_parity_sampler(self.config, self.redactor)
+
     def resolve_image(self, image: str) -> str:
         """`v2` alone means the configured repository's tag v2."""
         ref = image.strip()
@@ -100,7 +108,7 @@ class Installation:
         return validate_image_ref(ref)
 
     def close(self) -> None:
-        for name in ("store", "notifier"):
+        for name in ("store", "notifier", "parity"):
             part = self.__dict__.get(name)
             if part is not None:
                 part.close()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from console.core.parity import ParityReport
     from console.core.resources import ResourceFigures
     from console.core.traffic import TrafficFigures
 
@@ -190,6 +191,8 @@ class SlotStatus:
     traffic: TrafficFigures | None = None
     # What this colour costs the host (Docker stats, database size, disk); None: not measured.
     resources: ResourceFigures | None = None
+    # Both colours compared at a pinned height (the agent's latest); None: no [[parity]] or not yet.
+    parity: ParityReport | None = None
 
     def stale_parts(self, now: float) -> list[PartReading]:
         """The parts that have not answered for longer than their `stale_after`."""
@@ -289,6 +292,7 @@ class SwitchPlan:
     gate_met: bool
     conditions: tuple[Condition, ...]
     blocked_reason: str | None = None  # set when switching is impossible even with force
+    parity: ParityReport | None = None  # the agent's latest; the switch samples it again
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from console.core.config import ReadinessConfig
 from console.core.disk import DiskOutlook, free_disk_condition
 from console.core.model import Condition
+from console.core.parity import ParityReport, summary
 
 # A sample older than this many sample intervals is stale: the sampler has stopped or the source is
 # unreachable, and what was true then says nothing about now.
@@ -46,6 +47,7 @@ class GateInputs:
     checks: tuple[tuple[bool | None, str], ...] = ()
     # The colour's database disk, when configured ([slots.X] disk_path / disk_budget_bytes).
     disk: DiskOutlook | None = None
+    parity: ParityReport | None = None  # the latest comparison of both colours at a pinned height
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ class ReadinessGate:
             conditions.append(_not_behind_live(inputs))
         if inputs.disk is not None:
             conditions.append(free_disk_condition(inputs.disk))
+        if cfg.parity_required:
+            conditions.append(_parity(inputs, STALE_AFTER_INTERVALS * cfg.parity_interval_seconds))
         if cfg.min_ready_seconds > 0:
             conditions.append(self._held_condition(inputs.now, all(c.met for c in conditions)))
         ready = all(c.met for c in conditions)
@@ -171,6 +175,20 @@ def _not_behind_live(inputs: GateInputs) -> Condition:
             name, False, f"{behind} behind live ({inputs.height} < {inputs.live_height})"
         )
     return Condition(name, True, f"height {inputs.height} ≥ live {inputs.live_height}")
+
+
+def _parity(inputs: GateInputs, stale_after: float) -> Condition:
+    """Same data as the live colour at a pinned height (sampled again at the switch itself)."""
+    name = "parity"
+    if inputs.is_live_candidate:
+        return Condition(name, True, "nothing live to compare with")
+    report = inputs.parity
+    if report is None:
+        return Condition(name, False, "not compared yet")
+    age = inputs.now - report.at
+    if age > stale_after:
+        return Condition(name, False, f"last compared {age:.0f} s ago (stale)")
+    return Condition(name, report.all_match, summary(report).removeprefix("parity "))
 
 
 def check_name(name: str, url: str) -> str:

@@ -19,6 +19,7 @@ from console.core.model import (
     SlotStatus,
     SwitchPolicy,
 )
+from console.core.parity import report_from_json
 from console.core.resources import resource_figures
 from console.core.traffic import TrafficFigures
 
@@ -126,6 +127,7 @@ def slot_status_from_json(text: str) -> SlotStatus | None:
         traffic = values.get("traffic")
         values["traffic"] = TrafficFigures(**traffic) if isinstance(traffic, dict) else None
         values["resources"] = resource_figures(values.get("resources"))
+        values["parity"] = report_from_json(values.get("parity"))
     except (TypeError, ValueError):
         return None
     return SlotStatus(**values)

@@ -29,6 +29,7 @@ from console.core.model import (
 from console.core.operation import describe_failure, mutating
 from console.core.proxy_types import ProxyError, ReadBack, SwitchResult
 from console.core.reconcile import reconcile
+from console.core.switch_parity import check_parity_at_switch
 from console.core.timeouts import PROXY_READ_BACK_INTERVAL_SECONDS, PROXY_SETTLE_SECONDS
 
 
@@ -64,6 +65,7 @@ def plan_switch(inst: Installation, now: float | None = None) -> SwitchPlan:
         gate_met=gate_met,
         conditions=conditions,
         blocked_reason=blocked,
+        parity=status.parity if status else None,
     )
 
 
@@ -116,7 +118,9 @@ def _no_rollback(reason: str) -> RollbackPlan:
     return RollbackPlan(None, None, None, None, None, False, blocked_reason=reason)
 
 
-def _route(inst: Installation, to: Color, kind: str, actor: Actor) -> Iterator[OperationEvent]:
+def _route(
+    inst: Installation, to: Color, kind: str, actor: Actor, note: str = ""
+) -> Iterator[OperationEvent]:
     """Change the proxy to `to`, verify it, then record the new live colour.
 
     After a failure the proxy is read back before anything is said: the switch happened after
@@ -144,6 +148,7 @@ def _route(inst: Installation, to: Color, kind: str, actor: Actor) -> Iterator[O
             inst.store.set_phase(from_deployment.id, Phase.ROLLED_BACK, f"rolled back by {actor}")
     arrow = f"{live or 'none'} → {to}"
     text = f"{kind.capitalize()} {arrow}: cutover {result.cutover_ms:.0f} ms ({result.detail})."
+    text = f"{text} {note}" if note else text  # e.g. the parity outcome at the switch
     inst.store.record_event(
         kind, text, "success", str(actor), to, deployment.id if deployment else None
     )
@@ -247,10 +252,14 @@ def switch(
             text = f"Forced switch to {plan.to_color} with the gate not met: {summary}."
             inst.store.record_event("forced", text, "warning", str(actor), plan.to_color)
             yield Progress(text, "warning")
+        parity = yield from check_parity_at_switch(inst, plan, actor, force)
+        if parity.refusal:
+            yield Outcome(False, parity.refusal)
+            return
         deployment = inst.store.active_deployment(plan.to_color)
         if deployment is not None:
             inst.store.set_phase(deployment.id, Phase.SWITCHING)
-        yield from _route(inst, plan.to_color, "switch", actor)
+        yield from _route(inst, plan.to_color, "switch", actor, parity.note)
 
 
 def rollback(

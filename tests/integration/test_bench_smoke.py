@@ -93,6 +93,20 @@ def test_sampling_cost_uses_the_index(tmp_path: Path) -> None:
         assert data["samples_ms"][key]["n"] == 20
 
 
+def test_parity_bench_runs_both_checks_on_the_index(tmp_path: Path) -> None:
+    root = Path(tempfile.mkdtemp(prefix="bgbench-pg-smoke-", dir="/var/tmp"))
+    try:
+        data = run_bench(
+            "parity", tmp_path, "--rows", "10000", "--runs", "5",
+            "--root", str(root), "--port", "29051", "--stop",
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert data["rows"] == 10_000 and data["runs"] == 5
+    assert set(data["figures"]) == {"block hash", "last 1000 hashes", "both checks (the sandbox's)"}
+    assert all("explorer_block_details_pkey" in plan for plan in data["plans"].values())
+
+
 def test_catchup_detection_times_a_real_deploy(tmp_path: Path) -> None:
     data = run_bench(
         "catchup_detection",

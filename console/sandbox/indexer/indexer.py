@@ -9,22 +9,28 @@ logs like `tracing` does (ANSI colours unless NO_COLOR=1), including the library
 database URLs with their passwords in clear — the console must cope with exactly that. `/health`
 answers 200 from startup, even mid re-index: health is not readiness.
 
-Test knobs (env): INDEX_SPEED, CRASH_AT_HEIGHT, STALL_AT_HEIGHT, VERSION.
+Test knobs (env): INDEX_SPEED, CRASH_AT_HEIGHT, STALL_AT_HEIGHT, VERSION, and the deliberate data
+bug WRONG_HASH_EVERY=N (every N-th block gets a wrong `root`: a release that indexes wrong data
+while staying healthy and caught up, which only a parity check catches).
+
+This file is the indexer and the entry point; the logs are tracing_log.py, the HTTP API
+graphql_api.py (copied next to it in the image).
 """
 
 import argparse
 import hashlib
 import json
 import os
-import re
 import signal
 import sys
 import threading
 import time
-from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import psycopg
+
+from graphql_api import make_handler
+from tracing_log import Log, first_line, redact_url
 
 INDEX_NAME = "explorer"
 INDEX_VERSION = 1  # schema version of the index; stored in index_watermarks.version
@@ -47,53 +53,11 @@ CREATE TABLE IF NOT EXISTS explorer_block_details (
 """
 
 
-# ── logging, tracing_subscriber::fmt style ──────────────────────────────────────────────────────
-class Log:
-    LEVEL_COLOURS = {"DEBUG": "34", "INFO": "32", "WARN": "33", "ERROR": "31"}
-
-    def __init__(self, colour):
-        self.colour = colour
-        self.lock = threading.Lock()
-
-    def _dim(self, text):
-        return "\x1b[2m" + text + "\x1b[0m" if self.colour else text
-
-    def line(self, level, target, message, span=None):
-        now = datetime.now(timezone.utc)
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + "%06dZ" % now.microsecond
-        padded = level.rjust(5)
-        if self.colour:
-            padded = "\x1b[" + self.LEVEL_COLOURS[level] + "m" + padded + "\x1b[0m"
-        span_part = ""
-        if span:
-            span_part = ("\x1b[1m" + span + "\x1b[0m" if self.colour else span) + self._dim(":") + " "
-        return (
-            self._dim(stamp) + " " + padded + " " + span_part
-            + self._dim(target) + self._dim(":") + " " + message + "\n"
-        )
-
-    def write(self, lines):
-        with self.lock:
-            sys.stdout.write("".join(lines))
-            sys.stdout.flush()
-
-    def info(self, target, message, span=None):
-        self.write([self.line("INFO", target, message, span)])
-
-    def warn(self, target, message, span=None):
-        self.write([self.line("WARN", target, message, span)])
-
-    def error(self, target, message, span=None):
-        self.write([self.line("ERROR", target, message, span)])
-
-
-def redact_url(url):
-    return re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:<redacted>@", url)
-
-
-def first_line(exc):
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def block_root(height, wrong_every=None):
+    """The block's hash as the reference stores it; WRONG_HASH_EVERY=N spoils every N-th one."""
+    if wrong_every and height % wrong_every == 0:
+        return hashlib.sha256(b"wrong %d" % height).hexdigest()
+    return hashlib.sha256(b"%d" % height).hexdigest()
 
 
 def env_int(name):
@@ -113,115 +77,6 @@ class State:
         self.stop = threading.Event()
 
 
-# ── HTTP: /health, /graphql, /graphql/playground ──────────────────────────────────────────────
-PLAYGROUND = b"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>GraphQL Playground</title></head>
-<body><h1>GraphQL Playground</h1><p>POST queries to <code>/graphql</code>.</p></body></html>
-"""
-
-
-def top_level_fields(query):
-    """(response key, field name) of the root selection set, e.g. [('tip', 'latestBlock')]."""
-    start = query.find("{")
-    if start < 0:
-        raise ValueError("syntax error: expected a selection set")
-    names, depth, parens, i = [], 0, 0, start
-    pending_alias = False
-    while i < len(query):
-        ch = query[i]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return names
-        elif ch == "(":
-            parens += 1
-        elif ch == ")":
-            parens -= 1
-        elif ch == ":" and depth == 1 and parens == 0:
-            pending_alias = True
-        elif depth == 1 and parens == 0 and (ch.isalpha() or ch == "_"):
-            match = re.match(r"[_A-Za-z][_0-9A-Za-z]*", query[i:])
-            if pending_alias and names:
-                names[-1] = (names[-1][0], match.group(0))
-            else:
-                names.append((match.group(0), match.group(0)))
-            pending_alias = False
-            i += len(match.group(0))
-            continue
-        i += 1
-    raise ValueError("syntax error: unbalanced braces")
-
-
-def make_handler(state):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, like the reference's hyper server
-        # Headers and body go out in separate writes; without this the body waits ~40 ms for
-        # the proxy's delayed ACK (Nagle), which shows up as slow cutovers through nginx.
-        disable_nagle_algorithm = True
-        timeout = 300  # an idle keep-alive connection must not pin a thread forever
-
-        def version_string(self):
-            return "explorer"
-
-        def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-            pass  # the reference does not log requests
-
-        def _send(self, status, body, content_type):
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def _json(self, status, payload):
-            self._send(status, json.dumps(payload).encode(), "application/json")
-
-        def do_GET(self):
-            path = self.path.split("?", 1)[0]
-            if path == "/health":
-                self._send(200, b"OK", "text/plain; charset=utf-8")
-            elif path == "/graphql/playground":
-                self._send(200, PLAYGROUND, "text/html; charset=utf-8")
-            elif path == "/graphql/ws":
-                self._send(400, b"websocket upgrade required", "text/plain; charset=utf-8")
-            else:
-                self._send(404, b"Not Found", "text/plain; charset=utf-8")
-
-        do_HEAD = do_GET
-
-        def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length > 0 else b""
-            if self.path.split("?", 1)[0] != "/graphql":
-                self._send(404, b"Not Found", "text/plain; charset=utf-8")
-                return
-            try:
-                request = json.loads(body.decode("utf-8"))
-                query = request["query"]
-                if not isinstance(query, str):
-                    raise TypeError("query must be a string")
-                fields = top_level_fields(query)
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-                self._json(400, {"errors": [{"message": "invalid request: " + str(exc)}]})
-                return
-            data, errors = {}, []
-            for key, name in fields:
-                if name == "__typename":
-                    data[key] = "QueryRoot"
-                elif name == "latestBlock":
-                    data[key] = {"height": state.height}
-                elif name == "version":
-                    data[key] = state.version
-                else:
-                    errors.append({"message": 'Unknown field "%s" on type "QueryRoot".' % name})
-            self._json(200, {"data": data, "errors": errors} if errors else {"data": data})
-
-    return Handler
-
-
 # ── the indexer ───────────────────────────────────────────────────────────────────────────────
 class Indexer:
     def __init__(self, args, state, log):
@@ -233,6 +88,7 @@ class Indexer:
         self.speed = max(1, env_int("INDEX_SPEED") or 400)
         self.crash_at = env_int("CRASH_AT_HEIGHT")
         self.stall_at = env_int("STALL_AT_HEIGHT")
+        self.wrong_every = env_int("WRONG_HASH_EVERY")
         self.src = None
         self.dst = None
 
@@ -380,7 +236,7 @@ class Indexer:
                     " root = EXCLUDED.root, timestamp = EXCLUDED.timestamp,"
                     " num_transactions = EXCLUDED.num_transactions",
                     [
-                        (h, hashlib.sha256(b"%d" % h).hexdigest(), created, n, chain)
+                        (h, block_root(h, self.wrong_every), created, n, chain)
                         for h, created, chain, n in part
                     ],
                 )

@@ -124,6 +124,21 @@ smoke_body = '{"query": "{ __typename }"}'
 not_behind_live = true
 stall_seconds = 20
 sample_interval_seconds = 1.0
+parity_required = false      # true: a match of every [[parity]] check is part of the gate
+parity_margin = 5            # compare at min(blue, green height) - 5
+parity_interval_seconds = 5
+
+# Same data in both colours? `deploy v2 --env WRONG_HASH_EVERY=10` builds a release with a data bug.
+[[parity]]
+kind = "sql"
+name = "block hash"
+query = "SELECT root FROM explorer_block_details WHERE height = {height}"
+
+[[parity]]
+kind = "sql"
+name = "last 1000 hashes"
+query = '''SELECT count(*) || ':' || md5(string_agg(root, ',' ORDER BY height))
+           FROM explorer_block_details WHERE height > {height} - 1000 AND height <= {height}'''
 """
             + proxy_switch_notify(ctx, "/health")
         )

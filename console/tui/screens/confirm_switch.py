@@ -7,6 +7,7 @@ exactly when the plan's gate is not met.
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from textual import on
@@ -18,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from console.core.model import SwitchPlan
+from console.core.parity import report_lines
 from console.tui.widgets.gate import gate_content
 
 
@@ -42,6 +44,9 @@ class ConfirmSwitchScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Label(switch_title(plan), id="switch-title", classes="title")
             yield Static(gate_content(plan.conditions, inline=False), id="switch-gate")
+            if plan.parity is not None:  # plain text: values come from the colours' data
+                lines = [*report_lines(plan.parity, time.time()), "(compared again at the switch)"]
+                yield Static(Content("\n".join(lines)), id="switch-parity")
             if plan.blocked_reason:
                 yield Label(Content.styled(plan.blocked_reason, "bold $error"), classes="detail")
             elif not plan.gate_met:
