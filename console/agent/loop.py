@@ -19,6 +19,7 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any
 
+from console.agent.analysis_watch import AnalysisWatch
 from console.agent.live_colour import LiveColourWatch
 from console.agent.metrics import Published
 from console.agent.samplers import Sampler, sample_round
@@ -68,6 +69,7 @@ class Agent:
         self.watches = {color: SlotWatch(inst, color) for color in COLORS}
         self.live_colour = LiveColourWatch(inst, AGENT_ACTOR, log)
         self.traffic = TrafficWatch(inst, _stale_after(inst))
+        self.analysis = AnalysisWatch(inst, self.traffic.sampler, AGENT_ACTOR, log)
         self.previous: dict[Color, SlotStatus] = {}
         self.eta_warned: set[int] = set()
         self.live_bad_ticks = 0
@@ -166,6 +168,7 @@ class Agent:
         head_error = head.error if head is not None else None
         # Read after the round: a drift the proxy sampler just fixed counts in this tick.
         live = store.live()
+        self.analysis.observe(now, live)
         live_height = self.previous[live].height if live and live in self.previous else None
         statuses: dict[Color, SlotStatus] = {}
         # The live colour first, so the candidate is compared with its height from this tick.
@@ -180,6 +183,7 @@ class Agent:
             if head_error and status.reason is None and status.state != SlotState.EMPTY:
                 status = replace(status, reason=head_error)
             status = replace(status, traffic=self.traffic.figures(color))
+            status = self.analysis.gate(status, live)
             statuses[color] = status
             store.put_slot_status(status)
             if watch.new_sample and watch.last_sample is not None:
@@ -194,6 +198,7 @@ class Agent:
         for color, status in statuses.items():
             self._transitions(color, status, live)
         self._post_switch_watch(now, statuses)
+        self.analysis.post_switch(now)  # traffic analysis: console/agent/analysis_watch.py
         self._retire_previous(now, statuses)
         self.previous = statuses
         store.put_proxy_reading(self.live_colour.sampler.published())

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from console.core.config_analysis import AnalysisConfig, analysis_problems
 from console.core.config_checks import (
     lag_keys_without_catchup,
     listen_problem,
@@ -197,6 +198,8 @@ class Config:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    # No [analysis] table: no traffic analysis (config_analysis.py); the table turns it on.
+    analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig(enabled=False))
     path: str = ""  # where it was loaded from (not a TOML key)
     secret_values: tuple[str, ...] = ()  # resolved secrets, for redaction (not a TOML key)
 
@@ -280,5 +283,6 @@ def parse_config(text: str, path: Path = Path("<config>")) -> Config:
             config, readiness=dataclasses.replace(config.readiness, log_pattern="")
         )
     config = dataclasses.replace(config, path=str(path), secret_values=tuple(secrets.used))
-    validate(config, path, lag_keys_without_catchup(config, readiness_raw))
+    problems = lag_keys_without_catchup(config, readiness_raw) + analysis_problems(config)
+    validate(config, path, problems)
     return config
