@@ -1,0 +1,152 @@
+"""Issue 10's post-switch analysis on the real `web` sandbox (Docker, nginx live mode with its
+per-colour counters, the agent): a release that answers 500 to a third of the POSTs is switched to
+and rolled back by the agent within failure_limit × interval + 3 s; a quiet release (no traffic)
+is never rolled back through its whole watch; a slow release breaches max_p99_ratio against the
+previous colour's baseline. Traffic is driven through the proxy during each test.
+
+Intervals and windows are small so each test lasts seconds; the rollback's timing is read from the
+store's own events (switch → rollback), not from a stopwatch around the test.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bench.request_log import RequestLog, recovery
+from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+
+PORT_BASE = 28500
+INTERVAL, FAILURE_LIMIT, WATCH = 1.0, 3, 12.0
+ANALYSIS = f"""
+[analysis]
+interval_seconds = {INTERVAL:g}
+window_seconds = 2
+max_error_rate = 0.05
+max_p99_ratio = 4
+failure_limit = {FAILURE_LIMIT}
+min_requests = 10
+"""
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[Sandbox]:
+    world = bring_up(profile="web", port_base=PORT_BASE)
+    try:
+        text = world.config.read_text().replace("watch_seconds = 60", f"watch_seconds = {WATCH:g}")
+        world.config.write_text(text + ANALYSIS)
+        assert world.cli("config", "check").returncode == 0
+        stop_agent(world)  # the next deploy starts it again on the new config
+        yield world
+    finally:
+        tear_down(world.dir)
+
+
+def _deploy(world: Sandbox, *env: str) -> None:
+    args = ["deploy", "v2", "--switch", "never", "--wait", "--timeout", "120"]
+    for pair in env:
+        args += ["--env", pair]
+    result = world.cli(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _history(world: Sandbox) -> dict[str, Any]:
+    result = world.cli("history", "--json", "--limit", "500")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def _events_since(world: Sandbox, since: float, kind: str | None = None) -> list[dict[str, Any]]:
+    events = [e for e in _history(world)["events"] if e["at"] >= since]
+    return [e for e in events if kind is None or e["kind"] == kind]
+
+
+def _wait_live(world: Sandbox, color: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if world.status()["live"] == color:
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def _switch(world: Sandbox) -> float:
+    started = time.time()
+    result = world.cli("switch", "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return started
+
+
+def test_failing_release_is_rolled_back_by_the_agent_with_its_figures(web: Sandbox) -> None:
+    live = web.status()["live"]
+    idle = "green" if live == "blue" else "blue"
+    _deploy(web, "FAIL_POST_RATE=0.33")
+    with RequestLog(f"{web.proxy_url}/", rate=120, threads=6, post_share=0.75) as load:
+        time.sleep(3)  # the baseline: the live colour's traffic before the switch
+        since = _switch(web)
+        assert _wait_live(web, live, FAILURE_LIMIT * INTERVAL + 15), "never rolled back"
+        time.sleep(1)
+    events = _events_since(web, since)
+    switched = next(e for e in events if e["kind"] == "switch")
+    rolled = next(e for e in events if e["kind"] == "rollback")
+    assert rolled["actor"] == "agent" and rolled["color"] == live, rolled
+    took = rolled["at"] - switched["at"]
+    print(f"switch → automatic rollback: {took:.1f} s")
+    assert took <= FAILURE_LIMIT * INTERVAL + 3, events
+    analysis = [e["text"] for e in events if e["kind"] == "analysis"]
+    assert any("baseline" in t and "requests in" in t for t in analysis), analysis
+    polls = [t for t in analysis if ", poll " in t]
+    failed = [t for t in polls if "(max_error_rate)" in t]
+    assert len(failed) == FAILURE_LIMIT, polls
+    assert any(t.startswith("Rolling back:") and "5xx" in t for t in analysis), analysis
+    deployment = next(d for d in _history(web)["deployments"] if d["color"] == idle)
+    assert deployment["phase"] == "rolled_back", deployment
+    assert "failed polls" in deployment["outcome"] and "5xx" in deployment["outcome"], deployment
+    # What clients saw: the bad answers came from the new colour, and stopped with the rollback.
+    seen = recovery(load.snapshot(), bad=idle, old=live, since=since)
+    assert seen.first_bad_at is not None and seen.back_at is not None, seen
+    assert seen.failed_after == 0, seen
+    assert 0 < seen.failed_meanwhile <= seen.answered_meanwhile, seen
+
+
+def test_a_quiet_release_is_never_rolled_back(web: Sandbox) -> None:
+    live = web.status()["live"]
+    idle = "green" if live == "blue" else "blue"
+    _deploy(web)
+    since = _switch(web)
+    deadline = time.monotonic() + WATCH + 3
+    while time.monotonic() < deadline:
+        assert web.status()["live"] == idle, _events_since(web, since)
+        time.sleep(0.5)
+    events = _events_since(web, since)
+    assert not [e for e in events if e["kind"] == "rollback"], events
+    polls = [e["text"] for e in events if e["kind"] == "analysis" and ", poll " in e["text"]]
+    assert len(polls) >= WATCH / INTERVAL - 3, polls
+    assert all("inconclusive" in t and "fewer than min_requests" in t for t in polls), polls
+    assert any("passed its post-switch watch" in e["text"] for e in events), events
+    assert any(" 0 failed" in e["text"] for e in events if e["kind"] == "analysis"), events
+
+
+def test_a_slow_release_breaches_the_p99_ratio(web: Sandbox) -> None:
+    live = web.status()["live"]
+    idle = "green" if live == "blue" else "blue"
+    _deploy(web, "SLOW_MS=150")
+    with RequestLog(f"{web.proxy_url}/", rate=60, threads=12, post_share=0.5):
+        time.sleep(3)  # the baseline: the live colour's p99 before the switch
+        since = _switch(web)
+        assert _wait_live(web, live, FAILURE_LIMIT * INTERVAL + 15), "never rolled back"
+    events = _events_since(web, since)
+    rolled = next(e for e in events if e["kind"] == "rollback")
+    assert rolled["actor"] == "agent", rolled
+    analysis = [e["text"] for e in events if e["kind"] == "analysis"]
+    breaches = [t for t in analysis if "(max_p99_ratio)" in t and ", poll " in t]
+    assert len(breaches) == FAILURE_LIMIT, analysis
+    assert all("(max_error_rate)" not in t for t in breaches), breaches  # slow, not failing
+    assert any(t.startswith("Rolling back:") and "max_p99_ratio" in t for t in analysis), analysis
+    assert web.served_by() == live and idle != live
