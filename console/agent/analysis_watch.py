@@ -130,12 +130,17 @@ class AnalysisWatch:
             self._start(now, watch[0], watch[1])
         watched = self.watched
         assert watched is not None
-        if watched.rolled_back or now < watched.next_poll:
+        # A poll due before the next tick runs on this one: polls keep their interval on average
+        # instead of slipping a whole tick whenever a tick lands just before one is due.
+        slack = 0.5 * self.inst.config.readiness.sample_interval_seconds
+        if watched.rolled_back or now < watched.next_poll - slack:
             return
         if watched.tally.exhausted:
             self._roll_back(watched)  # postponed by a held lock last time: try again
             return
-        watched.next_poll = now + self.config.interval_seconds
+        watched.next_poll += self.config.interval_seconds
+        if watched.next_poll < now:  # the agent was held up: start the schedule again from now
+            watched.next_poll = now + self.config.interval_seconds
         verdict = evaluate(
             self.config, watched.window.figures(watched.color), watched.baseline, self._error(now)
         )
