@@ -1,4 +1,4 @@
-"""How fast a failing release is taken back by the traffic analysis, and what clients lose meanwhile.
+"""How fast a failing release is taken back by the traffic analysis, and what clients lose.
 
 A whole private `web` sandbox (Docker, nginx live mode with its per-colour counters, the agent)
 on ports 29100-29110, with `[analysis]` added. Each run deploys the stand-in with failure
@@ -111,7 +111,7 @@ min_requests = 10
             runs.append(run)
             print(
                 f"run {number}: recovered in {fmt(run['recover_s'], 2)} s, "
-                f"{run['failed_meanwhile']} of {run['answered_meanwhile']} answers failed meanwhile",
+                f"{run['failed_meanwhile']}/{run['answered_meanwhile']} answers failed meanwhile",
                 flush=True,
             )
     finally:
