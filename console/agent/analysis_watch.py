@@ -91,15 +91,31 @@ class AnalysisWatch:
         if self.config.pre_switch and live is not None:
             idle = other(live)
             verdict = evaluate(
-                self.config, self.window.figures(idle), self.window.figures(live), self._error(now)
+                self.config,
+                self._figures(self.window, idle),
+                self.window.figures(live),
+                self._error(now),
             )
             self.pre[idle] = pre_switch_condition(verdict)
+
+    def _figures(self, window: TrafficWindow, color: Color) -> TrafficFigures | None:
+        """The colour's figures; a colour the proxy has never counted, in a window that has
+        readings, served nothing (said as "0 requests", not as missing figures)."""
+        figures = window.figures(color)
+        if figures is None and window.figures("blue" if color == "green" else "green"):
+            return TrafficFigures(rps=0.0, window_seconds=self.config.window_seconds)
+        return figures
 
     def gate(self, status: SlotStatus, live: Color | None) -> SlotStatus:
         """With `pre_switch`, the idle colour is ready only once its own traffic passes."""
         condition = self.pre.get(status.color)
         if condition is None or status.color == live or status.container_state != "running":
             return status
+        deployment = self.inst.store.active_deployment(status.color)
+        if deployment is None or deployment.id != status.deployment_id:
+            return status  # no deployment of ours, or an older container still answers
+        if Phase.LIVE in deployment.phases:
+            return status  # kept for rollback: it has served already, there is nothing to gate
         status = replace(status, conditions=(*status.conditions, condition))
         if condition.met or not status.ready:
             return status
@@ -141,9 +157,8 @@ class AnalysisWatch:
         watched.next_poll += self.config.interval_seconds
         if watched.next_poll < now:  # the agent was held up: start the schedule again from now
             watched.next_poll = now + self.config.interval_seconds
-        verdict = evaluate(
-            self.config, watched.window.figures(watched.color), watched.baseline, self._error(now)
-        )
+        figures = self._figures(watched.window, watched.color)
+        verdict = evaluate(self.config, figures, watched.baseline, self._error(now))
         watched.tally = watched.tally.after(verdict)
         watched.last = verdict
         level: EventLevel = "warning" if verdict.failed else "info"
@@ -167,8 +182,12 @@ class AnalysisWatch:
             baseline = self.live_figures[1]
         window = TrafficWindow(seconds=self.config.window_seconds)
         switched_at = store.switched_at() or now
-        if self.last_snapshot is not None and self.last_snapshot.at <= switched_at + 0.5:
-            window.add(self.last_snapshot)  # the figures start from the switch, not before it
+        # The figures start from the last reading before the switch (or, for an agent started
+        # mid-watch, its first): never from pre-switch traffic beyond that one reading.
+        started = switched_at
+        if self.last_snapshot is not None:
+            window.add(self.last_snapshot)
+            started = max(switched_at, self.last_snapshot.at)
         self.watched = _Watched(
             color,
             until,
@@ -176,7 +195,7 @@ class AnalysisWatch:
             deployment.version if deployment else "unknown version",
             baseline,
             window,
-            next_poll=max(now, switched_at + self.config.interval_seconds),
+            next_poll=started + self.config.interval_seconds,
             tally=Tally(self.config.failure_limit),
         )
         said = "no baseline" if baseline is None else f"baseline {figures_text(baseline)}"

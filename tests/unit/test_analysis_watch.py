@@ -235,10 +235,11 @@ def test_read_errors_are_inconclusive_by_default(world: dict[str, Any]) -> None:
     assert world["rollbacks"] == []
 
 
-def _ready(color: Color) -> SlotStatus:
+def _ready(color: Color, deployment_id: int | None = None) -> SlotStatus:
     return SlotStatus(
         color,
         SlotState.READY,
+        deployment_id=deployment_id,
         container_state="running",
         ready=True,
         conditions=(Condition("health", True),),
@@ -258,11 +259,14 @@ def test_pre_switch_gate_refuses_until_the_idle_colours_own_traffic_passes(
     start = time.time() - 5  # the switch (real clock) happens at start + 5
     try:
         store.set_live("blue", None)
+        green = store.create_deployment(
+            "green", "webapp:v2", "v2", SwitchPolicy.AUTO, "tester", {}, None
+        ).id
         # No preview traffic yet: inconclusive, which refuses the switch.
         counts.serve("blue", 50, 0, 10)
         traffic.snapshot = counts.snapshot(start)
         watch.observe(start, "blue")
-        gated = watch.gate(_ready("green"), "blue")
+        gated = watch.gate(_ready("green", green), "blue")
         assert gated.ready is False and gated.state == SlotState.STARTING
         condition = gated.conditions[-1]
         assert condition.name == PRE_SWITCH_CONDITION and not condition.met
@@ -273,15 +277,25 @@ def test_pre_switch_gate_refuses_until_the_idle_colours_own_traffic_passes(
             counts.serve("green", 10, 10, 10)
             traffic.snapshot = counts.snapshot(start + second)
             watch.observe(start + second, "blue")
-        gated = watch.gate(_ready("green"), "blue")
+        gated = watch.gate(_ready("green", green), "blue")
         assert not gated.ready and "max_error_rate" in gated.conditions[-1].detail
         # Healthy preview traffic for a whole window: the gate opens.
         for second in range(4, 10):
             counts.serve("green", 20, 0, 10)
             traffic.snapshot = counts.snapshot(start + second)
             watch.observe(start + second, "blue")
-        gated = watch.gate(_ready("green"), "blue")
+        gated = watch.gate(_ready("green", green), "blue")
         assert gated.ready and gated.state == SlotState.READY and gated.conditions[-1].met
+        # An older container still answering for green, or a colour that has been live (kept for
+        # rollback), is never gated.
+        assert watch.gate(_ready("green", green + 1), "blue") == _ready("green", green + 1)
+        store.set_phase(green, Phase.LIVE)
+        store.set_phase(green, Phase.READY)
+        for second in range(10, 13):
+            counts.serve("green", 0, 30, 10)
+            traffic.snapshot = counts.snapshot(start + second)
+            watch.observe(start + second, "blue")
+        assert watch.gate(_ready("green", green), "blue") == _ready("green", green)
     finally:
         store.close()
 
