@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from console.agent.analysis_watch import AnalysisWatch
 from console.agent.samplers import Sampled
 from console.core.analysis import PRE_SWITCH_CONDITION
 from console.core.config import Config, parse_config
+from console.core.lock import LockHeld
 from console.core.model import (
     Actor,
     Color,
@@ -79,8 +80,13 @@ class FakeNotifier:
 
 
 class FakeLock:
+    held_for = 0  # how many attempts find the lock held by an operator
+
     @contextmanager
     def acquire(self, action: str, actor: Actor) -> Iterator[None]:
+        if self.held_for > 0:
+            self.held_for -= 1
+            raise LockHeld(None)
         yield
 
 
@@ -233,6 +239,28 @@ def test_read_errors_are_inconclusive_by_default(world: dict[str, Any]) -> None:
     polls = [e for e in _analysis_events(world["inst"].store) if ", poll " in e]
     assert polls and all("inconclusive: the traffic figures could not be read" in e for e in polls)
     assert world["rollbacks"] == []
+
+
+def test_a_held_lock_postpones_the_rollback_to_a_later_tick(world: dict[str, Any]) -> None:
+    start = time.time() - 5
+    _switch_to_green(world, start)
+    world["inst"].lock.held_for = 2
+    _run(world, 12, (15, 10, 8.0), start + 5)
+    polls = [e for e in _analysis_events(world["inst"].store) if ", poll " in e]
+    assert len(polls) == 2, polls  # no more polls once the limit is reached…
+    assert len(world["rollbacks"]) == 1  # …and the rollback happens once the lock is free
+
+
+def test_without_auto_rollback_it_only_says_so(world: dict[str, Any]) -> None:
+    inst = world["inst"]
+    inst.config = replace(inst.config, switch=replace(inst.config.switch, auto_rollback=False))
+    start = time.time() - 5
+    _switch_to_green(world, start)
+    _run(world, 12, (15, 10, 8.0), start + 5)
+    assert world["rollbacks"] == [] and inst.store.live() == "green"
+    said = [e for e in _analysis_events(inst.store) if "auto_rollback is off" in e]
+    assert len(said) == 1 and "5xx 40.0%" in said[0], said
+    assert [kind for kind, _ in inst.notifier.sent] == ["failure"]
 
 
 def _ready(color: Color, deployment_id: int | None = None) -> SlotStatus:
