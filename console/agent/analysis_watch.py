@@ -122,7 +122,8 @@ class AnalysisWatch:
         state = status.state
         if state == SlotState.READY:
             state = SlotState.SYNCING if status.height is not None else SlotState.STARTING
-        return replace(status, state=state, ready=False)
+        reason = status.reason or f"Waiting for the {condition.name}: {condition.detail}"
+        return replace(status, state=state, ready=False, reason=reason)
 
     def _error(self, now: float) -> str | None:
         sampled = self.traffic.latest()

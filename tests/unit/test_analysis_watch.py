@@ -299,6 +299,7 @@ def test_pre_switch_gate_refuses_until_the_idle_colours_own_traffic_passes(
         condition = gated.conditions[-1]
         assert condition.name == PRE_SWITCH_CONDITION and not condition.met
         assert "preview or canary traffic" in condition.detail
+        assert gated.reason is not None and gated.reason.startswith("Waiting for the pre-switch")
         assert watch.gate(_ready("blue"), "blue").conditions == _ready("blue").conditions
         # Preview traffic that fails: still refused, and the detail names the limit.
         for second in range(1, 4):
