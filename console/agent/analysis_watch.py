@@ -102,7 +102,7 @@ class AnalysisWatch:
         """The colour's figures; a colour the proxy has never counted, in a window that has
         readings, served nothing (said as "0 requests", not as missing figures)."""
         figures = window.figures(color)
-        if figures is None and window.figures("blue" if color == "green" else "green"):
+        if figures is None and window.figures(other(color)) is not None:
             return TrafficFigures(rps=0.0, window_seconds=self.config.window_seconds)
         return figures
 

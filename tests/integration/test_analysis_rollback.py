@@ -2,7 +2,9 @@
 per-colour counters, the agent): a release that answers 500 to a third of the POSTs is switched to
 and rolled back by the agent within failure_limit × interval + 3 s; a quiet release (no traffic)
 is never rolled back through its whole watch; a slow release breaches max_p99_ratio against the
-previous colour's baseline. Traffic is driven through the proxy during each test.
+previous colour's baseline. Traffic is driven through the proxy during each test. Last, with
+`pre_switch = true`, a ready release that nobody has tried (no preview traffic: the preview route
+is built separately) is refused the switch with the analysis' sentence; `--force` still switches.
 
 Intervals and windows are small so each test lasts seconds; the rollback's timing is read from the
 store's own events (switch → rollback), not from a stopwatch around the test.
@@ -150,3 +152,36 @@ def test_a_slow_release_breaches_the_p99_ratio(web: Sandbox) -> None:
     assert all("(max_error_rate)" not in t for t in breaches), breaches  # slow, not failing
     assert any(t.startswith("Rolling back:") and "max_p99_ratio" in t for t in analysis), analysis
     assert web.served_by() == live and idle != live
+
+
+def test_pre_switch_refuses_a_release_nobody_has_tried(web: Sandbox) -> None:
+    web.config.write_text(
+        web.config.read_text().replace(ANALYSIS, ANALYSIS + "pre_switch = true\n")
+    )
+    assert web.cli("config", "check").returncode == 0
+    stop_agent(web)
+    live = web.status()["live"]
+    idle = "green" if live == "blue" else "blue"
+    result = web.cli("deploy", "v2", "--switch", "never")
+    assert result.returncode == 0, result.stdout + result.stderr
+    deadline = time.monotonic() + 60
+    slot: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        slot = web.status()["slots"][idle]
+        others = [c for c in slot["conditions"] if c["name"] != "pre-switch analysis"]
+        gate = [c for c in slot["conditions"] if c["name"] == "pre-switch analysis"]
+        if others and all(c["met"] for c in others) and gate:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"{idle} never met its other conditions: {slot}")
+    (condition,) = gate
+    assert condition["met"] is False and "inconclusive" in condition["detail"], condition
+    assert slot["ready"] is False and slot["state"] != "ready", slot
+    refused = web.cli("switch", "--yes")
+    out = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "pre-switch analysis" in out, out
+    assert "Traceback" not in out and web.served_by() == live
+    forced = web.cli("switch", "--yes", "--force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert web.served_by() == idle
