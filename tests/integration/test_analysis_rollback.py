@@ -45,6 +45,7 @@ def web() -> Iterator[Sandbox]:
         world.config.write_text(text + ANALYSIS)
         assert world.cli("config", "check").returncode == 0
         stop_agent(world)  # the next deploy starts it again on the new config
+        assert not (world.dir / "state" / "agent.json").exists(), "the agent did not stop"
         yield world
     finally:
         tear_down(world.dir)
@@ -78,6 +79,14 @@ def _wait_live(world: Sandbox, color: str, seconds: float) -> bool:
     return False
 
 
+def _diagnose(world: Sandbox, since: float) -> str:
+    """What the agent said and recorded since `since`: for a failure message."""
+    events = [f"{e['kind']}: {e['text']}" for e in _events_since(world, since)]
+    log = world.dir / "state" / "agent.log"
+    tail = log.read_text(errors="replace").splitlines()[-30:] if log.exists() else []
+    return "\n".join(["events:", *events, "agent.log:", *tail])
+
+
 def _switch(world: Sandbox) -> float:
     started = time.time()
     result = world.cli("switch", "--yes")
@@ -92,8 +101,9 @@ def test_failing_release_is_rolled_back_by_the_agent_with_its_figures(web: Sandb
     with RequestLog(f"{web.proxy_url}/", rate=120, threads=6, post_share=0.75) as load:
         time.sleep(3)  # the baseline: the live colour's traffic before the switch
         since = _switch(web)
-        assert _wait_live(web, live, FAILURE_LIMIT * INTERVAL + 15), "never rolled back"
+        rolled_back = _wait_live(web, live, FAILURE_LIMIT * INTERVAL + 15)
         time.sleep(1)
+    assert rolled_back, _diagnose(web, since)
     events = _events_since(web, since)
     switched = next(e for e in events if e["kind"] == "switch")
     rolled = next(e for e in events if e["kind"] == "rollback")
@@ -145,8 +155,8 @@ def test_a_slow_release_breaches_the_p99_ratio(web: Sandbox) -> None:
         time.sleep(3)  # the baseline: the live colour's p99 before the switch
         since = _switch(web)
         rolled_back = _wait_live(web, live, FAILURE_LIMIT * INTERVAL + 15)
+    assert rolled_back, _diagnose(web, since)
     analysis = [e["text"] for e in _events_since(web, since, "analysis")]
-    assert rolled_back, analysis
     events = _events_since(web, since)
     rolled = next(e for e in events if e["kind"] == "rollback")
     assert rolled["actor"] == "agent", rolled
