@@ -175,6 +175,7 @@ def test_pre_switch_refuses_a_release_nobody_has_tried(web: Sandbox) -> None:
     stop_agent(web)
     live = web.status()["live"]
     idle = "green" if live == "blue" else "blue"
+    since = time.time()
     result = web.cli("deploy", "v2", "--switch", "never")
     assert result.returncode == 0, result.stdout + result.stderr
     deadline = time.monotonic() + 60
@@ -187,7 +188,9 @@ def test_pre_switch_refuses_a_release_nobody_has_tried(web: Sandbox) -> None:
             break
         time.sleep(0.5)
     else:
-        raise AssertionError(f"{idle} never met its other conditions: {slot}")
+        raise AssertionError(
+            f"{idle} never met its other conditions: {slot}\n{_diagnose(web, since)}"
+        )
     (condition,) = gate
     assert condition["met"] is False and "inconclusive" in condition["detail"], condition
     assert slot["ready"] is False and slot["state"] != "ready", slot
