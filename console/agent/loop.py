@@ -19,6 +19,7 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any
 
+from console.agent.analysis_watch import AnalysisWatch
 from console.agent.live_colour import LiveColourWatch
 from console.agent.metrics import Published
 from console.agent.parity_watch import ParityWatch
@@ -74,6 +75,7 @@ class Agent:
         self.resource_alerts = ResourceAlerts(inst, str(AGENT_ACTOR))
         self.retirement = Retirement(inst, AGENT_ACTOR, log)  # after the keep, once drained
         self.parity = ParityWatch(inst)
+        self.analysis = AnalysisWatch(inst, self.traffic.sampler, AGENT_ACTOR, log)
         self.previous: dict[Color, SlotStatus] = {}
         self.eta_warned: set[int] = set()
         self.live_bad_ticks = 0
@@ -176,6 +178,7 @@ class Agent:
         head_error = head.error if head is not None else None
         # Read after the round: a drift the proxy sampler just fixed counts in this tick.
         live = store.live()
+        self.analysis.observe(now, live)
         live_height = self.previous[live].height if live and live in self.previous else None
         statuses: dict[Color, SlotStatus] = {}
         # The live colour first, so the candidate is compared with its height from this tick.
@@ -193,6 +196,7 @@ class Agent:
             status = replace(status, traffic=self.traffic.figures(color))
             status = self.resource_alerts.annotate(color, status, live, self.previous)
             status = replace(status, parity=watch.parity)
+            status = self.analysis.gate(status, live)
             statuses[color] = status
             store.put_slot_status(status)
             if watch.new_sample and watch.last_sample is not None:
@@ -208,6 +212,7 @@ class Agent:
             self._transitions(color, status, live)
         self.resource_alerts.after_tick(statuses)
         self._post_switch_watch(now, statuses)
+        self.analysis.post_switch(now)  # traffic analysis: console/agent/analysis_watch.py
         self.retirement.tick(now, statuses)
         self.previous = statuses
         store.put_proxy_reading(self.live_colour.sampler.published())

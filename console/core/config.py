@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from console.core.config_analysis import AnalysisConfig, analysis_problems
 from console.core.config_checks import (
     lag_keys_without_catchup,
     listen_problem,
@@ -210,6 +211,8 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     parity: list[ParityCheck] = field(default_factory=list)  # [[parity]]
+    # No [analysis] table: no traffic analysis (config_analysis.py); the table turns it on.
+    analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig(enabled=False))
     path: str = ""  # where it was loaded from (not a TOML key)
     secret_values: tuple[str, ...] = ()  # resolved secrets, for redaction (not a TOML key)
 
@@ -293,5 +296,6 @@ def parse_config(text: str, path: Path = Path("<config>")) -> Config:
             config, readiness=dataclasses.replace(config.readiness, log_pattern="")
         )
     config = dataclasses.replace(config, path=str(path), secret_values=tuple(secrets.used))
-    validate(config, path, lag_keys_without_catchup(config, readiness_raw))
+    problems = lag_keys_without_catchup(config, readiness_raw) + analysis_problems(config)
+    validate(config, path, problems)
     return config

@@ -129,3 +129,12 @@ def test_catchup_detection_times_a_real_deploy(tmp_path: Path) -> None:
     (poll,) = data["old_real_commands"]
     assert poll["grep_matches"] >= 1
     assert poll["heights"]["green"] > 1000
+
+
+def test_analysis_rollback_times_a_real_automatic_rollback(tmp_path: Path) -> None:
+    data = run_bench("analysis_rollback", tmp_path, "--runs", "1", "--rate", "60", timeout=400)
+    (run,) = data["runs"]
+    assert run["rolled_back"] is True and run["polls"] >= data["failure_limit"]
+    assert run["recover_s"] is not None and run["recover_s"] > 0
+    assert 0 < run["failed_meanwhile"] <= run["answered_meanwhile"]
+    assert run["failed_after"] == 0  # once back on the old colour, nothing fails

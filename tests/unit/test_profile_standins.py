@@ -79,6 +79,29 @@ def test_webapp_is_healthy_at_once_and_ready_after_its_delay() -> None:
     assert '"GET /api/health/ready" 503' in out and '"GET /api/health/ready" 200' in out
 
 
+def test_webapp_failure_injection_fails_that_share_of_posts_and_slows_answers() -> None:
+    port = free_port()
+    env = {"PORT": str(port), "READY_AFTER_SECONDS": "0", "FAIL_POST_RATE": "0.25", "SLOW_MS": "80"}
+    app = start(WEBAPP, env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for("listening", lambda: httpx.get(f"{base}/health").status_code == 200)
+        with httpx.Client(timeout=5) as client:
+            codes = [client.post(f"{base}/", content=b"{}").status_code for _ in range(40)]
+            assert codes.count(500) == 10 and codes.count(200) == 30, codes  # exactly the share
+            assert all(client.get(f"{base}/").status_code == 200 for _ in range(5))  # GETs pass
+            started = time.monotonic()
+            client.get(f"{base}/version")
+            assert time.monotonic() - started >= 0.08  # SLOW_MS on the app's answers…
+            started = time.monotonic()
+            client.get(f"{base}/health")
+            client.get(f"{base}/api/health/ready")
+            assert time.monotonic() - started < 0.08  # …but not on health and readiness
+    finally:
+        out = stop(app)
+    assert "failure injection: FAIL_POST_RATE=0.25 SLOW_MS=80" in out
+
+
 @pytest.fixture
 def chain_url() -> Iterator[str]:
     # 300 blocks of history; a block every 0.2 s keeps the head moving during the test.

@@ -10,6 +10,10 @@ names the version, `/version` the same as JSON. One access-log line per request 
 
 Env: PORT (8080), VERSION, READY_AFTER_SECONDS (5), NOT_READY_AGAIN_AFTER_SECONDS (0 = never:
 readiness turns back to 503 that long after it turned 200 — a test knob).
+Failure injection, for traffic analysis (set per deploy: `bluegreen deploy v2 --env
+FAIL_POST_RATE=0.33`): FAIL_POST_RATE (0..1, share of POSTs answered 500 — exactly that share, every
+k-th, so a test knows the mix) and SLOW_MS (added to every answer but /health and the ready
+paths, which stay quick so the release still becomes ready and only its users see it).
 """
 
 from __future__ import annotations
@@ -43,8 +47,18 @@ def log(level: str, message: str) -> None:
 
 
 class App:
-    def __init__(self, version: str, ready_after: float, not_ready_again_after: float) -> None:
+    def __init__(
+        self,
+        version: str,
+        ready_after: float,
+        not_ready_again_after: float,
+        fail_post_rate: float = 0.0,
+        slow_ms: float = 0.0,
+    ) -> None:
         self.version = version
+        self.fail_post_rate = min(1.0, max(0.0, fail_post_rate))
+        self.slow_ms = max(0.0, slow_ms)
+        self.posts = 0
         self.started = time.monotonic()
         self.ready_after = ready_after
         self.not_ready_again_after = not_ready_again_after
@@ -62,6 +76,14 @@ class App:
                 self.announced = True
                 log("info", f"ready after {up_for:.1f}s")
         return True
+
+    def post_fails(self) -> bool:
+        """Whether this POST is one of the injected failures: the n-th fails when the running
+        share floor(n × rate) steps up, so any run of posts holds the configured share."""
+        with self.lock:
+            self.posts += 1
+            n = self.posts
+        return int(n * self.fail_post_rate) > int((n - 1) * self.fail_post_rate)
 
     def page(self) -> bytes:
         return (
@@ -94,6 +116,8 @@ def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
+            if app.slow_ms and path != "/health" and path not in READY_PATHS:
+                time.sleep(app.slow_ms / 1000)
             if path == "/health":
                 self._send(200, b"OK", "text/plain; charset=utf-8")
             elif path in READY_PATHS:
@@ -115,6 +139,9 @@ def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             if length > 0:
                 self.rfile.read(length)
+            if app.fail_post_rate and app.post_fails():
+                self._send(500, b"injected failure (FAIL_POST_RATE)", "text/plain; charset=utf-8")
+                return
             self.do_GET()
 
     return Handler
@@ -127,6 +154,8 @@ def main() -> int:
         version,
         env_float("READY_AFTER_SECONDS", 5.0),
         env_float("NOT_READY_AGAIN_AFTER_SECONDS", 0.0),
+        env_float("FAIL_POST_RATE", 0.0),
+        env_float("SLOW_MS", 0.0),
     )
     stop = threading.Event()
 
@@ -139,6 +168,9 @@ def main() -> int:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     log("info", f"webapp {version} listening on 0.0.0.0:{port} (ready in {app.ready_after:g}s)")
+    if app.fail_post_rate or app.slow_ms:
+        injected = f"FAIL_POST_RATE={app.fail_post_rate:g} SLOW_MS={app.slow_ms:g}"
+        log("warn", f"failure injection: {injected}")
     stop.wait()
     log("info", "received shutdown signal, exiting")
     server.shutdown()

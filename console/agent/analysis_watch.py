@@ -1,0 +1,265 @@
+"""`[analysis]` in the agent: judge the new live colour by its traffic, roll back on a breach.
+
+Each tick the agent hands it the proxy's latest counter reading (the traffic sampler's, read once
+for the status figures too). It keeps its own window of `analysis.window_seconds`, so that the
+live colour's figures just before a switch are the baseline of `max_p99_ratio`, and the idle
+colour's own traffic (preview or canary requests) can gate the switch (`pre_switch`).
+
+During the post-switch watch (`switch.watch_seconds`, opened by the switch) it polls every
+`interval_seconds` on the figures since the switch only, records each verdict as an event, and at
+`failure_limit` failed polls rolls back through the normal rollback path as the agent, with the
+figures that triggered it in the event, the deployment's outcome and a notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from console.agent.samplers import Sampler
+from console.core.analysis import Tally, Verdict, evaluate, figures_text, pre_switch_condition
+from console.core.installation import Installation
+from console.core.lock import LockHeld
+from console.core.model import (
+    Actor,
+    Color,
+    Condition,
+    EventLevel,
+    Outcome,
+    Phase,
+    SlotState,
+    SlotStatus,
+    other,
+)
+from console.core.switching import rollback_locked
+from console.core.traffic import TrafficFigures, TrafficSnapshot, TrafficWindow
+
+
+@dataclass
+class _Watched:
+    """One post-switch watch being analysed."""
+
+    color: Color
+    until: float
+    deployment_id: int | None
+    version: str
+    baseline: TrafficFigures | None
+    window: TrafficWindow
+    next_poll: float
+    tally: Tally
+    last: Verdict | None = None
+    rolled_back: bool = False
+
+
+class AnalysisWatch:
+    def __init__(
+        self,
+        inst: Installation,
+        traffic: Sampler[TrafficSnapshot | None],
+        actor: Actor,
+        log: Callable[[str], None],
+    ) -> None:
+        self.inst = inst
+        self.config = inst.config.analysis
+        self.traffic = traffic
+        self.actor = actor
+        self.log = log
+        self.window = TrafficWindow(seconds=self.config.window_seconds)
+        self.last_snapshot: TrafficSnapshot | None = None
+        # The live colour's figures at the last tick no switch was being watched: the baseline a
+        # new watch compares with (captured before the switch, from the traffic it served).
+        self.live_figures: tuple[Color, TrafficFigures | None] | None = None
+        self.pre: dict[Color, Condition] = {}
+        self.watched: _Watched | None = None
+
+    # ── each tick, before the colours are composed ──
+    def observe(self, now: float, live: Color | None) -> None:
+        if not self.config.enabled:
+            return
+        snapshot = self.traffic.latest().value
+        if snapshot is not None and (
+            self.last_snapshot is None or snapshot.at > self.last_snapshot.at
+        ):
+            self.window.add(snapshot)
+            if self.watched is not None:
+                self.watched.window.add(snapshot)
+            self.last_snapshot = snapshot
+        watch = self.inst.store.watch()
+        if live is not None and (watch is None or watch[0] != live):
+            self.live_figures = (live, self.window.figures(live))
+        self.pre.clear()
+        if self.config.pre_switch and live is not None:
+            idle = other(live)
+            verdict = evaluate(
+                self.config,
+                self._figures(self.window, idle),
+                self.window.figures(live),
+                self._error(now),
+            )
+            self.pre[idle] = pre_switch_condition(verdict)
+
+    def _figures(self, window: TrafficWindow, color: Color) -> TrafficFigures | None:
+        """The colour's figures; a colour the proxy has never counted, in a window that has
+        readings, served nothing (said as "0 requests", not as missing figures)."""
+        figures = window.figures(color)
+        if figures is None and window.figures(other(color)) is not None:
+            return TrafficFigures(rps=0.0, window_seconds=self.config.window_seconds)
+        return figures
+
+    def gate(self, status: SlotStatus, live: Color | None) -> SlotStatus:
+        """With `pre_switch`, the idle colour is ready only once its own traffic passes."""
+        condition = self.pre.get(status.color)
+        if condition is None or status.color == live or status.container_state != "running":
+            return status
+        deployment = self.inst.store.active_deployment(status.color)
+        if deployment is None or deployment.id != status.deployment_id:
+            return status  # no deployment of ours, or an older container still answers
+        if Phase.LIVE in deployment.phases:
+            return status  # kept for rollback: it has served already, there is nothing to gate
+        status = replace(status, conditions=(*status.conditions, condition))
+        if condition.met or not status.ready:
+            return status
+        state = status.state
+        if state == SlotState.READY:
+            state = SlotState.SYNCING if status.height is not None else SlotState.STARTING
+        reason = status.reason or f"Waiting for the {condition.name}: {condition.detail}"
+        return replace(status, state=state, ready=False, reason=reason)
+
+    def _error(self, now: float) -> str | None:
+        sampled = self.traffic.latest()
+        if sampled.error is not None:
+            return sampled.error
+        if self.traffic.stale(now):
+            return self.traffic.published().describe(now)
+        return None
+
+    # ── each tick, after the post-switch health watch ──
+    def post_switch(self, now: float) -> None:
+        if not self.config.enabled:
+            return
+        store = self.inst.store
+        watch = store.watch()
+        live = store.live()
+        if watch is None or watch[0] != live:
+            self._finish()
+            return
+        if self.watched is None or (self.watched.color, self.watched.until) != watch:
+            self._start(now, watch[0], watch[1])
+        watched = self.watched
+        assert watched is not None
+        # A poll due before the next tick runs on this one: polls keep their interval on average
+        # instead of slipping a whole tick whenever a tick lands just before one is due.
+        slack = 0.5 * self.inst.config.readiness.sample_interval_seconds
+        if watched.rolled_back or now < watched.next_poll - slack:
+            return
+        if watched.tally.exhausted:
+            self._roll_back(watched)  # postponed by a held lock last time: try again
+            return
+        watched.next_poll += self.config.interval_seconds
+        if watched.next_poll < now:  # the agent was held up: start the schedule again from now
+            watched.next_poll = now + self.config.interval_seconds
+        figures = self._figures(watched.window, watched.color)
+        verdict = evaluate(self.config, figures, watched.baseline, self._error(now))
+        watched.tally = watched.tally.after(verdict)
+        watched.last = verdict
+        level: EventLevel = "warning" if verdict.failed else "info"
+        store.record_event(
+            "analysis",
+            f"Analysis of {watched.color} ({watched.version}), poll {watched.tally.polls}: "
+            f"{verdict.text} {watched.tally.text}.",
+            level,
+            str(self.actor),
+            watched.color,
+            watched.deployment_id,
+        )
+        if watched.tally.exhausted:
+            self._roll_back(watched)
+
+    def _start(self, now: float, color: Color, until: float) -> None:
+        store = self.inst.store
+        deployment = store.active_deployment(color) or store.latest_deployment(color)
+        baseline = None
+        if self.live_figures is not None and self.live_figures[0] != color:
+            baseline = self.live_figures[1]
+        window = TrafficWindow(seconds=self.config.window_seconds)
+        switched_at = store.switched_at() or now
+        # The figures start from the last reading before the switch (or, for an agent started
+        # mid-watch, its first): never from pre-switch traffic beyond that one reading.
+        started = switched_at
+        if self.last_snapshot is not None:
+            window.add(self.last_snapshot)
+            started = max(switched_at, self.last_snapshot.at)
+        self.watched = _Watched(
+            color,
+            until,
+            deployment.id if deployment else None,
+            deployment.version if deployment else "unknown version",
+            baseline,
+            window,
+            next_poll=started + self.config.interval_seconds,
+            tally=Tally(self.config.failure_limit),
+        )
+        said = "no baseline" if baseline is None else f"baseline {figures_text(baseline)}"
+        store.record_event(
+            "analysis",
+            f"Analysing {color}'s traffic every {self.config.interval_seconds:g} s until its "
+            f"watch ends; rollback at {self.config.failure_limit} failed polls ({said}).",
+            "info",
+            str(self.actor),
+            color,
+            deployment.id if deployment else None,
+        )
+
+    def _finish(self) -> None:
+        watched, self.watched = self.watched, None
+        if watched is None or watched.rolled_back:
+            return
+        tally = watched.tally
+        self.inst.store.record_event(
+            "analysis",
+            f"Analysis of {watched.color} ended: {tally.polls} polls, {tally.failures} failed, "
+            f"{tally.inconclusive} inconclusive.",
+            "info",
+            str(self.actor),
+            watched.color,
+            watched.deployment_id,
+        )
+
+    def _roll_back(self, watched: _Watched) -> None:
+        store, service = self.inst.store, self.inst.config.service
+        figures = watched.last.text if watched.last else ""
+        what = f"{watched.color} ({watched.version}) failed its traffic analysis"
+        if not self.inst.config.switch.auto_rollback:
+            watched.rolled_back = True  # said once; nothing more to do in this watch
+            text = f"{what} ({watched.tally.text}: {figures}) — switch.auto_rollback is off."
+            store.record_event("analysis", text, "error", str(self.actor), watched.color)
+            self.inst.notifier.send("failure", f"{service}: {text}", "error")
+            return
+        reason = f"{what}: {watched.tally.text}; last {figures}"
+        try:
+            with self.inst.lock.acquire("automatic rollback (traffic analysis)", self.actor):
+                store.record_event(
+                    "analysis",
+                    f"Rolling back: {reason}",
+                    "error",
+                    str(self.actor),
+                    watched.color,
+                    watched.deployment_id,
+                )
+                self.inst.notifier.send("failure", f"{service}: rolling back: {reason}", "error")
+                outcome: Outcome | None = None
+                for event in rollback_locked(self.inst, self.actor, reason):
+                    self.log(f"analysis rollback: {event.text}")
+                    outcome = event if isinstance(event, Outcome) else outcome
+        except LockHeld as exc:
+            self.log(f"analysis rollback postponed: {exc}")
+            return
+        watched.rolled_back = True
+        if outcome is not None and not outcome.ok:
+            store.record_event("analysis", outcome.text, "error", str(self.actor), watched.color)
+        elif watched.deployment_id is not None:
+            store.set_phase(
+                watched.deployment_id,
+                Phase.ROLLED_BACK,
+                f"rolled back by {self.actor}: {watched.tally.text}; {figures}",
+            )
