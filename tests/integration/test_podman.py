@@ -138,6 +138,7 @@ def podman() -> Iterator[Podman]:
             assert service.poll() is None, (home / "service.log").read_text()
             assert time.monotonic() < deadline, "podman system service did not answer in 30 s"
             time.sleep(0.2)
+        _assert_podman(engine)
         yield engine
     finally:
         engine.run("rm", "--all", "--force", "--time", "0")
@@ -149,12 +150,20 @@ def podman() -> Iterator[Podman]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def test_the_engine_is_podman(podman: Podman) -> None:
-    """The rest of this file proves nothing if the socket is a Docker Engine's."""
-    version = podman.client().version()
+def _assert_podman(engine: Podman) -> None:
+    """Every test here proves nothing if the socket is a Docker Engine's (checked by the fixture,
+    so a test run alone by node id checks it too)."""
+    version = engine.client().version()
     components = [c.get("Name") for c in version.get("Components") or []]
     assert "Podman Engine" in components, version
-    assert "BuildahVersion" in podman.client().info()  # Podman builds through Buildah
+    assert "BuildahVersion" in engine.client().info()  # Podman builds through Buildah
+
+
+def test_the_engine_is_podman(podman: Podman) -> None:
+    _assert_podman(podman)
+    assert "Podman Engine" not in [
+        c.get("Name") for c in docker.from_env().version().get("Components") or []
+    ]  # and the check tells them apart: the machine's Docker Engine is not Podman
 
 
 def test_runtime_driver_on_podman(podman: Podman) -> None:
