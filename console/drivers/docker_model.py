@@ -91,7 +91,7 @@ def container_info(attrs: dict[str, Any], redact: Callable[[str], str]) -> Conta
     return ContainerInfo(
         name=str(attrs.get("Name", "")).lstrip("/"),
         id=str(attrs.get("Id", "")),
-        image=str(config.get("Image") or attrs.get("Image") or ""),
+        image=familiar_image(str(config.get("Image") or attrs.get("Image") or "")),
         labels=dict(config.get("Labels") or {}),
         state=status,
         running=running,
@@ -103,6 +103,22 @@ def container_info(attrs: dict[str, Any], redact: Callable[[str], str]) -> Conta
         error=redact(str(error)) if error else None,
         oom_killed=bool(state.get("OOMKilled")),
     )
+
+
+# Docker Hub's fully qualified prefixes, longest first; Docker itself answers the short form.
+_HUB_PREFIXES = ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/")
+
+
+def familiar_image(ref: str) -> str:
+    """`ref` as Docker writes it: Podman's Docker API answers Config.Image fully qualified
+    (`docker.io/bluegreen/webapp:v2` for a container created from `bluegreen/webapp:v2`), so the
+    same container would show another image on Podman than on Docker. The two names are the same
+    reference by Docker's grammar; `localhost/…` (Podman's name for loaded images) is kept, since
+    there `localhost` is a registry host and dropping it would name another image."""
+    for prefix in _HUB_PREFIXES:
+        if ref.startswith(prefix) and len(ref) > len(prefix):
+            return ref[len(prefix) :]
+    return ref
 
 
 def restart_policy(text: str) -> dict[str, Any]:
