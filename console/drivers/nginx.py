@@ -27,7 +27,7 @@ import httpx
 
 from console.core.config import Config
 from console.core.fsutil import StateDirError, atomic_write
-from console.core.model import Color, other
+from console.core.model import Canary, Color, other
 from console.core.proxy_types import NO_LIVE_TEXT, UNANSWERED, ProxyError, ReadBack, SwitchResult
 from console.core.timeouts import PROXY_READ_BACK_SECONDS, PROXY_RELOAD_SETTLE_SECONDS
 from console.core.traffic import TrafficSnapshot
@@ -41,6 +41,7 @@ from console.drivers.nginx_render import (
     render_http_conf,
     render_location_conf,
 )
+from console.drivers.nginx_routes import Routes, parse_persisted_canary, picks_per_request
 from console.drivers.probe import color_of, probe_client, wait_for_color
 from console.drivers.proxy_command import run_command
 
@@ -70,6 +71,10 @@ class NginxDriver:
         )
         self.admin_where = self.admin.where
         self._probe_url = config.proxy.proxy_url.rstrip("/") + config.proxy.probe_path
+        proxy = config.proxy
+        self.routes = Routes(
+            proxy.preview, proxy.preview_header, proxy.preview_cookie, proxy.canary_cookie
+        )
 
     def layout(self, create_token: bool = False) -> NginxLayout:
         return NginxLayout(
@@ -79,12 +84,18 @@ class NginxDriver:
             admin_socket=self.admin_socket,
             admin_tcp=self.admin_tcp,
             token=self.admin.token(create_token) if self.admin_tcp else "",
+            routes=self.routes,
         )
+
+    def _location_conf(self, live: Color | None, canary: Canary | None) -> str:
+        per_colour = picks_per_request(self.routes, live, canary)
+        return render_location_conf(self.mode, self.routes, per_colour)
 
     # ── the contract ────────────────────────────────────────────────────────────────────────────
 
-    def install(self, live: Color | None) -> None:
-        written = self.write_files(live)
+    def install(self, live: Color | None, canary: Canary | None = None) -> None:
+        canary = canary if live is not None else None
+        written = self.write_files(live, canary)
         if self.mode == "reload":
             if written:
                 self._reload("install")
@@ -92,7 +103,39 @@ class NginxDriver:
         if written or not self.admin.read_back().answered:
             self._reload("install")
             self.admin.wait(PROXY_RELOAD_SETTLE_SECONDS, self.http_path)
-        self.admin.set(live or NOTHING_LIVE)
+        self.admin.set(live or NOTHING_LIVE, canary)
+
+    def set_canary(self, canary: Canary | None) -> None:
+        live = self.persisted()
+        if self.mode == "reload":
+            # The files name the live colour and the split; a reload applies both together.
+            previous = {p: _read_bytes(p) for p in (self.http_path, self.location_path)}
+            self.write_files(live, canary)
+            try:
+                run_command(self._proxy.reload_command, "reload")
+            except ProxyError as exc:
+                self._restore(previous)
+                raise ProxyError(
+                    f"{exc} The files are restored.", read_back=self.read_back()
+                ) from None
+            return
+        running = self.admin.read_back()
+        live = running.color if running.answered else live
+        self.admin.set_canary(canary, other(live) if live else "green")
+        # Persisted after the dict (as a switch is), so a restart keeps the weight.
+        try:
+            self._write(self.http_path, render_http_conf(self.layout(), live, canary))
+        except ProxyError as exc:
+            raise ProxyError(
+                f"nginx applies it, but {HTTP_FILE} could not record it ({exc}): run reconcile.",
+                read_back=self.read_back(),
+            ) from None
+
+    def persisted_canary(self) -> Canary | None:
+        try:
+            return parse_persisted_canary(self.http_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def traffic(self) -> TrafficSnapshot | None:
         if self.mode == "reload":
@@ -121,7 +164,7 @@ class NginxDriver:
             # `to` does not answer through the proxy: route back to where traffic was.
             if before.color != to:
                 with contextlib.suppress(ProxyError):
-                    self.admin.set(before.color or NOTHING_LIVE)
+                    self.admin.set(before.color or NOTHING_LIVE, before.canary)
             raise ProxyError(f"{exc} Routed back.", read_back=self.read_back()) from None
         # Persist after the dict, so a crash in between leaves each side wholly on one colour,
         # and after the probe, so the file's fsync (up to ~50 ms) is not inside the cutover.
@@ -134,7 +177,11 @@ class NginxDriver:
 
     def read_back(self) -> ReadBack:
         if self.mode == "reload":
-            return self._read_back_through_proxy()
+            seen = self._read_back_through_proxy()
+            # No admin endpoint: the canary is what the file nginx loaded says.
+            if seen.answered and seen.color is not None:
+                return ReadBack(True, seen.color, self.persisted_canary())
+            return seen
         # The dict, else what the proxy itself answers with: an unreachable admin socket (or one
         # this user may not open) must not leave the truth unknown while nginx serves.
         seen = self.admin.read_back()
@@ -159,9 +206,10 @@ class NginxDriver:
         except (OSError, UnicodeDecodeError):
             return [f"{self.http_path} is missing: run `bluegreen proxy install`."]
         persisted = parse_persisted(text)
+        canary = parse_persisted_canary(text)
         expected = {
-            self.http_path: render_http_conf(self.layout(), persisted),
-            self.location_path: render_location_conf(self.mode),
+            self.http_path: render_http_conf(self.layout(), persisted, canary),
+            self.location_path: self._location_conf(persisted, canary),
         }
         for path, wanted in expected.items():
             try:
@@ -187,6 +235,12 @@ class NginxDriver:
                 problems.append(
                     f"nginx routes to {running.color or 'nothing'} but {HTTP_FILE} says "
                     f"{persisted or 'nothing'}: run reconcile."
+                )
+            elif running.canary != canary:
+                problems.append(
+                    f"nginx sends {running.canary.describe() if running.canary else 'no canary'} "
+                    f"but {HTTP_FILE} records "
+                    f"{canary.describe() if canary else 'none'}: run reconcile."
                 )
         return problems
 
@@ -237,15 +291,16 @@ class NginxDriver:
 
     # ── files ───────────────────────────────────────────────────────────────────────────────────
 
-    def write_files(self, live: Color | None) -> tuple[str, ...]:
-        """Render both includes for `live` and validate; the paths that changed on disk.
+    def write_files(self, live: Color | None, canary: Canary | None = None) -> tuple[str, ...]:
+        """Render both includes for `live` (and `canary`) and validate; the paths that changed.
 
         If the test command rejects them, the previous files are put back before ProxyError.
         Usable before nginx runs (the sandbox writes the files, then starts nginx).
         """
         layout = self.layout(create_token=True)
-        wanted = {self.http_path: render_http_conf(layout, live)}
-        wanted[self.location_path] = render_location_conf(self.mode)
+        canary = canary if live is not None else None
+        wanted = {self.http_path: render_http_conf(layout, live, canary)}
+        wanted[self.location_path] = self._location_conf(live, canary)
         previous = {path: _read_bytes(path) for path in wanted}
         changed = [p for p, text in wanted.items() if previous[p] != text.encode("utf-8")]
         if not changed:
@@ -292,7 +347,7 @@ class NginxDriver:
     # ── reload mode ─────────────────────────────────────────────────────────────────────────────
 
     def _switch_by_reload(self, to: Color) -> SwitchResult:
-        previous = {self.http_path: _read_bytes(self.http_path)}
+        previous = {p: _read_bytes(p) for p in (self.http_path, self.location_path)}
         self.write_files(to)  # validated; restored by write_files itself if nginx -t fails
         started = time.perf_counter()
         try:
