@@ -30,6 +30,10 @@ def dispatch(args: argparse.Namespace) -> Handler:
         from console.cli import completion
 
         return completion.run
+    if command == "canary":
+        from console.cli import canary
+
+        return _guarded(canary.run)
     if command == "sandbox":
         from console.cli import sandbox_cmd
 

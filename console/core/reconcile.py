@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from console.core.canary_reconcile import reconcile_canary
 from console.core.installation import LABEL_DEPLOYMENT, Installation
 from console.core.model import COLORS, Actor, Color, Phase
 from console.core.proxy_types import changed_outside_text
@@ -122,9 +123,11 @@ def _reconcile_live(
                 f"store updated to {truth}",
             )
         )
+    for what, fixed in reconcile_canary(inst, truth, changed_outside):
+        drifts.add(Drift(what, fixed))
     if persisted != truth:
         try:
-            inst.proxy.install(truth)
+            inst.proxy.install(truth, inst.store.canary())
             fixed = f"file rewritten for {truth}"
         except Exception as exc:  # the store is already right: record that, and why not the file
             fixed = f"file NOT rewritten ({exc})"

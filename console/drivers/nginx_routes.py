@@ -204,16 +204,17 @@ def reload_routes(routes: Routes, live: str, canary: Canary | None, ports: dict[
         header = "$" + nginx_header_variable(routes.preview_header)
         cookie = f"$cookie_{routes.preview_cookie}"
         text += (
-            "# Preview: the header (else the cookie) naming a colour sends the request there.\n"
+            "# Preview: the header (else the cookie) naming a colour sends the request there\n"
+            "# (regexes: map's plain strings ignore case, Lua and HAProxy do not).\n"
             f"map {cookie} $bluegreen_preview_cookie {{\n"
             f"    default {base};\n"
-            "    blue blue;\n"
-            "    green green;\n"
+            '    "~^blue$" blue;\n'
+            '    "~^green$" green;\n'
             "}\n"
             f"map {header} $bluegreen_live {{\n"
             "    default $bluegreen_preview_cookie;\n"
-            "    blue blue;\n"
-            "    green green;\n"
+            '    "~^blue$" blue;\n'
+            '    "~^green$" green;\n'
             "}\n\n"
         )
     else:
