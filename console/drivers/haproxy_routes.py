@@ -76,13 +76,14 @@ def render_rules(routes: Routes, map_path: Path) -> str:
     cookie = routes.canary_cookie
     text += (
         f"    http-request set-var(txn.bg_canary) str(color),map({map_path},none)\n"
-        f"    http-request set-var(txn.bg_percent) str(percent),map_str_int({map_path},0)\n"
+        f"    http-request set-var(txn.bg_percent) str(percent),map({map_path},0),add(0)\n"
         "    http-request set-var(txn.bg_key) src\n"
         f"    http-request set-var(txn.bg_key) req.cook({cookie}) "
         f"if {{ req.cook({cookie}) -m len gt 0 }}\n"
         "    http-request set-var(txn.bg_bucket) var(txn.bg_key),crc32,mod(100)\n"
         "    http-request set-var(txn.bg_pick) var(txn.bg_canary) "
-        "if !{ var(txn.bg_pick) -m found } { var(txn.bg_canary) -m str blue green } "
+        "if !{ var(txn.bg_pick) -m found } !{ req.hdr(X-Bluegreen-Probe) -m found } "
+        "{ var(txn.bg_canary) -m str blue green } "
         "{ var(txn.bg_bucket),sub(txn.bg_percent) lt 0 }\n"
         "    use-server %[var(txn.bg_pick)] if { var(txn.bg_pick) -m found }\n"
     )

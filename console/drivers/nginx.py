@@ -41,7 +41,14 @@ from console.drivers.nginx_render import (
     render_http_conf,
     render_location_conf,
 )
-from console.drivers.nginx_routes import Routes, parse_persisted_canary, picks_per_request
+from console.drivers.nginx_routes import (
+    CANARY_HEADER,
+    PROBE_HEADER,
+    Routes,
+    parse_canary_value,
+    parse_persisted_canary,
+    picks_per_request,
+)
 from console.drivers.probe import color_of, probe_client, wait_for_color
 from console.drivers.proxy_command import run_command
 
@@ -106,7 +113,13 @@ class NginxDriver:
         self.admin.set(live or NOTHING_LIVE, canary)
 
     def set_canary(self, canary: Canary | None) -> None:
-        live = self.persisted()
+        running = self.read_back()
+        live = running.color if running.answered else self.persisted()
+        if canary is not None and canary.color in (live, None):
+            raise ProxyError(
+                f"A canary goes to the idle colour, and {running.describe()}: nothing was changed.",
+                read_back=running,
+            )
         if self.mode == "reload":
             # The files name the live colour and the split; a reload applies both together.
             previous = {p: _read_bytes(p) for p in (self.http_path, self.location_path)}
@@ -118,9 +131,8 @@ class NginxDriver:
                 raise ProxyError(
                     f"{exc} The files are restored.", read_back=self.read_back()
                 ) from None
+            self._wait_for_canary(canary)
             return
-        running = self.admin.read_back()
-        live = running.color if running.answered else live
         self.admin.set_canary(canary, other(live) if live else "green")
         # Persisted after the dict (as a switch is), so a restart keeps the weight.
         try:
@@ -130,6 +142,20 @@ class NginxDriver:
                 f"nginx applies it, but {HTTP_FILE} could not record it ({exc}): run reconcile.",
                 read_back=self.read_back(),
             ) from None
+
+    def _wait_for_canary(self, canary: Canary | None) -> None:
+        # `nginx -s reload` returns before the new workers take requests.
+        deadline = time.monotonic() + self._proxy.verify_timeout_seconds
+        seen = self.read_back()
+        while seen.canary != canary and time.monotonic() < deadline:
+            time.sleep(0.05)
+            seen = self.read_back()
+        if seen.canary != canary:
+            raise ProxyError(
+                f"nginx was reloaded but still answers as if {seen.describe()} after "
+                f"{self._proxy.verify_timeout_seconds:.0f} s: check its error log.",
+                read_back=seen,
+            )
 
     def persisted_canary(self) -> Canary | None:
         try:
@@ -177,15 +203,16 @@ class NginxDriver:
 
     def read_back(self) -> ReadBack:
         if self.mode == "reload":
-            seen = self._read_back_through_proxy()
-            # No admin endpoint: the canary is what the file nginx loaded says.
-            if seen.answered and seen.color is not None:
-                return ReadBack(True, seen.color, self.persisted_canary())
-            return seen
+            return self._read_back_through_proxy()
         # The dict, else what the proxy itself answers with: an unreachable admin socket (or one
-        # this user may not open) must not leave the truth unknown while nginx serves.
+        # this user may not open) must not leave the truth unknown while nginx serves. Its canary
+        # then is the best known: the file's.
         seen = self.admin.read_back()
-        return seen if seen.answered else self._read_back_through_proxy()
+        if seen.answered:
+            return seen
+        seen = self._read_back_through_proxy()
+        canary = self.persisted_canary() if seen.color else None
+        return ReadBack(True, seen.color, canary) if seen.answered else seen
 
     def current(self) -> Color | None:
         seen = self.read_back()
@@ -370,13 +397,15 @@ class NginxDriver:
         # Reload mode has no admin endpoint: the colour header of the proxy's own answer says it.
         try:
             with probe_client(timeout=PROXY_READ_BACK_SECONDS) as client:
-                response = client.get(self._probe_url)
+                response = client.get(self._probe_url, headers={PROBE_HEADER: "canary"})
         except httpx.HTTPError:
             return UNANSWERED
         if response.status_code == 503 and NO_LIVE_TEXT in response.text:
             return ReadBack(True, None)
         seen = color_of(response)
-        return ReadBack(True, seen) if seen else UNANSWERED
+        # Reload mode's routes answer the canary they apply (absent: no routes, no canary).
+        canary = parse_canary_value(response.headers.get(CANARY_HEADER, ""))
+        return ReadBack(True, seen, canary) if seen else UNANSWERED
 
     def _reload(self, why: str) -> None:
         try:

@@ -22,6 +22,7 @@ from console.core.proxy_types import COLOR_HEADER, NO_LIVE_TEXT, TOKEN_HEADER
 from console.drivers.nginx_routes import (
     NO_CANARY,
     NO_ROUTES,
+    RELOAD_CANARY_HEADER,
     Routes,
     canary_location,
     marker_suffix,
@@ -253,6 +254,7 @@ def render_location_conf(
         "proxy_set_header Connection $bluegreen_connection;\n"
         f"proxy_hide_header {COLOR_HEADER};  # only the proxy says which colour served\n"
         f"add_header {COLOR_HEADER} $bluegreen_color always;\n"
+        f"{RELOAD_CANARY_HEADER if per_request else ''}"
         f"{count}"
     )
 

@@ -23,6 +23,12 @@ from console.core.model import COLORS, Canary
 
 CANARY_PATH = "/bluegreen/canary"
 NO_CANARY = "none"
+# Reload mode has no admin endpoint: a request carrying PROBE_HEADER: canary gets the canary the
+# running configuration applies in CANARY_HEADER, so a read-back (and the wait after a reload)
+# sees what nginx does, not what the file says. Other requests get no such header.
+PROBE_HEADER = "X-Bluegreen-Probe"
+CANARY_HEADER = "X-Bluegreen-Canary"
+RELOAD_CANARY_HEADER = f"add_header {CANARY_HEADER} $bluegreen_canary_seen always;\n"
 _MARKER = re.compile(r"^# bluegreen live=\S+ mode=\S+ canary=(blue|green):(\d{1,2})\b", re.M)
 
 
@@ -80,7 +86,8 @@ def route_lua(routes: Routes) -> str:
         '            local canary = ngx.shared.bluegreen:get("canary")\n'
         "                or ngx.var.bluegreen_rendered_canary\n"
         '            local color, percent = string.match(canary or "", "^(%l+):(%d+)$")\n'
-        '            if (color == "blue" or color == "green") and color ~= live then\n'
+        '            if (color == "blue" or color == "green") and color ~= live\n'
+        f"                and not ngx.var.{nginx_header_variable(PROBE_HEADER)} then\n"
         f"                local key = ngx.var.cookie_{routes.canary_cookie}\n"
         '                if not key or key == "" then\n'
         "                    key = ngx.var.remote_addr\n"
@@ -199,7 +206,14 @@ def reload_routes(routes: Routes, live: str, canary: Canary | None, ports: dict[
             f"    * {live};\n"
             "}\n\n"
         )
-        base = "$bluegreen_canary_pick"
+        # bluegreen's own probe (a read-back, a switch's check) sees the live colour.
+        text += (
+            f"map ${nginx_header_variable(PROBE_HEADER)} $bluegreen_canary_or_live {{\n"
+            "    default $bluegreen_canary_pick;\n"
+            '    "~." $bluegreen_rendered;\n'
+            "}\n\n"
+        )
+        base = "$bluegreen_canary_or_live"
     if routes.preview:
         header = "$" + nginx_header_variable(routes.preview_header)
         cookie = f"$cookie_{routes.preview_cookie}"
@@ -219,6 +233,13 @@ def reload_routes(routes: Routes, live: str, canary: Canary | None, ports: dict[
         )
     else:
         text += f"map $host $bluegreen_live {{\n    default {base};\n}}\n\n"
+    text += (
+        f"# The canary this configuration applies, for a request asking with {PROBE_HEADER}.\n"
+        f"map ${nginx_header_variable(PROBE_HEADER)} $bluegreen_canary_seen {{\n"
+        '    default "";\n'
+        f'    canary "{canary_value(canary if canary and canary.color != live else None)}";\n'
+        "}\n\n"
+    )
     for color in COLORS:
         text += (
             f"upstream bluegreen_{color} {{\n"
