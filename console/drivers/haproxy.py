@@ -34,6 +34,7 @@ from console.drivers.haproxy_routes import (
     MAP_FILE,
     parse_map_file,
     parse_show_map,
+    preview_snippet,
     render_map,
     render_rules,
     set_map_command,
@@ -296,7 +297,8 @@ class HaproxyDriver:
             f"{self.backend}` or `use_backend`):\n"
             f"{self.backend_section()}\n"
             "# After an HAProxy restart, run `bluegreen reconcile`: runtime changes are not kept,\n"
-            f"# the live colour is in {self.state_path}.\n"
+            f"# the live colour is in {self.state_path}.\n\n"
+            f"{preview_snippet(self.routes)}"
         )
 
     def install_steps(self) -> str:

@@ -88,3 +88,17 @@ def render_rules(routes: Routes, map_path: Path) -> str:
         "    use-server %[var(txn.bg_pick)] if { var(txn.bg_pick) -m found }\n"
     )
     return text
+
+
+def preview_snippet(routes: Routes) -> str:
+    if not routes.preview:
+        return "# Preview routes are off ([proxy] preview = false).\n"
+    return (
+        f"# Preview is on: `{routes.preview_header}: green` (or the cookie "
+        f"{routes.preview_cookie}=green) sends a\n"
+        "# request to that colour. Allow it only from trusted addresses, in your frontend:\n"
+        "    acl bluegreen_trusted src 127.0.0.1 10.0.0.0/8  # your office, VPN, CI runners\n"
+        f"    http-request del-header {routes.preview_header} unless bluegreen_trusted\n"
+        f"    http-request deny deny_status 403 if {{ req.cook({routes.preview_cookie}) -m found }}"
+        " !bluegreen_trusted\n"
+    )

@@ -48,6 +48,7 @@ from console.drivers.nginx_routes import (
     parse_canary_value,
     parse_persisted_canary,
     picks_per_request,
+    preview_snippet,
 )
 from console.drivers.probe import color_of, probe_client, wait_for_color
 from console.drivers.proxy_command import run_command
@@ -310,7 +311,7 @@ class NginxDriver:
                 f"# The admin endpoint is the unix socket {self.admin_socket}: its directory must",
                 "# be reachable by nginx's master and by nobody but the operators.",
             ]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + preview_snippet(self.routes)
 
     def install_steps(self) -> str:
         reload = " ".join(self._proxy.reload_command) or "nginx -s reload"

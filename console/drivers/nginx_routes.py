@@ -248,3 +248,33 @@ def reload_routes(routes: Routes, live: str, canary: Canary | None, ports: dict[
             "}\n"
         )
     return text
+
+
+def preview_snippet(routes: Routes) -> str:
+    """`proxy snippet`: what preview does, and the recipe that keeps it to trusted addresses."""
+    if not routes.preview:
+        return (
+            "\n# Preview routes are off ([proxy] preview = false): a header or cookie naming a\n"
+            "# colour changes nothing.\n"
+        )
+    header = nginx_header_variable(routes.preview_header)
+    return (
+        f"\n# Preview is on: `{routes.preview_header}: green` (or the cookie "
+        f"{routes.preview_cookie}=green)\n"
+        "# sends a request to that colour, whatever is live. Allow it only from trusted\n"
+        "# addresses — in http { }, after bluegreen's include:\n"
+        "geo $bluegreen_untrusted {\n"
+        "    default 1;\n"
+        "    127.0.0.1 0;\n"
+        "    10.0.0.0/8 0;  # your office, VPN, CI runners\n"
+        "}\n"
+        f'map "$bluegreen_untrusted:${header}$cookie_{routes.preview_cookie}" '
+        "$bluegreen_preview_refused {\n"
+        "    default 0;\n"
+        '    "~^1:." 1;\n'
+        "}\n"
+        "# and in the location, above bluegreen's include line:\n"
+        "    if ($bluegreen_preview_refused) {\n"
+        '        return 403 "preview is for trusted addresses only\\n";\n'
+        "    }\n"
+    )
