@@ -134,9 +134,9 @@ def test_route_keys_are_checked_before_they_reach_a_proxy_file() -> None:
     )
     config = parse_config(base + "[proxy]\npreview = true\n")
     assert config.proxy.preview and config.proxy.preview_header == "X-Bluegreen-Preview"
-    with pytest.raises(ConfigError, match="proxy.preview_header"):
+    with pytest.raises(ConfigError, match=r"proxy\.preview_header"):
         parse_config(base + '[proxy]\npreview_header = "X Preview"\n')
-    with pytest.raises(ConfigError, match="proxy.canary_cookie"):
+    with pytest.raises(ConfigError, match=r"proxy\.canary_cookie"):
         parse_config(base + '[proxy]\ncanary_cookie = "kamal-rollout"\n')
 
 

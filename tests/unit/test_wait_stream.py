@@ -64,10 +64,8 @@ def test_outcome_names(state: SlotState, phase: Phase, timed_out: bool, expected
 
 
 def test_another_deployment_in_the_slot_is_not_ours_to_report_as_ready() -> None:
-    assert (
-        outcome_name(_slot(SlotState.READY, deployment_id=6), _deployment(Phase.READY), False)
+    assert outcome_name(_slot(SlotState.READY, deployment_id=6), _deployment(Phase.READY), False) \
         == "failed"
-    )
 
 
 def test_the_outcome_line_carries_the_detail(capsys: pytest.CaptureFixture[str]) -> None:
