@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.core.config import ProxyConfig
-from console.core.model import Canary
+from console.agent.live_colour import LiveColourWatch
+from console.core import canary
+from console.core.config import Config, ProxyConfig
+from console.core.installation import Installation
+from console.core.model import Actor, Canary, Outcome, SlotState, SlotStatus
 from console.core.proxy_types import ProxyDriver, ProxyError
 from console.drivers.haproxy import HaproxyDriver
 from console.drivers.nginx import NginxDriver
@@ -37,6 +41,7 @@ class Fronted:
     driver: ProxyDriver
     url: str
     restart: Callable[[], None]  # stop and start the proxy process (its runtime state is lost)
+    config: Config
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +81,8 @@ def _nginx(
         verify_timeout_seconds=3.0,
         preview=True,
     )
-    driver = NginxDriver(make_config(tmp, blue, green, proxy))
+    config = make_config(tmp, blue, green, proxy)
+    driver = NginxDriver(config)
     driver.write_files("blue")
 
     def restart() -> None:
@@ -86,7 +92,7 @@ def _nginx(
     try:
         nginx.start()
         driver.install("blue")
-        yield Fronted(driver, f"http://127.0.0.1:{listen}", restart)
+        yield Fronted(driver, f"http://127.0.0.1:{listen}", restart, config)
     finally:
         nginx.stop()
 
@@ -101,7 +107,8 @@ def _haproxy(tmp: Path, listen: int, sock_dir: Path, blue: int, green: int) -> I
         verify_timeout_seconds=3.0,
         preview=True,
     )
-    driver = HaproxyDriver(make_config(tmp, blue, green, proxy))
+    config = make_config(tmp, blue, green, proxy)
+    driver = HaproxyDriver(config)
 
     def restart() -> None:
         haproxy.stop()
@@ -112,7 +119,7 @@ def _haproxy(tmp: Path, listen: int, sock_dir: Path, blue: int, green: int) -> I
         haproxy.write_conf(driver.backend_section(), driver.backend)
         haproxy.start()
         driver.install("blue")
-        yield Fronted(driver, f"http://127.0.0.1:{listen}", restart)
+        yield Fronted(driver, f"http://127.0.0.1:{listen}", restart, config)
     finally:
         haproxy.stop()
 
@@ -120,7 +127,7 @@ def _haproxy(tmp: Path, listen: int, sock_dir: Path, blue: int, green: int) -> I
 def served(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> str:
     response = client.get(f"{url}/health", headers=headers or {})
     assert response.status_code == 200, response.text
-    return response.headers.get("X-Bluegreen-Color", "")
+    return str(response.headers.get("X-Bluegreen-Color", ""))
 
 
 def by_cookie(fronted: Fronted, clients: range) -> dict[int, str]:
@@ -240,3 +247,60 @@ def test_the_canary_weight_survives_a_proxy_restart(fronted: Fronted) -> None:
         driver.install(driver.persisted(), driver.persisted_canary())
     assert driver.read_back().canary == Canary("green", 10)
     assert by_cookie(fronted, range(300)) == before
+
+
+def _installation(fronted: Fronted) -> Installation:
+    """The core over this real proxy: a real store and lock; both colours' status as published
+    by an agent (green ready), as the gate needs."""
+    inst = Installation(fronted.config)
+    inst.__dict__["proxy"] = fronted.driver
+    inst.store.set_live("blue", None)
+    for color, state in (("blue", SlotState.LIVE), ("green", SlotState.READY)):
+        inst.store.put_slot_status(
+            SlotStatus(
+                color,  # type: ignore[arg-type]
+                state=state,
+                container_state="running",
+                ready=True,
+                version="v2" if color == "green" else "v1",
+                updated_at=time.time(),
+            )
+        )
+    return inst
+
+
+def _outcome(events: Iterator[object]) -> Outcome:
+    return [e for e in events if isinstance(e, Outcome)][-1]
+
+
+def test_the_core_operations_audit_and_a_weight_moved_outside_bluegreen_is_drift(
+    fronted: Fronted,
+) -> None:
+    inst = _installation(fronted)
+    try:
+        assert _outcome(canary.start(inst, Actor("alice"), 10)).ok
+        assert inst.store.canary() == Canary("green", 10) == fronted.driver.read_back().canary
+        # Someone with access to the proxy moves the weight behind bluegreen's back.
+        fronted.driver.set_canary(Canary("green", 40))
+        watch = LiveColourWatch(inst, Actor("agent"), log=lambda line: None)
+        try:
+            watch._observe()  # the agent's per-tick proxy read
+        finally:
+            watch.close()
+        assert inst.store.canary() == Canary("green", 40)
+        drift = [e for e in inst.store.events() if e.kind == "drift"]
+        assert any("canary weight changed outside bluegreen" in e.text for e in drift)
+        assert drift[-1].actor == "agent"
+        share = sum(1 for c in by_cookie(fronted, range(CLIENTS)).values() if c == "green")
+        assert 0.35 <= share / CLIENTS <= 0.45
+        assert _outcome(canary.abort(inst, Actor("alice"))).ok  # → 0 %
+        assert inst.store.canary() is None and fronted.driver.read_back().canary is None
+        assert set(by_cookie(fronted, range(200)).values()) == {"blue"}
+        assert _outcome(canary.start(inst, Actor("alice"), 10)).ok
+        assert _outcome(canary.promote(inst, Actor("alice"))).ok  # → switched
+        assert inst.store.live() == "green" and inst.store.canary() is None
+        assert set(by_cookie(fronted, range(200)).values()) == {"green"}
+        kinds = [e.kind for e in inst.store.events()]
+        assert kinds.count("canary") == 3 and "switch" in kinds
+    finally:
+        inst.close()
