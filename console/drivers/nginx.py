@@ -31,6 +31,7 @@ from console.core.model import Canary, Color, other
 from console.core.proxy_types import NO_LIVE_TEXT, UNANSWERED, ProxyError, ReadBack, SwitchResult
 from console.core.timeouts import PROXY_READ_BACK_SECONDS, PROXY_RELOAD_SETTLE_SECONDS
 from console.core.traffic import TrafficSnapshot
+from console.drivers import nginx_canary
 from console.drivers.nginx_admin import TOKEN_FILE, NginxAdmin
 from console.drivers.nginx_render import (
     HTTP_FILE,
@@ -114,55 +115,10 @@ class NginxDriver:
         self.admin.set(live or NOTHING_LIVE, canary)
 
     def set_canary(self, canary: Canary | None) -> None:
-        running = self.read_back()
-        live = running.color if running.answered else self.persisted()
-        if canary is not None and canary.color in (live, None):
-            raise ProxyError(
-                f"A canary goes to the idle colour, and {running.describe()}: nothing was changed.",
-                read_back=running,
-            )
-        if self.mode == "reload":
-            # The files name the live colour and the split; a reload applies both together.
-            previous = {p: _read_bytes(p) for p in (self.http_path, self.location_path)}
-            self.write_files(live, canary)
-            try:
-                run_command(self._proxy.reload_command, "reload")
-            except ProxyError as exc:
-                self._restore(previous)
-                raise ProxyError(
-                    f"{exc} The files are restored.", read_back=self.read_back()
-                ) from None
-            self._wait_for_canary(canary)
-            return
-        self.admin.set_canary(canary, other(live) if live else "green")
-        # Persisted after the dict (as a switch is), so a restart keeps the weight.
-        try:
-            self._write(self.http_path, render_http_conf(self.layout(), live, canary))
-        except ProxyError as exc:
-            raise ProxyError(
-                f"nginx applies it, but {HTTP_FILE} could not record it ({exc}): run reconcile.",
-                read_back=self.read_back(),
-            ) from None
-
-    def _wait_for_canary(self, canary: Canary | None) -> None:
-        # `nginx -s reload` returns before the new workers take requests.
-        deadline = time.monotonic() + self._proxy.verify_timeout_seconds
-        seen = self.read_back()
-        while seen.canary != canary and time.monotonic() < deadline:
-            time.sleep(0.05)
-            seen = self.read_back()
-        if seen.canary != canary:
-            raise ProxyError(
-                f"nginx was reloaded but still answers as if {seen.describe()} after "
-                f"{self._proxy.verify_timeout_seconds:.0f} s: check its error log.",
-                read_back=seen,
-            )
+        nginx_canary.set_canary(self, canary)
 
     def persisted_canary(self) -> Canary | None:
-        try:
-            return parse_persisted_canary(self.http_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            return None
+        return nginx_canary.persisted_canary(self.http_path)
 
     def traffic(self) -> TrafficSnapshot | None:
         if self.mode == "reload":

@@ -197,6 +197,7 @@ def test_a_canary_sends_its_share_of_distinct_clients_each_always_to_the_same_co
     first = by_cookie(fronted, range(CLIENTS))
     share = sum(1 for color in first.values() if color == "green") / CLIENTS
     assert 0.07 <= share <= 0.13, f"{share:.1%} of distinct clients went to green"
+    print(f"\n{fronted.driver.name}: canary 10 % → {share:.1%} of {CLIENTS} distinct clients")
     assert set(first.values()) == {"blue", "green"}
     again = by_cookie(fronted, range(0, CLIENTS, 4))  # each client, asked again
     assert all(again[i] == first[i] for i in again)
