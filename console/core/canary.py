@@ -15,10 +15,10 @@ canary's traffic finds a breach.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from console.core.installation import Installation
-from console.core.model import Actor, Canary, OperationEvent, Outcome, Progress
+from console.core.model import Actor, Canary, Color, OperationEvent, Outcome, Progress
 from console.core.operation import describe_failure, mutating
 from console.core.proxy_types import ProxyError
 from console.core.reconcile import reconcile
@@ -177,3 +177,20 @@ def _failed(
     inst.store.record_event("failure", text, "error", str(actor))
     inst.notifier.send("failure", f"{inst.config.service}: {text}", "error")
     yield Outcome(False, text)
+
+
+def end_canary_to(
+    inst: Installation, color: Color, actor: Actor, reason: str
+) -> Generator[OperationEvent, None, bool]:
+    """Before a deploy replaces `color`'s container: clients sent there by a canary go back to
+    the live colour first. Its events as progress (the caller's operation owns the outcome);
+    False when the canary could not be ended."""
+    running = inst.store.canary()
+    if running is None or running.color != color:
+        return True
+    for event in abort_locked(inst, actor, reason):
+        if isinstance(event, Outcome):
+            yield Progress(event.text, "warning" if event.ok else "error")
+            return event.ok
+        yield event
+    return False

@@ -270,3 +270,19 @@ def test_promote_is_the_full_switch_and_ends_the_canary(inst: Installation) -> N
     outcome = _outcome(canary.promote(inst, ACTOR))
     assert outcome.ok and inst.store.live() == "green" and inst.store.previous() == "blue"
     assert inst.store.canary() is None
+
+
+def test_a_deploy_into_the_canary_colour_ends_the_canary_first(inst: Installation) -> None:
+    _ready(inst)
+    _outcome(canary.start(inst, ACTOR, 10))
+    with inst.lock.acquire("deploy", ACTOR):  # as deploy holds it
+        events = canary.end_canary_to(inst, "green", ACTOR, "explorer:v3 replaces green")
+        seen = []
+        try:
+            while True:
+                seen.append(next(events))
+        except StopIteration as done:
+            ended = done.value
+    assert ended is True and inst.store.canary() is None
+    assert not any(isinstance(e, Outcome) for e in seen)  # the deploy owns the outcome
+    assert inst.proxy.read_back().canary is None
