@@ -193,7 +193,8 @@ def _render_admin(layout: NginxLayout) -> str:
         "                    end\n"
         "                end\n"
         "                -- A switch ends any canary, unless it names the one to keep (install).\n"
-        f'                local canary = ngx.var.arg_canary or "{NO_CANARY}"\n'
+        "                -- $arg_ values are not URI-decoded: the canary's ':' arrives as %3A.\n"
+        f'                local canary = ngx.unescape_uri(ngx.var.arg_canary or "{NO_CANARY}")\n'
         f'                if canary ~= "{NO_CANARY}"\n'
         '                    and not string.match(canary, "^%l+:%d%d?$") then\n'
         "                    ngx.status = 400\n"

@@ -237,6 +237,15 @@ def test_a_canary_for_the_live_colour_is_refused(fronted: Fronted) -> None:
     assert set(by_cookie(fronted, range(50)).values()) == {"blue"}
 
 
+def test_an_install_keeps_the_canary_it_is_given(fronted: Fronted) -> None:
+    """What reconcile does when it rewrites the file for the live colour."""
+    fronted.driver.install("blue", Canary("green", 15))
+    assert fronted.driver.read_back().canary == Canary("green", 15)
+    assert fronted.driver.persisted_canary() == Canary("green", 15)
+    fronted.driver.install("blue")
+    assert fronted.driver.read_back().canary is None
+
+
 def test_the_canary_weight_survives_a_proxy_restart(fronted: Fronted) -> None:
     driver = fronted.driver
     driver.set_canary(Canary("green", 10))
