@@ -26,10 +26,10 @@ def canary_in_step(inst: Installation, seen: ReadBack) -> bool:
 
 
 def reconcile_canary(
-    inst: Installation, live: Color, changed_outside: bool = False
+    inst: Installation, live: Color, seen: ReadBack, changed_outside: bool = False
 ) -> list[tuple[str, str]]:
-    """Make the store and the file follow the proxy's canary; the (what, fixed) pairs found."""
-    seen = inst.proxy.read_back()
+    """Make the store and the file follow the canary the proxy answered in `seen`; the
+    (what, fixed) pairs found."""
     if not seen.answered:
         return []  # nobody can tell now; the live-colour reconcile already says the proxy is mute
     stored = inst.store.canary()

@@ -98,7 +98,10 @@ def _reconcile_live(
 ) -> None:
     stored = inst.store.live()
     try:
-        running = inst.proxy.current()
+        # One read-back for the colour and the canary: a silent proxy costs its bound once.
+        # (Unanswered: no colour, so the file, then the store, decides — as `current()` did.)
+        seen = inst.proxy.read_back()
+        running = seen.color
         persisted = inst.proxy.persisted()
     except Exception as exc:  # an unreachable proxy is reported by `check`, not fixed here
         drifts.add(Drift(f"Could not read the proxy ({exc})", "left unchanged"))
@@ -123,7 +126,7 @@ def _reconcile_live(
                 f"store updated to {truth}",
             )
         )
-    for what, fixed in reconcile_canary(inst, truth, changed_outside):
+    for what, fixed in reconcile_canary(inst, truth, seen, changed_outside):
         drifts.add(Drift(what, fixed))
     if persisted != truth:
         try:

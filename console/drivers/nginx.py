@@ -104,10 +104,13 @@ class NginxDriver:
 
     def install(self, live: Color | None, canary: Canary | None = None) -> None:
         canary = canary if live is not None else None
+        had_canary = self.persisted_canary() is not None
         written = self.write_files(live, canary)
         if self.mode == "reload":
             if written:
                 self._reload("install")
+                if canary is not None or had_canary:  # the reload returns before it applies
+                    nginx_canary.wait_for_canary(self, canary)
             return
         if written or not self.admin.read_back().answered:
             self._reload("install")
