@@ -43,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
     if action not in ("promote", "abort") and not action.isdigit():
         render.error(f"`canary {args.action}`: give a share ({USAGE}), e.g. `bluegreen canary 10`.")
         return EXIT_USAGE
+    problem = percent_problem(int(action)) if action.isdigit() else None
+    if problem:
+        render.error(problem)
+        return EXIT_USAGE
     console = open_console(args)
     try:
         if console.read_only:
@@ -51,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
             outcome = run_events(console, console.canary_abort())
             return EXIT_OK if outcome and outcome.ok else EXIT_FAILED
         plan = console.plan_switch()
+        if plan.from_color is None and action != "promote":
+            render.error("Canary refused: nothing is live yet, so there is no traffic to share.")
+            return EXIT_FAILED
         if plan.blocked_reason:
             render.error(f"Canary refused: {plan.blocked_reason}")
             return EXIT_FAILED
@@ -65,10 +72,6 @@ def run(args: argparse.Namespace) -> int:
             events = console.canary_promote(force=args.force)
         else:
             percent = int(action)
-            problem = percent_problem(percent)
-            if problem:
-                render.error(problem)
-                return EXIT_USAGE
             question = (
                 f"Send {percent} % of clients to {plan.to_color}{version}, sticky per client "
                 f"({plan.from_color or 'nothing'} keeps the rest)?"

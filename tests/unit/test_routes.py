@@ -286,3 +286,17 @@ def test_a_deploy_into_the_canary_colour_ends_the_canary_first(inst: Installatio
     assert ended is True and inst.store.canary() is None
     assert not any(isinstance(e, Outcome) for e in seen)  # the deploy owns the outcome
     assert inst.proxy.read_back().canary is None
+
+
+@pytest.mark.parametrize(
+    ("share", "said"),
+    [("foo", "give a share"), ("150", "1-99"), ("0", "canary abort"), ("100", "promote")],
+)
+def test_the_cli_refuses_a_share_that_is_not_one_before_anything_opens(
+    capsys: pytest.CaptureFixture[str], share: str, said: str
+) -> None:
+    from console.cli import main
+
+    assert main(["--config", "/nonexistent/bluegreen.toml", "canary", share]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
