@@ -4,6 +4,7 @@ operation on a real store and operator lock with a fake proxy (pure decisions)."
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -300,3 +301,24 @@ def test_the_cli_refuses_a_share_that_is_not_one_before_anything_opens(
     assert main(["--config", "/nonexistent/bluegreen.toml", "canary", share]) == 2
     err = capsys.readouterr().err
     assert said in err and "Traceback" not in err
+
+
+def test_read_only_refuses_every_canary_path_before_the_lock(inst: Installation) -> None:
+    from console.core.operation import ReadOnlyError
+    from console.core.service import Console
+
+    _ready(inst)
+    console = Console(inst.config, read_only=True)
+    attempts: dict[str, Callable[[], object]] = {
+        "Console.canary": lambda: console.canary(10),
+        "Console.canary_abort": console.canary_abort,
+        "Console.canary_promote": console.canary_promote,
+        "canary.start": lambda: next(canary.start(inst, ACTOR, 10, read_only=True)),
+        "canary.abort": lambda: next(canary.abort(inst, ACTOR, read_only=True)),
+    }
+    for path, attempt in attempts.items():
+        with pytest.raises(ReadOnlyError, match="read-only"):
+            attempt()
+        assert inst.lock.holder() is None, path
+    assert inst.store.canary() is None and inst.store.events() == []
+    console.close()
