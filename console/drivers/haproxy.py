@@ -203,7 +203,7 @@ class HaproxyDriver:
             raise ProxyError(f"{exc} No switch was sent.", read_back=UNANSWERED) from None
         started = time.perf_counter()
         try:
-            self._apply(to)
+            self._apply(to, with_canary=False)  # the canary ends after the probe, below
         except ProxyError as exc:
             raise ProxyError(str(exc), read_back=self._settled_read_back()) from None
         detail = f"HAProxy now routes to {to} (runtime API, no reload)"
@@ -217,9 +217,11 @@ class HaproxyDriver:
                     self._apply(before.color, before.canary)
             raise ProxyError(f"{exc} Routed back.", read_back=self._settled_read_back()) from None
         # After the probe: the state file's fsync (up to ~50 ms) is not part of the cutover.
+        with contextlib.suppress(ProxyError):
+            self._apply_canary(None)  # a switch ends any canary
         try:
             self._persist(to)
-            self._persist_canary(None)  # a switch ends any canary
+            self._persist_canary(None)
         except ProxyError as exc:
             detail += f", but {STATE_FILE} still says {other(to)}: {exc}"
         return SwitchResult(to, cutover_ms, True, detail)
@@ -341,7 +343,9 @@ class HaproxyDriver:
             )
         return parse_servers_state(answer, self.backend)
 
-    def _apply(self, live: Color | None, canary: Canary | None = None) -> None:
+    def _apply(
+        self, live: Color | None, canary: Canary | None = None, with_canary: bool = True
+    ) -> None:
         be = self.backend
         if live is None:  # nothing live: both in maintenance, the backend answers 503 itself
             command = f"set server {be}/blue state maint; set server {be}/green state maint"
@@ -358,9 +362,13 @@ class HaproxyDriver:
                 f"({answer.strip().splitlines()[0]}): check that backend '{be}' has servers "
                 "named blue and green."
             )
-        # Then the canary: ended by a switch (a stale one could only name the new live colour,
-        # the idle one it was sent to), or set by an install. A backend from before the canary
-        # existed has no map: nothing to end there.
+        if with_canary:
+            self._apply_canary(canary)
+
+    def _apply_canary(self, canary: Canary | None) -> None:
+        # Ended by a switch (after its probe: a stale canary could only name the new live
+        # colour, the idle one it was sent to), or set by an install. A backend from before the
+        # canary existed has no map: nothing to end there.
         answer = self.runtime(set_map_command(self.map_path, canary))
         if answer.strip() and canary is not None:
             raise ProxyError(
