@@ -1,11 +1,12 @@
-"""What users get, checked every tick: the proxy's live colour against the store's.
+"""What users get, checked every tick: the proxy's live colour (and canary) against the store's.
 
 The proxy is the truth of where traffic goes. A stalled nginx that later applies a queued admin
 request, an operator's hand edit, a proxy restart: each moves traffic without the store knowing.
 So every tick the agent reads the running proxy's colour (one cheap admin call, on its own
 sampler thread so a hung proxy costs the tick nothing) and, when it disagrees with the store or
 with the persisted file, fixes the store and the file to match the proxy, records the drift as
-"changed outside bluegreen" with the time, and notifies.
+"changed outside bluegreen" with the time, and notifies. A canary weight moved behind bluegreen's
+back (issue 15.2) is found and fixed the same way (core/canary_reconcile.py).
 
 It never fights an operation: the fix runs under the operator lock, taken without waiting, and the
 proxy is read again under it. While a switch (or anything else) holds the lock the tick is
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 from console.agent.samplers import Sampler
 from console.core import timeouts
+from console.core.canary_reconcile import canary_in_step
 from console.core.installation import Installation
 from console.core.lock import LockHeld
 from console.core.model import Actor, Color
@@ -60,7 +62,7 @@ class LiveColourWatch:
         # start-up reconcile, not here.
         if running is None or stored is None:
             return running
-        if running != stored or proxy.persisted() != running:
+        if running != stored or proxy.persisted() != running or not canary_in_step(self.inst, seen):
             self._fix(running, stored)
         return running
 

@@ -259,9 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--dir", help="the sandbox's directory")
     sb_status = command_parser(sandbox_sub, "status", "what the sandbox runs", json_output=True)
     sb_status.add_argument("--dir", help="the sandbox's directory")
-    from console.cli import completion, parity
+    from console.cli import canary, completion, parity
 
     parity.add_parser(sub)
+    canary.add_parser(sub, command_parser)
     completion.add_parser(sub)
     return parser
 

@@ -35,6 +35,10 @@ def dispatch(args: argparse.Namespace) -> Handler:
         from console.cli import parity
 
         return _guarded(parity.run)
+    if command == "canary":
+        from console.cli import canary
+
+        return _guarded(canary.run)
     if command == "sandbox":
         from console.cli import sandbox_cmd
 

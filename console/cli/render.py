@@ -137,6 +137,9 @@ def status_json(status: Status) -> dict[str, Any]:
         "service": status.service,
         "live": status.live,
         "previous": status.previous,
+        "canary": None
+        if status.canary is None
+        else {"color": status.canary.color, "percent": status.canary.percent},
         "slots": {color: slot_json(slot, status.at) for color, slot in status.slots.items()},
         "proxy": None if status.proxy is None else reading_json(status.proxy, status.at),
         "parity": _parity_json(status),
@@ -195,6 +198,8 @@ def print_status(status: Status, catchup: bool = True) -> None:
     agent = f"running (pid {status.agent.pid})" if status.agent.running else "NOT running"
     lock = status.lock.describe() if status.lock else "free"
     print(f"{status.service} — live: {status.live or 'none'} · agent: {agent} · lock: {lock}")
+    if status.canary is not None:
+        print(f"canary: {status.canary.describe()} (sticky per client)")
     catchup_columns = (
         f" {'HEIGHT':>10} {'HEAD':>10} {'LAG':>8} {'SPEED':>10} {'ETA':>7}" if catchup else ""
     )

@@ -151,6 +151,11 @@ class ProxyConfig:
     # haproxy: the runtime API socket ("" = /run/haproxy/admin.sock).
     admin_socket: str = ""
     backend: str = "bluegreen"  # haproxy backend holding servers named blue and green
+    # Preview and canary routes (console/core/config_routes.py checks them): off by default.
+    preview: bool = False  # a request naming a colour in this header or cookie goes there
+    preview_header: str = "X-Bluegreen-Preview"
+    preview_cookie: str = "bluegreen_preview"
+    canary_cookie: str = "bluegreen_canary"  # the canary hashes it (else the client address)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from console.core.config_coerce import ConfigError
 from console.core.config_parity import parity_problems
 from console.core.config_resources import resource_problems
+from console.core.config_routes import route_problems
 from console.core.config_sources import (
     SqlSource,
     reported_head,
@@ -72,7 +73,7 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
         problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
     if config.proxy.kind == "nginx" and not config.proxy.include_dir:
         problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
-    problems += _proxy_admin_problems(config)
+    problems += _proxy_admin_problems(config) + route_problems(config.proxy)
     problems += resource_problems(config)
     problems += parity_problems(config)
     host = config.runtime.docker_host

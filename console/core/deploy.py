@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import psycopg
 
+from console.core.canary import end_canary_to
 from console.core.config_resources import memory_bytes, nano_cpus
 from console.core.installation import (
     LABEL_COLOR,
@@ -120,6 +121,10 @@ def deploy(
             yield Outcome(False, describe_failure(exc))
             return
         yield Progress(f"Image {ref} present ({image_id[:19]}).")
+        ended = yield from end_canary_to(inst, color, actor, f"{ref} replaces {color}'s container")
+        if not ended:
+            yield Outcome(False, f"Deploy refused: the canary to {color} could not be ended.")
+            return
         version = image_version(ref)
         previous = inst.store.active_deployment(color)
         if previous is not None:

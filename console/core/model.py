@@ -226,6 +226,17 @@ class AgentInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Canary:
+    """`percent` % of clients (1-99, sticky per client) go to `color`, the idle colour."""
+
+    color: Color
+    percent: int
+
+    def describe(self) -> str:
+        return f"{self.percent} % of clients to {self.color}"
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     service: str
     live: Color | None
@@ -236,6 +247,7 @@ class Status:
     read_only: bool = False
     at: float = 0.0
     proxy: PartReading | None = None  # the agent's per-tick read of the proxy's live colour
+    canary: Canary | None = None  # the sticky share of clients sent to the idle colour
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,9 +39,10 @@ def proxy_install(
         target = f"{live} live" if live else "nothing live yet (it answers 503 until a switch)"
         yield Progress(f"Rendering bluegreen's files for {inst.proxy.name}: {target}…")
         try:
-            written = inst.proxy.write_files(live)
+            canary = inst.store.canary() if live is not None else None  # keep a running one
+            written = inst.proxy.write_files(live, canary)
             if reload:
-                inst.proxy.install(live)
+                inst.proxy.install(live, canary)
         except ProxyError as exc:
             yield Outcome(False, f"proxy install failed: {describe_failure(exc)}")
             return

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from console.core.model import Color
+from console.core.model import Canary, Color
 from console.core.traffic import TrafficSnapshot
 
 COLOR_HEADER = "X-Bluegreen-Color"  # added by the proxy: which colour served the response
@@ -28,11 +28,15 @@ class ReadBack:
 
     answered: bool
     color: Color | None = None
+    canary: Canary | None = None  # the share the running proxy sends to the idle colour
 
     def describe(self) -> str:
         if not self.answered:
             return "the proxy did not answer"
-        return f"the proxy routes to {self.color}" if self.color else "nothing is live in the proxy"
+        where = "nothing is live in the proxy"
+        if self.color:
+            where = f"the proxy routes to {self.color}"
+        return f"{where} ({self.canary.describe()})" if self.canary else where
 
 
 UNANSWERED = ReadBack(answered=False)
@@ -71,21 +75,32 @@ class InstallReport:
 class ProxyDriver(Protocol):
     name: str
 
-    def install(self, live: Color | None) -> None:
-        """Write the owned files for `live` (None: nothing live yet), validate them, and make the
-        running proxy agree."""
+    def install(self, live: Color | None, canary: Canary | None = None) -> None:
+        """Write the owned files for `live` (None: nothing live yet) and `canary`, validate
+        them, and make the running proxy agree."""
 
-    def write_files(self, live: Color | None) -> tuple[str, ...]:
+    def write_files(self, live: Color | None, canary: Canary | None = None) -> tuple[str, ...]:
         """Render and validate the owned files without touching the running proxy; the paths
         rewritten. A rejected set is put back before ProxyError."""
 
     def switch(self, to: Color) -> SwitchResult:
-        """Route to `to`, then probe through the proxy until it answers from `to`.
+        """Route to `to` (ending any canary), then probe through the proxy until it answers
+        from `to`.
 
         On failure the ProxyError carries a read-back of where traffic goes now."""
 
+    def set_canary(self, canary: Canary | None) -> None:
+        """Send `canary.percent` % of clients — sticky per client: a hash of the canary cookie,
+        else of the client address — to `canary.color` (the idle colour); None = none. The live
+        colour is untouched; the weight is persisted so a proxy restart keeps it. On failure the
+        ProxyError carries a read-back."""
+
+    def persisted_canary(self) -> Canary | None:
+        """The canary the owned files record (what a proxy restart would apply)."""
+
     def read_back(self) -> ReadBack:
-        """Ask the running proxy where it routes, with a short timeout; never raises."""
+        """Ask the running proxy where it routes (and its canary), with a short timeout; never
+        raises."""
 
     def traffic(self) -> TrafficSnapshot | None:
         """The running proxy's per-colour counters now; None when this proxy cannot count
@@ -105,6 +120,18 @@ class ProxyDriver(Protocol):
 
     def install_steps(self) -> str:
         """After `proxy install`: the include lines the operator's config needs and the reload."""
+
+
+def canary_changed_outside_text(stored: Canary | None, running: Canary | None, at: float) -> str:
+    """The drift event for a canary weight moved by something other than bluegreen (15.2)."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+    was = stored.describe() if stored else "no canary"
+    now = running.describe() if running else "no canary"
+    return (
+        f"The canary weight changed outside bluegreen: the proxy sends {now} but bluegreen set "
+        f"{was} (seen {when}); the store now follows the proxy. Check who can reach the "
+        "proxy's admin endpoint."
+    )
 
 
 def changed_outside_text(stored: Color | None, running: Color | None, at: float) -> str:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from console.core.canary_reconcile import reconcile_canary
 from console.core.installation import LABEL_DEPLOYMENT, Installation
 from console.core.model import COLORS, Actor, Color, Phase
 from console.core.proxy_types import changed_outside_text
@@ -97,7 +98,10 @@ def _reconcile_live(
 ) -> None:
     stored = inst.store.live()
     try:
-        running = inst.proxy.current()
+        # One read-back for the colour and the canary: a silent proxy costs its bound once.
+        # (Unanswered: no colour, so the file, then the store, decides — as `current()` did.)
+        seen = inst.proxy.read_back()
+        running = seen.color
         persisted = inst.proxy.persisted()
     except Exception as exc:  # an unreachable proxy is reported by `check`, not fixed here
         drifts.add(Drift(f"Could not read the proxy ({exc})", "left unchanged"))
@@ -122,9 +126,11 @@ def _reconcile_live(
                 f"store updated to {truth}",
             )
         )
+    for what, fixed in reconcile_canary(inst, truth, seen, changed_outside):
+        drifts.add(Drift(what, fixed))
     if persisted != truth:
         try:
-            inst.proxy.install(truth)
+            inst.proxy.install(truth, inst.store.canary())
             fixed = f"file rewritten for {truth}"
         except Exception as exc:  # the store is already right: record that, and why not the file
             fixed = f"file NOT rewritten ({exc})"

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from console.core import canary as canary_op
 from console.core import deploy as deploy_op
 from console.core import switching
 from console.core.actor import current_actor
@@ -88,6 +89,7 @@ class Console:
             read_only=self.read_only,
             at=now,
             proxy=store.proxy_reading(),
+            canary=store.canary(),
         )
 
     def events(self, after_id: int = 0, limit: int = 200) -> list[EventRecord]:
@@ -162,6 +164,21 @@ class Console:
         if self.read_only:
             raise ReadOnlyError("rollback")
         return switching.rollback(self.installation, current_actor(), read_only=self.read_only)
+
+    def canary(self, percent: int, force: bool = False) -> Iterator[OperationEvent]:
+        if self.read_only:
+            raise ReadOnlyError("canary")
+        return canary_op.start(self.installation, current_actor(), percent, force)
+
+    def canary_abort(self) -> Iterator[OperationEvent]:
+        if self.read_only:
+            raise ReadOnlyError("canary abort")
+        return canary_op.abort(self.installation, current_actor())
+
+    def canary_promote(self, force: bool = False) -> Iterator[OperationEvent]:
+        if self.read_only:
+            raise ReadOnlyError("canary promote")
+        return canary_op.promote(self.installation, current_actor(), force)
 
     def close(self) -> None:
         self.installation.close()

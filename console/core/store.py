@@ -21,6 +21,7 @@ from typing import Any
 
 from console.core.fsutil import ensure_private_dir
 from console.core.model import (
+    Canary,
     Color,
     Deployment,
     EventLevel,
@@ -137,6 +138,21 @@ class Store:
         if color is None or "watch_until" not in values:
             return None
         return color, float(values["watch_until"])
+
+    def canary(self) -> Canary | None:
+        """The canary bluegreen set (reconciled with the proxy's), or None."""
+        values = self._state_values("canary_color", "canary_percent")
+        color = as_color(values.get("canary_color"))
+        percent = int(values.get("canary_percent") or 0)
+        return Canary(color, percent) if color is not None and percent > 0 else None
+
+    def set_canary(self, canary: Canary | None) -> None:
+        with self._db.write() as conn:
+            if canary is None:
+                conn.execute("DELETE FROM state WHERE key IN ('canary_color', 'canary_percent')")
+                return
+            pairs = (("canary_color", canary.color), ("canary_percent", str(canary.percent)))
+            conn.executemany(_UPSERT_STATE, pairs)
 
     # ── deployments ──────────────────────────────────────────────────────────────────────────────
 

@@ -136,6 +136,7 @@ def _route(
             return
         result = settled
     inst.store.set_live(to, live)
+    inst.store.set_canary(None)  # the proxy's switch ended any canary
     now = time.time()
     inst.store.set_watch(to, now + inst.config.switch.watch_seconds if kind == "switch" else 0.0)
     deployment = inst.store.active_deployment(to) or inst.store.latest_deployment(to)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from console.core.config import Config
 from console.core.fsutil import StateDirError, atomic_write
-from console.core.model import COLORS, Color, other
+from console.core.model import COLORS, Canary, Color, other
 from console.core.proxy_types import (
     COLOR_HEADER,
     NO_LIVE_TEXT,
@@ -30,7 +30,17 @@ from console.core.proxy_types import (
 )
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
 from console.core.traffic import TrafficSnapshot
+from console.drivers.haproxy_routes import (
+    MAP_FILE,
+    parse_map_file,
+    parse_show_map,
+    preview_snippet,
+    render_map,
+    render_rules,
+    set_map_command,
+)
 from console.drivers.haproxy_traffic import NO_PERCENTILES_NOTE, STAT_COMMAND, parse_show_stat
+from console.drivers.nginx_routes import NO_ROUTES, Routes
 from console.drivers.probe import wait_for_color
 from console.drivers.proxy_command import run_command
 
@@ -42,9 +52,17 @@ _NGINX_TEST = ["nginx", "-t"]  # the [proxy] default, meaningless for HAProxy
 _NOT_ROUTABLE = 0x01 | 0x02 | 0x08 | 0x10 | 0x20 | 0x40
 
 
-def render_backend(backend: str, blue_port: int, green_port: int, live: Color | None) -> str:
+def render_backend(
+    backend: str,
+    blue_port: int,
+    green_port: int,
+    live: Color | None,
+    routes: Routes = NO_ROUTES,
+    routes_map: Path | None = None,
+) -> str:
     """The backend section; a server that is not live starts `disabled` after a restart, and
-    with no server usable (nothing live yet) the backend answers 503 itself."""
+    with no server usable (nothing live yet) the backend answers 503 itself. With `routes_map`,
+    the preview and canary rules (haproxy_routes) choose the server per request."""
     ports = {"blue": blue_port, "green": green_port}
     servers = "".join(
         f"    server {color} 127.0.0.1:{ports[color]}{'' if color == live else ' disabled'}\n"
@@ -56,6 +74,7 @@ def render_backend(backend: str, blue_port: int, green_port: int, live: Color | 
         f"    http-request return status 503 content-type text/plain string "
         f'"{NO_LIVE_TEXT}" if {{ nbsrv eq 0 }}\n'
         f"    http-response set-header {COLOR_HEADER} %[srv_name]\n"
+        f"{render_rules(routes, routes_map) if routes_map else ''}"
         f"{servers}"
     )
 
@@ -104,13 +123,57 @@ class HaproxyDriver:
         self.blue_port = config.slot("blue").host_port
         self.green_port = config.slot("green").host_port
         self._probe_url = config.proxy.proxy_url.rstrip("/") + config.proxy.probe_path
+        proxy = config.proxy
+        self.routes = Routes(
+            proxy.preview, proxy.preview_header, proxy.preview_cookie, proxy.canary_cookie
+        )
+        self.map_path = Path(config.proxy.include_dir).absolute() / MAP_FILE
 
-    def install(self, live: Color | None) -> None:
-        self._apply(live)
+    def _render(self, live: Color | None) -> str:
+        return render_backend(
+            self.backend, self.blue_port, self.green_port, live, self.routes, self.map_path
+        )
+
+    def install(self, live: Color | None, canary: Canary | None = None) -> None:
+        canary = canary if live is not None else None
+        self._apply(live, canary)
         self._persist(live)
+        self._persist_canary(canary)
 
-    def write_files(self, live: Color | None) -> tuple[str, ...]:
-        wanted = render_backend(self.backend, self.blue_port, self.green_port, live)
+    def set_canary(self, canary: Canary | None) -> None:
+        seen = self.read_back()
+        if canary is not None and (not seen.answered or seen.color in (None, canary.color)):
+            raise ProxyError(
+                f"A canary goes to the idle colour, and {seen.describe()}: nothing was changed.",
+                read_back=seen,
+            )
+        try:
+            answer = self.runtime(set_map_command(self.map_path, canary))
+        except ProxyError as exc:
+            raise ProxyError(str(exc), read_back=self._settled_read_back()) from None
+        if answer.strip():
+            raise ProxyError(
+                f"HAProxy refused the canary ({answer.strip().splitlines()[0]}): add the "
+                "backend from `bluegreen proxy snippet` (it loads the canary map) and restart.",
+                read_back=self.read_back(),
+            )
+        self._persist_canary(canary)
+
+    def persisted_canary(self) -> Canary | None:
+        try:
+            return parse_map_file(self.map_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def _persist_canary(self, canary: Canary | None) -> None:
+        try:
+            self.map_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.map_path, render_map(canary), mode=0o644)
+        except (OSError, StateDirError) as exc:
+            raise ProxyError(f"Cannot persist the canary in {self.map_path}: {exc}") from None
+
+    def write_files(self, live: Color | None, canary: Canary | None = None) -> tuple[str, ...]:
+        wanted = self._render(live)
         try:
             before = self.backend_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -126,6 +189,10 @@ class HaproxyDriver:
         if self.persisted() != live or not self.state_path.exists():
             self._persist(live)
             written.append(str(self.state_path))
+        canary = canary if live is not None else None
+        if self.persisted_canary() != canary or not self.map_path.exists():
+            self._persist_canary(canary)
+            written.append(str(self.map_path))
         if self._proxy.test_command and self._proxy.test_command != _NGINX_TEST:
             run_command(self._proxy.test_command, "test")
         return tuple(written)
@@ -137,7 +204,7 @@ class HaproxyDriver:
             raise ProxyError(f"{exc} No switch was sent.", read_back=UNANSWERED) from None
         started = time.perf_counter()
         try:
-            self._apply(to)
+            self._apply(to, with_canary=False)  # the canary ends after the probe, below
         except ProxyError as exc:
             raise ProxyError(str(exc), read_back=self._settled_read_back()) from None
         detail = f"HAProxy now routes to {to} (runtime API, no reload)"
@@ -148,20 +215,27 @@ class HaproxyDriver:
         except ProxyError as exc:
             if before.color != to:  # `to` does not answer: route back to where traffic was
                 with contextlib.suppress(ProxyError):
-                    self._apply(before.color)
+                    self._apply(before.color, before.canary)
             raise ProxyError(f"{exc} Routed back.", read_back=self._settled_read_back()) from None
         # After the probe: the state file's fsync (up to ~50 ms) is not part of the cutover.
+        with contextlib.suppress(ProxyError):
+            self._apply_canary(None)  # a switch ends any canary
         try:
             self._persist(to)
+            self._persist_canary(None)
         except ProxyError as exc:
             detail += f", but {STATE_FILE} still says {other(to)}: {exc}"
         return SwitchResult(to, cutover_ms, True, detail)
 
     def read_back(self) -> ReadBack:
         try:
-            return _routing(self._servers_state(PROXY_READ_BACK_SECONDS))
+            routing = _routing(self._servers_state(PROXY_READ_BACK_SECONDS))
+            if not routing.answered or routing.color is None:
+                return routing
+            answer = self.runtime(f"show map {self.map_path}", PROXY_READ_BACK_SECONDS)
         except ProxyError:
             return UNANSWERED
+        return ReadBack(True, routing.color, parse_show_map(answer))
 
     def _settled_read_back(self) -> ReadBack:
         # The runtime API has no expiry for a command stuck in a stalled HAProxy; two equal reads
@@ -219,9 +293,11 @@ class HaproxyDriver:
         return problems
 
     def backend_section(self) -> str:
-        return render_backend(
-            self.backend, self.blue_port, self.green_port, self.persisted() or "blue"
-        )
+        """The backend for the operator's config. HAProxy refuses to start without the canary
+        map it loads, so that file is written here if it is missing."""
+        if not self.map_path.exists():
+            self._persist_canary(None)
+        return self._render(self.persisted() or "blue")
 
     def snippet(self) -> str:
         return (
@@ -232,7 +308,8 @@ class HaproxyDriver:
             f"{self.backend}` or `use_backend`):\n"
             f"{self.backend_section()}\n"
             "# After an HAProxy restart, run `bluegreen reconcile`: runtime changes are not kept,\n"
-            f"# the live colour is in {self.state_path}.\n"
+            f"# the live colour is in {self.state_path}.\n\n"
+            f"{preview_snippet(self.routes)}"
         )
 
     def install_steps(self) -> str:
@@ -275,7 +352,9 @@ class HaproxyDriver:
             )
         return parse_servers_state(answer, self.backend)
 
-    def _apply(self, live: Color | None) -> None:
+    def _apply(
+        self, live: Color | None, canary: Canary | None = None, with_canary: bool = True
+    ) -> None:
         be = self.backend
         if live is None:  # nothing live: both in maintenance, the backend answers 503 itself
             command = f"set server {be}/blue state maint; set server {be}/green state maint"
@@ -291,6 +370,19 @@ class HaproxyDriver:
                 f"HAProxy refused the switch to {live or 'nothing'} "
                 f"({answer.strip().splitlines()[0]}): check that backend '{be}' has servers "
                 "named blue and green."
+            )
+        if with_canary:
+            self._apply_canary(canary)
+
+    def _apply_canary(self, canary: Canary | None) -> None:
+        # Ended by a switch (after its probe: a stale canary could only name the new live
+        # colour, the idle one it was sent to), or set by an install. A backend from before the
+        # canary existed has no map: nothing to end there.
+        answer = self.runtime(set_map_command(self.map_path, canary))
+        if answer.strip() and canary is not None:
+            raise ProxyError(
+                f"HAProxy refused the canary ({answer.strip().splitlines()[0]}): add the backend "
+                "from `bluegreen proxy snippet` (it loads the canary map) and restart HAProxy."
             )
 
     def _persist(self, live: Color | None) -> None:

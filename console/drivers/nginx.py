@@ -27,10 +27,11 @@ import httpx
 
 from console.core.config import Config
 from console.core.fsutil import StateDirError, atomic_write
-from console.core.model import Color, other
+from console.core.model import Canary, Color, other
 from console.core.proxy_types import NO_LIVE_TEXT, UNANSWERED, ProxyError, ReadBack, SwitchResult
 from console.core.timeouts import PROXY_READ_BACK_SECONDS, PROXY_RELOAD_SETTLE_SECONDS
 from console.core.traffic import TrafficSnapshot
+from console.drivers import nginx_canary
 from console.drivers.nginx_admin import TOKEN_FILE, NginxAdmin
 from console.drivers.nginx_render import (
     HTTP_FILE,
@@ -40,6 +41,15 @@ from console.drivers.nginx_render import (
     parse_persisted,
     render_http_conf,
     render_location_conf,
+)
+from console.drivers.nginx_routes import (
+    CANARY_HEADER,
+    PROBE_HEADER,
+    Routes,
+    parse_canary_value,
+    parse_persisted_canary,
+    picks_per_request,
+    preview_snippet,
 )
 from console.drivers.nginx_traffic import NO_LUA_MARKER, NO_LUA_NOTE, lua_unavailable
 from console.drivers.probe import color_of, probe_client, wait_for_color
@@ -71,6 +81,10 @@ class NginxDriver:
         )
         self.admin_where = self.admin.where
         self._probe_url = config.proxy.proxy_url.rstrip("/") + config.proxy.probe_path
+        proxy = config.proxy
+        self.routes = Routes(
+            proxy.preview, proxy.preview_header, proxy.preview_cookie, proxy.canary_cookie
+        )
 
     def layout(self, create_token: bool = False, counting: bool | None = None) -> NginxLayout:
         return NginxLayout(
@@ -81,20 +95,38 @@ class NginxDriver:
             admin_socket=self.admin_socket,
             admin_tcp=self.admin_tcp,
             token=self.admin.token(create_token) if self.admin_tcp else "",
+            routes=self.routes,
         )
+
+    def _location_conf(
+        self, live: Color | None, canary: Canary | None, counting: bool | None = None
+    ) -> str:
+        per_colour = picks_per_request(self.routes, live, canary)
+        counting = self.counting() if counting is None else counting
+        return render_location_conf(self.mode, self.routes, per_colour, counting)
 
     # ── the contract ────────────────────────────────────────────────────────────────────────────
 
-    def install(self, live: Color | None) -> None:
-        written = self.write_files(live)
+    def install(self, live: Color | None, canary: Canary | None = None) -> None:
+        canary = canary if live is not None else None
+        had_canary = self.persisted_canary() is not None
+        written = self.write_files(live, canary)
         if self.mode == "reload":
             if written:
                 self._reload("install")
+                if canary is not None or had_canary:  # the reload returns before it applies
+                    nginx_canary.wait_for_canary(self, canary)
             return
         if written or not self.admin.read_back().answered:
             self._reload("install")
             self.admin.wait(PROXY_RELOAD_SETTLE_SECONDS, self.http_path)
-        self.admin.set(live or NOTHING_LIVE)
+        self.admin.set(live or NOTHING_LIVE, canary)
+
+    def set_canary(self, canary: Canary | None) -> None:
+        nginx_canary.set_canary(self, canary)
+
+    def persisted_canary(self) -> Canary | None:
+        return nginx_canary.persisted_canary(self.http_path)
 
     def traffic(self) -> TrafficSnapshot | None:
         if self.mode == "reload" and not self.counting():
@@ -133,7 +165,7 @@ class NginxDriver:
             # `to` does not answer through the proxy: route back to where traffic was.
             if before.color != to:
                 with contextlib.suppress(ProxyError):
-                    self.admin.set(before.color or NOTHING_LIVE)
+                    self.admin.set(before.color or NOTHING_LIVE, before.canary)
             raise ProxyError(f"{exc} Routed back.", read_back=self.read_back()) from None
         # Persist after the dict, so a crash in between leaves each side wholly on one colour,
         # and after the probe, so the file's fsync (up to ~50 ms) is not inside the cutover.
@@ -148,9 +180,14 @@ class NginxDriver:
         if self.mode == "reload":
             return self._read_back_through_proxy()
         # The dict, else what the proxy itself answers with: an unreachable admin socket (or one
-        # this user may not open) must not leave the truth unknown while nginx serves.
+        # this user may not open) must not leave the truth unknown while nginx serves. Its canary
+        # then is the best known: the file's.
         seen = self.admin.read_back()
-        return seen if seen.answered else self._read_back_through_proxy()
+        if seen.answered:
+            return seen
+        seen = self._read_back_through_proxy()
+        canary = self.persisted_canary() if seen.color else None
+        return ReadBack(True, seen.color, canary) if seen.answered else seen
 
     def current(self) -> Color | None:
         seen = self.read_back()
@@ -171,9 +208,10 @@ class NginxDriver:
         except (OSError, UnicodeDecodeError):
             return [f"{self.http_path} is missing: run `bluegreen proxy install`."]
         persisted = parse_persisted(text)
+        canary = parse_persisted_canary(text)
         expected = {
-            self.http_path: render_http_conf(self.layout(), persisted),
-            self.location_path: render_location_conf(self.mode, self.counting()),
+            self.http_path: render_http_conf(self.layout(), persisted, canary),
+            self.location_path: self._location_conf(persisted, canary),
         }
         for path, wanted in expected.items():
             try:
@@ -199,6 +237,12 @@ class NginxDriver:
                 problems.append(
                     f"nginx routes to {running.color or 'nothing'} but {HTTP_FILE} says "
                     f"{persisted or 'nothing'}: run reconcile."
+                )
+            elif running.canary != canary:
+                problems.append(
+                    f"nginx sends {running.canary.describe() if running.canary else 'no canary'} "
+                    f"but {HTTP_FILE} records "
+                    f"{canary.describe() if canary else 'none'}: run reconcile."
                 )
         return problems
 
@@ -243,7 +287,7 @@ class NginxDriver:
                 f"# The admin endpoint is the unix socket {self.admin_socket}: its directory must",
                 "# be reachable by nginx's master and by nobody but the operators.",
             ]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + preview_snippet(self.routes)
 
     def install_steps(self) -> str:
         reload = " ".join(self._proxy.reload_command) or "nginx -s reload"
@@ -251,24 +295,27 @@ class NginxDriver:
 
     # ── files ───────────────────────────────────────────────────────────────────────────────────
 
-    def write_files(self, live: Color | None) -> tuple[str, ...]:
-        """Render both includes for `live` and validate; the paths that changed on disk.
+    def write_files(self, live: Color | None, canary: Canary | None = None) -> tuple[str, ...]:
+        """Render both includes for `live` (and `canary`) and validate; the paths that changed.
 
         If the test command rejects them, the previous files are put back before ProxyError.
         Usable before nginx runs (the sandbox writes the files, then starts nginx). Reload mode
         renders the traffic counters, and again without them if nginx has no Lua module.
         """
         try:
-            return self._write_files(live, counting=True)
+            return self._write_files(live, canary, counting=True)
         except ProxyError as exc:
             if self.mode == "live" or not lua_unavailable(str(exc)):
                 raise
-        return self._write_files(live, counting=False)
+        return self._write_files(live, canary, counting=False)
 
-    def _write_files(self, live: Color | None, counting: bool) -> tuple[str, ...]:
+    def _write_files(
+        self, live: Color | None, canary: Canary | None, counting: bool
+    ) -> tuple[str, ...]:
         layout = self.layout(create_token=True, counting=counting)
-        wanted = {self.http_path: render_http_conf(layout, live)}
-        wanted[self.location_path] = render_location_conf(self.mode, counting)
+        canary = canary if live is not None else None
+        wanted = {self.http_path: render_http_conf(layout, live, canary)}
+        wanted[self.location_path] = self._location_conf(live, canary, counting)
         previous = {path: _read_bytes(path) for path in wanted}
         changed = [p for p, text in wanted.items() if previous[p] != text.encode("utf-8")]
         if not changed:
@@ -315,7 +362,7 @@ class NginxDriver:
     # ── reload mode ─────────────────────────────────────────────────────────────────────────────
 
     def _switch_by_reload(self, to: Color) -> SwitchResult:
-        previous = {self.http_path: _read_bytes(self.http_path)}
+        previous = {p: _read_bytes(p) for p in (self.http_path, self.location_path)}
         self.write_files(to)  # validated; restored by write_files itself if nginx -t fails
         started = time.perf_counter()
         try:
@@ -338,13 +385,15 @@ class NginxDriver:
         # Reload mode has no admin endpoint: the colour header of the proxy's own answer says it.
         try:
             with probe_client(timeout=PROXY_READ_BACK_SECONDS) as client:
-                response = client.get(self._probe_url)
+                response = client.get(self._probe_url, headers={PROBE_HEADER: "canary"})
         except httpx.HTTPError:
             return UNANSWERED
         if response.status_code == 503 and NO_LIVE_TEXT in response.text:
             return ReadBack(True, None)
         seen = color_of(response)
-        return ReadBack(True, seen) if seen else UNANSWERED
+        # Reload mode's routes answer the canary they apply (absent: no routes, no canary).
+        canary = parse_canary_value(response.headers.get(CANARY_HEADER, ""))
+        return ReadBack(True, seen, canary) if seen else UNANSWERED
 
     def _reload(self, why: str) -> None:
         try:

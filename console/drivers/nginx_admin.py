@@ -16,10 +16,12 @@ from pathlib import Path
 import httpx
 
 from console.core.fsutil import StateDirError, atomic_write
+from console.core.model import Canary
 from console.core.proxy_types import TOKEN_HEADER, UNANSWERED, ProxyError, ReadBack
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
 from console.core.traffic import TrafficSnapshot, counters_from_keys
 from console.drivers.nginx_render import ADMIN_PATH, NOTHING_LIVE
+from console.drivers.nginx_routes import CANARY_PATH, NO_CANARY, canary_value, parse_canary_value
 from console.drivers.nginx_traffic import TRAFFIC_PATH
 from console.drivers.probe import shared_tls_context
 
@@ -75,16 +77,22 @@ class NginxAdmin:
         )
 
     def read_back(self, timeout: float = PROXY_READ_BACK_SECONDS) -> ReadBack:
-        """The dict's colour; never raises."""
+        """The dict's colour and canary; never raises."""
         try:
             with self.client(timeout) as client:
                 response = client.get(ADMIN_PATH)
+                # An include from before the canary existed answers 404 here: no canary.
+                canary = client.get(CANARY_PATH) if response.status_code == 200 else None
         except (httpx.HTTPError, ProxyError):
             return UNANSWERED
         value = response.text.strip()
         if response.status_code != 200 or value not in ("blue", "green", NOTHING_LIVE):
             return UNANSWERED
-        return ReadBack(True, None if value == NOTHING_LIVE else value)  # type: ignore[arg-type]
+        running = None
+        if canary is not None and canary.status_code == 200:
+            running = parse_canary_value(canary.text)
+        live = None if value == NOTHING_LIVE else value
+        return ReadBack(True, live, running)  # type: ignore[arg-type]
 
     def traffic(self, timeout: float = PROXY_READ_BACK_SECONDS) -> TrafficSnapshot:
         """The per-colour counters; ProxyError when the endpoint does not answer them."""
@@ -108,29 +116,44 @@ class NginxAdmin:
             at=float(data.get("at") or time.time()), colours=counters_from_keys(values)
         )
 
-    def set(self, color: str) -> None:
-        """Set the dict; on any failure, ProxyError carrying a read-back that is final."""
+    def set(self, color: str, canary: Canary | None = None) -> None:
+        """Set the dict's colour (and canary: None ends it); on any failure, ProxyError carrying
+        a read-back that is final."""
         expires = time.time() + PROXY_ADMIN_SECONDS
+        params = {"color": color, "expires": f"{expires:.3f}", "canary": canary_value(canary)}
+        self._post(ADMIN_PATH, params, color, f"the switch to {color}")
+
+    def set_canary(self, canary: Canary | None, idle: str) -> None:
+        """Set the dict's canary (None: none); the live colour is untouched."""
+        expires = time.time() + PROXY_ADMIN_SECONDS
+        params = {
+            "color": canary.color if canary else idle,
+            "percent": str(canary.percent if canary else 0),
+            "expires": f"{expires:.3f}",
+        }
+        what = f"the canary ({canary.describe()})" if canary else "the end of the canary"
+        self._post(CANARY_PATH, params, canary_value(canary) if canary else NO_CANARY, what)
+
+    def _post(self, path: str, params: dict[str, str], expect: str, what: str) -> None:
+        expires = float(params["expires"])
         try:
             with self.client(PROXY_ADMIN_SECONDS) as client:
-                response = client.post(
-                    ADMIN_PATH, params={"color": color, "expires": f"{expires:.3f}"}
-                )
+                response = client.post(path, params=params)
         except httpx.HTTPError as exc:
             # The request may sit in a stalled nginx: past its expiry nginx refuses it, so only
             # then is a read-back the truth. (A refused connection carried nothing.)
             if not isinstance(exc, httpx.ConnectError):
                 time.sleep(max(0.0, expires - time.time()) + 0.05)
             raise ProxyError(
-                f"The nginx admin endpoint {self.where} did not answer the switch to {color} "
+                f"The nginx admin endpoint {self.where} did not answer {what} "
                 f"within {PROXY_ADMIN_SECONDS:.0f} s ({type(exc).__name__}).",
                 read_back=self.read_back(),
             ) from None
         except ProxyError as exc:  # the token cannot be read: nothing was sent
             raise ProxyError(str(exc), read_back=UNANSWERED) from None
-        if response.status_code != 200 or response.text.strip() != color:
+        if response.status_code != 200 or response.text.strip() != expect:
             raise ProxyError(
-                f"The nginx admin endpoint refused the switch to {color} (HTTP "
+                f"The nginx admin endpoint refused {what} (HTTP "
                 f"{response.status_code}: {response.text.strip()[:80]}).",
                 read_back=self.read_back(),
             )

@@ -26,12 +26,22 @@ TRAFFIC_DICT = "lua_shared_dict bluegreen_traffic 256k;\n"
 
 _BOUNDS = ", ".join(f"{b:g}" for b in LATENCY_BOUNDS_MS)
 
-# The location's colour pick; also counts the request open (and, with Upgrade, as a websocket).
-PICK_AND_OPEN = (
-    "# Read the live colour once per request: the 503 check and the balancer agree. The request\n"
-    "# is counted open here (once), and closed in the log phase below.\n"
-    "set_by_lua_block $bluegreen_live {\n"
-    '    local live = ngx.shared.bluegreen:get("live") or ngx.var.bluegreen_rendered\n'
+
+def pick_and_open(route: str = "") -> str:
+    """The location's colour pick; also counts the request open (and, with Upgrade, as a
+    websocket). `route` (nginx_routes.route_lua) may change the colour to the one serving this
+    request — a preview or canary — so it is counted under the colour that served it."""
+    return (
+        "# Read the live colour once per request: the 503 check and the balancer agree. The\n"
+        "# request is counted open here (once), and closed in the log phase below.\n"
+        "set_by_lua_block $bluegreen_live {\n"
+        '    local live = ngx.shared.bluegreen:get("live") or ngx.var.bluegreen_rendered\n'
+        f"{route}"
+        f"{_OPEN}"
+    )
+
+
+_OPEN = (
     '    if live == "blue" or live == "green" then\n'
     "        local t = ngx.shared.bluegreen_traffic\n"
     '        t:incr(live .. ":open", 1, 0)\n'
@@ -42,6 +52,7 @@ PICK_AND_OPEN = (
     "    return live\n"
     "}\n"
 )
+PICK_AND_OPEN = pick_and_open()
 
 NO_LUA_NOTE = "no traffic figures without the Lua module"
 # What the http include says when reload mode was rendered without Lua (nginx -t refused it).

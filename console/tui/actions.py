@@ -26,6 +26,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("D", "deploy", "Deploy", "Start a new image in the idle colour.", mutates=True),
     ActionSpec("S", "switch", "Switch", "Send traffic to the other colour (asks first).", True),
     ActionSpec("R", "rollback", "Roll back", "Send traffic back to the previous colour.", True),
+    ActionSpec(
+        "C",
+        "canary",
+        "Canary",
+        "Send a sticky share of clients to the idle colour; promote or abort it.",
+        True,
+        footer=False,  # the footer fits 80 columns; `?` and the palette list it
+    ),
     ActionSpec("l", "toggle_log_color", "Logs", "Show the other colour's logs."),
     ActionSpec("1", "show_logs('blue')", "Blue logs", "Show blue's container logs.", footer=False),
     ActionSpec(

@@ -34,6 +34,7 @@ from console.core.model import (
 from console.core.service import Console, OperationRefused
 from console.tui.actions import MUTATING_ACTIONS, available
 from console.tui.messages import OperationEnded, OperationStep, Polled, PollFailed
+from console.tui.screens.canary import CanaryChoice, CanaryScreen, operation
 from console.tui.screens.confirm_rollback import ConfirmRollbackScreen
 from console.tui.screens.confirm_switch import ConfirmSwitchScreen
 from console.tui.screens.deploy import DeployRequest, DeployScreen
@@ -235,6 +236,21 @@ class BluegreenApp(App[int]):
                 self._start("rollback", self.backend.rollback)
 
         self.push_screen(ConfirmRollbackScreen(plan), chosen)
+
+    def action_canary(self) -> None:
+        if self.read_only:
+            return
+        try:
+            plan = self.backend.plan_switch()
+        except Exception as exc:
+            self.notify(_sentence(exc, "plan the canary"), severity="error", title="canary")
+            return
+
+        def chosen(choice: CanaryChoice | None) -> None:
+            if choice is not None:
+                self._start(f"canary {choice.action}", operation(self.backend, choice))
+
+        self.push_screen(CanaryScreen(plan, self.status.canary if self.status else None), chosen)
 
     def _start(self, action: str, begin: Callable[[], Iterator[OperationEvent]]) -> None:
         self.action_running = action

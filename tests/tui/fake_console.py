@@ -223,6 +223,7 @@ class FakeConsole:
             lock=self.lock,
             read_only=self.read_only,
             at=FIXED_NOW - 1,
+            canary=getattr(self, "running_canary", None),
         )
 
     def events(self, after_id: int = 0, limit: int = 200) -> list[EventRecord]:
@@ -293,6 +294,15 @@ class FakeConsole:
 
     def rollback(self) -> Iterator[OperationEvent]:
         return self._operation("rollback")
+
+    def canary(self, percent: int, force: bool = False) -> Iterator[OperationEvent]:
+        return self._operation("canary", percent=percent, force=force)
+
+    def canary_abort(self) -> Iterator[OperationEvent]:
+        return self._operation("canary_abort")
+
+    def canary_promote(self, force: bool = False) -> Iterator[OperationEvent]:
+        return self._operation("canary_promote", force=force)
 
     def mutations(self) -> list[tuple[str, dict[str, Any]]]:
         return [call for call in self.calls if call[0] in ("deploy", "switch", "rollback")]

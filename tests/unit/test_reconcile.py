@@ -17,6 +17,7 @@ import pytest
 from console.core.installation import LABEL_DEPLOYMENT
 from console.core.model import (
     Actor,
+    Canary,
     Color,
     Condition,
     Phase,
@@ -24,7 +25,8 @@ from console.core.model import (
     SlotStatus,
     SwitchPolicy,
 )
-from console.core.reconcile import reconcile
+from console.core.proxy_types import ReadBack
+from console.core.reconcile import reconcile, reconcile_live
 from console.core.store import Store
 from console.core.switching import plan_rollback
 from console.drivers.docker_model import ContainerInfo
@@ -36,6 +38,9 @@ ACTOR = Actor("tester")
 class FakeProxy:
     routes_to: Color | None = "blue"  # nginx's default before anything was deployed
     installed: list[Color] = field(default_factory=list)
+    canary: Canary | None = None  # what the running proxy sends to the idle colour
+    file_canary: Canary | None = None  # what its file records
+    canaries_set: list[Canary | None] = field(default_factory=list)
 
     def current(self) -> Color | None:
         return self.routes_to
@@ -43,7 +48,17 @@ class FakeProxy:
     def persisted(self) -> Color | None:
         return self.routes_to
 
-    def install(self, live: Color) -> None:
+    def read_back(self) -> ReadBack:
+        return ReadBack(True, self.routes_to, self.canary)
+
+    def persisted_canary(self) -> Canary | None:
+        return self.file_canary
+
+    def set_canary(self, canary: Canary | None) -> None:
+        self.canaries_set.append(canary)
+        self.canary = self.file_canary = canary
+
+    def install(self, live: Color, canary: Canary | None = None) -> None:
         self.installed.append(live)
 
 
@@ -186,3 +201,36 @@ def test_rollback_targets_the_colour_that_was_live(inst: FakeInstallation) -> No
     inst.store.put_slot_status(SlotStatus("blue", SlotState.STOPPED, container_state="running"))
     plan = plan_rollback(inst)  # type: ignore[arg-type]
     assert (plan.from_color, plan.to_color, plan.blocked_reason) == ("green", "blue", None)
+
+
+def test_a_canary_set_outside_bluegreen_is_adopted_by_the_store_and_named(
+    inst: FakeInstallation,
+) -> None:
+    inst.store.set_live("blue", None)
+    inst.proxy.canary = Canary("green", 30)  # someone POSTed to the admin socket
+    drifts = reconcile_live(inst, ACTOR, changed_outside=True)  # type: ignore[arg-type]
+    assert inst.store.canary() == Canary("green", 30)
+    whats = [d.what for d in drifts]
+    assert any("canary weight changed outside bluegreen" in w and "30 %" in w for w in whats)
+    # the file did not record it: rewritten so a restart keeps what clients get
+    assert inst.proxy.canaries_set == [Canary("green", 30)]
+    events = [e for e in inst.store.events() if e.kind == "drift"]
+    assert any("outside bluegreen" in e.text for e in events)
+    assert reconcile_live(inst, ACTOR, changed_outside=True) == []  # type: ignore[arg-type]
+
+
+def test_a_canary_ended_outside_bluegreen_clears_the_store(inst: FakeInstallation) -> None:
+    inst.store.set_live("blue", None)
+    inst.store.set_canary(Canary("green", 10))
+    inst.proxy.canary = inst.proxy.file_canary = None
+    drifts = _reconcile(inst)
+    assert inst.store.canary() is None
+    assert any("The store said 10 % of clients to green" in d.what for d in drifts)
+
+
+def test_a_canary_for_the_live_colour_counts_as_none(inst: FakeInstallation) -> None:
+    inst.store.set_live("blue", None)
+    inst.proxy.canary = inst.proxy.file_canary = Canary("blue", 10)
+    _reconcile(inst)
+    assert inst.store.canary() is None
+    assert inst.proxy.canaries_set == [None]  # the stale file entry is cleared

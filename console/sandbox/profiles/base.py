@@ -127,6 +127,7 @@ proxy_url = "http://127.0.0.1:{ctx.ports.proxy}"
 probe_path = "{probe_path}"
 test_command = [{nginx_argv}, "-t", "-q"]
 reload_command = [{nginx_argv}, "-s", "reload"]
+preview = true   # local by nature: X-Bluegreen-Preview / bluegreen_preview reach either colour
 
 [switch]
 policy = "confirm"

@@ -48,6 +48,10 @@ def header_content(status: Status | None, degraded: str | None, now: float) -> C
             parts.append(("none", "$warning"))
         else:
             parts.append((f"● {status.live}", live_style[status.live]))
+        if status.canary is not None:
+            parts.append(
+                (f"  canary {status.canary.percent} % → {status.canary.color}", "$warning")
+            )
         parts.append("  ")
         parts.append(_agent_part(status, now))
         parts.append("  ")
