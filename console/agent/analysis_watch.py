@@ -8,7 +8,8 @@ colour's own traffic (preview or canary requests) can gate the switch (`pre_swit
 During the post-switch watch (`switch.watch_seconds`, opened by the switch) it polls every
 `interval_seconds` on the figures since the switch only, records each verdict as an event, and at
 `failure_limit` failed polls rolls back through the normal rollback path as the agent, with the
-figures that triggered it in the event, the deployment's outcome and a notification.
+figures that triggered it in the event, the deployment's outcome and a notification. A running
+canary is judged the same way on its own traffic and aborted on a breach (canary_analysis.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from console.agent.canary_analysis import CanaryAnalysis
 from console.agent.samplers import Sampler
 from console.core.analysis import Tally, Verdict, evaluate, figures_text, pre_switch_condition
 from console.core.installation import Installation
@@ -71,6 +73,7 @@ class AnalysisWatch:
         self.live_figures: tuple[Color, TrafficFigures | None] | None = None
         self.pre: dict[Color, Condition] = {}
         self.watched: _Watched | None = None
+        self.canary = CanaryAnalysis(inst, actor, log)  # a running canary is judged too
 
     # ── each tick, before the colours are composed ──
     def observe(self, now: float, live: Color | None) -> None:
@@ -137,6 +140,7 @@ class AnalysisWatch:
     def post_switch(self, now: float) -> None:
         if not self.config.enabled:
             return
+        self.canary.tick(now, self.last_snapshot, self._error(now))
         store = self.inst.store
         watch = store.watch()
         live = store.live()
