@@ -64,6 +64,11 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
                 problems.append(problem)
         if not 100 <= check.expect_status <= 599:
             problems.append(f"{where}.expect_status must be an HTTP status, 100-599")
+    if config.operators_group and config.watchers_group:
+        problems.append(
+            "operators_group and watchers_group are both set, but the state directory has one "
+            "group: keep one (watchers who may also act belong in operators_group)"
+        )
     if not config.image.command and not config.image.repository:
         problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
     if config.proxy.kind == "nginx" and not config.proxy.include_dir:

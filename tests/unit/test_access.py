@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.core.access import AccessDenied, apply_operators_group, group_id
+from console.core.access import AccessDenied, apply_groups, group_id
 from console.core.config import Config, ProxyConfig
 from console.core.fsutil import atomic_write, open_private, private_file_mode
 
@@ -46,12 +46,12 @@ def test_operators_group_is_applied_once(tmp_path: Path) -> None:
     config = Config(
         state_dir=str(state), operators_group=group, proxy=ProxyConfig(include_dir=str(include))
     )
-    notes = apply_operators_group(config)
+    notes = apply_groups(config)
     assert any("2770" in note for note in notes) and any("bluegreen.db" in note for note in notes)
     assert _mode(state) == 0o2770 and _mode(state / "bluegreen.db") == 0o660
     assert _mode(include) == 0o2775
-    assert apply_operators_group(config) == []  # idempotent
-    assert apply_operators_group(Config(state_dir=str(state))) == []  # no group: nothing to do
+    assert apply_groups(config) == []  # idempotent
+    assert apply_groups(Config(state_dir=str(state))) == []  # no group: nothing to do
 
 
 def test_an_unknown_group_is_one_sentence() -> None:
