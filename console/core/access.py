@@ -56,7 +56,7 @@ def group_id(name: str) -> int:
 def may_write_state(state_dir: str | Path) -> bool:
     """Whether this user may act here (a dir that does not exist yet is the creator's)."""
     directory = Path(state_dir).expanduser()
-    return not directory.exists() or os.access(directory, os.W_OK | os.X_OK)
+    return not os.path.exists(directory) or os.access(directory, os.W_OK | os.X_OK)
 
 
 def require_write(config: Config, action: str) -> None:
@@ -77,7 +77,7 @@ def require_write(config: Config, action: str) -> None:
 
 def require_read(config: Config) -> None:
     directory = Path(config.state_dir)
-    if directory.exists() and not os.access(directory, os.R_OK | os.X_OK):
+    if os.path.exists(directory) and not os.access(directory, os.R_OK | os.X_OK):
         who = _who()
         raise AccessDenied(
             f"{who} may not read this installation's state ({directory}): ask an operator to "

@@ -189,8 +189,9 @@ class Database:
 
     def _check_readable(self) -> None:
         directory = self.path.parent
-        unreadable = self.path.exists() and not os.access(self.path, os.R_OK)
-        if unreadable or not os.access(directory, os.X_OK):
+        # X first: below a directory it may not enter, Path.exists() raises (Python < 3.12).
+        enter = os.access(directory, os.X_OK)
+        if not enter or (self.path.exists() and not os.access(self.path, os.R_OK)):
             raise StateDirError(
                 f"{user_name()} may not read this installation's state ({directory}): ask an "
                 "operator to add you to its watchers_group (or operators_group), or run as root."

@@ -1,0 +1,180 @@
+"""One installation on real parts for the security suite, and users the test creates.
+
+A private nginx (Lua) with bluegreen's include, a real state dir with the store and an agent log,
+a secrets file with a planted secret, and one group key set (`operators_group` or
+`watchers_group`): the suite's files each build one and act on it as those users.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from console.core.config import load_config
+from console.core.fsutil import private_file_mode
+from console.core.store import Store
+from console.drivers.nginx import NginxDriver
+from console.sandbox.nginx_proc import NginxProcess
+from tests.integration.proxy_helpers import free_ports, upstreams
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+
+
+def python_for_users() -> list[str]:
+    """An interpreter other users can execute that imports this checkout (a venv's interpreter
+    may live in root's private home; the system one with our paths works the same)."""
+    site = [p for p in sys.path if p.endswith("site-packages") and p.startswith(str(ROOT))]
+    candidates = [
+        [sys.executable],
+        ["/usr/bin/env", f"PYTHONPATH={ROOT}:{':'.join(site)}", "/usr/bin/python3"],
+    ]
+    for argv in candidates:
+        if run("runuser", "-u", "nobody", "--", *argv, "-c", "import console.cli").returncode == 0:
+            return argv
+    pytest.skip("no Python interpreter that an unprivileged user can run with this checkout")
+
+
+@contextlib.contextmanager
+def local_users(group: str, users: dict[str, bool]) -> Iterator[None]:
+    """Create `group` and each user (True: a member of it); remove them afterwards."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
+        pytest.skip("the security suite creates users: it needs root, useradd and runuser")
+    run("groupadd", "-f", group)
+    for user, member in users.items():
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            extra = ["-G", group] if member else []
+            made = run("useradd", "-M", "-N", "-s", "/usr/sbin/nologin", *extra, user)
+            assert made.returncode == 0, made.stderr
+    try:
+        yield
+    finally:
+        for user in users:
+            run("userdel", user)
+        run("groupdel", group)
+
+
+@dataclass
+class Site:
+    base: Path
+    state: Path
+    config: Path
+    nginx: NginxProcess
+    python: list[str]
+
+    def as_user(self, user: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        # -u keeps no supplementary groups of root's; runuser sets the target's own groups.
+        return run("runuser", "-u", user, "--", *argv)
+
+    def cli_as(self, user: str, *args: str, config: Path | None = None) -> tuple[int, str]:
+        done = self.as_user(
+            user, *self.python, "-m", "console", "--config", str(config or self.config), *args
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    def cli(self, *args: str) -> tuple[int, str]:
+        done = run(sys.executable, "-m", "console", "--config", str(self.config), *args)
+        return done.returncode, done.stdout + done.stderr
+
+    def served(self) -> set[str | None]:
+        seen: set[str | None] = set()
+        with httpx.Client(trust_env=False, timeout=5) as client:
+            for _ in range(10):
+                url = f"http://127.0.0.1:{self.nginx.listen_port}/graphql"
+                seen.add(client.post(url, json={}).headers.get("X-Bluegreen-Color"))
+        return seen
+
+    @property
+    def socket(self) -> Path:
+        return Path(load_config(str(self.config)).admin_socket_path)
+
+
+def _config_text(
+    base: Path, ports: tuple[int, int], nginx: NginxProcess, group_line: str, extra: str
+) -> str:
+    argv = ", ".join(f'"{a}"' for a in nginx.test_command()[:-2])
+    return f"""service = "sec"
+state_dir = "{base / "state"}"
+secrets_file = "{base / "secrets.env"}"
+{group_line}
+[image]
+repository = "sec"
+[source]
+db_url = "${{SOURCE_DB}}"
+[slots.blue]
+container = "sec-blue"
+host_port = {ports[0]}
+db_url = "${{SOURCE_DB}}"
+[slots.green]
+container = "sec-green"
+host_port = {ports[1]}
+db_url = "${{SOURCE_DB}}"
+[proxy]
+include_dir = "{nginx.include_dir}"
+proxy_url = "http://127.0.0.1:{nginx.listen_port}"
+test_command = [{argv}, "-t", "-q"]
+reload_command = [{argv}, "-s", "reload"]
+verify_timeout_seconds = 3
+{extra}
+"""
+
+
+@contextlib.contextmanager
+def site_up(
+    port_range: range, group_key: str, group: str, planted: str, secrets_group_readable: bool
+) -> Iterator[Site]:
+    """Blue live through a private nginx; the store holds an event and agent.log a line, each
+    with `planted` in them (as if redaction had failed), to prove who can read them."""
+    python = python_for_users()
+    with upstreams(port_range) as ports:
+        listen, admin = free_ports(port_range, 2, avoid=ports)
+        base = Path(tempfile.mkdtemp(prefix="bg-sec-", dir="/var/tmp"))
+        os.chmod(base, 0o755)  # everyone may reach the config, as in /etc/bluegreen
+        nginx = NginxProcess(base / "nginx", listen, admin, base / "include")
+        nginx.write_main_conf()
+        secrets = base / "secrets.env"
+        secrets.write_text(f"SOURCE_DB=postgresql://sec:{planted}@127.0.0.1:9/db\n")
+        os.chmod(secrets, 0o600)
+        if secrets_group_readable:  # the documented step with operators_group
+            os.chown(secrets, 0, grp.getgrnam(group).gr_gid)
+            os.chmod(secrets, 0o640)
+        config = base / "bluegreen.toml"
+        config.write_text(_config_text(base, ports, nginx, f'{group_key} = "{group}"', ""))
+        made = Site(base, base / "state", config, nginx, python)
+        try:
+            code, out = made.cli("proxy", "install")
+            assert code == 0, out
+            nginx.start()
+            code, out = made.cli("proxy", "install", "--reload")
+            assert code == 0, out
+            NginxDriver(load_config(str(config))).install("blue")
+            store = Store.open(made.state)
+            store.set_live("blue", None)
+            store.record_event("deploy", f"deployed with {planted}", "info", "root")
+            store.close()
+            log = made.state / "agent.log"
+            log.write_text(f"agent log line {planted}\n")
+            os.chmod(log, private_file_mode(made.state))
+            yield made
+        finally:
+            nginx.stop()
+            shutil.rmtree(base, ignore_errors=True)
