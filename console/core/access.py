@@ -89,45 +89,31 @@ def apply_groups(config: Config) -> list[str]:
     """Give the state dir to `operators_group` or `watchers_group` (whichever is set).
 
     Idempotent; returns what it changed, one line each. Needs the owner or root."""
-    if config.watchers_group:
-        return _apply_watchers_group(config)
-    return _apply_operators_group(config)
-
-
-def _apply_watchers_group(config: Config) -> list[str]:
-    name = config.watchers_group
+    name = config.watchers_group or config.operators_group
+    if not name:
+        return []
+    watchers = bool(config.watchers_group)
+    dir_mode = WATCH_DIR_MODE if watchers else GROUP_DIR_MODE
     gid = group_id(name)
     notes: list[str] = []
     state = Path(config.state_dir)
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if _share(state, gid, WATCH_DIR_MODE):
-        notes.append(f"{state} is now group {name}, mode 2750 (watchers may read the store).")
+    if _share(state, gid, dir_mode):
+        notes.append(f"{state} is now group {name}, mode {dir_mode:o}.")
     for path in state.iterdir():
         if not path.is_file() or path.is_symlink():
             continue
-        mode = WATCH_FILE_MODE if path.name in WATCHABLE_FILES else PRIVATE_FILE_MODE
-        if _share(path, gid, mode) and mode == WATCH_FILE_MODE:
-            notes.append(f"{path.name} is now readable by group {name} (0640).")
-    admin = Path(config.admin_socket_path).parent
-    if admin != state and admin.parent == state:
-        admin.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(admin, 0o700)  # watchers enter the state dir, never this one
-    return notes
-
-
-def _apply_operators_group(config: Config) -> list[str]:
-    name = config.operators_group
-    if not name:
-        return []
-    gid = group_id(name)
-    notes: list[str] = []
-    state = Path(config.state_dir)
-    state.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if _share(state, gid, GROUP_DIR_MODE):
-        notes.append(f"{state} is now group {name}, mode 2770.")
-    for path in state.iterdir():
-        if path.is_file() and not path.is_symlink() and _share(path, gid, GROUP_FILE_MODE):
-            notes.append(f"{path.name} is now group {name}, mode 0660.")
+        mode = GROUP_FILE_MODE
+        if watchers:
+            mode = WATCH_FILE_MODE if path.name in WATCHABLE_FILES else PRIVATE_FILE_MODE
+        if _share(path, gid, mode):
+            notes.append(f"{path.name} is now group {name}, mode {mode:04o}.")
+    if watchers:
+        admin = Path(config.admin_socket_path).parent
+        if admin.parent == state:  # watchers enter the state dir, never this one
+            admin.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(admin, 0o700)
+        return notes
     include = Path(config.proxy.include_dir)
     include.mkdir(mode=0o755, parents=True, exist_ok=True)
     if _share(include, gid, 0o2775):

@@ -95,6 +95,21 @@ class Site:
         done = run(sys.executable, "-m", "console", "--config", str(self.config), *args)
         return done.returncode, done.stdout + done.stderr
 
+    def try_operator_lock(self, user: str) -> str:
+        """What `user` got trying to take the operator lock ('TOOK THE LOCK' or the error)."""
+        probe = (
+            "from console.core.lock import OperatorLock\n"
+            "from console.core.model import Actor\n"
+            f"lock = OperatorLock({str(self.state)!r})\n"
+            "try:\n"
+            "    with lock.acquire('switch', Actor(user='x')):\n"
+            "        print('TOOK THE LOCK')\n"
+            "except Exception as exc:\n"
+            "    print(type(exc).__name__, exc)\n"
+        )
+        done = self.as_user(user, *self.python, "-c", probe)
+        return done.stdout + done.stderr
+
     def served(self) -> set[str | None]:
         seen: set[str | None] = set()
         with httpx.Client(trust_env=False, timeout=5) as client:

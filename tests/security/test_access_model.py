@@ -128,18 +128,8 @@ def test_outsider_gets_one_sentence_and_cannot_take_the_lock(site: Site) -> None
     assert code == 1 and "Traceback" not in out, out
     assert f"{OUTSIDER} may not proxy install on this installation" in out, out
     assert f"a member of the group '{GROUP}'" in out
-    probe = (
-        "from console.core.lock import OperatorLock\n"
-        "from console.core.model import Actor\n"
-        f"lock = OperatorLock({str(site.state)!r})\n"
-        "try:\n"
-        "    with lock.acquire('switch', Actor(user='x')):\n"
-        "        print('TOOK THE LOCK')\n"
-        "except Exception as exc:\n"
-        "    print(type(exc).__name__, exc)\n"
-    )
-    took = site.as_user(OUTSIDER, *site.python, "-c", probe)
-    assert "TOOK THE LOCK" not in took.stdout and "StateDirError" in took.stdout, took
+    took = site.try_operator_lock(OUTSIDER)
+    assert "TOOK THE LOCK" not in took and "StateDirError" in took, took
     assert site.served() == {"blue"}
 
 

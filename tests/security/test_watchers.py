@@ -185,18 +185,8 @@ def test_watcher_cannot_switch_or_read_what_is_private(site: Site) -> None:
         if (site.state / lock).exists():
             held = site.as_user(WATCHER, "flock", "-s", "-n", str(site.state / lock), "true")
             assert held.returncode != 0, (lock, held)
-    probe = (
-        "from console.core.lock import OperatorLock\n"
-        "from console.core.model import Actor\n"
-        f"lock = OperatorLock({str(site.state)!r})\n"
-        "try:\n"
-        "    with lock.acquire('switch', Actor(user='x')):\n"
-        "        print('TOOK THE LOCK')\n"
-        "except Exception as exc:\n"
-        "    print(type(exc).__name__, exc)\n"
-    )
-    took = site.as_user(WATCHER, *site.python, "-c", probe)
-    assert "TOOK THE LOCK" not in took.stdout and "StateDirError" in took.stdout, took
+    took = site.try_operator_lock(WATCHER)
+    assert "TOOK THE LOCK" not in took and "StateDirError" in took, took
 
 
 def test_outsider_cannot_even_watch(site: Site) -> None:

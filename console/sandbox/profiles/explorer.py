@@ -15,7 +15,14 @@ from types import MappingProxyType
 from console.core.fsutil import atomic_write
 from console.sandbox.images import STANDIN_REPOSITORY
 from console.sandbox.procs import spawn
-from console.sandbox.profiles.base import Context, Probe, header, proxy_switch_notify, slots
+from console.sandbox.profiles.base import (
+    Context,
+    Probe,
+    catchup_readiness,
+    header,
+    proxy_switch_notify,
+    slots,
+)
 
 
 class ExplorerProfile:
@@ -112,19 +119,11 @@ query = "SELECT MAX(height) - 1 FROM blocks"
 query = "SELECT height FROM index_watermarks WHERE index_name = 'explorer'"
 '''
             + slots(ctx, self.service, with_db=True)
-            + """
-[readiness]
-max_lag = 2
-hold_seconds = 3
-log_pattern = "catchup completed"
-health_path = "/health"
-smoke_method = "POST"
-smoke_path = "/graphql"
-smoke_body = '{"query": "{ __typename }"}'
-not_behind_live = true
-stall_seconds = 20
-sample_interval_seconds = 1.0
-"""
+            + catchup_readiness(
+                "catchup completed",
+                'smoke_method = "POST"\nsmoke_path = "/graphql"\n'
+                "smoke_body = '{\"query\": \"{ __typename }\"}'",
+            )
             + proxy_switch_notify(ctx, "/health")
         )
 
