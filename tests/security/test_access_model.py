@@ -123,7 +123,7 @@ def test_outsider_gets_one_sentence_and_cannot_take_the_lock(site: Site) -> None
     code, out = site.cli_as(OUTSIDER, "switch", "--yes", "--force", config=plain)
     assert code == 1 and "Traceback" not in out, out
     assert f"{OUTSIDER} may not switch on this installation" in out, out
-    assert "operators_group" in out  # says who may
+    assert f"a member of the group '{GROUP}'" in out  # says who may
     code, out = site.cli_as(OUTSIDER, "proxy", "install", "--reload", config=plain)
     assert code == 1 and "Traceback" not in out, out
     assert f"{OUTSIDER} may not proxy install on this installation" in out, out
