@@ -64,6 +64,11 @@ def require_write(config: Config, action: str) -> None:
     directory = Path(config.state_dir)
     if may_write_state(directory):
         return
+    if _read_only_mount(directory):
+        raise AccessDenied(
+            f"Cannot {action}: the state directory {directory} is on a read-only filesystem "
+            "(status and history still work); remount it read-write or point state_dir elsewhere."
+        )
     who = _who()
     may = "root or the owner of the state directory"
     if config.operators_group:
@@ -134,6 +139,13 @@ def _share(path: Path, gid: int, mode: int) -> bool:
             "`bluegreen proxy install` as root or as the owner of the state directory."
         ) from None
     return True
+
+
+def _read_only_mount(directory: Path) -> bool:
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _who() -> str:
