@@ -122,7 +122,7 @@ query = "SELECT height FROM index_watermarks WHERE index_name = 'explorer'"
             + catchup_readiness(
                 "catchup completed",
                 'smoke_method = "POST"\nsmoke_path = "/graphql"\n'
-                "smoke_body = '{\"query\": \"{ __typename }\"}'",
+                'smoke_body = \'{"query": "{ __typename }"}\'',
             )
             + proxy_switch_notify(ctx, "/health")
         )
