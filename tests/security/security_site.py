@@ -39,18 +39,40 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def python_for_users() -> list[str]:
+def _importable_by_others(argv: list[str]) -> bool:
+    probe = ["runuser", "-u", "nobody", "--", *argv, "-c", "import console.cli"]
+    return subprocess.run(probe, capture_output=True, cwd="/", timeout=60).returncode == 0
+
+
+@contextlib.contextmanager
+def python_for_users() -> Iterator[list[str]]:
     """An interpreter other users can execute that imports this checkout (a venv's interpreter
-    may live in root's private home; the system one with our paths works the same)."""
+    may live in root's private home; the system one with our paths works the same). A checkout
+    below a directory others cannot enter (a CI clone under /root) is shown to them through a
+    bind mount for the suite's duration."""
     site = [p for p in sys.path if p.endswith("site-packages") and p.startswith(str(ROOT))]
-    candidates = [
-        [sys.executable],
-        ["/usr/bin/env", f"PYTHONPATH={ROOT}:{':'.join(site)}", "/usr/bin/python3"],
-    ]
-    for argv in candidates:
-        if run("runuser", "-u", "nobody", "--", *argv, "-c", "import console.cli").returncode == 0:
-            return argv
-    pytest.skip("no Python interpreter that an unprivileged user can run with this checkout")
+
+    def system_python(root: str) -> list[str]:
+        paths = [root, *(p.replace(str(ROOT), root, 1) for p in site)]
+        return ["/usr/bin/env", f"PYTHONPATH={':'.join(paths)}", "/usr/bin/python3"]
+
+    for argv in ([sys.executable], system_python(str(ROOT))):
+        if _importable_by_others(argv):
+            yield argv
+            return
+    view = Path(tempfile.mkdtemp(prefix="bg-sec-src-", dir="/var/tmp"))
+    os.chmod(view, 0o755)
+    if run("mount", "--bind", str(ROOT), str(view)).returncode != 0:
+        view.rmdir()
+        pytest.skip("no Python interpreter that an unprivileged user can run with this checkout")
+    try:
+        argv = system_python(str(view))
+        if not _importable_by_others(argv):
+            pytest.skip("this checkout cannot be imported by an unprivileged user, even mounted")
+        yield argv
+    finally:
+        run("umount", str(view))
+        view.rmdir()
 
 
 @contextlib.contextmanager
@@ -161,8 +183,7 @@ def site_up(
     """Blue live through a private nginx; agent.log holds a line with `planted` in it, and so
     does the store's event (as if redaction had failed) unless watchers may read the store:
     there it is recorded as bluegreen records it, redacted."""
-    python = python_for_users()
-    with upstreams(port_range) as ports:
+    with python_for_users() as python, upstreams(port_range) as ports:
         listen, admin = free_ports(port_range, 2, avoid=ports)
         base = Path(tempfile.mkdtemp(prefix="bg-sec-", dir="/var/tmp"))
         os.chmod(base, 0o755)  # everyone may reach the config, as in /etc/bluegreen
