@@ -12,6 +12,7 @@ from pathlib import Path
 
 from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
 from console.cli.wait_stream import ProgressStream
+from console.core.access import require_write
 from console.core.config import Config, ConfigError, load_config
 from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
@@ -47,13 +48,13 @@ def dispatch(args: argparse.Namespace) -> Handler:
         "ui": lambda a: _tui(a, read_only=a.read_only),
         "watch": lambda a: _web(a) if a.web else _tui(a, read_only=True),
         "status": _status,
-        "deploy": _deploy,
-        "switch": _switch,
-        "rollback": _rollback,
+        "deploy": _acting("deploy", _deploy),
+        "switch": _acting("switch", _switch),
+        "rollback": _acting("rollback", _rollback),
         "history": _history,
         "logs": _logs,
         "agent": _agent,
-        "reconcile": _reconcile,
+        "reconcile": _acting("reconcile", _reconcile),
         "config": _config_check,
         "proxy": _proxy,
     }
@@ -76,9 +77,20 @@ def _guarded(handler: Handler) -> Handler:
     return run
 
 
-def load(args: argparse.Namespace) -> Config:
-    try:
-        return load_config(args.config)
+def _acting(action: str, handler: Handler) -> Handler:
+    """A user who may only watch hears so first, in one sentence, before any plan is read."""
+
+    def run(args: argparse.Namespace) -> int:
+        if not args.read_only:
+            require_write(load(args, watching=True), action)
+        return handler(args)
+
+    return run
+
+
+def load(args: argparse.Namespace, watching: bool = False) -> Config:
+    try:  # watching: a read-only command, which needs no secret (see SecretResolver)
+        return load_config(args.config, watching)
     except ConfigError:
         if args.config:
             raise
@@ -87,11 +99,12 @@ def load(args: argparse.Namespace) -> Config:
         sandbox = sandbox_config_path()
         if sandbox is None:
             raise
-        return load_config(str(sandbox))
+        return load_config(str(sandbox), watching)
 
 
 def open_console(args: argparse.Namespace, read_only: bool = False) -> Console:
-    return Console.open(load(args), read_only=read_only or args.read_only)
+    read_only = read_only or args.read_only
+    return Console.open(load(args, watching=read_only), read_only=read_only)
 
 
 def _tui(args: argparse.Namespace, read_only: bool) -> int:
@@ -386,6 +399,8 @@ def _proxy(args: argparse.Namespace) -> int:
     from console.core.actor import current_actor
     from console.core.proxy_setup import proxy_install
 
+    if not args.read_only:  # a watcher hears it first, as for the other mutating commands
+        require_write(load(args, watching=True), "proxy install")
     console = open_console(args)
     try:
         inst = console.installation

@@ -202,6 +202,9 @@ class Config:
     # Members of this group may act (state dir and files group-owned 0770/0660); "" = only the
     # owner of the state dir (and root).
     operators_group: str = ""
+    # Members of this group may watch only (state dir 2750, store files 0640); needs
+    # operators_group unset: a directory has one group.
+    watchers_group: str = ""
     image: ImageConfig = field(default_factory=ImageConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
     # None = no [head] table: the candidate's self-reported head, else the default SQL head.
@@ -231,6 +234,8 @@ class Config:
             return self.proxy.admin_socket
         if self.proxy.kind == "haproxy":
             return HAPROXY_DEFAULT_SOCKET
+        if self.watchers_group:  # watchers may enter the state dir; nginx makes its socket 0666
+            return str(Path(self.state_dir) / "admin" / NGINX_ADMIN_SOCKET)
         return str(Path(self.state_dir) / NGINX_ADMIN_SOCKET)
 
     @property
@@ -275,7 +280,8 @@ def find_config_path(explicit: str | None = None) -> Path:
     )
 
 
-def load_config(explicit: str | None = None) -> Config:
+def load_config(explicit: str | None = None, watching: bool = False) -> Config:
+    """`watching`: for read-only commands, which work without the secrets (see SecretResolver)."""
     path = find_config_path(explicit)
     try:
         text = path.read_text(encoding="utf-8")
@@ -283,15 +289,15 @@ def load_config(explicit: str | None = None) -> Config:
         raise ConfigError(f"Configuration file {path} does not exist. Check the path.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read configuration file {path}: {exc}.") from None
-    return parse_config(text, path)
+    return parse_config(text, path, watching)
 
 
-def parse_config(text: str, path: Path = Path("<config>")) -> Config:
+def parse_config(text: str, path: Path = Path("<config>"), watching: bool = False) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc}). Fix the syntax and retry.") from None
-    secrets = SecretResolver(raw.get("secrets_file", ""), path)
+    secrets = SecretResolver(raw.get("secrets_file", ""), path, watching)
     config: Config = build(Config, raw, "", secrets)
     readiness_raw = raw.get("readiness")
     log_pattern_given = isinstance(readiness_raw, dict) and "log_pattern" in readiness_raw

@@ -69,6 +69,11 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
             problems.append(f"{where}.expect_status must be an HTTP status, 100-599")
     if config.switch.drain_timeout_seconds < 0:
         problems.append("switch.drain_timeout_seconds must be 0 or more")
+    if config.operators_group and config.watchers_group:
+        problems.append(
+            "operators_group and watchers_group are both set, but the state directory has one "
+            "group: keep one (watchers who may also act belong in operators_group)"
+        )
     if not config.image.command and not config.image.repository:
         problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
     if config.proxy.kind == "nginx" and not config.proxy.include_dir:

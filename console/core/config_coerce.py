@@ -28,19 +28,27 @@ class ConfigError(Exception):
 
 
 class SecretResolver:
-    def __init__(self, secrets_file: object, config_path: Path) -> None:
+    """`${NAME}` from the environment or the secrets file. `watching`: a user who may only watch
+    cannot read the operators' secrets file and needs none of it (the store holds no secret), so
+    an unreadable file or unset name leaves `${NAME}` as written."""
+
+    def __init__(self, secrets_file: object, config_path: Path, watching: bool = False) -> None:
         self.file_values: dict[str, str] = {}
         self.used: list[str] = []
+        self.watching = watching
         if isinstance(secrets_file, str) and secrets_file:
             file = Path(secrets_file)
             if not file.is_absolute():
                 file = config_path.parent / file
-            self.file_values = _read_env_file(file)
+            if not (watching and not os.access(file, os.R_OK)):
+                self.file_values = _read_env_file(file)
 
     def expand(self, value: str, key_path: str) -> str:
         def lookup(match: re.Match[str]) -> str:
             name = match.group(1)
             found = os.environ.get(name, self.file_values.get(name))
+            if found is None and self.watching:
+                return match.group(0)
             if found is None:
                 raise ConfigError(
                     f"{key_path} refers to ${{{name}}}, which is not set. Export {name} in the "

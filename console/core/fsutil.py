@@ -19,6 +19,10 @@ from pathlib import Path
 GROUP_DIR_MODE = 0o2770
 GROUP_FILE_MODE = 0o660
 PRIVATE_FILE_MODE = 0o600
+# With `watchers_group`, the state dir is the watchers' group, setgid, 2750: they may read what is
+# made "watchable" (the store, the lock holder, the agent's pid file), 0640, and nothing else.
+WATCH_DIR_MODE = 0o2750
+WATCH_FILE_MODE = 0o640
 
 
 def private_file_mode(directory: str | Path) -> int:
@@ -31,9 +35,21 @@ def private_file_mode(directory: str | Path) -> int:
     return GROUP_FILE_MODE if shared else PRIVATE_FILE_MODE
 
 
-def open_private(path: Path, flags: int) -> int:
-    """os.open with O_CREAT and the directory's private mode (not filtered by the umask)."""
-    mode = private_file_mode(path.parent)
+def watchable_file_mode(directory: str | Path) -> int:
+    """A new file watchers may read: 0640 in a watchers' dir (2750), else as `private_file_mode`."""
+    try:
+        mode = os.stat(directory).st_mode
+    except OSError:
+        return PRIVATE_FILE_MODE
+    if mode & 0o2000 and mode & 0o070 == 0o050:
+        return WATCH_FILE_MODE
+    return private_file_mode(directory)
+
+
+def open_private(path: Path, flags: int, watchable: bool = False) -> int:
+    """os.open with O_CREAT and the directory's private mode (not filtered by the umask);
+    `watchable`: readable by the watchers' group, if the directory has one."""
+    mode = watchable_file_mode(path.parent) if watchable else private_file_mode(path.parent)
     fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, mode)
     try:
         if os.fstat(fd).st_uid == os.geteuid():
@@ -141,7 +157,7 @@ def ensure_private_dir(path: str | Path) -> Path:
             "Move that file away or point state_dir elsewhere."
         )
     if not _writable(directory):
-        who = _user_name()
+        who = user_name()
         raise StateDirError(
             f"State directory {directory} is not writable by this user ({who}), so {who} may "
             "not act on this installation: act as root, its owner or a member of its "
@@ -150,7 +166,8 @@ def ensure_private_dir(path: str | Path) -> Path:
     return directory
 
 
-def _user_name() -> str:
+def user_name() -> str:
+    """This process's user, by name (uid1234 if it has none)."""
     try:
         return pwd.getpwuid(os.getuid()).pw_name
     except KeyError:

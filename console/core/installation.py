@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.core.access import may_write_state
 from console.core.config import Config
 from console.core.lock import AgentLease, OperatorLock
 from console.core.parity import ParitySampler
@@ -63,6 +64,8 @@ class Installation:
 
     @cached_property
     def store(self) -> Store:
+        if not may_write_state(self.state_dir):  # a watcher: read it, never create or write
+            return Store.open_read_only(self.state_dir, redact=self.redactor.redact)
         return Store.open(self.state_dir, redact=self.redactor.redact)
 
     @cached_property

@@ -27,7 +27,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from console.core.fsutil import StateDirError, atomic_write, ensure_private_dir, open_private
+from console.core.fsutil import (
+    StateDirError,
+    atomic_write,
+    ensure_private_dir,
+    open_private,
+    watchable_file_mode,
+)
 from console.core.model import Actor, AgentInfo, LockHolder
 
 LOCK_FILE = "operator.lock"
@@ -61,6 +67,13 @@ def _open_lock_file(path: Path, create: bool) -> int:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise
+    except PermissionError:
+        if not create:
+            raise  # a watcher probing: see _is_held
+        raise StateDirError(
+            f"Cannot open lock file {path}: permission denied. "
+            "Fix the state directory's permissions or point state_dir elsewhere."
+        ) from None
     except OSError as exc:
         raise StateDirError(
             f"Cannot open lock file {path}: {exc.strerror or exc}. "
@@ -85,12 +98,16 @@ def _try_exclusive(fd: int, holder_alive: Callable[[], bool]) -> bool:
             time.sleep(0.002)
 
 
-def _is_held(path: Path) -> bool:
-    """True if some descriptor (in any process, this one included) holds `path` exclusively."""
+def _is_held(path: Path) -> bool | None:
+    """True if some descriptor (in any process, this one included) holds `path` exclusively;
+    None if this user may not open it (a watcher: the lock files stay the operators', so that no
+    watcher can hold a lock that blocks them)."""
     try:
         fd = _open_lock_file(path, create=False)
     except FileNotFoundError:
         return False
+    except PermissionError:
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -181,7 +198,7 @@ class OperatorLock:
                 ssh_client=actor.ssh_client,
                 host=socket.gethostname(),
             )
-            atomic_write(self.holder_path, _holder_json(holder))
+            self._write_holder(holder)
             with self._mutex:
                 self._held = holder
             try:
@@ -209,8 +226,12 @@ class OperatorLock:
                 ssh_client=self._held.ssh_client,
                 host=self._held.host,
             )
-            atomic_write(self.holder_path, _holder_json(holder))
+            self._write_holder(holder)
             self._held = holder
+
+    def _write_holder(self, holder: LockHolder) -> None:
+        # Watchers may read who holds the lock (never the lock file itself).
+        atomic_write(self.holder_path, _holder_json(holder), watchable_file_mode(self.state_dir))
 
     def _named_holder(self, wait: float = _NAMING_GRACE_SECONDS) -> LockHolder | None:
         """The holder, for a refusal: a new holder may still be writing its file (an fsync on a
@@ -225,7 +246,10 @@ class OperatorLock:
 
     def holder(self) -> LockHolder | None:
         """Who holds the lock, or None if free (a crashed holder's leftover file is ignored)."""
-        if not _is_held(self.lock_path):
+        held = _is_held(self.lock_path)
+        if held is None:  # a watcher: go by the holder file and whether its process lives
+            return self._live_recorded_holder()
+        if not held:
             return None
         recorded = self._live_recorded_holder()
         if recorded is not None:
@@ -264,7 +288,8 @@ class AgentLease:
                 os.close(fd)
                 return False
             try:
-                atomic_write(self.info_path, json.dumps({"pid": os.getpid(), "since": time.time()}))
+                info = json.dumps({"pid": os.getpid(), "since": time.time()})
+                atomic_write(self.info_path, info, watchable_file_mode(self.state_dir))
             except StateDirError:
                 os.close(fd)
                 raise
@@ -282,7 +307,10 @@ class AgentLease:
 
     def info(self) -> AgentInfo:
         """Whether an agent holds the lease, and its pid/since (heartbeat comes from the store)."""
-        if not (self.held or _is_held(self.lock_path)):
+        held = self.held or _is_held(self.lock_path)
+        if held is None:  # a watcher may not probe the lease: its recorded process must live
+            held = self._recorded_agent_alive()
+        if not held:
             return AgentInfo(running=False)
         data = _read_json(self.info_path) or {}
         pid = data.get("pid")

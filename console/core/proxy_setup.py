@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from console.core.access import apply_operators_group
+from console.core.access import apply_groups
 from console.core.installation import Installation
 from console.core.model import Actor, Color, OperationEvent, Outcome, Progress
 from console.core.operation import describe_failure, mutating
@@ -27,7 +27,7 @@ def proxy_install(
     colour, so that reconcile finds the proxy serving it and records the adoption (with the gate's
     state). Only while nothing is live in the store: never a way around a switch's gate."""
     with mutating(inst, "proxy install", actor, read_only):
-        for note in apply_operators_group(inst.config):
+        for note in apply_groups(inst.config):
             yield Progress(note)
         live = inst.store.live()
         if adopt is not None:

@@ -13,15 +13,12 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from console.core.resources import ResourceFigures, size_text
+from console.core.store_tables import UPSERT_STATE
 
 if TYPE_CHECKING:
     from console.core.store import Store
 
 _KEY = "resources:"
-_UPSERT = (
-    "INSERT INTO state (key, value) VALUES (?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +65,7 @@ def _max(old: Any, new: Any) -> Any:
 
 def put_deployment_resources(store: Store, deployment_id: int, value: DeploymentResources) -> None:
     with store._db.write() as conn:
-        conn.execute(_UPSERT, (f"{_KEY}{deployment_id}", json.dumps(asdict(value))))
+        conn.execute(UPSERT_STATE, (f"{_KEY}{deployment_id}", json.dumps(asdict(value))))
 
 
 def deployment_resources(store: Store, ids: list[int]) -> dict[int, DeploymentResources]:

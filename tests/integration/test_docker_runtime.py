@@ -28,10 +28,11 @@ from console.drivers.docker_model import (
     RuntimeUnavailable,
 )
 from console.drivers.docker_runtime import DockerRuntime
+from tests.integration.script_containers import BASE_IMAGE, script_spec
+from tests.integration.script_containers import sweep as remove_containers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-BASE_IMAGE = "bluegreen-base:bookworm"
 PREFIX = "bgtest-rt-"
 RUN_LABEL = "bgtest.rt.run"
 RUN_ID = uuid.uuid4().hex[:8]
@@ -86,13 +87,7 @@ def answers(port: int) -> bool:
 
 
 def sweep() -> None:
-    client = docker.from_env()
-    try:
-        for container in client.containers.list(all=True, filters={"name": PREFIX}):
-            if container.name.startswith(PREFIX):
-                container.remove(force=True)
-    finally:
-        client.close()
+    remove_containers(PREFIX)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -110,17 +105,12 @@ def runtime() -> Iterator[DockerRuntime]:
 
 def server_spec(name: str, port: int, **overrides: object) -> ContainerSpec:
     fields: dict[str, object] = {
-        "name": PREFIX + name,
-        "image": BASE_IMAGE,
-        "command": ["python3", "-u", "-c", SERVER],
         "env": {"PORT": "8080"},
         "labels": {RUN_LABEL: RUN_ID, "bgtest.rt.role": name},
-        "host_port": port,
-        "container_port": 8080,
         "stop_timeout": 10,
     }
     fields.update(overrides)
-    return ContainerSpec(**fields)  # type: ignore[arg-type]
+    return script_spec(PREFIX + name, SERVER, port, **fields)
 
 
 @pytest.fixture

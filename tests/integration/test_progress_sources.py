@@ -12,24 +12,20 @@ server on loopback (hex); the Prometheus test from the gauge the container repor
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 
 from console.agent.samplers import Sampled, sample_round
 from console.agent.slot_watch import SlotWatch
-from console.core.config import parse_config
+from console.core.config import Config, parse_config
 from console.core.installation import Installation
 from console.core.model import SlotState, SlotStatus
-from console.drivers.docker_model import ContainerSpec
-from console.drivers.docker_runtime import DockerRuntime
 from console.drivers.progress import make_head_source
-from console.sandbox.images import ensure_base_image
+from tests.integration.script_containers import free_port, script_container
 from tests.unit.loopback_http import loopback_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -88,45 +84,13 @@ health_path = "/metrics"
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def sweep() -> None:
-    client = docker.from_env()
-    try:
-        for container in client.containers.list(all=True, filters={"name": PREFIX}):
-            if container.name.startswith(PREFIX):
-                container.remove(force=True)
-    finally:
-        client.close()
-
-
 @pytest.fixture()
 def indexer() -> Iterator[tuple[str, int]]:
-    sweep()
-    runtime = DockerRuntime()
-    image = ensure_base_image()
-    name, port = f"{PREFIX}{uuid.uuid4().hex[:6]}", free_port()
-    runtime.start(
-        ContainerSpec(
-            name=name,
-            image=image,
-            command=["python3", "-u", "-c", INDEXER],
-            env={"TARGET": str(TARGET)},
-            labels={"bgtest.src": "1"},
-            host_port=port,
-            container_port=8080,
-            restart_policy="no",
-            stop_timeout=2,
-        )
-    )
-    try:
-        yield name, port
-    finally:
-        sweep()
+    with script_container(
+        PREFIX, uuid.uuid4().hex[:6], INDEXER, env={"TARGET": str(TARGET)},
+        labels={"bgtest.src": "1"}, restart_policy="no",
+    ) as started:  # fmt: skip
+        yield started
 
 
 def follow(watch: SlotWatch, head: int | None, timeout: float = 40.0) -> list[SlotStatus]:
@@ -165,6 +129,15 @@ def config_text(tmp_path: Path, container: str, port: int, extra: str) -> str:
     )
 
 
+def follow_config(config: Config, head: int | None = None) -> list[SlotStatus]:
+    """Follow blue of `config` to READY as the agent would (see `follow`)."""
+    watch = SlotWatch(Installation(config), "blue")
+    try:
+        return follow(watch, head)
+    finally:
+        watch.close()
+
+
 def test_a_log_source_tracks_a_container_to_ready(indexer: tuple[str, int], tmp_path: Path) -> None:
     container, port = indexer
     with loopback_server() as rpc:
@@ -184,11 +157,7 @@ def test_a_log_source_tracks_a_container_to_ready(indexer: tuple[str, int], tmp_
         head = head_source.read().height
         head_source.close()
         assert head == TARGET
-        watch = SlotWatch(Installation(config), "blue")
-        try:
-            seen = follow(watch, head)
-        finally:
-            watch.close()
+        seen = follow_config(config, head)
     assert seen[0].state == SlotState.STARTING and seen[0].height is None  # no line yet
     assert_tracked_to_ready(seen)
 
@@ -207,11 +176,7 @@ def test_a_prometheus_source_with_its_own_head_tracks_a_container_to_ready(
         )
     )
     assert config.effective_head is None  # the head comes from the colour's own scrape
-    watch = SlotWatch(Installation(config), "blue")
-    try:
-        seen = follow(watch, head=None)
-    finally:
-        watch.close()
+    seen = follow_config(config)
     assert_tracked_to_ready(seen)
 
 
@@ -231,11 +196,7 @@ def test_without_catch_up_readiness_is_health_checks_and_min_ready_seconds(
         .replace("max_lag = 0\nhold_seconds = 1\n", "")  # no catch-up: no lag rule
     )
     assert not config.catchup
-    watch = SlotWatch(Installation(config), "blue")
-    try:
-        seen = follow(watch, head=None)
-    finally:
-        watch.close()
+    seen = follow_config(config)
     assert all(s.height is None and s.head is None and s.lag is None for s in seen)
     assert {s.state for s in seen[:-1]} == {SlotState.STARTING}  # never SYNCING: no catch-up
     names = [c.name for c in seen[-1].conditions]

@@ -12,171 +12,33 @@ from __future__ import annotations
 
 import grp
 import os
-import pwd
 import re
-import shutil
 import stat
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
-from console.core.config import load_config
 from console.core.model import SlotState, SlotStatus
 from console.core.store import Store
-from console.drivers.nginx import NginxDriver
 from console.drivers.nginx_admin import TOKEN_FILE
-from console.sandbox.nginx_proc import NginxProcess
-from tests.integration.proxy_helpers import free_ports, upstreams
+from tests.security.security_site import Site, local_users, site_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 PORT_RANGE = range(56080, 56090)  # this file's share
 GROUP, OUTSIDER, MEMBER = "bgsec-ops", "bgsec-out", "bgsec-op"
 PLANTED = "PLANTED-" + os.urandom(6).hex()
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
-    )
-
-
-def _python_for_users() -> list[str]:
-    """An interpreter other users can execute that imports this checkout (a venv's interpreter
-    may live in root's private home; the system one with our paths works the same)."""
-    site = [p for p in sys.path if p.endswith("site-packages") and p.startswith(str(ROOT))]
-    candidates = [
-        [sys.executable],
-        ["/usr/bin/env", f"PYTHONPATH={ROOT}:{':'.join(site)}", "/usr/bin/python3"],
-    ]
-    for argv in candidates:
-        if _run("runuser", "-u", "nobody", "--", *argv, "-c", "import console.cli").returncode == 0:
-            return argv
-    pytest.skip("no Python interpreter that an unprivileged user can run with this checkout")
-
-
-@dataclass
-class Site:
-    base: Path
-    state: Path
-    config: Path
-    nginx: NginxProcess
-    python: list[str]
-
-    def as_user(self, user: str, *argv: str) -> subprocess.CompletedProcess[str]:
-        # -u keeps no supplementary groups of root's; runuser sets the target's own groups.
-        return _run("runuser", "-u", user, "--", *argv)
-
-    def cli_as(self, user: str, *args: str, config: Path | None = None) -> tuple[int, str]:
-        done = self.as_user(
-            user, *self.python, "-m", "console", "--config", str(config or self.config), *args
-        )
-        return done.returncode, done.stdout + done.stderr
-
-    def cli(self, *args: str) -> tuple[int, str]:
-        done = _run(sys.executable, "-m", "console", "--config", str(self.config), *args)
-        return done.returncode, done.stdout + done.stderr
-
-    def served(self) -> set[str | None]:
-        seen: set[str | None] = set()
-        with httpx.Client(trust_env=False, timeout=5) as client:
-            for _ in range(10):
-                url = f"http://127.0.0.1:{self.nginx.listen_port}/graphql"
-                seen.add(client.post(url, json={}).headers.get("X-Bluegreen-Color"))
-        return seen
-
-    @property
-    def socket(self) -> Path:
-        return self.state / "nginx-admin.sock"
-
-
-def _ensure_users() -> None:
-    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
-        pytest.skip("the security suite creates users: it needs root, useradd and runuser")
-    _run("groupadd", "-f", GROUP)
-    for user, extra in ((OUTSIDER, []), (MEMBER, ["-G", GROUP])):
-        try:
-            pwd.getpwnam(user)
-        except KeyError:
-            made = _run("useradd", "-M", "-N", "-s", "/usr/sbin/nologin", *extra, user)
-            assert made.returncode == 0, made.stderr
-
-
-def _config_text(site_base: Path, ports: tuple[int, int], nginx: NginxProcess, extra: str) -> str:
-    argv = ", ".join(f'"{a}"' for a in nginx.test_command()[:-2])
-    return f"""service = "sec"
-state_dir = "{site_base / "state"}"
-secrets_file = "{site_base / "secrets.env"}"
-operators_group = "{GROUP}"
-[image]
-repository = "sec"
-[source]
-db_url = "${{SOURCE_DB}}"
-[slots.blue]
-container = "sec-blue"
-host_port = {ports[0]}
-db_url = "${{SOURCE_DB}}"
-[slots.green]
-container = "sec-green"
-host_port = {ports[1]}
-db_url = "${{SOURCE_DB}}"
-[proxy]
-include_dir = "{nginx.include_dir}"
-proxy_url = "http://127.0.0.1:{nginx.listen_port}"
-test_command = [{argv}, "-t", "-q"]
-reload_command = [{argv}, "-s", "reload"]
-verify_timeout_seconds = 3
-{extra}
-"""
 
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    _ensure_users()
-    python = _python_for_users()
-    with upstreams(PORT_RANGE) as ports:
-        listen, admin = free_ports(PORT_RANGE, 2, avoid=ports)
-        base = Path(tempfile.mkdtemp(prefix="bg-sec-", dir="/var/tmp"))
-        os.chmod(base, 0o755)  # everyone may reach the config, as in /etc/bluegreen
-        nginx = NginxProcess(base / "nginx", listen, admin, base / "include")
-        nginx.write_main_conf()
-        secrets = base / "secrets.env"
-        secrets.write_text(f"SOURCE_DB=postgresql://sec:{PLANTED}@127.0.0.1:9/db\n")
-        # The operator's documented step with operators_group: members read the secrets too.
-        os.chown(secrets, 0, grp.getgrnam(GROUP).gr_gid)
-        os.chmod(secrets, 0o640)
-        config = base / "bluegreen.toml"
-        config.write_text(_config_text(base, ports, nginx, ""))
-        made = Site(base, base / "state", config, nginx, python)
-        code, out = made.cli("proxy", "install")
-        assert code == 0, out
-        nginx.start()
-        code, out = made.cli("proxy", "install", "--reload")
-        assert code == 0, out
-        driver = NginxDriver(load_config(str(config)))
-        driver.install("blue")
-        store = Store.open(made.state)
-        store.set_live("blue", None)
-        store.record_event("deploy", f"deployed with {PLANTED}", "info", "root")
-        store.close()
-        (made.state / "agent.log").write_text(f"agent log line {PLANTED}\n")
-        os.chmod(made.state / "agent.log", 0o660)
-        try:
-            yield made
-        finally:
-            nginx.stop()
-            shutil.rmtree(base, ignore_errors=True)
-            for user in (OUTSIDER, MEMBER):
-                _run("userdel", user)
-            _run("groupdel", GROUP)
+    with (
+        local_users(GROUP, {OUTSIDER: False, MEMBER: True}),
+        site_up(PORT_RANGE, "operators_group", GROUP, PLANTED, secrets_group_readable=True) as made,
+    ):
+        yield made
 
 
 def test_state_dir_is_group_owned_and_closed_to_others(site: Site) -> None:
@@ -260,24 +122,14 @@ def test_outsider_gets_one_sentence_and_cannot_take_the_lock(site: Site) -> None
     os.chmod(plain, 0o644)
     code, out = site.cli_as(OUTSIDER, "switch", "--yes", "--force", config=plain)
     assert code == 1 and "Traceback" not in out, out
-    assert f"{OUTSIDER} may not act on this installation" in out, out
-    assert "operators_group" in out  # says who may
+    assert f"{OUTSIDER} may not switch on this installation" in out, out
+    assert f"a member of the group '{GROUP}'" in out  # says who may
     code, out = site.cli_as(OUTSIDER, "proxy", "install", "--reload", config=plain)
     assert code == 1 and "Traceback" not in out, out
     assert f"{OUTSIDER} may not proxy install on this installation" in out, out
     assert f"a member of the group '{GROUP}'" in out
-    probe = (
-        "from console.core.lock import OperatorLock\n"
-        "from console.core.model import Actor\n"
-        f"lock = OperatorLock({str(site.state)!r})\n"
-        "try:\n"
-        "    with lock.acquire('switch', Actor(user='x')):\n"
-        "        print('TOOK THE LOCK')\n"
-        "except Exception as exc:\n"
-        "    print(type(exc).__name__, exc)\n"
-    )
-    took = site.as_user(OUTSIDER, *site.python, "-c", probe)
-    assert "TOOK THE LOCK" not in took.stdout and "StateDirError" in took.stdout, took
+    took = site.try_operator_lock(OUTSIDER)
+    assert "TOOK THE LOCK" not in took and "StateDirError" in took, took
     assert site.served() == {"blue"}
 
 

@@ -115,6 +115,22 @@ def slots(ctx: Context, service: str, with_db: bool, extra: str = "") -> str:
     return text
 
 
+def catchup_readiness(log_pattern: str, smoke: str) -> str:
+    """The `[readiness]` of a profile that re-indexes: lag ≤ 2 held 3 s, health, a smoke request
+    (`smoke`: its TOML lines), not behind the live colour, a stall after 20 s; sampled every 1 s."""
+    return f"""
+[readiness]
+max_lag = 2
+hold_seconds = 3
+log_pattern = "{log_pattern}"
+health_path = "/health"
+{smoke}
+not_behind_live = true
+stall_seconds = 20
+sample_interval_seconds = 1.0
+"""
+
+
 def proxy_switch_notify(ctx: Context, probe_path: str, every_blocks: int = 5000) -> str:
     nginx_dir = ctx.directory / "nginx"
     nginx_argv = f'"nginx", "-p", "{nginx_dir}", "-c", "{nginx_dir / "nginx.conf"}"'

@@ -14,7 +14,14 @@ from types import MappingProxyType
 
 from console.sandbox.images import EVM_INDEXER_REPOSITORY
 from console.sandbox.procs import spawn, wait_until
-from console.sandbox.profiles.base import Context, Probe, header, proxy_switch_notify, slots
+from console.sandbox.profiles.base import (
+    Context,
+    Probe,
+    catchup_readiness,
+    header,
+    proxy_switch_notify,
+    slots,
+)
 
 CHAIN_HOSTNAME = "chain.sandbox"  # what containers dial; mapped to the bridge gateway
 
@@ -91,18 +98,8 @@ url = "http://127.0.0.1:{{host_port}}/status"
 field = "block"
 '''
             + slots(ctx, self.service, with_db=False)
+            + catchup_readiness("", 'smoke_method = "GET"\nsmoke_path = "/status"')
             + """
-[readiness]
-max_lag = 2
-hold_seconds = 3
-log_pattern = ""
-health_path = "/health"
-smoke_method = "GET"
-smoke_path = "/status"
-not_behind_live = true
-stall_seconds = 20
-sample_interval_seconds = 1.0
-
 [[readiness.checks]]           # sticky once caught up: it adds to the lag test, never replaces it
 url = "http://127.0.0.1:{host_port}/ready"
 expect_status = 200

@@ -15,7 +15,14 @@ from types import MappingProxyType
 from console.core.fsutil import atomic_write
 from console.sandbox.images import STANDIN_REPOSITORY
 from console.sandbox.procs import spawn
-from console.sandbox.profiles.base import Context, Probe, header, proxy_switch_notify, slots
+from console.sandbox.profiles.base import (
+    Context,
+    Probe,
+    catchup_readiness,
+    header,
+    proxy_switch_notify,
+    slots,
+)
 
 
 class ExplorerProfile:
@@ -112,34 +119,12 @@ query = "SELECT MAX(height) - 1 FROM blocks"
 query = "SELECT height FROM index_watermarks WHERE index_name = 'explorer'"
 '''
             + slots(ctx, self.service, with_db=True, extra=DISK_BUDGET)
-            + """
-[readiness]
-max_lag = 2
-hold_seconds = 3
-log_pattern = "catchup completed"
-health_path = "/health"
-smoke_method = "POST"
-smoke_path = "/graphql"
-smoke_body = '{"query": "{ __typename }"}'
-not_behind_live = true
-stall_seconds = 20
-sample_interval_seconds = 1.0
-parity_required = false      # true: a match of every [[parity]] check is part of the gate
-parity_margin = 5            # compare at min(blue, green height) - 5
-parity_interval_seconds = 5
-
-# Same data in both colours? `deploy v2 --env WRONG_HASH_EVERY=10` builds a release with a data bug.
-[[parity]]
-kind = "sql"
-name = "block hash"
-query = "SELECT root FROM explorer_block_details WHERE height = {height}"
-
-[[parity]]
-kind = "sql"
-name = "last 1000 hashes"
-query = '''SELECT count(*) || ':' || md5(string_agg(root, ',' ORDER BY height))
-           FROM explorer_block_details WHERE height > {height} - 1000 AND height <= {height}'''
-"""
+            + catchup_readiness(
+                "catchup completed",
+                'smoke_method = "POST"\nsmoke_path = "/graphql"\n'
+                'smoke_body = \'{"query": "{ __typename }"}\'',
+            )
+            + PARITY
             + proxy_switch_notify(ctx, "/health")
         )
 
@@ -155,3 +140,21 @@ def sandbox_password(path: Path) -> str:
             if line.startswith("SANDBOX_PG_PASSWORD="):
                 return line.split("=", 1)[1]
     return "sbx-" + secrets.token_urlsafe(18)
+
+# Appended to the [readiness] table above, then the checks: the same data in both colours?
+# `deploy v2 --env WRONG_HASH_EVERY=10` builds a release with a data bug that only parity sees.
+PARITY = """parity_required = false      # true: every [[parity]] check must match to switch
+parity_margin = 5            # compare at min(blue, green height) - 5
+parity_interval_seconds = 5
+
+[[parity]]
+kind = "sql"
+name = "block hash"
+query = "SELECT root FROM explorer_block_details WHERE height = {height}"
+
+[[parity]]
+kind = "sql"
+name = "last 1000 hashes"
+query = '''SELECT count(*) || ':' || md5(string_agg(root, ',' ORDER BY height))
+           FROM explorer_block_details WHERE height > {height} - 1000 AND height <= {height}'''
+"""
