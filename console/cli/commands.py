@@ -6,24 +6,21 @@ import argparse
 import json
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
-from console.cli.wait_stream import ProgressStream
+from console.cli.deploy_wait import wait_for
 from console.core.access import require_write
 from console.core.config import Config, ConfigError, load_config
 from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
-from console.core.model import OperationEvent, Outcome, Phase, SlotState, SwitchPolicy
+from console.core.model import OperationEvent, Outcome, SlotState, SwitchPolicy
 from console.core.operation import OperationRefused, ReadOnlyError
 from console.core.service import Console
 from console.core.store_resources import deployment_resources
 
 Handler = Callable[[argparse.Namespace], int]
-# A deployment in one of these phases will never become ready: `--wait` stops waiting.
-_GIVEN_UP = (Phase.FAILED, Phase.CANCELLED, Phase.ROLLED_BACK)
 
 
 def dispatch(args: argparse.Namespace) -> Handler:
@@ -175,61 +172,11 @@ def _deploy(args: argparse.Namespace) -> int:
             if (deployment and deployment.policy == SwitchPolicy.AUTO)
             else {SlotState.READY, SlotState.LIVE}
         )
-        return _wait_for(
+        return wait_for(
             console, color, deployment.id if deployment else None, wanted, args.timeout, args.json
         )
     finally:
         console.close()
-
-
-def _wait_for(
-    console: Console,
-    color: str,
-    deployment_id: int | None,
-    wanted: set[SlotState],
-    timeout: float,
-    as_json: bool,
-) -> int:
-    started = time.monotonic()
-    last_step: tuple[SlotState, int] | None = None
-    last_print = 0.0
-    store = console.installation.store
-    redact = console.installation.redactor.redact
-    stream = ProgressStream(color) if as_json else None
-    while True:
-        status = console.status()
-        slot = status.slots[color]  # type: ignore[index]
-        deployment = store.deployment(deployment_id) if deployment_id else None
-        if slot.state in wanted and slot.deployment_id == deployment_id:
-            if stream is not None:
-                stream.outcome(slot, deployment)
-            else:
-                render.say(f"{color} is {slot.state}.")
-            return EXIT_OK
-        failed = deployment is not None and deployment.phase in _GIVEN_UP
-        if failed or (slot.state == SlotState.FAILED and slot.deployment_id == deployment_id):
-            detail = redact(str((deployment and deployment.outcome) or slot.reason))
-            if stream is not None:
-                stream.outcome(slot, deployment, detail)
-            render.error(f"{color} failed: {detail}")
-            return EXIT_FAILED
-        if stream is not None:
-            stream.progress(slot, deployment)
-        # One line per 5 % of progress or per 30 s: readable in a log over an 8-hour catch-up.
-        step = (slot.state, int((slot.progress or 0) * 20))
-        if not as_json and (step != last_step or time.monotonic() - last_print > 30):
-            render.say(render.progress_line(slot, catchup=console.config.catchup))
-            last_step, last_print = step, time.monotonic()
-        if timeout and time.monotonic() - started > timeout:
-            text = (
-                f"Gave up waiting after {timeout:.0f} s; {color} is {slot.state}. "
-                "The agent keeps going: check `bluegreen status`."
-            )
-            if stream is not None:
-                stream.outcome(slot, deployment, text, timed_out=True)
-            render.error(text)
-            return EXIT_FAILED
-        time.sleep(0.5)
 
 
 def _confirm(question: str, yes: bool) -> bool:

@@ -41,6 +41,7 @@ from console.drivers.nginx_render import (
     parse_persisted,
     render_http_conf,
     render_location_conf,
+    render_snippet,
 )
 from console.drivers.nginx_routes import (
     CANARY_HEADER,
@@ -247,47 +248,11 @@ class NginxDriver:
         return problems
 
     def snippet(self) -> str:
-        lines = [
-            "# `bluegreen proxy install` writes the two files named below (and validates them);",
-            "# run it first, then add these lines to your own nginx configuration.",
-            "",
-        ]
-        if self.mode == "live":
-            lines += [
-                "# 1. Main context, top of nginx.conf (Debian's libnginx-mod-http-lua package",
-                "#    already does this in /etc/nginx/modules-enabled/):",
-                "load_module modules/ndk_http_module.so;",
-                "load_module modules/ngx_http_lua_module.so;",
-                "# and, for your own reloads, so old workers cannot live on for hours with open",
-                "# websockets:",
-            ]
-        else:
-            lines += [
-                "# Traffic figures per colour need the Lua module (Debian: libnginx-mod-http-lua);",
-                "# without it the includes are written without counting, and the console says so.",
-                "# 1. Main context, top of nginx.conf: old workers must not outlive a reload by",
-                "#    hours because of open websockets.",
-            ]
-        lines += [
-            "worker_shutdown_timeout 10s;",
-            "",
-            "# 2. Inside http { }:",
-            f"include {self.http_path};",
-            "",
-            "# 3. Inside the server { } that serves the service:",
-            "location / {",
-            f"    include {self.location_path};",
-            "}",
-            "",
-            f"# nginx in a container: bind-mount the directory {self.include_dir}, not the files;",
-            "# bluegreen replaces them by rename, which a single-file mount would not show.",
-        ]
-        if self.mode == "live" and not self.admin_tcp:
-            lines += [
-                f"# The admin endpoint is the unix socket {self.admin_socket}: its directory must",
-                "# be reachable by nginx's master and by nobody but the operators.",
-            ]
-        return "\n".join(lines) + "\n" + preview_snippet(self.routes)
+        admin_socket = "" if self.admin_tcp else self.admin_socket
+        text = render_snippet(
+            self.mode, self.http_path, self.location_path, self.include_dir, admin_socket
+        )
+        return text + preview_snippet(self.routes)
 
     def install_steps(self) -> str:
         reload = " ".join(self._proxy.reload_command) or "nginx -s reload"
