@@ -3,8 +3,9 @@ per-colour counters, the agent): a release that answers 500 to a third of the PO
 and rolled back by the agent within failure_limit × interval + 3 s; a quiet release (no traffic)
 is never rolled back through its whole watch; a slow release breaches max_p99_ratio against the
 previous colour's baseline. Traffic is driven through the proxy during each test. Last, with
-`pre_switch = true`, a ready release that nobody has tried (no preview traffic: the preview route
-is built separately) is refused the switch with the analysis' sentence; `--force` still switches.
+`pre_switch = true`, a ready release that nobody has tried is refused the switch with the
+analysis' sentence; once QA's requests reach it through the preview route
+(`X-Bluegreen-Preview`) and pass, the same switch goes through without `--force`.
 
 Intervals and windows are small so each test lasts seconds; the rollback's timing is read from the
 store's own events (switch → rollback), not from a stopwatch around the test.
@@ -13,10 +14,12 @@ store's own events (switch → rollback), not from a stopwatch around the test.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from bench.request_log import RequestLog, recovery
@@ -198,6 +201,36 @@ def test_pre_switch_refuses_a_release_nobody_has_tried(web: Sandbox) -> None:
     out = refused.stdout + refused.stderr
     assert refused.returncode != 0 and "pre-switch analysis" in out, out
     assert "Traceback" not in out and web.served_by() == live
-    forced = web.cli("switch", "--yes", "--force")
-    assert forced.returncode == 0, forced.stdout + forced.stderr
+    # QA tries the idle colour on the public address through the preview route: its own traffic
+    # (counted under the colour that served it) now passes the analysis and opens the gate.
+    stop = threading.Event()
+    served: list[str | None] = []
+
+    def preview() -> None:
+        with httpx.Client(base_url=web.proxy_url, timeout=5) as client:
+            while not stop.is_set():
+                answer = client.post("/", json={"q": 1}, headers={"X-Bluegreen-Preview": idle})
+                served.append(answer.headers.get("X-Bluegreen-Color"))
+                time.sleep(0.03)
+
+    thread = threading.Thread(target=preview, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            slot = web.status()["slots"][idle]
+            gate = [c for c in slot["conditions"] if c["name"] == "pre-switch analysis"]
+            if gate and gate[0]["met"] and slot["ready"]:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"preview traffic never opened the gate: {slot}")
+        assert "pass" in gate[0]["detail"], gate
+        assert served and set(served) == {idle}, set(served)  # preview reached only the idle one
+        assert web.served_by() == live  # everyone else still on live
+        switched = web.cli("switch", "--yes")
+        assert switched.returncode == 0, switched.stdout + switched.stderr
+    finally:
+        stop.set()
+        thread.join(10)
     assert web.served_by() == idle

@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.widgets import ProgressBar
 
 from console.core.model import Color, SlotState, SlotStatus, SpeedPoint
+from console.core.parity import summary as parity_summary
 from console.core.traffic import traffic_text
 from console.tui.format import duration, eta, number, rate
 from console.tui.widgets.gate import GateList
@@ -99,6 +100,9 @@ class SlotPanel(Vertical):
         traffic.display = False  # until the proxy has counted
         yield traffic
         yield ResourceLines(c)
+        parity = TextLine(id=f"{c}-parity", classes="slot-line")
+        parity.display = False  # until both colours were compared ([[parity]])
+        yield parity
         yield TrafficSparkline(id=f"{c}-traffic-spark")
         yield TextLine(id=f"{c}-reason", classes="slot-line reason")
         yield SpeedSparkline(line_variable=COLOR_VARIABLE[c], id=f"{c}-sparkline")
@@ -128,6 +132,7 @@ class SlotPanel(Vertical):
         if slot.traffic is not None:
             traffic.show(traffic_text(slot.traffic))
         self.query_one(ResourceLines).show(slot.resources)
+        self._show_parity(slot, live)
         self.query_one(TrafficSparkline).show(slot.traffic, live, slot.updated_at)
         reason = self.query_one(f"#{c}-reason", TextLine)
         reason.display = bool(slot.reason)
@@ -146,6 +151,18 @@ class SlotPanel(Vertical):
                 bar.update(total=100, progress=percent)
         self.query_one(f"#{c}-speed", TextLine).show(speed_line(slot, now))
         self.query_one(f"#{c}-sparkline", SpeedSparkline).show(history, now)
+
+    def _show_parity(self, slot: SlotStatus, live: bool) -> None:
+        """On the colour that is not live: is its data the same as the live one's at a height?"""
+        line = self.query_one(f"#{self.color}-parity", TextLine)
+        shown = slot.parity is not None and not live
+        if line.display != shown:
+            line.display = shown
+        if slot.parity is None or not shown:
+            return
+        ok = slot.parity.all_match
+        style = "$success" if ok else "$error"
+        line.show(Content.styled(f"{'✓' if ok else '✗'} {parity_summary(slot.parity)}", style))
 
     def _hide_catchup_rows(self) -> None:
         # Once: catch-up is a property of the configuration. Never set back to shown here, so the
