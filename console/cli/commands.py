@@ -11,7 +11,7 @@ from pathlib import Path
 
 from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
 from console.cli.deploy_wait import wait_for
-from console.core.access import require_write
+from console.core.access import may_write_state, require_write
 from console.core.config import Config, ConfigError, load_config
 from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
@@ -42,7 +42,7 @@ def dispatch(args: argparse.Namespace) -> Handler:
 
         return sandbox_cmd.HANDLERS[args.sandbox_command]
     table: dict[str, Handler] = {
-        "ui": lambda a: _tui(a, read_only=a.read_only),
+        "ui": lambda a: _tui(a, read_only=a.read_only or not _may_act(a)),
         "watch": lambda a: _web(a) if a.web else _tui(a, read_only=True),
         "status": _status,
         "deploy": _acting("deploy", _deploy),
@@ -83,6 +83,12 @@ def _acting(action: str, handler: Handler) -> Handler:
         return handler(args)
 
     return run
+
+
+def _may_act(args: argparse.Namespace) -> bool:
+    """A watcher who opens the console gets the read-only one (READ-ONLY badge, no mutating keys)
+    instead of failing on the secrets file only operators may read."""
+    return may_write_state(load(args, watching=True).state_dir)
 
 
 def load(args: argparse.Namespace, watching: bool = False) -> Config:

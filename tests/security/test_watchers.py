@@ -55,6 +55,30 @@ asyncio.run(main())
 """
 
 
+# The same, through the CLI's own dispatch of plain `bluegreen` (the operator console): a watcher
+# must land in the read-only console, not fail on the secrets file only operators may read.
+_UI_PROBE = """
+import argparse, asyncio, sys
+import console.tui.app as tui_app
+from console.cli import commands
+
+async def drive(console):
+    app = tui_app.BluegreenApp(console)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause(2.5)
+        for key in ("S", "R", "D", "y"):
+            await pilot.press(key)
+            await pilot.pause()
+        print("DIALOGS", len(app.screen_stack) - 1)
+        print(app.export_screenshot())
+    return 0
+
+tui_app.run_app = lambda console: asyncio.run(drive(console))
+args = argparse.Namespace(command=None, config=sys.argv[1], read_only=False, web=False)
+sys.exit(commands.dispatch(args)(args))
+"""
+
+
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
     with (
@@ -144,6 +168,16 @@ def test_watcher_runs_the_read_only_console(site: Site) -> None:
     done = site.as_user(WATCHER, *site.python, "-c", _TUI_PROBE, str(site.config))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "DIALOGS 0" in done.stdout  # S, R, D bound to nothing
+    screen = done.stdout.replace("&#160;", " ")
+    assert "READ-ONLY" in screen and PLANTED not in screen
+    assert _snapshot(site.state) == before
+
+
+def test_watcher_opening_the_operator_console_gets_the_read_only_one(site: Site) -> None:
+    before = _snapshot(site.state)
+    done = site.as_user(WATCHER, *site.python, "-c", _UI_PROBE, str(site.config))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "DIALOGS 0" in done.stdout
     screen = done.stdout.replace("&#160;", " ")
     assert "READ-ONLY" in screen and PLANTED not in screen
     assert _snapshot(site.state) == before
