@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 import typing
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
+from tests.integration.webhook_sink import webhook_sink
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -28,25 +27,10 @@ PORT_BASE = 28800
 WEBHOOK_PORT = 28870
 
 
-class _Sink(BaseHTTPRequestHandler):
-    received: typing.ClassVar[list[str]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", 0))
-        _Sink.received.append(self.rfile.read(length).decode("utf-8", "replace"))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def webhook() -> Iterator[list[str]]:
-    server = ThreadingHTTPServer(("127.0.0.1", WEBHOOK_PORT), _Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield _Sink.received
-    server.shutdown()
+    with webhook_sink(WEBHOOK_PORT) as received:
+        yield received
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,7 @@ a crashing candidate, the operator lock, and no password anywhere."""
 from __future__ import annotations
 
 import json
-import threading
-import typing
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,31 +12,17 @@ import pytest
 from console.core.lock import OperatorLock
 from console.core.model import Actor, Color
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
+from tests.integration.webhook_sink import webhook_sink
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 WEBHOOK_PORT = 28070
 
 
-class _Sink(BaseHTTPRequestHandler):
-    received: typing.ClassVar[list[str]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", 0))
-        _Sink.received.append(self.rfile.read(length).decode("utf-8", "replace"))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def webhook() -> Iterator[list[str]]:
-    server = ThreadingHTTPServer(("127.0.0.1", WEBHOOK_PORT), _Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield _Sink.received
-    server.shutdown()
+    with webhook_sink(WEBHOOK_PORT) as received:
+        yield received
 
 
 @pytest.fixture(scope="module")
