@@ -21,6 +21,7 @@ from console.core.installation import Installation
 from console.core.model import Actor, Canary, Color, OperationEvent, Outcome, Progress
 from console.core.operation import describe_failure, mutating
 from console.core.proxy_types import ProxyError
+from console.core.readiness import unmet_summary
 from console.core.reconcile import reconcile
 from console.core.switching import plan_switch, switch
 
@@ -61,9 +62,7 @@ def start(
             yield Outcome(False, f"Canary refused: {plan.blocked_reason}")
             return
         if not plan.gate_met:
-            unmet = [c for c in plan.conditions if not c.met]
-            summary = "; ".join(f"{c.name} ({c.detail})" if c.detail else c.name for c in unmet)
-            summary = summary or "no readiness has been published yet (is the agent running?)"
+            summary = unmet_summary(plan.conditions)
             if not force:
                 yield Outcome(
                     False,

@@ -13,6 +13,7 @@ state between evaluations, so one gate object is used per colour per deployment.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -197,3 +198,10 @@ def check_name(name: str, url: str) -> str:
         return name
     path = urlsplit(url).path if "://" in url else url
     return f"check {path or url}"
+
+
+def unmet_summary(conditions: Sequence[Condition]) -> str:
+    """The unmet conditions as a refusal says them: "lag ≤ 2 for 3 s (lag 412); health"."""
+    unmet = [c for c in conditions if not c.met]
+    summary = "; ".join(f"{c.name} ({c.detail})" if c.detail else c.name for c in unmet)
+    return summary or "no readiness has been published yet (is the agent running?)"

@@ -28,6 +28,7 @@ from console.core.model import (
 )
 from console.core.operation import describe_failure, mutating
 from console.core.proxy_types import ProxyError, ReadBack, SwitchResult
+from console.core.readiness import unmet_summary
 from console.core.reconcile import reconcile
 from console.core.switch_parity import check_parity_at_switch
 from console.core.timeouts import PROXY_READ_BACK_INTERVAL_SECONDS, PROXY_SETTLE_SECONDS
@@ -239,10 +240,8 @@ def switch(
                 yield Outcome(False, f"Switch refused: {text}; nothing was changed.")
                 return
             yield Progress(f"{text}; switching anyway (--force).", "warning")
-        unmet = [c for c in plan.conditions if not c.met]
         if not plan.gate_met:
-            summary = "; ".join(f"{c.name} ({c.detail})" if c.detail else c.name for c in unmet)
-            summary = summary or "no readiness has been published yet (is the agent running?)"
+            summary = unmet_summary(plan.conditions)
             if not force:
                 yield Outcome(
                     False,
