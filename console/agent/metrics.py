@@ -196,6 +196,16 @@ class AgentCollector(Collector):
         for color in COLORS:
             live.add_metric([color], 1.0 if snap.live == color else 0.0)
         yield live
+        canary = self.store.canary()
+        share = GaugeMetricFamily(
+            "bluegreen_canary_percent",
+            "Share of clients (0-100) a canary sends to the colour that is not live.",
+            labels=["color"],
+        )
+        for color in COLORS:
+            percent = canary.percent if canary and canary.color == color else 0
+            share.add_metric([color], float(percent))
+        yield share
         if snap.tick_seconds is not None:
             yield GaugeMetricFamily(
                 "bluegreen_agent_tick_duration_seconds",

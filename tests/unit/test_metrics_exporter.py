@@ -14,7 +14,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from console.agent.metrics import AgentCollector, Published, serve
 from console.core.config import ConfigError, listen_problem, parse_config, parse_listen
-from console.core.model import Condition, PartReading, SlotState, SlotStatus
+from console.core.model import Canary, Condition, PartReading, SlotState, SlotStatus
 from console.core.redact import Redactor
 from console.core.store import Store
 from tests.unit.traffic_fixture import with_traffic
@@ -42,6 +42,7 @@ def _store(tmp_path: Path) -> Store:
     store.record_event("rollback", "Rollback green → blue", "success", "agent", "blue")
     store.add_metric("switch_cutover_ms", 12.0, NOW - 60, {"to": "green"})
     store.add_metric("rollback_cutover_ms", 700.0, NOW - 30, {"to": "blue"})
+    store.set_canary(Canary("green", 10))
     return store
 
 
@@ -144,6 +145,8 @@ def test_installation_figures(tmp_path: Path) -> None:
     assert _value(series, "bluegreen_cutover_seconds_bucket", le="1.0") == 2
     assert _value(series, "bluegreen_agent_tick_duration_seconds") == 0.042
     assert _value(series, "bluegreen_agent_last_sample_age_seconds") == 1.0
+    assert _value(series, "bluegreen_canary_percent", color="green") == 10
+    assert _value(series, "bluegreen_canary_percent", color="blue") == 0
 
 
 def test_no_secret_in_any_label_or_value(tmp_path: Path) -> None:
