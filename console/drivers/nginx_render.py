@@ -99,20 +99,23 @@ def render_http_conf(layout: NginxLayout, live: Color | None, canary: Canary | N
         "}\n\n"
     )
     placeholder = layout.port(live or "blue")
-    if layout.mode == "reload" and picks_per_request(layout.routes, live, canary):
-        ports = {"blue": layout.blue_port, "green": layout.green_port}
-        return header + color_map + reload_routes(layout.routes, rendered, canary, ports)
-    color_map += live_map
     if layout.mode == "reload":
-        upstream = (
-            "upstream bluegreen_backend {\n"
-            f"    server 127.0.0.1:{placeholder};  # {rendered}\n"
-            "    keepalive 32;\n"
-            "}\n"
-        )
+        if picks_per_request(layout.routes, live, canary):  # a preview or canary route is on
+            ports = {"blue": layout.blue_port, "green": layout.green_port}
+            body = color_map + reload_routes(layout.routes, rendered, canary, ports)
+        else:
+            body = (
+                color_map
+                + live_map
+                + "upstream bluegreen_backend {\n"
+                f"    server 127.0.0.1:{placeholder};  # {rendered}\n"
+                "    keepalive 32;\n"
+                "}\n"
+            )
         if not layout.counting:
-            return header + f"{NO_LUA_MARKER}\n\n" + color_map + upstream
-        return header + color_map + upstream + counting_server(*_admin_listen(layout))
+            return header + f"{NO_LUA_MARKER}\n\n" + body
+        return header + body + counting_server(*_admin_listen(layout))
+    color_map += live_map
     upstream = (
         "lua_shared_dict bluegreen 64k;\n"
         f"{TRAFFIC_DICT}\n"
