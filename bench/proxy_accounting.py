@@ -33,21 +33,17 @@ from bench.common import GRAPHQL_BODY, free_port_or_exit, table, upstreams, writ
 from console.core.config import Config, ProxyConfig, SlotConfig
 from console.core.traffic import TrafficSnapshot
 from console.drivers.nginx import LOCATION_FILE, NginxDriver, render_location_conf
-from console.drivers.nginx_traffic import COUNT_ON_LOG, PICK_AND_OPEN, count_on_log_batched
+from console.drivers.nginx_traffic import COUNT_ON_LOG, OPEN_AND_RETURN, count_on_log_batched
 from console.sandbox.nginx_proc import NginxProcess
 
 PROXY, ADMIN, BLUE, GREEN = 29060, 29061, 29062, 29063
-PLAIN_PICK = (
-    "set_by_lua_block $bluegreen_live {\n"
-    '    return ngx.shared.bluegreen:get("live") or ngx.var.bluegreen_rendered\n'
-    "}\n"
-)
 
 
 def without_counters() -> str:
     text = render_location_conf("live")
-    assert COUNT_ON_LOG in text and PICK_AND_OPEN in text
-    return text.replace(COUNT_ON_LOG, "").replace(PICK_AND_OPEN, PLAIN_PICK)
+    # The same pick (live colour, preview and canary routes), counting nothing.
+    assert COUNT_ON_LOG in text and OPEN_AND_RETURN in text
+    return text.replace(COUNT_ON_LOG, "").replace(OPEN_AND_RETURN, "    return live\n}\n")
 
 
 def hey(url: str, body: Path, requests: int, connections: int) -> tuple[float, float, int]:

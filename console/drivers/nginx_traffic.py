@@ -37,11 +37,12 @@ def pick_and_open(route: str = "") -> str:
         "set_by_lua_block $bluegreen_live {\n"
         '    local live = ngx.shared.bluegreen:get("live") or ngx.var.bluegreen_rendered\n'
         f"{route}"
-        f"{_OPEN}"
+        f"{OPEN_AND_RETURN}"
     )
 
 
-_OPEN = (
+# The end of the pick: count the request open under the colour it goes to, then return it.
+OPEN_AND_RETURN = (
     '    if live == "blue" or live == "green" then\n'
     "        local t = ngx.shared.bluegreen_traffic\n"
     '        t:incr(live .. ":open", 1, 0)\n'
@@ -52,7 +53,6 @@ _OPEN = (
     "    return live\n"
     "}\n"
 )
-PICK_AND_OPEN = pick_and_open()
 
 NO_LUA_NOTE = "no traffic figures without the Lua module"
 # What the http include says when reload mode was rendered without Lua (nginx -t refused it).
