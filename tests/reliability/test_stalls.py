@@ -199,7 +199,7 @@ def test_a_stalled_webhook_endpoint_blocks_nothing(
     proxy = make_proxy(load_config(str(world.config)))
     try:
         world.wait_for(
-            "green ready under the new agent", lambda: _slot(world, "green")["ready"], 30
+            "green ready under the new agent", lambda: _slot(world, "green")["ready"], 90
         )
         with stalled([stalled_webhook.pid], longest=60):
             world.wait_for("webhook stopped", lambda: is_stopped(stalled_webhook.pid), 2)
