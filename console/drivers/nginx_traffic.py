@@ -62,15 +62,7 @@ OPEN_ONLY = (
     "# Count the request open (once) under the colour this worker routes to; closed below.\n"
     "set_by_lua_block $bluegreen_counted {\n"
     "    local live = ngx.var.bluegreen_live\n"
-    '    if live == "blue" or live == "green" then\n'
-    "        local t = ngx.shared.bluegreen_traffic\n"
-    '        t:incr(live .. ":open", 1, 0)\n'
-    "        if ngx.var.http_upgrade then\n"
-    '            t:incr(live .. ":ws", 1, 0)\n'
-    "        end\n"
-    "    end\n"
-    "    return live\n"
-    "}\n"
+    f"{OPEN_AND_RETURN}"
 )
 
 
