@@ -306,10 +306,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _reader_went_away() -> int:
-    """The reader of our output went away (`bluegreen status | head -1`): end quietly, like git.
+    """The reader of our output went away (`bluegreen status | head -1`): end quietly, like git."""
+    silence_stdout()
+    return EXIT_SIGPIPE
 
-    Python's own advice: point stdout at /dev/null so the flush at exit cannot raise again."""
+
+def silence_stdout() -> None:
+    """Python's own advice once a reader is gone: point stdout at /dev/null so later writes, and
+    the flush at exit, cannot raise again."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-    return EXIT_SIGPIPE

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
+from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render, silence_stdout
 from console.cli.deploy_wait import wait_for
 from console.core.access import may_write_state, require_write
 from console.core.config import Config, ConfigError, load_config
@@ -142,16 +142,29 @@ def _status(args: argparse.Namespace) -> int:
 def run_events(
     console: Console, events: Iterator[OperationEvent], as_json: bool = False
 ) -> Outcome | None:
-    """Print an operation's progress as it happens; return its Outcome."""
+    """Print an operation's progress as it happens; return its Outcome.
+
+    A reader that goes away (`bluegreen switch --yes | head -1`) must not stop the operation:
+    the generator would be closed between two of its steps, half done. So the rest runs to its
+    end unprinted, and only then does the broken pipe end the command (exit 141, like git)."""
     outcome: Outcome | None = None
     redact = console.installation.redactor.redact
+    reader_gone = False
     for event in events:
         if isinstance(event, Outcome):
             outcome = event
-        if as_json:
-            print(json.dumps(render.event_json(event, redact)), flush=True)
-        else:
-            render.print_event(event, redact)
+        if reader_gone:
+            continue
+        try:
+            if as_json:
+                print(json.dumps(render.event_json(event, redact)), flush=True)
+            else:
+                render.print_event(event, redact)
+        except BrokenPipeError:
+            reader_gone = True
+            silence_stdout()
+    if reader_gone:
+        raise BrokenPipeError("the reader of the output went away")
     return outcome
 
 

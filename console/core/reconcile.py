@@ -130,7 +130,13 @@ def _reconcile_live(
         drifts.add(Drift(what, fixed))
     if persisted != truth:
         try:
-            inst.proxy.install(truth, inst.store.canary())
+            if running == truth:
+                # The running proxy already routes there: only the files follow it. Installing
+                # would route to `truth` again once its reload settles, undoing a move made
+                # meanwhile — the next tick would then see no drift, and a lie would stand.
+                inst.proxy.write_files(truth, inst.store.canary())
+            else:
+                inst.proxy.install(truth, inst.store.canary())
             fixed = f"file rewritten for {truth}"
         except Exception as exc:  # the store is already right: record that, and why not the file
             fixed = f"file NOT rewritten ({exc})"

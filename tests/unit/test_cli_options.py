@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,49 @@ def test_piped_into_head_prints_one_line_and_no_traceback(config: Path, command:
     assert done.returncode in (0, EXIT_SIGPIPE), done.stderr
     assert "Traceback" not in done.stderr and "Error" not in done.stderr
     assert len(done.stdout.splitlines()) == 1
+
+
+class _GoneReader:
+    """A stdout whose reader went away after the first line."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+
+    def write(self, text: str) -> int:
+        if self.lines >= 1:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.lines += text.count("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.lines > 1:
+            raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_going_away_mid_operation_lets_the_operation_finish(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`bluegreen switch --yes | head -1`: the steps after the first printed line still run (a
+    generator closed between two steps would leave the operation half done), then exit 141."""
+    from types import SimpleNamespace
+
+    from console.cli import commands
+    from console.core.model import Outcome, Progress
+
+    done: list[str] = []
+
+    def operation() -> typing.Iterator[Progress | Outcome]:
+        yield Progress("Routing traffic to green…")
+        done.append("routed")
+        yield Progress("Verifying…")
+        done.append("recorded")
+        yield Outcome(True, "Switched to green.")
+        done.append("ended")
+
+    silenced: list[bool] = []
+    monkeypatch.setattr(commands, "silence_stdout", lambda: silenced.append(True))
+    monkeypatch.setattr(sys, "stdout", _GoneReader())
+    console = SimpleNamespace(installation=SimpleNamespace(redactor=SimpleNamespace(redact=str)))
+    with pytest.raises(BrokenPipeError):
+        commands.run_events(console, operation())  # type: ignore[arg-type]
+    assert done == ["routed", "recorded", "ended"] and silenced == [True]

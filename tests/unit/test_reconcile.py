@@ -41,14 +41,19 @@ class FakeProxy:
     canary: Canary | None = None  # what the running proxy sends to the idle colour
     file_canary: Canary | None = None  # what its file records
     canaries_set: list[Canary | None] = field(default_factory=list)
+    answers: bool = True  # False: a proxy that says nothing (stalled, down)
+    file_live: Color | None = None  # what its file records; None: the same as routes_to
+    files_written: list[Color | None] = field(default_factory=list)
 
     def current(self) -> Color | None:
         return self.routes_to
 
     def persisted(self) -> Color | None:
-        return self.routes_to
+        return self.file_live or self.routes_to
 
     def read_back(self) -> ReadBack:
+        if not self.answers:
+            return ReadBack(False, None, None)
         return ReadBack(True, self.routes_to, self.canary)
 
     def persisted_canary(self) -> Canary | None:
@@ -60,6 +65,12 @@ class FakeProxy:
 
     def install(self, live: Color, canary: Canary | None = None) -> None:
         self.installed.append(live)
+        self.routes_to = self.file_live = live
+
+    def write_files(self, live: Color, canary: Canary | None = None) -> tuple[str, ...]:
+        self.files_written.append(live)
+        self.file_live = live
+        return ("location.conf",)
 
 
 @dataclass
@@ -183,6 +194,26 @@ def test_store_behind_the_proxy_keeps_the_real_previous(inst: FakeInstallation) 
     inst.proxy.routes_to = "green"
     _reconcile(inst)
     assert (inst.store.live(), inst.store.previous()) == ("green", "blue")
+
+
+def test_a_file_behind_the_running_proxy_is_rewritten_without_routing_again(
+    inst: FakeInstallation,
+) -> None:
+    """Re-applying what the proxy already routes to would, once a reload settles, undo a move
+    made in between — and the next tick would see no drift: status would lie."""
+    inst.store.set_live("green", "blue")
+    inst.proxy.routes_to, inst.proxy.file_live = "green", "blue"
+    drifts = reconcile_live(inst, ACTOR)  # type: ignore[arg-type]
+    assert inst.proxy.files_written == ["green"] and inst.proxy.installed == []
+    assert [d.fixed for d in drifts] == ["file rewritten for green"]
+
+
+def test_a_silent_proxy_is_installed_from_the_store(inst: FakeInstallation) -> None:
+    """Nothing answers and no file says: the store decides, and the proxy is made to agree."""
+    inst.store.set_live("green", "blue")
+    inst.proxy.answers, inst.proxy.routes_to = False, None
+    reconcile_live(inst, ACTOR)  # type: ignore[arg-type]
+    assert inst.proxy.installed == ["green"] and inst.proxy.files_written == []
 
 
 def test_rollback_with_one_colour_ever_live_is_refused_with_a_sentence(
