@@ -21,9 +21,8 @@ from console.core.installation import Installation
 from console.core.model import Actor, Canary, Color, OperationEvent, Outcome, Progress
 from console.core.operation import describe_failure, mutating
 from console.core.proxy_types import ProxyError
-from console.core.readiness import unmet_summary
 from console.core.reconcile import reconcile
-from console.core.switching import plan_switch, switch
+from console.core.switching import gate_or_force, plan_switch, switch
 
 MIN_PERCENT, MAX_PERCENT = 1, 99
 
@@ -61,18 +60,8 @@ def start(
         if plan.blocked_reason:
             yield Outcome(False, f"Canary refused: {plan.blocked_reason}")
             return
-        if not plan.gate_met:
-            summary = unmet_summary(plan.conditions)
-            if not force:
-                yield Outcome(
-                    False,
-                    f"Canary refused: {plan.to_color} is not ready: {summary}. Wait, or use "
-                    "--force to send clients there anyway.",
-                )
-                return
-            text = f"Forced canary to {plan.to_color} with the gate not met: {summary}."
-            inst.store.record_event("forced", text, "warning", str(actor), plan.to_color)
-            yield Progress(text, "warning")
+        if not (yield from gate_or_force(inst, plan, actor, force, "canary", "send clients there")):
+            return
         canary = Canary(plan.to_color, percent)
         before = inst.store.canary()
         yield Progress(f"Sending {canary.describe()} through {inst.proxy.name}…")

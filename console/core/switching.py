@@ -220,6 +220,27 @@ def _read_back_until_answered(
     return seen
 
 
+def gate_or_force(
+    inst: Installation, plan: SwitchPlan, actor: Actor, force: bool, what: str, anyway: str
+) -> Generator[OperationEvent, None, bool]:
+    """The readiness gate before traffic moves (a switch, a canary): met, or forced — recorded
+    as a `forced` event — or refused with what is unmet. True when the operation may go on."""
+    if plan.gate_met:
+        return True
+    summary = unmet_summary(plan.conditions)
+    if not force:
+        yield Outcome(
+            False,
+            f"{what.capitalize()} refused: {plan.to_color} is not ready: {summary}. "
+            f"Wait, or use --force to {anyway} anyway.",
+        )
+        return False
+    text = f"Forced {what} to {plan.to_color} with the gate not met: {summary}."
+    inst.store.record_event("forced", text, "warning", str(actor), plan.to_color)
+    yield Progress(text, "warning")
+    return True
+
+
 def switch(
     inst: Installation, actor: Actor, force: bool = False, read_only: bool = False
 ) -> Iterator[OperationEvent]:
@@ -240,18 +261,8 @@ def switch(
                 yield Outcome(False, f"Switch refused: {text}; nothing was changed.")
                 return
             yield Progress(f"{text}; switching anyway (--force).", "warning")
-        if not plan.gate_met:
-            summary = unmet_summary(plan.conditions)
-            if not force:
-                yield Outcome(
-                    False,
-                    f"Switch refused: {plan.to_color} is not ready: {summary}. "
-                    "Wait, or use --force to switch anyway.",
-                )
-                return
-            text = f"Forced switch to {plan.to_color} with the gate not met: {summary}."
-            inst.store.record_event("forced", text, "warning", str(actor), plan.to_color)
-            yield Progress(text, "warning")
+        if not (yield from gate_or_force(inst, plan, actor, force, "switch", "switch")):
+            return
         parity = yield from check_parity_at_switch(inst, plan, actor, force)
         if parity.refusal:
             yield Outcome(False, parity.refusal)
