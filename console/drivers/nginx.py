@@ -60,6 +60,9 @@ __all__ = ["HTTP_FILE", "LOCATION_FILE", "TOKEN_FILE", "NginxDriver", "render_lo
 
 FILE_MODE = 0o644  # nginx's master reads it; it holds no secret
 SECRET_FILE_MODE = 0o640  # the http include when it carries the admin token (root's master reads)
+# Reload mode: answers in a row from the new colour, each on a new connection, before a switch
+# counts as done (old workers accept new connections until they handle their QUIT).
+RELOAD_CONFIRMATIONS = 3
 
 
 class NginxDriver:
@@ -340,7 +343,11 @@ class NginxDriver:
             ) from None
         try:
             cutover_ms = wait_for_color(
-                self._probe_url, to, self._proxy.verify_timeout_seconds, started
+                self._probe_url,
+                to,
+                self._proxy.verify_timeout_seconds,
+                started,
+                fresh_confirmations=RELOAD_CONFIRMATIONS,
             )
         except ProxyError as exc:
             raise ProxyError(str(exc), read_back=self._read_back_through_proxy()) from None

@@ -56,18 +56,28 @@ def probe_client(timeout: float = PROXY_ADMIN_SECONDS) -> httpx.Client:
     return httpx.Client(timeout=timeout, trust_env=False, verify=shared_tls_context())
 
 
-def wait_for_color(url: str, color: Color, timeout: float, started: float) -> float:
+def wait_for_color(
+    url: str, color: Color, timeout: float, started: float, fresh_confirmations: int = 0
+) -> float:
     """Poll `url` until `color` answers; return ms since `started` (a time.perf_counter() value).
 
+    `fresh_confirmations`: after that first answer, so many requests in a row, each on a new
+    connection, must answer `color` too (else polling goes on). An nginx reload runs old and
+    new workers side by side for a moment, and both accept: one new worker's answer does not
+    mean that the next client gets the new colour. The cutover is still the first answer's.
     Raises ProxyError when `timeout` seconds (counted from `started`) pass first.
     """
     deadline = started + timeout
     last_seen: Color | None = None
-    with probe_client(timeout=max(0.5, min(timeout, 2.0))) as client:
+    client_timeout = max(0.5, min(timeout, 2.0))
+    with probe_client(timeout=client_timeout) as client:
         while True:
             last_seen = probe_color(client, url)
             if last_seen == color:
-                return (time.perf_counter() - started) * 1000.0
+                cutover_ms = (time.perf_counter() - started) * 1000.0
+                last_seen = _confirmed(url, color, fresh_confirmations, client_timeout)
+                if last_seen == color:
+                    return cutover_ms
             if time.perf_counter() >= deadline:
                 break
             time.sleep(POLL_INTERVAL_SECONDS)
@@ -76,3 +86,13 @@ def wait_for_color(url: str, color: Color, timeout: float, started: float) -> fl
         f"The proxy at {url} {seen} {timeout:.0f} s after the switch to {color}: check that "
         f"{color} is healthy and that the proxy adds the {COLOR_HEADER} header."
     )
+
+
+def _confirmed(url: str, color: Color, times: int, timeout: float) -> Color | None:
+    """`color` if `times` requests on new connections all answer it, else what answered."""
+    for _ in range(times):
+        with probe_client(timeout=timeout) as fresh:
+            seen = probe_color(fresh, url)
+        if seen != color:
+            return seen
+    return color

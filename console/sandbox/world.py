@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -101,6 +102,15 @@ def up(
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o755)  # the postgres user must traverse it to its cluster
     ports = Ports.from_base(port_base)
+    busy = _ports_in_use(ports, _ports_used(kind.extra_ports))
+    if busy:
+        # Checked first: nginx would fail to bind, and the error would surface later as a
+        # confusing reload failure — or another sandbox's nginx would answer in its place.
+        raise SandboxError(
+            f"Ports in use on 127.0.0.1: {', '.join(busy)}. Another sandbox (or something else) "
+            f"listens there: pass another --port-base, or `bluegreen sandbox down --dir DIR` "
+            "the sandbox that holds them."
+        )
 
     say(f"Building images (offline): base, {kind.repository} v1 and v2…")
     try:
@@ -157,6 +167,21 @@ def up(
 
 def _ports_used(extra: tuple[str, ...]) -> list[str]:
     return ["proxy", "blue", "green", "admin", "metrics", *extra]
+
+
+def _ports_in_use(ports: Ports, names: list[str]) -> list[str]:
+    """`name port` for each port something already listens on (a connection left in TIME_WAIT
+    does not count: SO_REUSEADDR, as nginx and PostgreSQL bind)."""
+    busy = []
+    for name in names:
+        port = getattr(ports, name)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(f"{name} {port}")
+    return busy
 
 
 def _deploy_v1(config: object, env: dict[str, str], say: Callable[[str], None]) -> None:

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import httpx
 
-PORT_BASE = 28080
+from tests import ports
+
+PORT_BASE = ports.WORKFLOW.start  # the default; most modules name their own
 
 
 @dataclass

@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 
 from console.core.lock import AgentLease
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-PORT_BASE = 27280  # apart from every other test's sandbox
+PORT_BASE = ports.AGENT_SIGTERM.start
 
 
 @pytest.fixture(scope="module")

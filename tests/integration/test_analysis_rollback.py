@@ -23,11 +23,12 @@ import httpx
 import pytest
 
 from bench.request_log import RequestLog, recovery
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
-PORT_BASE = 28500
+PORT_BASE = ports.ANALYSIS_ROLLBACK.start
 INTERVAL, FAILURE_LIMIT, WATCH = 1.0, 3, 12.0
 ANALYSIS = f"""
 [analysis]

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-PORT_BASE = 28640  # inside the h-routes range (28600-28699)
+PORT_BASE = ports.CANARY_SANDBOX.start
 CLIENTS = 400
 
 

@@ -17,11 +17,12 @@ import pytest
 
 from console.sandbox import chain
 from console.sandbox.postgres_proc import PostgresServer
+from tests import ports
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-PG_PORT = 56010
+PG_PORT = ports.CHAIN_PG
 PG_DIR = Path("/var/tmp/bgtest-a1/chain-pg")  # traversable by the postgres user, unlike /root
 
 

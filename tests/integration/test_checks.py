@@ -12,11 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from console.drivers.checks import HttpChecker
+from tests import ports
 
 pytestmark = pytest.mark.integration
 
-PORT = 56055
-REFUSED_PORT = 56056
+PORT = ports.CHECKS
+REFUSED_PORT = ports.CHECKS_REFUSED
 QUERY = '{"query": "{ __typename }"}'
 
 

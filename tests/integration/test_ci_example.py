@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "examples" / "github-actions" / "deploy.yml"
-PORT_BASE = 27180  # apart from every other test's sandbox
+PORT_BASE = ports.CI_EXAMPLE.start
 
 # Drops ssh's options and the destination, then hands the rest to a shell, as sshd does.
 FAKE_SSH = """#!/bin/sh

@@ -17,11 +17,12 @@ import pytest
 
 from console.core.config import load_config
 from console.core.service import Console
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-PORT_BASE = 28720  # the h-haproxy share (28700-28799), apart from every other sandbox
+PORT_BASE = ports.DRAIN_RETIRE.start
 KEEP, WATCH, DRAIN_TIMEOUT = 2, 1, 10
 BODY = b'{"query":"{ ok }"}'
 

@@ -32,10 +32,11 @@ from console.core.proxy_types import NO_LIVE_TEXT
 from console.core.store import DB_FILE
 from console.sandbox import chain, images
 from console.sandbox.postgres_proc import PostgresServer
+from tests import ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
-PROXY_PORT, BLUE_PORT, GREEN_PORT, PG_PORT = 28300, 28301, 28302, 28320
+PROXY_PORT, BLUE_PORT, GREEN_PORT, PG_PORT = ports.FIRST_INSTALL
 HISTORY = 3000
 SPEED = 600  # blocks/s: a first catch-up of ~5 s, then `hold_seconds`
 HOLD = 3

@@ -14,11 +14,12 @@ from console.core.config import Config, ProxyConfig
 from console.drivers.haproxy import STATE_FILE, HaproxyDriver
 from console.drivers.proxy import ProxyError, make_proxy
 from console.sandbox.haproxy_proc import HaproxyProcess
+from tests import ports
 from tests.integration.proxy_helpers import free_ports, make_config, upstreams
 
 pytestmark = pytest.mark.integration
 
-PORT_RANGE = range(56030, 56040)  # this file's share of 56020-56039
+PORT_RANGE = ports.HAPROXY
 
 
 @pytest.fixture(scope="module")

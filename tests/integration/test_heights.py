@@ -21,12 +21,13 @@ from console.drivers.progress.base import Place
 from console.drivers.progress.http import HttpProgress
 from console.drivers.progress.sql import SqlProgress
 from console.sandbox.postgres_proc import PostgresError, PostgresServer
+from tests import ports
 
 pytestmark = pytest.mark.integration
 
-PG_PORTS = (56050, 56057, 56058)
-HTTP_PORT = 56051
-REFUSED_PORT = 56059  # nothing listens here
+PG_PORTS = ports.HEIGHTS_PG
+HTTP_PORT = ports.HEIGHTS_HTTP
+REFUSED_PORT = ports.HEIGHTS_REFUSED
 ROOT = Path("/var/tmp/bgtest-c")
 PASSWORD = "s3cr3t-Hunter2-pw"
 HEAD_QUERY = "SELECT MAX(height) - 1 FROM blocks"

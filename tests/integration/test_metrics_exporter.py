@@ -14,11 +14,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
-PORT_BASE = 28480
+PORT_BASE = ports.METRICS_EXPORTER.start
 Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 

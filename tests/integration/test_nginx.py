@@ -18,11 +18,12 @@ from console.core.fsutil import StateDirError
 from console.drivers.nginx import HTTP_FILE, LOCATION_FILE, NginxDriver
 from console.drivers.proxy import ProxyError, ReadBack, make_proxy
 from console.sandbox.nginx_proc import NginxProcess
+from tests import ports
 from tests.integration.proxy_helpers import free_ports, make_config, upstreams
 
 pytestmark = pytest.mark.integration
 
-PORT_RANGE = range(56020, 56030)  # this file's share of 56020-56039
+PORT_RANGE = ports.NGINX
 
 
 @pytest.fixture(scope="module")

@@ -22,11 +22,12 @@ from console.core.traffic import (
 )
 from console.drivers.nginx import NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
+from tests import ports
 from tests.integration.proxy_helpers import free_ports, make_config, open_websocket, upstreams
 
 pytestmark = pytest.mark.integration
 
-PORT_RANGE = range(56050, 56060)  # this file's share
+PORT_RANGE = ports.NGINX_TRAFFIC
 
 N_OK, N_FAIL, N_SLOW, SLOW_MS = 40, 7, 10, 120
 

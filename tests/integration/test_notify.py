@@ -14,12 +14,13 @@ import pytest
 from console.core.config import NotifyConfig
 from console.core.redact import Redactor
 from console.drivers.notify import Notifier
+from tests import ports
 
 pytestmark = pytest.mark.integration
 
-OK_PORT = 56052
-REFUSED_PORT = 56053  # nothing listens here
-SLOW_PORT = 56054
+OK_PORT = ports.NOTIFY_OK
+REFUSED_PORT = ports.NOTIFY_REFUSED
+SLOW_PORT = ports.NOTIFY_SLOW
 DB_URL = "postgresql://explorer:Sup3r-Secret-DB@10.0.0.5:5432/explorer"
 
 

@@ -18,13 +18,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 from tests.integration.webhook_sink import webhook_sink
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-PORT_BASE = 28800
-WEBHOOK_PORT = 28870
+PORT_BASE = ports.PARITY.start
+WEBHOOK_PORT = ports.PARITY_WEBHOOK
 
 
 @pytest.fixture(scope="module")

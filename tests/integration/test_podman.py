@@ -29,11 +29,12 @@ import pytest
 
 from console.drivers.docker_model import ContainerSpec
 from console.drivers.docker_runtime import DockerRuntime
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
-PORT_BASE = 28880
+PORT_BASE = ports.PODMAN.start
 BASE_IMAGE = "bluegreen-base:bookworm"
 # Below this machine's hard limits: Podman sets rlimits on every container (see README).
 ULIMITS = {"nofile": "4096:16384", "nproc": "4096:8192"}

@@ -15,11 +15,12 @@ import httpx
 import pytest
 
 from console.core.config import load_config
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-PORT_BASE = 28380
+PORT_BASE = ports.PROFILE_EVM.start
 HISTORY = 3000
 V2_SPEED = 120  # blocks/s: v2 needs ~25 s to catch up, long enough to watch the gate hold
 

@@ -13,11 +13,12 @@ import pytest
 from console.core.config import load_config
 from console.core.model import SlotState
 from console.core.service import Console
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-PORT_BASE = 28280
+PORT_BASE = ports.PROFILE_WEB.start
 
 
 @pytest.fixture(scope="module")

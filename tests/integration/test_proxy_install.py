@@ -24,11 +24,12 @@ from console.drivers.nginx import HTTP_FILE, LOCATION_FILE, NginxDriver
 from console.drivers.nginx_admin import TOKEN_FILE
 from console.drivers.nginx_render import NginxLayout, render_http_conf
 from console.sandbox.nginx_proc import NginxProcess
+from tests import ports
 from tests.integration.proxy_helpers import free_ports, upstreams
 
 pytestmark = pytest.mark.integration
 
-PORT_RANGE = range(56070, 56080)  # this file's share
+PORT_RANGE = ports.PROXY_INSTALL
 
 
 @pytest.fixture(scope="module")

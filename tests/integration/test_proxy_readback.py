@@ -27,11 +27,12 @@ from console.core.proxy_types import UNANSWERED, ProxyError
 from console.drivers import nginx_admin
 from console.drivers.nginx import NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
+from tests import ports
 from tests.integration.proxy_helpers import free_ports, make_config, upstreams
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-PORT_RANGE = range(56060, 56070)  # this file's share
+PORT_RANGE = ports.PROXY_READBACK
 
 
 @pytest.fixture(scope="module")

@@ -28,11 +28,12 @@ from console.drivers.haproxy import HaproxyDriver
 from console.drivers.nginx import NginxDriver
 from console.sandbox.haproxy_proc import HaproxyProcess
 from console.sandbox.nginx_proc import NginxProcess
+from tests import ports
 from tests.integration.proxy_helpers import free_ports, make_config, upstreams
 
 pytestmark = pytest.mark.integration
 
-PORT_RANGE = range(28600, 28620)  # this file's share (the h-routes sandbox range)
+PORT_RANGE = ports.PROXY_ROUTES
 CLIENTS = 1000
 
 

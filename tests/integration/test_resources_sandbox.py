@@ -16,11 +16,12 @@ import psycopg
 import pytest
 
 from console.core.config import load_config
+from tests import ports
 from tests.integration.sandbox_fixture import bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-PORT_BASE = 29500
+PORT_BASE = ports.RESOURCES_SANDBOX.start
 PROFILE_BUDGET = "disk_budget_bytes = 268435456"
 SMALL_BUDGET = 1 << 20  # 1 MiB: less than any PostgreSQL database
 

@@ -25,10 +25,11 @@ import pytest
 
 from console.sandbox import chain, images
 from console.sandbox.postgres_proc import PostgresServer
+from tests import ports
 
 pytestmark = pytest.mark.integration
 
-PG_PORT = 56010
+PG_PORT = ports.STANDIN[0]
 PG_DIR = Path("/var/tmp/bgtest-a1/standin-pg")  # traversable by the postgres user, unlike /root
 # A test-only repository, so removing it afterwards cannot break anyone using bluegreen/standin.
 REPOSITORY = "bgtest-si/standin"
@@ -216,7 +217,7 @@ def test_catches_up_follows_the_head_and_logs_like_the_reference(
     client: docker.DockerClient,
     built: dict[str, str],
 ) -> None:
-    port = 56011
+    port = ports.STANDIN[1]
     started = time.monotonic()
     container = run_standin(
         "catchup", port, args=db_args(source, dest), env={"INDEX_SPEED": "2000"}
@@ -317,7 +318,7 @@ def test_stall_keeps_serving_and_restart_resumes_from_the_watermark(
     dest: dict[str, str],
     pg: PostgresServer,
 ) -> None:
-    port = 56012
+    port = ports.STANDIN[2]
     stalled = run_standin(
         "stall",
         port,
@@ -406,7 +407,7 @@ def test_survives_a_postgres_restart(
     dest: dict[str, str],
     pg: PostgresServer,
 ) -> None:
-    port = 56013
+    port = ports.STANDIN[3]
     container = run_standin(
         "pgrestart", port, args=db_args(source, dest), env={"INDEX_SPEED": "2000", "NO_COLOR": "1"}
     )

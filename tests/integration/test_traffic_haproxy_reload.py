@@ -23,11 +23,12 @@ from console.drivers.nginx import NginxDriver
 from console.drivers.nginx_traffic import NO_LUA_MARKER, NO_LUA_NOTE
 from console.sandbox.haproxy_proc import HaproxyProcess
 from console.sandbox.nginx_proc import NginxProcess
+from tests import ports
 from tests.integration.proxy_helpers import free_ports, make_config, open_websocket, upstreams
 
 pytestmark = pytest.mark.integration
 
-PORT_RANGE = range(28700, 28712)  # this file's share (the h-haproxy sandbox port base)
+PORT_RANGE = ports.TRAFFIC_HAPROXY_RELOAD
 
 N_OK, N_FAIL, N_SLOW, SLOW_MS = 40, 7, 10, 120
 TOTAL = N_OK + N_FAIL + N_SLOW

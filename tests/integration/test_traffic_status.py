@@ -8,11 +8,12 @@ import time
 import httpx
 import pytest
 
+from tests import ports
 from tests.integration.sandbox_fixture import bring_up, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-PORT_BASE = 28400
+PORT_BASE = ports.TRAFFIC_STATUS.start
 REQUESTS = 30
 
 

@@ -26,14 +26,15 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 from tests.web_browser import browser_on, served
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
-PORT_BASE = 29600
-WEB_PORT = PORT_BASE + 50
-SINK_PORT = PORT_BASE + 51  # the planted webhook and HTTP progress source
+PORT_BASE = ports.WEB_VIEW.start
+WEB_PORT = ports.WEB_VIEW_WEB
+SINK_PORT = ports.WEB_VIEW_SINK
 DEPLOY_TAG = "webview-v2"  # a private tag: another sandbox's teardown removes :v2
 REQUESTS = 25
 SCREENSHOT = Path(__file__).parents[2] / "screenshots" / "web-view.png"

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from tests import ports
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-PORT_BASE = 27080  # apart from every other test's sandbox
+PORT_BASE = ports.WHEEL_INSTALL.start
 
 
 def _run(argv: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:

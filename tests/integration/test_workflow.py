@@ -11,12 +11,13 @@ import pytest
 
 from console.core.lock import OperatorLock
 from console.core.model import Actor, Color
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 from tests.integration.webhook_sink import webhook_sink
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
-WEBHOOK_PORT = 28070
+WEBHOOK_PORT = ports.WORKFLOW_WEBHOOK
 
 
 @pytest.fixture(scope="module")

@@ -23,11 +23,12 @@ import pytest
 from console.core.model import SlotState, SlotStatus
 from console.core.store import Store
 from console.drivers.nginx_admin import TOKEN_FILE
+from tests import ports
 from tests.security.security_site import Site, local_users, site_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
-PORT_RANGE = range(56080, 56090)  # this file's share
+PORT_RANGE = ports.ACCESS_MODEL
 GROUP, OUTSIDER, MEMBER = "bgsec-ops", "bgsec-out", "bgsec-op"
 PLANTED = "PLANTED-" + os.urandom(6).hex()
 

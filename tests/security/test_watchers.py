@@ -25,11 +25,12 @@ from console.core.lock import OperatorLock
 from console.core.model import Actor
 from console.core.store import DB_FILE, Store
 from console.drivers.nginx_admin import TOKEN_FILE
+from tests import ports
 from tests.security.security_site import Site, local_users, site_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
-PORT_RANGE = range(56090, 56100)  # this file's share
+PORT_RANGE = ports.WATCHERS
 GROUP, WATCHER, OUTSIDER = "bgsec-watch", "bgsec-w", "bgsec-out2"
 PLANTED = "PLANTED-" + os.urandom(6).hex()
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
 
 # The same two tests as on the explorer; collected here, they use this module's `sandbox`.
@@ -19,7 +20,7 @@ __all__ = ["test_deploy_switch_rollback_from_the_keyboard", "test_read_only_cons
 
 pytestmark = [pytest.mark.integration, pytest.mark.tui, pytest.mark.timeout(600)]
 
-PORT_BASES = {"web": 28480, "evm": 28580}  # apart from every other test's sandbox
+PORT_BASES = {"web": ports.E2E_PROFILE_WEB.start, "evm": ports.E2E_PROFILE_EVM.start}
 
 
 @pytest.fixture(scope="module", params=sorted(PORT_BASES))

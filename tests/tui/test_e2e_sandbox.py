@@ -13,6 +13,7 @@ from textual.widgets import Input
 from console.core.config import load_config
 from console.core.service import Console
 from console.tui.app import BluegreenApp
+from tests import ports
 from tests.integration import sandbox_fixture
 from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
 
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.tui, pytest.mark.timeout(600)
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     previous = sandbox_fixture.PORT_BASE
-    sandbox_fixture.PORT_BASE = 28180  # apart from the workflow test's sandbox
+    sandbox_fixture.PORT_BASE = ports.E2E_SANDBOX.start
     try:
         world = bring_up()
     finally:

@@ -136,3 +136,16 @@ def test_up_on_a_running_sandbox_of_another_profile_says_what_to_do(tmp_path: Pa
     said: list[str] = []
     again = world.up(tmp_path, profile="web", say=said.append)  # same profile: nothing rebuilt
     assert again.profile == "web" and said == [f"The sandbox in {tmp_path} is already up."]
+
+
+def test_a_port_something_listens_on_is_named_before_anything_starts() -> None:
+    """`sandbox up` says which port is taken, rather than failing later in nginx's reload."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        taken = listener.getsockname()[1]
+        ports = Ports.from_base(taken)
+        assert world._ports_in_use(ports, ["proxy"]) == [f"proxy {taken}"]
+    assert world._ports_in_use(ports, ["proxy"]) == []

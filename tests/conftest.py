@@ -1,0 +1,40 @@
+"""How the suite shares the machine: most modules run side by side, some must run alone.
+
+`./dev test` runs the suite in two passes. First everything not marked `exclusive`, on two
+pytest-xdist workers with `--dist loadgroup`: each module is one group, so its module-scoped
+sandbox is made once and its tests run in order on one worker (tests/ports.py keeps the
+modules' ports apart). Then the `exclusive` modules, one at a time: they stop or hang parts every
+other test relies on (dockerd, a shared world) or measure the machine (the benchmark smokes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EXCLUSIVE_MODULES = (
+    "tests/reliability/",  # one shared world; SIGSTOPs dockerd, PostgreSQL and nginx
+    "tests/integration/test_resource_stream.py",  # stops and starts the shared dockerd
+    "tests/integration/test_bench_smoke.py",  # benchmarks: load the machine and time it
+    "tests/integration/test_bench_tui_smoke.py",
+)
+
+# Modules that share something other than ports run on the same worker, one after the other.
+SHARED_GROUPS = {
+    "tests/security/": "security",  # the same system users and groups (security_site.py)
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook turns the marks into groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.resolve().relative_to(ROOT).as_posix()
+        if module.startswith(EXCLUSIVE_MODULES):
+            item.add_marker(pytest.mark.exclusive)
+        group = next(
+            (name for prefix, name in SHARED_GROUPS.items() if module.startswith(prefix)), module
+        )
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -1,0 +1,78 @@
+"""Every fixed loopback port a test module binds, in one table.
+
+`./dev test` runs the suite on two pytest-xdist workers (each module whole on one worker), so two
+modules may run side by side: their ports must never meet. `tests/unit/test_ports.py` checks that
+no two entries of SIDE_BY_SIDE overlap and that all lie where `./dev` reserves them from the
+kernel's client ports. The modules that run alone afterwards (EXCLUSIVE_MODULES in conftest.py:
+reliability, the benchmark smokes, the dockerd restart) keep their own ports; nothing runs
+beside them.
+
+A sandbox takes its base and the 22 ports after it: proxy +0, blue +1, green +2, nginx admin
++19, PostgreSQL +20, JSON-RPC chain +21, the agent's exporter +22.
+"""
+
+from __future__ import annotations
+
+SANDBOX_SPAN = 23
+
+
+def sandbox(base: int) -> range:
+    return range(base, base + SANDBOX_SPAN)
+
+
+# ── sandboxes (tests/integration/sandbox_fixture.py and the modules that bring one up) ─────────
+WHEEL_INSTALL = sandbox(27080)
+CI_EXAMPLE = sandbox(27180)
+AGENT_SIGTERM = sandbox(27280)
+WORKFLOW = sandbox(28080)  # sandbox_fixture's default
+WORKFLOW_WEBHOOK = 28070
+E2E_SANDBOX = sandbox(28180)
+PROFILE_WEB = sandbox(28250)
+PROFILE_EVM = sandbox(28350)
+TRAFFIC_STATUS = sandbox(28400)
+METRICS_EXPORTER = sandbox(28480)
+ANALYSIS_ROLLBACK = sandbox(28530)
+CANARY_SANDBOX = sandbox(28640)
+DRAIN_RETIRE = sandbox(28720)
+PARITY = sandbox(28800)
+PARITY_WEBHOOK = 28870
+PODMAN = sandbox(28880)  # its own crash and follow containers on +8 and +9
+E2E_PROFILE_WEB = sandbox(29300)
+E2E_PROFILE_EVM = sandbox(29400)
+RESOURCES_SANDBOX = sandbox(29500)
+WEB_VIEW = sandbox(29600)
+WEB_VIEW_WEB = 29650
+WEB_VIEW_SINK = 29651  # the planted webhook and HTTP progress source
+
+# ── a private nginx, HAProxy or PostgreSQL of the module's own ───────────────────────────────
+FIRST_INSTALL = (28300, 28301, 28302, 28320)  # proxy, blue, green, PostgreSQL
+PROXY_ROUTES = range(28600, 28620)
+TRAFFIC_HAPROXY_RELOAD = range(28700, 28712)
+STANDIN = range(56010, 56014)  # PostgreSQL, then one stand-in per test
+CHAIN_PG = 56016
+NGINX = range(56020, 56030)
+HAPROXY = range(56030, 56040)
+DOCKER_RUNTIME = range(56040, 56050)
+HEIGHTS_PG = (56050, 56057, 56058)
+HEIGHTS_HTTP = 56051
+HEIGHTS_REFUSED = 56059  # nothing listens here
+NOTIFY_OK, NOTIFY_REFUSED, NOTIFY_SLOW = 56052, 56053, 56054
+CHECKS, CHECKS_REFUSED = 56055, 56056
+PROXY_READBACK = range(56060, 56070)
+PROXY_INSTALL = range(56070, 56080)
+ACCESS_MODEL = range(56080, 56090)
+WATCHERS = range(56090, 56100)
+NGINX_TRAFFIC = range(56110, 56120)
+
+# What `./dev test` reserves from the kernel's client ports (net.ipv4.ip_local_reserved_ports).
+RESERVED = (range(27000, 30000), range(56000, 56200))
+
+
+def side_by_side() -> dict[str, tuple[int, ...]]:
+    """Every entry above as the ports it takes."""
+    table: dict[str, tuple[int, ...]] = {}
+    for name, value in globals().items():
+        if not name.isupper() or name in ("SANDBOX_SPAN", "RESERVED"):
+            continue
+        table[name] = (value,) if isinstance(value, int) else tuple(value)
+    return table
