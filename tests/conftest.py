@@ -1,6 +1,6 @@
 """How the suite shares the machine: most modules run side by side, some must run alone.
 
-`./dev test` runs the suite in two passes. First everything not marked `exclusive`, on two
+`./dev test` runs the suite in two passes. First everything not marked `exclusive`, on three
 pytest-xdist workers with `--dist loadgroup`: each module is one group, so its module-scoped
 sandbox is made once and its tests run in order on one worker (tests/ports.py keeps the
 modules' ports apart). Then the `exclusive` modules, one at a time: they stop or hang parts every
