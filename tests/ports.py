@@ -1,8 +1,8 @@
 """Every fixed loopback port a test module binds, in one table.
 
 `./dev test` runs the suite on three pytest-xdist workers (each module whole on one worker), so
-modules may run side by side: their ports must never meet. `tests/unit/test_ports.py` checks that
-no two entries of the table (`side_by_side()`) overlap and that all lie where `./dev` reserves them from the
+modules may run side by side: their ports must never meet. `tests/unit/test_ports.py` checks
+that no two entries of the table overlap and that all lie where `./dev` reserves them from the
 kernel's client ports. The modules that run alone afterwards (EXCLUSIVE_MODULES in conftest.py:
 reliability, the benchmark smokes, the dockerd restart) keep their own ports; nothing runs
 beside them.
