@@ -13,16 +13,23 @@ test's) can hold one of them for a minute.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Literal
 
 from console.core.config import Config, ProxyConfig, SlotConfig
+from console.core.proxy_types import ProxyDriver
+from console.core.traffic import ColourCounters, TrafficSnapshot
+from console.drivers.nginx import NginxDriver
+from console.sandbox.nginx_proc import NginxProcess
 
 # RFC 6455's sample handshake (HAProxy refuses an upgrade without a key, and checks the answer).
 WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
@@ -150,3 +157,81 @@ def make_config(tmp: Path, blue_port: int, green_port: int, proxy: ProxyConfig) 
         "green": SlotConfig(container="t-green", host_port=green_port, db_url="postgresql://x/g"),
     }
     return Config(service="test", state_dir=str(tmp / "state"), slots=slots, proxy=proxy)
+
+
+def nginx_proxy_config(
+    nginx: NginxProcess,
+    admin_socket: Path,
+    mode: Literal["live", "reload"] = "live",
+    **extra: object,
+) -> ProxyConfig:
+    """`[proxy]` for a private nginx: its include dir, port, test and reload commands."""
+    return ProxyConfig(
+        mode=mode,
+        include_dir=str(nginx.include_dir),
+        proxy_url=f"http://127.0.0.1:{nginx.listen_port}",
+        admin_socket=str(admin_socket),
+        test_command=nginx.test_command(),
+        reload_command=nginx.reload_command(),
+        verify_timeout_seconds=3.0,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@contextmanager
+def fronted_nginx(
+    tmp: Path, candidates: Iterable[int], mode: Literal["live", "reload"], lua: bool = True
+) -> Iterator[tuple[NginxProcess, NginxDriver]]:
+    """A private nginx in `mode` in front of two loopback upstreams, blue live. `lua=False`: the
+    same nginx without the Lua module (its load_module lines left out)."""
+    candidates = list(candidates)
+    with upstreams(candidates) as (blue, green):
+        listen, admin = free_ports(candidates, 2, avoid=(blue, green))
+        nginx = NginxProcess(tmp / "nginx", listen, admin, tmp / "include")
+        sock_dir = Path(tempfile.mkdtemp(prefix=f"bg-{mode}-nginx-"))
+        conf = nginx.write_main_conf()
+        if not lua:
+            text = conf.read_text()
+            conf.write_text("".join(ln for ln in text.splitlines(True) if "load_module" not in ln))
+        proxy = nginx_proxy_config(nginx, sock_dir / "admin.sock", mode)
+        driver = NginxDriver(make_config(tmp, blue, green, proxy))
+        driver.write_files("blue")
+        try:
+            nginx.start()
+            if mode == "live":
+                driver.install("blue")  # the shared dict starts empty
+            yield nginx, driver
+        finally:
+            nginx.stop()
+            shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def traffic_settled(
+    driver: ProxyDriver,
+    color: str,
+    done: Callable[[ColourCounters], bool],
+    seconds: float = 2.0,
+) -> TrafficSnapshot:
+    """The proxy's counters once `done` holds for `color` (or after `seconds`). nginx counts in
+    the log phase, after the answer has left, and each worker flushes its sums every 0.1 s: a
+    reading taken right after the last answer may still be a request short."""
+    deadline = time.monotonic() + seconds
+    while True:
+        snapshot = driver.traffic()
+        assert snapshot is not None
+        counters = snapshot.colours.get(color)
+        if (counters is not None and done(counters)) or time.monotonic() >= deadline:
+            return snapshot
+        time.sleep(0.05)
+
+
+def traffic_quiet(driver: ProxyDriver, seconds: float = 0.3) -> TrafficSnapshot:
+    """The counters once two readings `seconds` apart agree: nothing still on its way in."""
+    previous = driver.traffic()
+    while True:
+        time.sleep(seconds)
+        snapshot = driver.traffic()
+        assert previous is not None and snapshot is not None
+        if snapshot.colours == previous.colours:
+            return snapshot
+        previous = snapshot

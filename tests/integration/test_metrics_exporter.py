@@ -12,15 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
+from tests.metrics_series import Series, parse_series, series_value
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 PORT_BASE = ports.METRICS_EXPORTER.start
-Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +33,10 @@ def explorer() -> Iterator[Sandbox]:
 
 def scrape(url: str) -> tuple[str, Series]:
     text = httpx.get(url, timeout=5).text
-    series: Series = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            series[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return text, series
+    return text, parse_series(text)
 
 
-def value(series: Series, name: str, **labels: str) -> float | None:
-    return series.get((name, tuple(sorted(labels.items()))))
+value = series_value
 
 
 def same_tick(sandbox: Sandbox, url: str, color: str) -> tuple[dict, Series, str]:  # type: ignore[type-arg]

@@ -20,7 +20,6 @@ import pytest
 
 from console.core import switching
 from console.core.actor import current_actor
-from console.core.config import ProxyConfig
 from console.core.installation import Installation
 from console.core.model import Outcome
 from console.core.proxy_types import UNANSWERED, ProxyError
@@ -28,7 +27,7 @@ from console.drivers import nginx_admin
 from console.drivers.nginx import NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
 from tests import ports
-from tests.integration.proxy_helpers import free_ports, make_config, upstreams
+from tests.integration.proxy_helpers import free_ports, make_config, nginx_proxy_config, upstreams
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -49,14 +48,7 @@ def world(
     short = Path(tempfile.mkdtemp(prefix="bg-rb-"))
     nginx = NginxProcess(tmp_path / "nginx", listen, admin, tmp_path / "include")
     nginx.write_main_conf()
-    proxy = ProxyConfig(
-        include_dir=str(nginx.include_dir),
-        proxy_url=f"http://127.0.0.1:{listen}",
-        admin_socket=str(short / "admin.sock"),
-        test_command=nginx.test_command(),
-        reload_command=nginx.reload_command(),
-        verify_timeout_seconds=3.0,
-    )
+    proxy = nginx_proxy_config(nginx, short / "admin.sock")
     config = make_config(short, *upstream_ports, proxy)
     inst = Installation(config)
     driver = NginxDriver(config)

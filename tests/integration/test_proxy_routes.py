@@ -29,7 +29,7 @@ from console.drivers.nginx import NginxDriver
 from console.sandbox.haproxy_proc import HaproxyProcess
 from console.sandbox.nginx_proc import NginxProcess
 from tests import ports
-from tests.integration.proxy_helpers import free_ports, make_config, upstreams
+from tests.integration.proxy_helpers import free_ports, make_config, nginx_proxy_config, upstreams
 
 pytestmark = pytest.mark.integration
 
@@ -72,16 +72,7 @@ def _nginx(
 ) -> Iterator[Fronted]:
     nginx = NginxProcess(tmp / "nginx", listen, 0, tmp / "include")
     nginx.write_main_conf()
-    proxy = ProxyConfig(
-        mode=mode,  # type: ignore[arg-type]
-        include_dir=str(nginx.include_dir),
-        proxy_url=f"http://127.0.0.1:{listen}",
-        admin_socket=str(sock_dir / "admin.sock"),
-        test_command=nginx.test_command(),
-        reload_command=nginx.reload_command(),
-        verify_timeout_seconds=3.0,
-        preview=True,
-    )
+    proxy = nginx_proxy_config(nginx, sock_dir / "admin.sock", mode, preview=True)  # type: ignore[arg-type]
     config = make_config(tmp, blue, green, proxy)
     driver = NginxDriver(config)
     driver.write_files("blue")

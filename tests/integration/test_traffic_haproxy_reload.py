@@ -6,8 +6,6 @@ proxy, and a websocket that must be counted while open and released when it clos
 from __future__ import annotations
 
 import contextlib
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +22,15 @@ from console.drivers.nginx_traffic import NO_LUA_MARKER, NO_LUA_NOTE
 from console.sandbox.haproxy_proc import HaproxyProcess
 from console.sandbox.nginx_proc import NginxProcess
 from tests import ports
-from tests.integration.proxy_helpers import free_ports, make_config, open_websocket, upstreams
+from tests.integration.proxy_helpers import (
+    free_ports,
+    fronted_nginx,
+    make_config,
+    open_websocket,
+    traffic_quiet,
+    traffic_settled,
+    upstreams,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -87,9 +93,9 @@ def test_haproxy_counters_match_a_known_request_mix(
     before = driver.traffic()
     assert before is not None and not before.has_percentiles
     send_mix(proc.listen_port)
-    after = driver.traffic()
-    assert after is not None
-    old, blue = before.colours["blue"], after.colours["blue"]
+    old = before.colours["blue"]
+    after = traffic_settled(driver, "blue", lambda c: c.requests - old.requests >= TOTAL)
+    blue = after.colours["blue"]
     assert blue.requests - old.requests == TOTAL
     assert blue.status_5xx - old.status_5xx == N_FAIL
     assert blue.status_2xx - old.status_2xx == N_OK + N_SLOW
@@ -129,42 +135,16 @@ def test_haproxy_counts_an_open_websocket_as_a_session_until_it_closes(
 # ── nginx, reload mode ───────────────────────────────────────────────────────────────────────
 
 
-def reload_nginx(tmp_path: Path, lua: bool) -> Iterator[tuple[NginxProcess, NginxDriver]]:
-    with upstreams(PORT_RANGE) as (blue, green):
-        listen, admin = free_ports(PORT_RANGE, 2, avoid=(blue, green))
-        nginx = NginxProcess(tmp_path / "nginx", listen, admin, tmp_path / "include")
-        sock_dir = Path(tempfile.mkdtemp(prefix="bg-reload-traffic-"))
-        conf = nginx.write_main_conf()
-        if not lua:  # an nginx without the Lua module: the same conf minus its load_module lines
-            text = conf.read_text()
-            conf.write_text("".join(ln for ln in text.splitlines(True) if "load_module" not in ln))
-        proxy = ProxyConfig(
-            mode="reload",
-            include_dir=str(nginx.include_dir),
-            proxy_url=f"http://127.0.0.1:{listen}",
-            admin_socket=str(sock_dir / "admin.sock"),
-            test_command=nginx.test_command(),
-            reload_command=nginx.reload_command(),
-            verify_timeout_seconds=3.0,
-        )
-        driver = NginxDriver(make_config(tmp_path, blue, green, proxy))
-        driver.write_files("blue")
-        try:
-            nginx.start()
-            yield nginx, driver
-        finally:
-            nginx.stop()
-            shutil.rmtree(sock_dir, ignore_errors=True)
-
-
 @pytest.fixture
 def reload_lua(tmp_path: Path) -> Iterator[tuple[NginxProcess, NginxDriver]]:
-    yield from reload_nginx(tmp_path, lua=True)
+    with fronted_nginx(tmp_path, PORT_RANGE, "reload") as pair:
+        yield pair
 
 
 @pytest.fixture
 def reload_plain(tmp_path: Path) -> Iterator[tuple[NginxProcess, NginxDriver]]:
-    yield from reload_nginx(tmp_path, lua=False)
+    with fronted_nginx(tmp_path, PORT_RANGE, "reload", lua=False) as pair:
+        yield pair
 
 
 def test_reload_mode_counts_a_known_request_mix_across_a_switch(
@@ -175,9 +155,8 @@ def test_reload_mode_counts_a_known_request_mix_across_a_switch(
     before = driver.traffic()
     assert before is not None
     send_mix(nginx.listen_port)
-    middle = driver.traffic()
-    assert middle is not None
     old = before.colours.get("blue") or ColourCounters()
+    middle = traffic_settled(driver, "blue", lambda c: c.requests - old.requests >= TOTAL)
     blue = middle.colours["blue"]
     assert blue.requests - old.requests == TOTAL
     assert blue.status_5xx - old.status_5xx == N_FAIL
@@ -192,13 +171,13 @@ def test_reload_mode_counts_a_known_request_mix_across_a_switch(
     # A reload-mode switch: the counters live in shared memory and survive the reload. (The
     # switch's own probes land on blue until the new workers answer, and on green after.)
     driver.switch("green")
-    switched = driver.traffic()
-    assert switched is not None and switched.colours["blue"].requests >= blue.requests
+    switched = traffic_quiet(driver)  # the switch's own probes counted, wherever they went
+    assert switched.colours["blue"].requests >= blue.requests
     send_mix(nginx.listen_port)
-    after = driver.traffic()
-    assert after is not None
+    green_before = switched.colours["green"]
+    after = traffic_settled(driver, "green", lambda c: c.requests - green_before.requests >= TOTAL)
     assert after.colours["blue"].requests == switched.colours["blue"].requests  # none to blue
-    green, green_before = after.colours["green"], switched.colours["green"]
+    green = after.colours["green"]
     assert green.requests - green_before.requests == TOTAL
     assert green.status_5xx - green_before.status_5xx == N_FAIL
 

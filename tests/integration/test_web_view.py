@@ -24,10 +24,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
+from tests.metrics_series import Series, parse_series, series_value
 from tests.web_browser import browser_on, served
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -40,7 +40,6 @@ REQUESTS = 25
 SCREENSHOT = Path(__file__).parents[2] / "screenshots" / "web-view.png"
 WEBHOOK_TOKEN = "WEBHOOKSECRET-" + secrets.token_hex(8)
 PROGRESS_TOKEN = "HEADERSECRET-" + secrets.token_hex(16)  # longer than the error's excerpt
-Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +58,11 @@ def sandbox() -> Iterator[Sandbox]:
 
 def scrape(url: str) -> tuple[str, Series]:
     text = httpx.get(url, timeout=5).text
-    series: Series = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            series[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return text, series
+    return text, parse_series(text)
 
 
 def value(series: Series, name: str, **labels: str) -> float:
-    return series.get((name, tuple(sorted(labels.items()))), 0.0)
+    return series_value(series, name, **labels) or 0.0
 
 
 def test_request_counter_follows_requests_through_the_proxy(sandbox: Sandbox) -> None:
@@ -143,11 +138,15 @@ def test_chromium_shows_both_colours_read_only_and_keys_change_nothing(sandbox: 
         after_keys = view.replay.text()
         assert "READ-ONLY" in after_keys and "Switch blue" not in after_keys, after_keys
     assert SCREENSHOT.stat().st_size > 10_000
-    status = sandbox.status()
-    assert status["live"] == "blue" and status["slots"]["green"]["state"] == "ready", status
-    assert sandbox.served_by() == "blue"
+    # Nothing was done: no switch, rollback or deploy, the same deployment in green. (Not
+    # "green still ready": readiness is re-earned every tick, and a busy machine can delay it.)
     events_after = json.loads(sandbox.cli("history", "--json").stdout)
     assert _operations(events_after) == _operations(events_before)
+    after = sandbox.status()
+    assert after["live"] == "blue", after
+    assert after["slots"]["green"]["deployment_id"] == status["slots"]["green"]["deployment_id"]
+    assert after["slots"]["green"]["image"] == status["slots"]["green"]["image"]
+    assert sandbox.served_by() == "blue"
 
 
 def _operations(history: typing.Any) -> list[typing.Any]:

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from console.agent.metrics import Published
 from console.agent.metrics_traffic import traffic_families
 from console.core.traffic import TrafficSnapshot
+from tests.metrics_series import Series, parse_series, series_value
 from tests.unit.traffic_fixture import BLUE, FIGURES, GREEN, NOW, SNAPSHOT
-
-Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 class _Families(Collector):
@@ -28,15 +26,10 @@ def _scrape(snapshot: TrafficSnapshot | None, figures: dict) -> tuple[str, Serie
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families(snapshot, figures))
     text = generate_latest(registry).decode()
-    series: Series = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            series[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return text, series
+    return text, parse_series(text)
 
 
-def _get(series: Series, name: str, **labels: str) -> float | None:
-    return series.get((name, tuple(sorted(labels.items()))))
+_get = series_value
 
 
 def test_counters_per_colour_and_status_class() -> None:
