@@ -60,3 +60,20 @@ async def test_sparklines_take_one_point_per_tick_and_the_old_colour_counts_down
         panel.show(slot(6.0, figures), live=False, history=[], now=6.0, catchup=False)
         await pilot.pause()
         assert not drain.display
+
+
+async def test_a_first_reading_is_not_drawn_as_a_full_red_bar() -> None:
+    """Textual draws a one-point sparkline as a full bar in its max colour: on the 5xx line
+    that reads as an outage. The lines wait for their second point."""
+    app = PanelApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        panel = app.query_one(SlotPanel)
+        figures = TrafficFigures(rps=1.0, error_rate=0.0, open_connections=0)
+        panel.show(slot(1.0, figures), live=True, history=[], now=1.0, catchup=False)
+        await pilot.pause()
+        errors = app.query_one(".traffic-spark-errors", Sparkline)
+        assert errors.render_line(0).text.strip() == "▁" * errors.size.width
+        panel.show(slot(2.0, figures), live=True, history=[], now=2.0, catchup=False)
+        await pilot.pause()
+        assert errors.data == [0.0, 0.0]
+        assert errors.render_line(0).text.strip() == "▁" * errors.size.width

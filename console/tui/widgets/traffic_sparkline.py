@@ -66,11 +66,17 @@ class TrafficSparkline(Vertical):
             self.rps.append(figures.rps)
             self.errors.append(figures.rps * (figures.error_rate or 0.0))
             # A new list each time: Sparkline redraws when `data` is replaced, not mutated.
-            self.query_one(".traffic-spark-rps", Sparkline).data = list(self.rps)
-            self.query_one(".traffic-spark-errors", Sparkline).data = list(self.errors)
+            # One point alone is drawn as a full bar in the max colour — a red wall of 5xx/s
+            # on a colour that has failed nothing — so a line starts at its second point.
+            self.query_one(".traffic-spark-rps", Sparkline).data = _drawable(self.rps)
+            self.query_one(".traffic-spark-errors", Sparkline).data = _drawable(self.errors)
         open_now = figures.open_connections or 0
         self._peak_open = 0 if live or not open_now else max(self._peak_open, open_now)
         drain = self.query_one(".traffic-drain", TextLine)
         text = drain_text(figures, live, self._peak_open)
         drain.display = bool(text)
         drain.show(text)
+
+
+def _drawable(points: deque[float]) -> list[float]:
+    return list(points) if len(points) > 1 else []
