@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
 
+import httpx
+
 from console.core.config import Config, ProxyConfig, SlotConfig
 from console.core.proxy_types import ProxyDriver
 from console.core.traffic import ColourCounters, TrafficSnapshot
@@ -235,3 +237,20 @@ def traffic_quiet(driver: ProxyDriver, seconds: float = 0.3) -> TrafficSnapshot:
         if snapshot.colours == previous.colours:
             return snapshot
         previous = snapshot
+
+
+# A known request mix: so many 200s, 500s and slow 200s, counted exactly per colour.
+N_OK, N_FAIL, N_SLOW, SLOW_MS = 40, 7, 10, 120
+MIX_TOTAL = N_OK + N_FAIL + N_SLOW
+
+
+def send_mix(port: int) -> None:
+    """The mix through the proxy on `port`, one request after another."""
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        for _ in range(N_OK):
+            assert client.get(f"{base}/health").status_code == 200
+        for _ in range(N_FAIL):
+            assert client.get(f"{base}/fail").status_code == 500
+        for _ in range(N_SLOW):
+            assert client.get(f"{base}/slow?ms={SLOW_MS}").status_code == 200

@@ -20,13 +20,20 @@ from console.core.traffic import (
 from console.drivers.nginx import NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
 from tests import ports
-from tests.integration.proxy_helpers import fronted_nginx, open_websocket, traffic_settled
+from tests.integration.proxy_helpers import (
+    N_FAIL,
+    N_OK,
+    N_SLOW,
+    SLOW_MS,
+    fronted_nginx,
+    open_websocket,
+    send_mix,
+    traffic_settled,
+)
 
 pytestmark = pytest.mark.integration
 
 PORT_RANGE = ports.NGINX_TRAFFIC
-
-N_OK, N_FAIL, N_SLOW, SLOW_MS = 40, 7, 10, 120
 
 
 @pytest.fixture
@@ -39,14 +46,7 @@ def test_counters_match_a_known_request_mix(fronted: tuple[NginxProcess, NginxDr
     nginx, driver = fronted
     before = driver.traffic()
     assert before is not None
-    base = f"http://127.0.0.1:{nginx.listen_port}"
-    with httpx.Client(trust_env=False, timeout=5) as client:
-        for _ in range(N_OK):
-            assert client.get(f"{base}/health").status_code == 200
-        for _ in range(N_FAIL):
-            assert client.get(f"{base}/fail").status_code == 500
-        for _ in range(N_SLOW):
-            assert client.get(f"{base}/slow?ms={SLOW_MS}").status_code == 200
+    send_mix(nginx.listen_port)
     old = before.colours.get("blue") or ColourCounters(buckets=(0,) * (len(LATENCY_BOUNDS_MS) + 1))
     total = N_OK + N_FAIL + N_SLOW
     after = traffic_settled(

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from console.core.config import ProxyConfig
@@ -23,10 +22,16 @@ from console.sandbox.haproxy_proc import HaproxyProcess
 from console.sandbox.nginx_proc import NginxProcess
 from tests import ports
 from tests.integration.proxy_helpers import (
+    MIX_TOTAL,
+    N_FAIL,
+    N_OK,
+    N_SLOW,
+    SLOW_MS,
     free_ports,
     fronted_nginx,
     make_config,
     open_websocket,
+    send_mix,
     traffic_quiet,
     traffic_settled,
     upstreams,
@@ -36,19 +41,7 @@ pytestmark = pytest.mark.integration
 
 PORT_RANGE = ports.TRAFFIC_HAPROXY_RELOAD
 
-N_OK, N_FAIL, N_SLOW, SLOW_MS = 40, 7, 10, 120
-TOTAL = N_OK + N_FAIL + N_SLOW
-
-
-def send_mix(port: int) -> None:
-    base = f"http://127.0.0.1:{port}"
-    with httpx.Client(trust_env=False, timeout=5) as client:
-        for _ in range(N_OK):
-            assert client.get(f"{base}/health").status_code == 200
-        for _ in range(N_FAIL):
-            assert client.get(f"{base}/fail").status_code == 500
-        for _ in range(N_SLOW):
-            assert client.get(f"{base}/slow?ms={SLOW_MS}").status_code == 200
+TOTAL = MIX_TOTAL
 
 
 def wait_for(read: Callable[[], ColourCounters], ok: Callable[[ColourCounters], bool]) -> bool:
