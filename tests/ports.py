@@ -13,6 +13,9 @@ A sandbox takes its base and the 22 ports after it: proxy +0, blue +1, green +2,
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+
 SANDBOX_SPAN = 23
 
 
@@ -64,6 +67,10 @@ ACCESS_MODEL = range(56080, 56090)
 WATCHERS = range(56090, 56100)
 NGINX_TRAFFIC = range(56110, 56120)
 
+# ── ports handed to a child process (a stand-in, `watch --web`) by unit tests ─────────────────
+PROFILE_STANDINS = range(56120, 56160)
+WEB_VIEW_UNIT = range(56160, 56170)
+
 # What `./dev test` reserves from the kernel's client ports (net.ipv4.ip_local_reserved_ports).
 RESERVED = (range(27000, 30000), range(56000, 56200))
 
@@ -76,3 +83,18 @@ def side_by_side() -> dict[str, tuple[int, ...]]:
             continue
         table[name] = (value,) if isinstance(value, int) else tuple(value)
     return table
+
+
+def unused(share: range) -> Iterator[int]:
+    """The ports of `share` nothing listens on, one after another. A port the kernel picks
+    (bind to 0) is free only until a client connection anywhere takes it — with modules side by
+    side, that happened between the pick and the child's own bind. Reserved ports are never
+    handed out to clients, so one from a module's share stays free for its child."""
+    for port in share:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        yield port

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,18 @@ import httpx
 import pytest
 
 from console.sandbox import rpc_chain
+from tests import ports
 
 SANDBOX = Path(__file__).resolve().parents[2] / "console" / "sandbox"
 WEBAPP = SANDBOX / "webapp" / "webapp.py"
 EVM_INDEXER = SANDBOX / "evm" / "evm_indexer.py"
 
 
+_PORTS = ports.unused(ports.PROFILE_STANDINS)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return next(_PORTS)
 
 
 def wait_for(what: str, condition: Callable[[], bool], seconds: float = 10.0) -> None:

@@ -22,6 +22,7 @@ from console.cli.web import (
     origin_allowed,
     served_command,
 )
+from tests import ports
 from tests.unit.test_cli_options import CONFIG
 from tests.web_browser import served
 
@@ -35,10 +36,11 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
+_PORTS = ports.unused(ports.WEB_VIEW_UNIT)
+
+
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return next(_PORTS)
 
 
 def _bluegreen(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
