@@ -53,16 +53,13 @@ from console.drivers.nginx_routes import (
     preview_snippet,
 )
 from console.drivers.nginx_traffic import NO_LUA_MARKER, NO_LUA_NOTE, lua_unavailable
-from console.drivers.probe import color_of, probe_client, wait_for_color
+from console.drivers.probe import RELOAD_CONFIRMATIONS, color_of, probe_client, wait_for_color
 from console.drivers.proxy_command import run_command
 
 __all__ = ["HTTP_FILE", "LOCATION_FILE", "TOKEN_FILE", "NginxDriver", "render_location_conf"]
 
 FILE_MODE = 0o644  # nginx's master reads it; it holds no secret
 SECRET_FILE_MODE = 0o640  # the http include when it carries the admin token (root's master reads)
-# Reload mode: answers in a row from the new colour, each on a new connection, before a switch
-# counts as done (old workers accept new connections until they handle their QUIT).
-RELOAD_CONFIRMATIONS = 3
 
 
 class NginxDriver:

@@ -12,6 +12,7 @@ from console.core.model import Canary, other
 from console.core.proxy_types import ProxyError
 from console.drivers.nginx_render import HTTP_FILE, render_http_conf
 from console.drivers.nginx_routes import parse_persisted_canary
+from console.drivers.probe import RELOAD_CONFIRMATIONS
 from console.drivers.proxy_command import run_command
 
 if TYPE_CHECKING:
@@ -50,13 +51,19 @@ def set_canary(driver: NginxDriver, canary: Canary | None) -> None:
 
 
 def wait_for_canary(driver: NginxDriver, canary: Canary | None) -> None:
-    # `nginx -s reload` returns before the new workers take requests.
+    # `nginx -s reload` returns before the new workers take requests, and the old ones accept
+    # for a moment after: the weight counts as applied once several read-backs in a row (each on
+    # a new connection, through the proxy) answer it.
     deadline = time.monotonic() + driver._proxy.verify_timeout_seconds
-    seen = driver.read_back()
-    while seen.canary != canary and time.monotonic() < deadline:
-        time.sleep(0.05)
+    in_a_row = 0
+    while True:
         seen = driver.read_back()
-    if seen.canary != canary:
+        in_a_row = in_a_row + 1 if seen.canary == canary else 0
+        if in_a_row >= RELOAD_CONFIRMATIONS or time.monotonic() >= deadline:
+            break
+        if not in_a_row:
+            time.sleep(0.05)
+    if in_a_row < RELOAD_CONFIRMATIONS:
         raise ProxyError(
             f"nginx was reloaded but still answers as if {seen.describe()} after "
             f"{driver._proxy.verify_timeout_seconds:.0f} s: check its error log.",

@@ -17,6 +17,9 @@ from console.core.proxy_types import COLOR_HEADER, ProxyError
 from console.core.timeouts import PROXY_ADMIN_SECONDS
 
 POLL_INTERVAL_SECONDS = 0.005
+# After an nginx reload, answers in a row, each on a new connection, before a change counts as
+# applied: old workers accept new connections until they handle their QUIT.
+RELOAD_CONFIRMATIONS = 3
 
 
 def probe_color(client: httpx.Client, url: str) -> Color | None:
