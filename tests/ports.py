@@ -13,10 +13,13 @@ A sandbox takes its base and the 22 ports after it: proxy +0, blue +1, green +2,
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
+from dataclasses import astuple
 
-SANDBOX_SPAN = 23
+from console.core.listening import bind_error
+from console.sandbox.profiles.base import Ports
+
+SANDBOX_SPAN = max(astuple(Ports.from_base(0))) + 1  # the base and every offset after it
 
 
 def sandbox(base: int) -> range:
@@ -90,11 +93,4 @@ def unused(share: range) -> Iterator[int]:
     (bind to 0) is free only until a client connection anywhere takes it — with modules side by
     side, that happened between the pick and the child's own bind. Reserved ports are never
     handed out to clients, so one from a module's share stays free for its child."""
-    for port in share:
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        yield port
+    yield from (port for port in share if bind_error("127.0.0.1", port) is None)

@@ -16,7 +16,6 @@ import argparse
 import errno
 import ipaddress
 import shlex
-import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 
 from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
 from console.core.config import parse_listen
+from console.core.listening import bind_error
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -109,14 +109,8 @@ def origin_allowed(origin: str | None, host_header: str) -> bool:
 
 def port_problem(host: str, port: int) -> str | None:
     """Why (host, port) cannot be listened on, found by binding it once before serving."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            return _bind_sentence(exc, host, port)
-    return None
+    exc = bind_error(host, port)
+    return None if exc is None else _bind_sentence(exc, host, port)
 
 
 def _bind_sentence(exc: OSError, host: str, port: int) -> str:

@@ -15,12 +15,12 @@ import contextlib
 import json
 import os
 import signal
-import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from console.core.fsutil import atomic_write
+from console.core.listening import bind_error
 from console.sandbox.procs import SandboxError, process_alive, spawn, terminate, wait_until
 from console.sandbox.profiles import DEFAULT_PROFILE, get_profile
 from console.sandbox.profiles.base import DEFAULT_PORT_BASE, Context, Ports, container_prefix
@@ -170,18 +170,9 @@ def _ports_used(extra: tuple[str, ...]) -> list[str]:
 
 
 def _ports_in_use(ports: Ports, names: list[str]) -> list[str]:
-    """`name port` for each port something already listens on (a connection left in TIME_WAIT
-    does not count: SO_REUSEADDR, as nginx and PostgreSQL bind)."""
-    busy = []
-    for name in names:
-        port = getattr(ports, name)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                busy.append(f"{name} {port}")
-    return busy
+    """`name port` for each port something already listens on."""
+    taken = ((name, getattr(ports, name)) for name in names)
+    return [f"{name} {port}" for name, port in taken if bind_error("127.0.0.1", port)]
 
 
 def _deploy_v1(config: object, env: dict[str, str], say: Callable[[str], None]) -> None:

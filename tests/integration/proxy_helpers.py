@@ -28,6 +28,7 @@ from typing import Literal
 import httpx
 
 from console.core.config import Config, ProxyConfig, SlotConfig
+from console.core.listening import bind_error
 from console.core.proxy_types import ProxyDriver
 from console.core.traffic import ColourCounters, TrafficSnapshot
 from console.drivers.nginx import NginxDriver
@@ -88,13 +89,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx/haproxy bind
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    return bind_error("127.0.0.1", port) is None
 
 
 def free_ports(candidates: Iterable[int], count: int, avoid: Iterable[int] = ()) -> list[int]:

@@ -22,6 +22,7 @@ from console.drivers.progress.http import HttpProgress
 from console.drivers.progress.sql import SqlProgress
 from console.sandbox.postgres_proc import PostgresError, PostgresServer
 from tests import ports
+from tests.integration.proxy_helpers import bindable
 
 pytestmark = pytest.mark.integration
 
@@ -44,16 +45,6 @@ class SqlHeight(SqlProgress):
 
     def read(self) -> int | None:  # type: ignore[override]
         return self.read_height()
-
-
-def bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def free_port() -> int:
