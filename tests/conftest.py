@@ -9,6 +9,8 @@ other test relies on (dockerd, a shared world) or measure the machine (the bench
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             (name for prefix, name in SHARED_GROUPS.items() if module.startswith(prefix)), module
         )
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+def say_uncaptured(config: pytest.Config, line: str) -> None:
+    """Write `line` to the run's log even while output is captured: a 40 s build must show in
+    CI's log, on a pytest-xdist worker too (its stderr is the run's)."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print(f"[tests] {line}", file=sys.stderr, flush=True)
+
+
+@pytest.fixture(scope="session")
+def base_image(request: pytest.FixtureRequest) -> str:
+    """bluegreen-base:bookworm on the local Docker Engine, built here if missing — never left
+    to another module or an earlier run. Every worker asks; ensure_base_image's lock makes the
+    first build it and the others wait for it."""
+    from console.sandbox.images import ensure_base_image
+
+    return ensure_base_image(say=lambda line: say_uncaptured(request.config, line))

@@ -7,11 +7,16 @@ base image is debootstrapped from Debian's package mirror (which is reachable) a
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import ipaddress
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Callable, Iterator
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -37,6 +42,10 @@ IMAGE_SOURCES: dict[str, Traversable] = {
     EVM_INDEXER_REPOSITORY: _PACKAGE_DATA / "evm",
 }
 DEFAULT_CACHE_DIR = Path("/var/cache/bluegreen")
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 class ImageBuildError(Exception):
@@ -123,11 +132,37 @@ def gateway_from_attrs(attrs: dict[str, Any]) -> str | None:
     return None
 
 
-def ensure_base_image(client_or_runtime: Any = None, cache_dir: Path = DEFAULT_CACHE_DIR) -> str:
+@contextlib.contextmanager
+def _build_lock(name: str, cache_dir: Path = DEFAULT_CACHE_DIR) -> Iterator[None]:
+    """Hold an exclusive flock named `name` while building: two callers at once (two
+    `sandbox up`, two test workers) must not build one image side by side — the second would
+    debootstrap into the same cache again, or tag an image the first is still importing.
+
+    The lock lives in `cache_dir` (root's), else in the temp dir; it is per host, as builds
+    are. A flock ends with its process, so a crashed builder never leaves a stale lock."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(cache_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        fallback = Path(tempfile.gettempdir()) / f"bluegreen-{name}.lock"
+        fd = os.open(fallback, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # drops the flock
+
+
+def ensure_base_image(
+    client_or_runtime: Any = None,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    say: Callable[[str], None] = _to_stderr,
+) -> str:
     """Return BASE_IMAGE, building it offline-from-registry first if it is missing.
 
     debootstrap (root only) installs a minimal bookworm with python3 and python3-psycopg into a
     directory under `cache_dir` (~40 s), which is tarred and imported; both are removed afterwards.
+    Callers at once (threads or processes) build it once: the others wait and find it built.
     """
     client = _client(client_or_runtime)
     if image_exists(client, BASE_IMAGE):
@@ -140,7 +175,17 @@ def ensure_base_image(client_or_runtime: Any = None, cache_dir: Path = DEFAULT_C
             f"The base image {BASE_IMAGE} is missing and building it needs root and debootstrap: "
             "run `sudo apt-get install debootstrap`, then retry as root."
         )
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    with _build_lock("base-image", cache_dir):
+        if image_exists(client, BASE_IMAGE):  # another caller built it while this one waited
+            return BASE_IMAGE
+        say(f"Building {BASE_IMAGE} (debootstrap, ~40 s)…")
+        started = time.monotonic()
+        _debootstrap_and_import(client, debootstrap, cache_dir)
+        say(f"Built {BASE_IMAGE} in {time.monotonic() - started:.0f} s.")
+    return BASE_IMAGE
+
+
+def _debootstrap_and_import(client: DockerClient, debootstrap: str, cache_dir: Path) -> None:
     work = Path(tempfile.mkdtemp(prefix="base-", dir=cache_dir))
     rootfs, archive = work / "rootfs", work / "rootfs.tar"
     try:
@@ -183,7 +228,6 @@ def ensure_base_image(client_or_runtime: Any = None, cache_dir: Path = DEFAULT_C
         shutil.rmtree(work, ignore_errors=True)
     if not image_exists(client, BASE_IMAGE):
         raise ImageBuildError(f"Importing {BASE_IMAGE} failed; see `journalctl -u docker`.")
-    return BASE_IMAGE
 
 
 def build_standin(
@@ -216,7 +260,10 @@ def build_image(
     base = ensure_base_image(docker_client)
     ref = f"{repository}:{tag}"
     try:
-        with resources.as_file(directory) as context:  # a real directory, even from a zip
+        # One build of a ref at a time: two concurrent builds of one tag race on the tag.
+        lock_name = "build-" + ref.replace("/", "_").replace(":", "_")
+        # as_file: a real directory, even from a zip.
+        with _build_lock(lock_name), resources.as_file(directory) as context:
             docker_client.images.build(
                 path=str(context),
                 tag=ref,

@@ -91,7 +91,7 @@ def sweep() -> None:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _clean_module() -> Iterator[None]:
+def _clean_module(base_image: str) -> Iterator[None]:
     sweep()
     yield
     sweep()

@@ -96,7 +96,7 @@ def _missing() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def podman() -> Iterator[Podman]:
+def podman(base_image: str) -> Iterator[Podman]:
     reason = _missing()
     if reason:
         pytest.skip(reason)
@@ -113,7 +113,7 @@ def podman() -> Iterator[Podman]:
     service: subprocess.Popen[bytes] | None = None
     try:
         loaded = subprocess.run(
-            f"docker save {BASE_IMAGE} | podman load",
+            f"docker save {base_image} | podman load",
             shell=True,
             env=env,
             capture_output=True,

@@ -85,7 +85,7 @@ health_path = "/metrics"
 
 
 @pytest.fixture()
-def indexer() -> Iterator[tuple[str, int]]:
+def indexer(base_image: str) -> Iterator[tuple[str, int]]:
     with script_container(
         PREFIX, uuid.uuid4().hex[:6], INDEXER, env={"TARGET": str(TARGET)},
         labels={"bgtest.src": "1"}, restart_policy="no",

@@ -61,7 +61,7 @@ def sweep() -> None:
 
 
 @pytest.fixture
-def runtime() -> Iterator[DockerRuntime]:
+def runtime(base_image: str) -> Iterator[DockerRuntime]:
     sweep()
     yield DockerRuntime()
     sweep()
