@@ -158,10 +158,13 @@ class LogPane(Vertical):
         if batch:
             self._shown.extend(batch)
             log.write_lines(self._rows(batch), scroll_end=False)
-            if pinned:
-                self._scroll_to_end()
-            else:
+            if not pinned:
                 self.unseen += len(batch)
+        # Also with no new lines: a layout change after the last scroll (the pane got shorter
+        # when the rows above it were drawn) leaves the end below the view, and a flood that has
+        # stopped brings no next write to scroll — the pane claimed to follow, rows short of it.
+        if pinned and (batch or not log.is_vertical_scroll_end):
+            self._scroll_to_end()
         self._update_labels()
 
     def _scroll_to_end(self) -> None:
