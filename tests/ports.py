@@ -49,6 +49,7 @@ RESOURCES_SANDBOX = sandbox(29500)
 WEB_VIEW = sandbox(29600)
 WEB_VIEW_WEB = 29650
 WEB_VIEW_SINK = 29651  # the planted webhook and HTTP progress source
+SANDBOX_DOWN = sandbox(29700)
 
 # ── a private nginx, HAProxy or PostgreSQL of the module's own ───────────────────────────────
 FIRST_INSTALL = (28300, 28301, 28302, 28320)  # proxy, blue, green, PostgreSQL

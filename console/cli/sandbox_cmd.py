@@ -44,7 +44,13 @@ def _up(args: argparse.Namespace) -> int:
 def _down(args: argparse.Namespace) -> int:
     from console.sandbox import world
 
-    world.down(_dir(args), say=render.say)
+    left = world.down(_dir(args), say=render.say)
+    if left:
+        render.error(
+            "sandbox down could not remove all of the sandbox: stop or remove what is listed "
+            "above by hand (`docker rm -f NAME`, `kill PID`), then run it again."
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -63,6 +63,7 @@ class SandboxInfo:
     speed: int = DEFAULT_SPEED
     profile: str = DEFAULT_PROFILE  # sandboxes made before profiles existed are explorers
     service: str = "explorer"
+    docker_host: str = ""  # the engine the containers run on ("" = $DOCKER_HOST / local)
 
     def save(self) -> None:
         atomic_write(Path(self.dir) / "sandbox.json", json.dumps(asdict(self), indent=2))
@@ -159,6 +160,7 @@ def up(
         speed=speed,
         profile=kind.name,
         service=kind.service,
+        docker_host=docker_host,
     )
     info.save()
     _deploy_v1(config, dict(kind.v1_env), say)
@@ -205,34 +207,124 @@ def _deploy_v1(config: object, env: dict[str, str], say: Callable[[str], None]) 
         console.close()
 
 
-def down(directory: Path | None = None, say: Callable[[str], None] = print) -> None:
-    from console.core.config import load_config
-    from console.core.installation import LABEL_SERVICE, Installation
+def down(directory: Path | None = None, say: Callable[[str], None] = print) -> list[str]:
+    """Stop and remove everything the sandbox in `directory` made; return what could not be
+    removed (empty when all is gone).
+
+    Nothing here depends on the config parsing: an operator may have edited it into something
+    this version refuses (an unknown key), and `down` must still find the agent (by the pid its
+    lease records in the state dir), the containers (by name and label, on the engine recorded
+    at `up`) and the host processes (by their recorded pids, then any process still naming the
+    directory on its command line)."""
+    from console.core.installation import LABEL_SERVICE
+    from console.core.lock import AgentLease
 
     directory = (directory or default_dir()).resolve()
     info = SandboxInfo.load(directory)
     if info is None:
         say(f"No sandbox in {directory}.")
-        return
+        return []
+    settings = _raw_settings(Path(info.config))
+    state_dir = Path(str(settings.get("state_dir") or directory / "state"))
+    runtime = settings.get("runtime")
+    docker_host = info.docker_host or (
+        str(runtime.get("docker_host") or "") if isinstance(runtime, dict) else ""
+    )
+    left: list[str] = []
     with contextlib.suppress(Exception):
-        inst = Installation(load_config(info.config))
-        agent = inst.agent_lease.info()
-        terminate(agent.pid)
-        for container in inst.runtime.list_by_label(LABEL_SERVICE, info.service):
-            if container.name in info.containers:
-                inst.runtime.stop(container.name, timeout=2)
-                inst.runtime.remove(container.name)
-    terminate(info.pids.get("chain"))
-    terminate(info.pids.get("nginx"), signal.SIGQUIT)
+        terminate(AgentLease(state_dir).info().pid)
+    left += _remove_containers(info.containers, LABEL_SERVICE, info.service, docker_host)
+    for name, pid in info.pids.items():
+        terminate(pid, signal.SIGQUIT if name == "nginx" else signal.SIGTERM)
     with contextlib.suppress(SandboxError):
         get_profile(info.profile).stop(directory, info.ports)
+    for pid in _processes_naming(directory):
+        terminate(pid)
+    left += [f"process {pid} ({_cmdline(pid)})" for pid in _processes_naming(directory)]
     # The stand-in images are kept, like the base image: another sandbox on this host (the tests',
     # running in parallel) may be about to deploy the same tags, and Docker only refuses to remove
     # an image a container is using *now* — removing them here broke its next deploy.
     import shutil
 
     shutil.rmtree(directory, ignore_errors=True)
-    say(f"Sandbox in {directory} removed (the cached images are kept: bluegreen-base, stand-ins).")
+    if directory.exists():
+        left.append(f"directory {directory}")
+    if left:
+        say(f"Sandbox in {directory} only partly removed; still there: {'; '.join(left)}.")
+    else:
+        say(
+            f"Sandbox in {directory} removed (the cached images are kept: bluegreen-base, "
+            "stand-ins)."
+        )
+    return left
+
+
+def _raw_settings(config: Path) -> dict[str, object]:
+    """The config file as plain TOML, unvalidated (`{}` if it is not even TOML): what `down`
+    needs from it must be readable when the config no longer passes validation."""
+    import tomllib
+
+    try:
+        return tomllib.loads(config.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _remove_containers(names: list[str], label: str, service: str, docker_host: str) -> list[str]:
+    """Remove the sandbox's containers by name and by label; return those still there."""
+    import docker
+    import docker.errors
+
+    try:
+        client = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
+        labelled = client.containers.list(all=True, filters={"label": f"{label}={service}"})
+        found = {c.name for c in labelled if c.name in names}
+        for name in names:
+            with contextlib.suppress(docker.errors.NotFound):
+                client.containers.get(name)
+                found.add(name)
+        left = []
+        for name in sorted(found):
+            try:
+                client.containers.get(name).remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.DockerException as exc:
+                left.append(f"container {name} ({exc})")
+        return left
+    except Exception as exc:  # an engine that is gone fails in requests, not in docker
+        where = docker_host or "the local Docker Engine"
+        return [f"containers {', '.join(names)} (cannot reach {where}: {exc})"]
+
+
+def _processes_naming(directory: Path) -> list[int]:
+    """Live processes with an argument in `directory` (an agent's --config, nginx's -p,
+    PostgreSQL's -D), this process and its ancestors excepted."""
+    mine = {os.getpid()}
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        pid = os.getpid()
+        while pid > 1:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            mine.add(pid)
+    prefix = f"{directory}/"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in mine:
+            continue
+        with contextlib.suppress(OSError):
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            names_it = any(
+                a == str(directory) or a.startswith(prefix) or f"={prefix}" in a for a in args
+            )
+            if names_it and process_alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    return "gone"
 
 
 def status(directory: Path | None = None) -> dict[str, object]:

@@ -107,7 +107,7 @@ def bring_up(
         stdin=subprocess.DEVNULL,
     )
     if result.returncode != 0:
-        tear_down(directory)
+        tear_down(directory, strict=False)  # the failure to report is up's
         raise AssertionError(f"sandbox up failed:\n{result.stdout}\n{result.stderr}")
     password = ""
     secrets = directory / "secrets.env"
@@ -124,15 +124,19 @@ def bring_up(
     )
 
 
-def tear_down(directory: Path) -> None:
-    subprocess.run(
+def tear_down(directory: Path, strict: bool = True) -> None:
+    """`sandbox down --dir`; with `strict`, fail (the test's teardown errors) when it says
+    something of the sandbox is left — an agent or a container outliving its test."""
+    result = subprocess.run(
         [sys.executable, "-m", "console", "sandbox", "down", "--dir", str(directory)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         stdin=subprocess.DEVNULL,
     )
     shutil.rmtree(directory, ignore_errors=True)
+    if strict and result.returncode != 0:
+        raise AssertionError(f"sandbox down left something:\n{result.stdout}{result.stderr}")
 
 
 def stop_agent(world: Sandbox) -> None:
