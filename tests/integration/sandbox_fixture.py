@@ -67,6 +67,28 @@ class Sandbox:
         )
         return response.headers.get("X-Bluegreen-Color")
 
+    def why(self, drawn: str = "") -> str:
+        """What tells why an end-to-end step did not happen, for its failure message: the
+        installation's last events, the agent's log tail, and `drawn` — what the console last
+        showed (the gate in its confirmation, its notifications)."""
+        history = self.cli("history", "--json", timeout=60)
+        events = history.stdout.strip().splitlines()[-40:] or [history.stderr.strip()]
+        agent_log = self.dir / "state" / "agent.log"
+        try:
+            agent = agent_log.read_text(errors="replace").splitlines()[-40:]
+        except OSError as exc:
+            agent = [f"(no agent log: {exc})"]
+        return "\n".join(
+            [
+                "── the console last drew ──",
+                drawn or "(nothing recorded)",
+                "── bluegreen history --json (tail) ──",
+                *events,
+                f"── {agent_log} (tail) ──",
+                *agent,
+            ]
+        )
+
     def sandbox_status(self) -> dict:  # type: ignore[type-arg]
         """`bluegreen sandbox status --json` for this sandbox's directory."""
         result = self.cli("sandbox", "status", "--dir", str(self.dir), "--json")

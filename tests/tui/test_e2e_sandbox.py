@@ -4,10 +4,14 @@ roll back — and the same console read-only can do none of it."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.screen import Screen
 from textual.widgets import Input
 
 from console.core.config import load_config
@@ -34,41 +38,103 @@ def sandbox() -> Iterator[Sandbox]:
         tear_down(world.dir)
 
 
-async def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
+class RecordingApp(BluegreenApp):
+    """The console as operators run it, keeping every notification it showed (toasts vanish
+    after seconds; a failure message needs them)."""
+
+    CSS_PATH = Path(inspect.getfile(BluegreenApp)).with_name("app.tcss")  # not beside this file
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(console)
+        self.shown: list[str] = []
+
+    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:  # type: ignore[override]
+        self.shown.append(f"[{title}] {message}" if title else message)
+        super().notify(message, title=title, **kwargs)
+
+
+def text_of(screen: Screen[Any], selector: str) -> str:
+    found = screen.query(selector)
+    return " | ".join(str(widget.render()) for widget in found) if found else "(not shown)"
+
+
+def drawn(app: RecordingApp, dialog: str = "") -> str:
+    """What the console showed: the dialog last seen, the main screen's green panel and gate,
+    every notification."""
+    main = app.main
+    lines = [dialog] if dialog else []
+    for part in ("green-state", "green-gate", "green-reason", "blue-state"):
+        found = main.query(f"#{part}")
+        lines.append(f"{part}: {str(found.first().render()) if found else '(none)'}")
+    lines += [f"notification: {line}" for line in app.shown] or ["(no notifications)"]
+    return "\n".join(lines)
+
+
+async def wait_until(
+    check: Callable[[], bool], seconds: float, what: str, why: Callable[[], str] = str
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if await asyncio.to_thread(check):
             return
         await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}\n{await asyncio.to_thread(why)}")
 
 
 async def test_deploy_switch_rollback_from_the_keyboard(sandbox: Sandbox) -> None:
     console = Console.open(load_config(str(sandbox.config)))
-    app = BluegreenApp(console)
+    app = RecordingApp(console)
+    dialog = ""
+
+    def why() -> str:
+        return sandbox.why(drawn(app, dialog))
+
     try:
         async with app.run_test(size=(140, 45)) as pilot:
-            await wait_until(lambda: console.status().live == "blue", 10, "blue live on screen")
+            await wait_until(lambda: console.status().live == "blue", 10, "blue live", why)
             await pilot.press("D")
             await pilot.pause()
             app.screen.query_one("#deploy-image", Input).value = "v2"
             await pilot.press("enter")
             await wait_until(
-                lambda: console.status().slots["green"].state == "ready", 240, "green ready"
+                lambda: console.status().slots["green"].state == "ready", 240, "green ready", why
             )
-            await pilot.pause(1.5)  # the panel's next poll
-            await pilot.press("S")
-            await pilot.pause()
-            assert "green" in str(app.screen.query_one("#switch-title").render())
+            # S opens the confirmation on the gate as planned at that moment: when it is not met
+            # the dialog asks for a typed 'green' and Force, and `y` is (by design) no answer.
+            # So press S once the screen shows green ready and the gate is met — and when the
+            # gate changed meanwhile (the dialog says so), close it and ask again.
+            for _attempt in range(5):
+                await wait_until(
+                    lambda: console.plan_switch().gate_met, 60, "the gate to be met", why
+                )
+                deadline = time.monotonic() + 10  # the screen's next polls
+                while "READY" not in text_of(app.main, "#green-state").upper():
+                    assert time.monotonic() < deadline, f"green not drawn ready\n{why()}"
+                    await pilot.pause(0.25)
+                await pilot.press("S")
+                await pilot.pause()
+                assert "green" in text_of(app.screen, "#switch-title")
+                dialog = "switch dialog: " + " / ".join(
+                    text_of(app.screen, part)
+                    for part in ("#switch-title", "#switch-gate", ".detail")
+                )
+                if app.screen.query("#confirm"):
+                    break
+                print(f"S showed an unmet gate, asking again: {dialog}")  # the cause, if it fails
+                await pilot.press("escape")
+                await pilot.pause()
+            else:
+                raise AssertionError(f"the gate never stayed met for a switch\n{why()}")
             await pilot.press("y")
-            await wait_until(lambda: sandbox.served_by() == "green", 30, "traffic on green")
+            await wait_until(lambda: sandbox.served_by() == "green", 30, "traffic on green", why)
             await pilot.pause(1.5)
             await pilot.press("R")
             await pilot.pause()
+            dialog = "rollback dialog: " + text_of(app.screen, "Label")
             await pilot.press("y")
-            await wait_until(lambda: sandbox.served_by() == "blue", 30, "traffic back on blue")
+            await wait_until(lambda: sandbox.served_by() == "blue", 30, "traffic back on blue", why)
         events = [e.kind for e in console.events()]
-        assert "switch" in events and "rollback" in events
+        assert "switch" in events and "rollback" in events, why()
     finally:
         console.close()
 
