@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +52,38 @@ def test_existing_base_image_is_returned_without_building(monkeypatch: pytest.Mo
     monkeypatch.setattr(images, "image_exists", lambda client, ref: ref == images.BASE_IMAGE)
     monkeypatch.setattr("subprocess.run", lambda *a, **k: pytest.fail("must not build"))
     assert images.ensure_base_image() == "bluegreen-base:bookworm"
+
+
+def test_callers_at_once_build_the_base_image_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Two test workers (or two `sandbox up`) that both find the image missing: the build lock
+    # makes the second wait and find it built, instead of debootstrapping a second copy.
+    built: list[str] = []
+    started = threading.Event()
+
+    def slow_build(client: Any, debootstrap: str, cache_dir: Path) -> None:
+        started.set()
+        time.sleep(0.3)  # long enough for the other caller to arrive and wait
+        built.append("base")
+
+    monkeypatch.setattr(images, "_client", lambda _=None: object())
+    monkeypatch.setattr(images, "image_exists", lambda client, ref: bool(built))
+    monkeypatch.setattr(images, "_debootstrap_and_import", slow_build)
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/sbin/debootstrap")
+    said: list[str] = []
+    callers = [
+        threading.Thread(
+            target=lambda: images.ensure_base_image(cache_dir=tmp_path, say=said.append)
+        )
+        for _ in range(3)
+    ]
+    callers[0].start()
+    assert started.wait(5)
+    for caller in callers[1:]:
+        caller.start()
+    for caller in callers:
+        caller.join(10)
+    assert built == ["base"]
+    assert said[0].startswith("Building bluegreen-base:bookworm") and len(said) == 2
