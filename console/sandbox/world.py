@@ -230,10 +230,17 @@ def down(directory: Path | None = None, say: Callable[[str], None] = print) -> l
     docker_host = info.docker_host or (
         str(runtime.get("docker_host") or "") if isinstance(runtime, dict) else ""
     )
+    slots = settings.get("slots")
+    renamed = [  # an operator may have renamed the slots' containers since `up`
+        str(slot["container"])
+        for slot in (slots.values() if isinstance(slots, dict) else ())
+        if isinstance(slot, dict) and slot.get("container")
+    ]
+    containers = sorted({*info.containers, *renamed})
     left: list[str] = []
     with contextlib.suppress(Exception):
         terminate(AgentLease(state_dir).info().pid)
-    left += _remove_containers(info.containers, LABEL_SERVICE, info.service, docker_host)
+    left += _remove_containers(containers, LABEL_SERVICE, info.service, docker_host)
     for name, pid in info.pids.items():
         terminate(pid, signal.SIGQUIT if name == "nginx" else signal.SIGTERM)
     with contextlib.suppress(SandboxError):
@@ -271,7 +278,8 @@ def _raw_settings(config: Path) -> dict[str, object]:
 
 
 def _remove_containers(names: list[str], label: str, service: str, docker_host: str) -> list[str]:
-    """Remove the sandbox's containers by name and by label; return those still there."""
+    """Remove the sandbox's containers — by name, and those its label marks as the service's
+    under one of those names (a stopped one too); return those still there."""
     import docker
     import docker.errors
 
