@@ -71,8 +71,16 @@ class Sandbox:
         """What tells why an end-to-end step did not happen, for its failure message: the
         installation's last events, the agent's log tail, and `drawn` — what the console last
         showed (the gate in its confirmation, its notifications)."""
-        history = self.cli("history", "--json", timeout=60)
-        events = history.stdout.strip().splitlines()[-40:] or [history.stderr.strip()]
+        history = self.cli("history", "--json", "--limit", "25", timeout=60)
+        try:
+            records = sorted(json.loads(history.stdout)["events"], key=lambda e: e["id"])
+            events = [
+                f"{time.strftime('%H:%M:%S', time.localtime(e['at']))} {e['kind']} "
+                f"{e['color'] or '-'} ({e['actor']}): {e['text']}"
+                for e in records
+            ]
+        except (ValueError, KeyError, TypeError):
+            events = [history.stdout[-3000:], history.stderr.strip()]
         agent_log = self.dir / "state" / "agent.log"
         try:
             agent = agent_log.read_text(errors="replace").splitlines()[-40:]
@@ -82,7 +90,7 @@ class Sandbox:
             [
                 "── the console last drew ──",
                 drawn or "(nothing recorded)",
-                "── bluegreen history --json (tail) ──",
+                "── the last events (bluegreen history --json) ──",
                 *events,
                 f"── {agent_log} (tail) ──",
                 *agent,
