@@ -103,10 +103,16 @@ async def test_deploy_switch_rollback_from_the_keyboard(sandbox: Sandbox) -> Non
             # the dialog asks for a typed 'green' and Force, and `y` is (by design) no answer.
             # So press S once the screen shows green ready and the gate is met — and when the
             # gate changed meanwhile (the dialog says so), close it and ask again.
+            ready_at = time.monotonic()
             for _attempt in range(5):
+                plan = await asyncio.to_thread(console.plan_switch)
+                if not plan.gate_met:  # green "ready", its gate not (yet, or any more): say why
+                    unmet = [f"{c.name}: {c.detail}" for c in plan.conditions if not c.met]
+                    print(f"green ready but the gate unmet: {unmet or plan.blocked_reason}")
                 await wait_until(
                     lambda: console.plan_switch().gate_met, 60, "the gate to be met", why
                 )
+                print(f"gate met {time.monotonic() - ready_at:.1f} s after green read ready")
                 deadline = time.monotonic() + 10  # the screen's next polls
                 while "READY" not in text_of(app.main, "#green-state").upper():
                     assert time.monotonic() < deadline, f"green not drawn ready\n{why()}"
