@@ -37,6 +37,7 @@ from console.core.model import (
     Color,
     Outcome,
     Phase,
+    Sample,
     SlotState,
     SlotStatus,
     SwitchPolicy,
@@ -179,16 +180,16 @@ class Agent:
         # Read after the round: a drift the proxy sampler just fixed counts in this tick.
         live = store.live()
         self.analysis.observe(now, live)
-        live_height = self.previous[live].height if live and live in self.previous else None
+        live_sample = None
         statuses: dict[Color, SlotStatus] = {}
         # The live colour first, so the candidate is compared with its height from this tick.
         for color in (live, other(live)) if live else COLORS:
             deployment = store.active_deployment(color)
             watch = self.watches[color]
             watch.parity = self.parity.report()
-            status = watch.observe(now, head, live, live_height, deployment)
-            if color == live and status.height is not None:
-                live_height = status.height
+            status = watch.observe(now, head, live, live_sample, deployment)
+            if color == live and status.height is not None and watch.last_sample is not None:
+                live_sample = Sample(watch.last_sample.at, status.head, status.height)
             if self.head is not None:
                 status = replace(status, readings=(*status.readings, self.head.published()))
             if head_error and status.reason is None and status.state != SlotState.EMPTY:
