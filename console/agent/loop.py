@@ -27,6 +27,7 @@ from console.agent.resource_alerts import ResourceAlerts
 from console.agent.retire import Retirement
 from console.agent.samplers import Sampler, sample_round
 from console.agent.slot_watch import SlotWatch
+from console.agent.state_events import record_state_changes
 from console.agent.systemd import notify
 from console.agent.traffic_watch import TrafficWatch
 from console.core.installation import Installation
@@ -209,9 +210,10 @@ class Agent:
                     status.eta_seconds if status.eta_seconds is not None else -1.0,
                     now,
                 )
+        record_state_changes(store, str(AGENT_ACTOR), self.previous, statuses)
         for color, status in statuses.items():
             self._transitions(color, status, live)
-        self.resource_alerts.after_tick(statuses)
+        self.resource_alerts.after_tick(statuses, now)
         self._post_switch_watch(now, statuses)
         self.analysis.post_switch(now)  # traffic analysis: console/agent/analysis_watch.py
         self.retirement.tick(now, statuses)
