@@ -158,3 +158,31 @@ def test_state_changes_are_events_with_their_reason(tmp_path: Path) -> None:
     failed = dataclasses.replace(syncing, state=SlotState.FAILED, reason="Stalled at height 9.")
     assert state_change_text(syncing, failed) == "green: syncing → failed (Stalled at height 9.)"
     store.close()
+
+
+def test_the_console_says_at_head_instead_of_an_eta() -> None:
+    from console.tui.widgets.slot_panel import speed_line
+
+    ready = SlotStatus("green", SlotState.READY, lag=1, speed=1.0, head_speed=1.0, at_head=True)
+    assert str(speed_line(ready, T0)) == "speed 1.0 b/s (head +1.0 b/s) · at head"
+    syncing = dataclasses.replace(ready, state=SlotState.SYNCING, lag=600, at_head=False)
+    assert "ETA — (not closing in)" in str(speed_line(syncing, T0))
+
+
+def test_at_the_head_the_disk_outlook_is_growth_alone() -> None:
+    from console.core.disk import DiskOutlook, disk_warning, free_disk_condition
+    from console.core.resources import ResourceFigures, disk_text
+
+    # The reported false alarm: a caught-up colour, a closing speed near zero at the head, and
+    # "fills its budget 256.0 MiB before caught up: full in 6.6h, catch-up ETA 46.8h".
+    catching_up = DiskOutlook(100 << 20, 4400.0, 46.8 * 3600, "budget 256.0 MiB")
+    assert disk_warning("green", catching_up) is not None
+    # At the head the tracker gives no ETA, so there is no catch-up to outlast.
+    at_head = dataclasses.replace(catching_up, eta_seconds=None)
+    assert at_head.fills_before_caught_up is None and disk_warning("green", at_head) is None
+    assert free_disk_condition(at_head).met
+    figures = ResourceFigures(
+        disk_free_bytes=at_head.free_bytes, disk_full_in_seconds=at_head.full_in_seconds
+    )
+    text = disk_text(figures) or ""
+    assert "full in 6.6h" in text and "before caught up" not in text
