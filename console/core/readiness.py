@@ -149,7 +149,10 @@ class ReadinessGate:
             self._failing_readings = 0
             if self.catchup and not conditions[0].met:  # the lag itself failed:
                 self._lag_ok_since = None  # the hold starts again from the next low-lag sample
-            return [replace(c, detail=f"{c.detail}, for {failing_for:.1f} s") for c in conditions]
+            return [
+                c if c.met else replace(c, detail=f"{c.detail}, for {failing_for:.1f} s")
+                for c in conditions
+            ]
         return [c if c.met else _within_grace(c, failing_for, grace) for c in conditions]
 
     def _held_condition(self, now: float, others_met: bool) -> Condition:
