@@ -19,7 +19,6 @@ state between evaluations, so one gate object is used per colour per deployment.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
@@ -222,7 +221,8 @@ def live_allowance(inputs: GateInputs, sample_interval: float) -> int:
     skew = 0.0
     if inputs.sample_at is not None and inputs.live_sample_at is not None:
         skew = abs(inputs.sample_at - inputs.live_sample_at)
-    return math.ceil(inputs.head_speed * (skew + sample_interval))
+    # Rounded, not ceiled: a slope of 1.02 b/s is a block a second, one block of allowance.
+    return max(1, round(inputs.head_speed * (skew + sample_interval)))
 
 
 def _not_behind_live(inputs: GateInputs, sample_interval: float) -> Condition:
