@@ -27,6 +27,7 @@ from console.agent.resource_alerts import ResourceAlerts
 from console.agent.retire import Retirement
 from console.agent.samplers import Sampler, sample_round
 from console.agent.slot_watch import SlotWatch
+from console.agent.state_events import record_state_changes
 from console.agent.systemd import notify
 from console.agent.traffic_watch import TrafficWatch
 from console.core.installation import Installation
@@ -37,6 +38,7 @@ from console.core.model import (
     Color,
     Outcome,
     Phase,
+    Sample,
     SlotState,
     SlotStatus,
     SwitchPolicy,
@@ -179,16 +181,16 @@ class Agent:
         # Read after the round: a drift the proxy sampler just fixed counts in this tick.
         live = store.live()
         self.analysis.observe(now, live)
-        live_height = self.previous[live].height if live and live in self.previous else None
+        live_sample = None
         statuses: dict[Color, SlotStatus] = {}
         # The live colour first, so the candidate is compared with its height from this tick.
         for color in (live, other(live)) if live else COLORS:
             deployment = store.active_deployment(color)
             watch = self.watches[color]
             watch.parity = self.parity.report()
-            status = watch.observe(now, head, live, live_height, deployment)
-            if color == live and status.height is not None:
-                live_height = status.height
+            status = watch.observe(now, head, live, live_sample, deployment)
+            if color == live and status.height is not None and watch.last_sample is not None:
+                live_sample = Sample(watch.last_sample.at, status.head, status.height)
             if self.head is not None:
                 status = replace(status, readings=(*status.readings, self.head.published()))
             if head_error and status.reason is None and status.state != SlotState.EMPTY:
@@ -208,9 +210,10 @@ class Agent:
                     status.eta_seconds if status.eta_seconds is not None else -1.0,
                     now,
                 )
+        record_state_changes(store, str(AGENT_ACTOR), self.previous, statuses)
         for color, status in statuses.items():
             self._transitions(color, status, live)
-        self.resource_alerts.after_tick(statuses)
+        self.resource_alerts.after_tick(statuses, now)
         self._post_switch_watch(now, statuses)
         self.analysis.post_switch(now)  # traffic analysis: console/agent/analysis_watch.py
         self.retirement.tick(now, statuses)

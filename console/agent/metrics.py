@@ -130,9 +130,14 @@ class AgentCollector(Collector):
             ),
             "eta": (
                 gauge(
-                    "eta_seconds", "Time to catch up at the closing speed; absent if not closing."
+                    "eta_seconds",
+                    "Time to catch up at the closing speed; absent at the head or if not closing.",
                 ),
                 lambda s: s.eta_seconds,
+            ),
+            "at_head": (
+                gauge("at_head", "1 when caught up and following the head (within max_lag)."),
+                lambda s: None if s.lag is None else float(s.at_head),
             ),
             "ready": (gauge("ready", "1 when every readiness condition holds."), _ready),
             "healthy": (
@@ -262,7 +267,7 @@ class AgentCollector(Collector):
 
 
 def _closing_speed(status: SlotStatus) -> float | None:
-    if status.speed is None or status.head_speed is None:
+    if status.at_head or status.speed is None or status.head_speed is None:
         return None
     return status.speed - status.head_speed
 

@@ -6,6 +6,10 @@
   a notification.
 - Disk: a colour whose database fills before it catches up (its resources carry the warning,
   from ResourceWatch) is recorded and notified once per deployment, again after it cleared.
+- Evidence first: a warning (disk or contention) is recorded and notified only once it has held
+  `[notify] alarm_after_seconds`, and says how long; one odd reading (an ETA from a near-zero
+  closing speed, a latency spike) is not an alarm. When it goes away after being sent, an event
+  and a notification say it cleared.
 - History: every tick's figures fold into the deployment's peaks (store_resources); when the
   deployment becomes ready, a notification and an event carry them.
 """
@@ -23,7 +27,7 @@ from console.core.disk import (
     is_disk_warning,
 )
 from console.core.model import COLORS, Color, SlotState, SlotStatus, other
-from console.core.resources import ResourceFigures
+from console.core.resources import ResourceFigures, duration_text
 from console.core.store_resources import DeploymentResources, put_deployment_resources
 
 if TYPE_CHECKING:
@@ -42,7 +46,9 @@ class ResourceAlerts:
         self.baselines = {color: ContentionBaseline() for color in COLORS}
         self.peaks: dict[int, DeploymentResources] = {}
         self._written: dict[int, tuple[float, DeploymentResources]] = {}
+        self.alarm_after = inst.config.notify.alarm_after_seconds
         self._warned: set[tuple[Color, str]] = set()
+        self._seen_since: dict[tuple[Color, str], float] = {}  # a warning's first tick in a row
         self._summarized: set[int] = set()
 
     def annotate(
@@ -73,12 +79,13 @@ class ResourceAlerts:
         figures = status.resources or ResourceFigures()
         return replace(status, resources=replace(figures, warnings=(*figures.warnings, warning)))
 
-    def after_tick(self, statuses: dict[Color, SlotStatus]) -> None:
+    def after_tick(self, statuses: dict[Color, SlotStatus], now: float | None = None) -> None:
         if not self.enabled:
             return
+        now = time.monotonic() if now is None else now
         for color, status in statuses.items():
             figures = status.resources
-            self._warn(color, status, figures)
+            self._warn(color, status, figures, now)
             if figures is None or status.deployment_id is None:
                 continue
             self._fold(status.deployment_id, figures)
@@ -86,22 +93,34 @@ class ResourceAlerts:
                 self._summarized.add(status.deployment_id)
                 self._summarize(color, status)
 
-    def _warn(self, color: Color, status: SlotStatus, figures: ResourceFigures | None) -> None:
+    def _warn(
+        self, color: Color, status: SlotStatus, figures: ResourceFigures | None, now: float
+    ) -> None:
         warnings = figures.warnings if figures is not None else ()
+        store, service = self.inst.store, self.inst.config.service
         for kind in ("disk", "contention"):
             text = next((w for w in warnings if _kind(w) == kind), None)
             key = (color, kind)
             if text is None:
-                self._warned.discard(key)  # cleared: warn again if it comes back
+                self._seen_since.pop(key, None)
+                if key in self._warned:  # cleared: say so, and warn again if it comes back
+                    self._warned.discard(key)
+                    cleared = f"{color}'s {kind} warning cleared."
+                    store.record_event(
+                        "resources", cleared, "info", self.actor, color, status.deployment_id
+                    )
+                    self.inst.notifier.send("resources", f"{service}: {cleared}")
                 continue
-            if key in self._warned:
+            held = now - self._seen_since.setdefault(key, now)
+            if key in self._warned or held < self.alarm_after:
                 continue
             self._warned.add(key)
-            store = self.inst.store
+            if held > 0:
+                text = f"{text} (for {duration_text(held)})"
             store.record_event(
                 "resources", text, "warning", self.actor, color, status.deployment_id
             )
-            self.inst.notifier.send("resources", f"{self.inst.config.service}: {text}", "warning")
+            self.inst.notifier.send("resources", f"{service}: {text}", "warning")
 
     def _fold(self, deployment_id: int, figures: ResourceFigures) -> None:
         folded = self.peaks.get(deployment_id, DeploymentResources()).folded(figures)

@@ -12,7 +12,6 @@ and the log-pattern watcher, so nothing seen by a previous version counts for th
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -125,8 +124,12 @@ class SlotWatch:
         return tuple(sampler.published() for sampler in parts)
 
     def _new_tracker(self) -> CatchupTracker:
+        readiness = self.inst.config.readiness
         return CatchupTracker(
-            window_seconds=30.0, stall_seconds=self.inst.config.readiness.stall_seconds
+            window_seconds=30.0,
+            stall_seconds=readiness.stall_seconds,
+            max_lag=readiness.max_lag,
+            leave_after_seconds=readiness.leave_after_seconds,
         )
 
     def _new_instance(self, info: ContainerInfo, now: float) -> None:
@@ -155,7 +158,7 @@ class SlotWatch:
         now: float,
         head: Sampled[int | None] | None,
         live: Color | None,
-        live_height: int | None,
+        live_sample: Sample | None,
         deployment: Deployment | None,
     ) -> SlotStatus:
         """One tick: compose this colour's state from the latest readings of its parts."""
@@ -194,7 +197,7 @@ class SlotWatch:
             self.tracker.restart_stall_clock(now)
             self._unwatched = False
         self._seen_started_at = info.started_at
-        status = self._observe_container(info, now, head, live, live_height, deployment)
+        status = self._observe_container(info, now, head, live, live_sample, deployment)
         resources = self.resources.figures(self.tracker.eta_seconds)
         status = replace(status, readings=self.readings(), resources=resources)
         if docker_silent:
@@ -209,7 +212,7 @@ class SlotWatch:
         now: float,
         head: Sampled[int | None] | None,
         live: Color | None,
-        live_height: int | None,
+        live_sample: Sample | None,
         deployment: Deployment | None,
     ) -> SlotStatus:
         base = SlotStatus(
@@ -226,7 +229,7 @@ class SlotWatch:
         )
         if not info.running:
             return self._not_running(info, deployment, base)
-        return self._running(info, now, head, live, live_height, deployment, base)
+        return self._running(info, now, head, live, live_sample, deployment, base)
 
     def _not_running(
         self, info: ContainerInfo, deployment: Deployment | None, base: SlotStatus
@@ -264,7 +267,7 @@ class SlotWatch:
         now: float,
         head: Sampled[int | None] | None,
         live: Color | None,
-        live_height: int | None,
+        live_sample: Sample | None,
         deployment: Deployment | None,
         base: SlotStatus,
     ) -> SlotStatus:
@@ -282,7 +285,9 @@ class SlotWatch:
                 smoke_ok=checked.smoke_ok,
                 smoke_detail=checked.smoke_detail,
                 height=self.tracker.height,
-                live_height=live_height,
+                live_height=live_sample.height if live_sample else None,
+                live_sample_at=live_sample.at if live_sample else None,
+                head_speed=self.tracker.head_speed,
                 is_live_candidate=live in (None, self.color),
                 disk=self.resources.outlook(self.tracker.eta_seconds),
                 parity=self.parity,
@@ -303,6 +308,7 @@ class SlotWatch:
             speed=self.tracker.speed,
             head_speed=self.tracker.head_speed,
             eta_seconds=self.tracker.eta_seconds,
+            at_head=self.tracker.at_head,
             conditions=result.conditions,
             ready=result.ready,
             reason=reason,
@@ -389,9 +395,3 @@ class SlotWatch:
             f"Stalled at height {self.tracker.height} for {stalled_for:.0f} s "
             f"(lag {self.tracker.lag})."
         )
-
-
-def uptime(status: SlotStatus, now: float | None = None) -> float | None:
-    if status.started_at is None:
-        return None
-    return (time.time() if now is None else now) - status.started_at

@@ -80,6 +80,7 @@ def slot_json(slot: SlotStatus, now: float | None = None) -> dict[str, Any]:
         "speed": slot.speed,
         "head_speed": slot.head_speed,
         "eta_seconds": slot.eta_seconds,
+        "at_head": slot.at_head,
         "healthy": slot.healthy,
         "ready": slot.ready,
         "reason": slot.reason,
@@ -188,8 +189,13 @@ def progress_line(slot: SlotStatus, catchup: bool = True) -> str:
     pct = f"{slot.progress * 100:.0f}%" if slot.progress is not None else "—"
     return (
         f"{slot.color}: {slot.state} · height {_num(slot.height)} / {_num(slot.head)} "
-        f"({pct}) · {_num(slot.speed, ' b/s')} · ETA {duration(slot.eta_seconds)}"
+        f"({pct}) · {_num(slot.speed, ' b/s')} · {eta_text(slot, 'ETA ')}"
     )
+
+
+def eta_text(slot: SlotStatus, prefix: str = "") -> str:
+    """A colour at the head has no ETA: it is caught up."""
+    return "at head" if slot.at_head else prefix + duration(slot.eta_seconds)
 
 
 def print_status(status: Status, catchup: bool = True) -> None:
@@ -208,7 +214,7 @@ def print_status(status: Status, catchup: bool = True) -> None:
         health = {True: "ok", False: "failing", None: "—"}[slot.healthy]
         numbers = (
             f" {_num(slot.height):>10} {_num(slot.head):>10} {_num(slot.lag):>8} "
-            f"{_num(slot.speed, '/s'):>10} {duration(slot.eta_seconds):>7}"
+            f"{_num(slot.speed, '/s'):>10} {eta_text(slot):>7}"
             if catchup
             else ""
         )

@@ -31,6 +31,7 @@ def progress_record(color: str, slot: SlotStatus, deployment: Deployment | None)
         "progress": slot.progress,
         "speed": slot.speed,
         "eta_seconds": slot.eta_seconds,
+        "at_head": slot.at_head,
         "at": time.time(),
     }
 

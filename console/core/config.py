@@ -127,6 +127,9 @@ class ReadinessConfig:
     # Every other condition must have held this long (docker-rollout's and Kamal's "wait after
     # healthy"); 0 = ready as soon as they hold.
     min_ready_seconds: float = 0.0
+    # A ready colour leaves ready only once a condition has failed this long (and over several
+    # readings): one late reading or a burst of blocks is not evidence. 0 = on the first failure.
+    leave_after_seconds: float = 10.0
     checks: list[ReadinessCheck] = field(default_factory=list)  # [[readiness.checks]]
     # [[parity]]: compared at H = min(blue, green height) - parity_margin (config_parity.py).
     parity_required: bool = False  # a match of every check is part of the gate
@@ -172,6 +175,8 @@ class NotifyConfig:
     webhook_url: str = ""  # Slack-compatible incoming webhook (secret); "" = off
     every_blocks: int = 1_000_000
     eta_warning_seconds: float = 900.0
+    # A resource alarm (disk, contention) is recorded and sent once it has held this long.
+    alarm_after_seconds: float = 120.0
     min_interval_seconds: float = 30.0
     timeout_seconds: float = 5.0
 

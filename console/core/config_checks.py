@@ -57,6 +57,8 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
         problems.append("readiness.sample_interval_seconds must be above 0")
     if readiness.min_ready_seconds < 0:
         problems.append("readiness.min_ready_seconds must be 0 or more")
+    if readiness.leave_after_seconds < 0:
+        problems.append("readiness.leave_after_seconds must be 0 or more")
     for index, check in enumerate(readiness.checks):
         where = f"readiness.checks[{index}]"
         if not check.url:
@@ -69,6 +71,8 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
             problems.append(f"{where}.expect_status must be an HTTP status, 100-599")
     if config.switch.drain_timeout_seconds < 0:
         problems.append("switch.drain_timeout_seconds must be 0 or more")
+    if config.notify.alarm_after_seconds < 0:
+        problems.append("notify.alarm_after_seconds must be 0 or more")
     if config.operators_group and config.watchers_group:
         problems.append(
             "operators_group and watchers_group are both set, but the state directory has one "

@@ -180,7 +180,8 @@ class SlotStatus:
     progress: float | None = None  # 0..1 of this deployment's catch-up
     speed: float | None = None  # blocks/s indexed (moving rate)
     head_speed: float | None = None  # blocks/s the chain grows
-    eta_seconds: float | None = None  # from the closing speed; None = not closing
+    eta_seconds: float | None = None  # from the closing speed; None = at the head or not closing
+    at_head: bool = False  # caught up and following the head (within max_lag, see tracking.py)
     conditions: tuple[Condition, ...] = ()
     ready: bool = False
     reason: str | None = None  # why failed or degraded, one sentence, redacted

@@ -7,6 +7,12 @@ old reading is not enough. Extra readiness checks (`/ready` flags, often sticky)
 replace it. A service that does not re-index is ready on health, smoke, log pattern and checks,
 held for `min_ready_seconds`.
 
+Once ready, a colour leaves ready only on evidence that lasts: a condition that fails must keep
+failing for `leave_after_seconds` and over `LEAVE_AFTER_READINGS` evaluations in a row. Meanwhile
+the colour stays ready and the condition reads as met "within the grace", with what was seen. One
+late reading, a burst of blocks or an indexer polling a moment after its twin is not a reason to
+refuse a switch.
+
 Pure: the caller supplies every observation and the time; the gate keeps only the "held since"
 state between evaluations, so one gate object is used per colour per deployment.
 """
@@ -14,7 +20,7 @@ state between evaluations, so one gate object is used per colour per deployment.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from console.core.config import ReadinessConfig
@@ -25,6 +31,9 @@ from console.core.parity import ParityReport, summary
 # A sample older than this many sample intervals is stale: the sampler has stopped or the source is
 # unreachable, and what was true then says nothing about now.
 STALE_AFTER_INTERVALS = 3.0
+# A ready colour leaves ready only after a failure seen in this many evaluations in a row (and
+# lasting leave_after_seconds): never on one reading.
+LEAVE_AFTER_READINGS = 3
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,8 @@ class GateInputs:
     # The colour's database disk, when configured ([slots.X] disk_path / disk_budget_bytes).
     disk: DiskOutlook | None = None
     parity: ParityReport | None = None  # the latest comparison of both colours at a pinned height
+    live_sample_at: float | None = None  # when `live_height` was read
+    head_speed: float | None = None  # blocks/s the head grows: how far two readings may differ
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,8 @@ class ReadinessGate:
         self._lag_ok_since: float | None = None
         self._met_since: float | None = None
         self._others_met_since: float | None = None
+        self._failing_since: float | None = None  # a ready gate's first failing evaluation
+        self._failing_readings = 0
 
     @property
     def lag_held_since(self) -> float | None:
@@ -82,6 +95,8 @@ class ReadinessGate:
         self._lag_ok_since = None
         self._met_since = None
         self._others_met_since = None
+        self._failing_since = None
+        self._failing_readings = 0
 
     def evaluate(self, inputs: GateInputs) -> GateResult:
         cfg = self.config
@@ -98,11 +113,12 @@ class ReadinessGate:
             ok, detail = inputs.checks[index] if index < len(inputs.checks) else (None, "")
             conditions.append(_check_condition(check_name(check.name, check.url), ok, detail))
         if cfg.not_behind_live and self.catchup:
-            conditions.append(_not_behind_live(inputs))
+            conditions.append(_not_behind_live(inputs, cfg.sample_interval_seconds))
         if inputs.disk is not None:
             conditions.append(free_disk_condition(inputs.disk))
         if cfg.parity_required:
             conditions.append(_parity(inputs, STALE_AFTER_INTERVALS * cfg.parity_interval_seconds))
+        conditions = self._with_grace(inputs.now, conditions)
         if cfg.min_ready_seconds > 0:
             conditions.append(self._held_condition(inputs.now, all(c.met for c in conditions)))
         ready = all(c.met for c in conditions)
@@ -111,6 +127,32 @@ class ReadinessGate:
         elif self._met_since is None:
             self._met_since = inputs.now
         return GateResult(ready=ready, conditions=tuple(conditions), met_since=self._met_since)
+
+    def _with_grace(self, now: float, conditions: list[Condition]) -> list[Condition]:
+        """A ready gate whose conditions fail keeps them as met until the failure has lasted
+        `leave_after_seconds` over `LEAVE_AFTER_READINGS` evaluations; then it leaves ready."""
+        if all(c.met for c in conditions):
+            self._failing_since = None
+            self._failing_readings = 0
+            return conditions
+        if self._met_since is None:  # not ready: nothing to leave
+            return conditions
+        if self._failing_since is None:
+            self._failing_since = now
+        self._failing_readings += 1
+        failing_for = now - self._failing_since
+        grace = self.config.leave_after_seconds
+        lasted = self._failing_readings >= LEAVE_AFTER_READINGS and failing_for >= grace
+        if grace <= 0 or lasted:
+            self._failing_since = None
+            self._failing_readings = 0
+            if self.catchup and not conditions[0].met:  # the lag itself failed:
+                self._lag_ok_since = None  # the hold starts again from the next low-lag sample
+            return [
+                c if c.met else replace(c, detail=f"{c.detail}, for {failing_for:.1f} s")
+                for c in conditions
+            ]
+        return [c if c.met else _within_grace(c, failing_for, grace) for c in conditions]
 
     def _held_condition(self, now: float, others_met: bool) -> Condition:
         """The colour must *stay* passing: a health check that flaps restarts the count."""
@@ -135,10 +177,12 @@ class ReadinessGate:
             return Condition(name, False, "no height sample yet")
         age = inputs.now - inputs.sample_at
         if age > stale_after:
-            self._lag_ok_since = None
+            if self._met_since is None:
+                self._lag_ok_since = None
             return Condition(name, False, f"last sample {_seconds(round(age, 1))} s old (stale)")
         if inputs.lag > cfg.max_lag:
-            self._lag_ok_since = None
+            if self._met_since is None:  # a ready gate keeps its hold through the grace
+                self._lag_ok_since = None
             return Condition(name, False, f"lag {inputs.lag}")
         if self._lag_ok_since is None:
             # The hold starts when the low lag was observed, not when we happened to evaluate it.
@@ -162,7 +206,26 @@ def _check_condition(name: str, ok: bool | None, detail: str) -> Condition:
     return Condition(name, ok, detail or ("ok" if ok else "failed"))
 
 
-def _not_behind_live(inputs: GateInputs) -> Condition:
+def _within_grace(condition: Condition, failing_for: float, grace: float) -> Condition:
+    detail = f"{condition.detail}; within the {_seconds(grace)} s grace ({failing_for:.1f} s)"
+    return Condition(condition.name, True, detail)
+
+
+def live_allowance(inputs: GateInputs, sample_interval: float) -> int:
+    """How many blocks a colour following the head may trail the live one by without being
+    behind: what the head grows in the time between the two readings plus one sample interval.
+    Both indexers follow the same head, each polling at its own moment, so at a block a second
+    one of them is a block ahead about half the time; that is sampling order, not a lag."""
+    if inputs.head_speed is None or inputs.head_speed <= 0:
+        return 0
+    skew = 0.0
+    if inputs.sample_at is not None and inputs.live_sample_at is not None:
+        skew = abs(inputs.sample_at - inputs.live_sample_at)
+    # Rounded, not ceiled: a slope of 1.02 b/s is a block a second, one block of allowance.
+    return max(1, round(inputs.head_speed * (skew + sample_interval)))
+
+
+def _not_behind_live(inputs: GateInputs, sample_interval: float) -> Condition:
     name = "not behind live"
     if inputs.is_live_candidate:
         return Condition(name, True, "nothing live to be behind")
@@ -171,9 +234,17 @@ def _not_behind_live(inputs: GateInputs) -> Condition:
     if inputs.live_height is None:
         return Condition(name, False, "live height unknown")
     behind = inputs.live_height - inputs.height
-    if behind > 0:
+    allowance = live_allowance(inputs, sample_interval)
+    if behind > allowance:
         return Condition(
             name, False, f"{behind} behind live ({inputs.height} < {inputs.live_height})"
+        )
+    if behind > 0:
+        return Condition(
+            name,
+            True,
+            f"height {inputs.height}, live {inputs.live_height}: within the head's "
+            f"{allowance} block(s) between readings",
         )
     return Condition(name, True, f"height {inputs.height} ≥ live {inputs.live_height}")
 

@@ -5,6 +5,11 @@ the indexer catches up; its ETA was always too optimistic. Here the ETA divides 
 *closing* speed (indexing speed minus the head's own growth), and says "not closing" (None) when
 the indexer is not gaining on the head at all.
 
+A colour within `max_lag` of the head is *at the head*: it follows the chain, and has no ETA and
+no closing speed (at the head both speeds are equal, and lag / ~0 gave ETAs of hours). It stays at
+the head until its lag has been above `max_lag` for longer than `leave_after_seconds`, so a burst
+of blocks, or a reading taken just before the indexer's next poll, does not make it "catching up".
+
 Pure: no I/O, no clock. Samples carry their own time; `stalled` takes `now` as an argument.
 """
 
@@ -56,9 +61,15 @@ class CatchupTracker:
         stall_seconds: float = 60.0,
         start_height: int | None = None,
         max_samples: int = 4096,
+        max_lag: int = 0,
+        leave_after_seconds: float = 0.0,
     ) -> None:
         if window_seconds <= 0:
             raise ValueError("window_seconds must be above 0")
+        self.max_lag = max_lag
+        self.leave_after_seconds = leave_after_seconds
+        self._at_head = False
+        self._above_since: float | None = None  # when the lag went above max_lag at the head
         self.window_seconds = window_seconds
         self.stall_seconds = stall_seconds
         self.start_height = start_height
@@ -83,6 +94,20 @@ class CatchupTracker:
             self._head = sample.head
         if sample.height is not None:
             self._note_height(sample.height, sample.at)
+        self._follow_head(sample.at)
+
+    def _follow_head(self, at: float) -> None:
+        lag = self.lag
+        if lag is None:
+            return
+        if lag <= self.max_lag:
+            self._at_head = True
+            self._above_since = None
+        elif self._at_head:
+            if self._above_since is None:
+                self._above_since = at
+            if at - self._above_since >= self.leave_after_seconds:
+                self._at_head = False
 
     def _note_height(self, height: int, at: float) -> None:
         if self._height is None:
@@ -117,6 +142,11 @@ class CatchupTracker:
         return self._head - self._height
 
     @property
+    def at_head(self) -> bool:
+        """Following the head: within max_lag, or above it for less than leave_after_seconds."""
+        return self._at_head
+
+    @property
     def speed(self) -> float | None:
         """Indexing rate in blocks/s over the window (least-squares, missing readings skipped)."""
         return _slope((s.at, s.height) for s in self._samples if s.height is not None)
@@ -128,7 +158,10 @@ class CatchupTracker:
 
     @property
     def closing_speed(self) -> float | None:
-        """How fast the lag shrinks, blocks/s: indexing speed minus the head's growth."""
+        """How fast the lag shrinks, blocks/s: indexing speed minus the head's growth; None at
+        the head (there is no gap to close)."""
+        if self._at_head:
+            return None
         speed = self.speed
         head_speed = self.head_speed
         if speed is None or head_speed is None:
@@ -137,9 +170,9 @@ class CatchupTracker:
 
     @property
     def eta_seconds(self) -> float | None:
-        """Seconds to catch up at the closing speed; 0 when caught up, None when not closing."""
+        """Seconds to catch up at the closing speed; None at the head or when not closing."""
         lag = self.lag
-        if lag is None:
+        if lag is None or self._at_head:
             return None
         if lag <= 0:
             return 0.0
@@ -160,9 +193,10 @@ class CatchupTracker:
         return min(1.0, max(0.0, done))
 
     def stalled(self, now: float) -> bool:
-        """True when the height has not gone up for `stall_seconds` while still behind."""
+        """True when the height has not gone up for `stall_seconds` while still behind. A colour
+        at the head is not stalled: when the chain pauses, so does it."""
         lag = self.lag
-        if lag is None or lag <= 0 or self._last_increase_at is None:
+        if lag is None or lag <= 0 or self._at_head or self._last_increase_at is None:
             return False
         return now - self._last_increase_at >= self.stall_seconds
 

@@ -185,11 +185,15 @@ def append_block(conn: psycopg.Connection) -> int:
     return height
 
 
-def run(url: str, interval: float, stop: threading.Event | None = None) -> None:
-    """Append a block every `interval` seconds until `stop` is set (forever when None).
+def run(url: str, interval: float, stop: threading.Event | None = None, burst: int = 1) -> None:
+    """Append a block every `interval` seconds until `stop` is set (forever when None); with
+    `burst` N, N blocks at once every N intervals (the same rate, as a chain whose blocks arrive
+    in bunches: what a colour following the head must not mistake for falling behind).
 
     A lost database (Postgres restarted) is retried, not fatal: the chain keeps going afterwards.
     """
+    burst = max(1, burst)
+    interval *= burst
     stop = stop or threading.Event()
     create_schema(url)
     conn: psycopg.Connection | None = None
@@ -198,7 +202,8 @@ def run(url: str, interval: float, stop: threading.Event | None = None) -> None:
         try:
             if conn is None or conn.closed:
                 conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
-            append_block(conn)
+            for _ in range(burst):
+                append_block(conn)
         except psycopg.OperationalError as exc:
             print(f"chain: database unavailable, retrying: {exc}".splitlines()[0], file=sys.stderr)
             if conn is not None:
@@ -223,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--history", type=int, default=0, help="seed heights 1..N first")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between blocks")
+    parser.add_argument(
+        "--burst", type=int, default=1, help="blocks at once, every BURST intervals (default 1)"
+    )
     parser.add_argument("--seed-only", action="store_true", help="seed the history and exit")
     args = parser.parse_args(argv)
     url = os.environ.get(args.db_url_env, "")
@@ -241,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.history > 0:
             seed_history(url, args.history)
         if not args.seed_only:
-            run(url, args.interval, stop)
+            run(url, args.interval, stop, args.burst)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"ERROR: cannot reach the chain database: {first}", file=sys.stderr)

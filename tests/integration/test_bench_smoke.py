@@ -131,6 +131,33 @@ def test_catchup_detection_times_a_real_deploy(tmp_path: Path) -> None:
     assert poll["heights"]["green"] > 1000
 
 
+def test_at_head_counts_flaps_etas_notifications_and_refusals(tmp_path: Path) -> None:
+    data = run_bench(
+        "at_head",
+        tmp_path,
+        "--minutes",
+        "0.5",
+        "--burst",
+        "5",
+        "--attempts",
+        "2",
+        "--history",
+        "1500",
+        timeout=600,
+    )
+    assert data["readings"] > 60
+    # Both colours followed the (bursty) head throughout: every reading of both was counted.
+    assert data["not_caught_up_readings"] == {"blue": 0, "green": 0}
+    # Correctness, not speed: a caught-up colour never leaves ready, shows no ETA, sends nothing.
+    assert data["ready_to_not_ready"] == {"blue": 0, "green": 0}, data["flaps"]
+    assert data["eta_readings"] == {"blue": 0, "green": 0}
+    assert data["not_at_head_readings"] == {"blue": 0, "green": 0}
+    assert data["notifications"] == 0, data["notification_texts"]
+    attempts = data["attempts"]
+    assert attempts["made"] == {"canary": 1, "switch": 1}
+    assert attempts["refused"] == 0 and attempts["failures"] == [], attempts
+
+
 def test_analysis_rollback_times_a_real_automatic_rollback(tmp_path: Path) -> None:
     data = run_bench("analysis_rollback", tmp_path, "--runs", "1", "--rate", "60", timeout=400)
     (run,) = data["runs"]

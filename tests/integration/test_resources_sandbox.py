@@ -93,6 +93,8 @@ def test_figures_agree_and_a_small_budget_fails_the_gate() -> None:
         toml = world.config.read_text()
         head, _, tail = toml.rpartition(PROFILE_BUDGET)  # the last one is [slots.green]'s
         toml = f"{head}disk_budget_bytes = {SMALL_BUDGET}{tail}"
+        # The alarm is sent once it has held its window: 5 s here rather than the 2 min default.
+        toml = toml.replace("[notify]\n", "[notify]\nalarm_after_seconds = 5\n", 1)
         # ... and the candidate is capped ([image] cpus / memory → nano_cpus / mem_limit).
         world.config.write_text(
             toml.replace("[image]\n", '[image]\ncpus = 0.5\nmemory = "256m"\n', 1)
@@ -125,10 +127,15 @@ def test_figures_agree_and_a_small_budget_fails_the_gate() -> None:
         text = world.cli("status").stdout
         assert "fills before caught up" in text, text
         assert "free_disk_after_catchup" in text, text
-        history = json.loads(world.cli("history", "--json").stdout)
-        resources = [e for e in history["events"] if e["kind"] == "resources"]
-        warned = [e for e in resources if e["color"] == "green" and e["level"] == "warning"]
-        assert warned and "full" in warned[0]["text"], resources
+        deadline = time.monotonic() + 30  # the alarm waits out its 5 s window first
+        while True:
+            history = json.loads(world.cli("history", "--json").stdout)
+            resources = [e for e in history["events"] if e["kind"] == "resources"]
+            warned = [e for e in resources if e["color"] == "green" and e["level"] == "warning"]
+            if warned or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert warned and "full" in warned[0]["text"] and "(for " in warned[0]["text"], resources
         # blue's ready at `sandbox up` left its peaks in the history
         blue_peaks = [d["resources"] for d in history["deployments"] if d["color"] == "blue"]
         assert blue_peaks and blue_peaks[0]["final_db_size_bytes"], history["deployments"]

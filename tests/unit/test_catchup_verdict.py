@@ -59,7 +59,19 @@ def test_pattern_not_logged_and_failing_probes_are_named() -> None:
 def test_behind_live_at_every_recent_reading_is_named() -> None:
     timeline = _timeline(low_from=1.0)
     timeline.samples = [
-        (at, head, green, (green or 0) + 1) for at, head, green, _ in timeline.samples
+        (at, head, green, (green or 0) + 2) for at, head, green, _ in timeline.samples
     ]
     unmet = unmet_at_ready(timeline, 6.0, MAX_LAG, HOLD, [])
-    assert unmet == ["not behind live: green was behind blue at every sample in the 1.5 s before"]
+    assert unmet == [
+        "not behind live: green was more than 1 block behind blue at every sample in the 1.5 s "
+        "before"
+    ]
+
+
+def test_one_block_behind_live_is_sampling_order_not_premature() -> None:
+    # Two indexers following one head: one is a block ahead about half the time (issue 20).
+    timeline = _timeline(low_from=1.0)
+    timeline.samples = [
+        (at, head, green, (green or 0) + 1) for at, head, green, _ in timeline.samples
+    ]
+    assert unmet_at_ready(timeline, 6.0, MAX_LAG, HOLD, []) == []

@@ -58,6 +58,9 @@ def _published() -> Published:
         height=1000,
         head=1001,
         lag=1,
+        speed=1.0,
+        head_speed=1.0,
+        at_head=True,  # following the head: no ETA, no closing speed
         updated_at=NOW - 2,
     )
     green = SlotStatus(
@@ -118,6 +121,10 @@ def test_per_colour_figures(tmp_path: Path) -> None:
     assert _value(series, "bluegreen_slot_closing_speed_blocks_per_second", color="green") == 49.0
     assert _value(series, "bluegreen_slot_eta_seconds", color="green") == pytest.approx(601 / 49)
     assert [lab for lab, _ in series["bluegreen_slot_eta_seconds"]] == [{"color": "green"}]
+    closing = series["bluegreen_slot_closing_speed_blocks_per_second"]
+    assert [lab for lab, _ in closing] == [{"color": "green"}]
+    assert _value(series, "bluegreen_slot_at_head", color="blue") == 1.0
+    assert _value(series, "bluegreen_slot_at_head", color="green") == 0.0
     assert _value(series, "bluegreen_slot_container_restarts", color="green") == 3
     assert _value(series, "bluegreen_slot_ready", color="green") == 0.0
     assert (

@@ -19,6 +19,7 @@ FULL = ReadinessConfig(
     smoke_body='{"query":"{ __typename }"}',
     not_behind_live=True,
     sample_interval_seconds=1.0,
+    leave_after_seconds=0.0,  # leave ready on the first failure: the hysteresis has its own tests
 )
 
 

@@ -3,6 +3,8 @@ and without (a plain web service: state, version, health, and what the gate wait
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from console.cli import render
@@ -44,3 +46,17 @@ def test_with_catch_up_the_columns_stay(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert "HEIGHT" in out and "ETA" in out
     assert "height — / —" in render.progress_line(status().slots["green"])
+
+
+def test_a_colour_at_the_head_shows_no_eta(capsys: pytest.CaptureFixture[str]) -> None:
+    at_head = SlotStatus(
+        "blue", SlotState.LIVE, version="v1", height=20_984, head=20_985, lag=1, speed=1.0,
+        at_head=True,
+    )  # fmt: skip
+    shown = dataclasses.replace(status(), slots={"blue": at_head})
+    render.print_status(shown)
+    out = capsys.readouterr().out
+    assert "at head" in out
+    assert render.progress_line(at_head).endswith("· at head")
+    as_json = render.slot_json(at_head)
+    assert as_json["at_head"] is True and as_json["eta_seconds"] is None

@@ -33,6 +33,9 @@ disk_budget_bytes = 1000
 """
 
 
+T0 = 1_700_000_000.0
+
+
 class Notifier:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
@@ -81,23 +84,44 @@ def disk_full(deployment_id: int, state: SlotState = SlotState.SYNCING) -> SlotS
 def test_a_disk_warning_is_sent_once_until_it_clears(tmp_path: Path) -> None:
     inst = installation(tmp_path)
     alerts = ResourceAlerts(inst, "agent")  # type: ignore[arg-type]
-    for _ in range(3):
-        alerts.after_tick({"green": disk_full(7)})
+    alerts.alarm_after = 0.0
+    for tick in range(3):
+        alerts.after_tick({"green": disk_full(7)}, T0 + tick)
     assert [kind for kind, _, level in inst.notifier.sent] == ["resources"]
     cleared = replace(disk_full(7), resources=ResourceFigures(cpu_percent=10.0))
-    alerts.after_tick({"green": cleared})
-    alerts.after_tick({"green": disk_full(7)})
-    assert len(inst.notifier.sent) == 2
+    alerts.after_tick({"green": cleared}, T0 + 3)
+    assert inst.notifier.sent[-1][1] == "svc: green's disk warning cleared."
+    alerts.after_tick({"green": disk_full(7)}, T0 + 4)
+    assert len(inst.notifier.sent) == 3
     events = [e for e in inst.store.events() if e.kind == "resources"]
-    assert len(events) == 2 and events[0].level == "warning" and events[0].deployment_id == 7
+    assert [e.level for e in events] == ["warning", "info", "warning"]
+    assert events[0].deployment_id == 7
     ready = replace(cleared, state=SlotState.READY)
-    alerts.after_tick({"green": ready})
+    alerts.after_tick({"green": ready}, T0 + 5)
     summary = inst.notifier.sent[-1][1]
     assert summary == (
         "svc: green (v2) caught up using peak CPU 60 % of the host, peak memory 100 B, "
         "database 2.0 KiB."
     )
     assert deployment_resources(inst.store, [7])[7].peak_cpu_percent == 60.0
+    inst.store.close()
+
+
+def test_an_alarm_is_sent_only_once_it_has_held_its_window(tmp_path: Path) -> None:
+    inst = installation(tmp_path)
+    alerts = ResourceAlerts(inst, "agent")  # type: ignore[arg-type]
+    assert alerts.alarm_after == 120.0  # [notify] alarm_after_seconds' default
+    # One odd reading (a near-zero closing speed once gave "catch-up ETA 46.8h") and it is gone:
+    # nothing recorded, nothing sent, and no "cleared" for an alarm never raised.
+    alerts.after_tick({"green": disk_full(7)}, T0)
+    alerts.after_tick({"green": replace(disk_full(7), resources=None)}, T0 + 1)
+    # Back, and held: sent once its window has passed since it came back, saying for how long.
+    for tick in range(2, 122):
+        alerts.after_tick({"green": disk_full(7)}, T0 + tick)
+    assert inst.notifier.sent == []
+    alerts.after_tick({"green": disk_full(7)}, T0 + 122)
+    assert len(inst.notifier.sent) == 1
+    assert inst.notifier.sent[0][1].endswith("cannot finish. (for 2m)"), inst.notifier.sent
     inst.store.close()
 
 

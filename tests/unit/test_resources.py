@@ -169,7 +169,9 @@ def gate_inputs(disk: DiskOutlook | None) -> GateInputs:
 
 
 def test_the_gate_holds_free_disk_after_catchup() -> None:
-    config = ReadinessConfig(hold_seconds=0, log_pattern="", not_behind_live=False)
+    config = ReadinessConfig(
+        hold_seconds=0, log_pattern="", not_behind_live=False, leave_after_seconds=0
+    )
     gate = ReadinessGate(config)
     assert gate.evaluate(gate_inputs(None)).ready
     assert FREE_DISK_CONDITION not in [c.name for c in gate.evaluate(gate_inputs(None)).conditions]

@@ -58,14 +58,59 @@ def test_eta_none_when_not_closing() -> None:
     assert falling.eta_seconds is None
 
 
-def test_eta_zero_when_caught_up_and_none_when_unknown() -> None:
+def test_no_eta_at_the_head_and_none_when_unknown() -> None:
     tracker = CatchupTracker()
-    assert tracker.eta_seconds is None
+    assert tracker.eta_seconds is None and not tracker.at_head
     tracker.add(Sample(T0, head=100, height=None))
     assert tracker.lag is None and tracker.eta_seconds is None
     tracker.add(Sample(T0 + 1, head=100, height=101))  # head reading trails the candidate
     assert tracker.lag == -1
-    assert tracker.eta_seconds == 0.0
+    assert tracker.at_head and tracker.eta_seconds is None and tracker.closing_speed is None
+
+
+def _following(max_lag: int, leave_after: float, lags: list[int]) -> CatchupTracker:
+    """A colour following a head at one block a second, with the given lag at each reading."""
+    tracker = CatchupTracker(max_lag=max_lag, leave_after_seconds=leave_after)
+    for second, lag in enumerate(lags):
+        tracker.add(Sample(T0 + second, head=20_000 + second, height=20_000 + second - lag))
+    return tracker
+
+
+def test_a_colour_within_max_lag_is_at_the_head_with_no_eta_or_closing_speed() -> None:
+    # lag 0–1 at one block a second: the old arithmetic gave lag / ~0 closing = hours of ETA
+    tracker = _following(2, 10.0, [0, 1, 0, 1, 1, 0, 1, 0, 0, 1] * 3)
+    assert tracker.at_head
+    assert tracker.eta_seconds is None and tracker.closing_speed is None
+    assert tracker.speed is not None  # the indexing speed is still a figure worth showing
+
+
+def test_at_the_edge_of_max_lag() -> None:
+    assert _following(2, 0.0, [5, 4, 3, 2]).at_head  # exactly max_lag is caught up
+    behind = _following(2, 0.0, [6, 5, 4, 3])
+    assert not behind.at_head and behind.eta_seconds is not None  # one above is catching up
+    left = _following(2, 0.0, [2, 3])  # no grace: the first reading above leaves the head
+    assert not left.at_head
+
+
+def test_a_bursty_head_does_not_make_a_caught_up_colour_catch_up() -> None:
+    # Five blocks every five seconds: right after each burst the lag is 5 for a second or two.
+    tracker = CatchupTracker(max_lag=2, leave_after_seconds=10.0)
+    etas = []
+    for second in range(120):
+        head = 20_000 + 5 * (second // 5)
+        height = head if second % 5 >= 2 else head - 5  # indexed two seconds after the burst
+        tracker.add(Sample(T0 + second, head=head, height=height))
+        etas.append(tracker.eta_seconds)
+        assert second < 2 or tracker.at_head, second
+    assert all(eta is None for eta in etas[2:])
+
+
+def test_a_colour_leaves_the_head_only_after_the_grace() -> None:
+    tracker = _following(2, 10.0, [0] * 5 + [8] * 10)  # 9 s above max_lag: still at the head
+    assert tracker.at_head and tracker.eta_seconds is None
+    tracker = _following(2, 10.0, [0] * 5 + [8] * 12)  # 11 s above: catching up, with an ETA
+    assert not tracker.at_head
+    assert not tracker.stalled(T0 + 17)  # the height kept going up
 
 
 def test_speed_needs_two_readings_and_skips_missing_values() -> None:

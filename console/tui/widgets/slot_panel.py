@@ -72,6 +72,8 @@ def height_line(slot: SlotStatus, now: float) -> Content:
 
 def speed_line(slot: SlotStatus, now: float) -> Content:
     head = f" (head +{rate(slot.head_speed)})" if slot.head_speed is not None else ""
+    if slot.at_head:
+        return Content(f"speed {rate(slot.speed)}{head} · at head")
     if slot.state in (SlotState.LIVE, SlotState.READY) or slot.speed is None:
         return Content(f"speed {rate(slot.speed)}{head}")
     return Content(f"speed {rate(slot.speed)}{head} · ETA {eta(slot.eta_seconds, now)}")
