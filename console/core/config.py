@@ -80,8 +80,8 @@ class ImageConfig:
     restart_policy: Literal["no", "on-failure", "unless-stopped", "always"] = "unless-stopped"
     extra_hosts: dict[str, str] = field(default_factory=dict)
     stop_timeout_seconds: int = 30
-    # Empty the idle colour's database (DROP SCHEMA public CASCADE) before starting a new version,
-    # for services that only re-index from scratch. Never touches the live colour's database.
+    # Empty the idle colour's database (every schema but PostgreSQL's own, core/db_reset.py)
+    # before starting a new version, for services that re-index from nothing. Never the live one.
     reset_database: bool = False
     start_timeout_seconds: float = 120.0  # no first height by then → the deployment failed
     cpus: float = 0.0  # cap each new (candidate) container at this many cores; 0 = no limit

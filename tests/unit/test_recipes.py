@@ -30,7 +30,7 @@ def test_there_are_eight_recipes() -> None:
 def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     for block in BLOCKS:
         for name in re.findall(r"\$\{([A-Z_]+)\}", block):
-            monkeypatch.setenv(name, f"postgresql://u:pw-{name.lower()}@db.internal/x")
+            monkeypatch.setenv(name, f"postgresql://u:pw-{name.lower()}@db.internal/{name.lower()}")
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
