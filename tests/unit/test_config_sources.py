@@ -84,7 +84,7 @@ def test_todays_explorer_keys_parse_unchanged() -> None:
     assert config.candidate == SqlSource(
         query="SELECT height FROM index_watermarks WHERE index_name = 'explorer'"
     )
-    assert config.readiness.log_pattern == "catchup completed"
+    assert config.readiness.log_pattern == ""  # no default: the explorer's line is its own
     legacy_http = parse_config(
         EXPLORER.replace('kind = "sql"', 'kind = "http"')
         .replace(
