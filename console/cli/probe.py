@@ -33,8 +33,8 @@ def probe(
     """One line per source. `is_running(container)` defaults to asking Docker."""
     running = is_running or _running
     redactor = Redactor(config.secret_values)
-    patterns = [_probe_log_pattern(config, color, redactor, running) for color in COLORS]
-    patterns = [line for line in patterns if line is not None]
+    found = (_probe_log_pattern(config, color, redactor, running) for color in COLORS)
+    patterns = [line for line in found if line is not None]
     if not config.catchup:
         nothing = "no [candidate]: a service that does not re-index, nothing to read"
         return [ProbeLine("—", nothing), *patterns]
