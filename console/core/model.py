@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -200,6 +200,28 @@ class SlotStatus:
 
     def is_stale(self, part: str, now: float) -> bool:
         return any(r.part == part and r.stale(now) for r in self.readings)
+
+
+# A running container's slot state the agent composed before the live colour changed.
+_RUNNING_STATES = (SlotState.STARTING, SlotState.SYNCING, SlotState.READY, SlotState.LIVE)
+
+
+def agreeing_with_live(status: SlotStatus, live: Color | None) -> SlotStatus:
+    """`status` as the agent composes it under `live` (slot_watch._running_state): a running
+    slot is LIVE exactly when its colour is live. The agent publishes up to a tick after a switch,
+    so every reader composes with the live colour from the same read, and no reading shows
+    `live = X` beside slot X "ready" (or the old colour still "live")."""
+    if status.state not in _RUNNING_STATES:
+        return status  # empty, stopped or failed: the same whichever colour is live
+    if status.color == live:
+        state = SlotState.LIVE
+    elif status.state != SlotState.LIVE:
+        return status
+    elif status.ready:
+        state = SlotState.READY
+    else:
+        state = SlotState.SYNCING if status.height is not None else SlotState.STARTING
+    return status if state == status.state else replace(status, state=state)
 
 
 @dataclass(frozen=True, slots=True)
