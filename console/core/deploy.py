@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from console.core.canary import end_canary_to
 from console.core.config_resources import memory_bytes, nano_cpus
@@ -40,6 +41,9 @@ from console.core.model import (
 from console.core.operation import describe_failure, mutating
 from console.core.reconcile import reconcile
 
+if TYPE_CHECKING:
+    from console.drivers.docker_model import ContainerSpec
+
 
 def idle_color(inst: Installation) -> Color:
     live = inst.store.live()
@@ -71,6 +75,43 @@ def render_command(
     env = {k: v.format_map(values) for k, v in config.image.env.items()}
     env.update({k: v.format_map(values) for k, v in config.slot(color).env.items()})
     return command, env
+
+
+def container_spec(
+    inst: Installation,
+    color: Color,
+    ref: str,
+    deployment_id: int,
+    env: dict[str, str] | None = None,
+) -> ContainerSpec:
+    """The container `deploy` starts for `ref` in `color` (deployment `deployment_id`)."""
+    from console.drivers.docker_model import ContainerSpec
+
+    version = image_version(ref)
+    command, container_env = render_command(inst, color, version)
+    container_env.update(env or {})
+    slot = inst.config.slot(color)
+    return ContainerSpec(
+        name=slot.container,
+        image=ref,
+        command=command,
+        env=container_env,
+        labels={
+            LABEL_SERVICE: inst.config.service,
+            LABEL_COLOR: color,
+            LABEL_DEPLOYMENT: str(deployment_id),
+            LABEL_VERSION: version,
+        },
+        host_port=slot.host_port,
+        container_port=inst.config.image.container_port,
+        network=inst.config.image.network,
+        restart_policy=inst.config.image.restart_policy,
+        extra_hosts=inst.config.image.extra_hosts,
+        ulimits=inst.config.runtime.ulimits,
+        stop_timeout=inst.config.image.stop_timeout_seconds,
+        nano_cpus=nano_cpus(inst.config.image.cpus),  # caps the candidate's re-index
+        mem_limit=memory_bytes(inst.config.image.memory),
+    )
 
 
 def reset_refusal(inst: Installation, color: Color) -> str | None:
@@ -171,32 +212,7 @@ def deploy(
                 emptied = reset_database(slot.sampling_db_url, color)
                 inst.store.record_event("reset", emptied, "info", str(actor), color, record.id)
                 yield Progress(emptied)
-            command, container_env = render_command(inst, color, version)
-            container_env.update(env or {})
-            from console.drivers.docker_model import ContainerSpec
-
-            spec = ContainerSpec(
-                name=slot.container,
-                image=ref,
-                command=command,
-                env=container_env,
-                labels={
-                    LABEL_SERVICE: inst.config.service,
-                    LABEL_COLOR: color,
-                    LABEL_DEPLOYMENT: str(record.id),
-                    LABEL_VERSION: version,
-                },
-                host_port=slot.host_port,
-                container_port=inst.config.image.container_port,
-                network=inst.config.image.network,
-                restart_policy=inst.config.image.restart_policy,
-                extra_hosts=inst.config.image.extra_hosts,
-                ulimits=inst.config.runtime.ulimits,
-                stop_timeout=inst.config.image.stop_timeout_seconds,
-                nano_cpus=nano_cpus(inst.config.image.cpus),  # caps the candidate's re-index
-                mem_limit=memory_bytes(inst.config.image.memory),
-            )
-            inst.runtime.start(spec)
+            inst.runtime.start(container_spec(inst, color, ref, record.id, env))
         except Exception as exc:
             reason = describe_failure(exc)
             inst.store.set_phase(record.id, Phase.FAILED, reason)
