@@ -85,6 +85,13 @@ def _plan(conn: psycopg.Connection[tuple[object, ...]]) -> ResetPlan:
 def missing_right(plan: ResetPlan, color: str) -> str | None:
     """The one sentence naming the grant or ownership the reset lacks, or None."""
     for schema in plan.schemas:
+        if not schema.may_drop and schema.owner == "pg_database_owner":  # public, PostgreSQL 15+
+            return (
+                f"Cannot empty {color}'s database: user {plan.user} may not drop schema "
+                f"{schema.name} (owned by the database's owner); make {plan.user} the owner of "
+                f"database {plan.database} (ALTER DATABASE {plan.database} OWNER TO "
+                f"{plan.user}), or turn image.reset_database off. Nothing was started."
+            )
         if not schema.may_drop:
             return (
                 f"Cannot empty {color}'s database: user {plan.user} may not drop schema "

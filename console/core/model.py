@@ -195,11 +195,18 @@ class SlotStatus:
     parity: ParityReport | None = None
 
     def stale_parts(self, now: float) -> list[PartReading]:
-        """The parts that have not answered for longer than their `stale_after`."""
-        return [reading for reading in self.readings if reading.stale(now)]
+        """The parts that have not answered for longer than their `stale_after`. Nothing runs in
+        an empty or stopped colour, so only Docker is asked about it: the silence of its other
+        parts (a metrics endpoint of a container that is gone) is not news."""
+        down = self.state in (SlotState.EMPTY, SlotState.STOPPED)
+        return [
+            reading
+            for reading in self.readings
+            if reading.stale(now) and (reading.part == "docker" or not down)
+        ]
 
     def is_stale(self, part: str, now: float) -> bool:
-        return any(r.part == part and r.stale(now) for r in self.readings)
+        return any(r.part == part for r in self.stale_parts(now))
 
 
 # A running container's slot state the agent composed before the live colour changed.
