@@ -191,14 +191,17 @@ class Indexer:
 
 def metrics(indexer: Indexer) -> str:
     block, head, _, chain_height = indexer.state()
-    lines = ["# TYPE sqd_processor_last_block gauge", "# TYPE sqd_processor_chain_height gauge"]
-    if block is not None:
-        lines.append(f"sqd_processor_last_block {block}")
-        lines.append(f'envio_progress_block{{chainId="1"}} {block}')
-    if chain_height is not None:
-        lines.append(f"sqd_processor_chain_height {chain_height}")
-    if head is not None:
-        lines.append(f'envio_indexing_known_height{{chainId="1"}} {head}')
+    families = (  # a declared gauge without a sample is "no height yet", as the real ones do
+        ("sqd_processor_last_block", "", block),
+        ("sqd_processor_chain_height", "", chain_height),
+        ("envio_progress_block", '{chainId="1"}', block),
+        ("envio_indexing_known_height", '{chainId="1"}', head),
+    )
+    lines: list[str] = []
+    for name, labels, value in families:
+        lines.append(f"# TYPE {name} gauge")
+        if value is not None:
+            lines.append(f"{name}{labels} {value}")
     return "\n".join(lines) + "\n"
 
 
