@@ -38,6 +38,9 @@ def test_recipe_becomes_ready_as_written(
 ) -> None:
     for name, value in recipes_world.secrets().items():
         monkeypatch.setenv(name, value)
+    for database in ("blue", "green"):  # each recipe's service starts from empty databases
+        recipes_world.pg.drop_database(database)
+        recipes_world.pg.create_database(database)
     install = Install(
         recipes_world, RECIPES[index], f"recipe{index + 1}", (PROXY_PORT, BLUE_PORT, GREEN_PORT)
     )
