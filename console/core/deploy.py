@@ -121,7 +121,7 @@ def reset_refusal(inst: Installation, color: Color) -> str | None:
         return f"Refusing to empty {color}'s database: {color} is live."
     shared = shared_database_problem(color, database_urls(inst.config))
     if shared:
-        return f"Refusing to empty {shared}. Nothing was started."
+        return f"Refusing to empty {color}'s database: {shared}. Nothing was started."
     try:
         check_reset(inst.config.slot(color).sampling_db_url, color)
     except ResetError as exc:
