@@ -1,5 +1,5 @@
 """The reset's guards as pure logic: which URLs name one database, and the sentence for a right
-the database user lacks (tests/integration/test_reset_database.py runs the reset itself)."""
+the database user lacks (tests/integration/test_recipes_e2e.py runs the reset itself)."""
 
 from __future__ import annotations
 
