@@ -176,11 +176,11 @@ def test_recipe8_each_release_re_indexes_from_block_0(
 def test_recipe8_a_user_who_may_not_drop_a_schema_gets_one_sentence_and_nothing_starts(
     recipes_world: World, install: Install
 ) -> None:
-    admin_url = recipes_world.urls["green"]
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    blue_url = recipes_world.urls["blue"]
+    with psycopg.connect(blue_url, autocommit=True) as conn:
         conn.execute("DROP ROLE IF EXISTS weak")
         conn.execute("CREATE ROLE weak LOGIN PASSWORD 'weak-secret-pw'")
-    weak_url = re.sub(r"//[^@]*@", "//weak:weak-secret-pw@", admin_url)
+    weak_url = re.sub(r"//[^@]*@", "//weak:weak-secret-pw@", blue_url)  # blue's, as user weak
     idle = "blue" if install.status()["live"] == "green" else "green"
     assert idle == "blue"
     running_before = container_deployment(install.containers[idle])
