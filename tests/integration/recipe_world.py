@@ -68,6 +68,11 @@ def world(root_prefix: str, pg_port: int, rpc_port: int, tag: str) -> Iterator[W
     pg = PostgresServer(root / "pg", pg_port, "rw-" + os.urandom(9).hex(), ("127.0.0.1", gateway))
     processes: list[subprocess.Popen[bytes]] = []
     try:
+        pg.init()
+        # One URL for this host and the containers, as a recipe has (no host_db_url): this
+        # host's own connections to the bridge address come from its other interface.
+        with (pg.data_dir / "pg_hba.conf").open("a") as hba:
+            hba.write("host all all samenet scram-sha-256\n")
         pg.start()
         pg.wait_ready()
         urls = {
