@@ -115,7 +115,8 @@ def leave_an_earlier_release(url: str, height: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE public.indexed_blocks (height BIGINT PRIMARY KEY)")
         conn.execute(
-            "INSERT INTO public.indexed_blocks SELECT generate_series(%s, %s)", (height - 5, height)
+            "INSERT INTO public.indexed_blocks SELECT generate_series(%s::bigint, %s::bigint)",
+            (height - 5, height),
         )
         conn.execute("CREATE SCHEMA squid_processor")
         conn.execute("CREATE TABLE squid_processor.status (id INT PRIMARY KEY, height BIGINT)")
