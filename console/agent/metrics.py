@@ -25,7 +25,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from console.agent.metrics_traffic import traffic_families
-from console.core.model import COLORS, Color, SlotState, SlotStatus
+from console.core.model import COLORS, Color, SlotState, SlotStatus, agreeing_with_live
 from console.core.store import Store
 from console.core.traffic import TrafficSnapshot
 
@@ -49,7 +49,8 @@ class Published:
 
     def tick_done(self, statuses: dict[Color, SlotStatus], live: Color | None, took: float) -> None:
         with self.lock:
-            self.statuses = dict(statuses)
+            # `live` is read after the tick: the slots' states follow it (as `status` does).
+            self.statuses = {c: agreeing_with_live(s, live) for c, s in statuses.items()}
             self.live = live
             self.tick_seconds = took
             self.last_tick_ok_at = time.time()

@@ -11,7 +11,7 @@ import time
 
 from console.cli import EXIT_FAILED, EXIT_OK, render
 from console.cli.wait_stream import ProgressStream
-from console.core.model import Phase, SlotState
+from console.core.model import Phase, SlotState, SlotStatus
 from console.core.service import Console
 
 # A deployment in one of these phases will never become ready: `--wait` stops waiting.
@@ -36,6 +36,10 @@ def wait_for(
         status = console.status()
         slot = status.slots[color]  # type: ignore[index]
         deployment = store.deployment(deployment_id) if deployment_id else None
+        if deployment_id is not None and slot.deployment_id != deployment_id:
+            # The agent has not seen the new container yet: what it published is the replaced
+            # deployment's ("ready"), never this one's progress.
+            slot = SlotStatus(slot.color, SlotState.STARTING, deployment_id=deployment_id)
         if slot.state in wanted and slot.deployment_id == deployment_id:
             if stream is not None:
                 stream.outcome(slot, deployment)

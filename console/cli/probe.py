@@ -7,6 +7,7 @@ that fails is printed as its sentence and makes the exit code 1.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,8 +33,17 @@ def probe(
     """One line per source. `is_running(container)` defaults to asking Docker."""
     running = is_running or _running
     redactor = Redactor(config.secret_values)
+    found = (_probe_log_pattern(config, color, redactor, running) for color in COLORS)
+    patterns = [line for line in found if line is not None]
     if not config.catchup:
-        return [ProbeLine("—", "no [candidate]: a service that does not re-index, nothing to read")]
+        nothing = "no [candidate]: a service that does not re-index, nothing to read"
+        return [ProbeLine("—", nothing), *patterns]
+    return _probe_sources(config, redactor, running) + patterns
+
+
+def _probe_sources(
+    config: Config, redactor: Redactor, running: Callable[[str], bool | None]
+) -> list[ProbeLine]:
     lines: list[ProbeLine] = []
     head_value: int | None = None
     head = make_head_source(config)
@@ -78,6 +88,38 @@ def _probe_colour(
     finally:
         source.close()
     return ProbeLine(color, f"{_kind(config, 'candidate')}: {_describe(reading, head)}")
+
+
+def _probe_log_pattern(
+    config: Config,
+    color: Color,
+    redactor: Redactor,
+    is_running: Callable[[str], bool | None],
+) -> ProbeLine | None:
+    """Whether the colour's recent logs hold readiness.log_pattern (None: no pattern set). Not
+    seen is no failure — a colour still catching up has not logged it — but says so plainly."""
+    pattern = config.readiness.log_pattern
+    if not pattern:
+        return None
+    container = config.slot(color).container
+    label = f'log_pattern "{pattern}"'
+    if is_running(container) is False:
+        return ProbeLine(color, f"{label}: container {container} is not running, no log to read")
+    try:
+        from console.drivers.docker_runtime import DockerRuntime
+
+        raw_lines = DockerRuntime().logs(container, tail=LOG_LINES_READ)
+    except Exception as exc:
+        return ProbeLine(color, f"{label}: the {container} logs cannot be read ({exc})", True)
+    compiled = re.compile(pattern)
+    lines = [sanitize_log_line(raw, redactor) for raw in raw_lines]
+    if any(compiled.search(line) for line in lines):
+        return ProbeLine(color, f"{label}: seen in its last {len(lines):,} log lines")
+    return ProbeLine(
+        color,
+        f"{label}: not seen in its last {len(lines):,} log lines — the gate waits for it; "
+        "check the pattern against what the service logs once caught up",
+    )
 
 
 def _describe(reading: Reading, head: int | None) -> str:

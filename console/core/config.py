@@ -63,8 +63,6 @@ __all__ = [
 
 CONFIG_ENV = "BLUEGREEN_CONFIG"
 DEFAULT_PATHS = (Path("bluegreen.toml"), Path("/etc/bluegreen/config.toml"))
-# The explorer's own "I have caught up" line: the default only where something re-indexes.
-DEFAULT_LOG_PATTERN = "catchup completed"
 HAPROXY_DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 NGINX_ADMIN_SOCKET = "nginx-admin.sock"  # in the state dir, which bluegreen owns
 
@@ -80,8 +78,8 @@ class ImageConfig:
     restart_policy: Literal["no", "on-failure", "unless-stopped", "always"] = "unless-stopped"
     extra_hosts: dict[str, str] = field(default_factory=dict)
     stop_timeout_seconds: int = 30
-    # Empty the idle colour's database (DROP SCHEMA public CASCADE) before starting a new version,
-    # for services that only re-index from scratch. Never touches the live colour's database.
+    # Empty the idle colour's database (every schema but PostgreSQL's own, core/db_reset.py)
+    # before starting a new version, for services that re-index from nothing. Never the live one.
     reset_database: bool = False
     start_timeout_seconds: float = 120.0  # no first height by then → the deployment failed
     cpus: float = 0.0  # cap each new (candidate) container at this many cores; 0 = no limit
@@ -114,7 +112,9 @@ class SourceConfig:
 class ReadinessConfig:
     max_lag: int = 2
     hold_seconds: float = 5.0
-    log_pattern: str = DEFAULT_LOG_PATTERN  # "" = not required; default "" without catch-up
+    # A line the service logs once caught up (a regex); "" = not required. No default: one
+    # service's line (the explorer's "catchup completed") means nothing to another.
+    log_pattern: str = ""
     health_path: str = "/health"
     health_expect: str = ""  # a substring the health answer must contain; "" = any 2xx
     smoke_method: Literal["GET", "POST"] = "POST"
@@ -305,12 +305,6 @@ def parse_config(text: str, path: Path = Path("<config>"), watching: bool = Fals
     secrets = SecretResolver(raw.get("secrets_file", ""), path, watching)
     config: Config = build(Config, raw, "", secrets)
     readiness_raw = raw.get("readiness")
-    log_pattern_given = isinstance(readiness_raw, dict) and "log_pattern" in readiness_raw
-    if not config.catchup and not log_pattern_given:
-        # The explorer's log line means nothing to a service that does not re-index.
-        config = dataclasses.replace(
-            config, readiness=dataclasses.replace(config.readiness, log_pattern="")
-        )
     config = dataclasses.replace(config, path=str(path), secret_values=tuple(secrets.used))
     problems = lag_keys_without_catchup(config, readiness_raw) + analysis_problems(config)
     validate(config, path, problems)

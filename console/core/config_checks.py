@@ -20,6 +20,7 @@ from console.core.config_sources import (
     source_problems,
     url_template_problem,
 )
+from console.core.db_reset import reset_guard_problems
 from console.core.model import COLORS
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
         problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
     problems += _proxy_admin_problems(config) + route_problems(config.proxy)
     problems += resource_problems(config)
-    problems += parity_problems(config)
+    problems += parity_problems(config) + reset_guard_problems(config)
     host = config.runtime.docker_host
     if host and not host.startswith(("unix://", "tcp://", "ssh://", "http://", "https://")):
         problems.append(

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from console.core.canary import end_canary_to
 from console.core.config_resources import memory_bytes, nano_cpus
+from console.core.db_reset import (
+    ResetError,
+    check_reset,
+    database_urls,
+    reset_database,
+    shared_database_problem,
+)
 from console.core.installation import (
     LABEL_COLOR,
     LABEL_DEPLOYMENT,
@@ -34,6 +40,9 @@ from console.core.model import (
 )
 from console.core.operation import describe_failure, mutating
 from console.core.reconcile import reconcile
+
+if TYPE_CHECKING:
+    from console.drivers.docker_model import ContainerSpec
 
 
 def idle_color(inst: Installation) -> Color:
@@ -68,11 +77,58 @@ def render_command(
     return command, env
 
 
-def reset_database(url: str) -> None:
-    """Empty the idle colour's database so the new version re-indexes from scratch."""
-    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
+def container_spec(
+    inst: Installation,
+    color: Color,
+    ref: str,
+    deployment_id: int,
+    env: dict[str, str] | None = None,
+) -> ContainerSpec:
+    """The container `deploy` starts for `ref` in `color` (deployment `deployment_id`)."""
+    from console.drivers.docker_model import ContainerSpec
+
+    version = image_version(ref)
+    command, container_env = render_command(inst, color, version)
+    container_env.update(env or {})
+    slot = inst.config.slot(color)
+    return ContainerSpec(
+        name=slot.container,
+        image=ref,
+        command=command,
+        env=container_env,
+        labels={
+            LABEL_SERVICE: inst.config.service,
+            LABEL_COLOR: color,
+            LABEL_DEPLOYMENT: str(deployment_id),
+            LABEL_VERSION: version,
+        },
+        host_port=slot.host_port,
+        container_port=inst.config.image.container_port,
+        network=inst.config.image.network,
+        restart_policy=inst.config.image.restart_policy,
+        extra_hosts=inst.config.image.extra_hosts,
+        ulimits=inst.config.runtime.ulimits,
+        stop_timeout=inst.config.image.stop_timeout_seconds,
+        nano_cpus=nano_cpus(inst.config.image.cpus),  # caps the candidate's re-index
+        mem_limit=memory_bytes(inst.config.image.memory),
+    )
+
+
+def reset_refusal(inst: Installation, color: Color) -> str | None:
+    """Why `color`'s database must not be emptied now, or None: it is the live colour's, shares
+    a database with the other colour or the source, or the user lacks a right to empty it."""
+    if color == inst.store.live():
+        return f"Refusing to empty {color}'s database: {color} is live."
+    shared = shared_database_problem(color, database_urls(inst.config))
+    if shared:
+        return f"Refusing to empty {color}'s database: {shared}. Nothing was started."
+    try:
+        check_reset(inst.config.slot(color).sampling_db_url, color)
+    except ResetError as exc:
+        return str(exc)
+    except Exception as exc:  # psycopg's OperationalError: unreachable, wrong password
+        return f"Cannot reach {color}'s database to empty it ({describe_failure(exc)[:-1]})."
+    return None
 
 
 def parse_env_overrides(pairs: list[str]) -> dict[str, str]:
@@ -121,6 +177,13 @@ def deploy(
             yield Outcome(False, describe_failure(exc))
             return
         yield Progress(f"Image {ref} present ({image_id[:19]}).")
+        if inst.config.image.reset_database:
+            # Before the colour's old container stops: a missing grant changes nothing.
+            refusal = reset_refusal(inst, color)
+            if refusal:
+                inst.store.record_event("failure", refusal, "error", str(actor), color, None)
+                yield Outcome(False, refusal)
+                return
         ended = yield from end_canary_to(inst, color, actor, f"{ref} replaces {color}'s container")
         if not ended:
             yield Outcome(False, f"Deploy refused: the canary to {color} could not be ended.")
@@ -143,34 +206,13 @@ def deploy(
             inst.runtime.stop(slot.container, timeout=inst.config.image.stop_timeout_seconds)
             inst.runtime.remove(slot.container)
             if inst.config.image.reset_database:
-                reset_database(slot.sampling_db_url)
-                yield Progress(f"Emptied {color}'s database for a full re-index.")
-            command, container_env = render_command(inst, color, version)
-            container_env.update(env or {})
-            from console.drivers.docker_model import ContainerSpec
-
-            spec = ContainerSpec(
-                name=slot.container,
-                image=ref,
-                command=command,
-                env=container_env,
-                labels={
-                    LABEL_SERVICE: inst.config.service,
-                    LABEL_COLOR: color,
-                    LABEL_DEPLOYMENT: str(record.id),
-                    LABEL_VERSION: version,
-                },
-                host_port=slot.host_port,
-                container_port=inst.config.image.container_port,
-                network=inst.config.image.network,
-                restart_policy=inst.config.image.restart_policy,
-                extra_hosts=inst.config.image.extra_hosts,
-                ulimits=inst.config.runtime.ulimits,
-                stop_timeout=inst.config.image.stop_timeout_seconds,
-                nano_cpus=nano_cpus(inst.config.image.cpus),  # caps the candidate's re-index
-                mem_limit=memory_bytes(inst.config.image.memory),
-            )
-            inst.runtime.start(spec)
+                refusal = reset_refusal(inst, color)  # again: the store may have moved since
+                if refusal:
+                    raise ResetError(refusal)
+                emptied = reset_database(slot.sampling_db_url, color)
+                inst.store.record_event("reset", emptied, "info", str(actor), color, record.id)
+                yield Progress(emptied)
+            inst.runtime.start(container_spec(inst, color, ref, record.id, env))
         except Exception as exc:
             reason = describe_failure(exc)
             inst.store.set_phase(record.id, Phase.FAILED, reason)

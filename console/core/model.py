@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -196,11 +196,40 @@ class SlotStatus:
     parity: ParityReport | None = None
 
     def stale_parts(self, now: float) -> list[PartReading]:
-        """The parts that have not answered for longer than their `stale_after`."""
-        return [reading for reading in self.readings if reading.stale(now)]
+        """The parts that have not answered for longer than their `stale_after`. Nothing runs in
+        an empty or stopped colour, so only Docker is asked about it: the silence of its other
+        parts (a metrics endpoint of a container that is gone) is not news."""
+        down = self.state in (SlotState.EMPTY, SlotState.STOPPED)
+        return [
+            reading
+            for reading in self.readings
+            if reading.stale(now) and (reading.part == "docker" or not down)
+        ]
 
     def is_stale(self, part: str, now: float) -> bool:
-        return any(r.part == part and r.stale(now) for r in self.readings)
+        return any(r.part == part for r in self.stale_parts(now))
+
+
+# A running container's slot state the agent composed before the live colour changed.
+_RUNNING_STATES = (SlotState.STARTING, SlotState.SYNCING, SlotState.READY, SlotState.LIVE)
+
+
+def agreeing_with_live(status: SlotStatus, live: Color | None) -> SlotStatus:
+    """`status` as the agent composes it under `live` (slot_watch._running_state): a running
+    slot is LIVE exactly when its colour is live. The agent publishes up to a tick after a switch,
+    so every reader composes with the live colour from the same read, and no reading shows
+    `live = X` beside slot X "ready" (or the old colour still "live")."""
+    if status.state not in _RUNNING_STATES:
+        return status  # empty, stopped or failed: the same whichever colour is live
+    if status.color == live:
+        state = SlotState.LIVE
+    elif status.state != SlotState.LIVE:
+        return status
+    elif status.ready:
+        state = SlotState.READY
+    else:
+        state = SlotState.SYNCING if status.height is not None else SlotState.STARTING
+    return status if state == status.state else replace(status, state=state)
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,7 @@ class Console:
         lease = self.installation.agent_lease.info()
         heartbeat = store.heartbeats().get("agent")
         agent = AgentInfo(lease.running, lease.pid, lease.since, heartbeat)
-        published = store.slot_statuses()
+        live, previous, published = store.snapshot()  # one read: live and slots agree
         slots: dict[Color, SlotStatus] = {}
         for color in COLORS:
             status = published.get(color) or SlotStatus(color)
@@ -81,8 +81,8 @@ class Console:
             slots[color] = status
         return Status(
             service=self.config.service,
-            live=store.live(),
-            previous=store.previous(),
+            live=live,
+            previous=previous,
             slots=slots,
             agent=agent,
             lock=self.installation.lock.holder(),

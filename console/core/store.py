@@ -24,7 +24,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from console.core.fsutil import ensure_private_dir
-from console.core.model import Canary, Color, PartReading, SlotStatus
+from console.core.model import Canary, Color, PartReading, SlotStatus, agreeing_with_live
 from console.core.store_db import BUSY_TIMEOUT_MS, Database
 from console.core.store_history import HistoryRecords
 from console.core.store_schema import (
@@ -107,6 +107,16 @@ class Store(HistoryRecords, SeriesRecords):
                     conn.execute("DELETE FROM state WHERE key = ?", (key,))
                 else:
                     conn.execute(UPSERT_STATE, (key, value))
+            # The slots' states change with it, in the same transaction (the agent's next tick
+            # publishes the same): no reader ever sees the new live beside the old slot states.
+            for row in conn.execute("SELECT color, data FROM slot_status").fetchall():
+                status = slot_status_from_json(row["data"])
+                agreeing = agreeing_with_live(status, live) if status else None
+                if agreeing is not None and agreeing is not status:
+                    conn.execute(
+                        "UPDATE slot_status SET data = ? WHERE color = ?",
+                        (slot_status_to_json(agreeing), row["color"]),
+                    )
 
     def switched_at(self) -> float | None:
         """When the live colour last changed (through `set_live`), or None if it never did."""
@@ -161,6 +171,23 @@ class Store(HistoryRecords, SeriesRecords):
                 " (color) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
                 (status.color, slot_status_to_json(stored), updated_at),
             )
+
+    def snapshot(self) -> tuple[Color | None, Color | None, dict[Color, SlotStatus]]:
+        """(live, previous, slot statuses) from one statement, so from one commit; each slot's
+        state agrees with that live colour (model.agreeing_with_live)."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT 'state' AS what, key, value FROM state WHERE key IN ('live', 'previous')"
+                " UNION ALL SELECT 'slot', color, data FROM slot_status"
+            ).fetchall()
+        values = {row["key"]: row["value"] for row in rows if row["what"] == "state"}
+        live, previous = as_color(values.get("live")), as_color(values.get("previous"))
+        statuses = (slot_status_from_json(row["value"]) for row in rows if row["what"] == "slot")
+        return (
+            live,
+            previous,
+            {s.color: agreeing_with_live(s, live) for s in statuses if s is not None},
+        )
 
     def slot_status(self, color: Color) -> SlotStatus | None:
         with self._db.read() as conn:

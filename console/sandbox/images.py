@@ -35,11 +35,13 @@ _PACKAGE_DATA = resources.files("console.sandbox")
 INDEXER_DIR = _PACKAGE_DATA / "indexer"
 WEBAPP_REPOSITORY = "bluegreen/webapp"
 EVM_INDEXER_REPOSITORY = "bluegreen/evm-indexer"
+RECIPE_INDEXER_REPOSITORY = "bluegreen/recipe-indexer"  # docs/RECIPES.md's interfaces, one image
 # Where each stand-in's Dockerfile lives, by image repository (the sandbox profiles pick one).
 IMAGE_SOURCES: dict[str, Traversable] = {
     STANDIN_REPOSITORY: INDEXER_DIR,
     WEBAPP_REPOSITORY: _PACKAGE_DATA / "webapp",
     EVM_INDEXER_REPOSITORY: _PACKAGE_DATA / "evm",
+    RECIPE_INDEXER_REPOSITORY: _PACKAGE_DATA / "recipe",
 }
 DEFAULT_CACHE_DIR = Path("/var/cache/bluegreen")
 

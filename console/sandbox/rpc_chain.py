@@ -8,6 +8,7 @@ simulator continues the same chain instead of jumping back.
 Answers what indexers ask for first — `eth_blockNumber` (a hex string, as real nodes answer),
 `eth_chainId`, `net_version`, `web3_clientVersion`, `eth_getBlockByNumber` (deterministic hashes) —
 as single or batch requests; anything else gets a JSON-RPC `error` member (-32601), bad JSON -32700.
+`GET /status` answers as a CometBFT node does (`result.sync_info.latest_block_height`, a string).
 
 CLI: `python -m console.sandbox.rpc_chain --port P --listen 127.0.0.1 --listen GW --history N
 --interval 1.0 --state FILE`.
@@ -153,6 +154,10 @@ def make_handler(chain: Chain) -> type[BaseHTTPRequestHandler]:
                 self._send(200, answer(chain, request))
 
         def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] == "/status":  # CometBFT's, for recipes that read it
+                sync_info = {"latest_block_height": str(chain.head()), "catching_up": False}
+                self._send(200, {"jsonrpc": "2.0", "id": -1, "result": {"sync_info": sync_info}})
+                return
             # Not JSON-RPC; a convenience for people poking at it with curl.
             self._send(200, {"head": chain.head(), "chain_id": CHAIN_ID})
 

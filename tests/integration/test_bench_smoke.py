@@ -165,3 +165,11 @@ def test_analysis_rollback_times_a_real_automatic_rollback(tmp_path: Path) -> No
     assert run["recover_s"] is not None and run["recover_s"] > 0
     assert 0 < run["failed_meanwhile"] <= run["answered_meanwhile"]
     assert run["failed_after"] == 0  # once back on the old colour, nothing fails
+
+
+def test_status_consistency_polls_status_beside_switches(tmp_path: Path) -> None:
+    data = run_bench("status_consistency", tmp_path, "--operations", "10", timeout=300)
+    assert data["readings"]["status"] >= 10 and data["readings"]["metrics"] >= 1
+    assert data["disagreeing"] == {"status": 0, "metrics": 0}, data["examples"]
+    assert data["operations_failed"] == []
+

@@ -113,3 +113,16 @@ def test_check_without_probe_reads_nothing_and_a_web_config_passes(
     assert "no catch-up (readiness by health and checks)" in capsys.readouterr().out
     assert main(["--config", str(path), "config", "check", "--probe"]) == 0
     assert "nothing to read" in capsys.readouterr().out
+
+
+def test_probe_names_the_log_pattern_of_a_colour_that_is_not_running(
+    tmp_path: Path, servers: tuple[Loopback, Loopback]
+) -> None:
+    rpc, blue = servers
+    text = write(tmp_path, rpc, blue, "block.number").read_text()
+    config = parse_config(text + '\n[readiness]\nlog_pattern = "backfill complete"\n')
+    lines = probe(config, is_running=lambda container: False)
+    patterns = [line for line in lines if "log_pattern" in line.text]
+    assert [(line.who, line.failed) for line in patterns] == [("blue", False), ("green", False)]
+    assert "container evm-green is not running" in patterns[1].text
+    assert not any("log_pattern" in line.text for line in probe(parse_config(text)))

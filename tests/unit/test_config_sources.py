@@ -84,7 +84,7 @@ def test_todays_explorer_keys_parse_unchanged() -> None:
     assert config.candidate == SqlSource(
         query="SELECT height FROM index_watermarks WHERE index_name = 'explorer'"
     )
-    assert config.readiness.log_pattern == "catchup completed"
+    assert config.readiness.log_pattern == ""  # no default: the explorer's line is its own
     legacy_http = parse_config(
         EXPLORER.replace('kind = "sql"', 'kind = "http"')
         .replace(
@@ -217,3 +217,17 @@ def test_a_lag_rule_without_a_candidate_is_refused_not_ignored() -> None:
     message = error(WEB + "[readiness]\nhold_seconds = 30\n")
     assert "readiness.hold_seconds only apply to a service that re-indexes" in message
     assert "min_ready_seconds" in message
+
+
+def test_reset_database_refuses_a_colour_database_shared_with_another() -> None:
+    reset = EXPLORER.replace(
+        'repository = "explorer"', 'repository = "explorer"\nreset_database = true'
+    )
+    assert parse_config(reset).image.reset_database
+    shared = error(reset.replace("db/green", "db:5432/blue"))
+    assert "green's database is also blue's" in shared and "u:p@" not in shared
+    source = error(reset.replace("postgresql://u:p@db/blue", "postgresql://other:pw@db/chain"))
+    assert "blue's database is also the source's" in source and "other:pw" not in source
+    # Another server or port is another database, whatever the name.
+    parse_config(reset.replace("db/green", "db2/blue"))
+    parse_config(reset.replace("db/green", "db:5433/blue"))

@@ -194,3 +194,41 @@ def test_evm_indexer_without_rpc_url_exits_with_a_sentence() -> None:
     )
     assert result.returncode == 1
     assert "RPC_URL is not set" in json.loads(result.stdout)["msg"]
+
+
+def test_recipe_indexer_speaks_each_recipes_interface(chain_url: str) -> None:
+    """The recipe stand-in (tests/integration/test_recipes_e2e.py runs it in its image): one
+    height, shown the way Ponder, graph-node, SQD, Envio and SubQuery show theirs."""
+    port = free_port()
+    indexer = start(
+        SANDBOX / "recipe" / "recipe_indexer.py",
+        {"LISTEN_PORT": str(port), "RPC_URL": chain_url, "INDEX_SPEED": "3000",
+         "FINALITY_DEPTH": "50", "CHAIN_HEIGHT_REFRESH": "60"},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for("caught up", lambda: httpx.get(f"{base}/ready").status_code == 200)
+        block = httpx.get(f"{base}/progress").json()["indexed_block"]
+        assert block >= 300  # the chain's history
+        ponder = httpx.get(f"{base}/status").json()["mainnet"]
+        assert ponder["ready"] is True and abs(ponder["block"]["number"] - block) <= 2
+        graph = httpx.post(f"{base}/graphql", json={"query": "{}"}).json()
+        (chain,) = graph["data"]["indexingStatuses"][0]["chains"]
+        assert isinstance(chain["latestBlock"]["number"], str)  # decimal strings, as graph-node's
+        metrics = httpx.get(f"{base}/metrics").text
+        gauges = dict(
+            line.rsplit(" ", 1) for line in metrics.splitlines() if not line.startswith("#")
+        )
+        last, chain_height = (
+            int(gauges["sqd_processor_last_block"]),
+            int(gauges["sqd_processor_chain_height"]),
+        )
+        # SQD's chain height: the head minus the finality depth when last refreshed, never
+        # below its own height; near the head it equals it, so lag against it is 0 (RECIPES.md
+        # recipe 8 says so, and measures against the chain's RPC instead).
+        assert chain_height == last
+        assert httpx.get(f"{base}/meta").json()["currentProcessingHeight"] is not None
+        assert httpx.get(f"{base}/api/health/ready").json()["status"] == "ok"
+    finally:
+        log = stop(indexer)
+    assert "indexed blocks 0.." in log and "caught up at" in log

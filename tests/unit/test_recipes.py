@@ -30,7 +30,7 @@ def test_there_are_eight_recipes() -> None:
 def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     for block in BLOCKS:
         for name in re.findall(r"\$\{([A-Z_]+)\}", block):
-            monkeypatch.setenv(name, f"postgresql://u:pw-{name.lower()}@db.internal/x")
+            monkeypatch.setenv(name, f"postgresql://u:pw-{name.lower()}@db.internal/{name.lower()}")
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
@@ -59,5 +59,9 @@ def test_each_recipe_is_the_shape_it_says() -> None:
     assert ponder.readiness.checks[0].expect_status == 200
     assert isinstance(graph.candidate, HttpSource) and graph.candidate.method == "POST"
     assert graph.effective_head is None and graph.candidate.head_field
-    assert isinstance(squid.candidate, PrometheusSource) and squid.candidate.head_metric
-    assert squid.image.env["PROMETHEUS_PORT"] == "{port}"
+    # Its own chain_height trails or equals its height near the head: an independent head.
+    assert isinstance(squid.candidate, PrometheusSource) and not squid.candidate.head_metric
+    assert isinstance(squid.effective_head, JsonRpcSource)
+    assert squid.image.env["PROMETHEUS_PORT"] == "{port}" and squid.image.reset_database
+    # No recipe waits for a log line it did not name (the explorer's is the explorer's own).
+    assert [c.readiness.log_pattern for c in configs] == ["catchup completed"] + [""] * 7

@@ -370,3 +370,35 @@ def test_closed_store_refuses_use(state_dir: Path) -> None:
     store.close()
     with pytest.raises(RuntimeError, match="closed"):
         store.live()
+
+
+def test_a_switch_records_live_and_the_slots_states_together(store: Store) -> None:
+    """issue 21: `status` read `live = green` beside green "ready" and blue "live" for a tick."""
+    store.put_slot_status(SlotStatus("blue", SlotState.LIVE, height=10, ready=True))
+    store.put_slot_status(SlotStatus("green", SlotState.READY, height=10, ready=True))
+    store.put_slot_status(SlotStatus("blue", SlotState.LIVE, height=10, ready=True))
+    store.set_live("green", "blue")
+    live, previous, slots = store.snapshot()
+    assert (live, previous) == ("green", "blue")
+    assert (slots["green"].state, slots["blue"].state) == (SlotState.LIVE, SlotState.READY)
+    assert store.slot_status("green").state == SlotState.LIVE  # type: ignore[union-attr]
+
+    # The agent's tick composed under the old live colour lands after the switch: readers still
+    # compose the slots with the live colour of the same read.
+    store.put_slot_status(SlotStatus("green", SlotState.READY, height=11, ready=True))
+    store.put_slot_status(SlotStatus("blue", SlotState.LIVE, height=11, ready=True))
+    live, _, slots = store.snapshot()
+    assert live == "green" and slots["green"].state == SlotState.LIVE
+    assert slots["blue"].state == SlotState.READY
+
+
+def test_states_that_do_not_depend_on_the_live_colour_are_kept() -> None:
+    from console.core.model import agreeing_with_live
+
+    failed = SlotStatus("green", SlotState.FAILED, reason="exited")
+    assert agreeing_with_live(failed, "green") is failed
+    catching_up = SlotStatus("blue", SlotState.LIVE, height=5, ready=False)
+    assert agreeing_with_live(catching_up, "green").state == SlotState.SYNCING
+    starting = SlotStatus("blue", SlotState.LIVE)
+    assert agreeing_with_live(starting, None).state == SlotState.STARTING
+    assert agreeing_with_live(SlotStatus("blue", SlotState.EMPTY), "blue").state == SlotState.EMPTY

@@ -64,8 +64,10 @@ def test_outcome_names(state: SlotState, phase: Phase, timed_out: bool, expected
 
 
 def test_another_deployment_in_the_slot_is_not_ours_to_report_as_ready() -> None:
-    assert outcome_name(_slot(SlotState.READY, deployment_id=6), _deployment(Phase.READY), False) \
+    assert (
+        outcome_name(_slot(SlotState.READY, deployment_id=6), _deployment(Phase.READY), False)
         == "failed"
+    )
 
 
 def test_the_outcome_line_carries_the_detail(capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,3 +80,43 @@ def test_usage_errors_exit_2() -> None:
     with pytest.raises(SystemExit) as exit_info:
         parse_args(["deploy", "v2", "--switch", "sometimes", "--wait", "--json"])
     assert exit_info.value.code == 2
+
+
+def test_wait_never_shows_the_replaced_deployments_state(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """issue 21: the first line of `deploy --wait` into a used colour said the old one's "ready"."""
+    from types import SimpleNamespace
+
+    from console.cli.deploy_wait import wait_for
+    from console.core.model import Status
+
+    published = [_slot(SlotState.READY, 100, deployment_id=6), _slot(SlotState.READY, 100)]
+
+    def status() -> Status:
+        slot = published.pop(0)
+        return SimpleNamespace(slots={"green": slot})  # type: ignore[return-value]
+
+    store = SimpleNamespace(deployment=lambda _id: _deployment(Phase.SYNCING))
+    console = SimpleNamespace(
+        status=status,
+        installation=SimpleNamespace(store=store, redactor=SimpleNamespace(redact=str)),
+        config=SimpleNamespace(catchup=True),
+    )
+    code = wait_for(console, "green", 7, {SlotState.READY}, 30, as_json=True)  # type: ignore[arg-type]
+    first, outcome = _lines(capsys)
+    assert code == 0 and outcome["outcome"] == "ready"
+    assert (first["state"], first["deployment_id"], first["height"]) == ("starting", 7, None)
+
+
+def test_an_empty_colour_is_not_a_silent_endpoint() -> None:
+    """issue 21: an empty green said "Green metrics endpoint not answering for 101 s"."""
+    from console.core.model import PartReading
+
+    silent = PartReading("height", "green metrics endpoint", 1.0, waiting_since=1.0)
+    docker = PartReading("docker", "Docker", 1.0, waiting_since=1.0)
+    empty = SlotStatus("green", SlotState.EMPTY, readings=(silent, docker))
+    assert [r.part for r in empty.stale_parts(102.0)] == ["docker"]
+    assert not empty.is_stale("height", 102.0)
+    running = SlotStatus("green", SlotState.SYNCING, readings=(silent,))
+    assert running.is_stale("height", 102.0)
