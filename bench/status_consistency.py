@@ -1,7 +1,7 @@
 """Does `status` ever contradict itself? Switches and rollbacks with readers polling beside them.
 
 A private web-profile sandbox (real Docker, nginx in live mode, the agent publishing every
-second) on ports 29700-29722: v1 live in blue, v2 ready in green. The benchmark then switches to
+second) on ports 29900-29922: v1 live in blue, v2 ready in green. The benchmark then switches to
 green and rolls back to blue, `--operations` times in all, `--pause` (0.2 s) apart, while a
 separate reader process polls every `--interval` (50 ms) what `status --json` prints (the same
 Console.status() and render.status_json) and the agent's Prometheus exporter. A reading
@@ -33,7 +33,7 @@ from console.core.config import load_config
 from console.core.model import Outcome
 from console.core.service import Console
 
-PORT_BASE = 29700
+PORT_BASE = 29900
 LIVE_GAUGE = re.compile(r'^bluegreen_live_color\{color="(\w+)"\} 1\.0$', re.M)
 STATE_GAUGE = re.compile(r'^bluegreen_slot_state\{color="(\w+)",state="(\w+)"\} 1\.0$', re.M)
 
