@@ -310,7 +310,7 @@ class SlotWatch:
             eta_seconds=self.tracker.eta_seconds,
             at_head=self.tracker.at_head,
             conditions=result.conditions,
-            ready=result.ready,
+            ready=result.ready and state != SlotState.FAILED,  # a crash loop is never switchable
             reason=reason,
         )
 

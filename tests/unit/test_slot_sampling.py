@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from console.agent import slot_checks, slot_watch
 from console.agent.samplers import Sampled, sample_round
 from console.agent.slot_watch import SlotWatch
 from console.core.config import load_config
+from console.core.model import SlotState, SlotStatus
 from console.core.progress import Reading
 from console.core.redact import Redactor
 from console.drivers.docker_model import ContainerInfo
@@ -91,7 +92,7 @@ class FakeChecker:
     def __init__(self, base_url: str) -> None:
         pass
 
-    def health(self, path: str) -> tuple[bool, str]:
+    def health(self, path: str, expect: Any = None) -> tuple[bool, str]:
         return True, "ok"
 
 
@@ -173,3 +174,29 @@ def test_a_low_lag_is_credited_from_when_it_was_read_not_from_the_tick(
     status = watch.observe(time.time(), stale, "blue", None, None)
     lag = next(c for c in status.conditions if c.name.startswith("lag"))
     assert not lag.met and "held 0.0 s" in lag.detail, lag
+
+
+def test_a_ready_colour_whose_container_restarted_is_failed_and_not_ready(
+    setup: tuple[SlotWatch, Reads],
+) -> None:
+    """The gate's grace keeps a ready colour ready through a short failure, but a container the
+    engine restarted is a crash, not a passing reading: the colour is failed and not switchable."""
+    watch, _reads = setup
+    watch.gate = slot_watch.ReadinessGate(
+        replace(watch.gate.config, hold_seconds=0.0), catchup=True
+    )
+    fresh: Sampled[int | None] = Sampled(100, time.time(), None, None, 1)
+
+    def observe() -> SlotStatus:
+        _sample(watch)
+        sample_round(watch.samplers(), budget_seconds=5.0)
+        return watch.observe(time.time(), fresh, "blue", None, None)
+
+    ready = observe()
+    assert ready.ready and ready.state == SlotState.READY, ready.conditions
+    runtime = watch.inst.runtime
+    restarted = replace(runtime.inspect("s-green"), restart_count=1)
+    runtime.inspect = lambda name: restarted  # type: ignore[method-assign]
+    after = observe()
+    assert after.state == SlotState.FAILED
+    assert not after.ready
