@@ -57,6 +57,15 @@ def plan_switch(inst: Installation, now: float | None = None) -> SwitchPlan:
             *conditions,
             Condition("fresh readiness", False, "the agent is not updating it"),
         )
+    elif gate_met and status and status.healthy is False:
+        # The gate's grace keeps a ready colour ready through a short failure, so its state does
+        # not flicker; traffic still never moves to a colour whose latest health check failed
+        # (a hung container answers nothing: that is a true reason, not sampling order).
+        gate_met = False
+        conditions = (
+            *conditions,
+            Condition("health answers now", False, "its latest health check failed"),
+        )
     return SwitchPlan(
         from_color=live,
         to_color=target,

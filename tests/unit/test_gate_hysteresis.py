@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from console.agent.state_events import record_state_changes, state_change_text
@@ -13,6 +14,7 @@ from console.core.config import ReadinessConfig
 from console.core.model import Condition, SlotState, SlotStatus
 from console.core.readiness import LEAVE_AFTER_READINGS, GateInputs, ReadinessGate
 from console.core.store import Store
+from console.core.switching import plan_switch
 
 T0 = 1_700_000_000.0
 CONFIG = ReadinessConfig(
@@ -186,3 +188,31 @@ def test_at_the_head_the_disk_outlook_is_growth_alone() -> None:
     )
     text = disk_text(figures) or ""
     assert "full in 6.6h" in text and "before caught up" not in text
+
+
+def test_a_ready_colour_whose_latest_health_check_failed_is_not_switched_to(
+    tmp_path: Path,
+) -> None:
+    """Within the grace the colour reads ready (no flicker), but a switch or a canary never
+    moves traffic to a colour whose latest health check failed: a hung container answers
+    nothing, and that is a true reason to refuse."""
+    store = Store(tmp_path / "state.db")
+    store.set_live("blue", None)
+    within_grace = Condition("health /health", True, "timed out; within the 10 s grace (2.1 s)")
+    ready = SlotStatus(
+        "green",
+        SlotState.READY,
+        ready=True,
+        healthy=True,
+        container_state="running",
+        conditions=(within_grace,),
+        updated_at=1000.0,
+    )
+    inst: Any = SimpleNamespace(store=store, config=SimpleNamespace(readiness=CONFIG))
+    store.put_slot_status(ready)
+    assert plan_switch(inst, now=1001.0).gate_met
+    store.put_slot_status(dataclasses.replace(ready, healthy=False))
+    plan = plan_switch(inst, now=1001.0)
+    assert not plan.gate_met
+    assert ("health answers now", False) in [(c.name, c.met) for c in plan.conditions]
+    store.close()
