@@ -13,6 +13,8 @@ test's) can hold one of them for a minute.
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import socket
 import sys
@@ -249,3 +251,38 @@ def send_mix(port: int) -> None:
             assert client.get(f"{base}/fail").status_code == 500
         for _ in range(N_SLOW):
             assert client.get(f"{base}/slow?ms={SLOW_MS}").status_code == 200
+
+
+def operator_nginx_conf(
+    snippet: str, nginx_dir: Path, port: int, workers: int = 1, connections: int = 128
+) -> str:
+    """The operator's own nginx.conf with the lines `proxy snippet` tells them to add: its
+    load_module lines on top, its first include inside `http { }`, its second inside the
+    server's location (what a first install on real nginx does by hand)."""
+    includes = re.findall(r"^\s*include (\S+);$", snippet, re.MULTILINE)
+    http_file, location_file = includes  # "inside http { }", then "inside the server { }"
+    modules = "\n".join(re.findall(r"^load_module .*;$", snippet, re.MULTILINE))
+    modules = modules.replace("modules/", "/usr/lib/nginx/modules/")
+    temp = "".join(
+        f"    {kind}_temp_path {nginx_dir / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return f"""{modules}
+{"user root;" if os.geteuid() == 0 else ""}
+daemon off;
+worker_processes {workers};
+worker_shutdown_timeout 10s;
+pid {nginx_dir / "nginx.pid"};
+error_log {nginx_dir / "logs" / "error.log"} notice;
+events {{ worker_connections {connections}; }}
+http {{
+    access_log off;
+{temp}    include {http_file};
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            include {location_file};
+        }}
+    }}
+}}
+"""

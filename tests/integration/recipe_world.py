@@ -28,6 +28,7 @@ import httpx
 
 from console.sandbox import chain, images
 from console.sandbox.postgres_proc import PostgresServer
+from tests.integration.proxy_helpers import operator_nginx_conf
 
 HISTORY = 1500  # blocks on both chains when the world starts; +1 a second after that
 
@@ -218,34 +219,8 @@ class Install:
         """`proxy snippet` → an nginx.conf with its lines → `proxy install` → nginx running."""
         code, snippet = self.cli("proxy", "snippet")
         assert code == 0, snippet
-        includes = re.findall(r"^\s*include (\S+);$", snippet, re.MULTILINE)
-        http_file, location_file = includes
-        modules = "\n".join(re.findall(r"^load_module .*;$", snippet, re.MULTILINE))
-        modules = modules.replace("modules/", "/usr/lib/nginx/modules/")
-        temp = "".join(
-            f"    {kind}_temp_path {self.nginx_dir / kind};\n"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
         self.nginx_conf.write_text(
-            f"""{modules}
-{"user root;" if os.geteuid() == 0 else ""}
-daemon off;
-worker_processes 1;
-pid {self.nginx_dir / "nginx.pid"};
-error_log {self.nginx_dir / "logs" / "error.log"} notice;
-events {{ worker_connections 128; }}
-http {{
-    access_log off;
-{temp}    include {http_file};
-    server {{
-        listen 127.0.0.1:{self.proxy_port};
-        location / {{
-            include {location_file};
-        }}
-    }}
-}}
-""",
-            encoding="utf-8",
+            operator_nginx_conf(snippet, self.nginx_dir, self.proxy_port), encoding="utf-8"
         )
         code, out = self.cli("proxy", "install")
         assert code == 0, out

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -33,6 +32,7 @@ from console.core.store import DB_FILE
 from console.sandbox import chain, images
 from console.sandbox.postgres_proc import PostgresServer
 from tests import ports
+from tests.integration.proxy_helpers import operator_nginx_conf
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -187,34 +187,8 @@ keep_previous_seconds = 0
 
     def write_nginx_conf(self, snippet: str) -> None:
         """The operator's own nginx.conf, with the lines the snippet tells them to add."""
-        includes = re.findall(r"^\s*include (\S+);$", snippet, re.MULTILINE)
-        http_file, location_file = includes  # "inside http { }", then "inside the server { }"
-        modules = "\n".join(re.findall(r"^load_module .*;$", snippet, re.MULTILINE))
-        modules = modules.replace("modules/", "/usr/lib/nginx/modules/")
-        temp = "".join(
-            f"    {kind}_temp_path {self.nginx_dir / kind};\n"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
         self.nginx_conf.write_text(
-            f"""{modules}
-{"user root;" if os.geteuid() == 0 else ""}
-daemon off;
-worker_processes 2;
-worker_shutdown_timeout 10s;
-pid {self.nginx_dir / "nginx.pid"};
-error_log {self.nginx_dir / "logs" / "error.log"} notice;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-{temp}    include {http_file};
-    server {{
-        listen 127.0.0.1:{PROXY_PORT};
-        location / {{
-            include {location_file};
-        }}
-    }}
-}}
-""",
+            operator_nginx_conf(snippet, self.nginx_dir, PROXY_PORT, workers=2, connections=256),
             encoding="utf-8",
         )
 
