@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from console.cli.render import status_json
-    from console.core.config import load_config
+    from console.core.config.schema import load_config
     from console.core.service import Console
     from console.sandbox import images
     from tests.integration import sandbox_fixture

@@ -36,12 +36,12 @@ from pathlib import Path
 
 import httpx
 
-from console.core.config import Config, load_config
+from console.core.config.schema import Config, load_config
 
 if typing.TYPE_CHECKING:
     from bench.chaos_stall import StallReport
 from console.core.lock import OperatorLock
-from console.core.store import Store
+from console.core.store.store import Store
 from console.drivers.proxy import COLOR_HEADER, make_proxy
 from console.sandbox.world import process_alive
 

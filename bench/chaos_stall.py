@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from bench.chaos import Chaos
 from bench.stalls import container_pids, dockerd_pids, nginx_pids, postgres_pids, stalled
-from console.core.store import Store
+from console.core.store.store import Store
 
 PARTS = {"nginx": 0.35, "dockerd": 0.25, "postgres": 0.2, "container": 0.2}
 OPERATIONS = {"switch": 0.4, "rollback": 0.3, "idle": 0.3}

@@ -26,7 +26,7 @@ from typing import Any
 
 from console.core.lock import LockHeld, OperatorLock
 from console.core.model import Actor
-from console.core.store import Store
+from console.core.store.store import Store
 
 
 @dataclass

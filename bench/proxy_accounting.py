@@ -30,10 +30,10 @@ import time
 from pathlib import Path
 
 from bench.common import GRAPHQL_BODY, free_port_or_exit, table, upstreams, write_results
-from console.core.config import Config, ProxyConfig, SlotConfig
-from console.core.traffic import TrafficSnapshot
-from console.drivers.nginx import LOCATION_FILE, NginxDriver, render_location_conf
-from console.drivers.nginx_traffic import COUNT_ON_LOG, OPEN_AND_RETURN, count_on_log_batched
+from console.core.config.schema import Config, ProxyConfig, SlotConfig
+from console.core.measures.traffic import TrafficSnapshot
+from console.drivers.proxy.nginx.driver import LOCATION_FILE, NginxDriver, render_location_conf
+from console.drivers.proxy.nginx.traffic import COUNT_ON_LOG, OPEN_AND_RETURN, count_on_log_batched
 from console.sandbox.nginx_proc import NginxProcess
 
 PROXY, ADMIN, BLUE, GREEN = 29060, 29061, 29062, 29063

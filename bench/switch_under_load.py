@@ -43,10 +43,15 @@ from bench.common import (
     upstreams,
     write_results,
 )
-from console.core.config import Config, ProxyConfig, SlotConfig
+from console.core.config.schema import Config, ProxyConfig, SlotConfig
 from console.core.model import Color, other
-from console.drivers.haproxy import HaproxyDriver
-from console.drivers.nginx import HTTP_FILE, LOCATION_FILE, NginxDriver, render_location_conf
+from console.drivers.proxy.haproxy.driver import HaproxyDriver
+from console.drivers.proxy.nginx.driver import (
+    HTTP_FILE,
+    LOCATION_FILE,
+    NginxDriver,
+    render_location_conf,
+)
 from console.sandbox.haproxy_proc import HaproxyProcess
 from console.sandbox.nginx_proc import NginxProcess
 

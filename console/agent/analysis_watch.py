@@ -19,9 +19,10 @@ from dataclasses import dataclass, replace
 
 from console.agent.canary_analysis import CanaryAnalysis
 from console.agent.samplers import Sampler
-from console.core.analysis import Tally, Verdict, evaluate, figures_text, pre_switch_condition
+from console.core.gate.analysis import Tally, Verdict, evaluate, figures_text, pre_switch_condition
 from console.core.installation import Installation
 from console.core.lock import LockHeld
+from console.core.measures.traffic import TrafficFigures, TrafficSnapshot, TrafficWindow
 from console.core.model import (
     Actor,
     Color,
@@ -33,8 +34,7 @@ from console.core.model import (
     SlotStatus,
     other,
 )
-from console.core.switching import rollback_locked
-from console.core.traffic import TrafficFigures, TrafficSnapshot, TrafficWindow
+from console.core.ops.switching import rollback_locked
 
 
 @dataclass

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from console.core.analysis import Tally, Verdict, evaluate
-from console.core.canary import abort_locked
+from console.core.gate.analysis import Tally, Verdict, evaluate
 from console.core.installation import Installation
 from console.core.lock import LockHeld
+from console.core.measures.traffic import TrafficFigures, TrafficSnapshot, TrafficWindow
 from console.core.model import Actor, Canary, other
-from console.core.traffic import TrafficFigures, TrafficSnapshot, TrafficWindow
+from console.core.ops.canary import abort_locked
 
 
 @dataclass

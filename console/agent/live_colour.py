@@ -19,12 +19,12 @@ from collections.abc import Callable
 
 from console.agent.samplers import Sampler
 from console.core import timeouts
-from console.core.canary_reconcile import canary_in_step
+from console.core.gate.readiness import STALE_AFTER_INTERVALS
 from console.core.installation import Installation
 from console.core.lock import LockHeld
 from console.core.model import Actor, Color
-from console.core.readiness import STALE_AFTER_INTERVALS
-from console.core.reconcile import reconcile_live
+from console.core.ops.canary_reconcile import canary_in_step
+from console.core.ops.reconcile import reconcile_live
 
 
 class ProxySilent(Exception):

@@ -10,7 +10,7 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING
 
-from console.core.progress import ProgressSource
+from console.core.contracts.progress import ProgressSource
 from console.core.redact import sanitize_log_line
 from console.drivers.checks import LogPatternWatcher
 

@@ -30,6 +30,7 @@ from console.agent.slot_watch import SlotWatch
 from console.agent.state_events import record_state_changes
 from console.agent.systemd import notify
 from console.agent.traffic_watch import TrafficWatch
+from console.core.gate.readiness import STALE_AFTER_INTERVALS
 from console.core.installation import Installation
 from console.core.lock import LockHeld
 from console.core.model import (
@@ -44,9 +45,8 @@ from console.core.model import (
     SwitchPolicy,
     other,
 )
-from console.core.readiness import STALE_AFTER_INTERVALS
-from console.core.reconcile import reconcile
-from console.core.switching import rollback_locked, switch
+from console.core.ops.reconcile import reconcile
+from console.core.ops.switching import rollback_locked, switch
 from console.drivers.progress import make_head_source
 
 AGENT_ACTOR = Actor("agent")
@@ -143,7 +143,7 @@ class Agent:
         if not self.metrics_listen:
             return None
         from console.agent.metrics import serve
-        from console.core.config import parse_listen
+        from console.core.config.schema import parse_listen
 
         server = serve(
             parse_listen(self.metrics_listen),

@@ -25,9 +25,9 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from console.agent.metrics_traffic import traffic_families
+from console.core.measures.traffic import TrafficSnapshot
 from console.core.model import COLORS, Color, SlotState, SlotStatus, agreeing_with_live
-from console.core.store import Store
-from console.core.traffic import TrafficSnapshot
+from console.core.store.store import Store
 
 AGENT_ACTOR_NAME = "agent"
 # Seconds; a cutover is a few ms with a live switch, up to seconds with a reload.

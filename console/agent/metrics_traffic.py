@@ -1,6 +1,6 @@
 """The exporter's traffic block: each colour's proxy counters, as Prometheus counters.
 
-The proxy counts (console/core/traffic.py); Prometheus computes rates. So the raw counters of the
+The proxy counts (console/core/measures/traffic.py); Prometheus computes rates. So the raw counters of the
 agent's newest reading are exported as they are — requests, responses by status class, upstream
 time as a histogram from the proxy's latency buckets — and `rate()` over them is exact whatever
 the scrape interval. The window figures the console shows and the post-switch analysis decides on
@@ -19,13 +19,13 @@ from prometheus_client.core import (
     Metric,
 )
 
-from console.core.model import COLORS, Color
-from console.core.traffic import (
+from console.core.measures.traffic import (
     LATENCY_BOUNDS_MS,
     ColourCounters,
     TrafficFigures,
     TrafficSnapshot,
 )
+from console.core.model import COLORS, Color
 
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 

@@ -5,7 +5,7 @@ requests per colour), while a colour is live and the other has a container. A co
 container is not running is an error in the report, never a match. The latest report travels
 with both colours' status and feeds the candidate's gate when `readiness.parity_required`; the
 gate marks it stale when it gets old, and a switch never uses it: it samples again
-(console/core/switch_parity.py).
+(console/core/ops/switch_parity.py).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import time
 from collections.abc import Mapping
 
 from console.agent.samplers import Sampler
+from console.core.gate.readiness import STALE_AFTER_INTERVALS
 from console.core.installation import Installation
+from console.core.measures.parity import ParityReport
 from console.core.model import COLORS, Color, SlotStatus
-from console.core.parity import ParityReport
-from console.core.readiness import STALE_AFTER_INTERVALS
 
 
 class ParityWatch:

@@ -1,7 +1,7 @@
 """Resource warnings across both colours, and each deployment's peaks for the history.
 
 - Contention: while the candidate syncs, the live colour's p99 (the proxy's traffic figures) or
-  CPU share is compared with what it was while nothing synced (console/core/disk.py); a
+  CPU share is compared with what it was while nothing synced (console/core/gate/disk.py); a
   degradation becomes a warning on the live colour's resources (screen, `status`), an event and
   a notification.
 - Disk: a colour whose database fills before it catches up (its resources carry the warning,
@@ -20,15 +20,15 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from console.core.disk import (
+from console.core.gate.disk import (
     ContentionBaseline,
     LiveReading,
     contention_warning,
     is_disk_warning,
 )
+from console.core.measures.resources import ResourceFigures, duration_text
 from console.core.model import COLORS, Color, SlotState, SlotStatus, other
-from console.core.resources import ResourceFigures, duration_text
-from console.core.store_resources import DeploymentResources, put_deployment_resources
+from console.core.store.resources import DeploymentResources, put_deployment_resources
 
 if TYPE_CHECKING:
     from console.core.installation import Installation

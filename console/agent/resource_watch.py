@@ -1,6 +1,6 @@
 """One colour's resources: its container's stats stream, its database's size, its disk.
 
-The stats stream runs on its own thread (console/drivers/docker_stats.py) while the container
+The stats stream runs on its own thread (console/drivers/docker/stats.py) while the container
 runs and is started again when it runs again (a new deployment, or the engine restarted it after
 a daemon restart). The database size is read with `pg_database_size` on its own sampler, every
 `[resources] db_size_interval_seconds`, over one persistent connection (the SQL source's). The
@@ -19,22 +19,22 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from console.agent.samplers import Sampler
-from console.core.disk import DiskOutlook, disk_warning
-from console.core.resources import (
+from console.core.gate.disk import DiskOutlook, disk_warning
+from console.core.measures.resources import (
     CPU_HISTORY_POINTS,
     CPU_HISTORY_SECONDS,
     GrowthWindow,
     ResourceFigures,
     size_text,
 )
-from console.drivers.docker_stats import StatsStream
+from console.drivers.docker.stats import StatsStream
 from console.drivers.progress.base import Place
 from console.drivers.progress.sql import SqlProgress
 
 if TYPE_CHECKING:
     from console.core.installation import Installation
     from console.core.model import Color
-    from console.drivers.docker_model import ContainerInfo
+    from console.drivers.docker.model import ContainerInfo
 
 _REOPEN_SECONDS = 2.0
 DB_SIZE_QUERY = "SELECT pg_database_size(current_database())"

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from console.agent.samplers import Sampler
-from console.core.config import Config
-from console.core.config_sources import fill_url
+from console.core.config.schema import Config
+from console.core.config.sources import fill_url
 from console.core.model import Color
 from console.drivers.checks import HttpChecker
 

@@ -20,17 +20,17 @@ from console.agent.resource_watch import ResourceWatch
 from console.agent.samplers import Sampled, Sampler
 from console.agent.slot_checks import SlotChecks
 from console.agent.slot_compose import docker_silent_status, label_int
+from console.core.contracts.progress import Reading
+from console.core.gate.readiness import STALE_AFTER_INTERVALS, GateInputs, ReadinessGate
+from console.core.gate.tracking import CatchupTracker
 from console.core.model import Color, Condition, PartReading, Sample, SlotState, SlotStatus
-from console.core.progress import Reading
-from console.core.readiness import STALE_AFTER_INTERVALS, GateInputs, ReadinessGate
-from console.core.tracking import CatchupTracker
 from console.drivers.progress import make_candidate_source, make_head_source
 
 if TYPE_CHECKING:
     from console.core.installation import Installation
+    from console.core.measures.parity import ParityReport
     from console.core.model import Deployment
-    from console.core.parity import ParityReport
-    from console.drivers.docker_model import ContainerInfo
+    from console.drivers.docker.model import ContainerInfo
 
 
 class SlotWatch:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from console.core.gate.readiness import unmet_summary
 from console.core.model import Color, EventLevel, SlotState, SlotStatus
-from console.core.readiness import unmet_summary
 
 if TYPE_CHECKING:
-    from console.core.store import Store
+    from console.core.store.store import Store
 
 _LEVELS: dict[SlotState, EventLevel] = {
     SlotState.FAILED: "error",

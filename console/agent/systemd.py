@@ -13,7 +13,7 @@ import socket
 import sys
 from pathlib import Path
 
-from console.core.config import Config
+from console.core.config.schema import Config
 
 
 def notify(state: str) -> bool:

@@ -2,15 +2,15 @@
 
 One per installation, like the live-colour watch: a proxy that hangs leaves the figures stale
 (their reading's age says so) and costs the tick nothing. The readings feed a `TrafficWindow`
-(console/core/traffic.py), which turns counter differences into rates and percentiles.
+(console/core/measures/traffic.py), which turns counter differences into rates and percentiles.
 """
 
 from __future__ import annotations
 
 from console.agent.samplers import Sampler
 from console.core.installation import Installation
+from console.core.measures.traffic import TrafficFigures, TrafficSnapshot, TrafficWindow
 from console.core.model import Color
-from console.core.traffic import TrafficFigures, TrafficSnapshot, TrafficWindow
 
 
 class TrafficWatch:

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
-from console.core.canary import percent_problem
-from console.core.operation import ReadOnlyError
+from console.core.ops.canary import percent_problem
+from console.core.ops.operation import ReadOnlyError
 
 USAGE = "PERCENT|promote|abort"
 

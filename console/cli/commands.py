@@ -12,13 +12,13 @@ from pathlib import Path
 from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render, silence_stdout
 from console.cli.deploy_wait import wait_for
 from console.core.access import may_write_state, require_write
-from console.core.config import Config, ConfigError, load_config
+from console.core.config.schema import Config, ConfigError, load_config
 from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
 from console.core.model import OperationEvent, Outcome, SlotState, SwitchPolicy
-from console.core.operation import OperationRefused, ReadOnlyError
+from console.core.ops.operation import OperationRefused, ReadOnlyError
 from console.core.service import Console
-from console.core.store_resources import deployment_resources
+from console.core.store.resources import deployment_resources
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -169,7 +169,7 @@ def run_events(
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from console.core.deploy import idle_color, parse_env_overrides
+    from console.core.ops.deploy import idle_color, parse_env_overrides
 
     env = parse_env_overrides(args.env)
     console = open_console(args)
@@ -271,7 +271,7 @@ def _history(args: argparse.Namespace) -> int:
 
 def _logs(args: argparse.Namespace) -> int:
     """Every line, unlike the console's pane (which skips lines in a flood): for grep and less."""
-    from console.drivers.docker_model import DockerRuntimeError
+    from console.drivers.docker.model import DockerRuntimeError
 
     console = open_console(args, read_only=True)
     stop = threading.Event()
@@ -296,7 +296,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 def _agent(args: argparse.Namespace) -> int:
     from console.agent.loop import run_agent
-    from console.core.config import listen_problem
+    from console.core.config.schema import listen_problem
     from console.core.installation import Installation
 
     config = load(args)
@@ -316,7 +316,7 @@ def _agent(args: argparse.Namespace) -> int:
 
 def _reconcile(args: argparse.Namespace) -> int:
     from console.core.actor import current_actor
-    from console.core.reconcile import reconcile
+    from console.core.ops.reconcile import reconcile
 
     console = open_console(args)
     try:
@@ -363,7 +363,7 @@ def _proxy(args: argparse.Namespace) -> int:
         print(Installation(load(args)).proxy.snippet())
         return EXIT_OK
     from console.core.actor import current_actor
-    from console.core.proxy_setup import proxy_install
+    from console.core.ops.proxy_setup import proxy_install
 
     if not args.read_only:  # a watcher hears it first, as for the other mutating commands
         require_write(load(args, watching=True), "proxy install")

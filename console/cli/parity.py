@@ -12,8 +12,8 @@ import json
 
 from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
 from console.core.installation import Installation
+from console.core.measures.parity import report_json, report_lines, summary
 from console.core.model import COLORS, Color
-from console.core.parity import report_json, report_lines, summary
 
 
 def add_parser(sub: object) -> None:
@@ -29,7 +29,7 @@ def add_parser(sub: object) -> None:
 
 def docker_not_serving(inst: Installation) -> dict[Color, str]:
     """Colours whose container does not run, asked of Docker now (not the agent's last tick)."""
-    from console.drivers.docker_model import DockerRuntimeError
+    from console.drivers.docker.model import DockerRuntimeError
 
     out: dict[Color, str] = {}
     for color in COLORS:

@@ -11,9 +11,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from console.core.config import Config
+from console.core.config.schema import Config
+from console.core.contracts.progress import (
+    ProgressSource,
+    Reading,
+    SourceUnavailable,
+    SourceUnreachable,
+)
 from console.core.model import COLORS, Color
-from console.core.progress import ProgressSource, Reading, SourceUnavailable, SourceUnreachable
 from console.core.redact import Redactor, sanitize_log_line
 from console.drivers.progress import make_candidate_source, make_head_source
 
@@ -106,7 +111,7 @@ def _probe_log_pattern(
     if is_running(container) is False:
         return ProbeLine(color, f"{label}: container {container} is not running, no log to read")
     try:
-        from console.drivers.docker_runtime import DockerRuntime
+        from console.drivers.docker.runtime import DockerRuntime
 
         raw_lines = DockerRuntime().logs(container, tail=LOG_LINES_READ)
     except Exception as exc:
@@ -138,7 +143,7 @@ def _describe(reading: Reading, head: int | None) -> str:
 def _running(container: str) -> bool | None:
     """Whether the container runs; None when Docker cannot tell (probe anyway)."""
     try:
-        from console.drivers.docker_runtime import DockerRuntime
+        from console.drivers.docker.runtime import DockerRuntime
 
         info = DockerRuntime().inspect(container)
     except Exception:
@@ -147,7 +152,7 @@ def _running(container: str) -> bool | None:
 
 
 def _feed_recent_logs(source: ProgressSource, container: str, redactor: Redactor) -> None:
-    from console.drivers.docker_runtime import DockerRuntime
+    from console.drivers.docker.runtime import DockerRuntime
 
     try:
         raw_lines = DockerRuntime().logs(container, tail=LOG_LINES_READ)

@@ -14,7 +14,9 @@ from console.cli.render_resources import (
     resource_lines,
     resources_json,
 )
-from console.core.config import Config
+from console.core.config.schema import Config
+from console.core.measures.parity import newest, report_json, report_lines
+from console.core.measures.traffic import TrafficFigures, traffic_text
 from console.core.model import (
     Condition,
     Deployment,
@@ -26,9 +28,7 @@ from console.core.model import (
     Status,
     SwitchPlan,
 )
-from console.core.parity import newest, report_json, report_lines
-from console.core.store_resources import DeploymentResources
-from console.core.traffic import TrafficFigures, traffic_text
+from console.core.store.resources import DeploymentResources
 
 _MARK = {"info": "·", "warning": "!", "error": "✗", "success": "✓"}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.core.resources import ResourceFigures, disk_text, resources_text
-from console.core.store_resources import DeploymentResources
+from console.core.measures.resources import ResourceFigures, disk_text, resources_text
+from console.core.store.resources import DeploymentResources
 
 RESOURCE_KEYS = (
     "cpu_percent", "memory_bytes", "memory_limit_bytes", "block_read_bps", "block_write_bps",

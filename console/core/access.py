@@ -23,7 +23,7 @@ import os
 import stat
 from pathlib import Path
 
-from console.core.config import Config
+from console.core.config.schema import Config
 from console.core.fsutil import (
     GROUP_DIR_MODE,
     GROUP_FILE_MODE,
@@ -33,7 +33,7 @@ from console.core.fsutil import (
     StateDirError,
 )
 from console.core.lock import AGENT_FILE, HOLDER_FILE
-from console.core.store import DB_FILE
+from console.core.store.store import DB_FILE
 
 # What a watcher may read; everything else in the state dir stays the owner's (or operators').
 WATCHABLE_FILES = frozenset({DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", HOLDER_FILE, AGENT_FILE})

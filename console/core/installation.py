@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.core.access import may_write_state
-from console.core.config import Config
+from console.core.config.schema import Config
 from console.core.lock import AgentLease, OperatorLock
-from console.core.parity import ParitySampler
+from console.core.measures.parity import ParitySampler
 from console.core.redact import Redactor
-from console.core.store import Store
+from console.core.store.store import Store
 
 if TYPE_CHECKING:
-    from console.drivers.docker_runtime import DockerRuntime
+    from console.drivers.docker.runtime import DockerRuntime
     from console.drivers.notify import Notifier
     from console.drivers.proxy import ProxyDriver
 
@@ -78,7 +78,7 @@ class Installation:
 
     @cached_property
     def runtime(self) -> DockerRuntime:
-        from console.drivers.docker_runtime import DockerRuntime
+        from console.drivers.docker.runtime import DockerRuntime
 
         # [runtime] docker_host, else $DOCKER_HOST, else the local socket (DockerRuntime.where).
         return DockerRuntime(self.config.runtime.docker_host or None, redactor=self.redactor)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from console.core.parity import ParityReport
-    from console.core.resources import ResourceFigures
-    from console.core.traffic import TrafficFigures
+    from console.core.measures.parity import ParityReport
+    from console.core.measures.resources import ResourceFigures
+    from console.core.measures.traffic import TrafficFigures
 
 Color = Literal["blue", "green"]
 COLORS: tuple[Color, Color] = ("blue", "green")

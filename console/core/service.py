@@ -11,12 +11,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-from console.core import canary as canary_op
-from console.core import deploy as deploy_op
-from console.core import switching
 from console.core.actor import current_actor
-from console.core.agent_process import ensure_agent
-from console.core.config import Config
+from console.core.config.schema import Config
 from console.core.installation import Installation
 from console.core.model import (
     COLORS,
@@ -34,7 +30,11 @@ from console.core.model import (
     SwitchPlan,
     SwitchPolicy,
 )
-from console.core.operation import OperationRefused, ReadOnlyError
+from console.core.ops import canary as canary_op
+from console.core.ops import deploy as deploy_op
+from console.core.ops import switching
+from console.core.ops.agent_process import ensure_agent
+from console.core.ops.operation import OperationRefused, ReadOnlyError
 from console.core.redact import sanitize_log_line
 
 __all__ = ["Console", "OperationRefused", "ReadOnlyError"]

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import httpx
 
-from console.core.config import NotifyConfig
+from console.core.config.schema import NotifyConfig
 from console.core.redact import Redactor
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from console.drivers.nginx import HTTP_FILE, LOCATION_FILE
+from console.drivers.proxy.nginx.driver import HTTP_FILE, LOCATION_FILE
 
 MODULES_DIR = Path("/usr/lib/nginx/modules")
 LUA_MODULES = ("ndk_http_module.so", "ngx_http_lua_module.so")  # ndk first: lua depends on it

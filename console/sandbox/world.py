@@ -129,8 +129,8 @@ def up(
 
     config_path = directory / "bluegreen.toml"
     atomic_write(config_path, kind.render_config(ctx), mode=0o644)
-    from console.core.config import load_config
-    from console.drivers.nginx import NginxDriver
+    from console.core.config.schema import load_config
+    from console.drivers.proxy.nginx.driver import NginxDriver
 
     config = load_config(str(config_path))
     say(f"Starting nginx (Lua live switching) on 127.0.0.1:{ports.proxy}…")
@@ -179,7 +179,7 @@ def _ports_in_use(ports: Ports, names: list[str]) -> list[str]:
 
 def _deploy_v1(config: object, env: dict[str, str], say: Callable[[str], None]) -> None:
     """Bring v1 up in blue and make it live, fast (the demo is about v2's catch-up)."""
-    from console.core.config import Config
+    from console.core.config.schema import Config
     from console.core.model import Outcome, SlotState, SwitchPolicy
     from console.core.service import Console
 

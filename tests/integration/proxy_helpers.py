@@ -29,11 +29,11 @@ from typing import Literal
 
 import httpx
 
-from console.core.config import Config, ProxyConfig, SlotConfig
+from console.core.config.schema import Config, ProxyConfig, SlotConfig
+from console.core.contracts.proxy import ProxyDriver
 from console.core.listening import bind_error
-from console.core.proxy_types import ProxyDriver
-from console.core.traffic import ColourCounters, TrafficSnapshot
-from console.drivers.nginx import NginxDriver
+from console.core.measures.traffic import ColourCounters, TrafficSnapshot
+from console.drivers.proxy.nginx.driver import NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
 
 # RFC 6455's sample handshake (HAProxy refuses an upgrade without a key, and checks the answer).

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import docker
 
-from console.drivers.docker_model import ContainerSpec
-from console.drivers.docker_runtime import DockerRuntime
+from console.drivers.docker.model import ContainerSpec
+from console.drivers.docker.runtime import DockerRuntime
 from console.sandbox.images import BASE_IMAGE, ensure_base_image
 
 

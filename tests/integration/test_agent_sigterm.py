@@ -54,7 +54,9 @@ def test_sigterm_stops_the_agent_cleanly(web: Sandbox, tmp_path: Path) -> None:
         server.bind(str(notify_path))
         agent = subprocess.Popen(
             [sys.executable, "-m", "console", "--config", str(web.config), "agent"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             stdin=subprocess.DEVNULL,
             env={**os.environ, "NOTIFY_SOCKET": str(notify_path)},
         )

@@ -172,4 +172,3 @@ def test_status_consistency_polls_status_beside_switches(tmp_path: Path) -> None
     assert data["readings"]["status"] >= 10 and data["readings"]["metrics"] >= 1
     assert data["disagreeing"] == {"status": 0, "metrics": 0}, data["examples"]
     assert data["operations_failed"] == []
-

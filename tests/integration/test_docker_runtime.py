@@ -21,13 +21,13 @@ import docker
 import pytest
 
 from console.core.redact import Redactor, sanitize_log_line
-from console.drivers.docker_model import (
+from console.drivers.docker.model import (
     ContainerRunning,
     ContainerSpec,
     ImageNotFound,
     RuntimeUnavailable,
 )
-from console.drivers.docker_runtime import DockerRuntime
+from console.drivers.docker.runtime import DockerRuntime
 from tests.integration.script_containers import BASE_IMAGE, script_spec
 from tests.integration.script_containers import sweep as remove_containers
 

@@ -27,8 +27,8 @@ import httpx
 import psycopg
 import pytest
 
-from console.core.proxy_types import NO_LIVE_TEXT
-from console.core.store import DB_FILE
+from console.core.contracts.proxy import NO_LIVE_TEXT
+from console.core.store.store import DB_FILE
 from console.sandbox import chain, images
 from console.sandbox.postgres_proc import PostgresServer
 from tests import ports

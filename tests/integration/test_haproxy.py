@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.core.config import Config, ProxyConfig
-from console.drivers.haproxy import STATE_FILE, HaproxyDriver
+from console.core.config.schema import Config, ProxyConfig
 from console.drivers.proxy import ProxyError, make_proxy
+from console.drivers.proxy.haproxy.driver import STATE_FILE, HaproxyDriver
 from console.sandbox.haproxy_proc import HaproxyProcess
 from tests import ports
 from tests.integration.proxy_helpers import free_ports, make_config, upstreams

@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from console.core.config import Config, HttpSource, SlotConfig, SourceConfig, SqlSource
-from console.core.progress import SourceUnavailable
+from console.core.config.schema import Config, HttpSource, SlotConfig, SourceConfig, SqlSource
+from console.core.contracts.progress import SourceUnavailable
 from console.drivers.progress import make_candidate_source, make_head_source
 from console.drivers.progress.base import Place
 from console.drivers.progress.http import HttpProgress

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.core.config import Config, ProxyConfig
+from console.core.config.schema import Config, ProxyConfig
 from console.core.fsutil import StateDirError
-from console.drivers.nginx import HTTP_FILE, LOCATION_FILE, NginxDriver
 from console.drivers.proxy import ProxyError, ReadBack, make_proxy
+from console.drivers.proxy.nginx.driver import HTTP_FILE, LOCATION_FILE, NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
 from tests import ports
 from tests.integration.proxy_helpers import free_ports, make_config, upstreams
@@ -275,7 +275,7 @@ def test_switch_whose_file_write_fails_still_routes_wholly_to_one_colour(
     def disk_full(*_: object, **__: object) -> None:
         raise StateDirError("Cannot write bluegreen-http.conf: No space left on device.")
 
-    monkeypatch.setattr("console.drivers.nginx.atomic_write", disk_full)
+    monkeypatch.setattr("console.drivers.proxy.nginx.driver.atomic_write", disk_full)
     result = driver.switch("green")
     assert result.color == "green" and "still says blue" in result.detail
     assert {served_by(proc) for _ in range(6)} == {"green"}

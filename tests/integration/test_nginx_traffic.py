@@ -11,13 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.core.traffic import (
+from console.core.measures.traffic import (
     LATENCY_BOUNDS_MS,
     ColourCounters,
     TrafficWindow,
     figures_between,
 )
-from console.drivers.nginx import NginxDriver
+from console.drivers.proxy.nginx.driver import NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
 from tests import ports
 from tests.integration.proxy_helpers import (

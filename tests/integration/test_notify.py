@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from console.core.config import NotifyConfig
+from console.core.config.schema import NotifyConfig
 from console.core.redact import Redactor
 from console.drivers.notify import Notifier
 from tests import ports

@@ -27,8 +27,8 @@ import docker.errors
 import httpx
 import pytest
 
-from console.drivers.docker_model import ContainerSpec
-from console.drivers.docker_runtime import DockerRuntime
+from console.drivers.docker.model import ContainerSpec
+from console.drivers.docker.runtime import DockerRuntime
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, tear_down
 

@@ -21,7 +21,7 @@ import pytest
 
 from console.agent.samplers import Sampled, sample_round
 from console.agent.slot_watch import SlotWatch
-from console.core.config import Config, parse_config
+from console.core.config.schema import Config, parse_config
 from console.core.installation import Installation
 from console.core.model import SlotState, SlotStatus
 from console.drivers.progress import make_head_source

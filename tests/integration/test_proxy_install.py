@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.core.config import load_config
-from console.core.proxy_types import NO_LIVE_TEXT, TOKEN_HEADER
-from console.drivers.nginx import HTTP_FILE, LOCATION_FILE, NginxDriver
-from console.drivers.nginx_admin import TOKEN_FILE
-from console.drivers.nginx_render import NginxLayout, render_http_conf
+from console.core.config.schema import load_config
+from console.core.contracts.proxy import NO_LIVE_TEXT, TOKEN_HEADER
+from console.drivers.proxy.nginx.admin import TOKEN_FILE
+from console.drivers.proxy.nginx.driver import HTTP_FILE, LOCATION_FILE, NginxDriver
+from console.drivers.proxy.nginx.render import NginxLayout, render_http_conf
 from console.sandbox.nginx_proc import NginxProcess
 from tests import ports
 from tests.integration.proxy_helpers import free_ports, upstreams

@@ -18,13 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.core import switching
 from console.core.actor import current_actor
+from console.core.contracts.proxy import UNANSWERED, ProxyError
 from console.core.installation import Installation
 from console.core.model import Outcome
-from console.core.proxy_types import UNANSWERED, ProxyError
-from console.drivers import nginx_admin
-from console.drivers.nginx import NginxDriver
+from console.core.ops import switching
+from console.drivers.proxy.nginx import admin as nginx_admin
+from console.drivers.proxy.nginx.driver import NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
 from tests import ports
 from tests.integration.proxy_helpers import free_ports, make_config, nginx_proxy_config, upstreams

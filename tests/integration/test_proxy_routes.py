@@ -19,13 +19,13 @@ import httpx
 import pytest
 
 from console.agent.live_colour import LiveColourWatch
-from console.core import canary
-from console.core.config import Config, ProxyConfig
+from console.core.config.schema import Config, ProxyConfig
+from console.core.contracts.proxy import ProxyDriver, ProxyError
 from console.core.installation import Installation
 from console.core.model import Actor, Canary, Outcome, SlotState, SlotStatus
-from console.core.proxy_types import ProxyDriver, ProxyError
-from console.drivers.haproxy import HaproxyDriver
-from console.drivers.nginx import NginxDriver
+from console.core.ops import canary
+from console.drivers.proxy.haproxy.driver import HaproxyDriver
+from console.drivers.proxy.nginx.driver import NginxDriver
 from console.sandbox.haproxy_proc import HaproxyProcess
 from console.sandbox.nginx_proc import NginxProcess
 from tests import ports

@@ -21,11 +21,11 @@ import docker
 import pytest
 
 from console.agent.resource_watch import ResourceWatch
-from console.core.config import parse_config
-from console.core.config_resources import memory_bytes, nano_cpus
-from console.drivers.docker_model import ContainerSpec, DockerRuntimeError
-from console.drivers.docker_runtime import DockerRuntime
-from console.drivers.docker_stats import StatsStream
+from console.core.config.resources import memory_bytes, nano_cpus
+from console.core.config.schema import parse_config
+from console.drivers.docker.model import ContainerSpec, DockerRuntimeError
+from console.drivers.docker.runtime import DockerRuntime
+from console.drivers.docker.stats import StatsStream
 from tests.reliability.test_console_degrades import start_docker_daemon, stop_docker_daemon
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]

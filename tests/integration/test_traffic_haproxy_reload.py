@@ -12,12 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from console.core.config import ProxyConfig
-from console.core.traffic import ColourCounters, TrafficSnapshot, TrafficWindow, traffic_text
-from console.drivers.haproxy import HaproxyDriver
-from console.drivers.haproxy_traffic import NO_PERCENTILES_NOTE
-from console.drivers.nginx import NginxDriver
-from console.drivers.nginx_traffic import NO_LUA_MARKER, NO_LUA_NOTE
+from console.core.config.schema import ProxyConfig
+from console.core.measures.traffic import (
+    ColourCounters,
+    TrafficSnapshot,
+    TrafficWindow,
+    traffic_text,
+)
+from console.drivers.proxy.haproxy.driver import HaproxyDriver
+from console.drivers.proxy.haproxy.traffic import NO_PERCENTILES_NOTE
+from console.drivers.proxy.nginx.driver import NginxDriver
+from console.drivers.proxy.nginx.traffic import NO_LUA_MARKER, NO_LUA_NOTE
 from console.sandbox.haproxy_proc import HaproxyProcess
 from console.sandbox.nginx_proc import NginxProcess
 from tests import ports

@@ -198,9 +198,9 @@ def _planted_config(sandbox: Sandbox) -> Path:
 
 
 def test_no_planted_secret_in_the_scrape_or_the_web_view(sandbox: Sandbox) -> None:
-    from console.core.agent_process import ensure_agent
-    from console.core.config import load_config
+    from console.core.config.schema import load_config
     from console.core.installation import Installation
+    from console.core.ops.agent_process import ensure_agent
 
     sink = ThreadingHTTPServer(("127.0.0.1", SINK_PORT), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()

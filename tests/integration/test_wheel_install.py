@@ -29,7 +29,12 @@ def _run(argv: list[str], cwd: Path, timeout: float = 300) -> subprocess.Complet
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.pop("BLUEGREEN_CONFIG", None)
     return subprocess.run(
-        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        argv,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
 
@@ -43,8 +48,17 @@ def test_wheel_installed_outside_the_checkout_runs_the_sandbox() -> None:
     bluegreen = str(venv / "bin" / "bluegreen")
     try:
         built = _run(
-            [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w",
-             str(work / "dist")],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                str(ROOT),
+                "--no-deps",
+                "-q",
+                "-w",
+                str(work / "dist"),
+            ],
             cwd=work,
         )
         assert built.returncode == 0, built.stderr
@@ -62,11 +76,25 @@ def test_wheel_installed_outside_the_checkout_runs_the_sandbox() -> None:
         assert version.returncode == 0, version.stderr
         assert version.stdout.strip() == "bluegreen 0.1.0"
 
-        up = _run([bluegreen, "sandbox", "up", "--profile", "web", "--dir", str(sandbox),
-                   "--port-base", str(PORT_BASE)], cwd=work, timeout=400)
+        up = _run(
+            [
+                bluegreen,
+                "sandbox",
+                "up",
+                "--profile",
+                "web",
+                "--dir",
+                str(sandbox),
+                "--port-base",
+                str(PORT_BASE),
+            ],
+            cwd=work,
+            timeout=400,
+        )
         assert up.returncode == 0, f"{up.stdout}\n{up.stderr}"
-        status = _run([bluegreen, "--config", str(sandbox / "bluegreen.toml"), "status", "--json"],
-                      cwd=work)
+        status = _run(
+            [bluegreen, "--config", str(sandbox / "bluegreen.toml"), "status", "--json"], cwd=work
+        )
         assert status.returncode == 0, status.stderr
         state = json.loads(status.stdout)
         assert state["live"] == "blue"

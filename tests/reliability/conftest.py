@@ -117,9 +117,9 @@ class World:
             time.sleep(0.05)
 
     def start_agent(self, config: Path | None = None) -> int | None:
-        from console.core.agent_process import ensure_agent
-        from console.core.config import load_config
+        from console.core.config.schema import load_config
         from console.core.installation import Installation
+        from console.core.ops.agent_process import ensure_agent
 
         inst = Installation(load_config(str(config or self.config)))
         try:

@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 import pytest
 
-from console.core import deploy as deploy_op
-from console.core import switching
 from console.core.actor import current_actor
-from console.core.config import load_config
-from console.core.operation import ReadOnlyError
+from console.core.config.schema import load_config
+from console.core.ops import deploy as deploy_op
+from console.core.ops import switching
+from console.core.ops.operation import ReadOnlyError
 from console.core.service import Console
-from console.drivers.nginx import HTTP_FILE
+from console.drivers.proxy.nginx.driver import HTTP_FILE
 from tests.reliability.conftest import PORT_BASE, World
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from console.core.config import load_config
+from console.core.config.schema import load_config
 from console.core.model import SlotState
 from console.core.service import Console
 from console.tui.app import BluegreenApp

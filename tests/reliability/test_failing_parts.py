@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 from bench.chaos import DEPLOY_TAG
-from console.core.config import load_config
+from console.core.config.schema import load_config
 from console.core.model import Outcome
 from console.core.service import Console
-from console.core.store import Store
-from console.drivers.docker_model import RuntimeUnavailable
-from console.drivers.docker_runtime import DockerRuntime
+from console.core.store.store import Store
+from console.drivers.docker.model import RuntimeUnavailable
+from console.drivers.docker.runtime import DockerRuntime
 from console.drivers.proxy import make_proxy
 from tests.reliability.conftest import World
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.core.config import Config, ConfigError, parse_config
+from console.core.config.schema import Config, ConfigError, parse_config
 from console.core.installation import validate_image_ref
 from console.core.model import parse_color
 from console.core.redact import Redactor, sanitize_log_line
@@ -344,7 +344,7 @@ def test_any_bytes_sanitize_to_one_printable_bounded_line(raw: bytes | str) -> N
 
 
 def test_hostile_text_round_trips_through_the_store(tmp_path: Path) -> None:
-    from console.core.store import Store
+    from console.core.store.store import Store
 
     store = Store.open(tmp_path / "state", redact=Redactor(["s3cret-pw"]).redact)
     try:

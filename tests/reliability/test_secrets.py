@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from bench.chaos import DEPLOY_TAG
-from console.core.config import load_config
+from console.core.config.schema import load_config
 from console.core.service import Console
 from tests.reliability.conftest import CLI_OUTPUTS, PORT_BASE, WEBHOOK_TOKEN, WebhookSink, World
 

@@ -27,8 +27,8 @@ from bench.stalls import (
     stalled,
 )
 from console.core import timeouts
-from console.core.config import load_config
-from console.core.store import Store
+from console.core.config.schema import load_config
+from console.core.store.store import Store
 from console.drivers.proxy import make_proxy
 from tests.reliability.conftest import World
 

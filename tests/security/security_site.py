@@ -22,11 +22,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.core.config import load_config
+from console.core.config.schema import load_config
 from console.core.fsutil import private_file_mode
 from console.core.redact import Redactor
-from console.core.store import Store
-from console.drivers.nginx import NginxDriver
+from console.core.store.store import Store
+from console.drivers.proxy.nginx.driver import NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
 from tests.integration.proxy_helpers import free_ports, upstreams
 

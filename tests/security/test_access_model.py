@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from console.core.model import SlotState, SlotStatus
-from console.core.store import Store
-from console.drivers.nginx_admin import TOKEN_FILE
+from console.core.store.store import Store
+from console.drivers.proxy.nginx.admin import TOKEN_FILE
 from tests import ports
 from tests.security.security_site import Site, local_users, site_up
 

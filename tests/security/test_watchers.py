@@ -23,8 +23,8 @@ import pytest
 
 from console.core.lock import OperatorLock
 from console.core.model import Actor
-from console.core.store import DB_FILE, Store
-from console.drivers.nginx_admin import TOKEN_FILE
+from console.core.store.store import DB_FILE, Store
+from console.drivers.proxy.nginx.admin import TOKEN_FILE
 from tests import ports
 from tests.security.security_site import Site, local_users, site_up
 
@@ -36,7 +36,7 @@ PLANTED = "PLANTED-" + os.urandom(6).hex()
 
 _TUI_PROBE = """
 import asyncio, sys
-from console.core.config import load_config
+from console.core.config.schema import load_config
 from console.core.service import Console
 from console.tui.app import BluegreenApp
 

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from console.core.config import Config, SqlSource
+from console.core.config.schema import Config, SqlSource
+from console.core.measures.parity import ParityReport, ParityResult
+from console.core.measures.resources import ResourceFigures
 from console.core.model import (
     AgentInfo,
     Color,
@@ -30,8 +32,6 @@ from console.core.model import (
     SwitchPlan,
     SwitchPolicy,
 )
-from console.core.parity import ParityReport, ParityResult
-from console.core.resources import ResourceFigures
 from console.core.service import ReadOnlyError
 
 FIXED_NOW = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC

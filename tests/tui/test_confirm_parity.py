@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from console.core.measures.parity import ParityReport, ParityResult
 from console.core.model import SwitchPlan
-from console.core.parity import ParityReport, ParityResult
 from console.tui.app import BluegreenApp
 from console.tui.screens.confirm_switch import ConfirmSwitchScreen
 from tests.tui.conftest import settle

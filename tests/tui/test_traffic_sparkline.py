@@ -7,8 +7,8 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Sparkline
 
+from console.core.measures.traffic import TrafficFigures
 from console.core.model import SlotState, SlotStatus
-from console.core.traffic import TrafficFigures
 from console.tui.widgets.slot_panel import SlotPanel
 from console.tui.widgets.text_line import TextLine
 from console.tui.widgets.traffic_sparkline import TrafficSparkline, drain_text

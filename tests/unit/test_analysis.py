@@ -7,15 +7,15 @@ from dataclasses import replace
 
 import pytest
 
-from console.core.analysis import (
+from console.core.config.analysis import AnalysisConfig
+from console.core.gate.analysis import (
     PRE_SWITCH_CONDITION,
     RATIO_FLOOR_MS,
     Tally,
     evaluate,
     pre_switch_condition,
 )
-from console.core.config_analysis import AnalysisConfig
-from console.core.traffic import TrafficFigures
+from console.core.measures.traffic import TrafficFigures
 
 LIMITS = AnalysisConfig(max_error_rate=0.05, max_p99_ms=500, min_requests=20, failure_limit=3)
 

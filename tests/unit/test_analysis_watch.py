@@ -17,9 +17,10 @@ import pytest
 import console.agent.analysis_watch as analysis_watch
 from console.agent.analysis_watch import AnalysisWatch
 from console.agent.samplers import Sampled
-from console.core.analysis import PRE_SWITCH_CONDITION
-from console.core.config import Config, parse_config
+from console.core.config.schema import Config, parse_config
+from console.core.gate.analysis import PRE_SWITCH_CONDITION
 from console.core.lock import LockHeld
+from console.core.measures.traffic import LATENCY_BOUNDS_MS, ColourCounters, TrafficSnapshot
 from console.core.model import (
     Actor,
     Color,
@@ -30,8 +31,7 @@ from console.core.model import (
     SlotStatus,
     SwitchPolicy,
 )
-from console.core.store import Store
-from console.core.traffic import LATENCY_BOUNDS_MS, ColourCounters, TrafficSnapshot
+from console.core.store.store import Store
 
 AGENT = Actor("agent")
 CONFIG = """

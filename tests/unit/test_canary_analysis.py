@@ -13,9 +13,9 @@ import pytest
 
 import console.agent.canary_analysis as canary_analysis
 from console.agent.analysis_watch import AnalysisWatch
-from console.core.config import parse_config
+from console.core.config.schema import parse_config
 from console.core.model import Actor, Canary, Outcome
-from console.core.store import Store
+from console.core.store.store import Store
 from tests.unit.test_analysis_watch import CONFIG, Counts, FakeInstallation, FakeTraffic
 
 AGENT = Actor("agent")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from console.cli import EXIT_SIGPIPE, EXIT_USAGE, parse_args
-from console.core.store import Store
+from console.core.store.store import Store
 
 CONFIG = """
 service = "pipe-test"

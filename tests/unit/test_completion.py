@@ -12,13 +12,23 @@ import pytest
 from console.cli import build_parser
 from console.cli.completion import script
 
-COMMANDS = ("deploy", "switch", "rollback", "status", "history", "logs", "agent", "sandbox",
-            "completion")
+COMMANDS = (
+    "deploy",
+    "switch",
+    "rollback",
+    "status",
+    "history",
+    "logs",
+    "agent",
+    "sandbox",
+    "completion",
+)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "console", *args], capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "console", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def _complete(line: str) -> list[str]:
@@ -31,8 +41,9 @@ def _complete(line: str) -> list[str]:
         f"COMP_CWORD={len(words) - 1}; COMP_LINE={line!r}; COMP_POINT=${{#COMP_LINE}}; "
         "_shtab_bluegreen; printf '%s\\n' \"${COMPREPLY[@]}\""
     )
-    result = subprocess.run([bash, "-c", program], input=script("bash"), capture_output=True,
-                            text=True, timeout=30)
+    result = subprocess.run(
+        [bash, "-c", program], input=script("bash"), capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stderr
     return [w for w in result.stdout.splitlines() if w]
 
@@ -43,8 +54,11 @@ def test_the_bash_script_lists_every_sub_command() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert set(COMMANDS) <= set(sub.choices)  # type: ignore[arg-type]
-    subparsers = next(line for line in result.stdout.splitlines()
-                      if line.startswith("_shtab_bluegreen_subparsers="))
+    subparsers = next(
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("_shtab_bluegreen_subparsers=")
+    )
     for command in sub.choices:  # type: ignore[union-attr]
         assert command in subparsers.split("(")[1].rstrip(")").split(), command
 

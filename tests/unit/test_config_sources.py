@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from console.core.config import (
+from console.core.config.schema import (
     ConfigError,
     HttpSource,
     JsonRpcSource,

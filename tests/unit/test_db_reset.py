@@ -3,7 +3,7 @@ the database user lacks (tests/integration/test_recipes_e2e.py runs the reset it
 
 from __future__ import annotations
 
-from console.core.db_reset import (
+from console.core.ops.db_reset import (
     ResetPlan,
     SchemaFound,
     database_identity,

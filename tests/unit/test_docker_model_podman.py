@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from console.drivers.docker_model import container_info, familiar_image
+from console.drivers.docker.model import container_info, familiar_image
 
 
 def podman_inspect(state: dict[str, Any], restarts: int = 0) -> dict[str, Any]:

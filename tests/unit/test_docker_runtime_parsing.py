@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from console.drivers.docker_model import (
+from console.drivers.docker.model import (
     ON_FAILURE_DEFAULT_RETRIES,
     parse_docker_time,
     restart_policy,

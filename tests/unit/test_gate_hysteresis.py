@@ -10,11 +10,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from console.agent.state_events import record_state_changes, state_change_text
-from console.core.config import ReadinessConfig
+from console.core.config.schema import ReadinessConfig
+from console.core.gate.readiness import LEAVE_AFTER_READINGS, GateInputs, ReadinessGate
 from console.core.model import Condition, SlotState, SlotStatus
-from console.core.readiness import LEAVE_AFTER_READINGS, GateInputs, ReadinessGate
-from console.core.store import Store
-from console.core.switching import plan_switch
+from console.core.ops.switching import plan_switch
+from console.core.store.store import Store
 
 T0 = 1_700_000_000.0
 CONFIG = ReadinessConfig(
@@ -172,8 +172,8 @@ def test_the_console_says_at_head_instead_of_an_eta() -> None:
 
 
 def test_at_the_head_the_disk_outlook_is_growth_alone() -> None:
-    from console.core.disk import DiskOutlook, disk_warning, free_disk_condition
-    from console.core.resources import ResourceFigures, disk_text
+    from console.core.gate.disk import DiskOutlook, disk_warning, free_disk_condition
+    from console.core.measures.resources import ResourceFigures, disk_text
 
     # The reported false alarm: a caught-up colour, a closing speed near zero at the head, and
     # "fills its budget 256.0 MiB before caught up: full in 6.6h, catch-up ETA 46.8h".

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from console.core.traffic import TrafficSnapshot, TrafficWindow, traffic_text
-from console.drivers.haproxy_traffic import NO_PERCENTILES_NOTE, parse_show_stat
+from console.core.measures.traffic import TrafficSnapshot, TrafficWindow, traffic_text
+from console.drivers.proxy.haproxy.traffic import NO_PERCENTILES_NOTE, parse_show_stat
 
 # The columns HAProxy 2.6 prints, in its order (shortened after the ones read here).
 HEADER = (

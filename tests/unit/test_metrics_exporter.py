@@ -13,10 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
 from console.agent.metrics import AgentCollector, Published, serve
-from console.core.config import ConfigError, listen_problem, parse_config, parse_listen
+from console.core.config.schema import ConfigError, listen_problem, parse_config, parse_listen
 from console.core.model import Canary, Condition, PartReading, SlotState, SlotStatus
 from console.core.redact import Redactor
-from console.core.store import Store
+from console.core.store.store import Store
 from tests.unit.traffic_fixture import with_traffic
 
 WEB = """

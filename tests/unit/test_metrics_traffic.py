@@ -9,7 +9,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from console.agent.metrics import Published
 from console.agent.metrics_traffic import traffic_families
-from console.core.traffic import TrafficSnapshot
+from console.core.measures.traffic import TrafficSnapshot
 from tests.metrics_series import Series, parse_series, series_value
 from tests.unit.traffic_fixture import BLUE, FIGURES, GREEN, NOW, SNAPSHOT
 

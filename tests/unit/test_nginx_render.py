@@ -7,14 +7,14 @@ from dataclasses import replace
 
 import pytest
 
-from console.drivers.haproxy import parse_servers_state, render_backend, routed_color
-from console.drivers.nginx_render import (
+from console.drivers.proxy.haproxy.driver import parse_servers_state, render_backend, routed_color
+from console.drivers.proxy.nginx.render import (
     NginxLayout,
     parse_persisted,
     render_http_conf,
     render_location_conf,
 )
-from console.drivers.nginx_traffic import NO_LUA_MARKER
+from console.drivers.proxy.nginx.traffic import NO_LUA_MARKER
 
 SOCKET = "/var/lib/bluegreen/nginx-admin.sock"
 LIVE = NginxLayout(mode="live", blue_port=8081, green_port=8082, admin_socket=SOCKET)
@@ -181,7 +181,7 @@ def test_haproxy_state_of_another_backend_is_ignored() -> None:
 
 
 def test_outside_change_event_names_it_with_the_time() -> None:
-    from console.core.proxy_types import ReadBack, changed_outside_text
+    from console.core.contracts.proxy import ReadBack, changed_outside_text
 
     text = changed_outside_text("blue", "green", 0.0)
     assert "changed outside bluegreen" in text and "1970-01-01 00:00:00 UTC" in text

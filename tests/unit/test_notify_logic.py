@@ -7,7 +7,7 @@ import threading
 
 import httpx
 
-from console.core.config import NotifyConfig
+from console.core.config.schema import NotifyConfig
 from console.core.redact import Redactor
 from console.drivers import notify
 from console.drivers.notify import Notifier

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from console.core.config import ConfigError, ReadinessConfig, parse_config
-from console.core.config_parity import HttpParity, SqlParity
-from console.core.model import Color, SlotStatus
-from console.core.parity import (
+from console.core.config.parity import HttpParity, SqlParity
+from console.core.config.schema import ConfigError, ReadinessConfig, parse_config
+from console.core.contracts.progress import SourceUnavailable
+from console.core.gate.readiness import GateInputs, ReadinessGate
+from console.core.measures.parity import (
     NoValue,
     ParityReport,
     newest,
@@ -21,10 +22,9 @@ from console.core.parity import (
     run_parity,
     summary,
 )
-from console.core.progress import SourceUnavailable
-from console.core.readiness import GateInputs, ReadinessGate
+from console.core.model import Color, SlotStatus
 from console.core.redact import Redactor
-from console.core.store_schema import slot_status_from_json, slot_status_to_json
+from console.core.store.schema import slot_status_from_json, slot_status_to_json
 from console.drivers.parity.sql import bind_height
 
 EXPLORER = """

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from console.core.config import parse_config
-from console.core.progress import ProgressSource, Reading, SourceUnavailable
+from console.core.config.schema import parse_config
+from console.core.contracts.progress import ProgressSource, Reading, SourceUnavailable
 from console.drivers.progress import make_candidate_source, make_head_source
 from tests.unit.loopback_http import Loopback, loopback_server, refused_url
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from console.core.progress import SourceUnavailable
+from console.core.contracts.progress import SourceUnavailable
 from console.drivers.progress.values import NoHeightYet, as_height, combine, spread, walk
 
 NAME, CHECK = "The x endpoint", "candidate.field"

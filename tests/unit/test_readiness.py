@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from console.core.config import ReadinessCheck, ReadinessConfig
-from console.core.readiness import GateInputs, GateResult, ReadinessGate
+from console.core.config.schema import ReadinessCheck, ReadinessConfig
+from console.core.gate.readiness import GateInputs, GateResult, ReadinessGate
 
 T0 = 1_700_000_000.0
 FULL = ReadinessConfig(

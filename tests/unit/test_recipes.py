@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from console.cli import main
-from console.core.config import (
+from console.core.config.schema import (
     HttpSource,
     JsonRpcSource,
     NoSource,

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from console.core.contracts.proxy import ReadBack
 from console.core.installation import LABEL_DEPLOYMENT
 from console.core.model import (
     Actor,
@@ -25,11 +26,10 @@ from console.core.model import (
     SlotStatus,
     SwitchPolicy,
 )
-from console.core.proxy_types import ReadBack
-from console.core.reconcile import reconcile, reconcile_live
-from console.core.store import Store
-from console.core.switching import plan_rollback
-from console.drivers.docker_model import ContainerInfo
+from console.core.ops.reconcile import reconcile, reconcile_live
+from console.core.ops.switching import plan_rollback
+from console.core.store.store import Store
+from console.drivers.docker.model import ContainerInfo
 
 ACTOR = Actor("tester")
 

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 from console.agent.resource_alerts import ResourceAlerts
 from console.agent.resource_watch import ResourceWatch
-from console.core.config import parse_config
+from console.core.config.schema import parse_config
+from console.core.measures.resources import ResourceFigures
+from console.core.measures.traffic import TrafficFigures
 from console.core.model import SlotState, SlotStatus
-from console.core.resources import ResourceFigures
-from console.core.store import Store
-from console.core.store_resources import deployment_resources
-from console.core.traffic import TrafficFigures
+from console.core.store.resources import deployment_resources
+from console.core.store.store import Store
 
 CONFIG = """
 service = "svc"

@@ -11,10 +11,10 @@ import pytest
 
 from console.agent.metrics import resource_metrics
 from console.cli.render_resources import RESOURCE_KEYS, resource_lines, resources_json
-from console.core.config import ReadinessConfig, parse_config
-from console.core.config_coerce import ConfigError
-from console.core.config_resources import memory_bytes, nano_cpus
-from console.core.disk import (
+from console.core.config.coerce import ConfigError
+from console.core.config.resources import memory_bytes, nano_cpus
+from console.core.config.schema import ReadinessConfig, parse_config
+from console.core.gate.disk import (
     FREE_DISK_CONDITION,
     ContentionBaseline,
     DiskOutlook,
@@ -23,9 +23,8 @@ from console.core.disk import (
     disk_warning,
     free_disk_condition,
 )
-from console.core.model import SlotState, SlotStatus
-from console.core.readiness import GateInputs, ReadinessGate
-from console.core.resources import (
+from console.core.gate.readiness import GateInputs, ReadinessGate
+from console.core.measures.resources import (
     GrowthWindow,
     ResourceFigures,
     UsageSample,
@@ -33,14 +32,15 @@ from console.core.resources import (
     disk_text,
     resources_text,
 )
-from console.core.store import Store
-from console.core.store_resources import (
+from console.core.model import SlotState, SlotStatus
+from console.core.store.resources import (
     DeploymentResources,
     deployment_resources,
     put_deployment_resources,
 )
-from console.core.store_schema import slot_status_from_json, slot_status_to_json
-from console.drivers.docker_stats import usage_sample
+from console.core.store.schema import slot_status_from_json, slot_status_to_json
+from console.core.store.store import Store
+from console.drivers.docker.stats import usage_sample
 
 GiB = 1 << 30
 

@@ -10,25 +10,25 @@ from pathlib import Path
 
 import pytest
 
-from console.core import canary
-from console.core.config import Config, ConfigError, ProxyConfig, SlotConfig, parse_config
+from console.core.config.schema import Config, ConfigError, ProxyConfig, SlotConfig, parse_config
+from console.core.contracts.proxy import ProxyError, ReadBack, SwitchResult
 from console.core.installation import Installation
 from console.core.model import Actor, Canary, Color, Outcome, SlotState, SlotStatus
-from console.core.proxy_types import ProxyError, ReadBack, SwitchResult
-from console.drivers.haproxy import render_backend
-from console.drivers.haproxy_routes import (
+from console.core.ops import canary
+from console.drivers.proxy.haproxy.driver import render_backend
+from console.drivers.proxy.haproxy.routes import (
     parse_map_file,
     parse_show_map,
     render_map,
     set_map_command,
 )
-from console.drivers.nginx_render import (
+from console.drivers.proxy.nginx.render import (
     NginxLayout,
     parse_persisted,
     render_http_conf,
     render_location_conf,
 )
-from console.drivers.nginx_routes import (
+from console.drivers.proxy.nginx.routes import (
     Routes,
     parse_canary_value,
     parse_persisted_canary,
@@ -304,7 +304,7 @@ def test_the_cli_refuses_a_share_that_is_not_one_before_anything_opens(
 
 
 def test_read_only_refuses_every_canary_path_before_the_lock(inst: Installation) -> None:
-    from console.core.operation import ReadOnlyError
+    from console.core.ops.operation import ReadOnlyError
     from console.core.service import Console
 
     _ready(inst)

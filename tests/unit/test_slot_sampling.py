@@ -18,11 +18,11 @@ import pytest
 from console.agent import slot_checks, slot_watch
 from console.agent.samplers import Sampled, sample_round
 from console.agent.slot_watch import SlotWatch
-from console.core.config import load_config
+from console.core.config.schema import load_config
+from console.core.contracts.progress import Reading
 from console.core.model import SlotState, SlotStatus
-from console.core.progress import Reading
 from console.core.redact import Redactor
-from console.drivers.docker_model import ContainerInfo
+from console.drivers.docker.model import ContainerInfo
 
 CONFIG = """
 service = "sampling"

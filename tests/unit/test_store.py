@@ -16,7 +16,7 @@ import pytest
 
 from console.core.fsutil import StateDirError
 from console.core.model import Condition, Phase, Sample, SlotState, SlotStatus, SwitchPolicy
-from console.core.store import DB_FILE, SCHEMA_VERSION, Store
+from console.core.store.store import DB_FILE, SCHEMA_VERSION, Store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -293,7 +293,7 @@ def test_threads_and_processes_write_concurrently(store: Store, state_dir: Path)
     writer = (
         "import sys\n"
         "from console.core.model import Sample\n"
-        "from console.core.store import Store\n"
+        "from console.core.store.store import Store\n"
         "s = Store.open(sys.argv[1])\n"
         "print('ready', flush=True)\n"
         "sys.stdin.readline()\n"

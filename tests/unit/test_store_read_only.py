@@ -14,8 +14,8 @@ import pytest
 from console.core.access import AccessDenied
 from console.core.fsutil import StateDirError
 from console.core.model import SlotState, SlotStatus
-from console.core.store import DB_FILE, SCHEMA_VERSION, Store
-from console.core.store_db import Database
+from console.core.store.db import Database
+from console.core.store.store import DB_FILE, SCHEMA_VERSION, Store
 
 
 def _snapshot(directory: Path) -> dict[str, tuple[int, int]]:

@@ -37,7 +37,10 @@ def _unit(tmp_path: Path, state: Path) -> str:
     config.write_text(CONFIG.format(state=state))
     result = subprocess.run(
         [sys.executable, "-m", "console", "--config", str(config), "agent", "--systemd-unit"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -48,8 +51,9 @@ def _verify(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     assert analyze, "systemd-analyze is missing: ./dev setup installs Debian's `systemd`"
     unit = tmp_path / "bluegreen-agent.service"
     unit.write_text(text)
-    return subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
@@ -61,8 +65,12 @@ def test_the_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     program = exec_start.removeprefix("ExecStart=").split()[0]
     assert Path(program).is_absolute() and Path(program).exists()
     assert f"--config {tmp_path / 'bluegreen.toml'} agent" in exec_start
-    for hardening in ("ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
-                      "ProtectHome=read-only"):
+    for hardening in (
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "ProtectHome=read-only",
+    ):
         assert hardening in lines
     writable = next(line for line in lines if line.startswith("ReadWritePaths="))
     assert str(state) in writable.split("=", 1)[1].split()

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from console.core import timeouts
-from console.core.progress import SourceUnavailable
+from console.core.contracts.progress import SourceUnavailable
 from console.drivers.checks import HttpChecker
-from console.drivers.docker_model import RuntimeNotAnswering
-from console.drivers.docker_runtime import DockerRuntime
+from console.drivers.docker.model import RuntimeNotAnswering
+from console.drivers.docker.runtime import DockerRuntime
 from console.drivers.progress.base import Place
 from console.drivers.progress.sql import SqlProgress
 

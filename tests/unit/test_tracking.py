@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from console.core.gate.tracking import MAX_MILESTONES_PER_CALL, CatchupTracker
 from console.core.model import Sample
-from console.core.tracking import MAX_MILESTONES_PER_CALL, CatchupTracker
 
 T0 = 1_700_000_000.0  # realistic epoch times: the slope must not lose precision on them
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.core.traffic import (
+from console.core.measures.traffic import (
     LATENCY_BOUNDS_MS,
     ColourCounters,
     TrafficSnapshot,
@@ -89,9 +89,9 @@ def test_window_keeps_only_its_span_and_survives_a_proxy_restart() -> None:
 
 def test_status_json_and_text_carry_the_traffic_figures() -> None:
     from console.cli.render import slot_json
+    from console.core.measures.traffic import TrafficFigures, traffic_text
     from console.core.model import SlotStatus
-    from console.core.store_schema import slot_status_from_json, slot_status_to_json
-    from console.core.traffic import TrafficFigures, traffic_text
+    from console.core.store.schema import slot_status_from_json, slot_status_to_json
 
     figures = TrafficFigures(
         rps=12.345, error_rate=0.01234, client_error_rate=0.0, p50_ms=4.2, p99_ms=88.0,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from console.agent.metrics import Published
-from console.core.traffic import (
+from console.core.measures.traffic import (
     LATENCY_BOUNDS_MS,
     ColourCounters,
     TrafficFigures,

@@ -1,7 +1,7 @@
 """Parity checks: one class per `kind`, one table, and the sampler the agent and the switch use.
 
-Adding a kind = one dataclass in console/core/config_parity.py, one module here with its class
-(behind console.core.parity.ParityProbe), and one entry in `KINDS`.
+Adding a kind = one dataclass in console/core/config/parity.py, one module here with its class
+(behind console.core.measures.parity.ParityProbe), and one entry in `KINDS`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from console.core.config import Config
+from console.core.config.schema import Config
+from console.core.contracts.progress import ProgressSource, SourceUnavailable
+from console.core.measures.parity import ParityProbe, ParityReport, run_parity
 from console.core.model import COLORS, Color
-from console.core.parity import ParityProbe, ParityReport, run_parity
-from console.core.progress import ProgressSource, SourceUnavailable
 from console.core.redact import Redactor
 from console.drivers.parity.http import HttpParityProbe
 from console.drivers.parity.sql import SqlParityProbe

@@ -3,12 +3,12 @@ body), compared on one `field` (the progress sources' dotted paths) or on the wh
 
 from __future__ import annotations
 
-from console.core.config import Config
-from console.core.config_parity import HEIGHT_PLACEHOLDER, HttpParity
-from console.core.config_sources import fill_url
+from console.core.config.parity import HEIGHT_PLACEHOLDER, HttpParity
+from console.core.config.schema import Config
+from console.core.config.sources import fill_url
+from console.core.contracts.progress import SourceUnavailable
+from console.core.measures.parity import NoValue
 from console.core.model import COLORS, Color
-from console.core.parity import NoValue
-from console.core.progress import SourceUnavailable
 from console.drivers.progress.base import HttpFetcher, Place
 from console.drivers.progress.http import parse_json
 from console.drivers.progress.values import NoHeightYet, walk

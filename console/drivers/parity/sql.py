@@ -13,11 +13,11 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from console.core.config import Config
-from console.core.config_parity import HEIGHT_PLACEHOLDER, SqlParity
+from console.core.config.parity import HEIGHT_PLACEHOLDER, SqlParity
+from console.core.config.schema import Config
+from console.core.contracts.progress import SourceUnavailable, SourceUnreachable
+from console.core.measures.parity import NoValue
 from console.core.model import COLORS, Color
-from console.core.parity import NoValue
-from console.core.progress import SourceUnavailable, SourceUnreachable
 from console.drivers.progress.base import Place
 from console.drivers.progress.sql import SqlProgress
 

@@ -1,6 +1,6 @@
 """Progress sources: one class per `kind`, one table, and the builders the agent calls.
 
-Adding a kind = one dataclass in console/core/config_sources.py, one module here with its class,
+Adding a kind = one dataclass in console/core/config/sources.py, one module here with its class,
 and one entry in `KINDS`. The agent, the gate and the console do not change.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from console.core.config import Config
-from console.core.config_sources import (
+from console.core.config.schema import Config
+from console.core.config.sources import (
     DEFAULT_HEAD_QUERY,
     AnySource,
     HttpSource,
@@ -20,8 +20,8 @@ from console.core.config_sources import (
     SqlSource,
     fill_url,
 )
+from console.core.contracts.progress import ProgressSource, Reading, SourceUnavailable
 from console.core.model import Color
-from console.core.progress import ProgressSource, Reading, SourceUnavailable
 from console.drivers.progress.base import Place
 from console.drivers.progress.http import HttpProgress
 from console.drivers.progress.jsonrpc import JsonRpcProgress

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from console.core.progress import Reading, SourceUnavailable, SourceUnreachable
+from console.core.contracts.progress import Reading, SourceUnavailable, SourceUnreachable
 from console.core.redact import Redactor
 
 

@@ -8,8 +8,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from console.core.config_sources import HttpSource
-from console.core.progress import Reading, SourceUnavailable
+from console.core.config.sources import HttpSource
+from console.core.contracts.progress import Reading, SourceUnavailable
 from console.drivers.progress.base import BaseSource, HttpFetcher, Place
 from console.drivers.progress.values import NoHeightYet, as_height, combine, spread, walk
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from console.core.config_sources import JsonRpcSource
-from console.core.progress import Reading, SourceUnavailable
+from console.core.config.sources import JsonRpcSource
+from console.core.contracts.progress import Reading, SourceUnavailable
 from console.drivers.progress.base import BaseSource, HttpFetcher, Place
 from console.drivers.progress.http import JsonAnswer, parse_json
 from console.drivers.progress.values import shown

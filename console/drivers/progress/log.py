@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import threading
 
-from console.core.progress import Reading, SourceUnavailable
+from console.core.contracts.progress import Reading, SourceUnavailable
 from console.drivers.progress.base import BaseSource, Place
 from console.drivers.progress.values import as_height
 

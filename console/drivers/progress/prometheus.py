@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from console.core.config_sources import PrometheusSource
-from console.core.progress import Reading, SourceUnavailable
+from console.core.config.sources import PrometheusSource
+from console.core.contracts.progress import Reading, SourceUnavailable
 from console.drivers.progress.base import BaseSource, HttpFetcher, Place
 from console.drivers.progress.values import as_height, combine
 

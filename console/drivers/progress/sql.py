@@ -18,7 +18,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from console.core import timeouts
-from console.core.progress import Reading, SourceUnavailable, SourceUnreachable
+from console.core.contracts.progress import Reading, SourceUnavailable, SourceUnreachable
 from console.core.redact import Redactor
 from console.drivers.progress.base import BaseSource, Place
 from console.drivers.progress.values import as_height, combine

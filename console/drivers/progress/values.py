@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from console.core.progress import SourceUnavailable
+from console.core.contracts.progress import SourceUnavailable
 
 _SHOWN_CHARS = 40
 _GROUPED = re.compile(r"-?\d{1,3}(?:[,_]\d{3})+")  # 12,345,600 (SubQuery logs) or 12_345_600

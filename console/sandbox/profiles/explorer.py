@@ -141,6 +141,7 @@ def sandbox_password(path: Path) -> str:
                 return line.split("=", 1)[1]
     return "sbx-" + secrets.token_urlsafe(18)
 
+
 # Appended to the [readiness] table above, then the checks: the same data in both colours?
 # `deploy v2 --env WRONG_HASH_EVERY=10` builds a release with a data bug that only parity sees.
 PARITY = """parity_required = false      # true: every [[parity]] check must match to switch

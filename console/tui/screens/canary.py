@@ -20,8 +20,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from console.core.canary import percent_problem
 from console.core.model import Canary, OperationEvent, SwitchPlan
+from console.core.ops.canary import percent_problem
 from console.tui.widgets.gate import gate_content
 
 if TYPE_CHECKING:

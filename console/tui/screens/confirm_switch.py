@@ -18,8 +18,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from console.core.measures.parity import report_lines
 from console.core.model import SwitchPlan
-from console.core.parity import report_lines
 from console.tui.widgets.gate import gate_content
 
 

@@ -13,8 +13,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 
-from console.core.disk import is_disk_warning
-from console.core.resources import ResourceFigures, compact_text, disk_text, resources_text
+from console.core.gate.disk import is_disk_warning
+from console.core.measures.resources import ResourceFigures, compact_text, disk_text, resources_text
 from console.tui.widgets.text_line import TextLine
 
 BLOCKS = "▁▂▃▄▅▆▇█"

@@ -11,9 +11,9 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import ProgressBar
 
+from console.core.measures.parity import summary as parity_summary
+from console.core.measures.traffic import traffic_text
 from console.core.model import Color, SlotState, SlotStatus, SpeedPoint
-from console.core.parity import summary as parity_summary
-from console.core.traffic import traffic_text
 from console.tui.format import duration, eta, number, rate
 from console.tui.widgets.gate import GateList
 from console.tui.widgets.resource_lines import ResourceLines

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
-from console.core.traffic import TrafficFigures
+from console.core.measures.traffic import TrafficFigures
 from console.tui.widgets.text_line import TextLine
 
 MAX_POINTS = 180  # ~3 min at one reading a second

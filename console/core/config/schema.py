@@ -1,0 +1,311 @@
+"""Configuration: a TOML file validated into frozen dataclasses.
+
+Precedence: `--config PATH` > `$BLUEGREEN_CONFIG` > `./bluegreen.toml` >
+`/etc/bluegreen/config.toml`.
+Secrets are never written in the file: `${NAME}` is looked up in the environment, then in the
+optional `secrets_file` (KEY=VALUE lines, mode 0600). Errors name the key path and suggest the
+nearest valid key, and never echo a secret's value. The coercion lives in config_coerce.py, the
+progress sources (`[head]`, `[candidate]`, `[[readiness.checks]]`) in config_sources.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from console.core.config.analysis import AnalysisConfig, analysis_problems
+from console.core.config.checks import (
+    lag_keys_without_catchup,
+    listen_problem,
+    parse_listen,
+    validate,
+)
+from console.core.config.coerce import ConfigError, SecretResolver, build
+from console.core.config.parity import ParityCheck
+from console.core.config.resources import ResourcesConfig
+from console.core.config.sources import (
+    DEFAULT_CANDIDATE_QUERY,
+    DEFAULT_HEAD_QUERY,
+    CandidateSource,
+    HeadSource,
+    HttpSource,
+    JsonRpcSource,
+    LogSource,
+    NoSource,
+    PrometheusSource,
+    ReadinessCheck,
+    SqlSource,
+    reported_head,
+)
+from console.core.model import Color
+
+__all__ = [
+    "CandidateSource",
+    "Config",
+    "ConfigError",
+    "HeadSource",
+    "HttpSource",
+    "JsonRpcSource",
+    "LogSource",
+    "NoSource",
+    "PrometheusSource",
+    "ReadinessCheck",
+    "SqlSource",
+    "listen_problem",
+    "load_config",
+    "parse_config",
+    "parse_listen",
+]
+
+CONFIG_ENV = "BLUEGREEN_CONFIG"
+DEFAULT_PATHS = (Path("bluegreen.toml"), Path("/etc/bluegreen/config.toml"))
+HAPROXY_DEFAULT_SOCKET = "/run/haproxy/admin.sock"
+NGINX_ADMIN_SOCKET = "nginx-admin.sock"  # in the state dir, which bluegreen owns
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    repository: str = ""  # `deploy TAG` means repository:TAG
+    # argv of the service; placeholders: {source_db_url} {dest_db_url} {port} {color} {version}
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    container_port: int = 8080
+    network: str = ""  # docker network to attach; "" = the default bridge
+    restart_policy: Literal["no", "on-failure", "unless-stopped", "always"] = "unless-stopped"
+    extra_hosts: dict[str, str] = field(default_factory=dict)
+    stop_timeout_seconds: int = 30
+    # Empty the idle colour's database (every schema but PostgreSQL's own, core/db_reset.py)
+    # before starting a new version, for services that re-index from nothing. Never the live one.
+    reset_database: bool = False
+    start_timeout_seconds: float = 120.0  # no first height by then → the deployment failed
+    cpus: float = 0.0  # cap each new (candidate) container at this many cores; 0 = no limit
+    memory: str = ""  # and at this much memory, e.g. "2g"; "" = no limit (config_resources)
+
+
+@dataclass(frozen=True)
+class SlotConfig:
+    container: str = ""
+    host_port: int = 0  # published on 127.0.0.1 only
+    db_url: str = ""  # this colour's destination database (secret), as its container reaches it
+    host_db_url: str = ""  # the same database as this host reaches it; "" = db_url
+    env: dict[str, str] = field(default_factory=dict)
+    disk_path: str = ""  # the database's data dir on this host (statvfs), for the disk gate
+    disk_budget_bytes: int = 0  # or the space a remote database may use; 0 = not watched
+
+    @property
+    def sampling_db_url(self) -> str:
+        """The URL this host uses to read the colour's height (and to reset its database)."""
+        return self.host_db_url or self.db_url
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    db_url: str = ""  # the chain's event database (secret), as the containers reach it
+    host_db_url: str = ""  # the same database as this host reaches it; "" = db_url
+
+
+@dataclass(frozen=True)
+class ReadinessConfig:
+    max_lag: int = 2
+    hold_seconds: float = 5.0
+    # A line the service logs once caught up (a regex); "" = not required. No default: one
+    # service's line (the explorer's "catchup completed") means nothing to another.
+    log_pattern: str = ""
+    health_path: str = "/health"
+    health_expect: str = ""  # a substring the health answer must contain; "" = any 2xx
+    smoke_method: Literal["GET", "POST"] = "POST"
+    smoke_path: str = ""  # "" = no smoke request
+    smoke_body: str = ""
+    not_behind_live: bool = True
+    stall_seconds: float = 60.0
+    sample_interval_seconds: float = 1.0
+    statement_timeout_ms: int = 2000
+    # Every other condition must have held this long (docker-rollout's and Kamal's "wait after
+    # healthy"); 0 = ready as soon as they hold.
+    min_ready_seconds: float = 0.0
+    # A ready colour leaves ready only once a condition has failed this long (and over several
+    # readings): one late reading or a burst of blocks is not evidence. 0 = on the first failure.
+    leave_after_seconds: float = 10.0
+    checks: list[ReadinessCheck] = field(default_factory=list)  # [[readiness.checks]]
+    # [[parity]]: compared at H = min(blue, green height) - parity_margin (config_parity.py).
+    parity_required: bool = False  # a match of every check is part of the gate
+    parity_margin: int = 10
+    parity_interval_seconds: float = 30.0  # how often the agent samples it (and at each switch)
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    kind: Literal["nginx", "haproxy"] = "nginx"
+    mode: Literal["live", "reload"] = "live"
+    include_dir: str = "/etc/nginx/bluegreen"
+    proxy_url: str = "http://127.0.0.1:80"
+    probe_path: str = "/health"
+    # nginx live mode, opt-in only: a TCP admin endpoint (e.g. "http://127.0.0.1:8099") that
+    # requires the generated token. "" = the unix socket only (the default).
+    admin_url: str = ""
+    test_command: list[str] = field(default_factory=lambda: ["nginx", "-t"])
+    reload_command: list[str] = field(default_factory=lambda: ["nginx", "-s", "reload"])
+    verify_timeout_seconds: float = 10.0
+    # nginx live mode: the admin endpoint's unix socket ("" = state_dir/nginx-admin.sock);
+    # haproxy: the runtime API socket ("" = /run/haproxy/admin.sock).
+    admin_socket: str = ""
+    backend: str = "bluegreen"  # haproxy backend holding servers named blue and green
+    # Preview and canary routes (console/core/config/routes.py checks them): off by default.
+    preview: bool = False  # a request naming a colour in this header or cookie goes there
+    preview_header: str = "X-Bluegreen-Preview"
+    preview_cookie: str = "bluegreen_preview"
+    canary_cookie: str = "bluegreen_canary"  # the canary hashes it (else the client address)
+
+
+@dataclass(frozen=True)
+class SwitchConfig:
+    policy: Literal["confirm", "auto", "never"] = "confirm"
+    watch_seconds: float = 300.0  # post-switch window watched for automatic rollback
+    auto_rollback: bool = True
+    keep_previous_seconds: float = 0.0  # 0 = keep the previous colour running until next deploy
+    drain_timeout_seconds: float = 300.0  # then wait this long at most for its open requests
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    webhook_url: str = ""  # Slack-compatible incoming webhook (secret); "" = off
+    every_blocks: int = 1_000_000
+    eta_warning_seconds: float = 900.0
+    # A resource alarm (disk, contention) is recorded and sent once it has held this long.
+    alarm_after_seconds: float = 120.0
+    min_interval_seconds: float = 30.0
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    # The Docker-API engine: "unix:///run/podman/podman.sock", "tcp://…", "ssh://…".
+    # "" = $DOCKER_HOST, then the local socket (unix:///var/run/docker.sock).
+    docker_host: str = ""
+    # Resource limits set on every container, e.g. {nofile = "4096:16384"} (SOFT:HARD). Podman
+    # sets its own on each container, which a host with lower hard limits refuses; these win.
+    ulimits: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    # The agent's Prometheus exporter, "HOST:PORT" ("" = off). Loopback only unless
+    # allow_remote: the figures name versions and hosts, and the exporter has no authentication.
+    listen: str = ""
+    allow_remote: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    service: str = "service"
+    state_dir: str = "/var/lib/bluegreen"
+    secrets_file: str = ""
+    # Members of this group may act (state dir and files group-owned 0770/0660); "" = only the
+    # owner of the state dir (and root).
+    operators_group: str = ""
+    # Members of this group may watch only (state dir 2750, store files 0640); needs
+    # operators_group unset: a directory has one group.
+    watchers_group: str = ""
+    image: ImageConfig = field(default_factory=ImageConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
+    # None = no [head] table: the candidate's self-reported head, else the default SQL head.
+    head: HeadSource | None = None
+    candidate: CandidateSource = field(default_factory=NoSource)
+    slots: dict[str, SlotConfig] = field(default_factory=dict)
+    readiness: ReadinessConfig = field(default_factory=ReadinessConfig)
+    proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    switch: SwitchConfig = field(default_factory=SwitchConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    parity: list[ParityCheck] = field(default_factory=list)  # [[parity]]
+    # No [analysis] table: no traffic analysis (config_analysis.py); the table turns it on.
+    analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig(enabled=False))
+    path: str = ""  # where it was loaded from (not a TOML key)
+    secret_values: tuple[str, ...] = ()  # resolved secrets, for redaction (not a TOML key)
+
+    def slot(self, color: Color) -> SlotConfig:
+        return self.slots[color]
+
+    @property
+    def admin_socket_path(self) -> str:
+        """The proxy's admin socket, with the per-kind default filled in."""
+        if self.proxy.admin_socket:
+            return self.proxy.admin_socket
+        if self.proxy.kind == "haproxy":
+            return HAPROXY_DEFAULT_SOCKET
+        if self.watchers_group:  # watchers may enter the state dir; nginx makes its socket 0666
+            return str(Path(self.state_dir) / "admin" / NGINX_ADMIN_SOCKET)
+        return str(Path(self.state_dir) / NGINX_ADMIN_SOCKET)
+
+    @property
+    def head_db_url(self) -> str:
+        return self.source.host_db_url or self.source.db_url
+
+    @property
+    def catchup(self) -> bool:
+        """Whether this service re-indexes: a candidate height, a head, lag, ETA."""
+        return not isinstance(self.candidate, NoSource)
+
+    @property
+    def effective_head(self) -> HeadSource | None:
+        """The independent head the gate trusts; None = each colour's self-reported head (or no
+        catch-up at all). Without [head], an SQL candidate keeps today's default head query."""
+        if self.head is not None or not self.catchup:
+            return self.head
+        if isinstance(self.candidate, SqlSource) and not reported_head(self.candidate):
+            return SqlSource(query=DEFAULT_HEAD_QUERY)
+        return None
+
+    def candidate_query(self) -> str:
+        query = self.candidate.query if isinstance(self.candidate, SqlSource) else ""
+        return query or DEFAULT_CANDIDATE_QUERY
+
+
+def find_config_path(explicit: str | None = None) -> Path:
+    """Apply the discovery order; raise ConfigError listing what was tried."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    for candidate in DEFAULT_PATHS:
+        if candidate.exists():
+            return candidate
+    tried = ", ".join(str(p) for p in DEFAULT_PATHS)
+    raise ConfigError(
+        f"No configuration found: tried --config, ${CONFIG_ENV}, {tried}. Copy "
+        "config.example.toml to ./bluegreen.toml and edit it, or run `bluegreen sandbox up` for a "
+        "local one."
+    )
+
+
+def load_config(explicit: str | None = None, watching: bool = False) -> Config:
+    """`watching`: for read-only commands, which work without the secrets (see SecretResolver)."""
+    path = find_config_path(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"Configuration file {path} does not exist. Check the path.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read configuration file {path}: {exc}.") from None
+    return parse_config(text, path, watching)
+
+
+def parse_config(text: str, path: Path = Path("<config>"), watching: bool = False) -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}). Fix the syntax and retry.") from None
+    secrets = SecretResolver(raw.get("secrets_file", ""), path, watching)
+    config: Config = build(Config, raw, "", secrets)
+    readiness_raw = raw.get("readiness")
+    config = dataclasses.replace(config, path=str(path), secret_values=tuple(secrets.used))
+    problems = lag_keys_without_catchup(config, readiness_raw) + analysis_problems(config)
+    validate(config, path, problems)
+    return config

@@ -1,0 +1,219 @@
+"""What the console decided, in SQLite (WAL) in the state dir: live colour, deployments, events,
+samples, slot statuses, metrics and heartbeats.
+
+Docker and the proxy are the source of what *is*; this is the record of what was *decided*, shared
+by the agent (writing) and every TUI and CLI (reading) through one file. Connections, transactions
+and migrations live in `store_db`; the schema and row conversions in `store_schema`; the tables,
+by responsibility, in `store_history` (deployments, events) and `store_series` (samples, metrics,
+heartbeats); this module keeps the live colour and what the agent publishes each tick.
+
+A user who may only watch opens it with `Store.open_read_only`: nothing is created or written
+(see `store_db`, "Read-only").
+
+Nothing secret is stored: callers pass redacted text, and the optional `redact` hook is applied
+again to event text, deployment outcomes and env values, and slot-status reasons, as a second line
+of defence.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from console.core.fsutil import ensure_private_dir
+from console.core.model import Canary, Color, PartReading, SlotStatus, agreeing_with_live
+from console.core.store.db import BUSY_TIMEOUT_MS, Database
+from console.core.store.history import HistoryRecords
+from console.core.store.schema import (
+    SCHEMA_VERSION,
+    TERMINAL_PHASES,
+    MetricPoint,
+    as_color,
+    slot_status_from_json,
+    slot_status_to_json,
+)
+from console.core.store.series import SeriesRecords
+from console.core.store.tables import UPSERT_STATE
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "DB_FILE",
+    "SCHEMA_VERSION",
+    "TERMINAL_PHASES",
+    "MetricPoint",
+    "Store",
+]
+
+DB_FILE = "bluegreen.db"
+
+
+class Store(HistoryRecords, SeriesRecords):
+    """The state database; safe to share between threads. Open with `Store.open(state_dir)`, or
+    `Store.open_read_only(state_dir)` to watch.
+
+    Every method raises StateDirError (one sentence) if the database cannot be used; a write on a
+    read-only store raises AccessDenied.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        redact: Callable[[str], str] | None = None,
+        read_only: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self._redact_hook = redact
+        self._db = Database(self.path, read_only=read_only)
+
+    @classmethod
+    def open(cls, state_dir: str | Path, redact: Callable[[str], str] | None = None) -> Store:
+        """Open (creating if needed) `state_dir/bluegreen.db`; StateDirError says what is wrong."""
+        directory = ensure_private_dir(state_dir)
+        return cls(directory / DB_FILE, redact=redact)
+
+    @classmethod
+    def open_read_only(
+        cls, state_dir: str | Path, redact: Callable[[str], str] | None = None
+    ) -> Store:
+        """Open `state_dir/bluegreen.db` for reading only: needs read access, creates nothing."""
+        return cls(Path(state_dir).expanduser() / DB_FILE, redact=redact, read_only=True)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ── live colour and the post-switch watch window ─────────────────────────────────────────────
+
+    def live(self) -> Color | None:
+        return as_color(self._state_values("live").get("live"))
+
+    def previous(self) -> Color | None:
+        return as_color(self._state_values("previous").get("previous"))
+
+    def set_live(self, live: Color | None, previous: Color | None) -> None:
+        """Record both together: a crash never leaves a new live with an old previous.
+
+        When the live colour changes, the time is kept too (`switched_at`, for retiring the
+        previous colour after a while)."""
+        with self._db.write() as conn:
+            row = conn.execute("SELECT value FROM state WHERE key = 'live'").fetchone()
+            if (row["value"] if row else None) != live:
+                conn.execute(UPSERT_STATE, ("switched_at", repr(time.time())))
+            for key, value in (("live", live), ("previous", previous)):
+                if value is None:
+                    conn.execute("DELETE FROM state WHERE key = ?", (key,))
+                else:
+                    conn.execute(UPSERT_STATE, (key, value))
+            # The slots' states change with it, in the same transaction (the agent's next tick
+            # publishes the same): no reader ever sees the new live beside the old slot states.
+            for row in conn.execute("SELECT color, data FROM slot_status").fetchall():
+                status = slot_status_from_json(row["data"])
+                agreeing = agreeing_with_live(status, live) if status else None
+                if agreeing is not None and agreeing is not status:
+                    conn.execute(
+                        "UPDATE slot_status SET data = ? WHERE color = ?",
+                        (slot_status_to_json(agreeing), row["color"]),
+                    )
+
+    def switched_at(self) -> float | None:
+        """When the live colour last changed (through `set_live`), or None if it never did."""
+        value = self._state_values("switched_at").get("switched_at")
+        return float(value) if value is not None else None
+
+    def set_watch(self, color: Color, until: float) -> None:
+        """Open the post-switch window in which the agent rolls `color` back if it fails;
+        `until` <= 0 closes it."""
+        with self._db.write() as conn:
+            if until <= 0:
+                conn.execute("DELETE FROM state WHERE key IN ('watch_color', 'watch_until')")
+                return
+            conn.executemany(
+                UPSERT_STATE, (("watch_color", color), ("watch_until", repr(float(until))))
+            )
+
+    def watch(self) -> tuple[Color, float] | None:
+        """The post-switch window as (colour, until epoch), or None; expiry is the caller's call."""
+        values = self._state_values("watch_color", "watch_until")
+        color = as_color(values.get("watch_color"))
+        if color is None or "watch_until" not in values:
+            return None
+        return color, float(values["watch_until"])
+
+    def canary(self) -> Canary | None:
+        """The canary bluegreen set (reconciled with the proxy's), or None."""
+        values = self._state_values("canary_color", "canary_percent")
+        color = as_color(values.get("canary_color"))
+        percent = int(values.get("canary_percent") or 0)
+        return Canary(color, percent) if color is not None and percent > 0 else None
+
+    def set_canary(self, canary: Canary | None) -> None:
+        with self._db.write() as conn:
+            if canary is None:
+                conn.execute("DELETE FROM state WHERE key IN ('canary_color', 'canary_percent')")
+                return
+            pairs = (("canary_color", canary.color), ("canary_percent", str(canary.percent)))
+            conn.executemany(UPSERT_STATE, pairs)
+
+    # ── slot status (published by the agent, read by every client) ───────────────────────────────
+
+    def put_slot_status(self, status: SlotStatus) -> None:
+        """Publish one colour's status (the agent does, each tick); `updated_at` 0 means now."""
+        updated_at = status.updated_at or time.time()
+        reason = None if status.reason is None else self._redact(status.reason)
+        readings = tuple(self._redacted_reading(r) for r in status.readings)
+        stored = replace(status, updated_at=updated_at, reason=reason, readings=readings)
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO slot_status (color, data, updated_at) VALUES (?, ?, ?) ON CONFLICT"
+                " (color) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                (status.color, slot_status_to_json(stored), updated_at),
+            )
+
+    def snapshot(self) -> tuple[Color | None, Color | None, dict[Color, SlotStatus]]:
+        """(live, previous, slot statuses) from one statement, so from one commit; each slot's
+        state agrees with that live colour (model.agreeing_with_live)."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT 'state' AS what, key, value FROM state WHERE key IN ('live', 'previous')"
+                " UNION ALL SELECT 'slot', color, data FROM slot_status"
+            ).fetchall()
+        values = {row["key"]: row["value"] for row in rows if row["what"] == "state"}
+        live, previous = as_color(values.get("live")), as_color(values.get("previous"))
+        statuses = (slot_status_from_json(row["value"]) for row in rows if row["what"] == "slot")
+        return (
+            live,
+            previous,
+            {s.color: agreeing_with_live(s, live) for s in statuses if s is not None},
+        )
+
+    def slot_status(self, color: Color) -> SlotStatus | None:
+        with self._db.read() as conn:
+            row = conn.execute("SELECT data FROM slot_status WHERE color = ?", (color,)).fetchone()
+        return slot_status_from_json(row["data"]) if row else None
+
+    def slot_statuses(self) -> dict[Color, SlotStatus]:
+        with self._db.read() as conn:
+            rows = conn.execute("SELECT data FROM slot_status").fetchall()
+        statuses = (slot_status_from_json(row["data"]) for row in rows)
+        return {status.color: status for status in statuses if status is not None}
+
+    def _redacted_reading(self, reading: PartReading) -> PartReading:
+        return replace(reading, error=self._redact(reading.error) if reading.error else None)
+
+    def put_proxy_reading(self, reading: PartReading) -> None:
+        """Publish when the proxy last told its live colour (the agent does, each tick)."""
+        text = json.dumps(asdict(self._redacted_reading(reading)))
+        with self._db.write() as conn:
+            conn.execute(UPSERT_STATE, ("proxy_reading", text))
+
+    def proxy_reading(self) -> PartReading | None:
+        value = self._state_values("proxy_reading").get("proxy_reading")
+        if value is None:
+            return None
+        try:
+            return PartReading(**json.loads(value))
+        except (TypeError, ValueError):
+            return None

@@ -1,0 +1,1 @@
+"""The Docker Engine (and Podman's Docker API) as a `Runtime`."""
