@@ -207,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from console.cli.render import status_json
     from console.core.config.schema import load_config
-    from console.core.service import Console
     from console.sandbox import images
+    from console.wiring import open_console
     from tests.integration import sandbox_fixture
     from tests.integration.webhook_sink import webhook_sink
 
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             if deployed.returncode != 0:
                 raise SystemExit(f"deploy failed: {deployed.stdout}\n{deployed.stderr}")
             config = load_config(str(world.config))
-            console = Console.open(config)
+            console = open_console(config)
             try:
 
                 def read() -> dict[str, Any]:

@@ -53,6 +53,7 @@ from console.core.model import Outcome, SwitchPolicy
 from console.core.service import Console
 from console.sandbox import images
 from console.sandbox.postgres_proc import find_pg_bin
+from console.wiring import open_console
 
 PORT_BASE = 29000
 GREEN_PORT = PORT_BASE + 2
@@ -456,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(str(sandbox.config))
         urls = _secrets(sandbox.dir)
         image = images.build_standin(BENCH_TAG, version="v2")
-        console = Console.open(config)
+        console = open_console(config)
         try:
             for index in range(args.runs):
                 print(f"… run {index + 1}/{args.runs}: deploy v2 into green", flush=True)

@@ -32,6 +32,7 @@ from bench.common import table, write_results
 from console.core.config.schema import load_config
 from console.core.model import Outcome
 from console.core.service import Console
+from console.wiring import open_console
 
 PORT_BASE = 29900
 LIVE_GAUGE = re.compile(r'^bluegreen_live_color\{color="(\w+)"\} 1\.0$', re.M)
@@ -59,7 +60,7 @@ def poll(config_path: str, metrics_url: str, interval: float, out: Path) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
-    console = Console(load_config(config_path, watching=True), read_only=True)
+    console = open_console(load_config(config_path, watching=True), read_only=True)
     counts = {"status": 0, "metrics": 0}
     bad: dict[str, list[str]] = {"status": [], "metrics": []}
     client = httpx.Client(timeout=2)
@@ -135,7 +136,7 @@ def measure(sandbox: Any, operations: int, interval: float, pause: float) -> int
     if deployed.returncode != 0:
         raise SystemExit(f"deploy v2 failed:\n{deployed.stdout}\n{deployed.stderr}")
     config = load_config(str(sandbox.config))
-    console = Console(config)
+    console = open_console(config)
     wait_ready(console, "green", 120)
     metrics = f"http://{config.metrics.listen}/metrics" if config.metrics.listen else ""
     out = sandbox.dir / "poll.json"

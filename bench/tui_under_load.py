@@ -50,6 +50,7 @@ from console.core.service import Console
 from console.tui import app as tui_app
 from console.tui.app import BluegreenApp
 from console.tui.widgets.log_pane import LogPane
+from console.wiring import open_console
 
 PORT_BASE = 29400
 IMAGE = "bluegreen-base:bookworm"
@@ -412,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             color: dataclasses.replace(config.slot(color), container=names[color])
             for color in COLORS
         }
-        console = Console(dataclasses.replace(config, slots=slots))
+        console = open_console(dataclasses.replace(config, slots=slots))
         flood_start = time.time() + 8.0  # after the containers and the app are up
         start_floods(names, args, flood_start)
         print(f"flooding {args.seconds:g} s, then idle {args.idle_seconds:g} s …", flush=True)

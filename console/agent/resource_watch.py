@@ -32,9 +32,9 @@ from console.drivers.progress.base import Place
 from console.drivers.progress.sql import SqlProgress
 
 if TYPE_CHECKING:
+    from console.core.contracts.runtime import ContainerInfo
     from console.core.installation import Installation
     from console.core.model import Color
-    from console.drivers.docker.model import ContainerInfo
 
 _REOPEN_SECONDS = 2.0
 DB_SIZE_QUERY = "SELECT pg_database_size(current_database())"

@@ -27,10 +27,10 @@ from console.core.model import Color, Condition, PartReading, Sample, SlotState,
 from console.drivers.progress import make_candidate_source, make_head_source
 
 if TYPE_CHECKING:
+    from console.core.contracts.runtime import ContainerInfo
     from console.core.installation import Installation
     from console.core.measures.parity import ParityReport
     from console.core.model import Deployment
-    from console.drivers.docker.model import ContainerInfo
 
 
 class SlotWatch:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from console import wiring
 from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render, silence_stdout
 from console.cli.deploy_wait import wait_for
 from console.core.access import may_write_state, require_write
@@ -107,7 +108,7 @@ def load(args: argparse.Namespace, watching: bool = False) -> Config:
 
 def open_console(args: argparse.Namespace, read_only: bool = False) -> Console:
     read_only = read_only or args.read_only
-    return Console.open(load(args, watching=read_only), read_only=read_only)
+    return wiring.open_console(load(args, watching=read_only), read_only=read_only)
 
 
 def _tui(args: argparse.Namespace, read_only: bool) -> int:
@@ -271,7 +272,7 @@ def _history(args: argparse.Namespace) -> int:
 
 def _logs(args: argparse.Namespace) -> int:
     """Every line, unlike the console's pane (which skips lines in a flood): for grep and less."""
-    from console.drivers.docker.model import DockerRuntimeError
+    from console.core.contracts.runtime import ContainerRuntimeError
 
     console = open_console(args, read_only=True)
     stop = threading.Event()
@@ -283,7 +284,7 @@ def _logs(args: argparse.Namespace) -> int:
             lines = console.log_lines(args.color, tail=tail)
         for line in lines:
             print(line, flush=args.follow)
-    except DockerRuntimeError as exc:
+    except ContainerRuntimeError as exc:
         render.error(f"Cannot read the {args.color} logs: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -297,7 +298,6 @@ def _logs(args: argparse.Namespace) -> int:
 def _agent(args: argparse.Namespace) -> int:
     from console.agent.loop import run_agent
     from console.core.config.schema import listen_problem
-    from console.core.installation import Installation
 
     config = load(args)
     if args.systemd_unit:
@@ -311,7 +311,7 @@ def _agent(args: argparse.Namespace) -> int:
         if problem:
             print(f"--metrics: {problem}.", file=sys.stderr)
             return EXIT_USAGE
-    return run_agent(Installation(config), listen)
+    return run_agent(wiring.open_installation(config), listen)
 
 
 def _reconcile(args: argparse.Namespace) -> int:
@@ -357,10 +357,9 @@ def _config_check(args: argparse.Namespace) -> int:
 
 
 def _proxy(args: argparse.Namespace) -> int:
-    from console.core.installation import Installation
 
     if args.proxy_command == "snippet":
-        print(Installation(load(args)).proxy.snippet())
+        print(wiring.open_installation(load(args)).proxy.snippet())
         return EXIT_OK
     from console.core.actor import current_actor
     from console.core.ops.proxy_setup import proxy_install

@@ -14,6 +14,7 @@ from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
 from console.core.installation import Installation
 from console.core.measures.parity import report_json, report_lines, summary
 from console.core.model import COLORS, Color
+from console.wiring import open_installation
 
 
 def add_parser(sub: object) -> None:
@@ -29,13 +30,13 @@ def add_parser(sub: object) -> None:
 
 def docker_not_serving(inst: Installation) -> dict[Color, str]:
     """Colours whose container does not run, asked of Docker now (not the agent's last tick)."""
-    from console.drivers.docker.model import DockerRuntimeError
+    from console.core.contracts.runtime import ContainerRuntimeError
 
     out: dict[Color, str] = {}
     for color in COLORS:
         try:
             info = inst.runtime.inspect(inst.config.slot(color).container)
-        except DockerRuntimeError as exc:
+        except ContainerRuntimeError as exc:
             out[color] = f"Docker cannot tell whether it runs ({exc})"
             continue
         if info is None:
@@ -48,7 +49,7 @@ def docker_not_serving(inst: Installation) -> dict[Color, str]:
 def run(args: argparse.Namespace) -> int:
     from console.cli.commands import load
 
-    inst = Installation(load(args))
+    inst = open_installation(load(args))
     try:
         sampler = inst.parity
         if sampler is None:

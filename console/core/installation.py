@@ -1,27 +1,28 @@
 """One installation: the config plus the parts built from it, created lazily and shared.
 
-Drivers are built on first use so that a read-only watcher never opens a Docker or proxy
-connection it does not need, and so a part that is down degrades only what depends on it.
+The core does not know how a part is built: `Drivers` holds one builder per contract, and the
+composition root (`console.wiring`) fills it with the real drivers. Parts are built on first use so
+that a read-only watcher never opens a container engine or proxy connection it does not need, and
+so a part that is down degrades only what depends on it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from console.core.access import may_write_state
 from console.core.config.schema import Config
+from console.core.contracts.notifier import Notifier
+from console.core.contracts.proxy import ProxyDriver
+from console.core.contracts.runtime import Runtime
 from console.core.lock import AgentLease, OperatorLock
 from console.core.measures.parity import ParitySampler
 from console.core.redact import Redactor
 from console.core.store.store import Store
-
-if TYPE_CHECKING:
-    from console.drivers.docker.runtime import DockerRuntime
-    from console.drivers.notify import Notifier
-    from console.drivers.proxy import ProxyDriver
 
 LABEL_SERVICE = "bluegreen.service"
 LABEL_COLOR = "bluegreen.color"
@@ -53,9 +54,20 @@ def image_version(image: str) -> str:
     return last.split(":", 1)[1] if ":" in last else "latest"
 
 
+@dataclass(frozen=True, slots=True)
+class Drivers:
+    """How each part outside the core is built from the configuration (see `console.wiring`)."""
+
+    runtime: Callable[[Config, Redactor], Runtime]
+    proxy: Callable[[Config], ProxyDriver]
+    notifier: Callable[[Config, Redactor], Notifier]
+    parity: Callable[[Config, Redactor], ParitySampler | None]
+
+
 class Installation:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, drivers: Drivers) -> None:
         self.config = config
+        self.drivers = drivers
         self.state_dir = Path(config.state_dir)
 
     @cached_property
@@ -77,30 +89,21 @@ class Installation:
         return AgentLease(self.state_dir)
 
     @cached_property
-    def runtime(self) -> DockerRuntime:
-        from console.drivers.docker.runtime import DockerRuntime
-
-        # [runtime] docker_host, else $DOCKER_HOST, else the local socket (DockerRuntime.where).
-        return DockerRuntime(self.config.runtime.docker_host or None, redactor=self.redactor)
+    def runtime(self) -> Runtime:
+        return self.drivers.runtime(self.config, self.redactor)
 
     @cached_property
     def proxy(self) -> ProxyDriver:
-        from console.drivers.proxy import make_proxy
-
-        return make_proxy(self.config)
+        return self.drivers.proxy(self.config)
 
     @cached_property
     def notifier(self) -> Notifier:
-        from console.drivers.notify import Notifier
-
-        return Notifier(self.config.notify, self.config.service, self.redactor)
+        return self.drivers.notifier(self.config, self.redactor)
 
     @cached_property
     def parity(self) -> ParitySampler | None:
         """Both colours compared at a pinned height; None without [[parity]]."""
-        from console.drivers.parity import make_parity_sampler
-
-        return make_parity_sampler(self.config, self.redactor)
+        return self.drivers.parity(self.config, self.redactor)
 
     def resolve_image(self, image: str) -> str:
         """`v2` alone means the configured repository's tag v2."""

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 
 from console.core.actor import current_actor
-from console.core.config.schema import Config
 from console.core.installation import Installation
 from console.core.model import (
     COLORS,
@@ -46,14 +45,10 @@ AGENT_STALE_SECONDS = 10.0
 class Console:
     """One installation's console. `read_only=True` refuses every mutation."""
 
-    def __init__(self, config: Config, read_only: bool = False) -> None:
-        self.config = config
+    def __init__(self, installation: Installation, read_only: bool = False) -> None:
+        self.installation = installation
+        self.config = installation.config
         self.read_only = read_only
-        self.installation = Installation(config)
-
-    @classmethod
-    def open(cls, config: Config, read_only: bool = False) -> Console:
-        return cls(config, read_only)
 
     # ── reads (cheap: the store; safe from any thread) ──
     def status(self) -> Status:

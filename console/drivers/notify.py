@@ -42,7 +42,7 @@ class _Message:
     text: str
 
 
-class Notifier:
+class WebhookNotifier:
     """`send()` never blocks and never raises; `close()` gives queued messages a chance to leave."""
 
     def __init__(

@@ -181,10 +181,10 @@ def _deploy_v1(config: object, env: dict[str, str], say: Callable[[str], None]) 
     """Bring v1 up in blue and make it live, fast (the demo is about v2's catch-up)."""
     from console.core.config.schema import Config
     from console.core.model import Outcome, SlotState, SwitchPolicy
-    from console.core.service import Console
+    from console.wiring import open_console
 
     assert isinstance(config, Config)
-    console = Console.open(config)
+    console = open_console(config)
     try:
         if (
             console.status().live == "blue"

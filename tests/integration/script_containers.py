@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import docker
 
-from console.drivers.docker.model import ContainerSpec
+from console.core.contracts.runtime import ContainerSpec
 from console.drivers.docker.runtime import DockerRuntime
 from console.sandbox.images import BASE_IMAGE, ensure_base_image
 

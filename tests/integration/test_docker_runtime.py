@@ -20,13 +20,13 @@ from pathlib import Path
 import docker
 import pytest
 
-from console.core.redact import Redactor, sanitize_log_line
-from console.drivers.docker.model import (
+from console.core.contracts.runtime import (
     ContainerRunning,
     ContainerSpec,
     ImageNotFound,
     RuntimeUnavailable,
 )
+from console.core.redact import Redactor, sanitize_log_line
 from console.drivers.docker.runtime import DockerRuntime
 from tests.integration.script_containers import BASE_IMAGE, script_spec
 from tests.integration.script_containers import sweep as remove_containers

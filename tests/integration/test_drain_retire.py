@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from console.core.config.schema import load_config
-from console.core.service import Console
+from console.wiring import open_console
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
@@ -87,7 +87,7 @@ def open_on(world: Sandbox, color: str) -> int | None:
 
 
 def retire_events(world: Sandbox) -> list[str]:
-    console = Console.open(load_config(str(world.config)), read_only=True)
+    console = open_console(load_config(str(world.config)), read_only=True)
     try:
         return [e.text for e in console.events() if e.kind == "retire"]
     finally:

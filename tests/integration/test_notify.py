@@ -1,4 +1,4 @@
-"""Notifier against real local HTTP servers: delivery, redaction, dead and slow webhooks."""
+"""The webhook notifier against real local HTTP servers: delivery, redaction, dead and slow webhooks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from console.core.config.schema import NotifyConfig
 from console.core.redact import Redactor
-from console.drivers.notify import Notifier
+from console.drivers.notify import WebhookNotifier
 from tests import ports
 
 pytestmark = pytest.mark.integration
@@ -81,12 +81,12 @@ def slow_webhook() -> Iterator[Webhook]:
     yield from serve(SLOW_PORT, delay=10)
 
 
-def notifier_for(url: str, **config: object) -> Notifier:
+def notifier_for(url: str, **config: object) -> WebhookNotifier:
     cfg = NotifyConfig(webhook_url=url, **config)  # type: ignore[arg-type]
-    return Notifier(cfg, "explorer", Redactor([DB_URL, url]))
+    return WebhookNotifier(cfg, "explorer", Redactor([DB_URL, url]))
 
 
-def timed_send(notifier: Notifier, kind: str, text: str) -> float:
+def timed_send(notifier: WebhookNotifier, kind: str, text: str) -> float:
     started = time.perf_counter()
     notifier.send(kind, text, level="error")
     return time.perf_counter() - started

@@ -27,7 +27,7 @@ import docker.errors
 import httpx
 import pytest
 
-from console.drivers.docker.model import ContainerSpec
+from console.core.contracts.runtime import ContainerSpec
 from console.drivers.docker.runtime import DockerRuntime
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, tear_down

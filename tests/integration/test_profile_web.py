@@ -12,7 +12,7 @@ import pytest
 
 from console.core.config.schema import load_config
 from console.core.model import SlotState
-from console.core.service import Console
+from console.wiring import open_console
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
 
@@ -54,7 +54,7 @@ def test_v2_is_ready_by_health_and_min_ready_seconds_then_switch_and_rollback(
 
     result = web.cli("deploy", "v2", "--switch", "never")
     assert result.returncode == 0, result.stdout + result.stderr
-    console = Console.open(config, read_only=True)
+    console = open_console(config, read_only=True)
     try:
         saw_not_ready = False
         endpoint_ready_at: float | None = None  # when green's own ready endpoint first said 200

@@ -22,9 +22,9 @@ import pytest
 from console.agent.samplers import Sampled, sample_round
 from console.agent.slot_watch import SlotWatch
 from console.core.config.schema import Config, parse_config
-from console.core.installation import Installation
 from console.core.model import SlotState, SlotStatus
 from console.drivers.progress import make_head_source
+from console.wiring import open_installation
 from tests.integration.script_containers import free_port, script_container
 from tests.unit.loopback_http import loopback_server
 
@@ -131,7 +131,7 @@ def config_text(tmp_path: Path, container: str, port: int, extra: str) -> str:
 
 def follow_config(config: Config, head: int | None = None) -> list[SlotStatus]:
     """Follow blue of `config` to READY as the agent would (see `follow`)."""
-    watch = SlotWatch(Installation(config), "blue")
+    watch = SlotWatch(open_installation(config), "blue")
     try:
         return follow(watch, head)
     finally:

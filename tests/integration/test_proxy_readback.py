@@ -26,6 +26,7 @@ from console.core.ops import switching
 from console.drivers.proxy.nginx import admin as nginx_admin
 from console.drivers.proxy.nginx.driver import NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
+from console.wiring import open_installation
 from tests import ports
 from tests.integration.proxy_helpers import free_ports, make_config, nginx_proxy_config, upstreams
 
@@ -50,7 +51,7 @@ def world(
     nginx.write_main_conf()
     proxy = nginx_proxy_config(nginx, short / "admin.sock")
     config = make_config(short, *upstream_ports, proxy)
-    inst = Installation(config)
+    inst = open_installation(config)
     driver = NginxDriver(config)
     driver.write_files("blue")
     nginx.start()

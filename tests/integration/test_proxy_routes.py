@@ -28,6 +28,7 @@ from console.drivers.proxy.haproxy.driver import HaproxyDriver
 from console.drivers.proxy.nginx.driver import NginxDriver
 from console.sandbox.haproxy_proc import HaproxyProcess
 from console.sandbox.nginx_proc import NginxProcess
+from console.wiring import open_installation
 from tests import ports
 from tests.integration.proxy_helpers import free_ports, make_config, nginx_proxy_config, upstreams
 
@@ -254,7 +255,7 @@ def test_the_canary_weight_survives_a_proxy_restart(fronted: Fronted) -> None:
 def _installation(fronted: Fronted) -> Installation:
     """The core over this real proxy: a real store and lock; both colours' status as published
     by an agent (green ready), as the gate needs."""
-    inst = Installation(fronted.config)
+    inst = open_installation(fronted.config)
     inst.__dict__["proxy"] = fronted.driver
     inst.store.set_live("blue", None)
     for color, state in (("blue", SlotState.LIVE), ("green", SlotState.READY)):

@@ -23,7 +23,7 @@ import pytest
 from console.agent.resource_watch import ResourceWatch
 from console.core.config.resources import memory_bytes, nano_cpus
 from console.core.config.schema import parse_config
-from console.drivers.docker.model import ContainerSpec, DockerRuntimeError
+from console.core.contracts.runtime import ContainerRuntimeError, ContainerSpec
 from console.drivers.docker.runtime import DockerRuntime
 from console.drivers.docker.stats import StatsStream
 from tests.reliability.test_console_degrades import start_docker_daemon, stop_docker_daemon
@@ -170,7 +170,7 @@ def test_a_colours_stream_is_back_after_docker_restarts(runtime: DockerRuntime) 
     def follow() -> tuple[object, int]:
         """One agent tick's worth: follow the container as Docker sees it; (stream, frames)."""
         # Docker silent: the agent leaves the stream to retry on its own.
-        with contextlib.suppress(DockerRuntimeError):
+        with contextlib.suppress(ContainerRuntimeError):
             watch.follow(inst.runtime.inspect(spec.name))
         stream = watch.stream
         return stream, stream.frames if stream is not None else 0

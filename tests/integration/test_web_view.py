@@ -199,15 +199,15 @@ def _planted_config(sandbox: Sandbox) -> Path:
 
 def test_no_planted_secret_in_the_scrape_or_the_web_view(sandbox: Sandbox) -> None:
     from console.core.config.schema import load_config
-    from console.core.installation import Installation
     from console.core.ops.agent_process import ensure_agent
+    from console.wiring import open_installation
 
     sink = ThreadingHTTPServer(("127.0.0.1", SINK_PORT), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     try:
         planted = _planted_config(sandbox)
         stop_agent(sandbox)
-        inst = Installation(load_config(str(planted)))
+        inst = open_installation(load_config(str(planted)))
         try:
             ensure_agent(inst)
         finally:

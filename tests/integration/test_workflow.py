@@ -11,6 +11,7 @@ import pytest
 
 from console.core.lock import OperatorLock
 from console.core.model import Actor, Color
+from console.wiring import open_console
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 from tests.integration.webhook_sink import webhook_sink
@@ -209,7 +210,6 @@ def test_redeploy_into_a_ready_slot_is_not_ready_before_its_own_conditions(
     import time
 
     from console.core.config.schema import load_config
-    from console.core.service import Console
 
     live = sandbox.status()["live"]
     idle: Color = "green" if live == "blue" else "blue"
@@ -219,7 +219,7 @@ def test_redeploy_into_a_ready_slot_is_not_ready_before_its_own_conditions(
 
     secrets = _secrets(sandbox)
     source_url, dest_url = secrets["SOURCE_HOST_DB_URL"], secrets[f"{idle.upper()}_HOST_DB_URL"]
-    console = Console.open(load_config(str(sandbox.config)), read_only=True)
+    console = open_console(load_config(str(sandbox.config)), read_only=True)
     store = console.installation.store
     hold = console.config.readiness.hold_seconds
     max_lag = console.config.readiness.max_lag
@@ -283,9 +283,8 @@ def test_no_password_anywhere(sandbox: Sandbox, webhook: list[str]) -> None:
     # The stand-in prints its database URL with the password (as the real service does);
     # what the console shows of its logs is redacted.
     from console.core.config.schema import load_config
-    from console.core.service import Console
 
-    console = Console.open(load_config(str(sandbox.config)), read_only=True)
+    console = open_console(load_config(str(sandbox.config)), read_only=True)
     try:
         # Every line each colour printed since it started, the startup lines included.
         lines = console.log_lines("blue", tail=1_000_000) + console.log_lines("green", 1_000_000)

@@ -118,10 +118,10 @@ class World:
 
     def start_agent(self, config: Path | None = None) -> int | None:
         from console.core.config.schema import load_config
-        from console.core.installation import Installation
         from console.core.ops.agent_process import ensure_agent
+        from console.wiring import open_installation
 
-        inst = Installation(load_config(str(config or self.config)))
+        inst = open_installation(load_config(str(config or self.config)))
         try:
             _, pid = ensure_agent(inst)
         finally:

@@ -19,8 +19,8 @@ from console.core.config.schema import load_config
 from console.core.ops import deploy as deploy_op
 from console.core.ops import switching
 from console.core.ops.operation import ReadOnlyError
-from console.core.service import Console
 from console.drivers.proxy.nginx.driver import HTTP_FILE
+from console.wiring import open_console
 from tests.reliability.conftest import PORT_BASE, World
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 def test_read_only_refuses_every_mutation_on_every_path(world: World) -> None:
     before = world.status()
-    console = Console.open(load_config(str(world.config)), read_only=True)
+    console = open_console(load_config(str(world.config)), read_only=True)
     inst = console.installation
     try:
         event_count = len(inst.store.events(limit=10_000))

@@ -17,9 +17,9 @@ from textual.pilot import Pilot
 
 from console.core.config.schema import load_config
 from console.core.model import SlotState
-from console.core.service import Console
 from console.tui.app import BluegreenApp
 from console.tui.widgets.log_pane import LogPane
+from console.wiring import open_console
 from tests.reliability.conftest import World
 
 pytestmark = [pytest.mark.integration, pytest.mark.tui, pytest.mark.timeout(420)]
@@ -58,7 +58,7 @@ async def still_answers(pilot: Pilot[int], app: BluegreenApp) -> None:
 @pytest.fixture
 def watching(world: World) -> Iterator[tuple[World, BluegreenApp]]:
     world.ensure_baseline()
-    console = Console.open(load_config(str(world.config)), read_only=True)
+    console = open_console(load_config(str(world.config)), read_only=True)
     try:
         yield world, BluegreenApp(console)
     finally:

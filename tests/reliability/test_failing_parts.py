@@ -20,12 +20,12 @@ import pytest
 
 from bench.chaos import DEPLOY_TAG
 from console.core.config.schema import load_config
+from console.core.contracts.runtime import RuntimeUnavailable
 from console.core.model import Outcome
-from console.core.service import Console
 from console.core.store.store import Store
-from console.drivers.docker.model import RuntimeUnavailable
 from console.drivers.docker.runtime import DockerRuntime
 from console.drivers.proxy import make_proxy
+from console.wiring import open_console, open_installation
 from tests.reliability.conftest import World
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -200,13 +200,12 @@ def test_wrong_password_and_dead_docker_are_explained_not_crashed(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from console.agent.loop import Agent
-    from console.core.installation import Installation
 
     copy = world.config_copy("wrong-password", **{r"^state_dir = .*$": f'state_dir = "{tmp_path}"'})
     for name in ("SOURCE_HOST_DB_URL", "BLUE_HOST_DB_URL", "GREEN_HOST_DB_URL"):
         url = _secret(world, name).replace(world.password, "wrong-password-123")
         monkeypatch.setenv(name, url)
-    inst = Installation(load_config(str(copy)))
+    inst = open_installation(load_config(str(copy)))
     logs: list[str] = []
     agent = Agent(inst, logs.append)
     try:
@@ -242,7 +241,7 @@ def _secret(world: World, name: str) -> str:
 
 
 def _switch_in_process(config: Path) -> Outcome:
-    console = Console.open(load_config(str(config)))
+    console = open_console(load_config(str(config)))
     try:
         outcomes = [e for e in console.switch(force=True) if isinstance(e, Outcome)]
     finally:

@@ -11,7 +11,7 @@ import pytest
 
 from bench.chaos import DEPLOY_TAG
 from console.core.config.schema import load_config
-from console.core.service import Console
+from console.wiring import open_console
 from tests.reliability.conftest import CLI_OUTPUTS, PORT_BASE, WEBHOOK_TOKEN, WebhookSink, World
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -47,7 +47,7 @@ def test_no_secret_anywhere_after_a_full_cycle(world: World, webhook: type[Webho
     for body in webhook.bodies:
         for secret in secrets:
             assert secret not in body
-    console = Console.open(load_config(str(world.config)), read_only=True)
+    console = open_console(load_config(str(world.config)), read_only=True)
     try:
         # The whole logs (the URL line is at the start, before a 3,000-block re-index).
         lines = console.log_lines("blue", tail=50_000) + console.log_lines("green", tail=50_000)

@@ -41,7 +41,7 @@ from console.core.service import Console
 from console.tui.app import BluegreenApp
 
 async def main():
-    console = Console.open(load_config(sys.argv[1], watching=True), read_only=True)
+    console = open_console(load_config(sys.argv[1], watching=True), read_only=True)
     app = BluegreenApp(console)
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause(2.5)  # a few polls of the store
@@ -62,6 +62,7 @@ _UI_PROBE = """
 import argparse, asyncio, sys
 import console.tui.app as tui_app
 from console.cli import commands
+from console.wiring import open_console
 
 async def drive(console):
     app = tui_app.BluegreenApp(console)

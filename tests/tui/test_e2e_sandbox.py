@@ -17,6 +17,7 @@ from textual.widgets import Input
 from console.core.config.schema import load_config
 from console.core.service import Console
 from console.tui.app import BluegreenApp
+from console.wiring import open_console
 from tests import ports
 from tests.integration import sandbox_fixture
 from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
@@ -82,7 +83,7 @@ async def wait_until(
 
 
 async def test_deploy_switch_rollback_from_the_keyboard(sandbox: Sandbox) -> None:
-    console = Console.open(load_config(str(sandbox.config)))
+    console = open_console(load_config(str(sandbox.config)))
     app = RecordingApp(console)
     dialog = ""
 
@@ -146,7 +147,7 @@ async def test_deploy_switch_rollback_from_the_keyboard(sandbox: Sandbox) -> Non
 
 
 async def test_read_only_console_cannot_act(sandbox: Sandbox) -> None:
-    console = Console.open(load_config(str(sandbox.config)), read_only=True)
+    console = open_console(load_config(str(sandbox.config)), read_only=True)
     app = BluegreenApp(console)
     live_before = sandbox.served_by()
     events_before = len(console.events())

@@ -17,6 +17,7 @@ from console.core.config.schema import ConfigError, listen_problem, parse_config
 from console.core.model import Canary, Condition, PartReading, SlotState, SlotStatus
 from console.core.redact import Redactor
 from console.core.store.store import Store
+from console.wiring import open_installation
 from tests.unit.traffic_fixture import with_traffic
 
 WEB = """
@@ -200,12 +201,11 @@ def test_config_key_validated(tmp_path: Path) -> None:
 
 
 def test_runtime_docker_host_reaches_the_driver(monkeypatch: pytest.MonkeyPatch) -> None:
-    from console.core.installation import Installation
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///from/env.sock")
     default = parse_config(WEB)
-    assert Installation(default).runtime.where == "unix:///from/env.sock"
+    assert open_installation(default).runtime.where == "unix:///from/env.sock"
     podman = parse_config(WEB + '\n[runtime]\ndocker_host = "unix:///run/podman-bg.sock"\n')
-    assert Installation(podman).runtime.where == "unix:///run/podman-bg.sock"
+    assert open_installation(podman).runtime.where == "unix:///run/podman-bg.sock"
     with pytest.raises(ConfigError, match=re.escape("runtime.docker_host")):
         parse_config(WEB + '\n[runtime]\ndocker_host = "/run/podman.sock"\n')

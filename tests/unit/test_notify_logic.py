@@ -1,4 +1,4 @@
-"""Notifier rate limit, de-duplication, redaction, queue bounds (fake clock, fake transport)."""
+"""WebhookNotifier rate limit, de-duplication, redaction, queue bounds (fake clock, fake transport)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import httpx
 from console.core.config.schema import NotifyConfig
 from console.core.redact import Redactor
 from console.drivers import notify
-from console.drivers.notify import Notifier
+from console.drivers.notify import WebhookNotifier
 
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX"
 
@@ -43,9 +43,9 @@ class Recorder:
         return httpx.MockTransport(handle)
 
 
-def make(recorder: Recorder, clock: Clock, **config: object) -> Notifier:
+def make(recorder: Recorder, clock: Clock, **config: object) -> WebhookNotifier:
     cfg = NotifyConfig(webhook_url=WEBHOOK, min_interval_seconds=30.0, **config)  # type: ignore[arg-type]
-    return Notifier(
+    return WebhookNotifier(
         cfg, "explorer", Redactor(["db-Pa55word"]), clock=clock, transport=recorder.transport()
     )
 
@@ -94,7 +94,7 @@ def test_text_is_redacted_before_queueing() -> None:
 
 
 def test_disabled_without_webhook_does_nothing() -> None:
-    notifier = Notifier(NotifyConfig(webhook_url=""), "svc", Redactor())
+    notifier = WebhookNotifier(NotifyConfig(webhook_url=""), "svc", Redactor())
     assert not notifier.enabled
     notifier.send("failure", "x")
     assert notifier.close(0.1)
@@ -138,7 +138,7 @@ def test_send_never_raises_even_if_redaction_breaks() -> None:
         def redact(self, text: str) -> str:
             raise RuntimeError("boom")
 
-    notifier = Notifier(
+    notifier = WebhookNotifier(
         NotifyConfig(webhook_url=WEBHOOK), "svc", Broken(), transport=Recorder().transport()
     )
     notifier.send("failure", "x")  # must not raise

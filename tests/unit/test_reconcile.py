@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from console.core.contracts.proxy import ReadBack
+from console.core.contracts.runtime import ContainerInfo
 from console.core.installation import LABEL_DEPLOYMENT
 from console.core.model import (
     Actor,
@@ -29,7 +30,6 @@ from console.core.model import (
 from console.core.ops.reconcile import reconcile, reconcile_live
 from console.core.ops.switching import plan_rollback
 from console.core.store.store import Store
-from console.drivers.docker.model import ContainerInfo
 
 ACTOR = Actor("tester")
 

@@ -36,7 +36,7 @@ disk_budget_bytes = 1000
 T0 = 1_700_000_000.0
 
 
-class Notifier:
+class WebhookNotifier:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
 
@@ -46,7 +46,9 @@ class Notifier:
 
 def installation(tmp_path: Path) -> SimpleNamespace:
     config = parse_config(CONFIG.format(path=tmp_path))
-    return SimpleNamespace(config=config, store=Store.open(tmp_path / "state"), notifier=Notifier())
+    return SimpleNamespace(
+        config=config, store=Store.open(tmp_path / "state"), notifier=WebhookNotifier()
+    )
 
 
 def test_disk_path_is_read_with_statvfs(tmp_path: Path) -> None:

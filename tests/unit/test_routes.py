@@ -33,6 +33,7 @@ from console.drivers.proxy.nginx.routes import (
     parse_canary_value,
     parse_persisted_canary,
 )
+from console.wiring import open_console, open_installation
 
 PREVIEW = Routes(preview=True)
 LIVE = NginxLayout(mode="live", blue_port=8081, green_port=8082, admin_socket="/s", routes=PREVIEW)
@@ -182,7 +183,7 @@ class FakeProxy:
 def inst(tmp_path: Path) -> Installation:
     slots = {"blue": SlotConfig("svc-blue", 1), "green": SlotConfig("svc-green", 2)}
     config = Config(state_dir=str(tmp_path / "state"), slots=slots, proxy=ProxyConfig())
-    installation = Installation(config)
+    installation = open_installation(config)
     installation.__dict__["proxy"] = FakeProxy()
     installation.store.set_live("blue", None)
     return installation
@@ -305,10 +306,9 @@ def test_the_cli_refuses_a_share_that_is_not_one_before_anything_opens(
 
 def test_read_only_refuses_every_canary_path_before_the_lock(inst: Installation) -> None:
     from console.core.ops.operation import ReadOnlyError
-    from console.core.service import Console
 
     _ready(inst)
-    console = Console(inst.config, read_only=True)
+    console = open_console(inst.config, read_only=True)
     attempts: dict[str, Callable[[], object]] = {
         "Console.canary": lambda: console.canary(10),
         "Console.canary_abort": console.canary_abort,

@@ -20,9 +20,9 @@ from console.agent.samplers import Sampled, sample_round
 from console.agent.slot_watch import SlotWatch
 from console.core.config.schema import load_config
 from console.core.contracts.progress import Reading
+from console.core.contracts.runtime import ContainerInfo
 from console.core.model import SlotState, SlotStatus
 from console.core.redact import Redactor
-from console.drivers.docker.model import ContainerInfo
 
 CONFIG = """
 service = "sampling"

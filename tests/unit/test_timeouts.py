@@ -13,8 +13,8 @@ import pytest
 
 from console.core import timeouts
 from console.core.contracts.progress import SourceUnavailable
+from console.core.contracts.runtime import RuntimeNotAnswering
 from console.drivers.checks import HttpChecker
-from console.drivers.docker.model import RuntimeNotAnswering
 from console.drivers.docker.runtime import DockerRuntime
 from console.drivers.progress.base import Place
 from console.drivers.progress.sql import SqlProgress

@@ -183,6 +183,8 @@ class NotifyConfig:
 
 @dataclass(frozen=True)
 class RuntimeConfig:
+    # Which container engine runs the colours: one row of console.wiring.RUNTIMES.
+    kind: Literal["docker"] = "docker"
     # The Docker-API engine: "unix:///run/podman/podman.sock", "tcp://…", "ssh://…".
     # "" = $DOCKER_HOST, then the local socket (unix:///var/run/docker.sock).
     docker_host: str = ""

@@ -42,7 +42,7 @@ from console.core.ops.operation import describe_failure, mutating
 from console.core.ops.reconcile import reconcile
 
 if TYPE_CHECKING:
-    from console.drivers.docker.model import ContainerSpec
+    from console.core.contracts.runtime import ContainerSpec
 
 
 def idle_color(inst: Installation) -> Color:
@@ -85,7 +85,7 @@ def container_spec(
     env: dict[str, str] | None = None,
 ) -> ContainerSpec:
     """The container `deploy` starts for `ref` in `color` (deployment `deployment_id`)."""
-    from console.drivers.docker.model import ContainerSpec
+    from console.core.contracts.runtime import ContainerSpec
 
     version = image_version(ref)
     command, container_env = render_command(inst, color, version)

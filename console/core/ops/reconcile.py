@@ -17,7 +17,7 @@ from console.core.model import COLORS, Actor, Color, Phase
 from console.core.ops.canary_reconcile import reconcile_canary
 
 if TYPE_CHECKING:
-    from console.drivers.docker.model import ContainerInfo
+    from console.core.contracts.runtime import ContainerInfo
 
 _TERMINAL_CONTAINER_STATES = {"exited", "dead"}
 

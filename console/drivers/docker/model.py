@@ -1,82 +1,16 @@
-"""The Docker runtime's vocabulary: its errors, what a container is asked to be (`ContainerSpec`)
-and what the engine reports (`ContainerInfo`), and the pure parsing between them and the
-Engine API's documents. No I/O here; `docker_runtime` does the talking."""
+"""The Docker Engine API's documents turned into the runtime contract's values (console/core/
+contracts/runtime.py) and back: inspect → `ContainerInfo`, restart policies, timestamps, image names.
+Pure parsing, no I/O; `runtime` does the talking."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from console.core.contracts.runtime import ContainerInfo
+
 ON_FAILURE_DEFAULT_RETRIES = 5  # a crash loop stops by itself; the console reports it as FAILED
-
-
-class DockerRuntimeError(Exception):
-    """Base of the runtime's errors; str() is one sentence an operator can act on."""
-
-
-class RuntimeUnavailable(DockerRuntimeError):
-    """The Docker Engine cannot be reached (not running, no permission, not answering)."""
-
-
-class RuntimeNotAnswering(RuntimeUnavailable):
-    """The Docker Engine accepted the connection but did not answer within its bound (hung,
-    stopped or overloaded): a stall, not an outage."""
-
-
-class ImageNotFound(DockerRuntimeError):
-    """The image is neither on this host, nor loadable from the given tar, nor pullable."""
-
-
-class ContainerRunning(DockerRuntimeError):
-    """`start` was asked to create a container whose name belongs to a running container."""
-
-
-class ContainerFailed(DockerRuntimeError):
-    """The engine refused an operation on a container (port taken, bad command, …)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerSpec:
-    """Everything needed to (re)create one colour's container."""
-
-    name: str
-    image: str
-    command: list[str]
-    env: dict[str, str]
-    labels: dict[str, str]
-    host_port: int
-    container_port: int
-    network: str = ""  # "" = the default bridge
-    restart_policy: str = "unless-stopped"  # no | always | unless-stopped | on-failure[:N]
-    extra_hosts: dict[str, str] = field(default_factory=dict)  # e.g. {"db": "host-gateway"}
-    stop_timeout: int = 30  # seconds between SIGTERM and SIGKILL
-    # A tiny init as PID 1 forwards SIGTERM: a service without its own handler (PID 1 ignores
-    # SIGTERM by default) then stops at once instead of waiting stop_timeout for SIGKILL.
-    init: bool = True
-    ulimits: dict[str, str] = field(default_factory=dict)  # {"nofile": "SOFT:HARD"}
-    nano_cpus: int | None = None  # CPU cap in 1e-9 cores ([image] cpus); None = no limit
-    mem_limit: int | None = None  # memory cap in bytes ([image] memory); None = no limit
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerInfo:
-    """A container as the engine reports it now."""
-
-    name: str
-    id: str
-    image: str  # the reference it was created from, e.g. "explorer:v1.5.0"
-    labels: dict[str, str]
-    state: str  # running, exited, restarting, created, paused, dead, removing
-    running: bool
-    exit_code: int | None  # None while running or never started
-    health: str | None  # healthy, unhealthy, starting; None without a HEALTHCHECK
-    restart_count: int
-    started_at: float | None
-    finished_at: float | None
-    error: str | None  # the engine's error (e.g. exec failure), generically redacted
-    oom_killed: bool
 
 
 def container_info(attrs: dict[str, Any], redact: Callable[[str], str]) -> ContainerInfo:

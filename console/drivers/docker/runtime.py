@@ -24,19 +24,18 @@ import docker.types
 import requests.exceptions
 
 from console.core import timeouts
-from console.core.redact import Redactor
-from console.drivers.docker.model import (
+from console.core.contracts.runtime import (
     ContainerFailed,
     ContainerInfo,
     ContainerRunning,
+    ContainerRuntimeError,
     ContainerSpec,
-    DockerRuntimeError,
     ImageNotFound,
     RuntimeNotAnswering,
     RuntimeUnavailable,
-    container_info,
-    restart_policy,
 )
+from console.core.redact import Redactor
+from console.drivers.docker.model import container_info, restart_policy
 from console.drivers.docker.streams import StreamsMixin
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -149,7 +148,7 @@ class DockerRuntime(StreamsMixin):
         """True when the engine answers; never raises."""
         try:
             return bool(self._call(lambda client: client.ping()))
-        except (DockerRuntimeError, docker.errors.DockerException):
+        except (ContainerRuntimeError, docker.errors.DockerException):
             return False
 
     # ── images ───────────────────────────────────────────────────────────────────────────────
@@ -237,7 +236,7 @@ class DockerRuntime(StreamsMixin):
             self._call(lambda client: client.api.start(container_id), self.change_timeout)
         except docker.errors.APIError as exc:
             # Don't leave a half-made container behind; the next start would remove it anyway.
-            with contextlib.suppress(DockerRuntimeError, docker.errors.APIError):
+            with contextlib.suppress(ContainerRuntimeError, docker.errors.APIError):
                 self._call(
                     lambda client: client.api.remove_container(container_id, force=True),
                     self.change_timeout,

@@ -16,15 +16,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import docker.errors
 
+from console.core.contracts.runtime import ContainerRuntimeError, Runtime
 from console.core.measures.resources import ResourceFigures, UsageSample, UsageWindow
-from console.drivers.docker.model import DockerRuntimeError
-from console.drivers.docker.runtime import DockerRuntime
 
 _RETRY_MIN_SECONDS = 0.5
 _RETRY_MAX_SECONDS = 5.0
@@ -34,7 +33,7 @@ STALE_AFTER_SECONDS = 5.0
 _NANOS = re.compile(r"(\.\d{6})\d+")
 
 
-def usage_sample(frame: dict[str, Any], received_at: float) -> UsageSample | None:
+def usage_sample(frame: Mapping[str, Any], received_at: float) -> UsageSample | None:
     """A stats frame → UsageSample; None for the empty frame of a container that is not running
     (the engine keeps sending those, stamped 0001-01-01, after the container stops)."""
     cpu = frame.get("cpu_stats") or {}
@@ -101,7 +100,7 @@ class StatsStream:
 
     def __init__(
         self,
-        runtime: DockerRuntime,
+        runtime: Runtime,
         name: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -139,7 +138,7 @@ class StatsStream:
     def _still_running(self) -> bool:
         try:
             info = self._runtime.inspect(self.name)
-        except DockerRuntimeError:
+        except ContainerRuntimeError:
             return True  # the engine is away (restarting): try again when it is back
         return info is not None and info.running
 
@@ -163,7 +162,7 @@ class StatsStream:
                         backoff = _RETRY_MIN_SECONDS
             except docker.errors.NotFound:
                 return  # the container is gone: so is its stream
-            except (DockerRuntimeError, docker.errors.DockerException) as exc:
+            except (ContainerRuntimeError, docker.errors.DockerException) as exc:
                 self.error = str(exc)
             except Exception as exc:  # a runtime without stats (a test's fake): nothing to follow
                 self.error = repr(exc)

@@ -1,0 +1,142 @@
+"""What the core asks of a container engine: the `Runtime` Protocol, what a container is asked to be
+(`ContainerSpec`), what the engine reports (`ContainerInfo`), and the errors every runtime raises.
+
+`console/drivers/docker/` implements it for the Docker Engine (and Podman's Docker API); the next
+runtime (Docker Swarm) is one more package there and one row in `console.wiring.RUNTIMES`. The core
+and the agent see only this module.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class ContainerRuntimeError(Exception):
+    """Base of every runtime's errors; str() is one sentence an operator can act on."""
+
+
+class RuntimeUnavailable(ContainerRuntimeError):
+    """The container engine cannot be reached (not running, no permission, not answering)."""
+
+
+class RuntimeNotAnswering(RuntimeUnavailable):
+    """The container engine accepted the connection but did not answer within its bound (hung,
+    stopped or overloaded): a stall, not an outage."""
+
+
+class ImageNotFound(ContainerRuntimeError):
+    """The image is neither on this host, nor loadable from the given tar, nor pullable."""
+
+
+class ContainerRunning(ContainerRuntimeError):
+    """`start` was asked to create a container whose name belongs to a running container."""
+
+
+class ContainerFailed(ContainerRuntimeError):
+    """The engine refused an operation on a container (port taken, bad command, …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    """Everything needed to (re)create one colour's container."""
+
+    name: str
+    image: str
+    command: list[str]
+    env: dict[str, str]
+    labels: dict[str, str]
+    host_port: int
+    container_port: int
+    network: str = ""  # "" = the default bridge
+    restart_policy: str = "unless-stopped"  # no | always | unless-stopped | on-failure[:N]
+    extra_hosts: dict[str, str] = field(default_factory=dict)  # e.g. {"db": "host-gateway"}
+    stop_timeout: int = 30  # seconds between SIGTERM and SIGKILL
+    # A tiny init as PID 1 forwards SIGTERM: a service without its own handler (PID 1 ignores
+    # SIGTERM by default) then stops at once instead of waiting stop_timeout for SIGKILL.
+    init: bool = True
+    ulimits: dict[str, str] = field(default_factory=dict)  # {"nofile": "SOFT:HARD"}
+    nano_cpus: int | None = None  # CPU cap in 1e-9 cores ([image] cpus); None = no limit
+    mem_limit: int | None = None  # memory cap in bytes ([image] memory); None = no limit
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    """A container as the engine reports it now."""
+
+    name: str
+    id: str
+    image: str  # the reference it was created from, e.g. "explorer:v1.5.0"
+    labels: dict[str, str]
+    state: str  # running, exited, restarting, created, paused, dead, removing
+    running: bool
+    exit_code: int | None  # None while running or never started
+    health: str | None  # healthy, unhealthy, starting; None without a HEALTHCHECK
+    restart_count: int
+    started_at: float | None
+    finished_at: float | None
+    error: str | None  # the engine's error (e.g. exec failure), generically redacted
+    oom_killed: bool
+
+
+class Runtime(Protocol):
+    """One engine on one host. Every call is bounded; an engine that does not answer in time raises
+    RuntimeNotAnswering, one that cannot be reached RuntimeUnavailable (sentences, never tracebacks).
+    """
+
+    @property
+    def where(self) -> str:
+        """The engine's address as the operator would write it (e.g. unix:///var/run/docker.sock)."""
+        ...
+
+    def ping(self) -> bool:
+        """True when the engine answers now; never raises."""
+        ...
+
+    def ensure_image(self, ref: str, tar_path: str | None = None) -> str:
+        """Make `ref` present: already here, loaded from `tar_path`, or pulled; the reference."""
+        ...
+
+    def image_labels(self, ref: str) -> dict[str, str]:
+        """The labels an image carries ({} when it has none or is not here)."""
+        ...
+
+    def start(self, spec: ContainerSpec) -> ContainerInfo:
+        """(Re)create and start one container as `spec` says; ContainerRunning if its name is
+        taken by a running container."""
+        ...
+
+    def inspect(self, name: str) -> ContainerInfo | None:
+        """The container now, or None when there is none of that name."""
+        ...
+
+    def list_by_label(self, label: str, value: str | None = None) -> list[ContainerInfo]:
+        """Every container (running or not) carrying `label` (with `value`, if given)."""
+        ...
+
+    def stop(self, name: str, timeout: int | None = None) -> None:
+        """SIGTERM, then SIGKILL after `timeout` s (the spec's stop_timeout when None)."""
+        ...
+
+    def remove(self, name: str) -> None:
+        """Remove the container (stopping it first); nothing when it does not exist."""
+        ...
+
+    def exec_ok(self, name: str, argv: list[str]) -> bool:
+        """Run `argv` inside the container; True when it exits 0."""
+        ...
+
+    def logs(self, name: str, tail: int = 300, since: float | None = None) -> list[bytes]:
+        """The container's last `tail` log lines (since `since`, epoch seconds), raw."""
+        ...
+
+    def follow_logs(self, name: str, stop: threading.Event, tail: int = 0) -> Iterator[bytes]:
+        """Log lines as they are written, until `stop` is set or the container goes."""
+        ...
+
+    def stats_frames(self, name: str) -> Iterator[Mapping[str, Any]]:
+        """The engine's resource documents for the container, one a second, in the Docker Engine
+        API's stats shape (which Podman's Docker API and Swarm tasks share)."""
+        ...
