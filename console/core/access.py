@@ -25,6 +25,7 @@ from pathlib import Path
 
 from console.core.config.schema import Config
 from console.core.fsutil import (
+    DB_FILE,
     GROUP_DIR_MODE,
     GROUP_FILE_MODE,
     PRIVATE_FILE_MODE,
@@ -33,7 +34,6 @@ from console.core.fsutil import (
     StateDirError,
 )
 from console.core.lock import AGENT_FILE, HOLDER_FILE
-from console.core.store.store import DB_FILE
 
 # What a watcher may read; everything else in the state dir stays the owner's (or operators').
 WATCHABLE_FILES = frozenset({DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", HOLDER_FILE, AGENT_FILE})

@@ -16,6 +16,9 @@ from pathlib import Path
 
 # With `operators_group`, the state dir is group-owned and setgid (new files keep the group) and
 # its files are group-writable; without it, both are private to the owner.
+# The state database, named here (not in the store) because access.py guards the state directory's
+# files and the store itself depends on access: naming it in a leaf keeps both free of a circle.
+DB_FILE = "bluegreen.db"
 GROUP_DIR_MODE = 0o2770
 GROUP_FILE_MODE = 0o660
 PRIVATE_FILE_MODE = 0o600

@@ -11,28 +11,15 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
+from console.core.colors import COLORS as COLORS
+from console.core.colors import Color as Color
+from console.core.colors import other as other
+from console.core.colors import parse_color as parse_color
+
 if TYPE_CHECKING:
     from console.core.measures.parity import ParityReport
     from console.core.measures.resources import ResourceFigures
     from console.core.measures.traffic import TrafficFigures
-
-Color = Literal["blue", "green"]
-COLORS: tuple[Color, Color] = ("blue", "green")
-
-
-def other(color: Color) -> Color:
-    """The opposite colour: the idle one when `color` is live."""
-    return "green" if color == "blue" else "blue"
-
-
-def parse_color(text: str) -> Color:
-    """Validate an operator-typed colour; raise ValueError with a sentence otherwise."""
-    value = text.strip().lower()
-    if value == "blue":
-        return "blue"
-    if value == "green":
-        return "green"
-    raise ValueError(f"'{text}' is not a colour: use 'blue' or 'green'.")
 
 
 class SlotState(enum.StrEnum):

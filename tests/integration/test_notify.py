@@ -1,4 +1,4 @@
-"""The webhook notifier against real local HTTP servers: delivery, redaction, dead and slow webhooks."""
+"""The webhook notifier against real local HTTP servers: delivery, redaction, dead, slow hooks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""WebhookNotifier rate limit, de-duplication, redaction, queue bounds (fake clock, fake transport)."""
+"""The webhook notifier: rate limit, de-duplication, redaction, queue bounds (fakes: clock, transport)."""
 
 from __future__ import annotations
 

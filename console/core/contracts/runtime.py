@@ -82,9 +82,8 @@ class ContainerInfo:
 
 
 class Runtime(Protocol):
-    """One engine on one host. Every call is bounded; an engine that does not answer in time raises
-    RuntimeNotAnswering, one that cannot be reached RuntimeUnavailable (sentences, never tracebacks).
-    """
+    """One engine on one host. Every call is bounded: an engine that does not answer in time
+    raises RuntimeNotAnswering, one that cannot be reached RuntimeUnavailable (each a sentence)."""
 
     @property
     def where(self) -> str:

@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from console.core.colors import COLORS, Color
 from console.core.contracts.progress import SourceUnavailable
-from console.core.model import COLORS, Color
 
 ParityOutcome = Literal["match", "differ", "error"]
 SHOWN_CHARS = 60  # a value longer than this is shortened in every sentence and in JSON

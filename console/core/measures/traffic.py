@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from console.core.model import COLORS, Color
+from console.core.colors import COLORS, Color
 
 # Upper bounds (ms) of the latency buckets the proxy counts into; one more bucket holds the rest.
 # Fine enough below 100 ms for a p50, wide enough above for a p99 of a slow release.

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from console.core.fsutil import ensure_private_dir
+from console.core.fsutil import DB_FILE, ensure_private_dir
 from console.core.model import Canary, Color, PartReading, SlotStatus, agreeing_with_live
 from console.core.store.db import BUSY_TIMEOUT_MS, Database
 from console.core.store.history import HistoryRecords
@@ -47,7 +47,6 @@ __all__ = [
     "Store",
 ]
 
-DB_FILE = "bluegreen.db"
 
 
 class Store(HistoryRecords, SeriesRecords):

@@ -1,6 +1,6 @@
-"""The Docker Engine API's documents turned into the runtime contract's values (console/core/
-contracts/runtime.py) and back: inspect → `ContainerInfo`, restart policies, timestamps, image names.
-Pure parsing, no I/O; `runtime` does the talking."""
+"""The Docker Engine API's documents turned into the runtime contract's values
+(console/core/contracts/runtime.py): inspect → `ContainerInfo`, restart policies, timestamps,
+image names. Pure parsing, no I/O; `runtime` does the talking."""
 
 from __future__ import annotations
 

@@ -323,32 +323,40 @@ class DockerRuntime(StreamsMixin):
             except docker.errors.NotFound:
                 return
             info_timeout = int(attrs.get("Config", {}).get("StopTimeout") or 10)
-        try:
-            # Passed explicitly: the SDK's HTTP timeout is its own timeout + this one, so a
-            # container with a long stop_timeout would otherwise look like a hung daemon.
-            self._call(
-                lambda client: client.api.stop(name, timeout=info_timeout), self.change_timeout
-            )
-        except docker.errors.NotFound:
-            return
-        except docker.errors.APIError as exc:
-            raise ContainerFailed(
-                f"Container {name} could not be stopped: {self._explain(exc)}."
-            ) from None
+        # Passed explicitly: the SDK's HTTP timeout is its own timeout + this one, so a container
+        # with a long stop_timeout would otherwise look like a hung daemon.
+        self._change(name, "stopped", lambda client: client.api.stop(name, timeout=info_timeout))
 
     def remove(self, name: str) -> None:
         """Remove the container (forcefully if it still runs). A missing container is fine."""
+        self._change(
+            name,
+            "removed",
+            lambda client: client.api.remove_container(name, force=True),
+            # Someone else is removing it: the outcome we wanted.
+            tolerate=lambda exc: (
+                exc.status_code == 409 and "already in progress" in str(exc.explanation)
+            ),
+        )
+
+    def _change(
+        self,
+        name: str,
+        done: str,
+        operation: Callable[[docker.DockerClient], object],
+        tolerate: Callable[[docker.errors.APIError], bool] = lambda exc: False,
+    ) -> None:
+        """One change to a container, bounded by change_timeout: a container that is already gone
+        is fine; the engine's refusal becomes ContainerFailed ("could not be `done`")."""
         try:
-            self._call(
-                lambda client: client.api.remove_container(name, force=True), self.change_timeout
-            )
+            self._call(operation, self.change_timeout)
         except docker.errors.NotFound:
             return
         except docker.errors.APIError as exc:
-            if exc.status_code == 409 and "already in progress" in str(exc.explanation):
-                return  # someone else is removing it: the outcome we wanted
+            if tolerate(exc):
+                return
             raise ContainerFailed(
-                f"Container {name} could not be removed: {self._explain(exc)}."
+                f"Container {name} could not be {done}: {self._explain(exc)}."
             ) from None
 
     def exec_ok(self, name: str, argv: list[str]) -> bool:
