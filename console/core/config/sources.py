@@ -137,8 +137,21 @@ class FetchedSource(HeadSpec):
 
 
 @dataclass(frozen=True)
-class HttpSource(FetchedSource):
-    """A JSON document; `field` is a dotted path, list indices as numbers, `*` for every item."""
+class JsonAnswerSource(FetchedSource):
+    """What the kinds answering JSON share: `field` is a dotted path in the answer, list indices
+    as numbers, `*` for every item; `head_field` (candidate only) the chain head the service
+    reports in the same answer."""
+
+    field: str = ""
+    head_field: str = ""
+
+    def reports_head(self) -> bool:
+        return bool(self.head_field)
+
+
+@dataclass(frozen=True)
+class HttpSource(JsonAnswerSource):
+    """A JSON document, read at `field`."""
 
     head_label: ClassVar[str] = "chain head endpoint"
     candidate_label: ClassVar[str] = "{color} progress endpoint"
@@ -146,11 +159,6 @@ class HttpSource(FetchedSource):
     kind: Literal["http"] = "http"
     method: HttpMethod = "GET"
     body: str = ""  # sent as is (JSON when it starts with { or [)
-    field: str = ""
-    head_field: str = ""  # candidate only: the chain head the service reports in the same answer
-
-    def reports_head(self) -> bool:
-        return bool(self.head_field)
 
     def key_problems(self, key_path: str) -> list[str]:
         if self.field:
@@ -159,9 +167,10 @@ class HttpSource(FetchedSource):
 
 
 @dataclass(frozen=True)
-class JsonRpcSource(FetchedSource):
+class JsonRpcSource(JsonAnswerSource):
     """POST {"jsonrpc":"2.0","id":1,"method":rpc_method,"params":params}; the value is `result`
-    (or `field` inside it); a JSON-RPC `error` member is reported as such."""
+    (or `field` inside it, "" = `result` itself; `head_field` too is a path inside `result`); a
+    JSON-RPC `error` member is reported as such."""
 
     head_label: ClassVar[str] = "chain head RPC endpoint"
     candidate_label: ClassVar[str] = "{color} RPC endpoint"
@@ -169,11 +178,6 @@ class JsonRpcSource(FetchedSource):
     kind: Literal["jsonrpc"] = "jsonrpc"
     rpc_method: str = ""
     params: list[Any] = dataclasses.field(default_factory=list)
-    field: str = ""  # "" = `result` itself
-    head_field: str = ""  # candidate only, a path inside `result`
-
-    def reports_head(self) -> bool:
-        return bool(self.head_field)
 
     def key_problems(self, key_path: str) -> list[str]:
         if self.rpc_method:
