@@ -20,7 +20,7 @@ from console.core.config.parity import parity_problems
 from console.core.config.reset_guard import reset_guard_problems
 from console.core.config.resources import disk_problems, resource_problems
 from console.core.config.routes import route_problems
-from console.core.config.sources import SqlSource, url_template_problem
+from console.core.config.sources import url_template_problem
 from console.core.model import COLORS
 
 if TYPE_CHECKING:
@@ -173,7 +173,8 @@ def _slot_problems(config: Config) -> list[str]:
 def _colour_database_use(config: Config) -> tuple[bool, str]:
     """Whether something uses each colour's database, and what (database URLs are only required
     where used: a plain web service has none)."""
-    if isinstance(config.candidate, SqlSource) and not config.candidate.url:
+    candidate = config.candidate
+    if candidate.queries_database and not candidate.address():
         return True, "the [candidate] query runs on it"
     if config.image.reset_database:
         return True, "image.reset_database empties it"
@@ -190,7 +191,7 @@ def _source_problems(config: Config) -> list[str]:
     if head is not None:
         problems += head.problems("head", per_colour=False)
     problems += config.candidate.problems("candidate", per_colour=True)
-    uses_source_db = isinstance(head, SqlSource) and not head.url
+    uses_source_db = head is not None and head.queries_database and not head.address()
     passes_source_db = any("{source_db_url}" in part for part in config.image.command) or any(
         "{source_db_url}" in value for value in config.image.env.values()
     )

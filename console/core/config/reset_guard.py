@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from console.core.config.sources import SqlSource
-
 if TYPE_CHECKING:
     from console.core.config.schema import Config
 
@@ -52,11 +50,12 @@ def shared_database_problem(color: str, urls: dict[str, list[str]]) -> str | Non
 
 
 def database_urls(config: Config) -> dict[str, list[str]]:
-    """Each database a reset must tell apart: both colours' and the source's (and an SQL head's)."""
+    """Each database a reset must tell apart: both colours' and the source's (and the head's, if it
+    queries one of its own)."""
     urls = {color: [slot.db_url, slot.host_db_url] for color, slot in config.slots.items()}
     source = [config.source.db_url, config.source.host_db_url]
-    if isinstance(config.head, SqlSource) and config.head.url:
-        source.append(config.head.url)
+    if config.head is not None and config.head.queries_database and config.head.address():
+        source.append(config.head.address())
     urls["the source"] = source
     return urls
 

@@ -49,6 +49,9 @@ class SourceSpec:
     asked_on_demand: ClassVar[bool] = True
     # For a kind that cannot read the head: why, said when [head] names it.
     candidate_only_because: ClassVar[str] = ""
+    # It queries a PostgreSQL database: the one `address()` names, "" = its place's (the source's
+    # for the head, the colour's for a candidate), which must then be configured.
+    queries_database: ClassVar[bool] = False
 
     def address(self) -> str:
         """The URL (a template for a candidate) it reads; "" = none, or its place's default."""
@@ -88,6 +91,7 @@ class SqlSource(HeadSpec):
 
     head_label: ClassVar[str] = "source database"
     candidate_label: ClassVar[str] = "{color} database"
+    queries_database: ClassVar[bool] = True
 
     kind: Literal["sql"] = "sql"
     query: str = ""  # "" = the default query of its place (head or candidate)
