@@ -2,8 +2,8 @@
 
 Each larger section has a module of its own beside this one (`sources` for `[head]`, `[candidate]`
 and `[[readiness.checks]]`, `parity`, `analysis`, `resources`); `load` finds, reads and checks the
-file, `coerce` turns TOML tables into these classes. The sections never import this module: the
-checks that span sections live in `checks`.
+file, `coerce` turns TOML tables into these classes. The section modules imported here never import
+this module back: each checks its own keys, and the checks that span sections live in `checks`.
 """
 
 from __future__ import annotations
