@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from console.cli.render import status_json
-    from console.core.config.schema import load_config
+    from console.core.config.load import load_config
     from console.sandbox import images
     from console.wiring import open_console
     from tests.integration import sandbox_fixture

@@ -48,7 +48,8 @@ import httpx
 import psycopg
 
 from bench.common import fmt, percentile, ratio, table, write_results
-from console.core.config.schema import Config, load_config
+from console.core.config.load import load_config
+from console.core.config.schema import Config
 from console.core.model import Outcome, SwitchPolicy
 from console.core.service import Console
 from console.sandbox import images

@@ -36,7 +36,8 @@ from pathlib import Path
 
 import httpx
 
-from console.core.config.schema import Config, load_config
+from console.core.config.load import load_config
+from console.core.config.schema import Config
 
 if typing.TYPE_CHECKING:
     from bench.chaos_stall import StallReport

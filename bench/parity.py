@@ -27,7 +27,7 @@ from psycopg import sql
 
 from bench.common import fmt, percentile, table, write_results
 from bench.sampling_cost import PORT, ROOT, prepare, server
-from console.core.config.schema import parse_config
+from console.core.config.load import parse_config
 from console.core.redact import Redactor
 from console.drivers.parity import ParityRunner
 

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from bench.common import table, write_results
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.core.model import Outcome
 from console.core.service import Console
 from console.wiring import open_console

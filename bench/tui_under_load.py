@@ -44,7 +44,8 @@ from textual._compositor import CompositorUpdate
 from textual.screen import Screen
 
 from bench.common import fmt, percentile, table, write_results
-from console.core.config.schema import SlotConfig, load_config
+from console.core.config.load import load_config
+from console.core.config.schema import SlotConfig
 from console.core.model import COLORS, Color
 from console.core.service import Console
 from console.tui import app as tui_app

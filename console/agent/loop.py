@@ -143,7 +143,7 @@ class Agent:
         if not self.metrics_listen:
             return None
         from console.agent.metrics import serve
-        from console.core.config.schema import parse_listen
+        from console.core.config.checks import parse_listen
 
         server = serve(
             parse_listen(self.metrics_listen),

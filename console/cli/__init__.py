@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from console.core.config.schema import ConfigError
+from console.core.config.load import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_SIGPIPE = 128 + 13  # what a shell reports for a command killed by SIGPIPE (as git does)

@@ -13,7 +13,8 @@ from console import wiring
 from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render, silence_stdout
 from console.cli.deploy_wait import wait_for
 from console.core.access import may_write_state, require_write
-from console.core.config.schema import Config, ConfigError, load_config
+from console.core.config.load import ConfigError, load_config
+from console.core.config.schema import Config
 from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
 from console.core.model import OperationEvent, Outcome, SlotState, SwitchPolicy
@@ -297,7 +298,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 def _agent(args: argparse.Namespace) -> int:
     from console.agent.loop import run_agent
-    from console.core.config.schema import listen_problem
+    from console.core.config.checks import listen_problem
 
     config = load(args)
     if args.systemd_unit:

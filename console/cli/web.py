@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
-from console.core.config.schema import parse_listen
+from console.core.config.checks import parse_listen
 from console.core.listening import bind_error
 
 DEFAULT_LISTEN = "127.0.0.1:8765"

@@ -129,7 +129,7 @@ def up(
 
     config_path = directory / "bluegreen.toml"
     atomic_write(config_path, kind.render_config(ctx), mode=0o644)
-    from console.core.config.schema import load_config
+    from console.core.config.load import load_config
     from console.drivers.proxy.nginx.driver import NginxDriver
 
     config = load_config(str(config_path))

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.wiring import open_console
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down

@@ -14,7 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from console.core.config.schema import Config, HttpSource, SlotConfig, SourceConfig, SqlSource
+from console.core.config.schema import Config, SlotConfig, SourceConfig
+from console.core.config.sources import HttpSource, SqlSource
 from console.core.contracts.progress import SourceUnavailable
 from console.drivers.progress import make_candidate_source, make_head_source
 from console.drivers.progress.base import Place

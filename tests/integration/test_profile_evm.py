@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.core.model import SlotState
 from console.wiring import open_console
 from tests import ports

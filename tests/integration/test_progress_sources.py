@@ -21,7 +21,8 @@ import pytest
 
 from console.agent.samplers import Sampled, sample_round
 from console.agent.slot_watch import SlotWatch
-from console.core.config.schema import Config, parse_config
+from console.core.config.load import parse_config
+from console.core.config.schema import Config
 from console.core.model import SlotState, SlotStatus
 from console.drivers.progress import make_head_source
 from console.wiring import open_installation

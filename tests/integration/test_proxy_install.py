@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.core.contracts.proxy import NO_LIVE_TEXT, TOKEN_HEADER
 from console.drivers.proxy.nginx.admin import TOKEN_FILE
 from console.drivers.proxy.nginx.driver import HTTP_FILE, LOCATION_FILE, NginxDriver

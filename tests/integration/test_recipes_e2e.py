@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from console.core.config.schema import parse_config
+from console.core.config.load import parse_config
 from tests import ports
 from tests.integration.recipe_world import Install, World, recipe_blocks, world
 

@@ -21,8 +21,8 @@ import docker
 import pytest
 
 from console.agent.resource_watch import ResourceWatch
+from console.core.config.load import parse_config
 from console.core.config.resources import memory_bytes, nano_cpus
-from console.core.config.schema import parse_config
 from console.core.contracts.runtime import ContainerRuntimeError, ContainerSpec
 from console.drivers.docker.runtime import DockerRuntime
 from console.drivers.docker.stats import StatsStream

@@ -15,7 +15,7 @@ import docker
 import psycopg
 import pytest
 
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from tests import ports
 from tests.integration.sandbox_fixture import bring_up, stop_agent, tear_down
 

@@ -198,7 +198,7 @@ def _planted_config(sandbox: Sandbox) -> Path:
 
 
 def test_no_planted_secret_in_the_scrape_or_the_web_view(sandbox: Sandbox) -> None:
-    from console.core.config.schema import load_config
+    from console.core.config.load import load_config
     from console.core.ops.agent_process import ensure_agent
     from console.wiring import open_installation
 

@@ -209,7 +209,7 @@ def test_redeploy_into_a_ready_slot_is_not_ready_before_its_own_conditions(
     and the live colour against green's real lag, read by the test itself."""
     import time
 
-    from console.core.config.schema import load_config
+    from console.core.config.load import load_config
 
     live = sandbox.status()["live"]
     idle: Color = "green" if live == "blue" else "blue"
@@ -282,7 +282,7 @@ def test_no_password_anywhere(sandbox: Sandbox, webhook: list[str]) -> None:
         assert password not in message
     # The stand-in prints its database URL with the password (as the real service does);
     # what the console shows of its logs is redacted.
-    from console.core.config.schema import load_config
+    from console.core.config.load import load_config
 
     console = open_console(load_config(str(sandbox.config)), read_only=True)
     try:

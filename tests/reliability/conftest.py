@@ -117,7 +117,7 @@ class World:
             time.sleep(0.05)
 
     def start_agent(self, config: Path | None = None) -> int | None:
-        from console.core.config.schema import load_config
+        from console.core.config.load import load_config
         from console.core.ops.agent_process import ensure_agent
         from console.wiring import open_installation
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from console.core.actor import current_actor
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.core.ops import deploy as deploy_op
 from console.core.ops import switching
 from console.core.ops.operation import ReadOnlyError

@@ -10,7 +10,7 @@ import pytest
 
 from bench.chaos import Chaos
 from bench.chaos_stall import StallChaos
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.core.store.store import Store
 from console.drivers.proxy import make_proxy
 from tests.reliability.conftest import World

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.core.model import SlotState
 from console.tui.app import BluegreenApp
 from console.tui.widgets.log_pane import LogPane

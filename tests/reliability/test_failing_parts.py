@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from bench.chaos import DEPLOY_TAG
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.core.contracts.runtime import RuntimeUnavailable
 from console.core.model import Outcome
 from console.core.store.store import Store

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.core.config.schema import Config, ConfigError, parse_config
+from console.core.config.load import ConfigError, parse_config
+from console.core.config.schema import Config
 from console.core.installation import validate_image_ref
 from console.core.model import parse_color
 from console.core.redact import Redactor, sanitize_log_line

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.drivers.proxy import make_proxy
 from tests.reliability.conftest import World
 

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from bench.chaos import DEPLOY_TAG
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.wiring import open_console
 from tests.reliability.conftest import CLI_OUTPUTS, PORT_BASE, WEBHOOK_TOKEN, WebhookSink, World
 

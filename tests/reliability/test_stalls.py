@@ -27,7 +27,7 @@ from bench.stalls import (
     stalled,
 )
 from console.core import timeouts
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.core.store.store import Store
 from console.drivers.proxy import make_proxy
 from tests.reliability.conftest import World

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.core.fsutil import private_file_mode
 from console.core.redact import Redactor
 from console.core.store.store import Store

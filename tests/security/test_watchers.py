@@ -36,7 +36,7 @@ PLANTED = "PLANTED-" + os.urandom(6).hex()
 
 _TUI_PROBE = """
 import asyncio, sys
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.core.service import Console
 from console.tui.app import BluegreenApp
 

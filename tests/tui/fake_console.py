@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from console.core.config.schema import Config, SqlSource
+from console.core.config.schema import Config
+from console.core.config.sources import SqlSource
 from console.core.measures.parity import ParityReport, ParityResult
 from console.core.measures.resources import ResourceFigures
 from console.core.model import (

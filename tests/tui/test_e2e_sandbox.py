@@ -14,7 +14,7 @@ import pytest
 from textual.screen import Screen
 from textual.widgets import Input
 
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.core.service import Console
 from console.tui.app import BluegreenApp
 from console.wiring import open_console

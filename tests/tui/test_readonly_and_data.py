@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from textual.widgets import Log
 
-from console.core.config.schema import NoSource
+from console.core.config.sources import NoSource
 from console.tui.actions import MUTATING_ACTIONS
 from console.tui.app import BluegreenApp
 from console.tui.widgets.log_pane import (

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from console.core.access import AccessDenied, apply_groups, group_id
-from console.core.config.schema import Config, ConfigError, ProxyConfig, parse_config
+from console.core.config.load import ConfigError, parse_config
+from console.core.config.schema import Config, ProxyConfig
 from console.core.fsutil import atomic_write, open_private, private_file_mode, watchable_file_mode
 
 

@@ -17,7 +17,8 @@ import pytest
 import console.agent.analysis_watch as analysis_watch
 from console.agent.analysis_watch import AnalysisWatch
 from console.agent.samplers import Sampled
-from console.core.config.schema import Config, parse_config
+from console.core.config.load import parse_config
+from console.core.config.schema import Config
 from console.core.gate.analysis import PRE_SWITCH_CONDITION
 from console.core.lock import LockHeld
 from console.core.measures.traffic import LATENCY_BOUNDS_MS, ColourCounters, TrafficSnapshot

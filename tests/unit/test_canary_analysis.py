@@ -13,7 +13,7 @@ import pytest
 
 import console.agent.canary_analysis as canary_analysis
 from console.agent.analysis_watch import AnalysisWatch
-from console.core.config.schema import parse_config
+from console.core.config.load import parse_config
 from console.core.model import Actor, Canary, Outcome
 from console.core.store.store import Store
 from tests.unit.test_analysis_watch import CONFIG, Counts, FakeInstallation, FakeTraffic

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.core.config.schema import ConfigError, parse_config
+from console.core.config.load import ConfigError, parse_config
 
 BASE = """
 [image]

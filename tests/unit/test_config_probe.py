@@ -11,7 +11,7 @@ import pytest
 
 from console.cli import main
 from console.cli.probe import probe
-from console.core.config.schema import parse_config
+from console.core.config.load import parse_config
 from tests.unit.loopback_http import Loopback, loopback_server, refused_url
 
 CONFIG = """

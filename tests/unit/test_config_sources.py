@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from console.core.config.schema import (
-    ConfigError,
+from console.core.config.load import ConfigError, parse_config
+from console.core.config.sources import (
     HttpSource,
     JsonRpcSource,
     LogSource,
     NoSource,
     PrometheusSource,
     SqlSource,
-    parse_config,
 )
 
 WEB = """

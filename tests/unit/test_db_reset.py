@@ -3,13 +3,8 @@ the database user lacks (tests/integration/test_recipes_e2e.py runs the reset it
 
 from __future__ import annotations
 
-from console.core.ops.db_reset import (
-    ResetPlan,
-    SchemaFound,
-    database_identity,
-    missing_right,
-    shared_database_problem,
-)
+from console.core.config.reset_guard import database_identity, shared_database_problem
+from console.core.ops.db_reset import ResetPlan, SchemaFound, missing_right
 
 
 def test_urls_and_conninfo_naming_one_database_have_one_identity() -> None:

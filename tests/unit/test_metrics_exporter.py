@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
 from console.agent.metrics import AgentCollector, Published, serve
-from console.core.config.schema import ConfigError, listen_problem, parse_config, parse_listen
+from console.core.config.checks import listen_problem, parse_listen
+from console.core.config.load import ConfigError, parse_config
 from console.core.model import Canary, Condition, PartReading, SlotState, SlotStatus
 from console.core.redact import Redactor
 from console.core.store.store import Store

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from console.core.config.load import ConfigError, parse_config
 from console.core.config.parity import HttpParity, SqlParity
-from console.core.config.schema import ConfigError, ReadinessConfig, parse_config
+from console.core.config.schema import ReadinessConfig
 from console.core.contracts.progress import SourceUnavailable
 from console.core.gate.readiness import GateInputs, ReadinessGate
 from console.core.measures.parity import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from console.core.config.schema import parse_config
+from console.core.config.load import parse_config
 from console.core.redact import Redactor
 from console.drivers.parity import ParityRunner
 from console.sandbox.profiles import PROFILES

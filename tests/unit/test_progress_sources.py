@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from console.core.config.schema import parse_config
+from console.core.config.load import parse_config
 from console.core.contracts.progress import ProgressSource, Reading, SourceUnavailable
 from console.drivers.progress import make_candidate_source, make_head_source
 from tests.unit.loopback_http import Loopback, loopback_server, refused_url

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from console.core.config.schema import ReadinessCheck, ReadinessConfig
+from console.core.config.schema import ReadinessConfig
+from console.core.config.sources import ReadinessCheck
 from console.core.gate.readiness import GateInputs, GateResult, ReadinessGate
 
 T0 = 1_700_000_000.0

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from console.cli import main
-from console.core.config.schema import (
+from console.core.config.load import parse_config
+from console.core.config.sources import (
     HttpSource,
     JsonRpcSource,
     NoSource,
     PrometheusSource,
     SqlSource,
-    parse_config,
 )
 
 RECIPES = Path(__file__).resolve().parents[2] / "docs" / "RECIPES.md"

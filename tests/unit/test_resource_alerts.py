@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 from console.agent.resource_alerts import ResourceAlerts
 from console.agent.resource_watch import ResourceWatch
-from console.core.config.schema import parse_config
+from console.core.config.load import parse_config
 from console.core.measures.resources import ResourceFigures
 from console.core.measures.traffic import TrafficFigures
 from console.core.model import SlotState, SlotStatus

@@ -12,8 +12,9 @@ import pytest
 from console.agent.metrics import resource_metrics
 from console.cli.render_resources import RESOURCE_KEYS, resource_lines, resources_json
 from console.core.config.coerce import ConfigError
+from console.core.config.load import parse_config
 from console.core.config.resources import memory_bytes, nano_cpus
-from console.core.config.schema import ReadinessConfig, parse_config
+from console.core.config.schema import ReadinessConfig
 from console.core.gate.disk import (
     FREE_DISK_CONDITION,
     ContentionBaseline,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from console.agent.retire import decide
-from console.core.config.schema import ConfigError, load_config
+from console.core.config.load import ConfigError, load_config
 
 KEEP_UNTIL, TIMEOUT = 1000.0, 60.0
 

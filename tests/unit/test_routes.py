@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from console.core.config.schema import Config, ConfigError, ProxyConfig, SlotConfig, parse_config
+from console.core.config.load import ConfigError, parse_config
+from console.core.config.schema import Config, ProxyConfig, SlotConfig
 from console.core.contracts.proxy import ProxyError, ReadBack, SwitchResult
 from console.core.installation import Installation
 from console.core.model import Actor, Canary, Color, Outcome, SlotState, SlotStatus

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from console.cli import build_parser
-from console.core.config.schema import parse_config
+from console.core.config.load import parse_config
 from console.sandbox import world
 from console.sandbox.procs import SandboxError
 from console.sandbox.profiles import PROFILES, get_profile
@@ -99,7 +99,7 @@ def test_web_config_needs_no_database_and_gates_on_readiness_only(tmp_path: Path
 def test_evm_config_reads_the_head_over_json_rpc_and_the_height_from_the_colour(
     tmp_path: Path,
 ) -> None:
-    from console.core.config.schema import HttpSource, JsonRpcSource
+    from console.core.config.sources import HttpSource, JsonRpcSource
 
     ctx = context(tmp_path)
     config = parse_config(PROFILES["evm"].render_config(ctx))

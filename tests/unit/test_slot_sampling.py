@@ -18,7 +18,7 @@ import pytest
 from console.agent import slot_checks, slot_watch
 from console.agent.samplers import Sampled, sample_round
 from console.agent.slot_watch import SlotWatch
-from console.core.config.schema import load_config
+from console.core.config.load import load_config
 from console.core.contracts.progress import Reading
 from console.core.contracts.runtime import ContainerInfo
 from console.core.model import SlotState, SlotStatus

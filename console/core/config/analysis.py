@@ -8,17 +8,14 @@ failed polls within `switch.watch_seconds` roll back. With `pre_switch`, the sam
 idle colour's own traffic (preview or canary requests) gate the switch.
 
 No `[analysis]` table: no analysis (an upgrade must not start rolling back releases by itself).
-The table parses through config_coerce.build like every other section; this module adds the
-range checks, each problem one phrase naming its key.
+The table parses through coerce.build like every other section; this module adds the range
+checks, each problem one phrase naming its key (checks.py adds the one that needs the proxy).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from console.core.config.schema import Config
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -35,9 +32,9 @@ class AnalysisConfig:
     pre_switch: bool = False  # the idle colour's own traffic must pass before a switch
 
 
-def analysis_problems(config: Config) -> list[str]:
-    """What is wrong with `[analysis]`, one phrase per key (config_checks.validate joins them)."""
-    analysis = config.analysis
+def analysis_problems(analysis: AnalysisConfig, watch: float) -> list[str]:
+    """What is wrong with `[analysis]`, one phrase per key (checks.validate joins them); `watch` is
+    switch.watch_seconds, the window the failed polls must fit in."""
     if not analysis.enabled:
         return []
     problems: list[str] = []
@@ -74,17 +71,11 @@ def analysis_problems(config: Config) -> list[str]:
             "analysis.min_requests must be 1 or more: a window without requests says nothing "
             "about a release"
         )
-    watch = config.switch.watch_seconds
     needed = analysis.failure_limit * analysis.interval_seconds
     if analysis.failure_limit >= 1 and analysis.interval_seconds > 0 and needed > watch:
         problems.append(
             f"analysis.failure_limit × interval_seconds = {needed:g} s is longer than "
             f"switch.watch_seconds ({watch:g} s), so the analysis could never roll back: lower "
             "them or raise switch.watch_seconds"
-        )
-    if config.proxy.kind == "haproxy" and analysis.max_p99_ms + analysis.max_p99_ratio > 0:
-        problems.append(
-            "analysis.max_p99_ms and max_p99_ratio need latency percentiles, which HAProxy's "
-            "stats do not give: set them to 0 and judge by analysis.max_error_rate"
         )
     return problems

@@ -1,5 +1,9 @@
 """The checks a parsed configuration must pass, each problem one phrase that names its key and
-says what to do; `config.py` joins them into one ConfigError. Also the exporter's HOST:PORT rule.
+says what to do; `validate` joins them into one ConfigError. Also the exporter's HOST:PORT rule.
+
+Each section module checks its own keys, given only the pieces it reads; the checks that span
+sections (a parity check needs a candidate, the analysis a proxy that measures latency) live here,
+so no section module imports the whole `Config`.
 """
 
 from __future__ import annotations
@@ -10,18 +14,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.core.config.analysis import analysis_problems
 from console.core.config.coerce import ConfigError
 from console.core.config.parity import parity_problems
-from console.core.config.resources import resource_problems
+from console.core.config.reset_guard import reset_guard_problems
+from console.core.config.resources import disk_problems, resource_problems
 from console.core.config.routes import route_problems
-from console.core.config.sources import (
-    SqlSource,
-    reported_head,
-    source_problems,
-    url_template_problem,
-)
+from console.core.config.sources import url_template_problem
 from console.core.model import COLORS
-from console.core.ops.db_reset import reset_guard_problems
 
 if TYPE_CHECKING:
     from console.core.config.schema import Config
@@ -42,6 +42,20 @@ def lag_keys_without_catchup(config: Config, readiness_raw: object) -> list[str]
         '[candidate]: add one (e.g. [candidate] kind = "sql" for the explorer\'s watermark) or '
         "remove them (readiness.min_ready_seconds holds a plain service)"
     ]
+
+
+def config_analysis_problems(config: Config) -> list[str]:
+    """`[analysis]` on its own (analysis.py), then what it asks of the proxy."""
+    analysis = config.analysis
+    problems = analysis_problems(analysis, config.switch.watch_seconds)
+    if not analysis.enabled:
+        return problems
+    if config.proxy.kind == "haproxy" and analysis.max_p99_ms + analysis.max_p99_ratio > 0:
+        problems.append(
+            "analysis.max_p99_ms and max_p99_ratio need latency percentiles, which HAProxy's "
+            "stats do not give: set them to 0 and judge by analysis.max_error_rate"
+        )
+    return problems
 
 
 def validate(config: Config, path: Path, problems: list[str] | None = None) -> None:
@@ -84,8 +98,10 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
     if config.proxy.kind == "nginx" and not config.proxy.include_dir:
         problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
     problems += _proxy_admin_problems(config) + route_problems(config.proxy)
-    problems += resource_problems(config)
-    problems += parity_problems(config) + reset_guard_problems(config)
+    problems += resource_problems(config.resources, config.image.cpus, config.image.memory)
+    for color, slot in config.slots.items():
+        problems += disk_problems(color, slot.disk_path, slot.disk_budget_bytes)
+    problems += _parity_problems(config) + reset_guard_problems(config)
     host = config.runtime.docker_host
     if host and not host.startswith(("unix://", "tcp://", "ssh://", "http://", "https://")):
         problems.append(
@@ -104,6 +120,18 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
         raise ConfigError(
             f"{path}: " + "; ".join(problems) + ". Fix these and run `bluegreen config check`."
         )
+
+
+def _parity_problems(config: Config) -> list[str]:
+    problems = parity_problems(config.parity, config.candidate)
+    readiness = config.readiness
+    if readiness.parity_required and not config.parity:
+        problems.append("readiness.parity_required = true needs at least one [[parity]] check")
+    if readiness.parity_margin < 0:
+        problems.append("readiness.parity_margin must be 0 or more")
+    if readiness.parity_interval_seconds <= 0:
+        problems.append("readiness.parity_interval_seconds must be above 0")
+    return problems
 
 
 def _slot_problems(config: Config) -> list[str]:
@@ -145,7 +173,8 @@ def _slot_problems(config: Config) -> list[str]:
 def _colour_database_use(config: Config) -> tuple[bool, str]:
     """Whether something uses each colour's database, and what (database URLs are only required
     where used: a plain web service has none)."""
-    if isinstance(config.candidate, SqlSource) and not config.candidate.url:
+    candidate = config.candidate
+    if candidate.queries_database and not candidate.address():
         return True, "the [candidate] query runs on it"
     if config.image.reset_database:
         return True, "image.reset_database empties it"
@@ -160,16 +189,16 @@ def _source_problems(config: Config) -> list[str]:
     problems: list[str] = []
     head = config.effective_head
     if head is not None:
-        problems += source_problems(head, "head", "head")
-    problems += source_problems(config.candidate, "candidate", "candidate")
-    uses_source_db = isinstance(head, SqlSource) and not head.url
+        problems += head.problems("head", per_colour=False)
+    problems += config.candidate.problems("candidate", per_colour=True)
+    uses_source_db = head is not None and head.queries_database and not head.address()
     passes_source_db = any("{source_db_url}" in part for part in config.image.command) or any(
         "{source_db_url}" in value for value in config.image.env.values()
     )
     if (uses_source_db or passes_source_db) and not config.source.db_url:
         why = "the [head] query runs on it" if uses_source_db else "image.command passes it"
         problems.append(f"source.db_url is empty ({why}): give the chain's event database URL")
-    if config.catchup and head is None and not reported_head(config.candidate):
+    if config.catchup and head is None and not config.candidate.reports_head():
         problems.append(
             f'[candidate] kind = "{config.candidate.kind}" needs a chain head to compare with: '
             "add a [head] source, or a head_field/head_metric the candidate reports"

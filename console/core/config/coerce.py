@@ -1,9 +1,11 @@
 """TOML tables → frozen dataclasses, with key-path, did-you-mean errors and `${SECRET}` lookup.
 
 Hand-written on purpose (see docs/ARCHITECTURE.md, "Configuration"): the schema is a few dataclasses
-and one tagged union, and every message here is a sentence written for an operator. A union of
+and tagged unions, and every message here is a sentence written for an operator. A union of
 dataclasses is tagged by their `kind` field: the table's `kind` (default: the first member's)
-chooses the class, and only that class's keys are accepted.
+chooses the class, and only that class's keys are accepted. So is a field typed with a family's
+base class: its `kinds()` lists the members, its `misplaced(kind)` may explain a kind that
+belongs elsewhere (config/sources.py's progress kinds).
 """
 
 from __future__ import annotations
@@ -111,7 +113,13 @@ def build(cls: type[Any], raw: object, key_path: str, secrets: SecretResolver) -
     return cls(**values)
 
 
-def _tagged(members: list[type[Any]], raw: object, key_path: str, secrets: SecretResolver) -> Any:
+def _tagged(
+    members: list[type[Any]],
+    raw: object,
+    key_path: str,
+    secrets: SecretResolver,
+    misplaced: typing.Callable[[str], str] = lambda _kind: "",
+) -> Any:
     """Choose the member whose `kind` the table names; default: the first member's kind."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{key_path} must be a table (section), not {_kind(raw)}.")
@@ -121,8 +129,7 @@ def _tagged(members: list[type[Any]], raw: object, key_path: str, secrets: Secre
         choices = ", ".join(repr(k) for k in table)
         near = difflib.get_close_matches(str(kind), list(table), n=1)
         hint = f" Did you mean {near[0]!r}?" if near else ""
-        if kind == "log":
-            hint += " ('log' reads a colour's container: [candidate] only)"
+        hint += misplaced(str(kind))
         raise ConfigError(f"{key_path}.kind = {kind!r} is not allowed: use one of {choices}.{hint}")
     chosen = table[kind]
     own = {f.name for f in dataclasses.fields(chosen)}
@@ -144,6 +151,8 @@ def _tagged(members: list[type[Any]], raw: object, key_path: str, secrets: Secre
 
 def coerce(hint: Any, value: object, key_path: str, secrets: SecretResolver) -> Any:
     origin = typing.get_origin(hint)
+    if _is_family(hint):
+        return _tagged(hint.kinds(), value, key_path, secrets, hint.misplaced)
     if dataclasses.is_dataclass(hint):
         return build(typing.cast(type[Any], hint), value, key_path, secrets)
     if origin is Literal:
@@ -168,6 +177,8 @@ def coerce(hint: Any, value: object, key_path: str, secrets: SecretResolver) -> 
         return [coerce(item_type, v, f"{key_path}[{i}]", secrets) for i, v in enumerate(value)]
     if origin in (typing.Union, types.UnionType):
         members = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(members) == 1 and _is_family(members[0]):  # `Family | None`: None = no table
+            return coerce(members[0], value, key_path, secrets)
         if all(dataclasses.is_dataclass(m) and hasattr(m, "kind") for m in members):
             return _tagged(members, value, key_path, secrets)
         raise ConfigError(f"{key_path}: unsupported type")  # pragma: no cover - schema guard
@@ -190,6 +201,15 @@ def coerce(hint: Any, value: object, key_path: str, secrets: SecretResolver) -> 
             raise ConfigError(f"{key_path} must be a string in quotes, not {_kind(value)}.")
         return secrets.expand(value, key_path)
     raise ConfigError(f"{key_path}: unsupported type {hint!r}")  # pragma: no cover
+
+
+def _is_family(hint: Any) -> bool:
+    """A base class standing for its tagged members (not itself a dataclass)."""
+    return (
+        isinstance(hint, type)
+        and not dataclasses.is_dataclass(hint)
+        and callable(getattr(hint, "kinds", None))
+    )
 
 
 def _json_value(value: object, key_path: str, secrets: SecretResolver) -> Any:

@@ -1,6 +1,6 @@
 """The `[[parity]]` part of the configuration: named checks run against both colours at one height.
 
-Each entry is a tagged union by `kind`, like the progress sources (config_sources.py): the
+Each entry is a tagged union by `kind`, like the progress sources (sources.py): the
 dataclass's fields are exactly the keys that kind accepts. Adding a kind is one dataclass here plus
 one class and table entry in console/drivers/parity/.
 
@@ -14,13 +14,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from console.core import timeouts
-from console.core.config.sources import URL_PLACEHOLDERS, HttpMethod, NoSource
-
-if TYPE_CHECKING:
-    from console.core.config.schema import Config
+from console.core.config.sources import (
+    URL_PLACEHOLDERS,
+    HttpMethod,
+    NoSource,
+    SourceSpec,
+    asked_kinds,
+)
 
 HEIGHT_PLACEHOLDER = "{height}"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,63}")
@@ -52,27 +55,22 @@ class HttpParity:
 ParityCheck = SqlParity | HttpParity
 
 
-def parity_problems(config: Config) -> list[str]:
-    """What the [[parity]] entries lack, as phrases naming their keys."""
+def parity_problems(checks: list[ParityCheck], candidate: SourceSpec) -> list[str]:
+    """What the [[parity]] entries lack, as phrases naming their keys; `candidate` is the source
+    that reads each colour's height (the readiness.parity_* keys are checked in checks.py)."""
     problems: list[str] = []
-    if config.parity and isinstance(config.candidate, NoSource):
+    if checks and isinstance(candidate, NoSource):
         problems.append(
             "[[parity]] compares the colours at a height, and there is no [candidate] to read "
             "each colour's height from: add a [candidate] source or remove [[parity]]"
         )
-    if config.parity and config.candidate.kind == "log":
+    elif checks and not candidate.asked_on_demand:
         problems.append(
-            '[[parity]] reads each colour\'s height on demand, which a [candidate] kind = "log" '
-            "cannot give: use a source that can be asked (sql, http, jsonrpc, prometheus)"
+            f"[[parity]] reads each colour's height on demand, which a [candidate] kind = "
+            f'"{candidate.kind}" cannot give: use a source that can be asked ({asked_kinds()})'
         )
-    if config.readiness.parity_required and not config.parity:
-        problems.append("readiness.parity_required = true needs at least one [[parity]] check")
-    if config.readiness.parity_margin < 0:
-        problems.append("readiness.parity_margin must be 0 or more")
-    if config.readiness.parity_interval_seconds <= 0:
-        problems.append("readiness.parity_interval_seconds must be above 0")
     seen: set[str] = set()
-    for index, check in enumerate(config.parity):
+    for index, check in enumerate(checks):
         where = f"parity[{index}]"
         if not _NAME.fullmatch(check.name):
             problems.append(f'{where}.name must name the check, e.g. "block hash"')

@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from console.core.config.schema import Config
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -46,26 +42,31 @@ def nano_cpus(cpus: float) -> int | None:
     return int(cpus * 1_000_000_000) if cpus > 0 else None
 
 
-def resource_problems(config: Config) -> list[str]:
+def resource_problems(resources: ResourcesConfig, cpus: float, memory: str) -> list[str]:
+    """`[resources]` and the candidate's limits (`image.cpus`, `image.memory`), as phrases."""
     problems: list[str] = []
-    image = config.image
-    if image.cpus < 0:
+    if cpus < 0:
         problems.append("image.cpus must be 0 (no limit) or a number of cores, e.g. 1.5")
     try:
-        limit = memory_bytes(image.memory)
+        limit = memory_bytes(memory)
     except ValueError:
-        problems.append(f'image.memory = {image.memory!r} is not a size: write e.g. "512m" or "2g"')
+        problems.append(f'image.memory = {memory!r} is not a size: write e.g. "512m" or "2g"')
     else:
         if limit is not None and limit < 6 << 20:
             problems.append("image.memory is below Docker's minimum of 6m")
-    if config.resources.db_size_interval_seconds <= 0:
+    if resources.db_size_interval_seconds <= 0:
         problems.append("resources.db_size_interval_seconds must be above 0")
-    for color, slot in config.slots.items():
-        if slot.disk_path and slot.disk_budget_bytes:
-            problems.append(
-                f"slots.{color} has both disk_path and disk_budget_bytes: keep disk_path for a "
-                "database on this host, disk_budget_bytes for a remote one"
-            )
-        if slot.disk_budget_bytes < 0:
-            problems.append(f"slots.{color}.disk_budget_bytes must be 0 (none) or more")
+    return problems
+
+
+def disk_problems(color: str, disk_path: str, disk_budget_bytes: int) -> list[str]:
+    """What `[slots.<color>]`'s disk keys get wrong, as phrases."""
+    problems: list[str] = []
+    if disk_path and disk_budget_bytes:
+        problems.append(
+            f"slots.{color} has both disk_path and disk_budget_bytes: keep disk_path for a "
+            "database on this host, disk_budget_bytes for a remote one"
+        )
+    if disk_budget_bytes < 0:
+        problems.append(f"slots.{color}.disk_budget_bytes must be 0 (none) or more")
     return problems

@@ -1,68 +1,30 @@
-"""Configuration: a TOML file validated into frozen dataclasses.
+"""The configuration's shape: `Config` and its small sections, as frozen dataclasses.
 
-Precedence: `--config PATH` > `$BLUEGREEN_CONFIG` > `./bluegreen.toml` >
-`/etc/bluegreen/config.toml`.
-Secrets are never written in the file: `${NAME}` is looked up in the environment, then in the
-optional `secrets_file` (KEY=VALUE lines, mode 0600). Errors name the key path and suggest the
-nearest valid key, and never echo a secret's value. The coercion lives in config_coerce.py, the
-progress sources (`[head]`, `[candidate]`, `[[readiness.checks]]`) in config_sources.py.
+Each larger section has a module of its own beside this one (`sources` for `[head]`, `[candidate]`
+and `[[readiness.checks]]`, `parity`, `analysis`, `resources`); `load` finds, reads and checks the
+file, `coerce` turns TOML tables into these classes. The section modules imported here never import
+this module back: each checks its own keys, and the checks that span sections live in `checks`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from console.core.config.analysis import AnalysisConfig, analysis_problems
-from console.core.config.checks import (
-    lag_keys_without_catchup,
-    listen_problem,
-    parse_listen,
-    validate,
-)
-from console.core.config.coerce import ConfigError, SecretResolver, build
+from console.core.config.analysis import AnalysisConfig
 from console.core.config.parity import ParityCheck
 from console.core.config.resources import ResourcesConfig
 from console.core.config.sources import (
-    DEFAULT_CANDIDATE_QUERY,
     DEFAULT_HEAD_QUERY,
-    CandidateSource,
-    HeadSource,
-    HttpSource,
-    JsonRpcSource,
-    LogSource,
+    HeadSpec,
     NoSource,
-    PrometheusSource,
     ReadinessCheck,
+    SourceSpec,
     SqlSource,
-    reported_head,
 )
 from console.core.model import Color
 
-__all__ = [
-    "CandidateSource",
-    "Config",
-    "ConfigError",
-    "HeadSource",
-    "HttpSource",
-    "JsonRpcSource",
-    "LogSource",
-    "NoSource",
-    "PrometheusSource",
-    "ReadinessCheck",
-    "SqlSource",
-    "listen_problem",
-    "load_config",
-    "parse_config",
-    "parse_listen",
-]
-
-CONFIG_ENV = "BLUEGREEN_CONFIG"
-DEFAULT_PATHS = (Path("bluegreen.toml"), Path("/etc/bluegreen/config.toml"))
 HAPROXY_DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 NGINX_ADMIN_SOCKET = "nginx-admin.sock"  # in the state dir, which bluegreen owns
 
@@ -78,12 +40,12 @@ class ImageConfig:
     restart_policy: Literal["no", "on-failure", "unless-stopped", "always"] = "unless-stopped"
     extra_hosts: dict[str, str] = field(default_factory=dict)
     stop_timeout_seconds: int = 30
-    # Empty the idle colour's database (every schema but PostgreSQL's own, core/db_reset.py)
+    # Empty the idle colour's database (every schema but PostgreSQL's own, ops/db_reset.py)
     # before starting a new version, for services that re-index from nothing. Never the live one.
     reset_database: bool = False
     start_timeout_seconds: float = 120.0  # no first height by then → the deployment failed
     cpus: float = 0.0  # cap each new (candidate) container at this many cores; 0 = no limit
-    memory: str = ""  # and at this much memory, e.g. "2g"; "" = no limit (config_resources)
+    memory: str = ""  # and at this much memory, e.g. "2g"; "" = no limit (resources.py)
 
 
 @dataclass(frozen=True)
@@ -131,7 +93,7 @@ class ReadinessConfig:
     # readings): one late reading or a burst of blocks is not evidence. 0 = on the first failure.
     leave_after_seconds: float = 10.0
     checks: list[ReadinessCheck] = field(default_factory=list)  # [[readiness.checks]]
-    # [[parity]]: compared at H = min(blue, green height) - parity_margin (config_parity.py).
+    # [[parity]]: compared at H = min(blue, green height) - parity_margin (parity.py).
     parity_required: bool = False  # a match of every check is part of the gate
     parity_margin: int = 10
     parity_interval_seconds: float = 30.0  # how often the agent samples it (and at each switch)
@@ -215,8 +177,8 @@ class Config:
     image: ImageConfig = field(default_factory=ImageConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
     # None = no [head] table: the candidate's self-reported head, else the default SQL head.
-    head: HeadSource | None = None
-    candidate: CandidateSource = field(default_factory=NoSource)
+    head: HeadSpec | None = None
+    candidate: SourceSpec = field(default_factory=NoSource)
     slots: dict[str, SlotConfig] = field(default_factory=dict)
     readiness: ReadinessConfig = field(default_factory=ReadinessConfig)
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
@@ -226,7 +188,7 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     parity: list[ParityCheck] = field(default_factory=list)  # [[parity]]
-    # No [analysis] table: no traffic analysis (config_analysis.py); the table turns it on.
+    # No [analysis] table: no traffic analysis (analysis.py); the table turns it on.
     analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig(enabled=False))
     path: str = ""  # where it was loaded from (not a TOML key)
     secret_values: tuple[str, ...] = ()  # resolved secrets, for redaction (not a TOML key)
@@ -255,59 +217,11 @@ class Config:
         return not isinstance(self.candidate, NoSource)
 
     @property
-    def effective_head(self) -> HeadSource | None:
+    def effective_head(self) -> HeadSpec | None:
         """The independent head the gate trusts; None = each colour's self-reported head (or no
         catch-up at all). Without [head], an SQL candidate keeps today's default head query."""
         if self.head is not None or not self.catchup:
             return self.head
-        if isinstance(self.candidate, SqlSource) and not reported_head(self.candidate):
+        if isinstance(self.candidate, SqlSource):
             return SqlSource(query=DEFAULT_HEAD_QUERY)
         return None
-
-    def candidate_query(self) -> str:
-        query = self.candidate.query if isinstance(self.candidate, SqlSource) else ""
-        return query or DEFAULT_CANDIDATE_QUERY
-
-
-def find_config_path(explicit: str | None = None) -> Path:
-    """Apply the discovery order; raise ConfigError listing what was tried."""
-    if explicit:
-        return Path(explicit)
-    from_env = os.environ.get(CONFIG_ENV)
-    if from_env:
-        return Path(from_env)
-    for candidate in DEFAULT_PATHS:
-        if candidate.exists():
-            return candidate
-    tried = ", ".join(str(p) for p in DEFAULT_PATHS)
-    raise ConfigError(
-        f"No configuration found: tried --config, ${CONFIG_ENV}, {tried}. Copy "
-        "config.example.toml to ./bluegreen.toml and edit it, or run `bluegreen sandbox up` for a "
-        "local one."
-    )
-
-
-def load_config(explicit: str | None = None, watching: bool = False) -> Config:
-    """`watching`: for read-only commands, which work without the secrets (see SecretResolver)."""
-    path = find_config_path(explicit)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"Configuration file {path} does not exist. Check the path.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Cannot read configuration file {path}: {exc}.") from None
-    return parse_config(text, path, watching)
-
-
-def parse_config(text: str, path: Path = Path("<config>"), watching: bool = False) -> Config:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}). Fix the syntax and retry.") from None
-    secrets = SecretResolver(raw.get("secrets_file", ""), path, watching)
-    config: Config = build(Config, raw, "", secrets)
-    readiness_raw = raw.get("readiness")
-    config = dataclasses.replace(config, path=str(path), secret_values=tuple(secrets.used))
-    problems = lag_keys_without_catchup(config, readiness_raw) + analysis_problems(config)
-    validate(config, path, problems)
-    return config

@@ -40,7 +40,7 @@ class ParityRunner:
         self.heights: dict[Color, ProgressSource] = {}
         for color in COLORS:
             source = make_candidate_source(config, color)
-            assert source is not None  # config_parity refuses [[parity]] without a candidate
+            assert source is not None  # config checks refuse [[parity]] without a candidate
             self.heights[color] = source
 
     def run(self, not_serving: Mapping[Color, str] | None = None) -> ParityReport:
