@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from console.core.access import AccessDenied, apply_groups, group_id
-from console.core.config.schema import Config, ConfigError, ProxyConfig, parse_config
+from console.core.config.schema import Config, ConfigError, NginxProxyConfig, parse_config
 from console.core.fsutil import atomic_write, open_private, private_file_mode, watchable_file_mode
 
 
@@ -44,7 +44,9 @@ def test_operators_group_is_applied_once(tmp_path: Path) -> None:
     state.mkdir(mode=0o700)
     atomic_write(state / "bluegreen.db", b"")
     config = Config(
-        state_dir=str(state), operators_group=group, proxy=ProxyConfig(include_dir=str(include))
+        state_dir=str(state),
+        operators_group=group,
+        proxy=NginxProxyConfig(include_dir=str(include)),
     )
     notes = apply_groups(config)
     assert any("2770" in note for note in notes) and any("bluegreen.db" in note for note in notes)
@@ -69,7 +71,7 @@ def test_watchers_group_opens_only_what_watchers_need(tmp_path: Path) -> None:
     config = Config(
         state_dir=str(state),
         watchers_group=group,
-        proxy=ProxyConfig(include_dir=str(tmp_path / "include")),
+        proxy=NginxProxyConfig(include_dir=str(tmp_path / "include")),
     )
     notes = apply_groups(config)
     assert _mode(state) == 0o2750 and any("2750" in note for note in notes)

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from console.core.config.schema import Config, ConfigError, ProxyConfig, SlotConfig, parse_config
+from console.core.config.schema import (
+    Config,
+    ConfigError,
+    NginxProxyConfig,
+    SlotConfig,
+    parse_config,
+)
 from console.core.contracts.proxy import ProxyError, ReadBack, SwitchResult
 from console.core.installation import Installation
 from console.core.model import Actor, Canary, Color, Outcome, SlotState, SlotStatus
@@ -182,7 +188,7 @@ class FakeProxy:
 @pytest.fixture
 def inst(tmp_path: Path) -> Installation:
     slots = {"blue": SlotConfig("svc-blue", 1), "green": SlotConfig("svc-green", 2)}
-    config = Config(state_dir=str(tmp_path / "state"), slots=slots, proxy=ProxyConfig())
+    config = Config(state_dir=str(tmp_path / "state"), slots=slots, proxy=NginxProxyConfig())
     installation = open_installation(config)
     installation.__dict__["proxy"] = FakeProxy()
     installation.store.set_live("blue", None)

@@ -82,9 +82,11 @@ def analysis_problems(config: Config) -> list[str]:
             f"switch.watch_seconds ({watch:g} s), so the analysis could never roll back: lower "
             "them or raise switch.watch_seconds"
         )
-    if config.proxy.kind == "haproxy" and analysis.max_p99_ms + analysis.max_p99_ratio > 0:
+    percentiles = config.proxy.measures_latency_percentiles
+    if not percentiles and analysis.max_p99_ms + analysis.max_p99_ratio > 0:
         problems.append(
-            "analysis.max_p99_ms and max_p99_ratio need latency percentiles, which HAProxy's "
-            "stats do not give: set them to 0 and judge by analysis.max_error_rate"
+            "analysis.max_p99_ms and max_p99_ratio need latency percentiles, which "
+            f"{config.proxy.title}'s stats do not give: set them to 0 and judge by "
+            "analysis.max_error_rate"
         )
     return problems

@@ -5,7 +5,6 @@ says what to do; `config.py` joins them into one ConfigError. Also the exporter'
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +12,6 @@ from typing import TYPE_CHECKING
 from console.core.config.coerce import ConfigError
 from console.core.config.parity import parity_problems
 from console.core.config.resources import resource_problems
-from console.core.config.routes import route_problems
 from console.core.config.sources import (
     SqlSource,
     reported_head,
@@ -25,8 +23,6 @@ from console.core.ops.db_reset import reset_guard_problems
 
 if TYPE_CHECKING:
     from console.core.config.schema import Config
-
-_UNIX_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 
 
 def lag_keys_without_catchup(config: Config, readiness_raw: object) -> list[str]:
@@ -81,9 +77,7 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
         )
     if not config.image.command and not config.image.repository:
         problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
-    if config.proxy.kind == "nginx" and not config.proxy.include_dir:
-        problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
-    problems += _proxy_admin_problems(config) + route_problems(config.proxy)
+    problems += config.proxy.problems(config.admin_socket_path)
     problems += resource_problems(config)
     problems += parity_problems(config) + reset_guard_problems(config)
     host = config.runtime.docker_host
@@ -178,23 +172,6 @@ def _source_problems(config: Config) -> list[str]:
         problems.append(
             "[head] is set but there is no [candidate] to compare it with: add a [candidate] "
             "source, or remove [head] for a service that does not re-index"
-        )
-    return problems
-
-
-def _proxy_admin_problems(config: Config) -> list[str]:
-    problems: list[str] = []
-    if len(os.fsencode(config.admin_socket_path)) > _UNIX_PATH_MAX:
-        problems.append(
-            f"the proxy admin socket path {config.admin_socket_path} is longer than "
-            f"{_UNIX_PATH_MAX} bytes, which unix sockets cannot have: set proxy.admin_socket "
-            "to a shorter path in a directory bluegreen owns"
-        )
-    url = config.proxy.admin_url
-    if url and not re.fullmatch(r"http://[^/:]+:\d{1,5}/?", url):
-        problems.append(
-            f"proxy.admin_url '{url}' must look like http://127.0.0.1:8099 (or be empty to use "
-            "the unix socket)"
         )
     return problems
 

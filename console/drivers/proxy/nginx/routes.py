@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from console.core.config.routes import nginx_header_variable
 from console.core.model import COLORS, Canary
 
 CANARY_PATH = "/bluegreen/canary"
@@ -43,6 +42,11 @@ class Routes:
 
 
 NO_ROUTES = Routes()
+
+
+def nginx_header_variable(header: str) -> str:
+    """`X-Bluegreen-Preview` → `http_x_bluegreen_preview` (nginx's name for a request header)."""
+    return "http_" + header.lower().replace("-", "_")
 
 
 def canary_value(canary: Canary | None) -> str:
