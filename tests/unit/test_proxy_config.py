@@ -16,6 +16,7 @@ from console.core.config.schema import (
     ConfigError,
     HaproxyProxyConfig,
     NginxProxyConfig,
+    ProxyConfig,
     parse_config,
 )
 from console.drivers.proxy import DRIVERS, make_proxy
@@ -134,7 +135,11 @@ def test_each_kind_names_its_driver_row(table: str, row: str, driver: type, desc
 
 
 def test_every_driver_row_is_reachable_from_a_config() -> None:
-    kinds = [NginxProxyConfig(mode="live"), NginxProxyConfig(mode="reload"), HaproxyProxyConfig()]
+    kinds: list[ProxyConfig] = [
+        NginxProxyConfig(mode="live"),
+        NginxProxyConfig(mode="reload"),
+        HaproxyProxyConfig(),
+    ]
     assert sorted(proxy.driver_key for proxy in kinds) == sorted(DRIVERS)
 
 
