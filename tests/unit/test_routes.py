@@ -35,10 +35,10 @@ from console.drivers.proxy.nginx.render import (
     render_location_conf,
 )
 from console.drivers.proxy.nginx.routes import (
-    Routes,
     parse_canary_value,
     parse_persisted_canary,
 )
+from console.drivers.proxy.routes import Routes
 from console.wiring import open_console, open_installation
 
 PREVIEW = Routes(preview=True)

@@ -42,8 +42,8 @@ from console.drivers.proxy.haproxy.routes import (
     set_map_command,
 )
 from console.drivers.proxy.haproxy.traffic import NO_PERCENTILES_NOTE, STAT_COMMAND, parse_show_stat
-from console.drivers.proxy.nginx.routes import NO_ROUTES, Routes
 from console.drivers.proxy.probe import wait_for_color
+from console.drivers.proxy.routes import NO_ROUTES, Routes
 
 STATE_FILE = "bluegreen-haproxy.state"
 BACKEND_FILE = "bluegreen-haproxy.cfg"
@@ -129,9 +129,7 @@ class HaproxyDriver:
         self.blue_port = config.slot("blue").host_port
         self.green_port = config.slot("green").host_port
         self._probe_url = proxy.proxy_url.rstrip("/") + proxy.probe_path
-        self.routes = Routes(
-            proxy.preview, proxy.preview_header, proxy.preview_cookie, proxy.canary_cookie
-        )
+        self.routes = Routes.of(proxy)
         self.map_path = Path(proxy.include_dir).absolute() / MAP_FILE
 
     def _render(self, live: Color | None) -> str:

@@ -51,13 +51,13 @@ from console.drivers.proxy.nginx.render import (
 from console.drivers.proxy.nginx.routes import (
     CANARY_HEADER,
     PROBE_HEADER,
-    Routes,
     parse_canary_value,
     parse_persisted_canary,
     picks_per_request,
     preview_snippet,
 )
 from console.drivers.proxy.probe import color_of, probe_client
+from console.drivers.proxy.routes import Routes
 
 __all__ = ["HTTP_FILE", "LOCATION_FILE", "TOKEN_FILE", "NginxDriver", "render_location_conf"]
 
@@ -97,9 +97,7 @@ class NginxDriver(ABC):
         )
         self.admin_where = self.admin.where
         self.probe_url = proxy.proxy_url.rstrip("/") + proxy.probe_path
-        self.routes = Routes(
-            proxy.preview, proxy.preview_header, proxy.preview_cookie, proxy.canary_cookie
-        )
+        self.routes = Routes.of(proxy)
 
     # ── what each mode says for itself ──────────────────────────────────────────────────────────
 
@@ -310,4 +308,3 @@ def read_bytes(path: Path) -> bytes | None:
         return path.read_bytes()
     except FileNotFoundError:
         return None
-

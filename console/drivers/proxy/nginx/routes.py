@@ -16,9 +16,9 @@ the same choice as `map`s and a `split_clients` over per-colour upstreams, appli
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from console.core.model import COLORS, Canary
+from console.drivers.proxy.routes import Routes
 
 CANARY_PATH = "/bluegreen/canary"
 NO_CANARY = "none"
@@ -29,19 +29,6 @@ PROBE_HEADER = "X-Bluegreen-Probe"
 CANARY_HEADER = "X-Bluegreen-Canary"
 RELOAD_CANARY_HEADER = f"add_header {CANARY_HEADER} $bluegreen_canary_seen always;\n"
 _MARKER = re.compile(r"^# bluegreen live=\S+ mode=\S+ canary=(blue|green):(\d{1,2})\b", re.M)
-
-
-@dataclass(frozen=True, slots=True)
-class Routes:
-    """The `[proxy]` route keys the rendered files depend on."""
-
-    preview: bool = False
-    preview_header: str = "X-Bluegreen-Preview"
-    preview_cookie: str = "bluegreen_preview"
-    canary_cookie: str = "bluegreen_canary"
-
-
-NO_ROUTES = Routes()
 
 
 def nginx_header_variable(header: str) -> str:
