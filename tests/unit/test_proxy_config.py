@@ -4,6 +4,7 @@ row) is declared by the kind, never branched on elsewhere."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,22 @@ def test_an_empty_key_of_another_kind_is_ignored() -> None:
     """A template listing every key, with the other kind's left empty."""
     proxy = parse_config(BASE + '[proxy]\nkind = "haproxy"\nadmin_url = ""\n').proxy
     assert isinstance(proxy, HaproxyProxyConfig)
+
+
+def test_another_kinds_key_at_its_default_is_ignored() -> None:
+    """config.example.toml listed `backend = "bluegreen"` under nginx before [proxy] was split by
+    kind: configs copied from it keep loading."""
+    nginx = parse_config(BASE + '[proxy]\nkind = "nginx"\nbackend = "bluegreen"\n').proxy
+    assert isinstance(nginx, NginxProxyConfig)
+    template = 'mode = "live"\nreload_command = ["nginx", "-s", "reload"]\n'
+    haproxy = parse_config(BASE + '[proxy]\nkind = "haproxy"\n' + template).proxy
+    assert isinstance(haproxy, HaproxyProxyConfig)
+
+
+def test_the_example_config_parses() -> None:
+    example = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text()
+    example = re.sub(r"^secrets_file = .*$", "", example, flags=re.MULTILINE)
+    assert parse_config(example, watching=True).proxy.describe() == "nginx (live)"
 
 
 def test_each_kind_fills_in_its_admin_socket() -> None:
