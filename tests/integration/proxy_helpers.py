@@ -1,5 +1,5 @@
-"""Shared by the proxy integration tests: dummy upstreams, a config pointing at them, and a real
-private proxy for each row of console.drivers.proxy.DRIVERS (`fronted_proxy`).
+"""Shared by the proxy integration tests: dummy upstreams and a config pointing at them (a real
+proxy per DRIVERS row in front of them: proxy_world.py).
 
 The upstreams answer `/health` and `POST /graphql` with 200 and never set X-Bluegreen-Color: the
 proxy alone must say which colour served. For the traffic counters, `GET /fail` answers 500,
@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
@@ -34,7 +33,6 @@ import httpx
 
 from console.core.config.schema import (
     Config,
-    HaproxyProxyConfig,
     NginxProxyConfig,
     ProxyConfig,
     SlotConfig,
@@ -44,9 +42,7 @@ from console.core.listening import bind_error
 from console.core.measures.traffic import ColourCounters, TrafficSnapshot
 from console.core.model import Color
 from console.drivers.proxy import make_proxy
-from console.drivers.proxy.haproxy.driver import HaproxyDriver
 from console.drivers.proxy.nginx.driver import NginxDriver
-from console.sandbox.haproxy_proc import HaproxyProcess
 from console.sandbox.nginx_proc import NginxProcess
 
 # RFC 6455's sample handshake (HAProxy refuses an upgrade without a key, and checks the answer).
@@ -224,88 +220,6 @@ def nginx_driver(config: Config) -> NginxDriver:
     driver = make_proxy(config)
     assert isinstance(driver, NginxDriver)
     return driver
-
-
-@dataclass
-class Fronted:
-    """A real private proxy driven by one row of DRIVERS, in front of the dummy upstreams."""
-
-    row: str  # the DRIVERS key
-    driver: ProxyDriver
-    config: Config
-    listen_port: int
-    stop: Callable[[], None]
-    start: Callable[[], None]  # after stop; HAProxy's config is rendered again for it
-    pids: Callable[[], tuple[int | None, list[int]]]  # master, workers
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listen_port}"
-
-    @property
-    def reloads(self) -> bool:
-        """Whether a switch reloads the proxy (new workers; idle keep-alives dropped)."""
-        return self.row == "nginx-reload"
-
-    def restart(self) -> None:
-        """Stop and start the proxy process: its runtime state is lost."""
-        self.stop()
-        self.start()
-
-
-@contextmanager
-def fronted_proxy(
-    row: str,
-    tmp: Path,
-    listen: int,
-    sock_dir: Path,
-    ports: tuple[int, int],
-    live: Color | None = "blue",
-    **extra: object,
-) -> Iterator[Fronted]:
-    """The proxy of DRIVERS row `row` on `listen`, its files written and installed for `live`
-    (None: nothing live yet); `extra`: more `[proxy]` keys. `sock_dir`: a short directory for
-    the admin socket (≤ 107 bytes)."""
-    blue, green = ports
-    if row == "haproxy":
-        haproxy = HaproxyProcess(tmp / "haproxy", listen, sock_dir / "admin.sock")
-        proxy: ProxyConfig = HaproxyProxyConfig(
-            include_dir=str(tmp / "haproxy" / "bluegreen"),
-            proxy_url=f"http://127.0.0.1:{listen}",
-            admin_socket=str(haproxy.admin_socket),
-            verify_timeout_seconds=3.0,
-            **extra,  # type: ignore[arg-type]
-        )
-        config = make_config(tmp, blue, green, proxy)
-        driver = make_proxy(config)
-        assert isinstance(driver, HaproxyDriver)
-
-        def start_haproxy() -> None:
-            """With the backend rendered for operators (the idle server `disabled`)."""
-            haproxy.write_conf(driver.backend_section(), driver.backend)
-            haproxy.start()
-
-        world = Fronted(row, driver, config, listen, haproxy.stop, start_haproxy, _pids(haproxy))
-    else:
-        nginx = NginxProcess(tmp / "nginx", listen, 0, tmp / "include")
-        nginx.write_main_conf()
-        mode: Literal["live", "reload"] = "reload" if row == "nginx-reload" else "live"
-        proxy = nginx_proxy_config(nginx, sock_dir / "admin.sock", mode, **extra)
-        config = make_config(tmp, blue, green, proxy)
-        world = Fronted(
-            row, nginx_driver(config), config, listen, nginx.stop, nginx.start, _pids(nginx)
-        )
-    world.driver.write_files(live)  # what `proxy install` does before the proxy runs
-    try:
-        world.start()
-        world.driver.install(live)
-        yield world
-    finally:
-        world.stop()
-
-
-def _pids(proc: NginxProcess | HaproxyProcess) -> Callable[[], tuple[int | None, list[int]]]:
-    return lambda: (proc.master_pid(), proc.worker_pids())
 
 
 def served_by(port: int, method: str = "GET") -> str | None:

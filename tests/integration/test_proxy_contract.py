@@ -25,14 +25,13 @@ from console.core.model import Canary
 from console.drivers.proxy import DRIVERS, make_proxy
 from tests import ports
 from tests.integration.proxy_helpers import (
-    Fronted,
     by_cookie,
     free_ports,
-    fronted_proxy,
     served_by,
     traffic_settled,
     upstreams,
 )
+from tests.integration.proxy_world import Fronted, fronted_proxy
 
 pytestmark = pytest.mark.integration
 

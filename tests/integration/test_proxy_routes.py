@@ -24,14 +24,8 @@ from console.core.ops import canary
 from console.drivers.proxy import DRIVERS
 from console.wiring import open_installation
 from tests import ports
-from tests.integration.proxy_helpers import (
-    Fronted,
-    by_cookie,
-    free_ports,
-    fronted_proxy,
-    served,
-    upstreams,
-)
+from tests.integration.proxy_helpers import by_cookie, free_ports, served, upstreams
+from tests.integration.proxy_world import Fronted, fronted_proxy
 
 pytestmark = pytest.mark.integration
 
