@@ -30,9 +30,11 @@ import time
 from pathlib import Path
 
 from bench.common import GRAPHQL_BODY, free_port_or_exit, table, upstreams, write_results
-from console.core.config.schema import Config, ProxyConfig, SlotConfig
+from console.core.config.proxy import NginxProxyConfig
+from console.core.config.schema import Config, SlotConfig
 from console.core.measures.traffic import TrafficSnapshot
-from console.drivers.proxy.nginx.driver import LOCATION_FILE, NginxDriver, render_location_conf
+from console.drivers.proxy.nginx.driver import LOCATION_FILE, render_location_conf
+from console.drivers.proxy.nginx.live import NginxLiveDriver
 from console.drivers.proxy.nginx.traffic import COUNT_ON_LOG, OPEN_AND_RETURN, count_on_log_batched
 from console.sandbox.nginx_proc import NginxProcess
 
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "blue": SlotConfig(container="b", host_port=BLUE, db_url="postgresql://x/b"),
         "green": SlotConfig(container="g", host_port=GREEN, db_url="postgresql://x/g"),
     }
-    proxy = ProxyConfig(
+    proxy = NginxProxyConfig(
         mode="live",
         include_dir=str(proc.include_dir),
         proxy_url=f"http://127.0.0.1:{PROXY}",
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         test_command=proc.test_command(),
         reload_command=proc.reload_command(),
     )
-    driver = NginxDriver(
+    driver = NginxLiveDriver(
         Config(service="bench", state_dir=str(tmp / "state"), slots=slots, proxy=proxy)
     )
     figures: dict[str, list[tuple[float, float, int, float]]] = {
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 def measure(
     args: argparse.Namespace,
     proc: NginxProcess,
-    driver: NginxDriver,
+    driver: NginxLiveDriver,
     body: Path,
     figures: dict[str, list[tuple[float, float, int, float]]],
 ) -> tuple[int, TrafficSnapshot | None]:

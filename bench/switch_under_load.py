@@ -1,8 +1,8 @@
 """Switch blue↔green N times under keep-alive POST load; count failed requests and time cutovers.
 
 Methods, each through its own private proxy in front of the same two upstreams:
-  nginx-live    NginxDriver, mode live: Lua shared dict, no reload (the default driver)
-  nginx-reload  NginxDriver, mode reload: render, `nginx -t`, `nginx -s reload`
+  nginx-live    NginxLiveDriver: Lua shared dict, no reload (the default driver)
+  nginx-reload  NginxReloadDriver: render, `nginx -t`, `nginx -s reload`
   haproxy       HaproxyDriver: runtime API on the admin socket, no reload
   old-script    what the old scripts did: `sed -i` the upstream line, `nginx -t`, `nginx -s reload`
                 (and no worker_shutdown_timeout, like the old nginx.conf)
@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from bench.common import (
     HeyLoad,
@@ -43,13 +44,14 @@ from bench.common import (
     upstreams,
     write_results,
 )
-from console.core.config.schema import Config, ProxyConfig, SlotConfig
+from console.core.config.proxy import HaproxyProxyConfig
+from console.core.config.schema import Config, NginxProxyConfig, ProxyConfig, SlotConfig
 from console.core.model import Color, other
+from console.drivers.proxy import make_proxy
 from console.drivers.proxy.haproxy.driver import HaproxyDriver
 from console.drivers.proxy.nginx.driver import (
     HTTP_FILE,
     LOCATION_FILE,
-    NginxDriver,
     render_location_conf,
 )
 from console.sandbox.haproxy_proc import HaproxyProcess
@@ -77,9 +79,9 @@ def _config(tmp: Path, proxy: ProxyConfig) -> Config:
     return Config(service="bench", state_dir=str(tmp / "state"), slots=slots, proxy=proxy)
 
 
-def _nginx_proxy_config(proc: NginxProcess, mode: str) -> ProxyConfig:
-    return ProxyConfig(
-        mode=mode,  # type: ignore[arg-type]
+def _nginx_proxy_config(proc: NginxProcess, mode: Literal["live", "reload"]) -> ProxyConfig:
+    return NginxProxyConfig(
+        mode=mode,
         include_dir=str(proc.include_dir),
         proxy_url=f"http://127.0.0.1:{PROXY}",
         # The admin endpoint on its unix socket, as installed by default (a short path: ≤ 107 B).
@@ -109,8 +111,7 @@ def running(method: str, tmp: Path) -> Iterator[Target]:
     free_port_or_exit(PROXY)
     if method == "haproxy":
         hap = HaproxyProcess(tmp / "haproxy", PROXY, tmp / "haproxy" / "admin.sock")
-        proxy = ProxyConfig(
-            kind="haproxy",
+        proxy = HaproxyProxyConfig(
             include_dir=str(tmp / "haproxy" / "bluegreen"),
             proxy_url=f"http://127.0.0.1:{PROXY}",
             admin_socket=str(hap.admin_socket),
@@ -146,7 +147,7 @@ def running(method: str, tmp: Path) -> Iterator[Target]:
             proc.start()
             yield Target(method, old_switch, proc.worker_pids)
         return
-    nginx_driver = NginxDriver(
+    nginx_driver = make_proxy(
         _config(tmp, _nginx_proxy_config(proc, "live" if method == "nginx-live" else "reload"))
     )
     nginx_driver.write_files("blue")

@@ -64,13 +64,10 @@ def unit_text(config: Config) -> str:
     config_path = Path(config.path or "/etc/bluegreen/config.toml").resolve()
     state_dir = Path(config.state_dir).resolve()
     exec_start = shlex.join([*bluegreen_command(), "--config", str(config_path), "agent"])
-    # What the agent writes: its state dir; the proxy's include dir (reconcile rewrites a stale
-    # include); /run (Docker's and the proxy's sockets, nginx's pid) and nginx's logs (`nginx -t`
-    # opens them). "-" = fine if absent. Everything else is read-only (ProtectSystem=strict).
-    writable = [str(state_dir)]
-    if config.proxy.kind == "nginx":
-        writable += ["-" + str(Path(config.proxy.include_dir).resolve()), "-/var/log/nginx"]
-    writable.append("-/run")
+    # What the agent writes: its state dir; what its proxy kind names (nginx: the include dir and
+    # its logs); /run (Docker's and the proxy's sockets, nginx's pid). "-" = fine if absent.
+    # Everything else is read-only (ProtectSystem=strict).
+    writable = [str(state_dir), *config.proxy.agent_writes(), "-/run"]
     # PrivateTmp also hides /var/tmp: keep it off when the state dir lives there (a sandbox).
     in_tmp = any(state_dir.is_relative_to(p) for p in ("/tmp", "/var/tmp"))
     lines = [

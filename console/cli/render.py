@@ -327,7 +327,7 @@ def config_summary(config: Config, path: Path) -> str:
         f"{path}: OK. Service '{config.service}'; "
         f"blue = {blue.container} on 127.0.0.1:{blue.host_port}, "
         f"green = {green.container} on 127.0.0.1:{green.host_port}; {_shape(config)}; "
-        f"proxy {config.proxy.kind} ({config.proxy.mode}); switch policy {config.switch.policy}; "
+        f"proxy {config.proxy.describe()}; switch policy {config.switch.policy}; "
         f"state in {config.state_dir}; {len(config.secret_values)} secret(s) resolved."
     )
 

@@ -130,7 +130,7 @@ def up(
     config_path = directory / "bluegreen.toml"
     atomic_write(config_path, kind.render_config(ctx), mode=0o644)
     from console.core.config.load import load_config
-    from console.drivers.proxy.nginx.driver import NginxDriver
+    from console.drivers.proxy import make_proxy
 
     config = load_config(str(config_path))
     say(f"Starting nginx (Lua live switching) on 127.0.0.1:{ports.proxy}…")
@@ -138,7 +138,7 @@ def up(
         directory / "nginx", ports.proxy, ports.admin, directory / "nginx" / "bluegreen"
     )
     nginx.write_main_conf()
-    driver = NginxDriver(config)
+    driver = make_proxy(config)  # the profile's [proxy]: nginx, live mode
     driver.write_files("blue")
     pids["nginx"] = spawn(
         ["nginx", "-p", str(nginx.prefix_dir), "-c", str(nginx.conf_path)],

@@ -1,4 +1,5 @@
-"""Shared by the proxy integration tests: dummy upstreams and a config pointing at them.
+"""Shared by the proxy integration tests: dummy upstreams and a config pointing at them (a real
+proxy per DRIVERS row in front of them: proxy_world.py).
 
 The upstreams answer `/health` and `POST /graphql` with 200 and never set X-Bluegreen-Color: the
 proxy alone must say which colour served. For the traffic counters, `GET /fail` answers 500,
@@ -13,6 +14,7 @@ test's) can hold one of them for a minute.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -29,10 +31,17 @@ from typing import Literal
 
 import httpx
 
-from console.core.config.schema import Config, ProxyConfig, SlotConfig
-from console.core.contracts.proxy import ProxyDriver
+from console.core.config.schema import (
+    Config,
+    NginxProxyConfig,
+    ProxyConfig,
+    SlotConfig,
+)
+from console.core.contracts.proxy import COLOR_HEADER, ProxyDriver
 from console.core.listening import bind_error
 from console.core.measures.traffic import ColourCounters, TrafficSnapshot
+from console.core.model import Color
+from console.drivers.proxy import make_proxy
 from console.drivers.proxy.nginx.driver import NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
 
@@ -163,9 +172,10 @@ def nginx_proxy_config(
     admin_socket: Path,
     mode: Literal["live", "reload"] = "live",
     **extra: object,
-) -> ProxyConfig:
-    """`[proxy]` for a private nginx: its include dir, port, test and reload commands."""
-    return ProxyConfig(
+) -> NginxProxyConfig:
+    """`[proxy]` for a private nginx: its include dir, port, test and reload commands; `extra`
+    sets or overrides other keys."""
+    proxy = NginxProxyConfig(
         mode=mode,
         include_dir=str(nginx.include_dir),
         proxy_url=f"http://127.0.0.1:{nginx.listen_port}",
@@ -173,8 +183,8 @@ def nginx_proxy_config(
         test_command=nginx.test_command(),
         reload_command=nginx.reload_command(),
         verify_timeout_seconds=3.0,
-        **extra,  # type: ignore[arg-type]
     )
+    return dataclasses.replace(proxy, **extra)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -193,7 +203,7 @@ def fronted_nginx(
             text = conf.read_text()
             conf.write_text("".join(ln for ln in text.splitlines(True) if "load_module" not in ln))
         proxy = nginx_proxy_config(nginx, sock_dir / "admin.sock", mode)
-        driver = NginxDriver(make_config(tmp, blue, green, proxy))
+        driver = nginx_driver(make_config(tmp, blue, green, proxy))
         driver.write_files("blue")
         try:
             nginx.start()
@@ -205,9 +215,42 @@ def fronted_nginx(
             shutil.rmtree(sock_dir, ignore_errors=True)
 
 
+def nginx_driver(config: Config) -> NginxDriver:
+    """The nginx driver `config`'s mode picks (its DRIVERS row)."""
+    driver = make_proxy(config)
+    assert isinstance(driver, NginxDriver)
+    return driver
+
+
+def served_by(port: int, method: str = "GET") -> str | None:
+    """The colour that answered a GET /health (or a POST /graphql) through the proxy on `port`."""
+    proxy = f"http://127.0.0.1:{port}"
+    with httpx.Client(trust_env=False) as client:
+        if method == "POST":
+            response = client.post(f"{proxy}/graphql", json={"query": "{ ok }"})
+        else:
+            response = client.get(f"{proxy}/health")
+    assert response.status_code == 200
+    color: str | None = response.headers.get(COLOR_HEADER)
+    return color
+
+
+def served(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> str:
+    """The colour that answered a GET of `url`/health with `headers`."""
+    response = client.get(f"{url}/health", headers=headers or {})
+    assert response.status_code == 200, response.text
+    return str(response.headers.get(COLOR_HEADER, ""))
+
+
+def by_cookie(url: str, clients: range) -> dict[int, str]:
+    """The colour each client (a distinct canary cookie) is served by, through the proxy."""
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        return {i: served(client, url, {"Cookie": f"bluegreen_canary=client-{i}"}) for i in clients}
+
+
 def traffic_settled(
     driver: ProxyDriver,
-    color: str,
+    color: Color,
     done: Callable[[ColourCounters], bool],
     seconds: float = 2.0,
 ) -> TrafficSnapshot:

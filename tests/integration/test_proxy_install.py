@@ -25,7 +25,7 @@ from console.drivers.proxy.nginx.driver import HTTP_FILE, LOCATION_FILE, NginxDr
 from console.drivers.proxy.nginx.render import NginxLayout, render_http_conf
 from console.sandbox.nginx_proc import NginxProcess
 from tests import ports
-from tests.integration.proxy_helpers import free_ports, upstreams
+from tests.integration.proxy_helpers import free_ports, nginx_driver, upstreams
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ verify_timeout_seconds = 3
         return subprocess.run(self.nginx.test_command(), capture_output=True, text=True)
 
     def driver(self) -> NginxDriver:
-        return NginxDriver(load_config(str(self.config)))
+        return nginx_driver(load_config(str(self.config)))
 
     def get(self) -> httpx.Response:
         with httpx.Client(trust_env=False, timeout=5) as client:

@@ -23,8 +23,8 @@ from console.core.contracts.proxy import UNANSWERED, ProxyError
 from console.core.installation import Installation
 from console.core.model import Outcome
 from console.core.ops import switching
+from console.drivers.proxy import make_proxy
 from console.drivers.proxy.nginx import admin as nginx_admin
-from console.drivers.proxy.nginx.driver import NginxDriver
 from console.sandbox.nginx_proc import NginxProcess
 from console.wiring import open_installation
 from tests import ports
@@ -52,7 +52,7 @@ def world(
     proxy = nginx_proxy_config(nginx, short / "admin.sock")
     config = make_config(short, *upstream_ports, proxy)
     inst = open_installation(config)
-    driver = NginxDriver(config)
+    driver = make_proxy(config)
     driver.write_files("blue")
     nginx.start()
     driver.install("blue")

@@ -11,39 +11,26 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from console.agent.live_colour import LiveColourWatch
-from console.core.config.schema import Config, ProxyConfig
-from console.core.contracts.proxy import ProxyDriver, ProxyError
 from console.core.installation import Installation
 from console.core.model import Actor, Canary, Outcome, SlotState, SlotStatus
 from console.core.ops import canary
-from console.drivers.proxy.haproxy.driver import HaproxyDriver
-from console.drivers.proxy.nginx.driver import NginxDriver
-from console.sandbox.haproxy_proc import HaproxyProcess
-from console.sandbox.nginx_proc import NginxProcess
+from console.drivers.proxy import DRIVERS
 from console.wiring import open_installation
 from tests import ports
-from tests.integration.proxy_helpers import free_ports, make_config, nginx_proxy_config, upstreams
+from tests.integration.proxy_helpers import by_cookie, free_ports, served, upstreams
+from tests.integration.proxy_world import Fronted, fronted_proxy
 
 pytestmark = pytest.mark.integration
 
 PORT_RANGE = ports.PROXY_ROUTES
 CLIENTS = 1000
-
-
-@dataclass
-class Fronted:
-    driver: ProxyDriver
-    url: str
-    restart: Callable[[], None]  # stop and start the proxy process (its runtime state is lost)
-    config: Config
 
 
 @pytest.fixture(scope="module")
@@ -52,83 +39,20 @@ def upstream_ports() -> Iterator[tuple[int, int]]:
         yield ports
 
 
-@pytest.fixture(params=["nginx-live", "nginx-reload", "haproxy"])
+@pytest.fixture(params=sorted(DRIVERS))
 def fronted(
     request: pytest.FixtureRequest, tmp_path: Path, upstream_ports: tuple[int, int]
 ) -> Iterator[Fronted]:
+    """The proxy of one DRIVERS row, blue live, with `[proxy] preview = true`."""
     (listen,) = free_ports(PORT_RANGE, 1, avoid=upstream_ports)
     sock_dir = Path(tempfile.mkdtemp(prefix="bg-routes-"))
-    blue, green = upstream_ports
     try:
-        if request.param == "haproxy":
-            yield from _haproxy(tmp_path, listen, sock_dir, blue, green)
-        else:
-            yield from _nginx(tmp_path, listen, sock_dir, blue, green, request.param[6:])
+        with fronted_proxy(
+            request.param, tmp_path, listen, sock_dir, upstream_ports, preview=True
+        ) as world:
+            yield world
     finally:
         shutil.rmtree(sock_dir, ignore_errors=True)
-
-
-def _nginx(
-    tmp: Path, listen: int, sock_dir: Path, blue: int, green: int, mode: str
-) -> Iterator[Fronted]:
-    nginx = NginxProcess(tmp / "nginx", listen, 0, tmp / "include")
-    nginx.write_main_conf()
-    proxy = nginx_proxy_config(nginx, sock_dir / "admin.sock", mode, preview=True)  # type: ignore[arg-type]
-    config = make_config(tmp, blue, green, proxy)
-    driver = NginxDriver(config)
-    driver.write_files("blue")
-
-    def restart() -> None:
-        nginx.stop()
-        nginx.start()
-
-    try:
-        nginx.start()
-        driver.install("blue")
-        yield Fronted(driver, f"http://127.0.0.1:{listen}", restart, config)
-    finally:
-        nginx.stop()
-
-
-def _haproxy(tmp: Path, listen: int, sock_dir: Path, blue: int, green: int) -> Iterator[Fronted]:
-    haproxy = HaproxyProcess(tmp / "haproxy", listen, sock_dir / "admin.sock")
-    proxy = ProxyConfig(
-        kind="haproxy",
-        include_dir=str(tmp / "haproxy" / "bluegreen"),
-        proxy_url=f"http://127.0.0.1:{listen}",
-        admin_socket=str(sock_dir / "admin.sock"),
-        verify_timeout_seconds=3.0,
-        preview=True,
-    )
-    config = make_config(tmp, blue, green, proxy)
-    driver = HaproxyDriver(config)
-
-    def restart() -> None:
-        haproxy.stop()
-        haproxy.write_conf(driver.backend_section(), driver.backend)
-        haproxy.start()
-
-    try:
-        haproxy.write_conf(driver.backend_section(), driver.backend)
-        haproxy.start()
-        driver.install("blue")
-        yield Fronted(driver, f"http://127.0.0.1:{listen}", restart, config)
-    finally:
-        haproxy.stop()
-
-
-def served(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> str:
-    response = client.get(f"{url}/health", headers=headers or {})
-    assert response.status_code == 200, response.text
-    return str(response.headers.get("X-Bluegreen-Color", ""))
-
-
-def by_cookie(fronted: Fronted, clients: range) -> dict[int, str]:
-    with httpx.Client(trust_env=False, timeout=5) as client:
-        return {
-            i: served(client, fronted.url, {"Cookie": f"bluegreen_canary=client-{i}"})
-            for i in clients
-        }
 
 
 def by_address(fronted: Fronted, hosts: range) -> dict[int, str]:
@@ -187,12 +111,12 @@ def test_a_canary_sends_its_share_of_distinct_clients_each_always_to_the_same_co
     driver.set_canary(Canary("green", 10))
     assert driver.read_back().canary == Canary("green", 10)
     assert driver.persisted_canary() == Canary("green", 10)
-    first = by_cookie(fronted, range(CLIENTS))
+    first = by_cookie(fronted.url, range(CLIENTS))
     share = sum(1 for color in first.values() if color == "green") / CLIENTS
     assert 0.07 <= share <= 0.13, f"{share:.1%} of distinct clients went to green"
     print(f"\n{fronted.driver.name}: canary 10 % → {share:.1%} of {CLIENTS} distinct clients")
     assert set(first.values()) == {"blue", "green"}
-    again = by_cookie(fronted, range(0, CLIENTS, 4))  # each client, asked again
+    again = by_cookie(fronted.url, range(0, CLIENTS, 4))  # each client, asked again
     assert all(again[i] == first[i] for i in again)
     # Without the cookie the client address decides, and sticks too (half, to see both sides).
     driver.set_canary(Canary("green", 50))
@@ -200,56 +124,13 @@ def test_a_canary_sends_its_share_of_distinct_clients_each_always_to_the_same_co
     assert set(addresses.values()) == {"blue", "green"}
     assert by_address(fronted, range(2, 42)) == addresses
     # Raising the share only adds clients: everyone on green at 10 % stays there at 50 %.
-    at_half = by_cookie(fronted, range(CLIENTS))
+    at_half = by_cookie(fronted.url, range(CLIENTS))
     assert all(at_half[i] == "green" for i, color in first.items() if color == "green")
     # A preview still wins over the canary.
     with httpx.Client(trust_env=False, timeout=5) as client:
         green_client = next(i for i, color in at_half.items() if color == "green")
         cookie = f"bluegreen_canary=client-{green_client}; bluegreen_preview=blue"
         assert served(client, fronted.url, {"Cookie": cookie}) == "blue"
-
-
-def test_abort_ends_the_canary_and_promote_switches(fronted: Fronted) -> None:
-    driver = fronted.driver
-    driver.set_canary(Canary("green", 20))
-    assert "green" in by_cookie(fronted, range(200)).values()
-    driver.set_canary(None)  # abort
-    assert driver.read_back().canary is None and driver.persisted_canary() is None
-    assert set(by_cookie(fronted, range(200)).values()) == {"blue"}
-    driver.set_canary(Canary("green", 20))
-    assert driver.switch("green").verified  # promote: the full switch ends the canary
-    seen = driver.read_back()
-    assert seen.color == "green" and seen.canary is None and driver.persisted_canary() is None
-    assert set(by_cookie(fronted, range(200)).values()) == {"green"}
-
-
-def test_a_canary_for_the_live_colour_is_refused(fronted: Fronted) -> None:
-    with pytest.raises(ProxyError):
-        fronted.driver.set_canary(Canary("blue", 10))
-    assert fronted.driver.read_back().canary is None
-    assert set(by_cookie(fronted, range(50)).values()) == {"blue"}
-
-
-def test_an_install_keeps_the_canary_it_is_given(fronted: Fronted) -> None:
-    """What reconcile does when it rewrites the file for the live colour."""
-    fronted.driver.install("blue", Canary("green", 15))
-    assert fronted.driver.read_back().canary == Canary("green", 15)
-    assert fronted.driver.persisted_canary() == Canary("green", 15)
-    fronted.driver.install("blue")
-    assert fronted.driver.read_back().canary is None
-
-
-def test_the_canary_weight_survives_a_proxy_restart(fronted: Fronted) -> None:
-    driver = fronted.driver
-    driver.set_canary(Canary("green", 10))
-    before = by_cookie(fronted, range(300))
-    fronted.restart()
-    if isinstance(driver, HaproxyDriver):
-        # HAProxy restarts with the idle server disabled (its runtime state is lost): reconcile
-        # re-applies what the files record, the canary's map included.
-        driver.install(driver.persisted(), driver.persisted_canary())
-    assert driver.read_back().canary == Canary("green", 10)
-    assert by_cookie(fronted, range(300)) == before
 
 
 def _installation(fronted: Fronted) -> Installation:
@@ -294,15 +175,15 @@ def test_the_core_operations_audit_and_a_weight_moved_outside_bluegreen_is_drift
         drift = [e for e in inst.store.events() if e.kind == "drift"]
         assert any("canary weight changed outside bluegreen" in e.text for e in drift)
         assert drift[-1].actor == "agent"
-        share = sum(1 for c in by_cookie(fronted, range(CLIENTS)).values() if c == "green")
+        share = sum(1 for c in by_cookie(fronted.url, range(CLIENTS)).values() if c == "green")
         assert 0.35 <= share / CLIENTS <= 0.45
         assert _outcome(canary.abort(inst, Actor("alice"))).ok  # → 0 %
         assert inst.store.canary() is None and fronted.driver.read_back().canary is None
-        assert set(by_cookie(fronted, range(200)).values()) == {"blue"}
+        assert set(by_cookie(fronted.url, range(200)).values()) == {"blue"}
         assert _outcome(canary.start(inst, Actor("alice"), 10)).ok
         assert _outcome(canary.promote(inst, Actor("alice"))).ok  # → switched
         assert inst.store.live() == "green" and inst.store.canary() is None
-        assert set(by_cookie(fronted, range(200)).values()) == {"green"}
+        assert set(by_cookie(fronted.url, range(200)).values()) == {"green"}
         kinds = [e.kind for e in inst.store.events()]
         assert kinds.count("canary") == 3 and "switch" in kinds
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from console.core.config.schema import ProxyConfig
+from console.core.config.proxy import HaproxyProxyConfig
 from console.core.measures.traffic import (
     ColourCounters,
     TrafficSnapshot,
@@ -66,8 +66,7 @@ def haproxy(tmp_path: Path) -> Iterator[tuple[HaproxyProcess, HaproxyDriver]]:
     with upstreams(PORT_RANGE) as (blue, green):
         (listen,) = free_ports(PORT_RANGE, 1, avoid=(blue, green))
         proc = HaproxyProcess(tmp_path / "haproxy", listen, tmp_path / "admin.sock")
-        proxy = ProxyConfig(
-            kind="haproxy",
+        proxy = HaproxyProxyConfig(
             include_dir=str(tmp_path / "haproxy" / "bluegreen"),
             proxy_url=f"http://127.0.0.1:{listen}",
             admin_socket=str(proc.admin_socket),

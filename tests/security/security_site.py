@@ -26,7 +26,7 @@ from console.core.config.load import load_config
 from console.core.fsutil import private_file_mode
 from console.core.redact import Redactor
 from console.core.store.store import Store
-from console.drivers.proxy.nginx.driver import NginxDriver
+from console.drivers.proxy import make_proxy
 from console.sandbox.nginx_proc import NginxProcess
 from tests.integration.proxy_helpers import free_ports, upstreams
 
@@ -204,7 +204,7 @@ def site_up(
             nginx.start()
             code, out = made.cli("proxy", "install", "--reload")
             assert code == 0, out
-            NginxDriver(load_config(str(config))).install("blue")
+            make_proxy(load_config(str(config))).install("blue")
             watchers = group_key == "watchers_group"
             store = Store.open(made.state, Redactor([planted]).redact if watchers else None)
             store.set_live("blue", None)

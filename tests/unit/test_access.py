@@ -12,7 +12,8 @@ import pytest
 
 from console.core.access import AccessDenied, apply_groups, group_id
 from console.core.config.load import ConfigError, parse_config
-from console.core.config.schema import Config, ProxyConfig
+from console.core.config.proxy import NginxProxyConfig
+from console.core.config.schema import Config
 from console.core.fsutil import atomic_write, open_private, private_file_mode, watchable_file_mode
 
 
@@ -45,7 +46,9 @@ def test_operators_group_is_applied_once(tmp_path: Path) -> None:
     state.mkdir(mode=0o700)
     atomic_write(state / "bluegreen.db", b"")
     config = Config(
-        state_dir=str(state), operators_group=group, proxy=ProxyConfig(include_dir=str(include))
+        state_dir=str(state),
+        operators_group=group,
+        proxy=NginxProxyConfig(include_dir=str(include)),
     )
     notes = apply_groups(config)
     assert any("2770" in note for note in notes) and any("bluegreen.db" in note for note in notes)
@@ -70,7 +73,7 @@ def test_watchers_group_opens_only_what_watchers_need(tmp_path: Path) -> None:
     config = Config(
         state_dir=str(state),
         watchers_group=group,
-        proxy=ProxyConfig(include_dir=str(tmp_path / "include")),
+        proxy=NginxProxyConfig(include_dir=str(tmp_path / "include")),
     )
     notes = apply_groups(config)
     assert _mode(state) == 0o2750 and any("2750" in note for note in notes)

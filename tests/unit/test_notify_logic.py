@@ -1,4 +1,4 @@
-"""The webhook notifier: rate limit, de-duplication, redaction, queue bounds (fakes: clock, transport)."""
+"""The webhook notifier: rate limit, de-duplication, redaction, queue bounds (all faked)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from console.core.config.load import ConfigError, parse_config
-from console.core.config.schema import Config, ProxyConfig, SlotConfig
+from console.core.config.proxy import NginxProxyConfig
+from console.core.config.schema import Config, SlotConfig
 from console.core.contracts.proxy import ProxyError, ReadBack, SwitchResult
 from console.core.installation import Installation
 from console.core.model import Actor, Canary, Color, Outcome, SlotState, SlotStatus
@@ -30,10 +31,10 @@ from console.drivers.proxy.nginx.render import (
     render_location_conf,
 )
 from console.drivers.proxy.nginx.routes import (
-    Routes,
     parse_canary_value,
     parse_persisted_canary,
 )
+from console.drivers.proxy.routes import Routes
 from console.wiring import open_console, open_installation
 
 PREVIEW = Routes(preview=True)
@@ -183,7 +184,7 @@ class FakeProxy:
 @pytest.fixture
 def inst(tmp_path: Path) -> Installation:
     slots = {"blue": SlotConfig("svc-blue", 1), "green": SlotConfig("svc-green", 2)}
-    config = Config(state_dir=str(tmp_path / "state"), slots=slots, proxy=ProxyConfig())
+    config = Config(state_dir=str(tmp_path / "state"), slots=slots, proxy=NginxProxyConfig())
     installation = open_installation(config)
     installation.__dict__["proxy"] = FakeProxy()
     installation.store.set_live("blue", None)

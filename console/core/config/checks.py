@@ -9,7 +9,6 @@ so no section module imports the whole `Config`.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,14 +18,11 @@ from console.core.config.coerce import ConfigError
 from console.core.config.parity import parity_problems
 from console.core.config.reset_guard import reset_guard_problems
 from console.core.config.resources import disk_problems, resource_problems
-from console.core.config.routes import route_problems
 from console.core.config.sources import url_template_problem
 from console.core.model import COLORS
 
 if TYPE_CHECKING:
     from console.core.config.schema import Config
-
-_UNIX_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 
 
 def lag_keys_without_catchup(config: Config, readiness_raw: object) -> list[str]:
@@ -50,10 +46,12 @@ def config_analysis_problems(config: Config) -> list[str]:
     problems = analysis_problems(analysis, config.switch.watch_seconds)
     if not analysis.enabled:
         return problems
-    if config.proxy.kind == "haproxy" and analysis.max_p99_ms + analysis.max_p99_ratio > 0:
+    percentiles = config.proxy.measures_latency_percentiles
+    if not percentiles and analysis.max_p99_ms + analysis.max_p99_ratio > 0:
         problems.append(
-            "analysis.max_p99_ms and max_p99_ratio need latency percentiles, which HAProxy's "
-            "stats do not give: set them to 0 and judge by analysis.max_error_rate"
+            "analysis.max_p99_ms and max_p99_ratio need latency percentiles, which "
+            f"{config.proxy.title}'s stats do not give: set them to 0 and judge by "
+            "analysis.max_error_rate"
         )
     return problems
 
@@ -95,9 +93,7 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
         )
     if not config.image.command and not config.image.repository:
         problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
-    if config.proxy.kind == "nginx" and not config.proxy.include_dir:
-        problems.append("proxy.include_dir is empty: name the directory bluegreen owns in nginx")
-    problems += _proxy_admin_problems(config) + route_problems(config.proxy)
+    problems += config.proxy.problems(config.admin_socket_path)
     problems += resource_problems(config.resources, config.image.cpus, config.image.memory)
     for color, slot in config.slots.items():
         problems += disk_problems(color, slot.disk_path, slot.disk_budget_bytes)
@@ -207,23 +203,6 @@ def _source_problems(config: Config) -> list[str]:
         problems.append(
             "[head] is set but there is no [candidate] to compare it with: add a [candidate] "
             "source, or remove [head] for a service that does not re-index"
-        )
-    return problems
-
-
-def _proxy_admin_problems(config: Config) -> list[str]:
-    problems: list[str] = []
-    if len(os.fsencode(config.admin_socket_path)) > _UNIX_PATH_MAX:
-        problems.append(
-            f"the proxy admin socket path {config.admin_socket_path} is longer than "
-            f"{_UNIX_PATH_MAX} bytes, which unix sockets cannot have: set proxy.admin_socket "
-            "to a shorter path in a directory bluegreen owns"
-        )
-    url = config.proxy.admin_url
-    if url and not re.fullmatch(r"http://[^/:]+:\d{1,5}/?", url):
-        problems.append(
-            f"proxy.admin_url '{url}' must look like http://127.0.0.1:8099 (or be empty to use "
-            "the unix socket)"
         )
     return problems
 

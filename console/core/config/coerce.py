@@ -135,18 +135,24 @@ def _tagged(
     own = {f.name for f in dataclasses.fields(chosen)}
     kept: dict[str, object] = {}
     for key, value in raw.items():
-        owner = next(
-            (m.kind for m in members if key in {f.name for f in dataclasses.fields(m)}), None
-        )
+        owner = next((m for m in members if key in {f.name for f in dataclasses.fields(m)}), None)
         if key in own or owner is None:
             kept[key] = value  # its own key, or a typo that build() explains with a did-you-mean
-        elif value not in ("", [], {}):
+        elif value not in ("", [], {}) and value != _default(owner, key):
             raise ConfigError(
-                f"{key_path}.{key} belongs to kind = {owner!r}, not {kind!r}: remove it or "
-                f"set {key_path}.kind = {owner!r}."
+                f"{key_path}.{key} belongs to kind = {owner.kind!r}, not {kind!r}: remove it or "
+                f"set {key_path}.kind = {owner.kind!r}."
             )
-        # else: another kind's key left empty (a template listing every key): ignored
+        # else: another kind's key left empty or at its default (a template listing every key,
+        # as config.example.toml did before [proxy] was split by kind): ignored
     return build(chosen, kept, key_path, secrets)
+
+
+def _default(member: type[Any], key: str) -> object:
+    found = next(f for f in dataclasses.fields(member) if f.name == key)
+    if found.default_factory is not dataclasses.MISSING:
+        return found.default_factory()
+    return found.default
 
 
 def coerce(hint: Any, value: object, key_path: str, secrets: SecretResolver) -> Any:

@@ -8,32 +8,22 @@ or a space there would break the file or, worse, change its meaning.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from console.core.config.schema import ProxyConfig
 
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 _COOKIE_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")  # an nginx variable name: no dashes
 
 
-def route_problems(proxy: ProxyConfig) -> list[str]:
+def route_problems(preview_header: str, preview_cookie: str, canary_cookie: str) -> list[str]:
     problems: list[str] = []
-    if not _HEADER_NAME.match(proxy.preview_header):
+    if not _HEADER_NAME.match(preview_header):
         problems.append(
-            f"proxy.preview_header {proxy.preview_header!r} is not a plain header name: use "
+            f"proxy.preview_header {preview_header!r} is not a plain header name: use "
             "letters, digits and dashes, e.g. X-Bluegreen-Preview"
         )
-    for key in ("preview_cookie", "canary_cookie"):
-        value = getattr(proxy, key)
+    for key, value in (("preview_cookie", preview_cookie), ("canary_cookie", canary_cookie)):
         if not _COOKIE_NAME.match(value):
             problems.append(
                 f"proxy.{key} {value!r} is not a cookie name nginx can read: use letters, "
                 "digits and underscores, e.g. bluegreen_preview"
             )
     return problems
-
-
-def nginx_header_variable(header: str) -> str:
-    """`X-Bluegreen-Preview` → `http_x_bluegreen_preview` (nginx's name for a request header)."""
-    return "http_" + header.lower().replace("-", "_")

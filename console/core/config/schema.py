@@ -9,11 +9,11 @@ this module back: each checks its own keys, and the checks that span sections li
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from console.core.config.analysis import AnalysisConfig
 from console.core.config.parity import ParityCheck
+from console.core.config.proxy import NginxProxyConfig, ProxyConfig
 from console.core.config.resources import ResourcesConfig
 from console.core.config.sources import (
     DEFAULT_HEAD_QUERY,
@@ -24,9 +24,6 @@ from console.core.config.sources import (
     SqlSource,
 )
 from console.core.model import Color
-
-HAPROXY_DEFAULT_SOCKET = "/run/haproxy/admin.sock"
-NGINX_ADMIN_SOCKET = "nginx-admin.sock"  # in the state dir, which bluegreen owns
 
 
 @dataclass(frozen=True)
@@ -100,30 +97,6 @@ class ReadinessConfig:
 
 
 @dataclass(frozen=True)
-class ProxyConfig:
-    kind: Literal["nginx", "haproxy"] = "nginx"
-    mode: Literal["live", "reload"] = "live"
-    include_dir: str = "/etc/nginx/bluegreen"
-    proxy_url: str = "http://127.0.0.1:80"
-    probe_path: str = "/health"
-    # nginx live mode, opt-in only: a TCP admin endpoint (e.g. "http://127.0.0.1:8099") that
-    # requires the generated token. "" = the unix socket only (the default).
-    admin_url: str = ""
-    test_command: list[str] = field(default_factory=lambda: ["nginx", "-t"])
-    reload_command: list[str] = field(default_factory=lambda: ["nginx", "-s", "reload"])
-    verify_timeout_seconds: float = 10.0
-    # nginx live mode: the admin endpoint's unix socket ("" = state_dir/nginx-admin.sock);
-    # haproxy: the runtime API socket ("" = /run/haproxy/admin.sock).
-    admin_socket: str = ""
-    backend: str = "bluegreen"  # haproxy backend holding servers named blue and green
-    # Preview and canary routes (console/core/config/routes.py checks them): off by default.
-    preview: bool = False  # a request naming a colour in this header or cookie goes there
-    preview_header: str = "X-Bluegreen-Preview"
-    preview_cookie: str = "bluegreen_preview"
-    canary_cookie: str = "bluegreen_canary"  # the canary hashes it (else the client address)
-
-
-@dataclass(frozen=True)
 class SwitchConfig:
     policy: Literal["confirm", "auto", "never"] = "confirm"
     watch_seconds: float = 300.0  # post-switch window watched for automatic rollback
@@ -181,7 +154,7 @@ class Config:
     candidate: SourceSpec = field(default_factory=NoSource)
     slots: dict[str, SlotConfig] = field(default_factory=dict)
     readiness: ReadinessConfig = field(default_factory=ReadinessConfig)
-    proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    proxy: ProxyConfig = field(default_factory=NginxProxyConfig)  # a union tagged by `kind`
     switch: SwitchConfig = field(default_factory=SwitchConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
@@ -198,14 +171,8 @@ class Config:
 
     @property
     def admin_socket_path(self) -> str:
-        """The proxy's admin socket, with the per-kind default filled in."""
-        if self.proxy.admin_socket:
-            return self.proxy.admin_socket
-        if self.proxy.kind == "haproxy":
-            return HAPROXY_DEFAULT_SOCKET
-        if self.watchers_group:  # watchers may enter the state dir; nginx makes its socket 0666
-            return str(Path(self.state_dir) / "admin" / NGINX_ADMIN_SOCKET)
-        return str(Path(self.state_dir) / NGINX_ADMIN_SOCKET)
+        """The proxy's admin socket, with its kind's default filled in."""
+        return self.proxy.admin_socket_path(self.state_dir, bool(self.watchers_group))
 
     @property
     def head_db_url(self) -> str:

@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 
-
 class Store(HistoryRecords, SeriesRecords):
     """The state database; safe to share between threads. Open with `Store.open(state_dir)`, or
     `Store.open_read_only(state_dir)` to watch.

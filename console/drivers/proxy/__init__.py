@@ -1,8 +1,10 @@
-"""The table of proxy drivers: `[proxy] kind` → the class that implements `ProxyDriver`.
+"""The table of proxy drivers: `[proxy]`'s `driver_key` → the class that implements `ProxyDriver`.
 
-Adding a proxy is one module with one class and one entry here. The contract itself (the Protocol,
-`ProxyError`, `SwitchResult`, `ReadBack`) lives in `console.core.contracts.proxy` so that the drivers
-and the core import it without importing this table (no import circle).
+Each row is one way of driving a proxy: nginx in live mode, nginx in reload mode, HAProxy. The
+config kind names its row (console/core/config/proxy.py: `driver_key`), so adding a proxy is one
+config dataclass, one module with one class and one entry here. The contract itself (the
+Protocol, `ProxyError`, `SwitchResult`, `ReadBack`) lives in `console.core.contracts.proxy` so that
+the drivers and the core import it without importing this table (no import circle).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from console.core.contracts.proxy import (
 )
 from console.drivers.proxy.command import run_command
 from console.drivers.proxy.haproxy.driver import HaproxyDriver
-from console.drivers.proxy.nginx.driver import NginxDriver
+from console.drivers.proxy.nginx.live import NginxLiveDriver
+from console.drivers.proxy.nginx.reload import NginxReloadDriver
 
 DRIVERS: dict[str, Callable[[Config], ProxyDriver]] = {
-    "nginx": NginxDriver,  # live (Lua) and reload modes, from [proxy] mode
-    "haproxy": HaproxyDriver,
+    "nginx-live": NginxLiveDriver,  # a Lua shared dict, no reload
+    "nginx-reload": NginxReloadDriver,  # rewrite, `nginx -t`, reload
+    "haproxy": HaproxyDriver,  # the runtime API
 }
 
 __all__ = [
@@ -39,5 +43,5 @@ __all__ = [
 
 
 def make_proxy(config: Config) -> ProxyDriver:
-    """The driver for `[proxy] kind`/`mode`."""
-    return DRIVERS[config.proxy.kind](config)
+    """The driver for `[proxy]` (its kind, and nginx's mode)."""
+    return DRIVERS[config.proxy.driver_key](config)

@@ -17,6 +17,7 @@ import socket
 import time
 from pathlib import Path
 
+from console.core.config.proxy import HaproxyProxyConfig
 from console.core.config.schema import Config
 from console.core.contracts.proxy import (
     COLOR_HEADER,
@@ -41,12 +42,12 @@ from console.drivers.proxy.haproxy.routes import (
     set_map_command,
 )
 from console.drivers.proxy.haproxy.traffic import NO_PERCENTILES_NOTE, STAT_COMMAND, parse_show_stat
-from console.drivers.proxy.nginx.routes import NO_ROUTES, Routes
 from console.drivers.proxy.probe import wait_for_color
+from console.drivers.proxy.routes import NO_ROUTES, Routes
 
 STATE_FILE = "bluegreen-haproxy.state"
 BACKEND_FILE = "bluegreen-haproxy.cfg"
-_NGINX_TEST = ["nginx", "-t"]  # the [proxy] default, meaningless for HAProxy
+_NGINX_TEST = ["nginx", "-t"]  # nginx's default, kept from a template: meaningless here
 # srv_admin_state bits that keep new requests off a server: forced/inherited maint and drain,
 # resolution and hostname maint. 0x04 only records `disabled` in the config file.
 _NOT_ROUTABLE = 0x01 | 0x02 | 0x08 | 0x10 | 0x20 | 0x40
@@ -114,20 +115,22 @@ class HaproxyDriver:
     """`ProxyDriver` for HAProxy's runtime API."""
 
     def __init__(self, config: Config) -> None:
-        self._proxy = config.proxy
+        if not isinstance(config.proxy, HaproxyProxyConfig):
+            raise ProxyError(
+                f'The HAProxy driver was given [proxy] kind = "{config.proxy.kind}": set '
+                'kind = "haproxy".'
+            )
+        proxy = self._proxy = config.proxy
         self.name = "haproxy (runtime API)"
-        self.backend = config.proxy.backend
+        self.backend = proxy.backend
         self.socket_path = config.admin_socket_path
-        self.state_path = Path(config.proxy.include_dir) / STATE_FILE
-        self.backend_path = Path(config.proxy.include_dir) / BACKEND_FILE
+        self.state_path = Path(proxy.include_dir) / STATE_FILE
+        self.backend_path = Path(proxy.include_dir) / BACKEND_FILE
         self.blue_port = config.slot("blue").host_port
         self.green_port = config.slot("green").host_port
-        self._probe_url = config.proxy.proxy_url.rstrip("/") + config.proxy.probe_path
-        proxy = config.proxy
-        self.routes = Routes(
-            proxy.preview, proxy.preview_header, proxy.preview_cookie, proxy.canary_cookie
-        )
-        self.map_path = Path(config.proxy.include_dir).absolute() / MAP_FILE
+        self._probe_url = proxy.proxy_url.rstrip("/") + proxy.probe_path
+        self.routes = Routes.of(proxy)
+        self.map_path = Path(proxy.include_dir).absolute() / MAP_FILE
 
     def _render(self, live: Color | None) -> str:
         return render_backend(

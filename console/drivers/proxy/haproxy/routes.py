@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from console.core.model import COLORS, Canary
-from console.drivers.proxy.nginx.routes import Routes
+from console.drivers.proxy.routes import Routes
 
 MAP_FILE = "bluegreen-haproxy-routes.map"
 _SHOW_MAP_LINE = re.compile(r"^0x[0-9a-f]+ (color|percent) (\S+)$", re.MULTILINE)

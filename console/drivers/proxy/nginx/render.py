@@ -22,9 +22,7 @@ from console.core.contracts.proxy import COLOR_HEADER, NO_LIVE_TEXT, TOKEN_HEADE
 from console.core.model import Canary, Color
 from console.drivers.proxy.nginx.routes import (
     NO_CANARY,
-    NO_ROUTES,
     RELOAD_CANARY_HEADER,
-    Routes,
     canary_location,
     marker_suffix,
     picks_per_request,
@@ -43,6 +41,7 @@ from console.drivers.proxy.nginx.traffic import (
     pick_and_open,
     traffic_location,
 )
+from console.drivers.proxy.routes import NO_ROUTES, Routes
 
 HTTP_FILE = "bluegreen-http.conf"
 LOCATION_FILE = "bluegreen-location.conf"

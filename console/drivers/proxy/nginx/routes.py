@@ -16,10 +16,9 @@ the same choice as `map`s and a `split_clients` over per-colour upstreams, appli
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from console.core.config.routes import nginx_header_variable
 from console.core.model import COLORS, Canary
+from console.drivers.proxy.routes import Routes
 
 CANARY_PATH = "/bluegreen/canary"
 NO_CANARY = "none"
@@ -32,17 +31,9 @@ RELOAD_CANARY_HEADER = f"add_header {CANARY_HEADER} $bluegreen_canary_seen alway
 _MARKER = re.compile(r"^# bluegreen live=\S+ mode=\S+ canary=(blue|green):(\d{1,2})\b", re.M)
 
 
-@dataclass(frozen=True, slots=True)
-class Routes:
-    """The `[proxy]` route keys the rendered files depend on."""
-
-    preview: bool = False
-    preview_header: str = "X-Bluegreen-Preview"
-    preview_cookie: str = "bluegreen_preview"
-    canary_cookie: str = "bluegreen_canary"
-
-
-NO_ROUTES = Routes()
+def nginx_header_variable(header: str) -> str:
+    """`X-Bluegreen-Preview` → `http_x_bluegreen_preview` (nginx's name for a request header)."""
+    return "http_" + header.lower().replace("-", "_")
 
 
 def canary_value(canary: Canary | None) -> str:

@@ -13,8 +13,8 @@ inside one worker, even across a reload), with a small admin server that serves 
 Without the module `nginx -t` rejects the Lua, and the driver renders reload mode without it.
 
 The counters live in their own `lua_shared_dict`, so they survive reloads and never compete with
-the live colour's dict for space. Keys are flat ("blue:req", "green:le100"); console/core/measures/traffic.py
-turns them into figures.
+the live colour's dict for space. Keys are flat ("blue:req", "green:le100");
+console/core/measures/traffic.py turns them into figures.
 """
 
 from __future__ import annotations
@@ -71,6 +71,23 @@ def lua_unavailable(error: str) -> bool:
     return "unknown directive" in error and "lua" in error
 
 
+def _closed(variable: str) -> str:
+    """The log phase's start: the request (and a websocket) closed under the colour named by
+    `variable`; a request that went to no colour is not counted."""
+    return (
+        "log_by_lua_block {\n"
+        f"    local live = ngx.var.{variable}\n"
+        '    if live ~= "blue" and live ~= "green" then\n'
+        "        return\n"
+        "    end\n"
+        "    local t = ngx.shared.bluegreen_traffic\n"
+        '    t:incr(live .. ":open", -1, 0)\n'
+        "    if ngx.var.http_upgrade then\n"
+        '        t:incr(live .. ":ws", -1, 0)\n'
+        "    end\n"
+    )
+
+
 def count_on_log(variable: str) -> str:
     """The log-phase counting, reading the colour the request was counted open under."""
     return COUNT_ON_LOG.replace("ngx.var.bluegreen_live", f"ngx.var.{variable}", 1)
@@ -78,16 +95,7 @@ def count_on_log(variable: str) -> str:
 
 COUNT_ON_LOG = (
     "# Per-colour counters, once per request when it ends (see bluegreen's nginx_traffic.py).\n"
-    "log_by_lua_block {\n"
-    "    local live = ngx.var.bluegreen_live\n"
-    '    if live ~= "blue" and live ~= "green" then\n'
-    "        return\n"
-    "    end\n"
-    "    local t = ngx.shared.bluegreen_traffic\n"
-    '    t:incr(live .. ":open", -1, 0)\n'
-    "    if ngx.var.http_upgrade then\n"
-    '        t:incr(live .. ":ws", -1, 0)\n'
-    "    end\n"
+    f"{_closed('bluegreen_live')}"
     '    t:incr(live .. ":req", 1, 0)\n'
     "    -- The lists hold one entry per upstream tried: the last is what the client got.\n"
     '    local status = tonumber(string.match(ngx.var.upstream_status or "", "(%d+)%D*$"))\n'
@@ -164,16 +172,7 @@ def count_on_log_batched(variable: str = "bluegreen_live") -> str:
     0.1 s behind; a worker that exits loses at most that batch."""
     return (
         "# Per-colour counters, summed per worker and flushed to the dict every 0.1 s.\n"
-        "log_by_lua_block {\n"
-        f"    local live = ngx.var.{variable}\n"
-        '    if live ~= "blue" and live ~= "green" then\n'
-        "        return\n"
-        "    end\n"
-        "    local t = ngx.shared.bluegreen_traffic\n"
-        '    t:incr(live .. ":open", -1, 0)\n'
-        "    if ngx.var.http_upgrade then\n"
-        '        t:incr(live .. ":ws", -1, 0)\n'
-        "    end\n"
+        f"{_closed(variable)}"
         "    local batch = package.loaded.bluegreen_batch\n"
         "    if not batch then\n"
         f"        batch = {{ counts = {{}}, pending = false, bounds = {{ {_BOUNDS} }} }}\n"
