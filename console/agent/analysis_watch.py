@@ -14,31 +14,35 @@ canary is judged the same way on its own traffic and aborted on a breach (canary
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from console.agent.analysis_base import AnalysisParts, Polls, TrafficAnalysis
 from console.agent.canary_analysis import CanaryAnalysis
 from console.agent.samplers import Sampler
-from console.core.gate.analysis import Tally, Verdict, evaluate, figures_text, pre_switch_condition
-from console.core.installation import Installation
+from console.agent.slot_compose import TickInputs
+from console.core.gate.analysis import Tally, evaluate, figures_text, pre_switch_condition
 from console.core.lock import LockHeld
 from console.core.measures.traffic import TrafficFigures, TrafficSnapshot, TrafficWindow
 from console.core.model import (
-    Actor,
     Color,
     Condition,
     EventLevel,
+    OperationEvent,
     Outcome,
     Phase,
     SlotState,
     SlotStatus,
     other,
 )
-from console.core.ops.switching import rollback_locked
+
+# Rolls back for the reason given; the caller already holds the operator lock
+# (`switching.rollback_locked`, bound to the installation and the agent by the agent loop).
+RollBack = Callable[[str], Iterable[OperationEvent]]
 
 
-@dataclass
-class _Watched:
+@dataclass(kw_only=True)
+class _Watched(Polls):
     """One post-switch watch being analysed."""
 
     color: Color
@@ -46,26 +50,22 @@ class _Watched:
     deployment_id: int | None
     version: str
     baseline: TrafficFigures | None
-    window: TrafficWindow
-    next_poll: float
-    tally: Tally
-    last: Verdict | None = None
-    rolled_back: bool = False
 
 
-class AnalysisWatch:
+class AnalysisWatch(TrafficAnalysis):
     def __init__(
         self,
-        inst: Installation,
+        parts: AnalysisParts,
         traffic: Sampler[TrafficSnapshot | None],
-        actor: Actor,
-        log: Callable[[str], None],
+        rollback: RollBack,
+        canary: CanaryAnalysis,
+        tick_seconds: float,
     ) -> None:
-        self.inst = inst
-        self.config = inst.config.analysis
+        super().__init__(parts)
         self.traffic = traffic
-        self.actor = actor
-        self.log = log
+        self.rollback = rollback
+        self.canary = canary  # a running canary is judged too
+        self.tick_seconds = tick_seconds  # readiness.sample_interval_seconds
         self.window = TrafficWindow(seconds=self.config.window_seconds)
         self.last_snapshot: TrafficSnapshot | None = None
         # The live colour's figures at the last tick no switch was being watched: the baseline a
@@ -73,7 +73,6 @@ class AnalysisWatch:
         self.live_figures: tuple[Color, TrafficFigures | None] | None = None
         self.pre: dict[Color, Condition] = {}
         self.watched: _Watched | None = None
-        self.canary = CanaryAnalysis(inst, actor, log)  # a running canary is judged too
 
     # ── each tick, before the colours are composed ──
     def observe(self, now: float, live: Color | None) -> None:
@@ -87,7 +86,7 @@ class AnalysisWatch:
             if self.watched is not None:
                 self.watched.window.add(snapshot)
             self.last_snapshot = snapshot
-        watch = self.inst.store.watch()
+        watch = self.store.watch()
         if live is not None and (watch is None or watch[0] != live):
             self.live_figures = (live, self.window.figures(live))
         self.pre.clear()
@@ -101,20 +100,14 @@ class AnalysisWatch:
             )
             self.pre[idle] = pre_switch_condition(verdict)
 
-    def _figures(self, window: TrafficWindow, color: Color) -> TrafficFigures | None:
-        """The colour's figures; a colour the proxy has never counted, in a window that has
-        readings, served nothing (said as "0 requests", not as missing figures)."""
-        figures = window.figures(color)
-        if figures is None and window.figures(other(color)) is not None:
-            return TrafficFigures(rps=0.0, window_seconds=self.config.window_seconds)
-        return figures
-
-    def gate(self, status: SlotStatus, live: Color | None) -> SlotStatus:
-        """With `pre_switch`, the idle colour is ready only once its own traffic passes."""
+    def gate(self, status: SlotStatus, tick: TickInputs) -> SlotStatus:
+        """With `pre_switch`, the idle colour is ready only once its own traffic passes (the last
+        step of a colour's composition: it judges the status the other steps made)."""
+        live = tick.live
         condition = self.pre.get(status.color)
         if condition is None or status.color == live or status.container_state != "running":
             return status
-        deployment = self.inst.store.active_deployment(status.color)
+        deployment = self.store.active_deployment(status.color)
         if deployment is None or deployment.id != status.deployment_id:
             return status  # no deployment of ours, or an older container still answers
         if Phase.LIVE in deployment.phases:
@@ -141,7 +134,7 @@ class AnalysisWatch:
         if not self.config.enabled:
             return
         self.canary.tick(now, self.last_snapshot, self._error(now))
-        store = self.inst.store
+        store = self.store
         watch = store.watch()
         live = store.live()
         if watch is None or watch[0] != live:
@@ -153,8 +146,8 @@ class AnalysisWatch:
         assert watched is not None
         # A poll due before the next tick runs on this one: polls keep their interval on average
         # instead of slipping a whole tick whenever a tick lands just before one is due.
-        slack = 0.5 * self.inst.config.readiness.sample_interval_seconds
-        if watched.rolled_back or now < watched.next_poll - slack:
+        slack = 0.5 * self.tick_seconds
+        if watched.acted or now < watched.next_poll - slack:
             return
         if watched.tally.exhausted:
             self._roll_back(watched)  # postponed by a held lock last time: try again
@@ -180,7 +173,7 @@ class AnalysisWatch:
             self._roll_back(watched)
 
     def _start(self, now: float, color: Color, until: float) -> None:
-        store = self.inst.store
+        store = self.store
         deployment = store.active_deployment(color) or store.latest_deployment(color)
         baseline = None
         if self.live_figures is not None and self.live_figures[0] != color:
@@ -194,12 +187,12 @@ class AnalysisWatch:
             window.add(self.last_snapshot)
             started = max(switched_at, self.last_snapshot.at)
         self.watched = _Watched(
-            color,
-            until,
-            deployment.id if deployment else None,
-            deployment.version if deployment else "unknown version",
-            baseline,
-            window,
+            color=color,
+            until=until,
+            deployment_id=deployment.id if deployment else None,
+            version=deployment.version if deployment else "unknown version",
+            baseline=baseline,
+            window=window,
             next_poll=started + self.config.interval_seconds,
             tally=Tally(self.config.failure_limit),
         )
@@ -216,10 +209,10 @@ class AnalysisWatch:
 
     def _finish(self) -> None:
         watched, self.watched = self.watched, None
-        if watched is None or watched.rolled_back:
+        if watched is None or watched.acted:
             return
         tally = watched.tally
-        self.inst.store.record_event(
+        self.store.record_event(
             "analysis",
             f"Analysis of {watched.color} ended: {tally.polls} polls, {tally.failures} failed, "
             f"{tally.inconclusive} inconclusive.",
@@ -230,18 +223,18 @@ class AnalysisWatch:
         )
 
     def _roll_back(self, watched: _Watched) -> None:
-        store, service = self.inst.store, self.inst.config.service
+        store, service = self.store, self.service
         figures = watched.last.text if watched.last else ""
         what = f"{watched.color} ({watched.version}) failed its traffic analysis"
-        if not self.inst.config.switch.auto_rollback:
-            watched.rolled_back = True  # said once; nothing more to do in this watch
+        if not self.auto_rollback:
+            watched.acted = True  # said once; nothing more to do in this watch
             text = f"{what} ({watched.tally.text}: {figures}) — switch.auto_rollback is off."
             store.record_event("analysis", text, "error", str(self.actor), watched.color)
-            self.inst.notifier.send("failure", f"{service}: {text}", "error")
+            self.notifier.send("failure", f"{service}: {text}", "error")
             return
         reason = f"{what}: {watched.tally.text}; last {figures}"
         try:
-            with self.inst.lock.acquire("automatic rollback (traffic analysis)", self.actor):
+            with self.lock.acquire("automatic rollback (traffic analysis)", self.actor):
                 store.record_event(
                     "analysis",
                     f"Rolling back: {reason}",
@@ -250,15 +243,15 @@ class AnalysisWatch:
                     watched.color,
                     watched.deployment_id,
                 )
-                self.inst.notifier.send("failure", f"{service}: rolling back: {reason}", "error")
+                self.notifier.send("failure", f"{service}: rolling back: {reason}", "error")
                 outcome: Outcome | None = None
-                for event in rollback_locked(self.inst, self.actor, reason):
+                for event in self.rollback(reason):
                     self.log(f"analysis rollback: {event.text}")
                     outcome = event if isinstance(event, Outcome) else outcome
         except LockHeld as exc:
             self.log(f"analysis rollback postponed: {exc}")
             return
-        watched.rolled_back = True
+        watched.acted = True
         if outcome is not None and not outcome.ok:
             store.record_event("analysis", outcome.text, "error", str(self.actor), watched.color)
         elif watched.deployment_id is not None:

@@ -15,16 +15,16 @@ skipped; the next tick after it ends decides.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from console.agent.samplers import Sampler
 from console.core import timeouts
-from console.core.gate.readiness import STALE_AFTER_INTERVALS
-from console.core.installation import Installation
-from console.core.lock import LockHeld
+from console.core.contracts.notifier import Notifier
+from console.core.contracts.proxy import ProxyDriver, ReadBack
+from console.core.lock import LockHeld, OperatorLock
 from console.core.model import Actor, Color
-from console.core.ops.canary_reconcile import canary_in_step
-from console.core.ops.reconcile import reconcile_live
+from console.core.ops.reconcile import Drift
+from console.core.store.store import Store
 
 
 class ProxySilent(Exception):
@@ -34,12 +34,34 @@ class ProxySilent(Exception):
 class LiveColourWatch:
     """Owns the proxy sampler; `request()` each tick, `published()` for the store."""
 
-    def __init__(self, inst: Installation, actor: Actor, log: Callable[[str], None]) -> None:
-        self.inst = inst
+    def __init__(
+        self,
+        proxy: ProxyDriver,
+        store: Store,
+        lock: OperatorLock,
+        notifier: Notifier,
+        *,
+        canary_in_step: Callable[[ReadBack], bool],
+        reconcile: Callable[[], Iterable[Drift]],
+        service: str,
+        stale_after: float,
+        actor: Actor,
+        log: Callable[[str], None],
+    ) -> None:
+        """The core's checks, bound to the installation by the agent loop: `canary_in_step`
+        (console/core/ops/canary_reconcile.py) says whether the store and the file agree with the
+        canary the proxy answered; `reconcile` is `reconcile_live(changed_outside=True)`, run
+        under the lock."""
+        self.proxy = proxy
+        self.store = store
+        self.lock = lock
+        self.notifier = notifier
+        self.canary_in_step = canary_in_step
+        self.reconcile = reconcile
+        self.service = service
         self.actor = actor
         self.log = log
         self.fixes = 0  # drifts fixed since the agent started (for tests and the log)
-        stale_after = STALE_AFTER_INTERVALS * inst.config.readiness.sample_interval_seconds
         self.sampler: Sampler[Color | None] = Sampler(
             "proxy", "the proxy", self._observe, stale_after=stale_after
         )
@@ -49,7 +71,7 @@ class LiveColourWatch:
 
     # ── on the sampler's thread ──
     def _observe(self) -> Color | None:
-        proxy = self.inst.proxy
+        proxy = self.proxy
         seen = proxy.read_back()
         if not seen.answered:
             raise ProxySilent(
@@ -57,20 +79,20 @@ class LiveColourWatch:
                 f"{timeouts.seconds_text(timeouts.PROXY_READ_BACK_SECONDS)} s."
             )
         running = seen.color
-        stored = self.inst.store.live()
+        stored = self.store.live()
         # Nothing live (yet) on either side is settled by the first switch or the agent's
         # start-up reconcile, not here.
         if running is None or stored is None:
             return running
-        if running != stored or proxy.persisted() != running or not canary_in_step(self.inst, seen):
+        if running != stored or proxy.persisted() != running or not self.canary_in_step(seen):
             self._fix(running, stored)
         return running
 
     def _fix(self, seen: Color, stored: Color) -> None:
         try:
-            with self.inst.lock.acquire("reconcile the live colour", self.actor):
+            with self.lock.acquire("reconcile the live colour", self.actor):
                 # Read again under the lock: what was seen may have been a switch in flight.
-                drifts = reconcile_live(self.inst, self.actor, changed_outside=True)
+                drifts = self.reconcile()
         except LockHeld as exc:
             self.log(f"proxy routes to {seen}, store says {stored}; not fixed now: {exc}")
             return
@@ -83,4 +105,4 @@ class LiveColourWatch:
             self.fixes += 1
             text = f"{drift.what} — {drift.fixed}."
             self.log(f"drift: {text}")
-            self.inst.notifier.send("drift", f"{self.inst.config.service}: {text}", "warning")
+            self.notifier.send("drift", f"{self.service}: {text}", "warning")

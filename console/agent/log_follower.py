@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from console.core.contracts.progress import ProgressSource
-from console.core.redact import sanitize_log_line
+from console.core.contracts.runtime import Runtime
+from console.core.redact import Redactor, sanitize_log_line
 from console.drivers.checks import LogPatternWatcher
-
-if TYPE_CHECKING:
-    from console.core.installation import Installation
 
 _ERROR_WORDS = ("ERROR", "error", "panic", "FATAL", "Traceback")
 
@@ -26,12 +24,16 @@ class LogFollower:
 
     def __init__(
         self,
-        inst: Installation,
+        runtime: Callable[[], Runtime],
+        redactor: Redactor,
         container: str,
         pattern: str,
         progress: ProgressSource | None = None,
     ) -> None:
-        self.inst = inst
+        # The container engine, asked on the thread: an engine that cannot be opened is retried
+        # like one that dropped the stream.
+        self.runtime = runtime
+        self.redactor = redactor
         self.container = container
         self.pattern = LogPatternWatcher(pattern) if pattern else None
         # A `kind = "log"` progress source reads the same stream: logs are followed once.
@@ -44,8 +46,9 @@ class LogFollower:
     def _run(self) -> None:
         while not self.stop_event.is_set():
             try:
-                for raw in self.inst.runtime.follow_logs(self.container, self.stop_event, tail=200):
-                    line = sanitize_log_line(raw, self.inst.redactor)
+                logs = self.runtime().follow_logs(self.container, self.stop_event, tail=200)
+                for raw in logs:
+                    line = sanitize_log_line(raw, self.redactor)
                     self.recent.append(line)
                     if self.pattern is not None:
                         self.pattern.feed(line)

@@ -15,42 +15,46 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from functools import partial
 from types import FrameType
 from typing import Any
 
+from console.agent.analysis_base import AnalysisParts
 from console.agent.analysis_watch import AnalysisWatch
+from console.agent.canary_analysis import CanaryAnalysis
+from console.agent.deployment_phases import DeploymentPhases
 from console.agent.live_colour import LiveColourWatch
 from console.agent.metrics import Published
 from console.agent.parity_watch import ParityWatch
+from console.agent.post_switch import PostSwitchWatch
 from console.agent.resource_alerts import ResourceAlerts
 from console.agent.retire import Retirement
 from console.agent.samplers import Sampler, sample_round
+from console.agent.slot_compose import (
+    Step,
+    TickInputs,
+    compose,
+    with_head_error,
+    with_head_reading,
+    with_parity,
+    with_traffic,
+)
 from console.agent.slot_watch import SlotWatch
 from console.agent.state_events import record_state_changes
 from console.agent.systemd import notify
 from console.agent.traffic_watch import TrafficWatch
+from console.core.contracts.runtime import Runtime
 from console.core.gate.readiness import STALE_AFTER_INTERVALS
 from console.core.installation import Installation
-from console.core.lock import LockHeld
-from console.core.model import (
-    COLORS,
-    Actor,
-    Color,
-    Outcome,
-    Phase,
-    Sample,
-    SlotState,
-    SlotStatus,
-    SwitchPolicy,
-    other,
-)
-from console.core.ops.reconcile import reconcile
+from console.core.measures.parity import ParitySampler
+from console.core.model import COLORS, Actor, Color, Sample, SlotStatus, other
+from console.core.ops.canary import abort_locked
+from console.core.ops.canary_reconcile import canary_in_step
+from console.core.ops.reconcile import reconcile, reconcile_live
 from console.core.ops.switching import rollback_locked, switch
 from console.drivers.progress import make_head_source
 
 AGENT_ACTOR = Actor("agent")
-_FAILED_TICKS_BEFORE_ROLLBACK = 3  # one bad health probe is noise; three in a row is a failure
 _PRUNE_EVERY_SECONDS = 600.0
 _SAMPLE_RETENTION_SECONDS = 24 * 3600.0
 # How long a tick waits for its readings: healthy parts answer in milliseconds; a hung one is left
@@ -59,31 +63,117 @@ _ROUND_BUDGET_SECONDS = 0.5
 
 
 class Agent:
+    """Opens the installation's parts and hands each watcher the ones it uses.
+
+    The store, the operator lock, the proxy and the notifier are opened here, when the agent is
+    built. The container engine and the parity comparison are handed out as `self._runtime` and
+    `self._parity`: asked for on the samplers' threads only, so one that is down when the agent
+    starts is that part's reading's error ("Docker unavailable: …"), never the agent's.
+    """
+
     def __init__(self, inst: Installation, log: Callable[[str], None] = print) -> None:
         self.inst = inst
         self.log = log
         self.stopping = threading.Event()
+        config = inst.config
+        stale_after = _stale_after(inst)
         # None: no catch-up, or each colour reports its own head (read in its SlotWatch).
-        self.head_source = make_head_source(inst.config)
+        self.head_source = make_head_source(config)
         self.head: Sampler[int | None] | None = None
         if self.head_source is not None:
             source = self.head_source
             self.head = Sampler(
-                "head", source.label, lambda: source.read().height, stale_after=_stale_after(inst)
+                "head", source.label, lambda: source.read().height, stale_after=stale_after
             )
-        self.watches = {color: SlotWatch(inst, color) for color in COLORS}
-        self.live_colour = LiveColourWatch(inst, AGENT_ACTOR, log)
-        self.traffic = TrafficWatch(inst, _stale_after(inst))
-        self.resource_alerts = ResourceAlerts(inst, str(AGENT_ACTOR))
-        self.retirement = Retirement(inst, AGENT_ACTOR, log)  # after the keep, once drained
-        self.parity = ParityWatch(inst)
-        self.analysis = AnalysisWatch(inst, self.traffic.sampler, AGENT_ACTOR, log)
+        self.watches = {
+            color: SlotWatch(config, color, self._runtime, inst.redactor) for color in COLORS
+        }
+        self.live_colour = LiveColourWatch(
+            inst.proxy,
+            inst.store,
+            inst.lock,
+            inst.notifier,
+            canary_in_step=partial(canary_in_step, inst),
+            reconcile=partial(reconcile_live, inst, AGENT_ACTOR, changed_outside=True),
+            service=config.service,
+            stale_after=stale_after,
+            actor=AGENT_ACTOR,
+            log=log,
+        )
+        self.traffic = TrafficWatch(inst.proxy.traffic, stale_after)
+        self.resource_alerts = ResourceAlerts(
+            config.resources,
+            inst.store,
+            inst.notifier,
+            alarm_after=config.notify.alarm_after_seconds,
+            service=config.service,
+            actor=str(AGENT_ACTOR),
+        )
+        self.retirement = Retirement(  # after the keep, once drained
+            config.switch,
+            inst.store,
+            inst.lock,
+            self._runtime,
+            {color: config.slot(color).container for color in COLORS},
+            AGENT_ACTOR,
+        )
+        self.parity = ParityWatch(
+            self._parity if config.parity else None, config.readiness.parity_interval_seconds
+        )
+        analysis = AnalysisParts(
+            config.analysis,
+            inst.store,
+            inst.lock,
+            inst.notifier,
+            auto_rollback=config.switch.auto_rollback,
+            service=config.service,
+            actor=AGENT_ACTOR,
+            log=log,
+        )
+        self.analysis = AnalysisWatch(
+            analysis,
+            self.traffic.sampler,
+            rollback=partial(rollback_locked, inst, AGENT_ACTOR),
+            canary=CanaryAnalysis(analysis, abort=partial(abort_locked, inst, AGENT_ACTOR)),
+            tick_seconds=config.readiness.sample_interval_seconds,
+        )
+        # A colour's status after its SlotWatch, step by step (console/agent/slot_compose.py):
+        # contention reads the traffic figures; the pre-switch gate judges the composed status.
+        self.compose_steps: tuple[Step, ...] = (
+            with_head_reading,
+            with_head_error,
+            with_traffic,
+            self.resource_alerts.annotate,  # a contention warning on the live colour
+            with_parity,
+            self.analysis.gate,  # [analysis] pre_switch on the idle colour
+        )
+        self.phases = DeploymentPhases(
+            config.notify,
+            inst.store,
+            inst.notifier,
+            partial(switch, inst, AGENT_ACTOR),
+            service=config.service,
+            actor=AGENT_ACTOR,
+            log=log,
+        )
+        self.post_switch = PostSwitchWatch(
+            inst.store,
+            inst.lock,
+            partial(rollback_locked, inst, AGENT_ACTOR),
+            auto_rollback=config.switch.auto_rollback,
+            actor=AGENT_ACTOR,
+            log=log,
+        )
         self.previous: dict[Color, SlotStatus] = {}
-        self.eta_warned: set[int] = set()
-        self.live_bad_ticks = 0
         self.last_prune = 0.0
         self.published = Published()  # what the exporter reads (console/agent/metrics.py)
         self.metrics_listen = ""  # "HOST:PORT" serves Prometheus metrics while this agent runs
+
+    def _runtime(self) -> Runtime:
+        return self.inst.runtime
+
+    def _parity(self) -> ParitySampler | None:
+        return self.inst.parity
 
     # ── lifecycle ──
     def run(self) -> int:
@@ -125,16 +215,7 @@ class Agent:
             if exporter is not None:
                 exporter.shutdown()
                 exporter.server_close()
-            for watch in self.watches.values():
-                watch.close()
-            self.live_colour.close()
-            self.traffic.close()
-            self.resource_alerts.close()
-            self.parity.close()
-            if self.head is not None:
-                self.head.close()
-            if self.head_source is not None:
-                self.head_source.close()
+            self.close()
             self.inst.store.record_event("agent", "Agent stopped.", "info", str(AGENT_ACTOR))
             self.inst.agent_lease.release()
         return 0
@@ -156,6 +237,19 @@ class Agent:
 
     def stop(self, *_: object) -> None:
         self.stopping.set()
+
+    def close(self) -> None:
+        """Stop every sampler thread and write the resource peaks not written yet."""
+        for watch in self.watches.values():
+            watch.close()
+        self.live_colour.close()
+        self.traffic.close()
+        self.resource_alerts.close()
+        self.parity.close()
+        if self.head is not None:
+            self.head.close()
+        if self.head_source is not None:
+            self.head_source.close()
 
     # ── one tick ──
     def sample(self) -> None:
@@ -185,36 +279,27 @@ class Agent:
         statuses: dict[Color, SlotStatus] = {}
         # The live colour first, so the candidate is compared with its height from this tick.
         for color in (live, other(live)) if live else COLORS:
-            deployment = store.active_deployment(color)
             watch = self.watches[color]
             watch.parity = self.parity.report()
-            status = watch.observe(now, head, live, live_sample, deployment)
+            status = watch.observe(now, head, live, live_sample, store.active_deployment(color))
             if color == live and status.height is not None and watch.last_sample is not None:
                 live_sample = Sample(watch.last_sample.at, status.head, status.height)
-            if self.head is not None:
-                status = replace(status, readings=(*status.readings, self.head.published()))
-            if head_error and status.reason is None and status.state != SlotState.EMPTY:
-                status = replace(status, reason=head_error)
-            status = replace(status, traffic=self.traffic.figures(color))
-            status = self.resource_alerts.annotate(color, status, live, self.previous)
-            status = replace(status, parity=watch.parity)
-            status = self.analysis.gate(status, live)
-            statuses[color] = status
-            store.put_slot_status(status)
-            if watch.new_sample and watch.last_sample is not None:
-                store.add_samples(color, [watch.last_sample])
-            if status.speed is not None or status.eta_seconds is not None:
-                store.add_metric(f"speed:{color}", status.speed or 0.0, now)
-                store.add_metric(
-                    f"eta:{color}",
-                    status.eta_seconds if status.eta_seconds is not None else -1.0,
-                    now,
-                )
+            tick = TickInputs(
+                live,
+                self.previous,
+                self.head.published() if self.head is not None else None,
+                head_error,
+                self.traffic.figures(color),
+                watch.parity,
+            )
+            statuses[color] = status = compose(status, tick, self.compose_steps)
+            self._publish(status, watch, now)
         record_state_changes(store, str(AGENT_ACTOR), self.previous, statuses)
         for color, status in statuses.items():
-            self._transitions(color, status, live)
+            before = self.previous.get(color)
+            self.phases.advance(color, status, live, before, self.watches[color].tracker)
         self.resource_alerts.after_tick(statuses, now)
-        self._post_switch_watch(now, statuses)
+        self.post_switch.tick(now, statuses, self.previous)
         self.analysis.post_switch(now)  # traffic analysis: console/agent/analysis_watch.py
         self.retirement.tick(now, statuses)
         self.previous = statuses
@@ -225,129 +310,19 @@ class Agent:
             store.prune_metrics(now - _SAMPLE_RETENTION_SECONDS)
             self.last_prune = now
 
-    # ── deployment phases, notifications and the switch policy ──
-    def _transitions(self, color: Color, status: SlotStatus, live: Color | None) -> None:
-        store, notify = self.inst.store, self.inst.notifier
-        deployment = store.active_deployment(color)
-        before = self.previous.get(color)
-        if deployment is None or deployment.phase == Phase.SWITCHING:
-            return
-        if status.deployment_id != deployment.id:
-            return  # an older container still answers for this colour: not this deployment's state
-        if live == color:
-            if deployment.phase != Phase.LIVE:  # adopted by reconcile, or switched by hand
-                store.set_phase(deployment.id, Phase.LIVE)
-            return
-        if Phase.LIVE in deployment.phases:
-            return  # once live, now kept for rollback: never a candidate for the policy again
-        service = self.inst.config.service
-        if status.state == SlotState.FAILED:
-            if before is None or before.state != SlotState.FAILED:
-                text = f"{color} ({deployment.version}) failed: {status.reason}"
-                store.record_event("failure", text, "error", str(AGENT_ACTOR), color, deployment.id)
-                notify.send("failure", f"{service}: {text}", "error")
-                if status.container_state != "running" or "restart" in (status.reason or ""):
-                    store.set_phase(deployment.id, Phase.FAILED, status.reason)
-            return
-        if deployment.phase == Phase.STARTING and status.height is not None:
-            store.set_phase(deployment.id, Phase.SYNCING)
-            store.set_deployment_fields(
-                deployment.id, start_height=status.height, target_height=status.head
+    def _publish(self, status: SlotStatus, watch: SlotWatch, now: float) -> None:
+        """The colour's status, its new height sample and its speed and ETA, to the store."""
+        store, color = self.inst.store, status.color
+        store.put_slot_status(status)
+        if watch.new_sample and watch.last_sample is not None:
+            store.add_samples(color, [watch.last_sample])
+        if status.speed is not None or status.eta_seconds is not None:
+            store.add_metric(f"speed:{color}", status.speed or 0.0, now)
+            store.add_metric(
+                f"eta:{color}",
+                status.eta_seconds if status.eta_seconds is not None else -1.0,
+                now,
             )
-            notify.send(
-                "deploy",
-                f"{service}: {color} ({deployment.version}) is indexing from "
-                f"{status.height}; target height {status.head}.",
-            )
-        if status.height is not None and status.state == SlotState.SYNCING:
-            for mark in self.watches[color].tracker.crossed_milestones(
-                self.inst.config.notify.every_blocks
-            ):
-                text = f"{color} ({deployment.version}) passed height {mark:,}."
-                store.record_event(
-                    "milestone", text, "info", str(AGENT_ACTOR), color, deployment.id
-                )
-                notify.send("milestone", f"{service}: {text}")
-        eta = status.eta_seconds
-        if (
-            eta is not None
-            and 0 < eta <= self.inst.config.notify.eta_warning_seconds
-            and deployment.id not in self.eta_warned
-            and status.state == SlotState.SYNCING
-        ):
-            self.eta_warned.add(deployment.id)
-            notify.send(
-                "eta",
-                f"{service}: {color} ({deployment.version}) catches up in about "
-                f"{eta / 60:.0f} min.",
-            )
-        if status.state == SlotState.READY and deployment.phase != Phase.READY:
-            store.set_phase(deployment.id, Phase.READY)
-            text = f"{color} ({deployment.version}) is ready: every readiness condition holds."
-            store.record_event("ready", text, "success", str(AGENT_ACTOR), color, deployment.id)
-            notify.send("ready", f"{service}: {text}")
-        if (
-            status.state == SlotState.READY
-            and deployment.policy == SwitchPolicy.AUTO
-            and live != color
-        ):
-            self._auto_switch(color)
-
-    def _auto_switch(self, color: Color) -> None:
-        try:
-            for event in switch(self.inst, AGENT_ACTOR):
-                if isinstance(event, Outcome):
-                    self.log(f"auto switch to {color}: {event.text}")
-        except LockHeld as exc:
-            self.log(f"auto switch to {color} postponed: {exc}")
-
-    # ── after a switch: watch the new colour and roll back if it fails ──
-    def _post_switch_watch(self, now: float, statuses: dict[Color, SlotStatus]) -> None:
-        watch = self.inst.store.watch()
-        if watch is None:
-            return
-        color, until = watch
-        live = self.inst.store.live()
-        if live != color or now > until:
-            if now > until and live == color:
-                self.inst.store.record_event(
-                    "watch",
-                    f"{color} passed its post-switch watch.",
-                    "success",
-                    str(AGENT_ACTOR),
-                    color,
-                )
-            self.inst.store.set_watch(color, 0.0)
-            self.live_bad_ticks = 0
-            return
-        status = statuses[color]
-        bad = (
-            status.container_state != "running"
-            or status.healthy is False
-            or (
-                status.restart_count > 0
-                and self.previous.get(color) is not None
-                and status.restart_count > self.previous[color].restart_count
-            )
-        )
-        self.live_bad_ticks = self.live_bad_ticks + 1 if bad else 0
-        if (
-            self.live_bad_ticks < _FAILED_TICKS_BEFORE_ROLLBACK
-            or not self.inst.config.switch.auto_rollback
-        ):
-            return
-        reason = (
-            f"{color} failed within its post-switch window: container "
-            f"{status.container_state}, health "
-            f"{'failing' if status.healthy is False else 'unknown'}."
-        )
-        try:
-            with self.inst.lock.acquire("automatic rollback", AGENT_ACTOR):
-                for event in rollback_locked(self.inst, AGENT_ACTOR, reason):
-                    self.log(f"auto rollback: {event.text}")
-        except LockHeld as exc:
-            self.log(f"auto rollback postponed: {exc}")
-        self.live_bad_ticks = 0
 
 
 def _stale_after(inst: Installation) -> float:

@@ -1,11 +1,12 @@
 """The exporter's traffic block: each colour's proxy counters, as Prometheus counters.
 
-The proxy counts (console/core/measures/traffic.py); Prometheus computes rates. So the raw counters of the
-agent's newest reading are exported as they are — requests, responses by status class, upstream
-time as a histogram from the proxy's latency buckets — and `rate()` over them is exact whatever
-the scrape interval. The window figures the console shows and the post-switch analysis decides on
-(req/s, 5xx share, p50/p99 over the agent's window) follow as gauges, so a dashboard can show the
-same numbers as `status`. A proxy restart resets its counters; Prometheus reads that as a reset.
+The proxy counts (console/core/measures/traffic.py); Prometheus computes rates. So the raw counters
+of the agent's newest reading are exported as they are — requests, responses by status class,
+upstream time as a histogram from the proxy's latency buckets — and `rate()` over them is exact
+whatever the scrape interval. The window figures the console shows and the post-switch analysis
+decides on (req/s, 5xx share, p50/p99 over the agent's window) follow as gauges, so a dashboard can
+show the same numbers as `status`. A proxy restart resets its counters; Prometheus reads that as a
+reset.
 """
 
 from __future__ import annotations

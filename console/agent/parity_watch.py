@@ -11,23 +11,26 @@ gate marks it stale when it gets old, and a switch never uses it: it samples aga
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from console.agent.samplers import Sampler
 from console.core.gate.readiness import STALE_AFTER_INTERVALS
-from console.core.installation import Installation
-from console.core.measures.parity import ParityReport
+from console.core.measures.parity import ParityReport, ParitySampler
 from console.core.model import COLORS, Color, SlotStatus
 
 
 class ParityWatch:
-    def __init__(self, inst: Installation) -> None:
-        self.inst = inst
-        self.interval = inst.config.readiness.parity_interval_seconds
+    def __init__(self, parity: Callable[[], ParitySampler | None] | None, interval: float) -> None:
+        """`parity` None: no [[parity]] configured. Else it gives the comparison (Installation's
+        cached `parity`), asked on the sampler's thread at its first run: one that cannot be
+        built is that sampler's error, never the agent's. `interval`:
+        readiness.parity_interval_seconds."""
+        self.parity = parity
+        self.interval = interval
         self.last_request = 0.0
         self.not_serving: dict[Color, str] = {}
         self.sampler: Sampler[ParityReport] | None = None
-        if inst.config.parity:
+        if parity is not None:
             self.sampler = Sampler(
                 "parity",
                 "the parity checks",
@@ -36,7 +39,8 @@ class ParityWatch:
             )
 
     def _run(self) -> ParityReport:
-        sampler = self.inst.parity
+        assert self.parity is not None
+        sampler = self.parity()
         assert sampler is not None
         return sampler.run(self.not_serving)
 

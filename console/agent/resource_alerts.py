@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
+from console.agent.slot_compose import TickInputs
+from console.core.config.resources import ResourcesConfig
+from console.core.contracts.notifier import Notifier
 from console.core.gate.disk import (
     ContentionBaseline,
     LiveReading,
@@ -29,40 +31,44 @@ from console.core.gate.disk import (
 from console.core.measures.resources import ResourceFigures, duration_text
 from console.core.model import COLORS, Color, SlotState, SlotStatus, other
 from console.core.store.resources import DeploymentResources, put_deployment_resources
-
-if TYPE_CHECKING:
-    from console.core.installation import Installation
+from console.core.store.store import Store
 
 _WRITE_EVERY_SECONDS = 30.0  # peaks are for planning: a write every half minute is plenty
 _SYNCING = (SlotState.STARTING, SlotState.SYNCING)
 
 
 class ResourceAlerts:
-    def __init__(self, inst: Installation, actor: str) -> None:
-        self.inst = inst
+    def __init__(
+        self,
+        config: ResourcesConfig,
+        store: Store,
+        notifier: Notifier,
+        *,
+        alarm_after: float,
+        service: str,
+        actor: str,
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.service = service
         self.actor = actor
-        self.enabled = inst.config.resources.stats
-        self.contention = inst.config.resources.contention_warning
+        self.enabled = config.stats
+        self.contention = config.contention_warning
         self.baselines = {color: ContentionBaseline() for color in COLORS}
         self.peaks: dict[int, DeploymentResources] = {}
         self._written: dict[int, tuple[float, DeploymentResources]] = {}
-        self.alarm_after = inst.config.notify.alarm_after_seconds
+        self.alarm_after = alarm_after  # [notify] alarm_after_seconds
         self._warned: set[tuple[Color, str]] = set()
         self._seen_since: dict[tuple[Color, str], float] = {}  # a warning's first tick in a row
         self._summarized: set[int] = set()
 
-    def annotate(
-        self,
-        color: Color,
-        status: SlotStatus,
-        live: Color | None,
-        previous: dict[Color, SlotStatus],
-    ) -> SlotStatus:
+    def annotate(self, status: SlotStatus, tick: TickInputs) -> SlotStatus:
         """The live colour's status with a contention warning when the candidate (as of the
         last tick: the live colour is composed first) is syncing and hurting it."""
-        if not (self.enabled and self.contention) or color != live:
+        color = status.color
+        if not (self.enabled and self.contention) or color != tick.live:
             return status
-        candidate = previous.get(other(color))
+        candidate = tick.previous.get(other(color))
         reading = LiveReading(
             status.traffic.p99_ms if status.traffic is not None else None,
             status.resources.cpu_percent if status.resources is not None else None,
@@ -97,7 +103,7 @@ class ResourceAlerts:
         self, color: Color, status: SlotStatus, figures: ResourceFigures | None, now: float
     ) -> None:
         warnings = figures.warnings if figures is not None else ()
-        store, service = self.inst.store, self.inst.config.service
+        store, service = self.store, self.service
         for kind in ("disk", "contention"):
             text = next((w for w in warnings if _kind(w) == kind), None)
             key = (color, kind)
@@ -109,7 +115,7 @@ class ResourceAlerts:
                     store.record_event(
                         "resources", cleared, "info", self.actor, color, status.deployment_id
                     )
-                    self.inst.notifier.send("resources", f"{service}: {cleared}")
+                    self.notifier.send("resources", f"{service}: {cleared}")
                 continue
             held = now - self._seen_since.setdefault(key, now)
             if key in self._warned or held < self.alarm_after:
@@ -120,7 +126,7 @@ class ResourceAlerts:
             store.record_event(
                 "resources", text, "warning", self.actor, color, status.deployment_id
             )
-            self.inst.notifier.send("resources", f"{service}: {text}", "warning")
+            self.notifier.send("resources", f"{service}: {text}", "warning")
 
     def _fold(self, deployment_id: int, figures: ResourceFigures) -> None:
         folded = self.peaks.get(deployment_id, DeploymentResources()).folded(figures)
@@ -131,7 +137,7 @@ class ResourceAlerts:
             self._write(deployment_id, folded, now)
 
     def _write(self, deployment_id: int, value: DeploymentResources, now: float) -> None:
-        put_deployment_resources(self.inst.store, deployment_id, value)
+        put_deployment_resources(self.store, deployment_id, value)
         self._written[deployment_id] = (now, value)
 
     def _summarize(self, color: Color, status: SlotStatus) -> None:
@@ -142,10 +148,8 @@ class ResourceAlerts:
         if not summary:
             return
         text = f"{color} ({status.version or '?'}) caught up using {summary}."
-        self.inst.store.record_event(
-            "resources", text, "info", self.actor, color, status.deployment_id
-        )
-        self.inst.notifier.send("resources", f"{self.inst.config.service}: {text}")
+        self.store.record_event("resources", text, "info", self.actor, color, status.deployment_id)
+        self.notifier.send("resources", f"{self.service}: {text}")
 
     def close(self) -> None:
         for deployment_id, peaks in self.peaks.items():

@@ -15,10 +15,14 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from console.agent.samplers import Sampler
+from console.core.config.resources import ResourcesConfig
+from console.core.config.schema import SlotConfig
+from console.core.contracts.runtime import Runtime
 from console.core.gate.disk import DiskOutlook, disk_warning
 from console.core.measures.resources import (
     CPU_HISTORY_POINTS,
@@ -33,7 +37,6 @@ from console.drivers.progress.sql import SqlProgress
 
 if TYPE_CHECKING:
     from console.core.contracts.runtime import ContainerInfo
-    from console.core.installation import Installation
     from console.core.model import Color
 
 _REOPEN_SECONDS = 2.0
@@ -41,11 +44,18 @@ DB_SIZE_QUERY = "SELECT pg_database_size(current_database())"
 
 
 class ResourceWatch:
-    def __init__(self, inst: Installation, color: Color, stale_after: float) -> None:
-        self.inst = inst
+    def __init__(
+        self,
+        color: Color,
+        slot: SlotConfig,
+        config: ResourcesConfig,
+        runtime: Callable[[], Runtime],
+        stale_after: float,
+    ) -> None:
         self.color = color
-        config = inst.config.resources
-        self.slot = inst.config.slot(color)
+        self.slot = slot
+        # The container engine, opened on first use: only a running container is streamed.
+        self.runtime = runtime
         self.enabled = config.stats
         self.stream: StatsStream | None = None
         self._container_id: str | None = None
@@ -109,7 +119,7 @@ class ResourceWatch:
         # new one, at most every few seconds.
         if ended and time.monotonic() - self._stream_started >= _REOPEN_SECONDS:
             self._stream_started = time.monotonic()
-            self.stream = StatsStream(self.inst.runtime, info.name)
+            self.stream = StatsStream(self.runtime(), info.name)
 
     def _take_db_size(self) -> None:
         if self.db_size is None:

@@ -10,12 +10,14 @@ count open requests (no traffic figures) retires by time alone, as before, and s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from console.core.installation import Installation
-from console.core.lock import LockHeld
+from console.core.config.schema import SwitchConfig
+from console.core.contracts.runtime import Runtime
+from console.core.lock import LockHeld, OperatorLock
 from console.core.model import Actor, Color, SlotStatus
+from console.core.store.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +51,24 @@ def decide(
 class Retirement:
     """Each tick: stop the previous colour when `decide` says so (under the operation lock)."""
 
-    def __init__(self, inst: Installation, actor: Actor, log: Callable[[str], None]) -> None:
-        self.inst = inst
+    def __init__(
+        self,
+        config: SwitchConfig,
+        store: Store,
+        lock: OperatorLock,
+        runtime: Callable[[], Runtime],
+        containers: Mapping[Color, str],
+        actor: Actor,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.lock = lock
+        self.runtime = runtime  # the container engine, opened on first use
+        self.containers = containers  # each colour's container name
         self.actor = actor
-        self.log = log
 
     def tick(self, now: float, statuses: dict[Color, SlotStatus]) -> None:
-        store, switch = self.inst.store, self.inst.config.switch
+        store, switch = self.store, self.config
         keep = switch.keep_previous_seconds
         switched_at = store.switched_at()
         live, previous = store.live(), store.previous()
@@ -73,10 +86,9 @@ class Retirement:
         )
         if not decision.stop:
             return
-        container = self.inst.config.slot(previous).container
         try:
-            with self.inst.lock.acquire("retire previous colour", self.actor):
-                self.inst.runtime.stop(container)
+            with self.lock.acquire("retire previous colour", self.actor):
+                self.runtime().stop(self.containers[previous])
         except LockHeld:
             return  # an operation runs: try again next tick
         store.record_event(

@@ -12,6 +12,7 @@ and the log-pattern watcher, so nothing seen by a previous version counts for th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -20,39 +21,48 @@ from console.agent.resource_watch import ResourceWatch
 from console.agent.samplers import Sampled, Sampler
 from console.agent.slot_checks import SlotChecks
 from console.agent.slot_compose import docker_silent_status, label_int
+from console.core.config.schema import Config
 from console.core.contracts.progress import Reading
+from console.core.contracts.runtime import Runtime
 from console.core.gate.readiness import STALE_AFTER_INTERVALS, GateInputs, ReadinessGate
 from console.core.gate.tracking import CatchupTracker
 from console.core.model import Color, Condition, PartReading, Sample, SlotState, SlotStatus
+from console.core.redact import Redactor
 from console.drivers.progress import make_candidate_source, make_head_source
 
 if TYPE_CHECKING:
     from console.core.contracts.runtime import ContainerInfo
-    from console.core.installation import Installation
     from console.core.measures.parity import ParityReport
     from console.core.model import Deployment
 
 
 class SlotWatch:
-    def __init__(self, inst: Installation, color: Color) -> None:
-        self.inst = inst
+    def __init__(
+        self,
+        config: Config,
+        color: Color,
+        runtime: Callable[[], Runtime],
+        redactor: Redactor,
+    ) -> None:
+        # `runtime` is asked for on the sampler and log threads only (see Agent in loop.py).
+        self.config = config
+        self.runtime = runtime
+        self.redactor = redactor
         self.color = color
-        self.slot = inst.config.slot(color)
-        readiness = inst.config.readiness
+        self.slot = config.slot(color)
+        readiness = config.readiness
         self.stale_after = STALE_AFTER_INTERVALS * readiness.sample_interval_seconds
         # None for a service that does not re-index: no height, no lag condition.
-        self.candidate = make_candidate_source(inst.config, color)
+        self.candidate = make_candidate_source(config, color)
         # Without an independent [head], the colour's own answer carries the head it reports.
-        self.own_head = inst.config.effective_head is None
+        self.own_head = config.effective_head is None
         # With one, this colour reads it again right after its own height, on its own
         # connection: head − height is then an upper bound of the lag at the sample's stamp, so
         # the gate's hold can never start early (a head read before the height under-estimates).
         self.paired_head = (
-            make_head_source(inst.config)
-            if self.candidate is not None and not self.own_head
-            else None
+            make_head_source(config) if self.candidate is not None and not self.own_head else None
         )
-        self.http = SlotChecks(inst.config, color, self.stale_after)
+        self.http = SlotChecks(config, color, self.stale_after)
         self.gate = ReadinessGate(readiness, catchup=self.candidate is not None)
         self.ever_ready = False
         self.parity: ParityReport | None = None  # set by the agent each tick (parity_watch.py)
@@ -63,7 +73,6 @@ class SlotWatch:
         self.logs: LogFollower | None = None
         self.last_sample: Sample | None = None
         self.new_sample = False  # a height reading arrived this tick (the agent stores it)
-        self.ready_since: float | None = None
         self._unwatched = False  # Docker or the height source did not answer: not a stall
         self._seen_started_at: float | None = None
         self._height_round = 0
@@ -71,18 +80,19 @@ class SlotWatch:
         self.docker: Sampler[ContainerInfo | None] = Sampler(
             "docker",
             "Docker",
-            lambda: inst.runtime.inspect(self.slot.container),
+            lambda: runtime().inspect(self.slot.container),
             explain=lambda exc: f"Docker unavailable: {exc}",
             stale_after=self.stale_after,
         )
         self.progress: Sampler[Reading] | None = None
         if self.candidate is not None:
-            label = self.candidate.label
             self.progress = Sampler(
-                "height", label, self._read_progress, stale_after=self.stale_after
+                "height", self.candidate.label, self._read_progress, stale_after=self.stale_after
             )
         self.checks = self.http.sampler
-        self.resources = ResourceWatch(inst, color, self.stale_after)
+        self.resources = ResourceWatch(
+            color, self.slot, config.resources, runtime, self.stale_after
+        )
 
     def close(self) -> None:
         if self.logs:
@@ -124,7 +134,7 @@ class SlotWatch:
         return tuple(sampler.published() for sampler in parts)
 
     def _new_tracker(self) -> CatchupTracker:
-        readiness = self.inst.config.readiness
+        readiness = self.config.readiness
         return CatchupTracker(
             window_seconds=30.0,
             stall_seconds=readiness.stall_seconds,
@@ -150,7 +160,11 @@ class SlotWatch:
         if self.candidate is not None:
             self.candidate.reset()  # a log source must not keep the old container's height
         self.logs = LogFollower(
-            self.inst, self.slot.container, self.inst.config.readiness.log_pattern, self.candidate
+            self.runtime,
+            self.redactor,
+            self.slot.container,
+            self.config.readiness.log_pattern,
+            self.candidate,
         )
 
     def observe(
@@ -197,7 +211,11 @@ class SlotWatch:
             self.tracker.restart_stall_clock(now)
             self._unwatched = False
         self._seen_started_at = info.started_at
-        status = self._observe_container(info, now, head, live, live_sample, deployment)
+        base = self._base(info, now)
+        if info.running:
+            status = self._running(info, now, head, live, live_sample, deployment, base)
+        else:
+            status = self._not_running(info, deployment, base)
         resources = self.resources.figures(self.tracker.eta_seconds)
         status = replace(status, readings=self.readings(), resources=resources)
         if docker_silent:
@@ -206,16 +224,9 @@ class SlotWatch:
             )
         return status
 
-    def _observe_container(
-        self,
-        info: ContainerInfo,
-        now: float,
-        head: Sampled[int | None] | None,
-        live: Color | None,
-        live_sample: Sample | None,
-        deployment: Deployment | None,
-    ) -> SlotStatus:
-        base = SlotStatus(
+    def _base(self, info: ContainerInfo, now: float) -> SlotStatus:
+        """What the container itself says, running or not."""
+        return SlotStatus(
             self.color,
             image=info.image,
             version=info.labels.get("bluegreen.version"),
@@ -227,27 +238,18 @@ class SlotWatch:
             restart_count=info.restart_count,
             updated_at=now,
         )
-        if not info.running:
-            return self._not_running(info, deployment, base)
-        return self._running(info, now, head, live, live_sample, deployment, base)
 
     def _not_running(
         self, info: ContainerInfo, deployment: Deployment | None, base: SlotStatus
     ) -> SlotStatus:
-        failed = deployment is not None and (
-            info.exit_code not in (0, None) or info.state == "dead"
-        )
-        if info.state == "restarting" or failed:
-            reason = self._failure_reason(info)
-            return replace(
-                base,
-                state=SlotState.FAILED,
-                reason=reason,
-                height=self.tracker.height,
-                head=self.tracker.head,
-            )
+        exited = info.exit_code not in (0, None) or info.state == "dead"
+        crashed = info.state == "restarting" or (deployment is not None and exited)
         return replace(
-            base, state=SlotState.STOPPED, height=self.tracker.height, head=self.tracker.head
+            base,
+            state=SlotState.FAILED if crashed else SlotState.STOPPED,
+            reason=self._failure_reason(info) if crashed else None,
+            height=self.tracker.height,
+            head=self.tracker.head,
         )
 
     def _failure_reason(self, info: ContainerInfo) -> str:
@@ -362,7 +364,7 @@ class SlotWatch:
         stalled = not self._height_silent and self.tracker.stalled(now)
         if info.restart_count > self.restarts_at_start or stalled:
             return SlotState.FAILED
-        timeout = self.inst.config.image.start_timeout_seconds
+        timeout = self.config.image.start_timeout_seconds
         timed_out = bool(
             deployment is not None and self.started_at and now - self.started_at > timeout
         )
@@ -382,12 +384,12 @@ class SlotWatch:
         if self.candidate is None:
             unmet = "; ".join(f"{c.name} ({c.detail})" for c in conditions if not c.met)
             return (
-                f"Not ready after {self.inst.config.image.start_timeout_seconds:.0f} s: "
+                f"Not ready after {self.config.image.start_timeout_seconds:.0f} s: "
                 f"{unmet or 'conditions not met'} (check its logs)."
             )
         if self.tracker.height is None:
             return (
-                f"No height after {self.inst.config.image.start_timeout_seconds:.0f} s: the "
+                f"No height after {self.config.image.start_timeout_seconds:.0f} s: the "
                 "service never started indexing (check its logs)."
             )
         stalled_for = self.tracker.seconds_since_progress(now) or 0.0

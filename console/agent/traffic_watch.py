@@ -7,18 +7,20 @@ One per installation, like the live-colour watch: a proxy that hangs leaves the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from console.agent.samplers import Sampler
-from console.core.installation import Installation
 from console.core.measures.traffic import TrafficFigures, TrafficSnapshot, TrafficWindow
 from console.core.model import Color
 
 
 class TrafficWatch:
-    def __init__(self, inst: Installation, stale_after: float) -> None:
+    def __init__(self, read: Callable[[], TrafficSnapshot | None], stale_after: float) -> None:
+        """`read`: the proxy driver's `traffic()`, its counters now (None: it keeps none)."""
         self.window = TrafficWindow()
         self.newest: TrafficSnapshot | None = None  # the raw counters, for the exporter
         self.sampler: Sampler[TrafficSnapshot | None] = Sampler(
-            "traffic", "the proxy's traffic counters", inst.proxy.traffic, stale_after=stale_after
+            "traffic", "the proxy's traffic counters", read, stale_after=stale_after
         )
 
     def update(self) -> None:

@@ -132,7 +132,8 @@ def config_text(tmp_path: Path, container: str, port: int, extra: str) -> str:
 
 def follow_config(config: Config, head: int | None = None) -> list[SlotStatus]:
     """Follow blue of `config` to READY as the agent would (see `follow`)."""
-    watch = SlotWatch(open_installation(config), "blue")
+    inst = open_installation(config)
+    watch = SlotWatch(config, "blue", lambda: inst.runtime, inst.redactor)
     try:
         return follow(watch, head)
     finally:

@@ -165,7 +165,8 @@ def test_a_colours_stream_is_back_after_docker_restarts(runtime: DockerRuntime) 
     spec = busy_spec("restart", 56046, restart_policy="always")
     runtime.start(spec)
     inst = watch_config()
-    watch = ResourceWatch(inst, "blue", 3.0)  # type: ignore[arg-type]
+    slot = inst.config.slot("blue")
+    watch = ResourceWatch("blue", slot, inst.config.resources, lambda: inst.runtime, 3.0)
 
     def follow() -> tuple[object, int]:
         """One agent tick's worth: follow the container as Docker sees it; (stream, frames)."""

@@ -218,9 +218,7 @@ def test_wrong_password_and_dead_docker_are_explained_not_crashed(
         dead = DockerRuntime(base_url="unix:///tmp/nonexistent.sock")
         with pytest.raises(RuntimeUnavailable, match=r"not reachable at unix:///tmp/nonex.*\.$"):
             dead.inspect("anything")
-        inst.__dict__["runtime"] = dead
-        for watch in agent.watches.values():
-            watch.inst = inst
+        inst.__dict__["runtime"] = dead  # the agent asks the installation for it on each read
         agent.tick(time.time())
         blue = inst.store.slot_status("blue")
         assert blue is not None and blue.reason and "Docker" in blue.reason, blue

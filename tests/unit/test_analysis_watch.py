@@ -8,15 +8,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import console.agent.analysis_watch as analysis_watch
+from console.agent.analysis_base import AnalysisParts
 from console.agent.analysis_watch import AnalysisWatch
+from console.agent.canary_analysis import CanaryAnalysis
 from console.agent.samplers import Sampled
+from console.agent.slot_compose import TickInputs
 from console.core.config.load import parse_config
 from console.core.config.schema import Config
 from console.core.gate.analysis import PRE_SWITCH_CONDITION
@@ -92,11 +94,60 @@ class FakeLock:
 
 
 @dataclass
-class FakeInstallation:
+class FakeActs:
+    """The core's rollback and canary abort as the agent loop binds them, on the real store: what
+    they would leave in it, and the reasons they were given."""
+
     store: Store
-    config: Config
-    notifier: FakeNotifier = field(default_factory=FakeNotifier)
-    lock: FakeLock = field(default_factory=FakeLock)
+    rollbacks: list[str] = field(default_factory=list)
+    aborts: list[str] = field(default_factory=list)
+
+    def rollback(self, reason: str) -> Iterator[Outcome]:
+        self.rollbacks.append(reason)
+        self.store.set_live("blue", "green")
+        self.store.set_watch("green", 0.0)
+        yield Outcome(True, "Rollback green → blue.")
+
+    def abort(self, reason: str) -> Iterator[Outcome]:
+        self.aborts.append(reason)
+        self.store.set_canary(None)
+        yield Outcome(True, "Canary aborted.")
+
+
+def make_world(store: Store, config: Config, auto_rollback: bool = True) -> dict[str, Any]:
+    """An analysis watch on the real store with fakes of the other parts it is handed."""
+    traffic, notifier, lock, acts = FakeTraffic(), FakeNotifier(), FakeLock(), FakeActs(store)
+    parts = AnalysisParts(
+        config.analysis,
+        store,
+        lock,  # type: ignore[arg-type]
+        notifier,
+        auto_rollback=auto_rollback,
+        service=config.service,
+        actor=AGENT,
+        log=lambda text: None,
+    )
+    watch = AnalysisWatch(
+        parts,
+        traffic,  # type: ignore[arg-type]
+        acts.rollback,
+        CanaryAnalysis(parts, acts.abort),
+        config.readiness.sample_interval_seconds,
+    )
+    return {
+        "store": store,
+        "notifier": notifier,
+        "lock": lock,
+        "traffic": traffic,
+        "watch": watch,
+        "rollbacks": acts.rollbacks,
+        "aborts": acts.aborts,
+    }
+
+
+def tick(live: Color | None) -> TickInputs:
+    """A composition step's inputs, with only the live colour (all the pre-switch gate reads)."""
+    return TickInputs(live, {}, None, None, None, None)
 
 
 @dataclass
@@ -124,22 +175,10 @@ class Counts:
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     store = Store.open(tmp_path / "state")
-    inst = FakeInstallation(store, parse_config(CONFIG))
-    rollbacks: list[str] = []
-
-    def fake_rollback(inst: Any, actor: Actor, reason: str | None = None) -> Iterator[Outcome]:
-        rollbacks.append(reason or "")
-        inst.store.set_live("blue", "green")
-        inst.store.set_watch("green", 0.0)
-        yield Outcome(True, "Rollback green → blue.")
-
-    monkeypatch.setattr(analysis_watch, "rollback_locked", fake_rollback)
-    traffic = FakeTraffic()
-    watch = AnalysisWatch(inst, traffic, AGENT, lambda text: None)  # type: ignore[arg-type]
     try:
-        yield {"inst": inst, "traffic": traffic, "watch": watch, "rollbacks": rollbacks}
+        yield make_world(store, parse_config(CONFIG))
     finally:
         store.close()
 
@@ -153,14 +192,14 @@ def _run(world: dict[str, Any], seconds: int, green: tuple[int, int, float], sta
         if ok or errors:
             counts.serve("green", ok, errors, latency)
         world["traffic"].snapshot = counts.snapshot(now)
-        live = world["inst"].store.live()
+        live = world["store"].live()
         world["watch"].observe(now, live)
         world["watch"].post_switch(now)
 
 
 def _switch_to_green(world: dict[str, Any], start: float) -> int:
     """Blue serves 20 req/s at 10 ms for 5 s (the baseline), then green goes live and watched."""
-    store: Store = world["inst"].store
+    store: Store = world["store"]
     store.set_live("blue", None)
     counts: Counts = world.setdefault("counts", Counts())
     for second in range(5):
@@ -186,7 +225,7 @@ def test_failing_traffic_is_rolled_back_at_the_failure_limit_with_its_figures(
     start = time.time() - 5  # the switch (real clock) happens at start + 5
     deployment_id = _switch_to_green(world, start)
     _run(world, 8, (15, 10, 8.0), start + 5)  # 40 % 5xx
-    events = _analysis_events(world["inst"].store)
+    events = _analysis_events(world["store"])
     assert any("baseline 80 requests in 4 s" in e for e in events), events  # blue, pre-switch
     polls = [e for e in events if ", poll " in e]
     assert len(polls) == 2, events  # failure_limit 2: rolled back after the second failed poll
@@ -194,9 +233,9 @@ def test_failing_traffic_is_rolled_back_at_the_failure_limit_with_its_figures(
     assert "2/2 failed polls" in polls[-1]
     assert len(world["rollbacks"]) == 1 and "5xx 40.0%" in world["rollbacks"][0]
     assert any(e.startswith("Rolling back: green (v2) failed") for e in events), events
-    kinds = [kind for kind, _ in world["inst"].notifier.sent]
-    assert kinds == ["failure"] and "5xx 40.0%" in world["inst"].notifier.sent[0][1]
-    deployment = world["inst"].store.latest_deployment("green")
+    kinds = [kind for kind, _ in world["notifier"].sent]
+    assert kinds == ["failure"] and "5xx 40.0%" in world["notifier"].sent[0][1]
+    deployment = world["store"].latest_deployment("green")
     assert deployment.id == deployment_id and deployment.phase == Phase.ROLLED_BACK
     assert "rolled back by agent: 2/2 failed polls" in (deployment.outcome or "")
 
@@ -205,20 +244,20 @@ def test_a_quiet_colour_is_never_rolled_back(world: dict[str, Any]) -> None:
     start = time.time() - 5  # the switch (real clock) happens at start + 5
     _switch_to_green(world, start)
     _run(world, 30, (0, 0, 0.0), start + 5)  # the whole watch without a request
-    events = _analysis_events(world["inst"].store)
+    events = _analysis_events(world["store"])
     polls = [e for e in events if ", poll " in e]
     assert len(polls) >= 10 and all("inconclusive" in e for e in polls), polls
-    assert world["rollbacks"] == [] and world["inst"].store.live() == "green"
-    world["inst"].store.set_watch("green", 0.0)  # the watch ends (the loop closes it)
+    assert world["rollbacks"] == [] and world["store"].live() == "green"
+    world["store"].set_watch("green", 0.0)  # the watch ends (the loop closes it)
     world["watch"].post_switch(start + 40)
-    assert "0 failed" in _analysis_events(world["inst"].store)[-1]
+    assert "0 failed" in _analysis_events(world["store"])[-1]
 
 
 def test_slow_traffic_breaches_the_p99_ratio(world: dict[str, Any]) -> None:
     start = time.time() - 5  # the switch (real clock) happens at start + 5
     _switch_to_green(world, start)
     _run(world, 6, (20, 0, 180.0), start + 5)  # baseline p99 ≈ 10 ms; green ≈ 200 ms
-    polls = [e for e in _analysis_events(world["inst"].store) if ", poll " in e]
+    polls = [e for e in _analysis_events(world["store"]) if ", poll " in e]
     assert polls and "(max_p99_ratio)" in polls[0], polls
     assert len(world["rollbacks"]) == 1
 
@@ -227,7 +266,7 @@ def test_healthy_traffic_passes_every_poll(world: dict[str, Any]) -> None:
     start = time.time() - 5  # the switch (real clock) happens at start + 5
     _switch_to_green(world, start)
     _run(world, 10, (20, 0, 12.0), start + 5)
-    polls = [e for e in _analysis_events(world["inst"].store) if ", poll " in e]
+    polls = [e for e in _analysis_events(world["store"]) if ", poll " in e]
     assert polls and all(": pass: " in e for e in polls), polls
     assert world["rollbacks"] == []
 
@@ -237,7 +276,7 @@ def test_read_errors_are_inconclusive_by_default(world: dict[str, Any]) -> None:
     _switch_to_green(world, start)
     world["traffic"].error = "the proxy's traffic counters: connection refused"
     _run(world, 8, (15, 10, 8.0), start + 5)
-    polls = [e for e in _analysis_events(world["inst"].store) if ", poll " in e]
+    polls = [e for e in _analysis_events(world["store"]) if ", poll " in e]
     assert polls and all("inconclusive: the traffic figures could not be read" in e for e in polls)
     assert world["rollbacks"] == []
 
@@ -245,23 +284,23 @@ def test_read_errors_are_inconclusive_by_default(world: dict[str, Any]) -> None:
 def test_a_held_lock_postpones_the_rollback_to_a_later_tick(world: dict[str, Any]) -> None:
     start = time.time() - 5
     _switch_to_green(world, start)
-    world["inst"].lock.held_for = 2
+    world["lock"].held_for = 2
     _run(world, 12, (15, 10, 8.0), start + 5)
-    polls = [e for e in _analysis_events(world["inst"].store) if ", poll " in e]
+    polls = [e for e in _analysis_events(world["store"]) if ", poll " in e]
     assert len(polls) == 2, polls  # no more polls once the limit is reached…
     assert len(world["rollbacks"]) == 1  # …and the rollback happens once the lock is free
 
 
 def test_without_auto_rollback_it_only_says_so(world: dict[str, Any]) -> None:
-    inst = world["inst"]
-    inst.config = replace(inst.config, switch=replace(inst.config.switch, auto_rollback=False))
+    world.update(make_world(world["store"], parse_config(CONFIG), auto_rollback=False))
+    store: Store = world["store"]
     start = time.time() - 5
     _switch_to_green(world, start)
     _run(world, 12, (15, 10, 8.0), start + 5)
-    assert world["rollbacks"] == [] and inst.store.live() == "green"
-    said = [e for e in _analysis_events(inst.store) if "auto_rollback is off" in e]
+    assert world["rollbacks"] == [] and store.live() == "green"
+    said = [e for e in _analysis_events(store) if "auto_rollback is off" in e]
     assert len(said) == 1 and "5xx 40.0%" in said[0], said
-    assert [kind for kind, _ in inst.notifier.sent] == ["failure"]
+    assert [kind for kind, _ in world["notifier"].sent] == ["failure"]
 
 
 def _ready(color: Color, deployment_id: int | None = None) -> SlotStatus:
@@ -282,8 +321,8 @@ def test_pre_switch_gate_refuses_until_the_idle_colours_own_traffic_passes(
     config = parse_config(
         CONFIG.replace("min_requests = 10", "min_requests = 10\npre_switch = true")
     )
-    traffic = FakeTraffic()
-    watch = AnalysisWatch(FakeInstallation(store, config), traffic, AGENT, print)  # type: ignore[arg-type]
+    made = make_world(store, config)
+    traffic, watch = made["traffic"], made["watch"]
     counts = Counts()
     start = time.time() - 5  # the switch (real clock) happens at start + 5
     try:
@@ -295,41 +334,41 @@ def test_pre_switch_gate_refuses_until_the_idle_colours_own_traffic_passes(
         counts.serve("blue", 50, 0, 10)
         traffic.snapshot = counts.snapshot(start)
         watch.observe(start, "blue")
-        gated = watch.gate(_ready("green", green), "blue")
+        gated = watch.gate(_ready("green", green), tick("blue"))
         assert gated.ready is False and gated.state == SlotState.STARTING
         condition = gated.conditions[-1]
         assert condition.name == PRE_SWITCH_CONDITION and not condition.met
         assert "preview or canary traffic" in condition.detail
         assert gated.reason is not None and gated.reason.startswith("Waiting for the pre-switch")
-        assert watch.gate(_ready("blue"), "blue").conditions == _ready("blue").conditions
+        assert watch.gate(_ready("blue"), tick("blue")).conditions == _ready("blue").conditions
         # Preview traffic that fails: still refused, and the detail names the limit.
         for second in range(1, 4):
             counts.serve("green", 10, 10, 10)
             traffic.snapshot = counts.snapshot(start + second)
             watch.observe(start + second, "blue")
-        gated = watch.gate(_ready("green", green), "blue")
+        gated = watch.gate(_ready("green", green), tick("blue"))
         assert not gated.ready and "max_error_rate" in gated.conditions[-1].detail
         # Healthy preview traffic for a whole window: the gate opens.
         for second in range(4, 10):
             counts.serve("green", 20, 0, 10)
             traffic.snapshot = counts.snapshot(start + second)
             watch.observe(start + second, "blue")
-        gated = watch.gate(_ready("green", green), "blue")
+        gated = watch.gate(_ready("green", green), tick("blue"))
         assert gated.ready and gated.state == SlotState.READY and gated.conditions[-1].met
         # An older container still answering for green, or a colour that has been live (kept for
         # rollback), is never gated.
-        assert watch.gate(_ready("green", green + 1), "blue") == _ready("green", green + 1)
+        assert watch.gate(_ready("green", green + 1), tick("blue")) == _ready("green", green + 1)
         store.set_phase(green, Phase.LIVE)
         store.set_phase(green, Phase.READY)
         for second in range(10, 13):
             counts.serve("green", 0, 30, 10)
             traffic.snapshot = counts.snapshot(start + second)
             watch.observe(start + second, "blue")
-        assert watch.gate(_ready("green", green), "blue") == _ready("green", green)
+        assert watch.gate(_ready("green", green), tick("blue")) == _ready("green", green)
     finally:
         store.close()
 
 
 def test_without_pre_switch_the_gate_is_untouched(world: dict[str, Any]) -> None:
     world["watch"].observe(time.time(), "blue")
-    assert world["watch"].gate(_ready("green"), "blue") == _ready("green")
+    assert world["watch"].gate(_ready("green"), tick("blue")) == _ready("green")

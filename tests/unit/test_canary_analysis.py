@@ -11,34 +11,19 @@ from typing import Any
 
 import pytest
 
-import console.agent.canary_analysis as canary_analysis
-from console.agent.analysis_watch import AnalysisWatch
 from console.core.config.load import parse_config
-from console.core.model import Actor, Canary, Outcome
+from console.core.model import Canary
 from console.core.store.store import Store
-from tests.unit.test_analysis_watch import CONFIG, Counts, FakeInstallation, FakeTraffic
-
-AGENT = Actor("agent")
+from tests.unit.test_analysis_watch import CONFIG, Counts, make_world
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     store = Store.open(tmp_path / "state")
-    inst = FakeInstallation(store, parse_config(CONFIG))
-    aborts: list[str] = []
-
-    def fake_abort(inst: Any, actor: Actor, reason: str | None = None) -> Iterator[Outcome]:
-        aborts.append(reason or "")
-        inst.store.set_canary(None)
-        yield Outcome(True, "Canary aborted.")
-
-    monkeypatch.setattr(canary_analysis, "abort_locked", fake_abort)
-    traffic = FakeTraffic()
-    watch = AnalysisWatch(inst, traffic, AGENT, lambda text: None)  # type: ignore[arg-type]
     store.set_live("blue", None)
     store.set_canary(Canary("green", 10))
     try:
-        yield {"inst": inst, "traffic": traffic, "watch": watch, "aborts": aborts}
+        yield make_world(store, parse_config(CONFIG))
     finally:
         store.close()
 
@@ -57,7 +42,7 @@ def _run(world: dict[str, Any], seconds: int, green: tuple[int, int]) -> None:
 
 
 def _events(world: dict[str, Any]) -> list[str]:
-    return [e.text for e in world["inst"].store.events() if e.kind == "analysis"]
+    return [e.text for e in world["store"].events() if e.kind == "analysis"]
 
 
 def test_a_failing_canary_is_aborted_at_the_failure_limit_with_its_figures(
@@ -68,7 +53,7 @@ def test_a_failing_canary_is_aborted_at_the_failure_limit_with_its_figures(
     assert len(polls) == 2, _events(world)  # failure_limit 2
     assert all("5xx 40.0% > 5.0% (max_error_rate)" in e for e in polls), polls
     assert len(world["aborts"]) == 1 and "5xx 40.0%" in world["aborts"][0]
-    assert world["inst"].store.canary() is None
+    assert world["store"].canary() is None
 
 
 def test_a_quiet_canary_is_never_aborted(world: dict[str, Any]) -> None:
@@ -76,7 +61,7 @@ def test_a_quiet_canary_is_never_aborted(world: dict[str, Any]) -> None:
     polls = [e for e in _events(world) if "Analysis of the canary" in e]
     assert polls and all("inconclusive" in e for e in polls), polls
     assert world["aborts"] == []
-    assert world["inst"].store.canary() == Canary("green", 10)
+    assert world["store"].canary() == Canary("green", 10)
 
 
 def test_a_healthy_canary_passes_and_keeps_running(world: dict[str, Any]) -> None:

@@ -8,13 +8,15 @@ import os
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from console.agent.resource_alerts import ResourceAlerts
 from console.agent.resource_watch import ResourceWatch
+from console.agent.slot_compose import TickInputs
 from console.core.config.load import parse_config
 from console.core.measures.resources import ResourceFigures
 from console.core.measures.traffic import TrafficFigures
-from console.core.model import SlotState, SlotStatus
+from console.core.model import Color, SlotState, SlotStatus
 from console.core.store.resources import deployment_resources
 from console.core.store.store import Store
 
@@ -51,16 +53,46 @@ def installation(tmp_path: Path) -> SimpleNamespace:
     )
 
 
+def no_runtime() -> Any:
+    raise AssertionError("no container runs here: the engine is never asked for")
+
+
+def resource_watch(inst: SimpleNamespace, color: Color) -> ResourceWatch:
+    slot = inst.config.slot(color)
+    return ResourceWatch(color, slot, inst.config.resources, no_runtime, 3.0)
+
+
+def alerts_of(inst: SimpleNamespace) -> ResourceAlerts:
+    config = inst.config
+    return ResourceAlerts(
+        config.resources,
+        inst.store,
+        inst.notifier,
+        alarm_after=config.notify.alarm_after_seconds,
+        service=config.service,
+        actor="agent",
+    )
+
+
+def annotate(
+    alerts: ResourceAlerts,
+    status: SlotStatus,
+    live: Color,
+    previous: dict[Color, SlotStatus],
+) -> SlotStatus:
+    return alerts.annotate(status, TickInputs(live, previous, None, None, None, None))
+
+
 def test_disk_path_is_read_with_statvfs(tmp_path: Path) -> None:
     inst = installation(tmp_path)
-    watch = ResourceWatch(inst, "blue", 3.0)  # type: ignore[arg-type]
+    watch = resource_watch(inst, "blue")
     stat = os.statvfs(tmp_path)
     outlook = watch.outlook(None)
     assert outlook is not None and outlook.where == f"disk {tmp_path}"
     assert abs(outlook.free_bytes - stat.f_bavail * stat.f_frsize) < 64 << 20  # type: ignore[operator]
     figures = watch.figures(None)
     assert figures is not None and figures.disk_free_bytes is not None
-    budget = ResourceWatch(inst, "green", 3.0)  # type: ignore[arg-type]
+    budget = resource_watch(inst, "green")
     assert budget.outlook(100.0) is not None and budget.outlook(100.0).free_bytes is None  # type: ignore[union-attr]
     budget.growth.add(1.0, 2000)  # over budget
     assert budget.outlook(100.0).fills_before_caught_up is True  # type: ignore[union-attr]
@@ -85,7 +117,7 @@ def disk_full(deployment_id: int, state: SlotState = SlotState.SYNCING) -> SlotS
 
 def test_a_disk_warning_is_sent_once_until_it_clears(tmp_path: Path) -> None:
     inst = installation(tmp_path)
-    alerts = ResourceAlerts(inst, "agent")  # type: ignore[arg-type]
+    alerts = alerts_of(inst)
     alerts.alarm_after = 0.0
     for tick in range(3):
         alerts.after_tick({"green": disk_full(7)}, T0 + tick)
@@ -111,7 +143,7 @@ def test_a_disk_warning_is_sent_once_until_it_clears(tmp_path: Path) -> None:
 
 def test_an_alarm_is_sent_only_once_it_has_held_its_window(tmp_path: Path) -> None:
     inst = installation(tmp_path)
-    alerts = ResourceAlerts(inst, "agent")  # type: ignore[arg-type]
+    alerts = alerts_of(inst)
     assert alerts.alarm_after == 120.0  # [notify] alarm_after_seconds' default
     # One odd reading (a near-zero closing speed once gave "catch-up ETA 46.8h") and it is gone:
     # nothing recorded, nothing sent, and no "cleared" for an alarm never raised.
@@ -129,7 +161,7 @@ def test_an_alarm_is_sent_only_once_it_has_held_its_window(tmp_path: Path) -> No
 
 def test_contention_is_a_warning_on_the_live_status(tmp_path: Path) -> None:
     inst = installation(tmp_path)
-    alerts = ResourceAlerts(inst, "agent")  # type: ignore[arg-type]
+    alerts = alerts_of(inst)
     live = SlotStatus(
         "blue",
         SlotState.LIVE,
@@ -138,12 +170,10 @@ def test_contention_is_a_warning_on_the_live_status(tmp_path: Path) -> None:
     )
     idle = {"green": SlotStatus("green", SlotState.EMPTY)}
     for _ in range(10):
-        assert alerts.annotate("blue", live, "blue", idle) is live  # learning the baseline
+        assert annotate(alerts, live, "blue", idle) is live  # learning the baseline
     syncing = {"green": disk_full(8)}
     slow = replace(live, traffic=TrafficFigures(p99_ms=500.0))  # type: ignore[call-arg]
-    warned = alerts.annotate("blue", slow, "blue", syncing)
+    warned = annotate(alerts, slow, "blue", syncing)
     assert warned.resources is not None and "p99 latency is 500 ms" in warned.resources.warnings[0]
-    assert (
-        alerts.annotate("green", disk_full(8), "blue", syncing).resources == disk_full(8).resources
-    )
+    assert annotate(alerts, disk_full(8), "blue", syncing).resources == disk_full(8).resources
     inst.store.close()

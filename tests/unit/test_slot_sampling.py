@@ -118,13 +118,6 @@ class FakeRuntime:
         return iter(())
 
 
-@dataclass
-class FakeInstallation:
-    config: Any
-    runtime: FakeRuntime = field(default_factory=FakeRuntime)
-    redactor: Redactor = field(default_factory=Redactor)
-
-
 @pytest.fixture
 def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SlotWatch, Reads]]:
     path = tmp_path / "bluegreen.toml"
@@ -135,7 +128,8 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Slo
     )
     monkeypatch.setattr(slot_watch, "make_head_source", lambda *_: FakeSource(reads.read_head))
     monkeypatch.setattr(slot_checks, "HttpChecker", FakeChecker)
-    watch = SlotWatch(FakeInstallation(load_config(str(path))), "green")  # type: ignore[arg-type]
+    runtime: Any = FakeRuntime()
+    watch = SlotWatch(load_config(str(path)), "green", lambda: runtime, Redactor())
     yield watch, reads
     watch.close()
 
@@ -194,7 +188,7 @@ def test_a_ready_colour_whose_container_restarted_is_failed_and_not_ready(
 
     ready = observe()
     assert ready.ready and ready.state == SlotState.READY, ready.conditions
-    runtime = watch.inst.runtime
+    runtime = watch.runtime()
     restarted = replace(runtime.inspect("s-green"), restart_count=1)
     runtime.inspect = lambda name: restarted  # type: ignore[method-assign]
     after = observe()

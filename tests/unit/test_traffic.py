@@ -112,15 +112,11 @@ def test_status_json_and_text_carry_the_traffic_figures() -> None:
 
 
 def test_the_agents_traffic_sampler_feeds_the_window() -> None:
-    from types import SimpleNamespace
-    from typing import Any, cast
-
     from console.agent.samplers import sample_round
     from console.agent.traffic_watch import TrafficWatch
 
     readings = iter([snap(100.0, 10), snap(110.0, 60)])
-    inst: Any = SimpleNamespace(proxy=SimpleNamespace(traffic=lambda: next(readings)))
-    watch = TrafficWatch(cast(Any, inst), stale_after=3.0)
+    watch = TrafficWatch(lambda: next(readings), stale_after=3.0)
     try:
         for _ in range(2):
             sample_round([watch.sampler], 2.0)
