@@ -8,12 +8,15 @@ question: it is the safe direction.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
-from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
+from console.cli import render
+from console.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from console.cli.session import acting_console, ask_then_run, refused, run_events
+from console.core.model import OperationEvent
 from console.core.ops.canary import percent_problem
-from console.core.ops.operation import ReadOnlyError
 
 USAGE = "PERCENT|promote|abort"
 
@@ -37,8 +40,6 @@ def add_parser(sub: Any, command_parser: Callable[..., argparse.ArgumentParser])
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.cli.commands import _confirm, open_console, run_events
-
     action = str(args.action).strip().lower().rstrip("%")
     if action not in ("promote", "abort") and not action.isdigit():
         render.error(f"`canary {args.action}`: give a share ({USAGE}), e.g. `bluegreen canary 10`.")
@@ -47,21 +48,17 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         render.error(problem)
         return EXIT_USAGE
-    console = open_console(args)
-    try:
-        if console.read_only:
-            raise ReadOnlyError(f"canary {action}")
+    with acting_console(args, f"canary {action}") as console:
         if action == "abort":
             outcome = run_events(console, console.canary_abort())
             return EXIT_OK if outcome and outcome.ok else EXIT_FAILED
         plan = console.plan_switch()
         if plan.from_color is None and action != "promote":
-            render.error("Canary refused: nothing is live yet, so there is no traffic to share.")
-            return EXIT_FAILED
+            return refused("Canary", "nothing is live yet, so there is no traffic to share.")
         if plan.blocked_reason:
-            render.error(f"Canary refused: {plan.blocked_reason}")
-            return EXIT_FAILED
+            return refused("Canary", plan.blocked_reason)
         version = f" ({plan.to_version})" if plan.to_version else ""
+        begin: Callable[[], Iterator[OperationEvent]]
         if action == "promote":
             current = console.status().canary
             share = f" ({current.describe()})" if current else ""
@@ -69,20 +66,14 @@ def run(args: argparse.Namespace) -> int:
                 f"Promote the canary{share}: switch {plan.from_color or 'none'} → "
                 f"{plan.to_color}{version}?"
             )
-            events = console.canary_promote(force=args.force)
+            begin = partial(console.canary_promote, force=args.force)
         else:
             percent = int(action)
             question = (
                 f"Send {percent} % of clients to {plan.to_color}{version}, sticky per client "
                 f"({plan.from_color or 'nothing'} keeps the rest)?"
             )
-            events = console.canary(percent, force=args.force)
+            begin = partial(console.canary, percent, force=args.force)
         if not args.yes:
             render.print_conditions(plan.conditions)
-        if not _confirm(question, args.yes):
-            render.say("Nothing changed.")
-            return EXIT_FAILED
-        outcome = run_events(console, events)
-        return EXIT_OK if outcome and outcome.ok else EXIT_FAILED
-    finally:
-        console.close()
+        return ask_then_run(console, question, args.yes, begin, "Nothing changed.")

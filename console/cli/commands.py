@@ -6,20 +6,28 @@ import argparse
 import json
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from console import wiring
-from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render, silence_stdout
+from console.cli import render
 from console.cli.deploy_wait import wait_for
+from console.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from console.cli.session import (
+    acting_console,
+    ask_then_run,
+    load,
+    open_console,
+    refused,
+    run_events,
+)
 from console.core.access import may_write_state, require_write
-from console.core.config.load import ConfigError, load_config
-from console.core.config.schema import Config
+from console.core.config.coerce import ConfigError
 from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
-from console.core.model import OperationEvent, Outcome, SlotState, SwitchPolicy
-from console.core.ops.operation import OperationRefused, ReadOnlyError
-from console.core.service import Console
+from console.core.model import SlotState, SwitchPolicy
+from console.core.ops.operation import OperationRefused
 from console.core.store.resources import deployment_resources
 
 Handler = Callable[[argparse.Namespace], int]
@@ -29,8 +37,9 @@ def dispatch(args: argparse.Namespace) -> Handler:
     command = args.command or "ui"
     if command == "completion":
         from console.cli import completion
+        from console.cli.parser import build_parser
 
-        return completion.run
+        return partial(completion.run, parser=build_parser())
     if command == "parity":
         from console.cli import parity
 
@@ -93,25 +102,6 @@ def _may_act(args: argparse.Namespace) -> bool:
     return may_write_state(load(args, watching=True).state_dir)
 
 
-def load(args: argparse.Namespace, watching: bool = False) -> Config:
-    try:  # watching: a read-only command, which needs no secret (see SecretResolver)
-        return load_config(args.config, watching)
-    except ConfigError:
-        if args.config:
-            raise
-        from console.sandbox.world import sandbox_config_path
-
-        sandbox = sandbox_config_path()
-        if sandbox is None:
-            raise
-        return load_config(str(sandbox), watching)
-
-
-def open_console(args: argparse.Namespace, read_only: bool = False) -> Console:
-    read_only = read_only or args.read_only
-    return wiring.open_console(load(args, watching=read_only), read_only=read_only)
-
-
 def _tui(args: argparse.Namespace, read_only: bool) -> int:
     console = open_console(args, read_only)
     from console.tui.app import run_app
@@ -139,35 +129,6 @@ def _status(args: argparse.Namespace) -> int:
     else:
         render.print_status(status, catchup=console.config.catchup)
     return EXIT_OK
-
-
-def run_events(
-    console: Console, events: Iterator[OperationEvent], as_json: bool = False
-) -> Outcome | None:
-    """Print an operation's progress as it happens; return its Outcome.
-
-    A reader that goes away (`bluegreen switch --yes | head -1`) must not stop the operation:
-    the generator would be closed between two of its steps, half done. So the rest runs to its
-    end unprinted, and only then does the broken pipe end the command (exit 141, like git)."""
-    outcome: Outcome | None = None
-    redact = console.installation.redactor.redact
-    reader_gone = False
-    for event in events:
-        if isinstance(event, Outcome):
-            outcome = event
-        if reader_gone:
-            continue
-        try:
-            if as_json:
-                print(json.dumps(render.event_json(event, redact)), flush=True)
-            else:
-                render.print_event(event, redact)
-        except BrokenPipeError:
-            reader_gone = True
-            silence_stdout()
-    if reader_gone:
-        raise BrokenPipeError("the reader of the output went away")
-    return outcome
 
 
 def _deploy(args: argparse.Namespace) -> int:
@@ -200,59 +161,29 @@ def _deploy(args: argparse.Namespace) -> int:
         console.close()
 
 
-def _confirm(question: str, yes: bool) -> bool:
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        raise OperationRefused(
-            f"{question} needs confirmation: run it in a terminal, or pass --yes."
-        )
-    answer = input(f"{question} [y/N] ").strip().lower()
-    return answer in ("y", "yes")
-
-
 def _switch(args: argparse.Namespace) -> int:
-    console = open_console(args)
-    try:
-        if console.read_only:  # say so first, not whatever the plan would have refused
-            raise ReadOnlyError("switch")
+    with acting_console(args, "switch") as console:
         plan = console.plan_switch()
         if plan.blocked_reason:
-            render.error(f"Switch refused: {plan.blocked_reason}")
-            return EXIT_FAILED
+            return refused("Switch", plan.blocked_reason)
         version = f" ({plan.to_version})" if plan.to_version else ""
         question = f"Switch {plan.from_color or 'none'} → {plan.to_color}{version}?"
         if not args.yes:
             render.print_conditions(plan.conditions)
             render.print_switch_parity(plan, bool(console.config.parity))
-        if not _confirm(question, args.yes):
-            render.say("Not switched.")
-            return EXIT_FAILED
-        outcome = run_events(console, console.switch(force=args.force))
-        return EXIT_OK if outcome and outcome.ok else EXIT_FAILED
-    finally:
-        console.close()
+        begin = partial(console.switch, force=args.force)
+        return ask_then_run(console, question, args.yes, begin, "Not switched.")
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    console = open_console(args)
-    try:
-        if console.read_only:  # say so first, not whatever the plan would have refused
-            raise ReadOnlyError("rollback")
+    with acting_console(args, "rollback") as console:
         plan = console.plan_rollback()
         if plan.blocked_reason:
-            render.error(f"Rollback refused: {plan.blocked_reason}")
-            return EXIT_FAILED
+            return refused("Rollback", plan.blocked_reason)
         if plan.warning and not args.yes:
             render.say(f"Warning: {plan.warning}")
         question = f"Roll back {plan.from_color} → {plan.to_color} ({plan.to_version or '?'})?"
-        if not _confirm(question, args.yes):
-            render.say("Not rolled back.")
-            return EXIT_FAILED
-        outcome = run_events(console, console.rollback())
-        return EXIT_OK if outcome and outcome.ok else EXIT_FAILED
-    finally:
-        console.close()
+        return ask_then_run(console, question, args.yes, console.rollback, "Not rolled back.")
 
 
 def _history(args: argparse.Namespace) -> int:

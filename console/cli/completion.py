@@ -30,10 +30,7 @@ def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParse
                 yield from _parsers(child)
 
 
-def script(shell: str) -> str:
-    from console.cli import build_parser
-
-    parser = build_parser()
+def script(parser: argparse.ArgumentParser, shell: str) -> str:
     for each in _parsers(parser):
         for action in each._actions:
             if action.dest in _FILE_OPTIONS:
@@ -41,6 +38,7 @@ def script(shell: str) -> str:
     return str(shtab.complete(parser, shell=shell))
 
 
-def run(args: argparse.Namespace) -> int:
-    print(script(args.shell), end="")
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Prints the script for `parser`, the CLI's own (passed in: this module is part of it)."""
+    print(script(parser, args.shell), end="")
     return 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 
-from console.cli import EXIT_FAILED, EXIT_OK, render
+from console.cli import render
+from console.cli.exits import EXIT_FAILED, EXIT_OK
 from console.cli.wait_stream import ProgressStream
 from console.core.model import Phase, SlotState, SlotStatus
 from console.core.service import Console

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from typing import Any
 
-from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
+from console.cli import render
+from console.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from console.cli.session import load
 from console.core.installation import Installation
 from console.core.measures.parity import report_json, report_lines, summary
 from console.core.model import COLORS, Color
 from console.wiring import open_installation
 
 
-def add_parser(sub: object) -> None:
-    from console.cli import command_parser
-
+def add_parser(sub: Any, command_parser: Callable[..., argparse.ArgumentParser]) -> None:
     command_parser(
         sub,
         "parity",
@@ -47,8 +49,6 @@ def docker_not_serving(inst: Installation) -> dict[Color, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.cli.commands import load
-
     inst = open_installation(load(args))
     try:
         sampler = inst.parity

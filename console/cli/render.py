@@ -15,6 +15,7 @@ from console.cli.render_resources import (
     resources_json,
 )
 from console.core.config.schema import Config
+from console.core.durations import duration_text
 from console.core.measures.parity import newest, report_json, report_lines
 from console.core.measures.traffic import TrafficFigures, traffic_text
 from console.core.model import (
@@ -170,17 +171,6 @@ def _num(value: float | int | None, suffix: str = "") -> str:
     return f"{value:,}{suffix}"
 
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-
 def progress_line(slot: SlotStatus, catchup: bool = True) -> str:
     if not catchup:
         unmet = [c.name for c in slot.conditions if not c.met]
@@ -195,7 +185,7 @@ def progress_line(slot: SlotStatus, catchup: bool = True) -> str:
 
 def eta_text(slot: SlotStatus, prefix: str = "") -> str:
     """A colour at the head has no ETA: it is caught up."""
-    return "at head" if slot.at_head else prefix + duration(slot.eta_seconds)
+    return "at head" if slot.at_head else prefix + duration_text(slot.eta_seconds)
 
 
 def print_status(status: Status, catchup: bool = True) -> None:

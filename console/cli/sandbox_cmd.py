@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from console.cli import EXIT_FAILED, EXIT_OK, render
+from console.cli import render
+from console.cli.exits import EXIT_FAILED, EXIT_OK
 
 
 def _dir(args: argparse.Namespace) -> Path | None:

@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from console.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, render
+from console.cli import render
+from console.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from console.core.config.checks import parse_listen
 from console.core.listening import bind_error
 

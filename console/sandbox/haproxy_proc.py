@@ -13,6 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from console.sandbox.procs import child_pids
+
 
 class HaproxyProcessError(Exception):
     """The private HAProxy could not start or stop; str() says why."""
@@ -89,13 +91,7 @@ class HaproxyProcess:
         return self._process.pid if self.running() and self._process else None
 
     def worker_pids(self) -> list[int]:
-        master = self.master_pid()
-        if master is None:
-            return []
-        children = Path(f"/proc/{master}/task/{master}/children")
-        with contextlib.suppress(OSError, ValueError):
-            return sorted(int(pid) for pid in children.read_text().split())
-        return []
+        return child_pids(self.master_pid())
 
     def _socket_answers(self) -> bool:
         try:

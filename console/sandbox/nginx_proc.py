@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from console.drivers.proxy.nginx.driver import HTTP_FILE, LOCATION_FILE
+from console.sandbox.procs import child_pids
 
 MODULES_DIR = Path("/usr/lib/nginx/modules")
 LUA_MODULES = ("ndk_http_module.so", "ngx_http_lua_module.so")  # ndk first: lua depends on it
@@ -138,13 +139,7 @@ class NginxProcess:
 
     def worker_pids(self) -> list[int]:
         """The master's live children (workers; during a reload, old workers too)."""
-        master = self.master_pid()
-        if master is None:
-            return []
-        children = Path(f"/proc/{master}/task/{master}/children")
-        with contextlib.suppress(OSError, ValueError):
-            return sorted(int(pid) for pid in children.read_text().split())
-        return []
+        return child_pids(self.master_pid())
 
     def _last_error(self) -> str:
         for path in (self.error_log, self.prefix_dir / "logs" / "stderr.log"):

@@ -46,6 +46,16 @@ def process_alive(pid: int | None) -> bool:
     return False  # gone between the two checks
 
 
+def child_pids(pid: int | None) -> list[int]:
+    """`pid`'s live children, sorted: a proxy master's workers (during a reload, old ones too)."""
+    if pid is None:
+        return []
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    with contextlib.suppress(OSError, ValueError):
+        return sorted(int(child) for child in children.read_text().split())
+    return []
+
+
 def terminate(pid: int | None, sig: int = signal.SIGTERM, wait: float = 10.0) -> None:
     if not process_alive(pid):
         return

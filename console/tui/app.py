@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from typing import TypeVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -50,6 +51,8 @@ from console.tui.widgets.slot_panel import SlotPanel
 POLL_SECONDS = 1.0
 SWITCH_INTERVAL_SECONDS = 0.001
 HISTORY_SECONDS = 3_600.0
+
+PlanT = TypeVar("PlanT")
 
 
 def _sentence(exc: BaseException, doing: str) -> str:
@@ -207,12 +210,8 @@ class BluegreenApp(App[int]):
             self._start("deploy", lambda: self.backend.deploy(request.image, env, request.policy))
 
     def action_switch(self) -> None:
-        if self.read_only:
-            return
-        try:
-            plan = self.backend.plan_switch()
-        except Exception as exc:
-            self.notify(_sentence(exc, "plan the switch"), severity="error", title="switch")
+        plan = self._plan("switch", self.backend.plan_switch)
+        if plan is None:
             return
 
         def chosen(confirmed: bool | None) -> None:
@@ -223,12 +222,8 @@ class BluegreenApp(App[int]):
         self.push_screen(ConfirmSwitchScreen(plan), chosen)
 
     def action_rollback(self) -> None:
-        if self.read_only:
-            return
-        try:
-            plan = self.backend.plan_rollback()
-        except Exception as exc:
-            self.notify(_sentence(exc, "plan the rollback"), severity="error", title="rollback")
+        plan = self._plan("rollback", self.backend.plan_rollback)
+        if plan is None:
             return
 
         def chosen(confirmed: bool | None) -> None:
@@ -238,12 +233,8 @@ class BluegreenApp(App[int]):
         self.push_screen(ConfirmRollbackScreen(plan), chosen)
 
     def action_canary(self) -> None:
-        if self.read_only:
-            return
-        try:
-            plan = self.backend.plan_switch()
-        except Exception as exc:
-            self.notify(_sentence(exc, "plan the canary"), severity="error", title="canary")
+        plan = self._plan("canary", self.backend.plan_switch)
+        if plan is None:
             return
 
         def chosen(choice: CanaryChoice | None) -> None:
@@ -251,6 +242,16 @@ class BluegreenApp(App[int]):
                 self._start(f"canary {choice.action}", operation(self.backend, choice))
 
         self.push_screen(CanaryScreen(plan, self.status.canary if self.status else None), chosen)
+
+    def _plan(self, action: str, plan: Callable[[], PlanT]) -> PlanT | None:
+        """The plan a confirmation shows, or None (read-only, or planning failed and was said)."""
+        if self.read_only:
+            return None
+        try:
+            return plan()
+        except Exception as exc:
+            self.notify(_sentence(exc, f"plan the {action}"), severity="error", title=action)
+            return None
 
     def _start(self, action: str, begin: Callable[[], Iterator[OperationEvent]]) -> None:
         self.action_running = action

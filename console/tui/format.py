@@ -1,29 +1,17 @@
-"""Small text formatters shared by the widgets (numbers, durations, clock times, ETAs)."""
+"""Small text formatters shared by the widgets (numbers, clock times, rates, ETAs).
+
+Durations are spelt by the core's `duration_text`, the same in the CLI and the TUI.
+"""
 
 from __future__ import annotations
 
 import time
 
+from console.core.durations import duration_text
+
 
 def number(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
-
-
-def duration(seconds: float | None) -> str:
-    """Compact duration: 45s, 12m05s, 3h12m, 2d04h."""
-    if seconds is None:
-        return "—"
-    total = max(0, round(seconds))
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours:02d}h"
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
 
 
 def clock_time(at: float | None) -> str:
@@ -50,4 +38,4 @@ def eta(eta_seconds: float | None, now: float) -> str:
     if eta_seconds is None:
         return "— (not closing in)"
     arrival = time.strftime("%H:%M", time.localtime(now + eta_seconds))
-    return f"{duration(eta_seconds)} → {arrival}"
+    return f"{duration_text(eta_seconds)} → {arrival}"

@@ -47,7 +47,9 @@ GATE_NOT_MET = (
     Condition("log 'catchup completed'", False, "not seen yet"),
     Condition("health /health", True),
     Condition("not behind live", False, "412,330 behind blue"),
-    Condition("free_disk_after_catchup", False, "fills before caught up: full in 17m, ETA 22m"),
+    Condition(
+        "free_disk_after_catchup", False, "fills before caught up: full in 17m04s, ETA 22m05s"
+    ),
 )
 GATE_MET = tuple(Condition(c.name, True) for c in GATE_NOT_MET)
 

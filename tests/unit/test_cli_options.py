@@ -176,7 +176,7 @@ def test_a_reader_going_away_mid_operation_lets_the_operation_finish(
     generator closed between two steps would leave the operation half done), then exit 141."""
     from types import SimpleNamespace
 
-    from console.cli import commands
+    from console.cli import session
     from console.core.model import Outcome, Progress
 
     done: list[str] = []
@@ -190,9 +190,9 @@ def test_a_reader_going_away_mid_operation_lets_the_operation_finish(
         done.append("ended")
 
     silenced: list[bool] = []
-    monkeypatch.setattr(commands, "silence_stdout", lambda: silenced.append(True))
+    monkeypatch.setattr(session, "silence_stdout", lambda: silenced.append(True))
     monkeypatch.setattr(sys, "stdout", _GoneReader())
     console = SimpleNamespace(installation=SimpleNamespace(redactor=SimpleNamespace(redact=str)))
     with pytest.raises(BrokenPipeError):
-        commands.run_events(console, operation())  # type: ignore[arg-type]
+        session.run_events(console, operation())  # type: ignore[arg-type]
     assert done == ["routed", "recorded", "ended"] and silenced == [True]

@@ -42,7 +42,11 @@ def _complete(line: str) -> list[str]:
         "_shtab_bluegreen; printf '%s\\n' \"${COMPREPLY[@]}\""
     )
     result = subprocess.run(
-        [bash, "-c", program], input=script("bash"), capture_output=True, text=True, timeout=30
+        [bash, "-c", program],
+        input=script(build_parser(), "bash"),
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 0, result.stderr
     return [w for w in result.stdout.splitlines() if w]
@@ -73,7 +77,7 @@ def test_bash_completes_commands_options_and_choices() -> None:
 
 @pytest.mark.parametrize("shell", ["zsh", "tcsh"])
 def test_other_shells_get_a_script_naming_the_commands(shell: str) -> None:
-    text = script(shell)
+    text = script(build_parser(), shell)
     for command in COMMANDS:
         assert command in text
 

@@ -187,7 +187,7 @@ def test_at_the_head_the_disk_outlook_is_growth_alone() -> None:
         disk_free_bytes=at_head.free_bytes, disk_full_in_seconds=at_head.full_in_seconds
     )
     text = disk_text(figures) or ""
-    assert "full in 6.6h" in text and "before caught up" not in text
+    assert "full in 6h37m" in text and "before caught up" not in text
 
 
 def test_a_ready_colour_whose_latest_health_check_failed_is_not_switched_to(

@@ -155,7 +155,7 @@ def test_an_alarm_is_sent_only_once_it_has_held_its_window(tmp_path: Path) -> No
     assert inst.notifier.sent == []
     alerts.after_tick({"green": disk_full(7)}, T0 + 122)
     assert len(inst.notifier.sent) == 1
-    assert inst.notifier.sent[0][1].endswith("cannot finish. (for 2m)"), inst.notifier.sent
+    assert inst.notifier.sent[0][1].endswith("cannot finish. (for 2m00s)"), inst.notifier.sent
     inst.store.close()
 
 

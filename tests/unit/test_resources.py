@@ -133,7 +133,10 @@ def test_disk_outlook_fills_before_caught_up() -> None:
     condition = free_disk_condition(outlook)
     assert condition.name == FREE_DISK_CONDITION == "free_disk_after_catchup"
     assert not condition.met
-    assert "fills before caught up" in condition.detail and "full in 2m, ETA 5m" in condition.detail
+    assert (
+        "fills before caught up" in condition.detail
+        and "full in 1m40s, ETA 5m00s" in condition.detail
+    )
     warning = disk_warning("green", outlook)
     assert warning is not None and "fills its budget 1.0 GiB before caught up" in warning
 

@@ -14,6 +14,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+# Re-exported: the disk gate and the agent's alerts spell "full in …" with it too.
+from console.core.durations import duration_text as duration_text
+
 # The window a rate is measured over: long enough to smooth a 1 s stats frame's jitter, short
 # enough to follow a re-index that speeds up or slows down.
 USAGE_WINDOW_SECONDS = 10.0
@@ -184,18 +187,6 @@ def short_size(value: float | None) -> str:
 
 def rate_text(value: float | None) -> str:
     return "—" if value is None else f"{short_size(value)}/s"
-
-
-def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172_800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86_400:.0f}d"
 
 
 def resources_text(figures: ResourceFigures) -> str:

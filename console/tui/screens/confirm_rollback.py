@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.binding import BindingType
+from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
 from console.core.model import RollbackPlan
 from console.tui.format import number
+from console.tui.screens.confirm import ConfirmScreen, answer_bindings, answer_buttons
 
 
 def rollback_title(plan: RollbackPlan) -> str:
@@ -22,11 +22,8 @@ def rollback_title(plan: RollbackPlan) -> str:
     return f"Roll back {plan.from_color or 'nothing'} → {plan.to_color}{version}?"
 
 
-class ConfirmRollbackScreen(ModalScreen[bool]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "confirm", "Roll back", id="rollback.yes"),
-        Binding("n,escape", "cancel", "Cancel", id="rollback.no"),
-    ]
+class ConfirmRollbackScreen(ConfirmScreen):
+    BINDINGS: ClassVar[list[BindingType]] = answer_bindings("rollback", "Roll back")
 
     def __init__(self, plan: RollbackPlan) -> None:
         super().__init__(id="confirm-rollback", classes="dialog-screen")
@@ -51,24 +48,13 @@ class ConfirmRollbackScreen(ModalScreen[bool]):
                 yield Label(Content.styled(f"⚠ {warning}", "bold $warning"), id="rollback-warning")
             if plan.blocked_reason:
                 yield Label(Content.styled(plan.blocked_reason, "bold $error"), classes="detail")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                if not plan.blocked_reason:
-                    yield Button("Roll back", id="confirm", variant="warning")
+            yield answer_buttons("Cancel", *self.answers())
 
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
+    def answers(self) -> tuple[Button, ...]:
+        """Roll back, unless blocked: then the dialog only says why."""
+        if self.plan.blocked_reason:
+            return ()
+        return (Button("Roll back", id="confirm", variant="warning"),)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "confirm":
-            return not self.plan.blocked_reason
-        return True
-
-    def action_confirm(self) -> None:
-        self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm")
+    def confirm_allowed(self) -> bool:
+        return not self.plan.blocked_reason

@@ -12,14 +12,14 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.binding import BindingType
+from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from console.core.measures.parity import report_lines
 from console.core.model import SwitchPlan
+from console.tui.screens.confirm import ConfirmScreen, answer_bindings, answer_buttons
 from console.tui.widgets.gate import gate_content
 
 
@@ -29,11 +29,10 @@ def switch_title(plan: SwitchPlan) -> str:
     return f"Switch {source} → {plan.to_color} ({version})?"
 
 
-class ConfirmSwitchScreen(ModalScreen[bool]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "confirm", "Switch", id="switch.yes"),
-        Binding("n,escape", "cancel", "Cancel", id="switch.no"),
-    ]
+class ConfirmSwitchScreen(ConfirmScreen):
+    BINDINGS: ClassVar[list[BindingType]] = answer_bindings("switch", "Switch")
+    # A disabled Force never posts Pressed, so a press of "force" means it was armed.
+    CONFIRM_BUTTONS: ClassVar[frozenset[str]] = frozenset({"confirm", "force"})
 
     def __init__(self, plan: SwitchPlan) -> None:
         super().__init__(id="confirm-switch", classes="dialog-screen")
@@ -59,34 +58,21 @@ class ConfirmSwitchScreen(ModalScreen[bool]):
                     classes="detail",
                 )
                 yield Input(placeholder=f"type {plan.to_color} to force", id="force-input")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
-                if plan.blocked_reason:
-                    pass
-                elif plan.gate_met:
-                    yield Button("Switch", id="confirm", variant="primary")
-                else:
-                    yield Button("Force", id="force", variant="error", disabled=True)
+            yield answer_buttons("Cancel", *self.answers())
 
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
+    def answers(self) -> tuple[Button, ...]:
+        """Switch when the gate holds, an unarmed Force when it does not, nothing when blocked."""
+        if self.plan.blocked_reason:
+            return ()
+        if self.plan.gate_met:
+            return (Button("Switch", id="confirm", variant="primary"),)
+        return (Button("Force", id="force", variant="error", disabled=True),)
 
     @on(Input.Changed, "#force-input")
     def arm_force(self, event: Input.Changed) -> None:
         typed = event.value.strip().lower() == self.plan.to_color
         self.query_one("#force", Button).disabled = not typed
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "confirm":  # `y` only when a plain confirm is allowed
-            return self.plan.gate_met and not self.plan.blocked_reason
-        return True
-
-    def action_confirm(self) -> None:
-        self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        # A disabled Force never posts Pressed, so reaching here with "force" means it was armed.
-        self.dismiss(event.button.id in ("confirm", "force"))
+    def confirm_allowed(self) -> bool:
+        # `y` only when a plain confirm is allowed: forcing takes the typed colour and Force.
+        return self.plan.gate_met and not self.plan.blocked_reason

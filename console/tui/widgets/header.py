@@ -7,8 +7,9 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Label
 
+from console.core.durations import duration_text
 from console.core.model import Status
-from console.tui.format import clock_time, duration
+from console.tui.format import clock_time
 from console.tui.widgets.text_line import TextLine
 
 # An agent whose heartbeat is older than this is shown as stale: nobody is sampling or switching.
@@ -20,7 +21,7 @@ def _agent_part(status: Status, now: float) -> tuple[str, str]:
     if not agent.running:
         return "agent stopped: readiness and auto-switch are paused", "$error"
     if agent.heartbeat is not None and now - agent.heartbeat > STALE_HEARTBEAT_SECONDS:
-        return f"agent silent for {duration(now - agent.heartbeat)}", "$warning"
+        return f"agent silent for {duration_text(now - agent.heartbeat)}", "$warning"
     pid = f" (pid {agent.pid})" if agent.pid else ""
     return f"agent running{pid}", "$success"
 
@@ -32,7 +33,7 @@ def _lock_part(status: Status, now: float) -> tuple[str, str]:
     where = f"@{lock.ssh_client}" if lock.ssh_client else ""
     return (
         f"lock: {lock.user}{where} '{lock.action}' since {clock_time(lock.since)}"
-        f" ({duration(now - lock.since)})",
+        f" ({duration_text(now - lock.since)})",
         "$warning",
     )
 

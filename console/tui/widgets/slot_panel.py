@@ -11,10 +11,11 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import ProgressBar
 
+from console.core.durations import duration_text
 from console.core.measures.parity import summary as parity_summary
 from console.core.measures.traffic import traffic_text
 from console.core.model import Color, SlotState, SlotStatus, SpeedPoint
-from console.tui.format import duration, eta, number, rate
+from console.tui.format import eta, number, rate
 from console.tui.widgets.gate import GateList
 from console.tui.widgets.resource_lines import ResourceLines
 from console.tui.widgets.sparkline import SpeedSparkline
@@ -49,7 +50,7 @@ def container_line(slot: SlotStatus, now: float) -> Content:
         False: ("unhealthy", "$error"),
         None: ("health unknown", "$text-muted"),
     }[slot.healthy]
-    uptime = f" · up {duration(now - slot.started_at)}" if slot.started_at else ""
+    uptime = f" · up {duration_text(now - slot.started_at)}" if slot.started_at else ""
     restarts = f" · {slot.restart_count} restarts" if slot.restart_count else ""
     if slot.is_stale("docker", now):
         # What Docker said last, not what is: never drawn as a fresh, green "running".
