@@ -6,7 +6,7 @@ So every tick the agent reads the running proxy's colour (one cheap admin call, 
 sampler thread so a hung proxy costs the tick nothing) and, when it disagrees with the store or
 with the persisted file, fixes the store and the file to match the proxy, records the drift as
 "changed outside bluegreen" with the time, and notifies. A canary weight moved behind bluegreen's
-back (issue 15.2) is found and fixed the same way (core/canary_reconcile.py).
+back (issue 15.2) is found and fixed the same way (core/ops/canary_reconcile.py).
 
 It never fights an operation: the fix runs under the operator lock, taken without waiting, and the
 proxy is read again under it. While a switch (or anything else) holds the lock the tick is

@@ -10,7 +10,7 @@
   `[notify] alarm_after_seconds`, and says how long; one odd reading (an ETA from a near-zero
   closing speed, a latency spike) is not an alarm. When it goes away after being sent, an event
   and a notification say it cleared.
-- History: every tick's figures fold into the deployment's peaks (store_resources); when the
+- History: every tick's figures fold into the deployment's peaks (store/resources); when the
   deployment becomes ready, a notification and an event carry them.
 """
 

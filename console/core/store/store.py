@@ -3,12 +3,12 @@ samples, slot statuses, metrics and heartbeats.
 
 Docker and the proxy are the source of what *is*; this is the record of what was *decided*, shared
 by the agent (writing) and every TUI and CLI (reading) through one file. Connections, transactions
-and migrations live in `store_db`; the schema and row conversions in `store_schema`; the tables,
-by responsibility, in `store_history` (deployments, events) and `store_series` (samples, metrics,
+and migrations live in `store/db`; the schema and row conversions in `store/schema`; the tables,
+by responsibility, in `store/history` (deployments, events) and `store/series` (samples, metrics,
 heartbeats); this module keeps the live colour and what the agent publishes each tick.
 
 A user who may only watch opens it with `Store.open_read_only`: nothing is created or written
-(see `store_db`, "Read-only").
+(see `store/db`, "Read-only").
 
 Nothing secret is stored: callers pass redacted text, and the optional `redact` hook is applied
 again to event text, deployment outcomes and env values, and slot-status reasons, as a second line

@@ -1,7 +1,7 @@
 """What every group of tables in `Store` shares: the database, the redaction hook, the state rows.
 
-`Store` is assembled from one class per responsibility (`store_history`: deployments and the audit
-log; `store_series`: samples, metrics, heartbeats; `store`: live colour and published statuses);
+`Store` is assembled from one class per responsibility (`store/history`: deployments and the audit
+log; `store/series`: samples, metrics, heartbeats; `store`: live colour and published statuses);
 each derives from `StoreTables`, so a new group of tables is one module and one base class more.
 """
 

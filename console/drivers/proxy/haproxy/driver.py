@@ -63,7 +63,7 @@ def render_backend(
 ) -> str:
     """The backend section; a server that is not live starts `disabled` after a restart, and
     with no server usable (nothing live yet) the backend answers 503 itself. With `routes_map`,
-    the preview and canary rules (haproxy_routes) choose the server per request."""
+    the preview and canary rules (haproxy/routes) choose the server per request."""
     ports = {"blue": blue_port, "green": green_port}
     servers = "".join(
         f"    server {color} 127.0.0.1:{ports[color]}{'' if color == live else ' disabled'}\n"

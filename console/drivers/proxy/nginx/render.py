@@ -61,7 +61,7 @@ class NginxLayout:
     admin_tcp: str = ""  # "127.0.0.1:8099" when a TCP admin endpoint is opted in
     token: str = ""  # required on the TCP admin endpoint
     counting: bool = True  # reload mode: render the Lua traffic counters (the module is loaded)
-    routes: Routes = NO_ROUTES  # preview and canary keys (nginx_routes)
+    routes: Routes = NO_ROUTES  # preview and canary keys (nginx/routes)
 
     def port(self, color: Color) -> int:
         return self.blue_port if color == "blue" else self.green_port

@@ -29,7 +29,7 @@ _BOUNDS = ", ".join(f"{b:g}" for b in LATENCY_BOUNDS_MS)
 
 def pick_and_open(route: str = "") -> str:
     """The location's colour pick; also counts the request open (and, with Upgrade, as a
-    websocket). `route` (nginx_routes.route_lua) may change the colour to the one serving this
+    websocket). `route` (nginx/routes.route_lua) may change the colour to the one serving this
     request — a preview or canary — so it is counted under the colour that served it."""
     return (
         "# Read the live colour once per request: the 503 check and the balancer agree. The\n"
