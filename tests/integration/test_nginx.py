@@ -64,7 +64,8 @@ def config_for(
     proc: FrontedNginx, mode: Literal["live", "reload"] = "live", **overrides: object
 ) -> Config:
     blue, green = proc.upstream_ports
-    proxy = nginx_proxy_config(proc, proc.admin_socket, mode, **overrides)
+    admin_socket = Path(str(overrides.pop("admin_socket", proc.admin_socket)))
+    proxy = nginx_proxy_config(proc, admin_socket, mode, **overrides)
     return make_config(proc.prefix_dir.parent, blue, green, proxy)
 
 
