@@ -177,11 +177,7 @@ class Agent:
 
     # ── lifecycle ──
     def run(self) -> int:
-        if not self.inst.agent_lease.try_acquire():
-            info = self.inst.agent_lease.info()
-            self.log(
-                f"Another agent already watches {self.inst.state_dir} (pid {info.pid}); exiting."
-            )
+        if not take_lease(self.inst, self.log):
             return 1
         try:
             exporter = self._start_exporter()
@@ -329,6 +325,15 @@ def _stale_after(inst: Installation) -> float:
     return STALE_AFTER_INTERVALS * inst.config.readiness.sample_interval_seconds
 
 
+def take_lease(inst: Installation, log: Callable[[str], None]) -> bool:
+    """Become the installation's one agent; False (said in the log) when another one is."""
+    if inst.agent_lease.try_acquire():  # idempotent for the lease's holder
+        return True
+    info = inst.agent_lease.info()
+    log(f"Another agent already watches {inst.state_dir} (pid {info.pid}); exiting.")
+    return False
+
+
 def run_agent(inst: Installation, metrics_listen: str | None = None) -> int:
     """Run the agent; `metrics_listen` ("HOST:PORT", validated by the caller) overrides
     `[metrics] listen` and turns the Prometheus exporter on."""
@@ -337,6 +342,11 @@ def run_agent(inst: Installation, metrics_listen: str | None = None) -> int:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
         print(f"{stamp} {inst.redactor.redact(text)}", flush=True)
 
+    # The lease first: a second agent exits before it opens the store, the proxy or the notifier
+    # (Agent.__init__ hands them to its watchers), as it did when they were opened in run().
+    if not take_lease(inst, log):
+        inst.close()
+        return 1
     agent = Agent(inst, log)
     agent.metrics_listen = metrics_listen or inst.config.metrics.listen
 
