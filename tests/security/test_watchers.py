@@ -37,8 +37,8 @@ PLANTED = "PLANTED-" + os.urandom(6).hex()
 _TUI_PROBE = """
 import asyncio, sys
 from console.core.config.load import load_config
-from console.core.service import Console
 from console.tui.app import BluegreenApp
+from console.wiring import open_console
 
 async def main():
     console = open_console(load_config(sys.argv[1], watching=True), read_only=True)
