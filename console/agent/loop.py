@@ -10,6 +10,7 @@ own session, so it survives the operator's SSH connection dropping.
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 import sys
 import threading
@@ -356,6 +357,8 @@ def run_agent(inst: Installation, metrics_listen: str | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the operator's SSH session ending is not our end
+    # `kill -USR1 PID` writes every thread's stack to the agent's log: what a hung agent waits on.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         return agent.run()
     finally:

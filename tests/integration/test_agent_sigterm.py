@@ -66,7 +66,14 @@ def test_sigterm_stops_the_agent_cleanly(web: Sandbox, tmp_path: Path) -> None:
             time.sleep(3)  # a few ticks in: SIGTERM lands mid-loop, as systemctl stop does
             sent = time.monotonic()
             agent.send_signal(signal.SIGTERM)
-            code = agent.wait(timeout=15)
+            try:
+                code = agent.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                agent.send_signal(signal.SIGUSR1)  # the agent writes every thread's stack
+                time.sleep(1)
+                agent.kill()
+                output, _ = agent.communicate()
+                pytest.fail(f"the agent did not stop within 15 s of SIGTERM; its log:\n{output}")
             took = time.monotonic() - sent
             stopping = _datagrams(server, "STOPPING=1", 1)
         finally:
