@@ -93,7 +93,8 @@ def test_a_buggy_v2_is_caught_and_the_required_switch_refused(sandbox: Sandbox) 
     result = sandbox.cli("switch", "--yes", config=required_config(sandbox))
     out = result.stdout + result.stderr
     assert result.returncode == 1, out
-    assert "Switch refused: parity at height" in out and "'last 1000 hashes' differs" in out
+    assert "Switch refused: parity at height" in out, out
+    assert "'last 1000 hashes' differs" in out, out
     assert window["blue"][:20] in out or "blue '" in out
     assert sandbox.status()["live"] == "blue" and sandbox.served_by() == "blue"
     history = json.loads(sandbox.cli("history", "--json").stdout)

@@ -177,7 +177,10 @@ def test_tcp_admin_is_opt_in_and_refuses_without_the_token(site: Site) -> None:
     driver = site.driver()
     driver.install("blue")
     admin = f"http://127.0.0.1:{site.admin_port}/bluegreen/live"
-    with httpx.Client(trust_env=False, timeout=5) as client:
+    # No keep-alive: the install's reload lets old workers close idle connections, and a request
+    # reusing one of those would fail with "Server disconnected" instead of being answered.
+    no_reuse = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(trust_env=False, timeout=5, limits=no_reuse) as client:
         assert client.post(admin, params={"color": "green"}).status_code == 403
         wrong = {TOKEN_HEADER: "x" * 43}
         assert client.post(admin, params={"color": "green"}, headers=wrong).status_code == 403
