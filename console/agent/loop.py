@@ -89,18 +89,7 @@ class Agent:
         self.watches = {
             color: SlotWatch(config, color, self._runtime, inst.redactor) for color in COLORS
         }
-        self.live_colour = LiveColourWatch(
-            inst.proxy,
-            inst.store,
-            inst.lock,
-            inst.notifier,
-            canary_in_step=partial(canary_in_step, inst),
-            reconcile=partial(reconcile_live, inst, AGENT_ACTOR, changed_outside=True),
-            service=config.service,
-            stale_after=stale_after,
-            actor=AGENT_ACTOR,
-            log=log,
-        )
+        self.live_colour = live_colour_watch(inst, stale_after, log)
         self.traffic = TrafficWatch(inst.proxy.traffic, stale_after)
         self.resource_alerts = ResourceAlerts(
             config.resources,
@@ -324,6 +313,24 @@ class Agent:
 
 def _stale_after(inst: Installation) -> float:
     return STALE_AFTER_INTERVALS * inst.config.readiness.sample_interval_seconds
+
+
+def live_colour_watch(
+    inst: Installation, stale_after: float, log: Callable[[str], None]
+) -> LiveColourWatch:
+    """The per-tick check of the proxy's live colour and canary against the store, built once."""
+    return LiveColourWatch(
+        inst.proxy,
+        inst.store,
+        inst.lock,
+        inst.notifier,
+        canary_in_step=partial(canary_in_step, inst),
+        reconcile=partial(reconcile_live, inst, AGENT_ACTOR, changed_outside=True),
+        service=inst.config.service,
+        stale_after=stale_after,
+        actor=AGENT_ACTOR,
+        log=log,
+    )
 
 
 def take_lease(inst: Installation, log: Callable[[str], None]) -> bool:

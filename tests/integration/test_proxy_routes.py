@@ -12,18 +12,15 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 
-from console.agent.live_colour import LiveColourWatch
+from console.agent.loop import live_colour_watch
 from console.core.installation import Installation
 from console.core.model import Actor, Canary, Outcome, SlotState, SlotStatus
 from console.core.ops import canary
-from console.core.ops.canary_reconcile import canary_in_step
-from console.core.ops.reconcile import reconcile_live
 from console.drivers.proxy import DRIVERS
 from console.wiring import open_installation
 from tests import ports
@@ -169,19 +166,7 @@ def test_the_core_operations_audit_and_a_weight_moved_outside_bluegreen_is_drift
         assert inst.store.canary() == Canary("green", 10) == fronted.driver.read_back().canary
         # Someone with access to the proxy moves the weight behind bluegreen's back.
         fronted.driver.set_canary(Canary("green", 40))
-        agent = Actor("agent")
-        watch = LiveColourWatch(  # handed its parts as the agent loop hands them
-            inst.proxy,
-            inst.store,
-            inst.lock,
-            inst.notifier,
-            canary_in_step=partial(canary_in_step, inst),
-            reconcile=partial(reconcile_live, inst, agent, changed_outside=True),
-            service=inst.config.service,
-            stale_after=3.0,
-            actor=agent,
-            log=lambda line: None,
-        )
+        watch = live_colour_watch(inst, stale_after=3.0, log=lambda line: None)  # as the agent
         try:
             watch._observe()  # the agent's per-tick proxy read
         finally:
