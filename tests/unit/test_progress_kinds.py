@@ -15,18 +15,7 @@ from console.core.contracts.progress import Reading
 from console.drivers import progress
 from console.drivers.progress import KINDS, make_candidate_source, make_head_source
 from console.drivers.progress.base import BaseSource, Place
-
-WEB = """
-service = "web"
-[image]
-repository = "web"
-[slots.blue]
-container = "web-blue"
-host_port = 8081
-[slots.green]
-container = "web-green"
-host_port = 8082
-"""
+from tests.unit.test_config_sources import WEB
 
 
 def test_every_kind_but_none_has_a_driver_and_every_driver_a_kind() -> None:

@@ -18,18 +18,9 @@ from console.drivers.proxy import DRIVERS, make_proxy
 from console.drivers.proxy.haproxy.driver import HaproxyDriver
 from console.drivers.proxy.nginx.live import NginxLiveDriver
 from console.drivers.proxy.nginx.reload import NginxReloadDriver
+from tests.unit.test_config_at_head import BASE as TWO_SLOTS
 
-BASE = """
-state_dir = "/var/lib/bg-test"
-[image]
-repository = "webapp"
-[slots.blue]
-container = "w-blue"
-host_port = 18081
-[slots.green]
-container = "w-green"
-host_port = 18082
-"""
+BASE = 'state_dir = "/var/lib/bg-test"\n' + TWO_SLOTS
 
 
 def test_no_table_is_nginx_in_live_mode() -> None:
