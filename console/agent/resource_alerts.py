@@ -22,13 +22,14 @@ from dataclasses import replace
 from console.agent.slot_compose import TickInputs
 from console.core.config.resources import ResourcesConfig
 from console.core.contracts.notifier import Notifier
+from console.core.durations import duration_text
 from console.core.gate.disk import (
     ContentionBaseline,
     LiveReading,
     contention_warning,
     is_disk_warning,
 )
-from console.core.measures.resources import ResourceFigures, duration_text
+from console.core.measures.resources import ResourceFigures
 from console.core.model import COLORS, Color, SlotState, SlotStatus, other
 from console.core.store.resources import DeploymentResources, put_deployment_resources
 from console.core.store.store import Store

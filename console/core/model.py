@@ -9,17 +9,15 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from console.core.colors import COLORS as COLORS
 from console.core.colors import Color as Color
 from console.core.colors import other as other
 from console.core.colors import parse_color as parse_color
-
-if TYPE_CHECKING:
-    from console.core.measures.parity import ParityReport
-    from console.core.measures.resources import ResourceFigures
-    from console.core.measures.traffic import TrafficFigures
+from console.core.measures.parity import ParityReport
+from console.core.measures.resources import ResourceFigures
+from console.core.measures.traffic import TrafficFigures
 
 
 class SlotState(enum.StrEnum):

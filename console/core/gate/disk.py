@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from console.core.measures.resources import duration_text, size_text
+from console.core.durations import duration_text
+from console.core.measures.resources import size_text
 from console.core.model import Condition
 
 FREE_DISK_CONDITION = "free_disk_after_catchup"

@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 
 # Re-exported: the disk gate and the agent's alerts spell "full in …" with it too.
-from console.core.durations import duration_text as duration_text
+from console.core.durations import duration_text
 
 # The window a rate is measured over: long enough to smooth a 1 s stats frame's jitter, short
 # enough to follow a re-index that speeds up or slows down.

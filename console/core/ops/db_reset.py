@@ -19,8 +19,6 @@ from psycopg import sql
 
 # The guard a reset needs (no colour's database is another's) is a config check, so it lives in
 # config; deploy asks it again before each reset, through these names.
-from console.core.config.reset_guard import database_urls as database_urls
-from console.core.config.reset_guard import shared_database_problem as shared_database_problem
 
 # PostgreSQL's own schemas; pg_toast* and pg_temp* are matched by prefix in SYSTEM_FILTER.
 SYSTEM_FILTER = (

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
+from console.core.config.reset_guard import database_urls, shared_database_problem
 from console.core.config.resources import memory_bytes, nano_cpus
+from console.core.contracts.runtime import ContainerSpec
 from console.core.installation import (
     LABEL_COLOR,
     LABEL_DEPLOYMENT,
@@ -31,18 +32,9 @@ from console.core.model import (
     other,
 )
 from console.core.ops.canary import end_canary_to
-from console.core.ops.db_reset import (
-    ResetError,
-    check_reset,
-    database_urls,
-    reset_database,
-    shared_database_problem,
-)
+from console.core.ops.db_reset import ResetError, check_reset, reset_database
 from console.core.ops.operation import describe_failure, mutating
 from console.core.ops.reconcile import reconcile
-
-if TYPE_CHECKING:
-    from console.core.contracts.runtime import ContainerSpec
 
 
 def idle_color(inst: Installation) -> Color:
@@ -85,8 +77,6 @@ def container_spec(
     env: dict[str, str] | None = None,
 ) -> ContainerSpec:
     """The container `deploy` starts for `ref` in `color` (deployment `deployment_id`)."""
-    from console.core.contracts.runtime import ContainerSpec
-
     version = image_version(ref)
     command, container_env = render_command(inst, color, version)
     container_env.update(env or {})

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from console.core.contracts.proxy import changed_outside_text
+from console.core.contracts.runtime import ContainerInfo
 from console.core.installation import LABEL_DEPLOYMENT, Installation
 from console.core.model import COLORS, Actor, Color, Phase
 from console.core.ops.canary_reconcile import reconcile_canary
-
-if TYPE_CHECKING:
-    from console.core.contracts.runtime import ContainerInfo
 
 _TERMINAL_CONTAINER_STATES = {"exited", "dead"}
 

@@ -34,6 +34,7 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
+from console.core.access import AccessDenied
 from console.core.fsutil import StateDirError, open_private, user_name
 from console.core.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -250,8 +251,6 @@ class Database:
             )
 
     def _refused_write(self) -> StateDirError:
-        from console.core.access import AccessDenied
-
         who = user_name()
         return AccessDenied(
             f"{who} may only watch this installation: its state ({self.path.parent}) is "
