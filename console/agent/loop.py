@@ -42,6 +42,7 @@ from console.agent.slot_compose import (
 )
 from console.agent.slot_watch import SlotWatch
 from console.agent.state_events import record_state_changes
+from console.agent.stop_watch import StopWatch
 from console.agent.systemd import notify
 from console.agent.traffic_watch import TrafficWatch
 from console.core.contracts.runtime import Runtime
@@ -366,8 +367,10 @@ def run_agent(inst: Installation, metrics_listen: str | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the operator's SSH session ending is not our end
     # `kill -USR1 PID` writes every thread's stack to the agent's log: what a hung agent waits on.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    stop_watch = StopWatch(agent.stopping, log)
     try:
         return agent.run()
     finally:
+        stop_watch.done()
         inst.close()
         sys.stdout.flush()

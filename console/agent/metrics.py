@@ -312,4 +312,7 @@ def serve(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(AgentCollector(published, store, redact))
     server, _thread = start_http_server(listen[1], listen[0], registry)
+    # server_close() would otherwise join every request's thread, daemon or not: one scrape
+    # stuck on a slow client would hold the agent's stop until systemd kills it.
+    server.block_on_close = False
     return server
