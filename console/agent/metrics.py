@@ -314,5 +314,5 @@ def serve(
     server, _thread = start_http_server(listen[1], listen[0], registry)
     # server_close() would otherwise join every request's thread, daemon or not: one scrape
     # stuck on a slow client would hold the agent's stop until systemd kills it.
-    server.block_on_close = False
+    server.block_on_close = False  # type: ignore[attr-defined]  # ThreadingMixIn's, untyped here
     return server

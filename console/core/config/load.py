@@ -1,7 +1,8 @@
 """Find, read and check the configuration file.
 
 Precedence: `--config PATH` > `$BLUEGREEN_CONFIG` > `./bluegreen.toml` >
-`/etc/bluegreen/config.toml`.
+`/etc/bluegreen/config.toml` > `/etc/bluegreen/host.toml`. PATH may be a directory of several
+services (config/fleet.py reads those).
 Secrets are never written in the file: `${NAME}` is looked up in the environment, then in the
 optional `secrets_file` (KEY=VALUE lines, mode 0600). Errors name the key path and suggest the
 nearest valid key, and never echo a secret's value.
@@ -22,13 +23,20 @@ __all__ = [
     "CONFIG_ENV",
     "DEFAULT_PATHS",
     "ConfigError",
+    "config_from_raw",
     "find_config_path",
     "load_config",
     "parse_config",
+    "read_toml",
 ]
 
 CONFIG_ENV = "BLUEGREEN_CONFIG"
-DEFAULT_PATHS = (Path("bluegreen.toml"), Path("/etc/bluegreen/config.toml"))
+# A file is one service; /etc/bluegreen/host.toml heads a directory of several (config/fleet.py).
+DEFAULT_PATHS = (
+    Path("bluegreen.toml"),
+    Path("/etc/bluegreen/config.toml"),
+    Path("/etc/bluegreen/host.toml"),
+)
 
 
 def find_config_path(explicit: str | None = None) -> Path:
@@ -62,11 +70,22 @@ def load_config(explicit: str | None = None, watching: bool = False) -> Config:
 
 
 def parse_config(text: str, path: Path = Path("<config>"), watching: bool = False) -> Config:
+    return config_from_raw(read_toml(text, path), path, watching)
+
+
+def read_toml(text: str, path: Path) -> dict[str, object]:
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc}). Fix the syntax and retry.") from None
-    secrets = SecretResolver(raw.get("secrets_file", ""), path, watching)
+
+
+def config_from_raw(
+    raw: dict[str, object], path: Path, watching: bool = False, secrets_base: Path | None = None
+) -> Config:
+    """One service's Config from its TOML tables; `secrets_base`: the file a relative
+    `secrets_file` is relative to (a fleet's host.toml; else `path`)."""
+    secrets = SecretResolver(raw.get("secrets_file", ""), secrets_base or path, watching)
     config: Config = build(Config, raw, "", secrets)
     readiness_raw = raw.get("readiness")
     config = dataclasses.replace(config, path=str(path), secret_values=tuple(secrets.used))

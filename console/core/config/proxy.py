@@ -35,6 +35,9 @@ class ProxyBase:
 
     # bluegreen owns the files in here (nginx's includes; HAProxy's backend, state and map).
     include_dir: str = "/etc/nginx/bluegreen"
+    # How the proxy knows this service: the prefix of its upstreams, maps and variables, unique
+    # per service in one nginx. "" = "bluegreen" (one service); a fleet names each service's.
+    name: str = ""
     proxy_url: str = "http://127.0.0.1:80"
     probe_path: str = "/health"
     verify_timeout_seconds: float = 10.0
