@@ -318,25 +318,7 @@ def render_snippet(
         "# `bluegreen proxy install` writes the two files named below (and validates them);",
         "# run it first, then add these lines to your own nginx configuration.",
         "",
-    ]
-    if mode == "live":
-        lines += [
-            "# 1. Main context, top of nginx.conf (Debian's libnginx-mod-http-lua package",
-            "#    already does this in /etc/nginx/modules-enabled/):",
-            "load_module modules/ndk_http_module.so;",
-            "load_module modules/ngx_http_lua_module.so;",
-            "# and, for your own reloads, so old workers cannot live on for hours with open",
-            "# websockets:",
-        ]
-    else:
-        lines += [
-            "# Traffic figures per colour need the Lua module (Debian: libnginx-mod-http-lua);",
-            "# without it the includes are written without counting, and the console says so.",
-            "# 1. Main context, top of nginx.conf: old workers must not outlive a reload by",
-            "#    hours because of open websockets.",
-        ]
-    lines += [
-        "worker_shutdown_timeout 10s;",
+        *main_context_lines(mode),
         "",
         "# 2. Inside http { }:",
         f"include {http_path};",
@@ -355,3 +337,24 @@ def render_snippet(
             "# be reachable by nginx's master and by nobody but the operators.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def main_context_lines(mode: Literal["live", "reload"]) -> list[str]:
+    """Step 1 of the snippet: what goes in nginx.conf's main context, once per nginx."""
+    if mode == "live":
+        lines = [
+            "# 1. Main context, top of nginx.conf (Debian's libnginx-mod-http-lua package",
+            "#    already does this in /etc/nginx/modules-enabled/):",
+            "load_module modules/ndk_http_module.so;",
+            "load_module modules/ngx_http_lua_module.so;",
+            "# and, for your own reloads, so old workers cannot live on for hours with open",
+            "# websockets:",
+        ]
+    else:
+        lines = [
+            "# Traffic figures per colour need the Lua module (Debian: libnginx-mod-http-lua);",
+            "# without it the includes are written without counting, and the console says so.",
+            "# 1. Main context, top of nginx.conf: old workers must not outlive a reload by",
+            "#    hours because of open websockets.",
+        ]
+    return [*lines, "worker_shutdown_timeout 10s;"]
