@@ -232,7 +232,7 @@ def _start_nginx(
     from urllib.parse import urlsplit
 
     from console.drivers.proxy import make_proxy
-    from console.sandbox.nginx_proc import NginxProcess, Site
+    from console.sandbox.nginx_proc import INCLUDES, NginxProcess, Site
 
     sites = [
         Site(urlsplit(config.proxy.proxy_url).port or 0, Path(config.proxy.include_dir))
@@ -247,6 +247,10 @@ def _start_nginx(
         directory / "nginx", first.listen_port, info.ports["admin"], first.include_dir, tuple(more)
     )
     nginx.write_main_conf()
+    # Each service's write tests the whole nginx.conf, which includes every service's files:
+    # the ones not written yet are empty meanwhile (an empty include is valid nginx).
+    for path in (site.include_dir / name for site in sites for name in INCLUDES):
+        path.touch(exist_ok=True)
     drivers = [make_proxy(config) for config in configs.values()]  # each [proxy]: nginx, live
     for driver in drivers:
         driver.write_files("blue")

@@ -17,7 +17,6 @@ from console.core.config.fleet import load_fleet
 from console.core.installation import LABEL_SERVICE
 from console.core.model import SlotState
 from console.sandbox.procs import process_alive
-from console.sandbox.teardown import _processes_naming
 from console.wiring import open_console
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
@@ -39,16 +38,17 @@ def fleet() -> Iterator[Sandbox]:
 
 
 def nginx_masters(directory: Path) -> list[int]:
-    """nginx master processes running on the sandbox's nginx.conf (its workers are children)."""
+    """nginx master processes on the sandbox's nginx.conf (a master rewrites its command line
+    to one string, `nginx: master process nginx -p … -c …`; its workers say `worker process`)."""
     conf = str(directory / "nginx" / "nginx.conf")
     found = []
-    for pid in _processes_naming(directory):
+    for entry in Path("/proc").iterdir():
         try:
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            line = (entry / "cmdline").read_bytes().decode(errors="replace").replace("\0", " ")
         except OSError:
             continue
-        if Path(args[0]).name == "nginx" and conf in args:
-            found.append(pid)
+        if entry.name.isdigit() and line.startswith("nginx: master process") and conf in line:
+            found.append(int(entry.name))
     return found
 
 
