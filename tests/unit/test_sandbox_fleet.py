@@ -23,7 +23,7 @@ def fleet_dir(tmp_path: Path) -> Path:
     """What `sandbox up --profile fleet` writes, the explorer's secrets as its start writes them."""
     host = Context(tmp_path, Ports.from_base(BASE), 3000, 1500, "172.17.0.1", lambda _: None)
     members = [
-        world.Member(name, kind, member_context(host, name, index))
+        world.Member(name, kind, member_context(host, name, member_ports(BASE, index)))
         for index, (name, kind) in enumerate(services_of("fleet"))
     ]
     explorer = tmp_path / "explorer"
