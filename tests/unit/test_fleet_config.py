@@ -145,3 +145,10 @@ def test_an_empty_directory_says_what_to_put_in_it(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     with pytest.raises(ConfigError, match=r"host\.toml.*NAME\.toml"):
         load_fleet(str(tmp_path / "etc"))
+
+
+def test_the_example_directory_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "fleet"
+    fleet = load_fleet(str(example), watching=True)
+    assert fleet.names == ["explorer", "web"] and fleet.skipped == {}
+    assert fleet.services["explorer"].catchup and not fleet.services["web"].catchup
