@@ -30,7 +30,6 @@ from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
 from console.core.model import SlotState, SwitchPolicy
 from console.core.ops.operation import OperationRefused
-from console.core.store.resources import deployment_resources
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -199,18 +198,11 @@ def _history(args: argparse.Namespace) -> int:
     found = whole_fleet(args)
     if found is not None:
         return fleet_cmds.history_all(args, found)
-    console = open_console(args, read_only=True)
-    try:
-        store = console.installation.store
-        events = store.events(limit=args.limit)
-        deployments = store.deployments(limit=args.limit)
-        used = deployment_resources(store, [d.id for d in deployments])
-    finally:
-        console.close()
+    history = fleet_cmds.history_of(load(args, watching=True), args.limit)
     if args.json:
-        print(json.dumps(render.history_json(events, deployments, used), indent=2))
+        print(json.dumps(render.history_json(*history), indent=2))
     else:
-        render.print_history(events, deployments, used)
+        render.print_history(*history)
     return EXIT_OK
 
 

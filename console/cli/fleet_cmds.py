@@ -15,8 +15,8 @@ from console.cli.exits import EXIT_OK, EXIT_USAGE
 from console.cli.session import load_fleet
 from console.core.config.fleet import Fleet
 from console.core.config.schema import Config
-from console.core.model import Status
-from console.core.store.resources import deployment_resources
+from console.core.model import Deployment, EventRecord, Status
+from console.core.store.resources import DeploymentResources, deployment_resources
 
 
 def _status_of(config: Config) -> Status:
@@ -76,22 +76,30 @@ def status_all(args: argparse.Namespace, found: Fleet) -> int:
     return EXIT_OK
 
 
+History = tuple[list[EventRecord], list[Deployment], dict[int, DeploymentResources]]
+
+
+def history_of(config: Config, limit: int) -> History:
+    """One service's events, deployments and each deployment's peak resources."""
+    console = wiring.open_console(config, read_only=True)
+    try:
+        store = console.installation.store
+        deployments = store.deployments(limit=limit)
+        used = deployment_resources(store, [d.id for d in deployments])
+        return store.events(limit=limit), deployments, used
+    finally:
+        console.close()
+
+
 def history_all(args: argparse.Namespace, found: Fleet) -> int:
     sections: list[dict[str, Any]] = []
     for name, config in found.services.items():
-        console = wiring.open_console(config, read_only=True)
-        try:
-            store = console.installation.store
-            events = store.events(limit=args.limit)
-            deployments = store.deployments(limit=args.limit)
-            used = deployment_resources(store, [d.id for d in deployments])
-        finally:
-            console.close()
+        history = history_of(config, args.limit)
         if args.json:
-            sections.append({"service": name, **render.history_json(events, deployments, used)})
+            sections.append({"service": name, **render.history_json(*history)})
             continue
         print(f"══ {name} ══")
-        render.print_history(events, deployments, used)
+        render.print_history(*history)
         print()
     if args.json:
         skipped = [{"service": n, "error": why} for n, why in found.skipped.items()]
