@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
 from console.sandbox import world
+from console.sandbox.procs import terminate
 from console.sandbox.profiles.base import Ports
 from console.sandbox.profiles.fleet import member_ports
 from console.sandbox.profiles.web import WebProfile
@@ -66,16 +64,7 @@ class FleetWorld:
 
     def stop_agent(self, timeout: float = 30) -> None:
         """Stop the agent `deploy` started, so a benchmark can start (and measure) its own."""
-        pid = self.agent_pid()
-        if pid is None:
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + timeout
-        while world.process_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        terminate(self.agent_pid(), wait=timeout)
 
     def down(self) -> list[str]:
         return world.down(self.directory, say=lambda _: None)
