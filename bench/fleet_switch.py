@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,8 +28,10 @@ from bench.common import (
     HeyLoad,
     LoadResult,
     Probe,
+    chosen,
     fmt,
     percentile,
+    require_hey,
     table,
     upstreams,
     write_results,
@@ -138,12 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=10, help="per service")
     parser.add_argument("--rows", default="nginx-live,haproxy", help=f"of {', '.join(ROWS)}")
     args = parser.parse_args(argv)
-    rows = [r.strip() for r in args.rows.split(",") if r.strip()]
-    unknown = [r for r in rows if r not in ROWS]
-    if unknown:
-        parser.error(f"unknown row {unknown[0]!r}: choose from {', '.join(ROWS)}")
-    if not shutil.which("hey"):
-        sys.exit("hey is not installed: `apt-get install hey` (or ./dev setup).")
+    rows = chosen(parser, args.rows, ROWS)
+    require_hey()
     results: dict[str, dict[str, object]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="bgbench-fleet-switch-"))
     try:
@@ -159,32 +156,35 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# The printed table: header → the summary's key (a pair: a key inside a nested figure).
+COLUMNS: tuple[tuple[str, str | tuple[str, str]], ...] = (
+    ("switches", "switches"),
+    ("a req", "a_requests"),
+    ("a failed", "a_failed"),
+    ("b req", "b_requests"),
+    ("b failed", "b_failed"),
+    ("a cut p50", ("a_cutover_ms", "p50")),
+    ("a cut p99", ("a_cutover_ms", "p99")),
+    ("b other colour", "b_other_colour_answers"),
+    ("b probe other", "b_probe_other_colour"),
+    ("b probe err", "b_probe_errors"),
+    ("b live after", "b_live_after"),
+)
+
+
+def _cell(figures: dict[str, object], key: str | tuple[str, str]) -> str:
+    if isinstance(key, str):
+        return fmt(figures[key])
+    nested = figures[key[0]]
+    assert isinstance(nested, dict)
+    return fmt(nested[key[1]])
+
+
 def print_report(results: dict[str, dict[str, object]], switches: int) -> None:
-    rows = []
-    for row, figures in results.items():
-        cutover = figures["a_cutover_ms"]
-        assert isinstance(cutover, dict)
-        rows.append(
-            [
-                row,
-                fmt(figures["switches"]),
-                fmt(figures["a_requests"]),
-                fmt(figures["a_failed"]),
-                fmt(figures["b_requests"]),
-                fmt(figures["b_failed"]),
-                fmt(cutover["p50"]),
-                fmt(cutover["p99"]),
-                fmt(figures["b_other_colour_answers"]),
-                fmt(figures["b_probe_other_colour"]),
-                fmt(figures["b_probe_errors"]),
-                str(figures["b_live_after"]),
-            ]
-        )
+    rows = [[row, *(_cell(figures, key) for _, key in COLUMNS)] for row, figures in results.items()]
     print()
     print(f"Two services behind one proxy: a switched {switches} times, keep-alive POST on both")
-    headers = ["proxy", "switches", "a req", "a failed", "b req", "b failed", "a cut p50"]
-    headers += ["a cut p99", "b other colour", "b probe other", "b probe err", "b live after"]
-    print(table(headers, rows))
+    print(table(["proxy", *(header for header, _ in COLUMNS)], rows))
     print("(ms; cut = a's switch issued → a's probe first sees the new colour; b other colour =")
     print(" b's answers from its idle colour by the proxy's own counters for b; b probe other =")
     print(" times b's probe saw its idle colour answer; b probe err = probe errors or non-2xx)")
