@@ -1,7 +1,8 @@
 """Several services behind ONE real proxy — one nginx (live or reload) or one HAProxy — as an
 operator sets it up: a configuration directory (host.toml and one file per service, read by
 `load_fleet`), each service's files installed, and the proxy's own configuration built from
-`bluegreen proxy snippet`'s lines, routing each service by path prefix (`/NAME/`).
+`bluegreen proxy snippet`'s lines, routing each service by path prefix (`/NAME/`, how each
+service's switch verifies) and by host name (`NAME.example.com`).
 
 test_proxy_fleet.py proves the services isolated in it; bench/fleet_switch.py switches one under
 load while measuring the other.
@@ -133,13 +134,18 @@ def shared_proxy(
 
 
 def _write_nginx_conf(process: NginxProcess, snippet: str, with_services: bool = True) -> None:
-    """The snippet's http includes, and its path-prefix server { } on our port."""
+    """The snippet's http includes and both its routings on our port: the path-prefix
+    server { } first (the default server, for a Host no server_name names), then one server { }
+    per service by host name."""
     (process.prefix_dir / "logs").mkdir(parents=True, exist_ok=True)
     includes = re.findall(r"^include \S+bluegreen-http\.conf;$", snippet, re.MULTILINE)
-    by_path = re.search(r"^server \{\n    listen 80;\n    location /.*?^\}$", snippet, re.M | re.S)
-    assert includes and by_path, snippet
-    server = by_path.group(0).replace("listen 80;", f"listen 127.0.0.1:{process.listen_port};")
-    lines = [*includes, *server.splitlines()] if with_services else []
+    servers = re.findall(r"^server \{\n.*?^\}$", snippet, re.M | re.S)
+    by_host = [server for server in servers if "server_name" in server]
+    by_path = [server for server in servers if "server_name" not in server]
+    assert includes and len(by_path) == 1 and len(by_host) == len(includes), snippet
+    ours = "\n".join([*by_path, *by_host])
+    ours = ours.replace("listen 80;", f"listen 127.0.0.1:{process.listen_port};")
+    lines = [*includes, *ours.splitlines()] if with_services else []
     body = "".join(f"    {line}\n" for line in lines)
     # The Lua module in both modes, as the sandbox's nginx has it (reload mode counts with it).
     modules = "".join(f"load_module {MODULES_DIR / name};\n" for name in LUA_MODULES)
@@ -150,7 +156,8 @@ def _write_nginx_conf(process: NginxProcess, snippet: str, with_services: bool =
 def _write_haproxy_conf(
     process: HaproxyProcess, services: dict[str, Service], snippet: str
 ) -> None:
-    """Every service's backend, and the snippet's path-prefix `use_backend` rules."""
+    """Every service's backend, and the snippet's `use_backend` rules: by host name, then by
+    path prefix."""
     sections = []
     for service in services.values():
         assert isinstance(service.driver, HaproxyDriver)
@@ -158,7 +165,7 @@ def _write_haproxy_conf(
     first = next(iter(services.values())).driver
     assert isinstance(first, HaproxyDriver)
     conf = process.write_conf("\n".join(sections), first.backend)
-    rules = re.findall(r"^    use_backend \S+ if \{ path_beg /\S+/ \}$", snippet, re.MULTILINE)
-    assert len(rules) == len(services), snippet
+    rules = re.findall(r"^    use_backend \S+ if \{ .* \}$", snippet, re.MULTILINE)
+    assert len(rules) == 2 * len(services), snippet
     text = conf.read_text(encoding="utf-8")
     conf.write_text(text.replace("    default_backend", "\n".join(rules) + "\n    default_backend"))

@@ -93,6 +93,21 @@ def test_each_service_is_installed_on_its_own_colour(proxy: SharedProxy) -> None
     assert a.driver.check() == [] and b.driver.check() == []
 
 
+def test_routing_by_host_name_reaches_each_service(proxy: SharedProxy) -> None:
+    """The snippet's other routing: one server { } (or use_backend) per service's host name."""
+    url = f"http://127.0.0.1:{proxy.process.listen_port}/health"
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        for name, colour in (("a", "blue"), ("b", "green")):
+            response = client.get(url, headers={"Host": f"{name}.example.com"})
+            assert response.status_code == 200 and response.headers[COLOR_HEADER] == colour
+        proxy["a"].driver.switch("green")
+        response = client.get(url, headers={"Host": "a.example.com"})
+        assert response.headers[COLOR_HEADER] == "green"
+        proxy["b"].driver.switch("blue")
+        response = client.get(url, headers={"Host": "b.example.com"})
+        assert response.headers[COLOR_HEADER] == "blue"
+
+
 def test_a_switch_of_one_service_never_moves_the_other(proxy: SharedProxy) -> None:
     a, b = proxy["a"], proxy["b"]
     before = quiet(b)
