@@ -48,6 +48,7 @@ class Sandbox:
     password: str  # the explorer's PostgreSQL password; "" where the profile has no database
     profile: str = "explorer"
     services: dict[str, Service] = field(default_factory=dict)  # by name, from sandbox.json
+    metrics_port: int = 0  # the agent's exporter ([metrics] listen; a fleet's is in host.toml)
 
     def cli(
         self,
@@ -188,6 +189,7 @@ def bring_up(
         password,
         profile,
         services,
+        int(recorded["ports"].get("metrics", 0)),
     )
 
 

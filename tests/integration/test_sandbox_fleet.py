@@ -67,6 +67,9 @@ def test_one_directory_three_services_each_on_its_own_port(fleet: Sandbox) -> No
     assert set(state["services"]) == set(SERVICES)
     loaded = load_fleet(str(fleet.config))
     assert loaded.skipped == {} and set(loaded.names) == set(SERVICES)
+    # One exporter for the host, in host.toml: the one agent's, every service a label of it.
+    assert fleet.metrics_port == PORT_BASE + 22
+    assert all(c.metrics.listen == f"127.0.0.1:{fleet.metrics_port}" for c in loaded)
 
 
 def test_one_nginx_serves_every_service(fleet: Sandbox) -> None:
@@ -94,6 +97,8 @@ def test_each_service_is_live_on_v1_through_its_own_proxy(fleet: Sandbox) -> Non
         assert httpx.get(f"{service.proxy_url}/health", timeout=5).status_code == 200
         agents.add(status["agent"]["pid"])
     assert len(agents) == 1, f"one agent watches every service, not {agents}"
+    scrape = httpx.get(f"http://127.0.0.1:{fleet.metrics_port}/metrics", timeout=5).text
+    assert all(f'service="{name}"' in scrape for name in SERVICES), scrape[:2000]
 
 
 def test_each_services_containers_carry_its_name(fleet: Sandbox) -> None:
