@@ -230,7 +230,26 @@ def _logs(args: argparse.Namespace) -> int:
 def _agent(args: argparse.Namespace) -> int:
     from console.agent.loop import run_agent
     from console.core.config.checks import listen_problem
+    from console.core.config.fleet import load_fleet
 
+    try:  # a directory of services: one agent for all (console/agent/fleet.py)
+        fleet = load_fleet(args.config)
+    except ConfigError:
+        fleet = None  # none found: `load` says so, or finds the local sandbox's
+    if fleet is not None and fleet.directory:
+        from console.agent import fleet as fleet_agent
+        from console.agent.systemd import fleet_unit_text
+
+        if args.systemd_unit:
+            print(fleet_unit_text(fleet), end="")
+            return EXIT_OK
+        listen = getattr(args, "metrics", None)
+        problem = listen and listen_problem(listen, any(c.metrics.allow_remote for c in fleet))
+        if problem:
+            print(f"--metrics: {problem}.", file=sys.stderr)
+            return EXIT_USAGE
+        reload = partial(load_fleet, fleet.path)
+        return fleet_agent.run_fleet_agent(fleet, reload, wiring.open_installation, listen)
     config = load(args)
     if args.systemd_unit:
         from console.agent.systemd import unit_text
