@@ -216,3 +216,49 @@ def test_a_service_that_hangs_holds_only_itself(
 def _wait_for_store(path: Path) -> bool:
     _wait(f"{path} created", lambda: (path / "bluegreen.db").exists())
     return True
+
+
+def test_deploy_starts_the_directory_agent_or_asks_it_to_reload(
+    world: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `deploy` does for a service of a directory (core/ops/agent_process.py): with no agent,
+    it starts the directory's one agent (a real process); for a service that agent does not
+    watch yet, it sends SIGHUP instead of starting a second one."""
+    import json
+    import os
+    import signal
+
+    from console.core.ops.agent_process import ensure_agent
+    from console.wiring import open_installation
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    directory, state = world
+    include = directory.parent / "includes"
+    with (directory / "host.toml").open("a") as host:
+        host.write(f'[proxy]\ninclude_dir = "{include}"\nmode = "reload"\n')
+    fleet = load_fleet(str(directory))
+    api = open_installation(fleet.service("api"))
+    pid = None
+    try:
+        started, pid = ensure_agent(api, wait_seconds=30)
+        assert started and pid is not None
+        assert json.loads((state / "agent.json").read_text())["pid"] == pid  # the host lease
+        web = open_installation(fleet.service("web"))
+        try:
+            _wait("web watched", lambda: web.agent_lease.info().running)
+            assert ensure_agent(web) == (False, pid)  # one agent watches both
+        finally:
+            web.close()
+        _write(directory, "docs", 18107)
+        docs = open_installation(load_fleet(str(directory)).service("docs"))
+        try:
+            assert ensure_agent(docs, wait_seconds=30) == (True, pid)  # SIGHUP, same process
+        finally:
+            docs.close()
+        log = (state / "agent.log").read_text()
+        assert "Reloaded" in log and "SIGHUP" in log, log
+    finally:
+        api.close()
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            _wait("the agent stopped", lambda: not AgentLease(state).info().running)

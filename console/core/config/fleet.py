@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -159,7 +159,8 @@ def _service(
     if proxy.get("kind") == "haproxy" and "backend" not in own_proxy:
         proxy["backend"] = name
     raw["proxy"] = proxy
-    return config_from_raw(raw, file, watching, secrets_base=host_path)
+    config = config_from_raw(raw, file, watching, secrets_base=host_path)
+    return replace(config, fleet_dir=str(file.parent))
 
 
 def _table(value: object) -> dict[str, object]:

@@ -164,6 +164,9 @@ class Config:
     # No [analysis] table: no traffic analysis (analysis.py); the table turns it on.
     analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig(enabled=False))
     path: str = ""  # where it was loaded from (not a TOML key)
+    # The configuration directory this service is one file of ("" = a file of its own): its
+    # agent is the directory's one agent (console/agent/fleet.py). Not a TOML key.
+    fleet_dir: str = ""
     secret_values: tuple[str, ...] = ()  # resolved secrets, for redaction (not a TOML key)
 
     def slot(self, color: Color) -> SlotConfig:
