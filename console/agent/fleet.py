@@ -181,6 +181,8 @@ class FleetAgent:
                 self._start(config)
             self._wait_started()
             notify("READY=1")  # Type=notify: every service's agent has started (or given up)
+            watching = [r.name for r in self.view if r.alive]
+            self.log(f"Watching {', '.join(watching) or 'no service'} ({self.fleet.path}).")
             last_scan = time.monotonic()
             while not self.stop_requested:
                 time.sleep(_BEAT_SECONDS)
