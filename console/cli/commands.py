@@ -11,16 +11,18 @@ from functools import partial
 from pathlib import Path
 
 from console import wiring
-from console.cli import render
+from console.cli import fleet_cmds, render
 from console.cli.deploy_wait import wait_for
 from console.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from console.cli.session import (
     acting_console,
     ask_then_run,
     load,
+    load_fleet,
     open_console,
     refused,
     run_events,
+    whole_fleet,
 )
 from console.core.access import may_write_state, require_write
 from console.core.config.coerce import ConfigError
@@ -28,7 +30,6 @@ from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
 from console.core.model import SlotState, SwitchPolicy
 from console.core.ops.operation import OperationRefused
-from console.core.store.resources import deployment_resources
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -56,6 +57,7 @@ def dispatch(args: argparse.Namespace) -> Handler:
         "ui": lambda a: _tui(a, read_only=a.read_only or not _may_act(a)),
         "watch": lambda a: _web(a) if a.web else _tui(a, read_only=True),
         "status": _status,
+        "services": fleet_cmds.services,
         "deploy": _acting("deploy", _deploy),
         "switch": _acting("switch", _switch),
         "rollback": _acting("rollback", _rollback),
@@ -98,8 +100,11 @@ def _acting(action: str, handler: Handler) -> Handler:
 
 def _may_act(args: argparse.Namespace) -> bool:
     """A watcher who opens the console gets the read-only one (READ-ONLY badge, no mutating keys)
-    instead of failing on the secrets file only operators may read."""
-    return may_write_state(load(args, watching=True).state_dir)
+    instead of failing on the secrets file only operators may read. Without --service, the
+    host's state dir decides (a fleet's; a single file's own)."""
+    found = load_fleet(args, watching=True)
+    chosen = found.services.get(args.service or "")
+    return may_write_state(chosen.state_dir if chosen else found.state_dir)
 
 
 def _tui(args: argparse.Namespace, read_only: bool) -> int:
@@ -119,6 +124,9 @@ def _web(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    found = whole_fleet(args)
+    if found is not None:
+        return fleet_cmds.status_all(args, found)
     console = open_console(args, read_only=True)
     try:
         status = console.status()
@@ -187,18 +195,14 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    console = open_console(args, read_only=True)
-    try:
-        store = console.installation.store
-        events = store.events(limit=args.limit)
-        deployments = store.deployments(limit=args.limit)
-        used = deployment_resources(store, [d.id for d in deployments])
-    finally:
-        console.close()
+    found = whole_fleet(args)
+    if found is not None:
+        return fleet_cmds.history_all(args, found)
+    history = fleet_cmds.history_of(load(args, watching=True), args.limit)
     if args.json:
-        print(json.dumps(render.history_json(events, deployments, used), indent=2))
+        print(json.dumps(render.history_json(*history), indent=2))
     else:
-        render.print_history(events, deployments, used)
+        render.print_history(*history)
     return EXIT_OK
 
 
@@ -230,27 +234,24 @@ def _logs(args: argparse.Namespace) -> int:
 def _agent(args: argparse.Namespace) -> int:
     from console.agent.loop import run_agent
     from console.core.config.checks import listen_problem
-    from console.core.config.fleet import load_fleet
 
-    try:  # a directory of services: one agent for all (console/agent/fleet.py)
-        fleet = load_fleet(args.config)
-    except ConfigError:
-        fleet = None  # none found: `load` says so, or finds the local sandbox's
-    if fleet is not None and fleet.directory:
-        from console.agent import fleet as fleet_agent
+    found = load_fleet(args)
+    if found.directory:  # one agent for every service of the directory; --service is ignored
+        from console.agent.fleet import run_fleet_agent
         from console.agent.systemd import fleet_unit_text
+        from console.core.config.fleet import load_fleet as read_fleet
 
         if args.systemd_unit:
-            print(fleet_unit_text(fleet), end="")
+            print(fleet_unit_text(found), end="")
             return EXIT_OK
         listen = getattr(args, "metrics", None)
-        problem = listen and listen_problem(listen, any(c.metrics.allow_remote for c in fleet))
+        problem = listen and listen_problem(listen, any(c.metrics.allow_remote for c in found))
         if problem:
             print(f"--metrics: {problem}.", file=sys.stderr)
             return EXIT_USAGE
-        reload = partial(load_fleet, fleet.path)
-        return fleet_agent.run_fleet_agent(fleet, reload, wiring.open_installation, listen)
-    config = load(args)
+        reload = partial(read_fleet, found.path)
+        return run_fleet_agent(found, reload, wiring.open_installation, listen)
+    config = found.service(args.service)
     if args.systemd_unit:
         from console.agent.systemd import unit_text
 
@@ -285,6 +286,9 @@ def _reconcile(args: argparse.Namespace) -> int:
 
 def _config_check(args: argparse.Namespace) -> int:
     try:
+        found = None if getattr(args, "probe", False) else whole_fleet(args)
+        if found is not None:
+            return fleet_cmds.check_all(found)
         config = load(args)
     except ConfigError as exc:
         render.error(str(exc))

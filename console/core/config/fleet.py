@@ -22,9 +22,10 @@ which it skipped; `config check` fails.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -160,7 +161,7 @@ def _service(
         proxy["backend"] = name
     raw["proxy"] = proxy
     config = config_from_raw(raw, file, watching, secrets_base=host_path)
-    return replace(config, fleet_dir=str(file.parent))
+    return dataclasses.replace(config, fleet_path=str(file.parent))
 
 
 def _table(value: object) -> dict[str, object]:

@@ -24,10 +24,11 @@ def ensure_agent(inst: Installation, wait_seconds: float = 10.0) -> tuple[bool, 
     info = inst.agent_lease.info()
     if info.running:
         return False, info.pid
-    config_path, log_dir = inst.config.path, inst.state_dir
-    if inst.config.fleet_dir:
-        # The host's state dir holds each service's: the fleet agent's lease and log live there.
-        config_path, log_dir = inst.config.fleet_dir, inst.state_dir.parent
+    log_dir = inst.state_dir
+    if inst.config.fleet_path:
+        # One agent watches every service of a directory: its lease and its log are the host's
+        # (the state dir that holds each service's).
+        log_dir = inst.state_dir.parent
         fleet_agent = AgentLease(log_dir).info()
         if fleet_agent.running and fleet_agent.pid:
             return _ask_to_reload(inst, fleet_agent.pid, wait_seconds)
@@ -35,7 +36,7 @@ def ensure_agent(inst: Installation, wait_seconds: float = 10.0) -> tuple[bool, 
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "console", "--config", config_path, "agent"],
+            [sys.executable, "-m", "console", "--config", inst.config.host_config_path, "agent"],
             stdin=subprocess.DEVNULL,
             stdout=fd,
             stderr=fd,
