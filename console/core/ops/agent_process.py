@@ -47,9 +47,14 @@ def ensure_agent(inst: Installation, wait_seconds: float = 10.0) -> tuple[bool, 
         os.close(fd)
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
-        if inst.agent_lease.info().running:
-            return True, process.pid
-        if process.poll() is not None:
+        watched = inst.agent_lease.info()
+        if watched.running:
+            return True, watched.pid
+        # Two deploys of a directory's services at once each start its agent: the second exits
+        # at once (the host lease is held), and the first will watch this service too.
+        if process.poll() is not None and not (
+            inst.config.fleet_path and AgentLease(log_dir).info().running
+        ):
             break
         time.sleep(0.1)
     raise RuntimeError(
