@@ -189,6 +189,7 @@ def _claims(config: Config) -> Iterator[tuple[str, str]]:
         for url in {slot.db_url, slot.sampling_db_url} - {""}:
             yield f"the database ({color})", _database(url)
     yield "the proxy include directory", str(Path(config.proxy.include_dir).resolve())
+    yield "the proxy name", config.proxy.prefix
     yield "the proxy admin socket and backend", f"{config.admin_socket_path} {_backend(config)}"
 
 
