@@ -1,13 +1,14 @@
-"""One agent process for a directory of two real services (tests/integration/fleet_world.py):
-`webapp` (the web sandbox) and `explorer` (the explorer sandbox, with its PostgreSQL).
+"""One agent process for the fleet sandbox's three real services (explorer, web, evm behind one
+nginx; tests/integration/fleet_world.py).
 
-Proved here, on Docker, nginx, PostgreSQL and the real `bluegreen --config DIR agent`: both
-services' readiness is tracked by the one process (one pid in both leases, one exporter with a
-`service` label); a service file dropped in while it runs is watched and said in that service's
-events, and one removed is let go; a broken file is skipped and named with its key while the
-others keep ticking; the explorer's database stalled with SIGSTOP while webapp deploys and the
-agent switches it: webapp's ticks and switch stay on time (the figures are printed) and the
-explorer shows its height as stale, never as fresh; SIGTERM stops both within seconds.
+Proved here, on Docker, nginx, PostgreSQL, the JSON-RPC chain and the real
+`bluegreen --config DIR agent`: every service's readiness is tracked by the one process (one pid
+in every lease, one exporter with a `service` label); a service file dropped in while it runs is
+watched and said in that service's events, and one removed is let go; a broken file is skipped
+and named with its key while the others keep ticking; the explorer's database stalled with
+SIGSTOP while web deploys and the agent switches it: web's ticks and switch stay on time (the
+figures are printed) and the explorer shows its height as stale, never as fresh. SIGTERM of the
+fleet: tests/integration/test_agent_sigterm.py.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from console.core import timeouts
 from console.core.lock import AgentLease
 from console.core.store.store import Store
 from tests import ports
-from tests.integration.fleet_world import FleetWorld, build
-from tests.integration.sandbox_fixture import bring_up, tear_down
+from tests.integration.fleet_world import FleetWorld, bring_up_fleet
+from tests.integration.sandbox_fixture import tear_down
 from tests.metrics_series import series_value
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
+# A service of its own: nothing deployed, its own include dir and proxy commands that touch
+# nothing (the shared nginx is the other services').
 ADDED = """
 [image]
 repository = "bluegreen/webapp"
@@ -44,29 +47,22 @@ host_port = {blue}
 container = "fleet-added-green"
 host_port = {green}
 [proxy]
-include_dir = "{include}"
 mode = "reload"
-[readiness]
-sample_interval_seconds = 1.0
+include_dir = "{include}"
+test_command = ["true"]
+reload_command = ["true"]
 """
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetWorld]:
-    web = bring_up(profile="web", port_base=ports.FLEET_WEB.start)
-    try:
-        explorer = bring_up(profile="explorer", port_base=ports.FLEET_EXPLORER.start)
-    except BaseException:
-        tear_down(web.dir)
-        raise
-    world = build(web.dir / "fleet", {"webapp": web, "explorer": explorer}, ports.FLEET_METRICS)
+def fleet() -> Iterator[FleetWorld]:
+    world = bring_up_fleet(ports.AGENT_FLEET.start, ports.AGENT_FLEET_METRICS)
     try:
         yield world
     finally:
-        world.stop_agent()
-        print(world.why())
-        tear_down(explorer.dir)
-        tear_down(web.dir)
+        code, took = world.stop_agent()
+        print(f"the fleet agent stopped: exit {code} in {took:.2f} s\n{world.why()}")
+        tear_down(world.sandbox.dir)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +86,8 @@ def _datagrams(server: socket.socket, until: str, timeout: float) -> list[str]:
 
 
 def _store_events(state: Path) -> list[str]:
+    if not (state / "bluegreen.db").exists():  # its lease comes first, then its store
+        return []
     store = Store.open_read_only(state)
     try:
         return [event.text for event in store.events(limit=200)]
@@ -97,42 +95,47 @@ def _store_events(state: Path) -> list[str]:
         store.close()
 
 
-def test_one_agent_tracks_both_services_readiness(
+def test_one_agent_tracks_every_services_readiness(
     fleet: FleetWorld, notify_socket: tuple[socket.socket, Path]
 ) -> None:
     server, path = notify_socket
     agent = fleet.start_agent(path)
     assert _datagrams(server, "READY=1", 90) == ["READY=1"], fleet.why()
-    for name in fleet.services:
-        assert fleet.status(name)["agent"]["pid"] == agent.pid, name  # one process, both leases
+    assert sorted(fleet.names) == ["evm", "explorer", "web"]
+    for name in fleet.names:
+        assert fleet.status(name)["agent"]["pid"] == agent.pid, name  # one process, every lease
     assert AgentLease(fleet.state).info().pid == agent.pid  # and the host's
-    # Both services deploy at once (their own operator locks); the one agent follows both.
-    deploys = {
-        name: threading.Thread(
+    # Two services deploy at once (their own operator locks); the one agent follows both.
+    deploying = ("web", "explorer")
+    results: dict[str, object] = {}
+    deploys = [
+        threading.Thread(
             target=lambda n=name: results.__setitem__(  # type: ignore[misc]
                 n,
-                fleet.services[n].cli(
-                    "deploy", "v2", "--switch", "never", "--wait", "--timeout", "180", timeout=240
+                fleet.cli(
+                    n, "deploy", "v2", "--switch", "never", "--wait", "--timeout", "180",
+                    timeout=240,
                 ),
             )
         )
-        for name in fleet.services
-    }
-    results: dict[str, object] = {}
-    for thread in deploys.values():
+        for name in deploying
+    ]  # fmt: skip
+    for thread in deploys:
         thread.start()
-    for thread in deploys.values():
+    for thread in deploys:
         thread.join(260)
-    for name in fleet.services:
+    for name in deploying:
         result = results[name]
         assert getattr(result, "returncode", None) == 0, (name, result, fleet.why())
         green = fleet.status(name)["slots"]["green"]
         assert green["state"] == "ready" and green["version"] == "v2", (name, green)
-        assert fleet.status(name)["agent"]["pid"] == agent.pid  # deploy started no other agent
     series = fleet.scrape()
-    for name in fleet.services:
+    for name in deploying:
         ready = series_value(series, "bluegreen_slot_ready", service=name, color="green")
         assert ready == 1.0, name
+    assert series_value(series, "bluegreen_slot_ready", service="evm", color="blue") == 1.0
+    for name in fleet.names:
+        assert fleet.status(name)["agent"]["pid"] == agent.pid  # no deploy started another
     assert "Traceback" not in fleet.log_text()
 
 
@@ -140,8 +143,8 @@ def test_a_service_file_dropped_in_is_watched_and_one_removed_is_let_go(
     fleet: FleetWorld,
 ) -> None:
     assert fleet.agent is not None and fleet.agent.poll() is None
-    blue, green = ports.FLEET_ADDED
-    include = fleet.dir / "added-nginx"
+    blue, green = ports.AGENT_FLEET_ADDED
+    include = fleet.sandbox.dir / "added-nginx"
     (fleet.dir / "added.toml").write_text(ADDED.format(blue=blue, green=green, include=include))
     state = fleet.state / "added"
     fleet.wait_for("added watched", lambda: AgentLease(state).info().pid == fleet.agent.pid, 30)  # type: ignore[union-attr]
@@ -155,7 +158,7 @@ def test_a_service_file_dropped_in_is_watched_and_one_removed_is_let_go(
     fleet.wait_for("added let go", lambda: not AgentLease(state).info().running, 30)
     texts = _store_events(state)
     assert "Agent stopped watching added (file removed)." in texts and "Agent stopped." in texts
-    for name in fleet.services:  # the others never stopped
+    for name in fleet.names:  # the others never stopped
         assert fleet.status(name)["agent"]["pid"] == fleet.agent.pid  # type: ignore[union-attr]
 
 
@@ -168,24 +171,23 @@ def test_a_broken_file_is_skipped_and_named_while_the_others_run(fleet: FleetWor
         print(line)
         assert "host_prot" in line and str(broken) in line  # the key, and where
         assert not (fleet.state / "broken").exists()
-        before = {n: fleet.status(n)["agent"]["heartbeat"] for n in fleet.services}
+        before = {n: fleet.status(n)["agent"]["heartbeat"] for n in fleet.names}
         time.sleep(2.5)
-        for name in fleet.services:
+        for name in fleet.names:
             assert fleet.status(name)["agent"]["heartbeat"] > before[name], name  # still ticking
     finally:
         broken.unlink()
 
 
 def test_a_stalled_database_of_one_service_never_delays_the_other(fleet: FleetWorld) -> None:
-    """The issue's reliability case: explorer's PostgreSQL SIGSTOPped while webapp deploys and the
-    agent switches it by policy. webapp's ticks (the exporter's tick duration, its statuses'
+    """The issue's reliability case: explorer's PostgreSQL SIGSTOPped while web deploys and the
+    agent switches it by policy. web's ticks (the exporter's tick duration, its statuses'
     spacing) and its switch stay on time; explorer shows its height stale and its reason."""
     assert fleet.agent is not None and fleet.agent.poll() is None
-    webapp = fleet.services["webapp"]
     samples: list[tuple[float, float | None, float | None, float | None]] = []
     stop = threading.Event()
 
-    def sample() -> None:  # webapp's and explorer's published tick durations, and webapp's stamp
+    def sample() -> None:  # web's and explorer's published tick durations, and web's stamp
         while not stop.wait(0.25):
             try:
                 series = fleet.scrape()
@@ -194,39 +196,39 @@ def test_a_stalled_database_of_one_service_never_delays_the_other(fleet: FleetWo
             samples.append(
                 (
                     time.time(),
-                    series_value(series, "bluegreen_agent_tick_duration_seconds", service="webapp"),
+                    series_value(series, "bluegreen_agent_tick_duration_seconds", service="web"),
                     series_value(
                         series, "bluegreen_agent_tick_duration_seconds", service="explorer"
                     ),
                     series_value(
                         series,
                         "bluegreen_slot_status_timestamp_seconds",
-                        service="webapp",
+                        service="web",
                         color="blue",
                     ),
                 )
             )
 
     sampler = threading.Thread(target=sample, daemon=True)
-    live_before = fleet.status("webapp")["live"]
+    live_before = fleet.status("web")["live"]
     idle = "green" if live_before == "blue" else "blue"
     sampler.start()
     try:
-        with stalled(postgres_pids(fleet.services["explorer"].dir), longest=90):
+        with stalled(postgres_pids(fleet.sandbox.dir / "explorer"), longest=90):
             stalled_at = time.time()
             time.sleep(timeouts.sql_socket_seconds(2000) + 2.0)  # past the database's bound
-            result = webapp.cli(
-                "deploy", "v1", "--switch", "auto", "--wait", "--timeout", "120", timeout=180
+            result = fleet.cli(
+                "web", "deploy", "v1", "--switch", "auto", "--wait", "--timeout", "120", timeout=180
             )
             deployed_at = time.time()
             explorer = fleet.status("explorer")
-            webapp_status = fleet.status("webapp")
+            web_status = fleet.status("web")
     finally:
         stop.set()
         sampler.join(5)
     assert result.returncode == 0, result.stdout + result.stderr + fleet.why()
-    assert webapp_status["live"] == idle  # the agent switched it, during the stall
-    events = [e for e in fleet.events("webapp", 60) if e["at"] >= stalled_at]
+    assert web_status["live"] == idle  # the agent switched it, during the stall
+    events = [e for e in fleet.events("web", 60) if e["at"] >= stalled_at]
     ready_at = min(
         e["at"]
         for e in events
@@ -238,13 +240,13 @@ def test_a_stalled_database_of_one_service_never_delays_the_other(fleet: FleetWo
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     explorer_ticks = [s[2] for s in samples if s[0] >= stalled_at and s[2] is not None]
     print(
-        f"explorer's database stalled {deployed_at - stalled_at:.1f} s; webapp deployed and "
-        f"switched meanwhile. webapp ticks: n={len(ticks)} max {max(ticks):.3f} s, mean "
+        f"explorer's database stalled {deployed_at - stalled_at:.1f} s; web deployed and "
+        f"switched meanwhile. web ticks: n={len(ticks)} max {max(ticks):.3f} s, mean "
         f"{sum(ticks) / len(ticks):.3f} s; its statuses published every {max(gaps):.2f} s at "
         f"most (interval 1.0 s); ready → switched by the agent in {switched_at - ready_at:.2f} s. "
         f"explorer ticks meanwhile: max {max(explorer_ticks):.3f} s."
     )
-    assert max(ticks) < 1.0  # the tick's budget is 0.5 s: the stall cost webapp nothing
+    assert max(ticks) < 1.0  # the tick's budget is 0.5 s: the stall cost web nothing
     assert max(gaps) < 2.5  # a status every interval (1 s), within a tick's jitter
     assert switched_at - ready_at < 5.0  # the policy's switch on the next ticks
     # explorer never lies: its height reading is stale and says so; its containers still answer.
@@ -263,17 +265,3 @@ def test_a_stalled_database_of_one_service_never_delays_the_other(fleet: FleetWo
         ),
         30,
     )
-
-
-def test_sigterm_stops_every_service_within_seconds(fleet: FleetWorld) -> None:
-    assert fleet.agent is not None and fleet.agent.poll() is None
-    code, took = fleet.stop_agent()
-    print(f"SIGTERM → exit {code} in {took:.2f} s")
-    assert code == 0, fleet.why()
-    assert took < 5, f"SIGTERM took {took:.1f} s\n{fleet.why()}"
-    assert not AgentLease(fleet.state).info().running
-    for name in fleet.services:
-        assert fleet.status(name)["agent"]["running"] is False
-        texts = [e["text"] for e in fleet.events(name) if e["kind"] == "agent"]
-        assert texts[-1] == "Agent stopped.", (name, texts)
-    assert "Traceback" not in fleet.log_text()

@@ -18,7 +18,7 @@ import pytest
 
 from console.core.lock import AgentLease
 from tests import ports
-from tests.integration.fleet_world import build
+from tests.integration.fleet_world import bring_up_fleet
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -100,22 +100,18 @@ def test_sigterm_stops_the_agent_cleanly(web: Sandbox, tmp_path: Path) -> None:
     assert stopped > started
 
 
-def test_sigterm_stops_every_service_of_a_directory(web: Sandbox, tmp_path: Path) -> None:
-    """The same for one agent watching two services (a configuration directory): READY=1 once
-    both run, and on SIGTERM both record "Agent stopped.", both leases and the host's are
-    released, and the process exits 0 within seconds."""
-    stop_agent(web)
-    second = bring_up(profile="web", port_base=ports.AGENT_SIGTERM_FLEET.start)
-    world = build(
-        tmp_path / "fleet", {"web-a": web, "web-b": second}, ports.AGENT_SIGTERM_FLEET_METRICS
-    )
+def test_sigterm_stops_every_service_of_a_directory(tmp_path: Path) -> None:
+    """The same for the one agent of a directory of services (the fleet sandbox: explorer, web and
+    evm): READY=1 once every service runs, and on SIGTERM each records "Agent stopped.", every
+    lease and the host's is released, and the process exits 0 within seconds."""
+    world = bring_up_fleet(ports.AGENT_SIGTERM_FLEET.start, ports.AGENT_SIGTERM_FLEET_METRICS)
     notify_path = tmp_path / "notify-fleet.sock"
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
             server.bind(str(notify_path))
             agent = world.start_agent(notify_path)
             assert _datagrams(server, "READY=1", 60) == ["READY=1"], world.why()
-            for name in ("web-a", "web-b"):
+            for name in world.names:
                 assert AgentLease(world.state / name).info().pid == agent.pid, name
             time.sleep(3)  # a few ticks in
             code, took = world.stop_agent()
@@ -125,10 +121,11 @@ def test_sigterm_stops_every_service_of_a_directory(web: Sandbox, tmp_path: Path
         assert "STOPPING=1" in stopping
         assert "Traceback" not in world.log_text()
         assert not AgentLease(world.state).info().running
-        for name in ("web-a", "web-b"):
+        assert len(world.names) == 3
+        for name in world.names:
             assert not AgentLease(world.state / name).info().running
             texts = [e["text"] for e in world.events(name) if e["kind"] == "agent"]
             assert texts[-2:] == ["Agent started.", "Agent stopped."], (name, texts)
     finally:
         world.stop_agent()
-        tear_down(second.dir)
+        tear_down(world.sandbox.dir)
