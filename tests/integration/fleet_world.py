@@ -8,6 +8,7 @@ tests stop that one and start their own, so they can read its log and its sd_not
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -47,7 +48,8 @@ class FleetWorld:
         return list(self.sandbox.services)
 
     def start_agent(self, notify_path: Path | None = None) -> subprocess.Popen[bytes]:
-        stop_agent(self.sandbox)  # the one the sandbox's deploys started
+        with contextlib.suppress(ProcessLookupError):  # one killed (SIGKILL) leaves its pid
+            stop_agent(self.sandbox)  # the one the sandbox's deploys started
         env = dict(os.environ)
         if notify_path is not None:
             env["NOTIFY_SOCKET"] = str(notify_path)
