@@ -16,6 +16,7 @@ import pytest
 
 from console.agent import fleet as fleet_module
 from console.agent.fleet import FleetAgent
+from console.agent.stop_watch import StopWatch
 from console.core.config.fleet import load_fleet
 from console.core.config.schema import Config
 from console.core.contracts.runtime import Runtime, RuntimeUnavailable
@@ -185,6 +186,8 @@ def test_a_service_that_hangs_holds_only_itself(
         return _open(config)
 
     running = Running(directory, opener)
+    # The stop watch as run_fleet_agent sets it up: a stop that lasts names the stuck service.
+    watch = StopWatch(running.agent.stopping, running.log, 0.5, running.agent.stuck_services)
     running.thread.start()
     try:
         store = Store.open(state / "api") if _wait_for_store(state / "api") else None
@@ -208,9 +211,12 @@ def test_a_service_that_hangs_holds_only_itself(
         running.thread.join(15)
         took = time.monotonic() - started
         held.set()
+    watch.done()
     assert running.code == 0 and took < 4, took
     assert _events(state, "api")[-1] == "Agent stopped."
     assert running.said("Exiting with web still stopping.")
+    stuck = next(line for line in running.lines if "Still stopping" in line)
+    assert "[web] is at:" in stuck and "in opener" in stuck and "[api]" not in stuck
 
 
 def _wait_for_store(path: Path) -> bool:
