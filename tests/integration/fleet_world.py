@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -114,6 +115,19 @@ class FleetWorld:
     def why(self) -> str:
         tail = self.log_text().splitlines()[-60:]
         return "── the fleet agent's log (tail) ──\n" + "\n".join(tail)
+
+
+def datagrams(server: socket.socket, until: str, timeout: float) -> list[str]:
+    """What the agent said over $NOTIFY_SOCKET (sd_notify), up to `until` or `timeout`."""
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    while until not in got and time.monotonic() < deadline:
+        server.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            got.append(server.recv(256).decode())
+        except TimeoutError:
+            break
+    return got
 
 
 def bring_up_fleet(port_base: int, metrics_port: int, history: int = 2000) -> FleetWorld:

@@ -27,7 +27,7 @@ from console.core import timeouts
 from console.core.lock import AgentLease
 from console.core.store.store import Store
 from tests import ports
-from tests.integration.fleet_world import FleetWorld, bring_up_fleet
+from tests.integration.fleet_world import FleetWorld, bring_up_fleet, datagrams
 from tests.integration.sandbox_fixture import tear_down
 from tests.metrics_series import series_value
 
@@ -73,18 +73,6 @@ def notify_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[so
         yield server, path
 
 
-def _datagrams(server: socket.socket, until: str, timeout: float) -> list[str]:
-    got: list[str] = []
-    deadline = time.monotonic() + timeout
-    while until not in got and time.monotonic() < deadline:
-        server.settimeout(max(0.1, deadline - time.monotonic()))
-        try:
-            got.append(server.recv(256).decode())
-        except TimeoutError:
-            break
-    return got
-
-
 def _store_events(state: Path) -> list[str]:
     if not (state / "bluegreen.db").exists():  # its lease comes first, then its store
         return []
@@ -100,7 +88,7 @@ def test_one_agent_tracks_every_services_readiness(
 ) -> None:
     server, path = notify_socket
     agent = fleet.start_agent(path)
-    assert _datagrams(server, "READY=1", 90) == ["READY=1"], fleet.why()
+    assert datagrams(server, "READY=1", 90) == ["READY=1"], fleet.why()
     assert sorted(fleet.names) == ["evm", "explorer", "web"]
     for name in fleet.names:
         assert fleet.status(name)["agent"]["pid"] == agent.pid, name  # one process, every lease

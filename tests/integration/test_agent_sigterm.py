@@ -18,7 +18,7 @@ import pytest
 
 from console.core.lock import AgentLease
 from tests import ports
-from tests.integration.fleet_world import bring_up_fleet
+from tests.integration.fleet_world import bring_up_fleet, datagrams
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -33,18 +33,6 @@ def web() -> Iterator[Sandbox]:
         yield world
     finally:
         tear_down(world.dir)
-
-
-def _datagrams(server: socket.socket, until: str, timeout: float) -> list[str]:
-    got: list[str] = []
-    deadline = time.monotonic() + timeout
-    while until not in got and time.monotonic() < deadline:
-        server.settimeout(max(0.1, deadline - time.monotonic()))
-        try:
-            got.append(server.recv(256).decode())
-        except TimeoutError:
-            break
-    return got
 
 
 def test_sigterm_stops_the_agent_cleanly(web: Sandbox, tmp_path: Path) -> None:
@@ -62,7 +50,7 @@ def test_sigterm_stops_the_agent_cleanly(web: Sandbox, tmp_path: Path) -> None:
             env={**os.environ, "NOTIFY_SOCKET": str(notify_path)},
         )
         try:
-            assert _datagrams(server, "READY=1", 60) == ["READY=1"], "no READY=1 from the agent"
+            assert datagrams(server, "READY=1", 60) == ["READY=1"], "no READY=1 from the agent"
             assert json.loads((state / "agent.json").read_text())["pid"] == agent.pid
             time.sleep(3)  # a few ticks in: SIGTERM lands mid-loop, as systemctl stop does
             sent = time.monotonic()
@@ -76,7 +64,7 @@ def test_sigterm_stops_the_agent_cleanly(web: Sandbox, tmp_path: Path) -> None:
                 output, _ = agent.communicate()
                 pytest.fail(f"the agent did not stop within 15 s of SIGTERM; its log:\n{output}")
             took = time.monotonic() - sent
-            stopping = _datagrams(server, "STOPPING=1", 1)
+            stopping = datagrams(server, "STOPPING=1", 1)
         finally:
             if agent.poll() is None:
                 agent.kill()
@@ -110,12 +98,12 @@ def test_sigterm_stops_every_service_of_a_directory(tmp_path: Path) -> None:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
             server.bind(str(notify_path))
             agent = world.start_agent(notify_path)
-            assert _datagrams(server, "READY=1", 60) == ["READY=1"], world.why()
+            assert datagrams(server, "READY=1", 60) == ["READY=1"], world.why()
             for name in world.names:
                 assert AgentLease(world.state / name).info().pid == agent.pid, name
             time.sleep(3)  # a few ticks in
             code, took = world.stop_agent()
-            stopping = _datagrams(server, "STOPPING=1", 1)
+            stopping = datagrams(server, "STOPPING=1", 1)
         assert code == 0, world.why()
         assert took < 5, f"SIGTERM took {took:.1f} s to stop the agent\n{world.why()}"
         assert "STOPPING=1" in stopping

@@ -35,6 +35,11 @@ host_port = 18992
 def _unit(tmp_path: Path, state: Path) -> str:
     config = tmp_path / "bluegreen.toml"
     config.write_text(CONFIG.format(state=state))
+    return _unit_for(config)
+
+
+def _unit_for(config: Path) -> str:
+    """What `bluegreen --config CONFIG agent --systemd-unit` prints (a file or a directory)."""
     result = subprocess.run(
         [sys.executable, "-m", "console", "--config", str(config), "agent", "--systemd-unit"],
         capture_output=True,
@@ -141,15 +146,8 @@ def test_a_directory_gets_one_unit_that_reloads_and_writes_every_service(tmp_pat
     own = FLEET_SERVICE.format(name="docs", port=18997, port_green=18998)
     own += '[proxy]\ninclude_dir = "/srv/docs/nginx"\n'
     (directory / "docs.toml").write_text(own)
-    result = subprocess.run(
-        [sys.executable, "-m", "console", "--config", str(directory), "agent", "--systemd-unit"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    text = _unit_for(directory)
+    lines = text.splitlines()
     assert "ExecReload=/bin/kill -HUP $MAINPID" in lines
     exec_start = next(line for line in lines if line.startswith("ExecStart="))
     assert exec_start.endswith(f"--config {directory} agent")
@@ -160,5 +158,5 @@ def test_a_directory_gets_one_unit_that_reloads_and_writes_every_service(tmp_pat
     assert "-/srv/docs/nginx" in paths
     assert "-/etc/nginx/bluegreen/web" not in paths
     assert "api, docs, web" in next(line for line in lines if line.startswith("Description="))
-    verified = _verify(tmp_path, result.stdout)
+    verified = _verify(tmp_path, text)
     assert verified.returncode == 0, verified.stdout + verified.stderr
