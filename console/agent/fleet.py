@@ -39,6 +39,9 @@ from console.core.lock import AgentLease
 from console.core.redact import Redactor
 
 RESCAN_SECONDS = 3.0  # how often the directory's *.toml files are looked at
+# A service whose agent gave up (another process held its lease, an error) is tried again this
+# often: an old single-service agent still running after an upgrade hands over when it ends.
+RETRY_SECONDS = 60.0
 # READY=1 waits for every service's start (lease, reconcile: each call bounded) at most this long.
 START_WAIT_SECONDS = 60.0
 STOP_WAIT_SECONDS = 15.0  # within systemd's TimeoutStopSec (30 s); the stop watch speaks at 8 s
@@ -65,6 +68,7 @@ class ServiceAgent:
         self.farewell = ""  # recorded when it stops: why it was stopped while the fleet runs
         self.stopping = threading.Event()
         self.started = threading.Event()  # ticking, or given up
+        self.ended_at: float | None = None  # when its thread ended (monotonic)
         self.metrics: ServiceMetrics | None = None
         self._open = open_installation
         self._log = log
@@ -101,6 +105,7 @@ class ServiceAgent:
             self.metrics = None
             self.started.set()
             inst.close()
+            self.ended_at = time.monotonic()
 
     def _watch(self, inst: Installation) -> None:
         if not inst.agent_lease.try_acquire():
@@ -194,6 +199,8 @@ class FleetAgent:
                     files = _toml_files(self.fleet)
                     if files != self._files:
                         self.reload("a file changed")
+                    else:
+                        self._retry_given_up()
                 self._settle()
         finally:
             self._stop_all()
@@ -257,6 +264,13 @@ class FleetAgent:
             config = self.fleet.services.get(name)
             if config is not None and name not in self.runners:
                 self._start(config, because)
+
+    def _retry_given_up(self) -> None:
+        now = time.monotonic()
+        for name, runner in list(self.runners.items()):
+            ended = runner.ended_at
+            if not runner.stopping.is_set() and ended is not None and now - ended >= RETRY_SECONDS:
+                self._retire(name, "", f"Agent started watching {name} (retried).")
 
     def reload(self, why: str) -> None:
         self._files = _toml_files(self.fleet)

@@ -5,7 +5,8 @@ samplers.py, so a part that hangs degrades only what needs it), checks the proxy
 against the store (live_colour.py), publishes both colours' status to the store (which every
 console reads), advances deployment phases, applies the switch policy, watches the post-switch
 window and rolls back automatically, retires the previous colour, and notifies. It runs in its
-own session, so it survives the operator's SSH connection dropping.
+own session, so it survives the operator's SSH connection dropping. A directory of services runs
+one Agent per service, each on its own thread, in one process (fleet.py).
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ class Agent:
     ) -> None:
         self.inst = inst
         self.log = log
-        self.stopping = stopping or threading.Event()  # a fleet's runner may hand its own
+        # A fleet's runner hands its own: it stops each service's agent (console/agent/fleet.py).
+        self.stopping = stopping if stopping is not None else threading.Event()
         config = inst.config
         stale_after = _stale_after(inst)
         # None: no catch-up, or each colour reports its own head (read in its SlotWatch).

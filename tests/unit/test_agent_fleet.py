@@ -219,6 +219,30 @@ def test_a_service_that_hangs_holds_only_itself(
     assert "[web] is at:" in stuck and "in opener" in stuck and "[api]" not in stuck
 
 
+def test_a_service_whose_lease_is_held_elsewhere_is_retried_until_it_is_free(
+    world: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An old agent of one service still runs (after an upgrade): the fleet's agent for that
+    service gives up, says so, and takes over once the lease is free, without a reload."""
+    monkeypatch.setattr(fleet_module, "RETRY_SECONDS", 0.5)
+    directory, state = world
+    old = AgentLease(state / "web")
+    assert old.try_acquire()
+    running = Running(directory)
+    running.thread.start()
+    try:
+        _wait("web given up", lambda: running.said("[web] another agent"))
+        _wait("api watched", lambda: "Agent started." in _events(state, "api"))
+        assert "Agent started." not in _events(state, "web")
+        old.release()
+        _wait(
+            "web retried", lambda: "Agent started watching web (retried)." in _events(state, "web")
+        )
+    finally:
+        old.release()
+        assert running.stop() == 0
+
+
 def _wait_for_store(path: Path) -> bool:
     _wait(f"{path} created", lambda: (path / "bluegreen.db").exists())
     return True
