@@ -17,6 +17,7 @@ import os
 import platform
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -127,6 +128,20 @@ def write_results(name: str, data: dict[str, object]) -> Path:
     payload = {"benchmark": name, "measured_at": time.time(), "machine": machine(), **data}
     atomic_write(path, json.dumps(payload, indent=2) + "\n", mode=0o644)
     return path
+
+
+def chosen(parser: argparse.ArgumentParser, listed: str, choices: tuple[str, ...]) -> list[str]:
+    """The comma-separated names in `listed`; a usage error naming the first unknown one."""
+    names = [name.strip() for name in listed.split(",") if name.strip()]
+    unknown = [name for name in names if name not in choices]
+    if unknown:
+        parser.error(f"unknown {unknown[0]!r}: choose from {', '.join(choices)}")
+    return names
+
+
+def require_hey() -> None:
+    if not shutil.which("hey"):
+        sys.exit("hey is not installed: `apt-get install hey` (or ./dev setup).")
 
 
 def free_port_or_exit(port: int) -> None:

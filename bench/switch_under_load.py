@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -34,12 +33,14 @@ from bench.common import (
     HeyLoad,
     LoadResult,
     Probe,
+    chosen,
     closed_websockets,
     fmt,
     free_port_or_exit,
     open_websockets,
     percentile,
     ratio,
+    require_hey,
     table,
     upstreams,
     write_results,
@@ -261,12 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ws-switches", type=int, default=10)
     parser.add_argument("--linger-timeout", type=float, default=12.0)
     args = parser.parse_args(argv)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        parser.error(f"unknown method {unknown[0]!r}: choose from {', '.join(METHODS)}")
-    if not shutil.which("hey"):
-        sys.exit("hey is not installed: `apt-get install hey` (or ./dev setup).")
+    methods = chosen(parser, args.methods, METHODS)
+    require_hey()
 
     results: dict[str, dict[str, object]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="bgbench-switch-"))

@@ -314,18 +314,15 @@ def _config_check(args: argparse.Namespace) -> int:
 def _proxy(args: argparse.Namespace) -> int:
 
     if args.proxy_command == "snippet":
-        from console.core.config.fleet import load_fleet
         from console.drivers.proxy.fleet import fleet_snippet
 
-        # Every service's: the one nginx (or HAProxy) they share is configured for all at once.
-        try:
-            fleet = load_fleet(args.config)
-        except ConfigError:
-            print(fleet_snippet([load(args)]))  # no configuration found: the sandbox's, if any
-            return EXIT_OK
-        for why in fleet.skipped.values():
+        # Every service's (or the one -s names): the nginx (or HAProxy) they share is
+        # configured for all at once.
+        found = load_fleet(args)
+        for why in found.skipped.values():
             print(why, file=sys.stderr)
-        print(fleet_snippet(list(fleet)))
+        chosen = [found.service(args.service)] if args.service else list(found)
+        print(fleet_snippet(chosen))
         return EXIT_OK
     from console.core.actor import current_actor
     from console.core.ops.proxy_setup import proxy_install

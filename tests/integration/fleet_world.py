@@ -1,138 +1,171 @@
-"""The fleet sandbox (`sandbox up --profile fleet`: explorer, web and evm behind one nginx) with
-what the one-agent tests need around it: the directory's agent run by the test (its own log and
-$NOTIFY_SOCKET), the exporter turned on in host.toml, each service's status and events.
+"""Several services behind ONE real proxy — one nginx (live or reload) or one HAProxy — as an
+operator sets it up: a configuration directory (host.toml and one file per service, read by
+`load_fleet`), each service's files installed, and the proxy's own configuration built from
+`bluegreen proxy snippet`'s lines, routing each service by path prefix (`/NAME/`, how each
+service's switch verifies) and by host name (`NAME.example.com`).
 
-`sandbox up` already leaves the directory's one agent running (its v1 deploys started it); the
-tests stop that one and start their own, so they can read its log and its sd_notify datagrams.
+test_proxy_fleet.py proves the services isolated in it; bench/fleet_switch.py switches one under
+load while measuring the other.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent
-from tests.metrics_series import Series, parse_series
+from console.core.config.fleet import load_fleet
+from console.core.config.schema import Config
+from console.core.contracts.proxy import ProxyDriver
+from console.core.model import Color
+from console.drivers.proxy import make_proxy
+from console.drivers.proxy.fleet import fleet_snippet
+from console.drivers.proxy.haproxy.driver import HaproxyDriver
+from console.sandbox.haproxy_proc import HaproxyProcess
+from console.sandbox.nginx_proc import LUA_MODULES, MODULES_DIR, NginxProcess
+from tests.integration.proxy_helpers import nginx_conf_around
 
 
 @dataclass
-class FleetWorld:
-    sandbox: Sandbox
-    metrics_port: int
-    agent: subprocess.Popen[bytes] | None = None
+class Service:
+    """One service behind the shared proxy."""
 
-    @property
-    def dir(self) -> Path:  # the configuration directory
-        return self.sandbox.config
-
-    @property
-    def state(self) -> Path:  # the host's state dir; one dir per service inside
-        return self.sandbox.dir / "state"
-
-    @property
-    def log(self) -> Path:
-        return self.sandbox.dir / "fleet-agent.log"
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.sandbox.services)
-
-    def start_agent(self, notify_path: Path | None = None) -> subprocess.Popen[bytes]:
-        with contextlib.suppress(ProcessLookupError):  # one killed (SIGKILL) leaves its pid
-            stop_agent(self.sandbox)  # the one the sandbox's deploys started
-        env = dict(os.environ)
-        if notify_path is not None:
-            env["NOTIFY_SOCKET"] = str(notify_path)
-        with self.log.open("ab") as log:
-            self.agent = subprocess.Popen(
-                [sys.executable, "-m", "console", "--config", str(self.dir), "agent"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-            )
-        return self.agent
-
-    def stop_agent(self, timeout: float = 15) -> tuple[int | None, float]:
-        """SIGTERM; (exit code, seconds it took). On a timeout the stacks go to the log first."""
-        if self.agent is None or self.agent.poll() is not None:
-            return (self.agent.returncode if self.agent else None), 0.0
-        sent = time.monotonic()
-        self.agent.send_signal(signal.SIGTERM)
-        try:
-            code = self.agent.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.agent.send_signal(signal.SIGUSR1)
-            time.sleep(1)
-            self.agent.kill()
-            self.agent.wait()
-            return None, time.monotonic() - sent
-        return code, time.monotonic() - sent
-
-    def cli(self, name: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        return self.sandbox.cli(*args, timeout=timeout, service=name)
-
-    def status(self, name: str) -> dict:  # type: ignore[type-arg]
-        result = self.cli(name, "status", "--json", timeout=60)
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)  # type: ignore[no-any-return]
-
-    def events(self, name: str, limit: int = 40) -> list[dict]:  # type: ignore[type-arg]
-        """The service's last events, oldest first."""
-        result = self.cli(name, "history", "--json", "--limit", str(limit), timeout=60)
-        assert result.returncode == 0, result.stderr
-        return sorted(json.loads(result.stdout)["events"], key=lambda e: e["id"])
-
-    def scrape(self) -> Series:
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        return parse_series(httpx.get(url, timeout=5).text)
-
-    def log_text(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def wait_for(self, what: str, predicate: Callable[[], bool], timeout: float) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if predicate():
-                return time.monotonic() - started
-            time.sleep(0.25)
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{self.why()}")
-
-    def why(self) -> str:
-        tail = self.log_text().splitlines()[-60:]
-        return "── the fleet agent's log (tail) ──\n" + "\n".join(tail)
+    name: str
+    config: Config
+    driver: ProxyDriver
+    url: str  # the service through the shared proxy: http://127.0.0.1:PORT/NAME
 
 
-def datagrams(server: socket.socket, until: str, timeout: float) -> list[str]:
-    """What the agent said over $NOTIFY_SOCKET (sd_notify), up to `until` or `timeout`."""
-    got: list[str] = []
-    deadline = time.monotonic() + timeout
-    while until not in got and time.monotonic() < deadline:
-        server.settimeout(max(0.1, deadline - time.monotonic()))
-        try:
-            got.append(server.recv(256).decode())
-        except TimeoutError:
-            break
-    return got
+@dataclass
+class SharedProxy:
+    """One proxy process serving every service."""
+
+    row: str  # the DRIVERS key every service uses
+    services: dict[str, Service]
+    process: NginxProcess | HaproxyProcess
+
+    def __getitem__(self, name: str) -> Service:
+        return self.services[name]
+
+    def reload(self) -> None:
+        """nginx: `nginx -s reload` of the one process every service shares."""
+        assert isinstance(self.process, NginxProcess), "HAProxy is switched without reloads"
+        self.process.reload()
 
 
-def bring_up_fleet(port_base: int, metrics_port: int, history: int = 2000) -> FleetWorld:
-    """`sandbox up --profile fleet`, with the agent's exporter on `metrics_port` (host.toml)."""
-    sandbox = bring_up(history=history, profile="fleet", port_base=port_base)
-    host = sandbox.config / "host.toml"
-    host.write_text(host.read_text() + f'\n[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n')
-    return FleetWorld(sandbox, metrics_port)
+def _host_toml(row: str, tmp: Path, process: NginxProcess | HaproxyProcess) -> str:
+    lines = [f'state_dir = "{tmp / "state"}"', "[proxy]", f'include_dir = "{tmp / "include"}"']
+    lines.append("verify_timeout_seconds = 3.0")
+    if isinstance(process, HaproxyProcess):
+        lines += ['kind = "haproxy"', f'admin_socket = "{process.admin_socket}"']
+    else:
+        lines += ['kind = "nginx"', f'mode = "{row.removeprefix("nginx-")}"']
+        lines.append(f"test_command = {_toml_list(process.test_command())}")
+        lines.append(f"reload_command = {_toml_list(process.reload_command())}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_list(argv: list[str]) -> str:
+    return "[" + ", ".join(f'"{arg}"' for arg in argv) + "]"
+
+
+def _service_toml(name: str, ports: tuple[int, int], url: str, socket: Path | None) -> str:
+    blue, green = ports
+    admin = f'admin_socket = "{socket}"\n' if socket else ""
+    return (
+        f'[image]\nrepository = "{name}"\n'
+        f'[slots.blue]\ncontainer = "{name}-blue"\nhost_port = {blue}\n'
+        f'[slots.green]\ncontainer = "{name}-green"\nhost_port = {green}\n'
+        f'[proxy]\nproxy_url = "{url}"\n{admin}'
+    )
+
+
+@contextmanager
+def shared_proxy(
+    row: str,
+    tmp: Path,
+    listen: int,
+    sock_dir: Path,
+    ports: dict[str, tuple[int, int]],
+    live: dict[str, Color],
+) -> Iterator[SharedProxy]:
+    """Services `ports` (name → blue and green upstream ports) behind one proxy of DRIVERS row
+    `row` on `listen`, each installed with its colour in `live`. `sock_dir`: a short directory
+    for the admin sockets (≤ 107 bytes)."""
+    process: NginxProcess | HaproxyProcess
+    if row == "haproxy":
+        process = HaproxyProcess(tmp / "haproxy", listen, sock_dir / "haproxy.sock")
+    else:
+        # Its include dir: the first service's (the fleet gives each include_dir/NAME), whose
+        # files it checks for at start.
+        process = NginxProcess(tmp / "nginx", listen, 0, tmp / "include" / min(ports))
+    etc = tmp / "etc"
+    etc.mkdir(parents=True)
+    (etc / "host.toml").write_text(_host_toml(row, tmp, process))
+    for name, upstream in ports.items():
+        socket = None if row == "haproxy" else sock_dir / f"{name}.sock"
+        url = f"http://127.0.0.1:{listen}/{name}"
+        (etc / f"{name}.toml").write_text(_service_toml(name, upstream, url, socket))
+    fleet = load_fleet(str(etc))
+    assert not fleet.skipped, fleet.skipped
+    services = {
+        c.service: Service(c.service, c, make_proxy(c), f"http://127.0.0.1:{listen}/{c.service}")
+        for c in fleet
+    }
+    snippet = fleet_snippet(list(fleet))
+    if isinstance(process, NginxProcess):  # `nginx -t` checks an nginx.conf without them yet
+        _write_nginx_conf(process, snippet, with_services=False)
+    for service in services.values():
+        service.driver.write_files(live[service.name])  # what `proxy install` does first
+    if isinstance(process, HaproxyProcess):
+        _write_haproxy_conf(process, services, snippet)
+    else:
+        _write_nginx_conf(process, snippet)
+    world = SharedProxy(row, services, process)
+    try:
+        process.start()
+        for service in services.values():
+            service.driver.install(live[service.name])
+        yield world
+    finally:
+        process.stop()
+
+
+def _write_nginx_conf(process: NginxProcess, snippet: str, with_services: bool = True) -> None:
+    """The snippet's http includes and both its routings on our port: the path-prefix
+    server { } first (the default server, for a Host no server_name names), then one server { }
+    per service by host name."""
+    (process.prefix_dir / "logs").mkdir(parents=True, exist_ok=True)
+    includes = re.findall(r"^include \S+bluegreen-http\.conf;$", snippet, re.MULTILINE)
+    servers = re.findall(r"^server \{\n.*?^\}$", snippet, re.M | re.S)
+    by_host = [server for server in servers if "server_name" in server]
+    by_path = [server for server in servers if "server_name" not in server]
+    assert includes and len(by_path) == 1 and len(by_host) == len(includes), snippet
+    ours = "\n".join([*by_path, *by_host])
+    ours = ours.replace("listen 80;", f"listen 127.0.0.1:{process.listen_port};")
+    lines = [*includes, *ours.splitlines()] if with_services else []
+    body = "".join(f"    {line}\n" for line in lines)
+    # The Lua module in both modes, as the sandbox's nginx has it (reload mode counts with it).
+    modules = "".join(f"load_module {MODULES_DIR / name};\n" for name in LUA_MODULES)
+    text = nginx_conf_around(modules, body, process.prefix_dir, workers=2, connections=1024)
+    process.conf_path.write_text(text, encoding="utf-8")
+
+
+def _write_haproxy_conf(
+    process: HaproxyProcess, services: dict[str, Service], snippet: str
+) -> None:
+    """Every service's backend, and the snippet's `use_backend` rules: by host name, then by
+    path prefix."""
+    sections = []
+    for service in services.values():
+        assert isinstance(service.driver, HaproxyDriver)
+        sections.append(service.driver.backend_section())
+    first = next(iter(services.values())).driver
+    assert isinstance(first, HaproxyDriver)
+    conf = process.write_conf("\n".join(sections), first.backend)
+    rules = re.findall(r"^    use_backend \S+ if \{ .* \}$", snippet, re.MULTILINE)
+    assert len(rules) == 2 * len(services), snippet
+    text = conf.read_text(encoding="utf-8")
+    conf.write_text(text.replace("    default_backend", "\n".join(rules) + "\n    default_backend"))

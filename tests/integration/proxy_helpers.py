@@ -5,7 +5,8 @@ The upstreams answer `/health` and `POST /graphql` with 200 and never set X-Blue
 proxy alone must say which colour served. For the traffic counters, `GET /fail` answers 500,
 `GET /slow?ms=N` answers 200 after N ms, and `GET /ws` with `Upgrade: websocket` answers 101 and
 then holds the connection (echoing bytes) until the client closes it: a websocket as the proxy
-sees one, without framing (see `open_websocket`).
+sees one, without framing (see `open_websocket`). Each answers under a `/NAME/` prefix too (a
+service routed by path in a shared proxy: fleet_world.py).
 
 Ports come from each test file's assigned range, skipping any that cannot be bound right now: the
 range lies inside Linux's ephemeral range, so a client socket in TIME_WAIT (ours or another
@@ -53,6 +54,13 @@ WS_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real service
     disable_nagle_algorithm = True  # no ~40 ms Nagle/delayed-ACK stall between header and body
+
+    def parse_request(self) -> bool:
+        # A service routed by path prefix in a shared proxy (fleet_world.py) gets /NAME/ws:
+        # answer it as /ws.
+        parsed = super().parse_request()
+        self.path = re.sub(r"^/[a-z]+(?=/)", "", self.path)
+        return parsed
 
     def _answer(self, body: bytes, status: int = 200) -> None:
         self.send_response(status)
@@ -304,8 +312,24 @@ def operator_nginx_conf(
     server's location (what a first install on real nginx does by hand)."""
     includes = re.findall(r"^\s*include (\S+);$", snippet, re.MULTILINE)
     http_file, location_file = includes  # "inside http { }", then "inside the server { }"
+    server = (
+        "    server {\n"
+        f"        listen 127.0.0.1:{port};\n"
+        "        location / {\n"
+        f"            include {location_file};\n"
+        "        }\n"
+        "    }\n"
+    )
     modules = "\n".join(re.findall(r"^load_module .*;$", snippet, re.MULTILINE))
     modules = modules.replace("modules/", "/usr/lib/nginx/modules/")
+    body = f"    include {http_file};\n{server}"
+    return nginx_conf_around(modules, body, nginx_dir, workers, connections)
+
+
+def nginx_conf_around(
+    modules: str, http_body: str, nginx_dir: Path, workers: int = 1, connections: int = 128
+) -> str:
+    """A private nginx.conf: `modules` (load_module lines) on top, `http_body` in `http { }`."""
     temp = "".join(
         f"    {kind}_temp_path {nginx_dir / kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -320,12 +344,5 @@ error_log {nginx_dir / "logs" / "error.log"} notice;
 events {{ worker_connections {connections}; }}
 http {{
     access_log off;
-{temp}    include {http_file};
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            include {location_file};
-        }}
-    }}
-}}
+{temp}{http_body}}}
 """

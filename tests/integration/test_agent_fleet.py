@@ -1,5 +1,5 @@
 """One agent process for the fleet sandbox's three real services (explorer, web, evm behind one
-nginx; tests/integration/fleet_world.py).
+nginx; tests/integration/agent_fleet_world.py).
 
 Proved here, on Docker, nginx, PostgreSQL, the JSON-RPC chain and the real
 `bluegreen --config DIR agent`: every service's readiness is tracked by the one process (one pid
@@ -27,7 +27,7 @@ from console.core import timeouts
 from console.core.lock import AgentLease
 from console.core.store.store import Store
 from tests import ports
-from tests.integration.fleet_world import FleetWorld, bring_up_fleet, datagrams
+from tests.integration.agent_fleet_world import FleetWorld, bring_up_fleet, datagrams
 from tests.integration.sandbox_fixture import tear_down
 from tests.metrics_series import series_value
 

@@ -18,7 +18,7 @@ import pytest
 
 from console.core.lock import AgentLease
 from tests import ports
-from tests.integration.fleet_world import bring_up_fleet, datagrams
+from tests.integration.agent_fleet_world import bring_up_fleet, datagrams
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

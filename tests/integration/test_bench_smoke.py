@@ -68,6 +68,23 @@ def test_switch_under_load_counts_requests_and_switches(tmp_path: Path) -> None:
     assert methods["nginx-live"]["websocket_phase"]["websockets_closed_by_proxy"] == 0
 
 
+@pytest.mark.skipif(shutil.which("hey") is None, reason="hey is not installed")
+def test_fleet_switch_measures_both_services_behind_one_proxy(tmp_path: Path) -> None:
+    args = ("--switches", "2", "--rate", "100", "--interval", "0.1")
+    rows = run_bench("fleet_switch", tmp_path, *args, "--rows", "nginx-live,haproxy")["rows"]
+    assert set(rows) == {"nginx-live", "haproxy"}
+    for name, figures in rows.items():
+        assert figures["a_requests"] > 20 and figures["b_requests"] > 20, name
+        assert figures["switches"] == 2 and figures["missed"] == 0, name
+        assert len(figures["a_cutover_samples_ms"]) == 2, name
+        # b's counters saw its own load, all on its live colour (measured by the proxy).
+        assert figures["b_served_by_colour"]["green"] > 20, name
+        # Correctness, not speed: a's switches never fail a request or move b.
+        assert figures["a_failed"] == 0 and figures["b_failed"] == 0, name
+        assert figures["b_other_colour_answers"] == 0, name
+        assert figures["b_probe_other_colour"] == 0 and figures["b_live_after"] == "green", name
+
+
 def test_sampling_cost_uses_the_index(tmp_path: Path) -> None:
     # Under /var/tmp: the postgres user must traverse the cluster's parents.
     root = Path(tempfile.mkdtemp(prefix="bgbench-pg-smoke-", dir="/var/tmp"))

@@ -23,7 +23,7 @@ from console.core.config.fleet import load_fleet
 from console.core.store.store import Store
 from console.drivers.proxy import make_proxy
 from tests import ports
-from tests.integration.fleet_world import FleetWorld, bring_up_fleet
+from tests.integration.agent_fleet_world import FleetWorld, bring_up_fleet
 from tests.integration.sandbox_fixture import tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]

@@ -4,6 +4,8 @@ all, routed by host name or path prefix; a single service's snippet unchanged.""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,19 @@ def test_haproxy_routes_each_backend_by_host_or_path(tmp_path: Path) -> None:
 def test_the_snippet_renders_nothing_twice_per_service(tmp_path: Path, kind: str) -> None:
     text = fleet_snippet(_fleet(tmp_path / "etc", kind=kind))
     assert text.count("# 1. ") == 1 and text.count("# 2. ") == 1 and text.count("# 3. ") == 1
+
+
+def test_the_cli_prints_every_services_snippet_and_names_a_skipped_one(tmp_path: Path) -> None:
+    etc = tmp_path / "etc"
+    _fleet(etc)
+    (etc / "broken.toml").write_text("[slots.blue\n")  # does not parse: skipped, and said
+    done = subprocess.run(
+        [sys.executable, "-m", "console", "proxy", "snippet", "--config", str(etc)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("api", "web"):
+        assert f"location /{name}/ {{" in done.stdout
+    assert "Service broken" in done.stderr and "broken" not in done.stdout
