@@ -46,6 +46,8 @@ PARITY_WEBHOOK = 28870
 PODMAN = sandbox(28880)  # its own crash and follow containers on +8 and +9
 E2E_PROFILE_WEB = sandbox(29300)
 FLEET_SANDBOX = sandbox(29330)  # three services: +0..+8 (profiles/fleet.py), shared +19..+22
+BENCH_FLEET_AGENT = range(29360, 29390)  # the fleet bench's smoke: the host's +19..+22, then
+# two services from +23 (bench/fleet_world.py)
 E2E_PROFILE_EVM = sandbox(29400)
 RESOURCES_SANDBOX = sandbox(29500)
 WEB_VIEW = sandbox(29600)

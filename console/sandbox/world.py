@@ -40,7 +40,6 @@ from console.sandbox.profiles import DEFAULT_PROFILE, is_fleet, services_of
 from console.sandbox.profiles.base import DEFAULT_PORT_BASE, Context, Ports, Profile
 from console.sandbox.profiles.base import container_prefix as container_prefix
 from console.sandbox.profiles.fleet import (
-    SERVE_METRICS,
     member_context,
     member_ports,
     merge_secrets,
@@ -218,8 +217,6 @@ def _ports_used(plan: Plan) -> dict[str, int]:
     for name, kind in plan.services:
         ports = plan.ports[name]
         shared = ("admin", "metrics", *kind.extra_ports)
-        if plan.fleet and not SERVE_METRICS:
-            shared = shared[:1] + shared[2:]
         own = {f"{name}.{p}" if plan.fleet else p: getattr(ports, p) for p in SERVICE_PORTS}
         used.update(own)
         used.update({p: getattr(ports, p) for p in shared})

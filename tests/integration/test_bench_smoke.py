@@ -189,3 +189,23 @@ def test_status_consistency_polls_status_beside_switches(tmp_path: Path) -> None
     assert data["readings"]["status"] >= 10 and data["readings"]["metrics"] >= 1
     assert data["disagreeing"] == {"status": 0, "metrics": 0}, data["examples"]
     assert data["operations_failed"] == []
+
+
+def test_fleet_agent_measures_the_one_agent_over_one_and_two_services(tmp_path: Path) -> None:
+    from tests import ports
+
+    data = run_bench(
+        "fleet_agent",
+        tmp_path,
+        "--counts", "1,2", "--seconds", "3", "--settle", "4",
+        "--port-base", str(ports.BENCH_FLEET_AGENT.start),
+        timeout=480,
+    )  # fmt: skip
+    one, two = data["rows"]
+    assert (one["services"], two["services"]) == (1, 2)
+    assert one["services_reporting_ticks"] == ["web01"]
+    assert two["services_reporting_ticks"] == ["web01", "web02"]
+    for row in (one, two):
+        assert row["cpu_percent"] > 0 and row["rss_mb"] > 10 and row["tick_samples"] > 0
+        assert 0 < row["tick_max_ms"] < 60_000
+    assert one["cpu_percent_per_service"] is None and two["rss_mb_per_service"] is not None

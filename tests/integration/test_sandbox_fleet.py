@@ -15,9 +15,7 @@ import pytest
 
 from console.core.config.fleet import load_fleet
 from console.core.installation import LABEL_SERVICE
-from console.core.model import SlotState
 from console.sandbox.procs import process_alive
-from console.wiring import open_console
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
 
@@ -83,18 +81,19 @@ def test_one_nginx_serves_every_service(fleet: Sandbox) -> None:
 
 
 def test_each_service_is_live_on_v1_through_its_own_proxy(fleet: Sandbox) -> None:
-    for name, config in load_fleet(str(fleet.config)).services.items():
-        console = open_console(config, read_only=True)
-        try:
-            status = console.status()
-        finally:
-            console.close()
-        assert status.service == name
-        assert status.live == "blue", f"{name}: live is {status.live}"
-        blue = status.slots["blue"]
-        assert blue.state == SlotState.LIVE and blue.image and blue.image.endswith(":v1"), blue
+    agents = set()
+    for name, service in fleet.services.items():
+        result = fleet.cli("status", "--json", service=name)  # bluegreen --config DIR -s NAME
+        assert result.returncode == 0, result.stdout + result.stderr
+        status = json.loads(result.stdout)
+        assert status["service"] == name
+        assert status["live"] == "blue", f"{name}: live is {status['live']}"
+        blue = status["slots"]["blue"]
+        assert blue["state"] == "live" and blue["version"] == "v1", (name, blue)
         assert fleet.served_by(name) == "blue", name
-        assert httpx.get(f"{fleet.services[name].proxy_url}/health", timeout=5).status_code == 200
+        assert httpx.get(f"{service.proxy_url}/health", timeout=5).status_code == 200
+        agents.add(status["agent"]["pid"])
+    assert len(agents) == 1, f"one agent watches every service, not {agents}"
 
 
 def test_each_services_containers_carry_its_name(fleet: Sandbox) -> None:

@@ -4,7 +4,7 @@ directory behind one nginx — the shape of issue 23's "every service in one ins
 It copies nothing from the one-service profiles: each member *is* one of them (its parts, its
 tables), given its own name, its own ports and its own sub-directory for its parts. What the
 fleet adds is the host's side: host.toml (state_dir, secrets_file, the shared [proxy] keys,
-[switch], [notify]) and the ports plan.
+[switch], [notify], [metrics] — the one agent's exporter) and the ports plan.
 
 Ports, from the sandbox's port base B: member i (in FLEET_MEMBERS' order) gets its own listen
 port B+3i (its `proxy_url`) and its colours B+3i+1 and B+3i+2 — explorer 0-2, web 3-5, evm 6-8;
@@ -49,9 +49,6 @@ FLEET_SUMMARY = "explorer, web and evm services: one configuration directory, on
 PORTS_PER_SERVICE = 3  # its listen port, blue, green
 MAX_SERVICES = Ports.from_base(0).admin // PORTS_PER_SERVICE  # below the shared ports
 HOST_FILE = "host.toml"
-# The agent's exporter is host-wide ([metrics] in host.toml). Only one agent may hold it: while
-# each service's agent is its own process, none gets it (a second would fail to bind and exit).
-SERVE_METRICS = False
 
 
 def member_ports(base: int, index: int, first_service_port: int | None = None) -> Ports:
@@ -70,7 +67,7 @@ def member_context(host: Context, name: str, ports: Ports) -> Context:
     return replace(host, directory=host.directory / name, ports=ports, service=name, port_base=base)
 
 
-def render_host(host: Context, metrics: bool = SERVE_METRICS) -> str:
+def render_host(host: Context) -> str:
     """host.toml: what every service shares. Each service's include directory is derived from
     include_dir (include_dir/NAME), its proxy name from its own (bluegreen_NAME)."""
     comment = (
@@ -78,18 +75,14 @@ def render_host(host: Context, metrics: bool = SERVE_METRICS) -> str:
         "# every service shares; one NAME.toml per service beside it. Secrets live in\n"
         "# secrets.env (mode 0600)."
     )
-    text = (
+    return (
         header(host, "", secrets=True, comment=comment)
         + "\n[proxy]                # one nginx for every service: each has its own include\n"
         + shared_proxy_keys(host)
         + switch_notify()
+        + "\n[metrics]                # the one agent's exporter: every service, a label each\n"
+        + f'listen = "127.0.0.1:{host.ports.metrics}"\n'
     )
-    if metrics:
-        text += (
-            "\n[metrics]\n"
-            f'listen = "127.0.0.1:{host.ports.metrics}"   # the agent\'s exporter, every service\n'
-        )
-    return text
 
 
 def render_member(kind: Profile, ctx: Context) -> str:
