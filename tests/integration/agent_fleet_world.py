@@ -1,6 +1,6 @@
 """The fleet sandbox (`sandbox up --profile fleet`: explorer, web and evm behind one nginx) with
 what the one-agent tests need around it: the directory's agent run by the test (its own log and
-$NOTIFY_SOCKET), the exporter turned on in host.toml, each service's status and events.
+$NOTIFY_SOCKET), its exporter, each service's status and events.
 
 `sandbox up` already leaves the directory's one agent running (its v1 deploys started it); the
 tests stop that one and start their own, so they can read its log and its sd_notify datagrams.
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from console.sandbox.profiles.base import Ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent
 from tests.metrics_series import Series, parse_series
 
@@ -130,9 +131,7 @@ def datagrams(server: socket.socket, until: str, timeout: float) -> list[str]:
     return got
 
 
-def bring_up_fleet(port_base: int, metrics_port: int, history: int = 2000) -> FleetWorld:
-    """`sandbox up --profile fleet`, with the agent's exporter on `metrics_port` (host.toml)."""
+def bring_up_fleet(port_base: int, history: int = 2000) -> FleetWorld:
+    """`sandbox up --profile fleet`; its host.toml turns the agent's exporter on (base + 22)."""
     sandbox = bring_up(history=history, profile="fleet", port_base=port_base)
-    host = sandbox.config / "host.toml"
-    host.write_text(host.read_text() + f'\n[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n')
-    return FleetWorld(sandbox, metrics_port)
+    return FleetWorld(sandbox, Ports.from_base(port_base).metrics)

@@ -56,7 +56,7 @@ reload_command = ["true"]
 
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[FleetWorld]:
-    world = bring_up_fleet(ports.AGENT_FLEET.start, ports.AGENT_FLEET_METRICS)
+    world = bring_up_fleet(ports.AGENT_FLEET.start)
     try:
         yield world
     finally:

@@ -92,7 +92,7 @@ def test_sigterm_stops_every_service_of_a_directory(tmp_path: Path) -> None:
     """The same for the one agent of a directory of services (the fleet sandbox: explorer, web and
     evm): READY=1 once every service runs, and on SIGTERM each records "Agent stopped.", every
     lease and the host's is released, and the process exits 0 within seconds."""
-    world = bring_up_fleet(ports.AGENT_SIGTERM_FLEET.start, ports.AGENT_SIGTERM_FLEET_METRICS)
+    world = bring_up_fleet(ports.AGENT_SIGTERM_FLEET.start)
     notify_path = tmp_path / "notify-fleet.sock"
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:

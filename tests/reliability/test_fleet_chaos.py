@@ -36,7 +36,7 @@ AGREE_WITHIN_SECONDS = 5.0
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[FleetWorld]:
     # Reliability modules run alone (tests/conftest.py): the agent-fleet module's ports are free.
-    world = bring_up_fleet(ports.AGENT_FLEET.start, ports.AGENT_FLEET_METRICS)
+    world = bring_up_fleet(ports.AGENT_FLEET.start)
     try:
         world.start_agent()
         deploys = [
