@@ -35,8 +35,11 @@ from console.core.service import Console
 from console.wiring import open_console
 
 PORT_BASE = 29900
-LIVE_GAUGE = re.compile(r'^bluegreen_live_color\{color="(\w+)"\} 1\.0$', re.M)
-STATE_GAUGE = re.compile(r'^bluegreen_slot_state\{color="(\w+)",state="(\w+)"\} 1\.0$', re.M)
+# Every series carries its service first (one exporter serves every service the agent watches).
+LIVE_GAUGE = re.compile(r'^bluegreen_live_color\{service="[^"]*",color="(\w+)"\} 1\.0$', re.M)
+STATE_GAUGE = re.compile(
+    r'^bluegreen_slot_state\{service="[^"]*",color="(\w+)",state="(\w+)"\} 1\.0$', re.M
+)
 
 
 def disagreement(live: str | None, states: dict[str, str]) -> str | None:

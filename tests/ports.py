@@ -54,6 +54,11 @@ WEB_VIEW = sandbox(29600)
 WEB_VIEW_WEB = 29650
 WEB_VIEW_SINK = 29651  # the planted webhook and HTTP progress source
 SANDBOX_DOWN = sandbox(29700)
+# One agent for a directory of services (issue 23): a fleet sandbox each, and the host ports of
+# a service added while it runs (nothing listens on them).
+AGENT_FLEET = sandbox(29100)
+AGENT_FLEET_ADDED = (29147, 29148)
+AGENT_SIGTERM_FLEET = sandbox(29149)
 
 # ── a private nginx, HAProxy or PostgreSQL of the module's own ───────────────────────────────
 FIRST_INSTALL = (28300, 28301, 28302, 28320)  # proxy, blue, green, PostgreSQL

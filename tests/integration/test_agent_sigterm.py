@@ -18,6 +18,7 @@ import pytest
 
 from console.core.lock import AgentLease
 from tests import ports
+from tests.integration.agent_fleet_world import bring_up_fleet, datagrams
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -32,18 +33,6 @@ def web() -> Iterator[Sandbox]:
         yield world
     finally:
         tear_down(world.dir)
-
-
-def _datagrams(server: socket.socket, until: str, timeout: float) -> list[str]:
-    got: list[str] = []
-    deadline = time.monotonic() + timeout
-    while until not in got and time.monotonic() < deadline:
-        server.settimeout(max(0.1, deadline - time.monotonic()))
-        try:
-            got.append(server.recv(256).decode())
-        except TimeoutError:
-            break
-    return got
 
 
 def test_sigterm_stops_the_agent_cleanly(web: Sandbox, tmp_path: Path) -> None:
@@ -61,7 +50,7 @@ def test_sigterm_stops_the_agent_cleanly(web: Sandbox, tmp_path: Path) -> None:
             env={**os.environ, "NOTIFY_SOCKET": str(notify_path)},
         )
         try:
-            assert _datagrams(server, "READY=1", 60) == ["READY=1"], "no READY=1 from the agent"
+            assert datagrams(server, "READY=1", 60) == ["READY=1"], "no READY=1 from the agent"
             assert json.loads((state / "agent.json").read_text())["pid"] == agent.pid
             time.sleep(3)  # a few ticks in: SIGTERM lands mid-loop, as systemctl stop does
             sent = time.monotonic()
@@ -75,7 +64,7 @@ def test_sigterm_stops_the_agent_cleanly(web: Sandbox, tmp_path: Path) -> None:
                 output, _ = agent.communicate()
                 pytest.fail(f"the agent did not stop within 15 s of SIGTERM; its log:\n{output}")
             took = time.monotonic() - sent
-            stopping = _datagrams(server, "STOPPING=1", 1)
+            stopping = datagrams(server, "STOPPING=1", 1)
         finally:
             if agent.poll() is None:
                 agent.kill()
@@ -97,3 +86,34 @@ def test_sigterm_stops_the_agent_cleanly(web: Sandbox, tmp_path: Path) -> None:
     stopped = max(e["at"] for e in events if e["text"] == "Agent stopped.")
     started = max(e["at"] for e in events if e["text"] == "Agent started.")
     assert stopped > started
+
+
+def test_sigterm_stops_every_service_of_a_directory(tmp_path: Path) -> None:
+    """The same for the one agent of a directory of services (the fleet sandbox: explorer, web and
+    evm): READY=1 once every service runs, and on SIGTERM each records "Agent stopped.", every
+    lease and the host's is released, and the process exits 0 within seconds."""
+    world = bring_up_fleet(ports.AGENT_SIGTERM_FLEET.start)
+    notify_path = tmp_path / "notify-fleet.sock"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+            server.bind(str(notify_path))
+            agent = world.start_agent(notify_path)
+            assert datagrams(server, "READY=1", 60) == ["READY=1"], world.why()
+            for name in world.names:
+                assert AgentLease(world.state / name).info().pid == agent.pid, name
+            time.sleep(3)  # a few ticks in
+            code, took = world.stop_agent()
+            stopping = datagrams(server, "STOPPING=1", 1)
+        assert code == 0, world.why()
+        assert took < 5, f"SIGTERM took {took:.1f} s to stop the agent\n{world.why()}"
+        assert "STOPPING=1" in stopping
+        assert "Traceback" not in world.log_text()
+        assert not AgentLease(world.state).info().running
+        assert len(world.names) == 3
+        for name in world.names:
+            assert not AgentLease(world.state / name).info().running
+            texts = [e["text"] for e in world.events(name) if e["kind"] == "agent"]
+            assert texts[-2:] == ["Agent started.", "Agent stopped."], (name, texts)
+    finally:
+        world.stop_agent()
+        tear_down(world.sandbox.dir)

@@ -61,8 +61,11 @@ def scrape(url: str) -> tuple[str, Series]:
     return text, parse_series(text)
 
 
+SERVICE = "explorer"  # the sandbox's one service: every series carries it
+
+
 def value(series: Series, name: str, **labels: str) -> float:
-    return series_value(series, name, **labels) or 0.0
+    return series_value(series, name, service=SERVICE, **labels) or 0.0
 
 
 def test_request_counter_follows_requests_through_the_proxy(sandbox: Sandbox) -> None:
