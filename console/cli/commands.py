@@ -24,10 +24,12 @@ from console.cli.session import (
 )
 from console.core.access import may_write_state, require_write
 from console.core.config.coerce import ConfigError
+from console.core.config.fleet import Fleet, load_fleet
 from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
 from console.core.model import SlotState, SwitchPolicy
 from console.core.ops.operation import OperationRefused
+from console.core.service import Console
 from console.core.store.resources import deployment_resources
 
 Handler = Callable[[argparse.Namespace], int]
@@ -99,23 +101,64 @@ def _acting(action: str, handler: Handler) -> Handler:
 def _may_act(args: argparse.Namespace) -> bool:
     """A watcher who opens the console gets the read-only one (READ-ONLY badge, no mutating keys)
     instead of failing on the secrets file only operators may read."""
-    return may_write_state(load(args, watching=True).state_dir)
+    return may_write_state(_fleet(args, watching=True).state_dir)
+
+
+def _fleet(args: argparse.Namespace, watching: bool) -> Fleet:
+    """The services the console shows: the configuration's (a file or a directory), else the
+    sandbox's when no configuration is found, as `load` does for one service."""
+    try:
+        return load_fleet(args.config, watching)
+    except ConfigError:
+        if args.config:
+            raise
+        from console.sandbox.world import sandbox_config_path
+
+        sandbox = sandbox_config_path()
+        if sandbox is None:
+            raise
+        return load_fleet(str(sandbox), watching)
 
 
 def _tui(args: argparse.Namespace, read_only: bool) -> int:
-    console = open_console(args, read_only)
+    """One service (the only one, or --service NAME) opens on its screen; several open on the
+    overview, one console each, with the services whose files were skipped as rows of errors."""
     from console.tui.app import run_app
 
+    read_only = read_only or args.read_only
+    fleet = _fleet(args, watching=read_only)
+    name = getattr(args, "service", None)  # the global --service/-s
+    if name or (len(fleet.services) == 1 and not fleet.skipped):
+        console = wiring.open_console(fleet.service(name), read_only=read_only)
+        try:
+            return run_app(console)
+        finally:
+            console.close()
+    consoles: dict[str, Console] = {}
+    skipped = dict(fleet.skipped)
     try:
-        return run_app(console)
+        for service, config in fleet.services.items():
+            try:
+                consoles[service] = wiring.open_console(config, read_only=read_only)
+            except (ConfigError, StateDirError, OSError) as exc:
+                skipped[service] = f"Service {service}: cannot open its console: {exc}"
+        if not consoles:
+            problems = " ".join(skipped.values())
+            raise ConfigError(f"No service in {fleet.path} could be opened. {problems}".strip())
+        return run_app(consoles, skipped=skipped)
     finally:
-        console.close()
+        for console in consoles.values():
+            console.close()
 
 
 def _web(args: argparse.Namespace) -> int:
     from console.cli import web
 
-    return web.run(args, str(Path(load(args).path).resolve()))  # loaded first: errors show here
+    fleet = _fleet(args, watching=False)  # loaded first: errors show here
+    name = getattr(args, "service", None)
+    if name:
+        fleet.service(name)  # an unknown name is said now, not in every browser tab
+    return web.run(args, str(Path(fleet.path).resolve()), name)
 
 
 def _status(args: argparse.Namespace) -> int:
