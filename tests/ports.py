@@ -8,7 +8,8 @@ reliability, the benchmark smokes, the dockerd restart) keep their own ports; no
 beside them.
 
 A sandbox takes its base and the 22 ports after it: proxy +0, blue +1, green +2, nginx admin
-+19, PostgreSQL +20, JSON-RPC chain +21, the agent's exporter +22.
++19, PostgreSQL +20, JSON-RPC chain +21, the agent's exporter +22 (a fleet sandbox gives each
+service its own three: +0..+2, +3..+5, +6..+8).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ PARITY = sandbox(28800)
 PARITY_WEBHOOK = 28870
 PODMAN = sandbox(28880)  # its own crash and follow containers on +8 and +9
 E2E_PROFILE_WEB = sandbox(29300)
+FLEET_SANDBOX = sandbox(29330)  # three services: +0..+8 (profiles/fleet.py), shared +19..+22
 E2E_PROFILE_EVM = sandbox(29400)
 RESOURCES_SANDBOX = sandbox(29500)
 WEB_VIEW = sandbox(29600)

@@ -334,7 +334,18 @@ def _config_check(args: argparse.Namespace) -> int:
 def _proxy(args: argparse.Namespace) -> int:
 
     if args.proxy_command == "snippet":
-        print(wiring.open_installation(load(args)).proxy.snippet())
+        from console.core.config.fleet import load_fleet
+        from console.drivers.proxy.fleet import fleet_snippet
+
+        # Every service's: the one nginx (or HAProxy) they share is configured for all at once.
+        try:
+            fleet = load_fleet(args.config)
+        except ConfigError:
+            print(fleet_snippet([load(args)]))  # no configuration found: the sandbox's, if any
+            return EXIT_OK
+        for why in fleet.skipped.values():
+            print(why, file=sys.stderr)
+        print(fleet_snippet(list(fleet)))
         return EXIT_OK
     from console.core.actor import current_actor
     from console.core.ops.proxy_setup import proxy_install

@@ -222,11 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--dir", help="where the sandbox keeps its files")
     up.add_argument(
         "--profile",
-        choices=["explorer", "web", "evm"],
+        choices=["explorer", "web", "evm", "fleet"],
         default="explorer",
         help="which shape of service: explorer (re-indexes from PostgreSQL; the default), "
         "web (plain HTTP service, no database), evm (JSON-RPC chain, indexer with its own "
-        "progress endpoint)",
+        "progress endpoint), fleet (the three as one configuration directory, one nginx)",
     )
     up.add_argument(
         "--history",

@@ -31,6 +31,20 @@ def _up(args: argparse.Namespace) -> int:
     except Exception as exc:  # every part's errors are sentences; show one, never a traceback
         render.error(f"sandbox up failed: {exc}")
         return EXIT_FAILED
+    if len(info.services) > 1:
+        proxies = "".join(
+            f"\n    {name:10} {service['proxy_url']}" for name, service in info.services.items()
+        )
+        render.say(
+            f"Sandbox up ({info.profile} profile). v1 is live in blue in every service.\n"
+            f"  config:    {info.config}  (host.toml and one file per service)\n"
+            f"  proxies:   one nginx, one port per service (responses carry X-Bluegreen-Color):"
+            f"{proxies}\n"
+            f"  images:    {', '.join(info.images)}\n"
+            f"Try:  export BLUEGREEN_CONFIG={info.config}\n"
+            f"      bluegreen services; bluegreen -s web deploy v2 --switch never --wait; bluegreen"
+        )
+        return EXIT_OK
     render.say(
         f"Sandbox up ({info.profile} profile). v1 is live in blue.\n"
         f"  config:    {info.config}\n"

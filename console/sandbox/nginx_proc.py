@@ -3,6 +3,11 @@
 It runs in the foreground (`daemon off;`) as our child, so stopping it cannot touch a system nginx
 and a crashed test leaves no daemon behind. The include dir is a directory, as bluegreen replaces
 files in it by rename (FACTS.md: a single mounted file would not follow).
+
+One nginx may serve several services (a fleet): each is a `Site` — its own `server {}` on its own
+listen port, including its own service's http and location files. The http includes then share
+one http context, so each service's must name its upstream, maps and shared dict apart from the
+others' (the renders do, after `[proxy] name`).
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from console.drivers.proxy.nginx.driver import HTTP_FILE, LOCATION_FILE
 from console.sandbox.procs import child_pids
 
+INCLUDES = (HTTP_FILE, LOCATION_FILE)
 MODULES_DIR = Path("/usr/lib/nginx/modules")
 LUA_MODULES = ("ndk_http_module.so", "ngx_http_lua_module.so")  # ndk first: lua depends on it
 
@@ -25,9 +32,22 @@ class NginxProcessError(Exception):
     """The private nginx could not start, reload or stop; str() says why."""
 
 
+@dataclass(frozen=True)
+class Site:
+    """One service behind the nginx: the port its clients reach, the directory of its includes."""
+
+    listen_port: int
+    include_dir: Path
+
+
 class NginxProcess:
     def __init__(
-        self, prefix_dir: Path, listen_port: int, admin_port: int, include_dir: Path
+        self,
+        prefix_dir: Path,
+        listen_port: int,
+        admin_port: int,
+        include_dir: Path,
+        more_sites: tuple[Site, ...] = (),
     ) -> None:
         self.prefix_dir = Path(prefix_dir)
         self.listen_port = listen_port
@@ -35,6 +55,7 @@ class NginxProcess:
         # inside bluegreen-http.conf listens on a unix socket in the state dir.
         self.admin_port = admin_port
         self.include_dir = Path(include_dir)
+        self.sites = (Site(listen_port, self.include_dir), *more_sites)
         self.conf_path = self.prefix_dir / "nginx.conf"
         self.pid_path = self.prefix_dir / "nginx.pid"
         self.error_log = self.prefix_dir / "logs" / "error.log"
@@ -44,7 +65,8 @@ class NginxProcess:
         prefix = self.prefix_dir
         for sub in ("logs", "tmp"):
             (prefix / sub).mkdir(parents=True, exist_ok=True)
-        self.include_dir.mkdir(parents=True, exist_ok=True)
+        for site in self.sites:
+            site.include_dir.mkdir(parents=True, exist_ok=True)
         modules = "".join(f"load_module {MODULES_DIR / name};\n" for name in LUA_MODULES)
         # As root, workers default to `nobody`, which cannot enter a private (0700) temp dir.
         user = "user root;\n" if os.geteuid() == 0 else ""
@@ -63,17 +85,16 @@ class NginxProcess:
             "http {\n"
             "    access_log off;\n"
             f"{temp}"
-            f"    include {self.include_dir / HTTP_FILE};\n\n"
-            "    server {\n"
-            f"        listen 127.0.0.1:{self.listen_port};\n"
-            "        location / {\n"
-            f"            include {self.include_dir / LOCATION_FILE};\n"
-            "        }\n"
-            "    }\n"
-            "}\n"
+            + "".join(f"    include {site.include_dir / HTTP_FILE};\n" for site in self.sites)
+            + "".join(_server(site) for site in self.sites)
+            + "}\n"
         )
         self.conf_path.write_text(text, encoding="utf-8")
         return self.conf_path
+
+    def argv(self) -> list[str]:
+        """The command that runs this nginx in the foreground."""
+        return self._base_argv()
 
     def _base_argv(self) -> list[str]:
         return ["nginx", "-p", str(self.prefix_dir), "-c", str(self.conf_path)]
@@ -87,11 +108,10 @@ class NginxProcess:
     def start(self, timeout: float = 5.0) -> None:
         if not self.conf_path.exists():
             self.write_main_conf()
-        for name in (HTTP_FILE, LOCATION_FILE):
-            if not (self.include_dir / name).exists():
+        for path in (site.include_dir / name for site in self.sites for name in INCLUDES):
+            if not path.exists():
                 raise NginxProcessError(
-                    f"{self.include_dir / name} is missing: write the bluegreen files first "
-                    "(NginxDriver.write_files)."
+                    f"{path} is missing: write the bluegreen files first (NginxDriver.write_files)."
                 )
         self.pid_path.unlink(missing_ok=True)
         log = (self.prefix_dir / "logs" / "stderr.log").open("ab")
@@ -155,3 +175,14 @@ class NginxProcess:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def _server(site: Site) -> str:
+    return (
+        "\n    server {\n"
+        f"        listen 127.0.0.1:{site.listen_port};\n"
+        "        location / {\n"
+        f"            include {site.include_dir / LOCATION_FILE};\n"
+        "        }\n"
+        "    }\n"
+    )

@@ -1,80 +1,77 @@
 """The sandbox: a local world to run bluegreen against, in one of several profiles
 (console/sandbox/profiles: `explorer` — PostgreSQL, a chain simulator, the stand-in indexer — by
-default; `web`; `evm`), with nginx (Lua module) in front and v1 deployed live in blue.
+default; `web`; `evm`; `fleet`, the three together), with nginx (Lua module) in front and v1
+deployed live in blue in every service.
 
 Everything lives in one directory (default /var/lib/bluegreen-sandbox as root, else under
-~/.local/state): the config, a 0600 secrets file where the profile has secrets, the store, the
-profile's parts, nginx's prefix. Long-running parts (nginx, a chain simulator, the agent) run in
-their own sessions so they outlive the shell that started them; `down` stops them by the pids
-recorded in sandbox.json.
+~/.local/state): the configuration (one bluegreen.toml, or a fleet's host.toml and one NAME.toml
+per service), a 0600 secrets file where a profile has secrets, the store, the profiles' parts,
+nginx's prefix. Long-running parts (nginx, a chain simulator, the agent) run in their own
+sessions so they outlive the shell that started them; `down` (console/sandbox/teardown.py) stops
+them by the pids recorded in sandbox.json.
+
+A fleet runs ONE nginx: one `server {}` per service, each listening on the service's own port
+(its `proxy_url`, see profiles/fleet.py) and including that service's own location file; every
+service's http file is included once in the http context.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import signal
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from console.core.config.schema import Config
 from console.core.fsutil import atomic_write
 from console.core.listening import bind_error
-from console.sandbox.procs import SandboxError, process_alive, spawn, terminate, wait_until
-from console.sandbox.profiles import DEFAULT_PROFILE, get_profile
-from console.sandbox.profiles.base import DEFAULT_PORT_BASE, Context, Ports, container_prefix
+from console.sandbox.info import (
+    DEFAULT_HISTORY,
+    DEFAULT_SPEED,
+    HOST_FILE,
+    SINGLE_FILE,
+    SandboxInfo,
+    default_dir,
+    sandbox_config_path,
+    status,
+)
+from console.sandbox.procs import SandboxError, process_alive, spawn, wait_until
+from console.sandbox.profiles import DEFAULT_PROFILE, is_fleet, services_of
+from console.sandbox.profiles.base import DEFAULT_PORT_BASE, Context, Ports, Profile
+from console.sandbox.profiles.base import container_prefix as container_prefix
+from console.sandbox.profiles.fleet import (
+    member_context,
+    member_ports,
+    merge_secrets,
+    render_host,
+    render_member,
+)
+from console.sandbox.teardown import down
 
-__all__ = ["DEFAULT_PORT_BASE", "Ports", "SandboxError", "container_prefix", "process_alive"]
-
-DEFAULT_HISTORY = 20_000
-DEFAULT_SPEED = 400  # blocks/s: 20k blocks of history re-index in about a minute
-
-
-def default_dir() -> Path:
-    explicit = os.environ.get("BLUEGREEN_SANDBOX_DIR")
-    if explicit:
-        return Path(explicit)
-    if os.geteuid() == 0:
-        return Path("/var/lib/bluegreen-sandbox")
-    state_home = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
-    return state_home / "bluegreen-sandbox"
-
-
-def sandbox_config_path(directory: Path | None = None) -> Path | None:
-    info = (directory or default_dir()) / "sandbox.json"
-    if not info.exists():
-        return None
-    config = (directory or default_dir()) / "bluegreen.toml"
-    return config if config.exists() else None
+__all__ = [
+    "DEFAULT_HISTORY",
+    "DEFAULT_PORT_BASE",
+    "DEFAULT_SPEED",
+    "Ports",
+    "SandboxError",
+    "SandboxInfo",
+    "container_prefix",
+    "default_dir",
+    "down",
+    "process_alive",
+    "sandbox_config_path",
+    "status",
+    "up",
+]
 
 
-@dataclass
-class SandboxInfo:
-    dir: str
-    config: str
-    proxy_url: str
-    admin_url: str
-    ports: dict[str, int]
-    images: list[str]
-    containers: list[str]
-    pids: dict[str, int] = field(default_factory=dict)
-    history: int = DEFAULT_HISTORY
-    speed: int = DEFAULT_SPEED
-    profile: str = DEFAULT_PROFILE  # sandboxes made before profiles existed are explorers
-    service: str = "explorer"
-    docker_host: str = ""  # the engine the containers run on ("" = $DOCKER_HOST / local)
+@dataclass(frozen=True)
+class Member:
+    """One service the sandbox stands up: its name, the profile it is, what it works with."""
 
-    def save(self) -> None:
-        atomic_write(Path(self.dir) / "sandbox.json", json.dumps(asdict(self), indent=2))
-
-    @classmethod
-    def load(cls, directory: Path) -> SandboxInfo | None:
-        try:
-            data = json.loads((directory / "sandbox.json").read_text())
-        except (OSError, ValueError):
-            return None
-        return cls(**data)
+    name: str
+    kind: Profile
+    ctx: Context
 
 
 def up(
@@ -87,23 +84,27 @@ def up(
     docker_host: str = "",
 ) -> SandboxInfo:
     from console.sandbox import images
-    from console.sandbox.nginx_proc import NginxProcess
 
-    kind = get_profile(profile)
+    planned = services_of(profile)
+    fleet = is_fleet(profile)
     directory = (directory or default_dir()).resolve()
     existing = SandboxInfo.load(directory)
     if existing and process_alive(existing.pids.get("nginx")):
-        if existing.profile != kind.name:
+        if existing.profile != profile:
             raise SandboxError(
                 f"The sandbox in {directory} is up with profile '{existing.profile}', not "
-                f"'{kind.name}'. Run `bluegreen sandbox down` first, or give another --dir."
+                f"'{profile}'. Run `bluegreen sandbox down` first, or give another --dir."
             )
         say(f"The sandbox in {directory} is already up.")
         return existing
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o755)  # the postgres user must traverse it to its cluster
-    ports = Ports.from_base(port_base)
-    busy = _ports_in_use(ports, _ports_used(kind.extra_ports))
+    ports = {
+        name: member_ports(port_base, index) if fleet else Ports.from_base(port_base)
+        for index, (name, _) in enumerate(planned)
+    }
+    used = _ports_used(planned, ports, fleet)
+    busy = _ports_in_use(used)
     if busy:
         # Checked first: nginx would fail to bind, and the error would surface later as a
         # confusing reload failure — or another sandbox's nginx would answer in its place.
@@ -113,77 +114,162 @@ def up(
             "the sandbox that holds them."
         )
 
-    say(f"Building images (offline): base, {kind.repository} v1 and v2…")
+    repositories = list(dict.fromkeys(kind.repository for _, kind in planned))
+    say(f"Building images (offline): base, {', '.join(repositories)} v1 and v2…")
     try:
         client = images.engine_client(docker_host)
         image_refs = [
-            images.build_image(tag, repository=kind.repository, client=client)
+            images.build_image(tag, repository=repository, client=client)
+            for repository in repositories
             for tag in ("v1", "v2")
         ]
         gateway = images.docker_gateway_ip("bridge", client)
     except Exception as exc:
         raise SandboxError(f"Could not build the sandbox images: {exc}") from exc
 
-    ctx = Context(directory, ports, history, speed, gateway, say, docker_host)
-    pids = kind.start(ctx)
-
-    config_path = directory / "bluegreen.toml"
-    atomic_write(config_path, kind.render_config(ctx), mode=0o644)
-    from console.core.config.load import load_config
-    from console.drivers.proxy import make_proxy
-
-    config = load_config(str(config_path))
-    say(f"Starting nginx (Lua live switching) on 127.0.0.1:{ports.proxy}…")
-    nginx = NginxProcess(
-        directory / "nginx", ports.proxy, ports.admin, directory / "nginx" / "bluegreen"
-    )
-    nginx.write_main_conf()
-    driver = make_proxy(config)  # the profile's [proxy]: nginx, live mode
-    driver.write_files("blue")
-    pids["nginx"] = spawn(
-        ["nginx", "-p", str(nginx.prefix_dir), "-c", str(nginx.conf_path)],
-        directory / "nginx" / "logs" / "stderr.log",
-    )
-    wait_until(lambda: driver.read_back().answered, 10, "nginx did not answer on its admin socket")
-    driver.install("blue")
-
+    host = Context(directory, Ports.from_base(port_base), history, speed, gateway, say)
+    host = replace(host, docker_host=docker_host, port_base=port_base)
+    members = [
+        Member(name, kind, member_context(host, name, index) if fleet else host)
+        for index, (name, kind) in enumerate(planned)
+    ]
+    # Recorded before anything starts, and again as each part does: a failure half-way leaves a
+    # record `down` removes everything by.
     info = SandboxInfo(
         dir=str(directory),
-        config=str(config_path),
-        proxy_url=f"http://127.0.0.1:{ports.proxy}",
-        admin_url=f"unix:{config.admin_socket_path}",
-        ports={name: getattr(ports, name) for name in _ports_used(kind.extra_ports)},
+        config=str(directory if fleet else directory / SINGLE_FILE),
+        proxy_url=f"http://127.0.0.1:{members[0].ctx.ports.proxy}",
+        admin_url="",
+        ports=used,
         images=image_refs,
-        containers=[f"{container_prefix(kind.service, port_base)}-{c}" for c in ("blue", "green")],
-        pids=pids,
+        containers=[f"{m.ctx.container_stem(m.name)}-{c}" for m in members for c in COLOURS],
         history=history,
         speed=speed,
-        profile=kind.name,
-        service=kind.service,
+        profile=profile,
+        service=members[0].name,
         docker_host=docker_host,
     )
     info.save()
-    _deploy_v1(config, dict(kind.v1_env), say)
+    for member in members:
+        member.ctx.directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+        started = member.kind.start(member.ctx)
+        info.pids.update({f"{member.name}.{k}" if fleet else k: v for k, v in started.items()})
+        info.save()
+
+    configs = _configure(directory, host, members, fleet)
+    _start_nginx(directory, configs, info, say)
+    info.admin_url = f"unix:{configs[members[0].name].admin_socket_path}"
+    info.services = {
+        m.name: {
+            "profile": m.kind.name,
+            "proxy_url": f"http://127.0.0.1:{m.ctx.ports.proxy}",
+            "admin_url": f"unix:{configs[m.name].admin_socket_path}",
+            "containers": [f"{m.ctx.container_stem(m.name)}-{c}" for c in COLOURS],
+            "parts": str(m.ctx.directory),
+        }
+        for m in members
+    }
+    info.save()
+    for member in members:
+        _deploy_v1(configs[member.name], dict(member.kind.v1_env), say)
     return info
 
 
-def _ports_used(extra: tuple[str, ...]) -> list[str]:
-    return ["proxy", "blue", "green", "admin", "metrics", *extra]
+COLOURS = ("blue", "green")
 
 
-def _ports_in_use(ports: Ports, names: list[str]) -> list[str]:
+def _ports_used(
+    planned: tuple[tuple[str, Profile], ...], ports: dict[str, Ports], fleet: bool
+) -> dict[str, int]:
+    """What each port is for: `proxy`, `blue`, … — a fleet's per-service ones as `NAME.proxy`."""
+    used: dict[str, int] = {}
+    for name, kind in planned:
+        own = ("proxy", "blue", "green")
+        shared = ("admin", "metrics", *kind.extra_ports)
+        used.update({f"{name}.{p}" if fleet else p: getattr(ports[name], p) for p in own})
+        used.update({p: getattr(ports[name], p) for p in shared})
+    if fleet:
+        from console.sandbox.profiles.fleet import SERVE_METRICS
+
+        if not SERVE_METRICS:
+            del used["metrics"]
+    return used
+
+
+def _ports_in_use(used: dict[str, int]) -> list[str]:
     """`name port` for each port something already listens on."""
-    taken = ((name, getattr(ports, name)) for name in names)
-    return [f"{name} {port}" for name, port in taken if bind_error("127.0.0.1", port)]
+    return [f"{name} {port}" for name, port in used.items() if bind_error("127.0.0.1", port)]
 
 
-def _deploy_v1(config: object, env: dict[str, str], say: Callable[[str], None]) -> None:
+def _configure(
+    directory: Path, host: Context, members: list[Member], fleet: bool
+) -> dict[str, Config]:
+    """Write the configuration (a file, or a fleet's directory) and read it back as the product
+    reads it: one Config per service, by name."""
+    from console.core.config.fleet import load_fleet
+
+    if fleet:
+        secrets = merge_secrets(directory, [m.ctx for m in members])
+        atomic_write(directory / "secrets.env", secrets, mode=0o600)
+        atomic_write(directory / HOST_FILE, render_host(host), mode=0o644)
+        for member in members:
+            text = render_member(member.kind, member.ctx)
+            atomic_write(directory / f"{member.name}.toml", text, mode=0o644)
+        path = directory
+    else:
+        path = directory / SINGLE_FILE
+        atomic_write(path, members[0].kind.render_config(members[0].ctx), mode=0o644)
+    loaded = load_fleet(str(path))
+    if loaded.skipped:
+        raise SandboxError(" ".join(loaded.skipped.values()))
+    return dict(loaded.services)
+
+
+def _start_nginx(
+    directory: Path, configs: dict[str, Config], info: SandboxInfo, say: Callable[[str], None]
+) -> None:
+    """One nginx for every service: write each one's includes, start it, install each colour."""
+    from urllib.parse import urlsplit
+
+    from console.drivers.proxy import make_proxy
+    from console.sandbox.nginx_proc import INCLUDES, NginxProcess, Site
+
+    sites = [
+        Site(urlsplit(config.proxy.proxy_url).port or 0, Path(config.proxy.include_dir))
+        for config in configs.values()
+    ]
+    ports = ", ".join(
+        f"{name} 127.0.0.1:{site.listen_port}" for name, site in zip(configs, sites, strict=True)
+    )
+    say(f"Starting nginx (Lua live switching): {ports}…")
+    first, *more = sites
+    nginx = NginxProcess(
+        directory / "nginx", first.listen_port, info.ports["admin"], first.include_dir, tuple(more)
+    )
+    nginx.write_main_conf()
+    # Each service's write tests the whole nginx.conf, which includes every service's files:
+    # the ones not written yet are empty meanwhile (an empty include is valid nginx).
+    for path in (site.include_dir / name for site in sites for name in INCLUDES):
+        path.touch(exist_ok=True)
+    drivers = [make_proxy(config) for config in configs.values()]  # each [proxy]: nginx, live
+    for driver in drivers:
+        driver.write_files("blue")
+    info.pids["nginx"] = spawn(nginx.argv(), directory / "nginx" / "logs" / "stderr.log")
+    info.save()
+    for driver in drivers:
+        wait_until(
+            lambda d=driver: d.read_back().answered,  # type: ignore[misc]
+            10,
+            f"nginx did not answer on its admin socket (see {nginx.error_log})",
+        )
+        driver.install("blue")
+
+
+def _deploy_v1(config: Config, env: dict[str, str], say: Callable[[str], None]) -> None:
     """Bring v1 up in blue and make it live, fast (the demo is about v2's catch-up)."""
-    from console.core.config.schema import Config
     from console.core.model import Outcome, SlotState, SwitchPolicy
     from console.wiring import open_console
 
-    assert isinstance(config, Config)
     console = open_console(config)
     try:
         if (
@@ -191,170 +277,17 @@ def _deploy_v1(config: object, env: dict[str, str], say: Callable[[str], None]) 
             and console.status().slots["blue"].state == SlotState.LIVE
         ):
             return
-        say("Deploying v1 into blue and switching it live…")
+        say(f"Deploying v1 into blue of {config.service} and switching it live…")
         for event in console.deploy("v1", env=env, policy=SwitchPolicy.AUTO):
             if isinstance(event, Outcome) and not event.ok:
-                raise SandboxError(f"Deploying v1 failed: {event.text}")
+                raise SandboxError(f"Deploying v1 of {config.service} failed: {event.text}")
         wait_until(
             lambda: (
                 console.status().live == "blue"
                 and console.status().slots["blue"].state == SlotState.LIVE
             ),
             120,
-            "blue (v1) did not become live",
+            f"blue (v1) of {config.service} did not become live",
         )
     finally:
         console.close()
-
-
-def down(directory: Path | None = None, say: Callable[[str], None] = print) -> list[str]:
-    """Stop and remove everything the sandbox in `directory` made; return what could not be
-    removed (empty when all is gone).
-
-    Nothing here depends on the config parsing: an operator may have edited it into something
-    this version refuses (an unknown key), and `down` must still find the agent (by the pid its
-    lease records in the state dir), the containers (by name and label, on the engine recorded
-    at `up`) and the host processes (by their recorded pids, then any process still naming the
-    directory on its command line)."""
-    from console.core.installation import LABEL_SERVICE
-    from console.core.lock import AgentLease
-
-    directory = (directory or default_dir()).resolve()
-    info = SandboxInfo.load(directory)
-    if info is None:
-        say(f"No sandbox in {directory}.")
-        return []
-    settings = _raw_settings(Path(info.config))
-    state_dir = Path(str(settings.get("state_dir") or directory / "state"))
-    runtime = settings.get("runtime")
-    docker_host = info.docker_host or (
-        str(runtime.get("docker_host") or "") if isinstance(runtime, dict) else ""
-    )
-    slots = settings.get("slots")
-    renamed = [  # an operator may have renamed the slots' containers since `up`
-        str(slot["container"])
-        for slot in (slots.values() if isinstance(slots, dict) else ())
-        if isinstance(slot, dict) and slot.get("container")
-    ]
-    containers = sorted({*info.containers, *renamed})
-    left: list[str] = []
-    with contextlib.suppress(Exception):
-        terminate(AgentLease(state_dir).info().pid)
-    left += _remove_containers(containers, LABEL_SERVICE, info.service, docker_host)
-    for name, pid in info.pids.items():
-        terminate(pid, signal.SIGQUIT if name == "nginx" else signal.SIGTERM)
-    with contextlib.suppress(SandboxError):
-        get_profile(info.profile).stop(directory, info.ports)
-    for pid in _processes_naming(directory):
-        terminate(pid)
-    left += [f"process {pid} ({_cmdline(pid)})" for pid in _processes_naming(directory)]
-    # The stand-in images are kept, like the base image: another sandbox on this host (the tests',
-    # running in parallel) may be about to deploy the same tags, and Docker only refuses to remove
-    # an image a container is using *now* — removing them here broke its next deploy.
-    import shutil
-
-    shutil.rmtree(directory, ignore_errors=True)
-    if directory.exists():
-        left.append(f"directory {directory}")
-    if left:
-        say(f"Sandbox in {directory} only partly removed; still there: {'; '.join(left)}.")
-    else:
-        say(
-            f"Sandbox in {directory} removed (the cached images are kept: bluegreen-base, "
-            "stand-ins)."
-        )
-    return left
-
-
-def _raw_settings(config: Path) -> dict[str, object]:
-    """The config file as plain TOML, unvalidated (`{}` if it is not even TOML): what `down`
-    needs from it must be readable when the config no longer passes validation."""
-    import tomllib
-
-    try:
-        return tomllib.loads(config.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _remove_containers(names: list[str], label: str, service: str, docker_host: str) -> list[str]:
-    """Remove the sandbox's containers — by name, and those its label marks as the service's
-    under one of those names (a stopped one too); return those still there."""
-    import docker
-    import docker.errors
-
-    try:
-        client = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
-        labelled = client.containers.list(all=True, filters={"label": f"{label}={service}"})
-        found = {c.name for c in labelled if c.name in names}
-        for name in names:
-            with contextlib.suppress(docker.errors.NotFound):
-                client.containers.get(name)
-                found.add(name)
-        left = []
-        for name in sorted(found):
-            try:
-                client.containers.get(name).remove(force=True)
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.DockerException as exc:
-                left.append(f"container {name} ({exc})")
-        return left
-    except Exception as exc:  # an engine that is gone fails in requests, not in docker
-        where = docker_host or "the local Docker Engine"
-        return [f"containers {', '.join(names)} (cannot reach {where}: {exc})"]
-
-
-def _processes_naming(directory: Path) -> list[int]:
-    """Live processes with an argument in `directory` (an agent's --config, nginx's -p,
-    PostgreSQL's -D), this process and its ancestors excepted."""
-    mine = {os.getpid()}
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        pid = os.getpid()
-        while pid > 1:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            mine.add(pid)
-    prefix = f"{directory}/"
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in mine:
-            continue
-        with contextlib.suppress(OSError):
-            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            names_it = any(
-                a == str(directory) or a.startswith(prefix) or f"={prefix}" in a for a in args
-            )
-            if names_it and process_alive(int(entry.name)):
-                found.append(int(entry.name))
-    return found
-
-
-def _cmdline(pid: int) -> str:
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-    return "gone"
-
-
-def status(directory: Path | None = None) -> dict[str, object]:
-    directory = (directory or default_dir()).resolve()
-    info = SandboxInfo.load(directory)
-    if info is None:
-        return {"up": False, "dir": str(directory)}
-    running = {name: process_alive(pid) for name, pid in info.pids.items()}
-    return {
-        "up": all(running.values()),
-        "profile": info.profile,
-        "service": info.service,
-        "dir": info.dir,
-        "config": info.config,
-        "proxy_url": info.proxy_url,
-        "admin_url": info.admin_url,  # unix:PATH — the admin socket, for operators only
-        "admin_socket": info.admin_url.removeprefix("unix:"),
-        "images": info.images,
-        "ports": info.ports,
-        # The agent's exporter; it answers while an agent runs (deploy starts one).
-        "metrics_url": (
-            f"http://127.0.0.1:{info.ports['metrics']}/metrics" if "metrics" in info.ports else None
-        ),
-        "running": running,
-    }

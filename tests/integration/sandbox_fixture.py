@@ -1,6 +1,11 @@
 """A real sandbox (Docker, nginx, the profile's stand-in images and parts — PostgreSQL for the
 explorer, a JSON-RPC chain for evm) for end-to-end tests, in any profile.
 
+`bring_up(profile="fleet", port_base=...)` stands up the explorer, web and evm services as one
+configuration directory behind one nginx: `Sandbox.config` is then the directory (what
+`--config` takes), `Sandbox.services` each service's name → its proxy URL and profile, and
+`cli(..., service=NAME)` adds `--service NAME`.
+
 It runs on its own ports and directory, so it never collides with a demo sandbox on the machine.
 The directory lives under /var/tmp because the postgres user must traverse it (pytest's tmp dirs
 are 0700 under /tmp/pytest-of-root).
@@ -16,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -26,13 +31,23 @@ from tests import ports
 PORT_BASE = ports.WORKFLOW.start  # the default; most modules name their own
 
 
+@dataclass(frozen=True)
+class Service:
+    """One service of a sandbox: its name, where its clients reach it, which profile it is."""
+
+    name: str
+    proxy_url: str
+    profile: str
+
+
 @dataclass
 class Sandbox:
     dir: Path
-    config: Path
-    proxy_url: str
+    config: Path  # bluegreen.toml; a fleet's directory
+    proxy_url: str  # the first service's
     password: str  # the explorer's PostgreSQL password; "" where the profile has no database
     profile: str = "explorer"
+    services: dict[str, Service] = field(default_factory=dict)  # by name, from sandbox.json
 
     def cli(
         self,
@@ -40,11 +55,21 @@ class Sandbox:
         timeout: float = 180,
         env: dict[str, str] | None = None,
         config: Path | None = None,
+        service: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `bluegreen --config … ARGS` as an operator would (with this sandbox's config, or
-        `config`); output captured."""
+        """Run `bluegreen --config … [--service NAME] ARGS` as an operator would (with this
+        sandbox's config, or `config`); output captured."""
+        named = ["--service", service] if service else []
         return subprocess.run(
-            [sys.executable, "-m", "console", "--config", str(config or self.config), *args],
+            [
+                sys.executable,
+                "-m",
+                "console",
+                "--config",
+                str(config or self.config),
+                *named,
+                *args,
+            ],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -57,13 +82,16 @@ class Sandbox:
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)  # type: ignore[no-any-return]
 
-    def served_by(self) -> str | None:
-        """The colour the proxy answers from, asked the way this profile's clients ask."""
+    def served_by(self, service: str | None = None) -> str | None:
+        """The colour the proxy answers from, asked the way this profile's clients ask (a
+        fleet's `service` through its own proxy URL)."""
         from console.sandbox.profiles import get_profile
 
-        probe = get_profile(self.profile).probe
+        own = self.services[service] if service else None
+        probe = get_profile(own.profile if own else self.profile).probe
+        url = own.proxy_url if own else self.proxy_url
         response = httpx.request(
-            probe.method, f"{self.proxy_url}{probe.path}", json=probe.json_body, timeout=5
+            probe.method, f"{url}{probe.path}", json=probe.json_body, timeout=5
         )
         return response.headers.get("X-Bluegreen-Color")
 
@@ -81,7 +109,10 @@ class Sandbox:
             ]
         except (ValueError, KeyError, TypeError):
             events = [history.stdout[-3000:], history.stderr.strip()]
-        agent_log = self.dir / "state" / "agent.log"
+        state = self.dir / "state"
+        agent_log = state / "agent.log"
+        if not agent_log.exists() and self.services:  # each service's own agent
+            agent_log = state / next(iter(self.services)) / "agent.log"
         try:
             agent = agent_log.read_text(errors="replace").splitlines()[-40:]
         except OSError as exc:
@@ -144,13 +175,19 @@ def bring_up(
     for line in secrets.read_text().splitlines() if secrets.exists() else []:
         if line.startswith("SANDBOX_PG_PASSWORD="):
             password = line.split("=", 1)[1]
-    assert len(password) > 10 or profile != "explorer"
+    assert len(password) > 10 or profile not in ("explorer", "fleet")
+    recorded = json.loads((directory / "sandbox.json").read_text())
+    services = {
+        name: Service(name, str(own["proxy_url"]), str(own["profile"]))
+        for name, own in recorded.get("services", {}).items()
+    }
     return Sandbox(
         directory,
-        directory / "bluegreen.toml",
-        f"http://127.0.0.1:{port_base}",
+        Path(recorded["config"]),
+        recorded["proxy_url"],
         password,
         profile,
+        services,
     )
 
 

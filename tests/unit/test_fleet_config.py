@@ -93,6 +93,10 @@ def test_several_services_and_no_name_lists_them(tmp_path: Path) -> None:
             _service("b", 3, 4, '[proxy]\ninclude_dir = "/etc/nginx/bg/a"\n'),
             "the proxy include directory /etc/nginx/bg/a is also service a's",
         ),
+        (
+            _service("b", 3, 4, '[proxy]\nname = "bluegreen_a"\n'),
+            "the proxy name bluegreen_a is also service a's",
+        ),
     ],
 )
 def test_a_clash_skips_the_later_service_naming_both(

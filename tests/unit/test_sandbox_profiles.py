@@ -146,6 +146,5 @@ def test_a_port_something_listens_on_is_named_before_anything_starts() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         taken = listener.getsockname()[1]
-        ports = Ports.from_base(taken)
-        assert world._ports_in_use(ports, ["proxy"]) == [f"proxy {taken}"]
-    assert world._ports_in_use(ports, ["proxy"]) == []
+        assert world._ports_in_use({"proxy": taken}) == [f"proxy {taken}"]
+    assert world._ports_in_use({"proxy": taken}) == []

@@ -26,6 +26,9 @@ from console.core.config.routes import route_problems
 
 HAPROXY_DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 NGINX_ADMIN_SOCKET = "nginx-admin.sock"  # in the state dir, which bluegreen owns
+DEFAULT_PROXY_NAME = "bluegreen"  # `[proxy] name` left empty: one service in the proxy
+# nginx variables and Lua's `ngx.shared.NAME` take letters, digits and _ (not first a digit).
+_PROXY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _UNIX_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 
 
@@ -50,10 +53,24 @@ class ProxyBase:
     measures_latency_percentiles: ClassVar[bool] = True
     title: ClassVar[str] = ""  # the proxy's own name in sentences
 
+    @property
+    def prefix(self) -> str:
+        """The name this service's upstreams, maps, variables and counters carry in the proxy."""
+        return self.name or DEFAULT_PROXY_NAME
+
     def problems(self, admin_socket: str) -> list[str]:
         """What is wrong with these keys, one phrase each (config/checks.py joins them);
         `admin_socket`: the socket path with its default filled in."""
-        return self._socket_problems(admin_socket) + self._route_problems()
+        return self._name_problems() + self._socket_problems(admin_socket) + self._route_problems()
+
+    def _name_problems(self) -> list[str]:
+        if not self.name or _PROXY_NAME.fullmatch(self.name):
+            return []
+        return [
+            f"proxy.name '{self.name}' cannot name things in the proxy: use letters, digits and _ "
+            "(at most 64, not starting with a digit), e.g. bluegreen_api, or leave it empty for "
+            f"{DEFAULT_PROXY_NAME}"
+        ]
 
     def _socket_problems(self, admin_socket: str) -> list[str]:
         if len(os.fsencode(admin_socket)) <= _UNIX_PATH_MAX:
@@ -102,7 +119,7 @@ class NginxProxyConfig(ProxyBase):
         return str(Path(state_dir) / NGINX_ADMIN_SOCKET)
 
     def problems(self, admin_socket: str) -> list[str]:
-        problems: list[str] = []
+        problems = self._name_problems()
         if not self.include_dir:
             problems.append(
                 "proxy.include_dir is empty: name the directory bluegreen owns in nginx"

@@ -18,8 +18,7 @@ from console.sandbox.profiles.base import (
     Context,
     Probe,
     catchup_readiness,
-    header,
-    proxy_switch_notify,
+    single_file,
     slots,
 )
 
@@ -33,6 +32,7 @@ class EvmProfile:
     summary = "EVM indexer: JSON-RPC head (hex), height from the indexer's own /status"
     v1_env: Mapping[str, str] = MappingProxyType({"INDEX_SPEED": "100000"})
     probe = Probe("GET", "/status")
+    secrets = False
     extra_ports: tuple[str, ...] = ("rpc",)
 
     def start(self, ctx: Context) -> dict[str, int]:
@@ -73,11 +73,13 @@ class EvmProfile:
         return None  # the simulator is a pid; its state file goes with the directory
 
     def render_config(self, ctx: Context) -> str:
+        return single_file(self, ctx)
+
+    def render_service(self, ctx: Context) -> str:
         rpc = ctx.ports.rpc
         env = f'PORT = "{{port}}", INDEX_SPEED = "{ctx.speed}", RPC_URL = "http://{CHAIN_HOSTNAME}:{rpc}"'
         return (
-            header(ctx, self.service, secrets=False)
-            + f'''
+            f'''
 [image]
 repository = "{self.repository}"
 env = {{ {env} }}
@@ -104,7 +106,6 @@ field = "block"
 url = "http://127.0.0.1:{host_port}/ready"
 expect_status = 200
 """
-            + proxy_switch_notify(ctx, "/health")
         )
 
 

@@ -19,8 +19,7 @@ from console.sandbox.profiles.base import (
     Context,
     Probe,
     catchup_readiness,
-    header,
-    proxy_switch_notify,
+    single_file,
     slots,
 )
 
@@ -32,6 +31,7 @@ class ExplorerProfile:
     summary = "re-indexing explorer: PostgreSQL chain, SQL head and height, GraphQL"
     v1_env: Mapping[str, str] = MappingProxyType({"INDEX_SPEED": "100000"})
     probe = Probe("POST", "/graphql", {"query": "{ __typename }"})
+    secrets = True
     extra_ports: tuple[str, ...] = ("postgres",)
 
     def start(self, ctx: Context) -> dict[str, int]:
@@ -93,9 +93,11 @@ class ExplorerProfile:
         PostgresServer(directory / "pg", ports["postgres"], "").stop()
 
     def render_config(self, ctx: Context) -> str:
+        return single_file(self, ctx)
+
+    def render_service(self, ctx: Context) -> str:
         return (
-            header(ctx, self.service, secrets=True)
-            + f'''
+            f'''
 [image]
 repository = "{self.repository}"
 command = ["-s", "{{source_db_url}}", "-d", "{{dest_db_url}}",
@@ -125,7 +127,6 @@ query = "SELECT height FROM index_watermarks WHERE index_name = 'explorer'"
                 'smoke_body = \'{"query": "{ __typename }"}\'',
             )
             + PARITY
-            + proxy_switch_notify(ctx, "/health")
         )
 
 

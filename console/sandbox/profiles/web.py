@@ -8,7 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from console.sandbox.images import WEBAPP_REPOSITORY
-from console.sandbox.profiles.base import Context, Probe, header, proxy_switch_notify, slots
+from console.sandbox.profiles.base import Context, Probe, single_file, slots
 
 READY_AFTER_SECONDS = 3  # how long a fresh container answers 503 on its ready endpoint
 MIN_READY_SECONDS = 5  # how long the colour must keep passing before it counts as ready
@@ -21,6 +21,7 @@ class WebProfile:
     summary = "plain web service: ready endpoint + min_ready_seconds, no database"
     v1_env: Mapping[str, str] = MappingProxyType({"READY_AFTER_SECONDS": "0"})
     probe = Probe("GET", "/")
+    secrets = False
     extra_ports: tuple[str, ...] = ()
 
     def start(self, ctx: Context) -> dict[str, int]:
@@ -30,9 +31,11 @@ class WebProfile:
         return None
 
     def render_config(self, ctx: Context) -> str:
+        return single_file(self, ctx)
+
+    def render_service(self, ctx: Context) -> str:
         return (
-            header(ctx, self.service, secrets=False)
-            + f'''
+            f'''
 [image]
 repository = "{self.repository}"
 env = {{ PORT = "{{port}}", READY_AFTER_SECONDS = "{READY_AFTER_SECONDS}" }}
@@ -55,5 +58,4 @@ smoke_method = "GET"
 smoke_path = "/"
 sample_interval_seconds = 1.0
 """
-            + proxy_switch_notify(ctx, "/health")
         )

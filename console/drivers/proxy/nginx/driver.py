@@ -39,6 +39,7 @@ from console.core.model import Canary, Color
 from console.core.timeouts import PROXY_READ_BACK_SECONDS
 from console.drivers.proxy.command import run_command
 from console.drivers.proxy.nginx.admin import TOKEN_FILE, NginxAdmin
+from console.drivers.proxy.nginx.naming import named
 from console.drivers.proxy.nginx.render import (
     HTTP_FILE,
     LOCATION_FILE,
@@ -141,6 +142,7 @@ class NginxDriver(ABC):
             admin_tcp=self.admin_tcp,
             token=self.admin.token(create_token) if self.admin_tcp else "",
             routes=self.routes,
+            name=self.proxy.prefix,
         )
 
     def location_conf(
@@ -148,7 +150,7 @@ class NginxDriver(ABC):
     ) -> str:
         per_colour = picks_per_request(self.routes, live, canary)
         counting = self.counting() if counting is None else counting
-        return render_location_conf(self.mode, self.routes, per_colour, counting)
+        return render_location_conf(self.mode, self.routes, per_colour, counting, self.proxy.prefix)
 
     def traffic(self) -> TrafficSnapshot | None:
         return self.admin.traffic()
@@ -197,7 +199,7 @@ class NginxDriver(ABC):
         text = render_snippet(
             self.mode, self.http_path, self.location_path, self.include_dir, admin_socket
         )
-        return text + preview_snippet(self.routes)
+        return named(text + preview_snippet(self.routes), self.proxy.prefix)
 
     def install_steps(self) -> str:
         reload = " ".join(self.proxy.reload_command) or "nginx -s reload"
