@@ -11,26 +11,26 @@ from functools import partial
 from pathlib import Path
 
 from console import wiring
-from console.cli import render
+from console.cli import fleet_cmds, render
 from console.cli.deploy_wait import wait_for
 from console.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from console.cli.session import (
     acting_console,
     ask_then_run,
     load,
+    load_fleet,
     open_console,
     refused,
     run_events,
+    whole_fleet,
 )
 from console.core.access import may_write_state, require_write
 from console.core.config.coerce import ConfigError
-from console.core.config.fleet import Fleet, load_fleet
 from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
 from console.core.model import SlotState, SwitchPolicy
 from console.core.ops.operation import OperationRefused
 from console.core.service import Console
-from console.core.store.resources import deployment_resources
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -58,6 +58,7 @@ def dispatch(args: argparse.Namespace) -> Handler:
         "ui": lambda a: _tui(a, read_only=a.read_only or not _may_act(a)),
         "watch": lambda a: _web(a) if a.web else _tui(a, read_only=True),
         "status": _status,
+        "services": fleet_cmds.services,
         "deploy": _acting("deploy", _deploy),
         "switch": _acting("switch", _switch),
         "rollback": _acting("rollback", _rollback),
@@ -100,24 +101,11 @@ def _acting(action: str, handler: Handler) -> Handler:
 
 def _may_act(args: argparse.Namespace) -> bool:
     """A watcher who opens the console gets the read-only one (READ-ONLY badge, no mutating keys)
-    instead of failing on the secrets file only operators may read."""
-    return may_write_state(_fleet(args, watching=True).state_dir)
-
-
-def _fleet(args: argparse.Namespace, watching: bool) -> Fleet:
-    """The services the console shows: the configuration's (a file or a directory), else the
-    sandbox's when no configuration is found, as `load` does for one service."""
-    try:
-        return load_fleet(args.config, watching)
-    except ConfigError:
-        if args.config:
-            raise
-        from console.sandbox.world import sandbox_config_path
-
-        sandbox = sandbox_config_path()
-        if sandbox is None:
-            raise
-        return load_fleet(str(sandbox), watching)
+    instead of failing on the secrets file only operators may read. Without --service, the
+    host's state dir decides (a fleet's; a single file's own)."""
+    found = load_fleet(args, watching=True)
+    chosen = found.services.get(args.service or "")
+    return may_write_state(chosen.state_dir if chosen else found.state_dir)
 
 
 def _tui(args: argparse.Namespace, read_only: bool) -> int:
@@ -126,8 +114,8 @@ def _tui(args: argparse.Namespace, read_only: bool) -> int:
     from console.tui.app import run_app
 
     read_only = read_only or args.read_only
-    fleet = _fleet(args, watching=read_only)
-    name = getattr(args, "service", None)  # the global --service/-s
+    fleet = load_fleet(args, watching=read_only)
+    name = args.service
     if name or (len(fleet.services) == 1 and not fleet.skipped):
         console = wiring.open_console(fleet.service(name), read_only=read_only)
         try:
@@ -154,14 +142,17 @@ def _tui(args: argparse.Namespace, read_only: bool) -> int:
 def _web(args: argparse.Namespace) -> int:
     from console.cli import web
 
-    fleet = _fleet(args, watching=False)  # loaded first: errors show here
-    name = getattr(args, "service", None)
+    fleet = load_fleet(args, watching=False)  # loaded first: errors show here
+    name = args.service
     if name:
         fleet.service(name)  # an unknown name is said now, not in every browser tab
     return web.run(args, str(Path(fleet.path).resolve()), name)
 
 
 def _status(args: argparse.Namespace) -> int:
+    found = whole_fleet(args)
+    if found is not None:
+        return fleet_cmds.status_all(args, found)
     console = open_console(args, read_only=True)
     try:
         status = console.status()
@@ -230,18 +221,14 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    console = open_console(args, read_only=True)
-    try:
-        store = console.installation.store
-        events = store.events(limit=args.limit)
-        deployments = store.deployments(limit=args.limit)
-        used = deployment_resources(store, [d.id for d in deployments])
-    finally:
-        console.close()
+    found = whole_fleet(args)
+    if found is not None:
+        return fleet_cmds.history_all(args, found)
+    history = fleet_cmds.history_of(load(args, watching=True), args.limit)
     if args.json:
-        print(json.dumps(render.history_json(events, deployments, used), indent=2))
+        print(json.dumps(render.history_json(*history), indent=2))
     else:
-        render.print_history(events, deployments, used)
+        render.print_history(*history)
     return EXIT_OK
 
 
@@ -309,6 +296,9 @@ def _reconcile(args: argparse.Namespace) -> int:
 
 def _config_check(args: argparse.Namespace) -> int:
     try:
+        found = None if getattr(args, "probe", False) else whole_fleet(args)
+        if found is not None:
+            return fleet_cmds.check_all(found)
         config = load(args)
     except ConfigError as exc:
         render.error(str(exc))

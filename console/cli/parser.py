@@ -17,14 +17,21 @@ _DESCRIPTION = """Zero-downtime blue/green deployment for services that re-index
 
 Run without a command to open the console. Configuration precedence: --config PATH >
 $BLUEGREEN_CONFIG > ./bluegreen.toml > /etc/bluegreen/config.toml > the local sandbox's config.
---config, --read-only and --json (where a command has it) go before or after the command:
-`bluegreen status --config F --json` = `bluegreen --config F --json status`."""
+--config, --service, --read-only and --json (where a command has it) go before or after the
+command: `bluegreen status -s web --json` = `bluegreen --service web --json status`.
+Several services: --config names a directory (host.toml and one NAME.toml per service);
+`status` and `history` without --service show every service."""
 
 # Commands whose output has a machine-readable form (`--json`).
-JSON_COMMANDS = ("status", "deploy", "history", "parity")
+JSON_COMMANDS = ("status", "deploy", "history", "parity", "services")
 # Defaults of the options accepted anywhere. Sub-parsers declare them with SUPPRESS so an option
 # given before the command is not overwritten by the sub-parser's default.
-GLOBAL_DEFAULTS: dict[str, object] = {"config": None, "read_only": False, "json": False}
+GLOBAL_DEFAULTS: dict[str, object] = {
+    "config": None,
+    "service": None,
+    "read_only": False,
+    "json": False,
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +46,14 @@ def _global_options() -> argparse.ArgumentParser:
         "--config",
         metavar="PATH",
         default=argparse.SUPPRESS,
-        help="configuration file (precedence: see `bluegreen --help`)",
+        help="configuration file, or a directory of services (precedence: see `bluegreen --help`)",
+    )
+    options.add_argument(
+        "-s",
+        "--service",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="which service (needed when several are configured; `bluegreen services` lists them)",
     )
     options.add_argument(
         "--read-only",
@@ -107,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     web.add_options(watch)
     command_parser(sub, "status", "live colour and both slots", json_output=True)
+    command_parser(sub, "services", "the services configured on this host", json_output=True)
 
     deploy = command_parser(sub, "deploy", "start IMAGE in the idle colour", json_output=True)
     deploy.add_argument("image", help="NAME[:TAG], or a TAG of [image] repository")

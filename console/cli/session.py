@@ -16,16 +16,19 @@ from contextlib import contextmanager
 from console import wiring
 from console.cli import render
 from console.cli.exits import EXIT_FAILED, EXIT_OK, silence_stdout
-from console.core.config.load import ConfigError, load_config
+from console.core.config import fleet
+from console.core.config.fleet import Fleet
+from console.core.config.load import ConfigError
 from console.core.config.schema import Config
 from console.core.model import OperationEvent, Outcome
 from console.core.ops.operation import OperationRefused, ReadOnlyError
 from console.core.service import Console
 
 
-def load(args: argparse.Namespace, watching: bool = False) -> Config:
+def load_fleet(args: argparse.Namespace, watching: bool = False) -> Fleet:
+    """Every service the configuration (a file, or a directory of several) describes."""
     try:  # watching: a read-only command, which needs no secret (see SecretResolver)
-        return load_config(args.config, watching)
+        return fleet.load_fleet(args.config, watching)
     except ConfigError:
         if args.config:
             raise
@@ -34,7 +37,22 @@ def load(args: argparse.Namespace, watching: bool = False) -> Config:
         sandbox = sandbox_config_path()
         if sandbox is None:
             raise
-        return load_config(str(sandbox), watching)
+        return fleet.load_fleet(str(sandbox), watching)
+
+
+def load(args: argparse.Namespace, watching: bool = False) -> Config:
+    """The one service this command is about: `--service NAME`, or the only one configured
+    (several and no name: a ConfigError listing them, exit 2)."""
+    return load_fleet(args, watching).service(args.service)
+
+
+def whole_fleet(args: argparse.Namespace) -> Fleet | None:
+    """The fleet when a command that can show every service (status, history) is given no
+    `--service` and several are configured; None when it is about one service."""
+    if args.service:
+        return None
+    found = load_fleet(args, watching=True)
+    return found if len(found.services) + len(found.skipped) > 1 else None
 
 
 def open_console(args: argparse.Namespace, read_only: bool = False) -> Console:

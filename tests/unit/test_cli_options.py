@@ -99,7 +99,7 @@ def test_json_where_it_does_not_apply_is_a_usage_error(capsys: pytest.CaptureFix
 
 def test_help_says_options_go_anywhere() -> None:
     out = subprocess.run(_bluegreen("--help"), capture_output=True, text=True, check=True).stdout
-    assert "before or after the command" in out
+    assert "before or after the\ncommand" in out
 
 
 def test_status_and_snippet_with_config_after_the_command(config: Path) -> None:

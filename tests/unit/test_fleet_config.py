@@ -56,6 +56,7 @@ def test_a_directory_is_one_config_per_service_with_the_host_defaults(tmp_path: 
     assert fleet.names == ["api-v2", "web"] and fleet.skipped == {} and fleet.directory
     web, api = fleet.services["web"], fleet.services["api-v2"]
     assert web.service == "web" and web.state_dir == "/var/lib/bg-fleet/web"
+    assert web.host_config_path == str(tmp_path / "etc")  # the agent starts on the directory
     assert fleet.state_dir == "/var/lib/bg-fleet"
     assert web.proxy.include_dir == "/etc/nginx/bg/web"
     assert (web.proxy.name, api.proxy.name) == ("bluegreen_web", "bluegreen_api_v2")
@@ -148,3 +149,10 @@ def test_an_empty_directory_says_what_to_put_in_it(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     with pytest.raises(ConfigError, match=r"host\.toml.*NAME\.toml"):
         load_fleet(str(tmp_path / "etc"))
+
+
+def test_the_example_directory_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "fleet"
+    fleet = load_fleet(str(example), watching=True)
+    assert fleet.names == ["explorer", "web"] and fleet.skipped == {}
+    assert fleet.services["explorer"].catchup and not fleet.services["web"].catchup

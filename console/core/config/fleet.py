@@ -22,6 +22,7 @@ which it skipped; `config check` fails.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -177,7 +178,8 @@ def _service(
     if proxy.get("kind") == "haproxy" and "backend" not in own_proxy:
         proxy["backend"] = name
     raw["proxy"] = proxy
-    return config_from_raw(raw, file, watching, secrets_base=host_path)
+    config = config_from_raw(raw, file, watching, secrets_base=host_path)
+    return dataclasses.replace(config, fleet_path=str(file.parent))
 
 
 def _table(value: object) -> dict[str, object]:

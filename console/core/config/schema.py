@@ -164,7 +164,15 @@ class Config:
     # No [analysis] table: no traffic analysis (analysis.py); the table turns it on.
     analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig(enabled=False))
     path: str = ""  # where it was loaded from (not a TOML key)
+    # The directory of services this one belongs to (config/fleet.py); "" = a single file. What
+    # the console starts for the host (the agent) is started on it, never on one service's file.
+    fleet_path: str = ""
     secret_values: tuple[str, ...] = ()  # resolved secrets, for redaction (not a TOML key)
+
+    @property
+    def host_config_path(self) -> str:
+        """The configuration to start host-wide processes (the agent) with."""
+        return self.fleet_path or self.path
 
     def slot(self, color: Color) -> SlotConfig:
         return self.slots[color]

@@ -19,11 +19,13 @@ def ensure_agent(inst: Installation, wait_seconds: float = 10.0) -> tuple[bool, 
     info = inst.agent_lease.info()
     if info.running:
         return False, info.pid
+    # One agent watches every service of a directory: started on the directory, it watches
+    # this service too (and its lease says so).
     log_path = inst.state_dir / "agent.log"
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "console", "--config", inst.config.path, "agent"],
+            [sys.executable, "-m", "console", "--config", inst.config.host_config_path, "agent"],
             stdin=subprocess.DEVNULL,
             stdout=fd,
             stderr=fd,
