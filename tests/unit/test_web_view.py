@@ -63,7 +63,6 @@ def test_the_served_command_is_always_read_only_watch() -> None:
     assert args.command == "watch" and args.read_only and not args.web
 
 
-
 def test_a_fleet_is_served_whole_unless_a_service_is_named() -> None:
     whole = shlex.split(served_command("/etc/bluegreen"))
     assert whole[3:] == ["--config", "/etc/bluegreen", "--read-only", "watch"]
