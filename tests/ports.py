@@ -53,6 +53,14 @@ WEB_VIEW = sandbox(29600)
 WEB_VIEW_WEB = 29650
 WEB_VIEW_SINK = 29651  # the planted webhook and HTTP progress source
 SANDBOX_DOWN = sandbox(29700)
+# One agent for a directory of services (issue 23): two sandboxes joined, the agent's exporter,
+# and the host ports of a service added while it runs (nothing listens on them).
+FLEET_WEB = sandbox(29100)
+FLEET_EXPLORER = sandbox(29123)
+FLEET_METRICS = 29146
+FLEET_ADDED = (29147, 29148)
+AGENT_SIGTERM_FLEET = sandbox(29149)  # a second web sandbox beside AGENT_SIGTERM's
+AGENT_SIGTERM_FLEET_METRICS = 29172
 
 # ── a private nginx, HAProxy or PostgreSQL of the module's own ───────────────────────────────
 FIRST_INSTALL = (28300, 28301, 28302, 28320)  # proxy, blue, green, PostgreSQL

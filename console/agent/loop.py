@@ -25,7 +25,7 @@ from console.agent.analysis_watch import AnalysisWatch
 from console.agent.canary_analysis import CanaryAnalysis
 from console.agent.deployment_phases import DeploymentPhases
 from console.agent.live_colour import LiveColourWatch
-from console.agent.metrics import Published
+from console.agent.metrics import Published, ServiceMetrics, metrics_port_problem
 from console.agent.parity_watch import ParityWatch
 from console.agent.post_switch import PostSwitchWatch
 from console.agent.resource_alerts import ResourceAlerts
@@ -73,10 +73,15 @@ class Agent:
     starts is that part's reading's error ("Docker unavailable: …"), never the agent's.
     """
 
-    def __init__(self, inst: Installation, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        inst: Installation,
+        log: Callable[[str], None] = print,
+        stopping: threading.Event | None = None,
+    ) -> None:
         self.inst = inst
         self.log = log
-        self.stopping = threading.Event()
+        self.stopping = stopping or threading.Event()  # a fleet's runner may hand its own
         config = inst.config
         stale_after = _stale_after(inst)
         # None: no catch-up, or each colour reports its own head (read in its SlotWatch).
@@ -168,22 +173,38 @@ class Agent:
 
     # ── lifecycle ──
     def run(self) -> int:
+        """The agent of one service, alone in its process: the lease, the exporter, systemd."""
         if not take_lease(self.inst, self.log):
             return 1
         try:
             exporter = self._start_exporter()
         except OSError as exc:
-            self.log(
-                f"Cannot serve metrics on {self.metrics_listen}: {exc.strerror or exc}. Choose a "
-                "free port ([metrics] listen or --metrics)."
-            )
+            self.log(metrics_port_problem(self.metrics_listen, exc))
             self.inst.agent_lease.release()
             return 1
+
+        def winding_down() -> None:
+            notify("STOPPING=1")
+            if exporter is not None:
+                exporter.shutdown()
+                exporter.server_close()
+
+        # Type=notify: READY=1 once the lease is held and the store reconciled.
+        return self.watch(ready=partial(notify, "READY=1"), winding_down=winding_down)
+
+    def watch(
+        self,
+        ready: Callable[[], object] = lambda: None,
+        winding_down: Callable[[], object] = lambda: None,
+    ) -> int:
+        """Record the start, reconcile, tick until stopped; then close, record the stop and
+        release the lease the caller took. `ready` runs once reconciled, `winding_down` first
+        thing when stopping."""
         self.inst.store.record_event("agent", "Agent started.", "info", str(AGENT_ACTOR))
         for drift in reconcile(self.inst, AGENT_ACTOR):
             self.log(f"drift: {drift.what} — {drift.fixed}")
         interval = self.inst.config.readiness.sample_interval_seconds
-        notify("READY=1")  # Type=notify: the lease is held and the store reconciled
+        ready()
         try:
             while not self.stopping.is_set():
                 started = time.monotonic()
@@ -198,10 +219,7 @@ class Agent:
                     )
                 self.stopping.wait(max(0.0, interval - (time.monotonic() - started)))
         finally:
-            notify("STOPPING=1")
-            if exporter is not None:
-                exporter.shutdown()
-                exporter.server_close()
+            winding_down()
             self.close()
             self.inst.store.record_event("agent", "Agent stopped.", "info", str(AGENT_ACTOR))
             self.inst.agent_lease.release()
@@ -213,14 +231,15 @@ class Agent:
         from console.agent.metrics import serve
         from console.core.config.checks import parse_listen
 
-        server = serve(
-            parse_listen(self.metrics_listen),
-            self.published,
-            self.inst.store,
-            self.inst.redactor.redact,
-        )
+        server = serve(parse_listen(self.metrics_listen), lambda: [self.metrics_source()])
         self.log(f"Prometheus metrics on http://{self.metrics_listen}/metrics")
         return server
+
+    def metrics_source(self) -> ServiceMetrics:
+        """What the exporter reads of this service."""
+        return ServiceMetrics(
+            self.inst.config.service, self.published, self.inst.store, self.inst.redactor.redact
+        )
 
     def stop(self, *_: object) -> None:
         self.stopping.set()

@@ -5,13 +5,16 @@ A custom Collector (prometheus-client) reads the figures the agent's tick keeps 
 store already holds (switches and rollbacks from the audit log, cutovers from the metrics table).
 Every label value that came from outside (versions, condition names) is passed through the
 installation's Redactor, so no secret can reach a scrape. Names and units: docs/METRICS.md.
+
+One exporter serves every service the agent watches (console/agent/fleet.py): each service's
+families get a `service` label and are merged by name, so a scrape holds one family per name.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,17 +86,50 @@ def actor_kind(actor: str) -> str:
     return "agent" if actor == AGENT_ACTOR_NAME else "operator"
 
 
+@dataclass(frozen=True)
+class ServiceMetrics:
+    """One watched service, as the exporter reads it."""
+
+    service: str
+    published: Published
+    store: Store
+    redact: Callable[[str], str]
+
+
 class AgentCollector(Collector):
+    """Every watched service's families, merged by name, each series labelled with its service.
+    `services` is asked at each scrape: services come and go while the agent runs."""
+
     def __init__(
         self,
-        published: Published,
-        store: Store,
-        redact: Callable[[str], str],
+        services: Callable[[], Iterable[ServiceMetrics]],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.published = published
-        self.store = store
-        self.redact = redact
+        self.services = services
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        merged: dict[str, Metric] = {}
+        for each in self.services():
+            for family in ServiceCollector(each, self.clock).collect():
+                into = merged.get(family.name)
+                if into is None:
+                    into = Metric(family.name, family.documentation, family.type, family.unit)
+                    merged[family.name] = into
+                into.samples += [
+                    sample._replace(labels={"service": each.service, **sample.labels})
+                    for sample in family.samples
+                ]
+        yield from merged.values()
+
+
+class ServiceCollector:
+    """One service's families, without the `service` label (AgentCollector adds it)."""
+
+    def __init__(self, source: ServiceMetrics, clock: Callable[[], float] = time.time) -> None:
+        self.published = source.published
+        self.store = source.store
+        self.redact = source.redact
         self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
@@ -305,12 +341,17 @@ def resource_metrics(statuses: dict[Color, SlotStatus]) -> Iterator[Metric]:
         yield family
 
 
-def serve(
-    listen: tuple[str, int], published: Published, store: Store, redact: Callable[[str], str]
-) -> Any:
+def metrics_port_problem(listen: str, exc: OSError) -> str:
+    return (
+        f"Cannot serve metrics on {listen}: {exc.strerror or exc}. Choose a free port "
+        "([metrics] listen or --metrics)."
+    )
+
+
+def serve(listen: tuple[str, int], services: Callable[[], Iterable[ServiceMetrics]]) -> Any:
     """Start the exporter on its own thread; returns the server (`.shutdown()` stops it)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AgentCollector(published, store, redact))
+    registry.register(AgentCollector(services))
     server, _thread = start_http_server(listen[1], listen[0], registry)
     # server_close() would otherwise join every request's thread, daemon or not: one scrape
     # stuck on a slow client would hold the agent's stop until systemd kills it.

@@ -13,6 +13,7 @@ import socket
 import sys
 from pathlib import Path
 
+from console.core.config.fleet import Fleet
 from console.core.config.schema import Config
 
 
@@ -63,16 +64,41 @@ def unit_text(config: Config) -> str:
     """A systemd service unit that runs the agent for `config` (its path made absolute)."""
     config_path = Path(config.path or "/etc/bluegreen/config.toml").resolve()
     state_dir = Path(config.state_dir).resolve()
-    exec_start = shlex.join([*bluegreen_command(), "--config", str(config_path), "agent"])
     # What the agent writes: its state dir; what its proxy kind names (nginx: the include dir and
     # its logs); /run (Docker's and the proxy's sockets, nginx's pid). "-" = fine if absent.
     # Everything else is read-only (ProtectSystem=strict).
     writable = [str(state_dir), *config.proxy.agent_writes(), "-/run"]
+    return _unit(f"bluegreen agent for {config.service}", config_path, state_dir, writable)
+
+
+def fleet_unit_text(fleet: Fleet) -> str:
+    """One unit for every service of a configuration directory; `systemctl reload` re-reads it."""
+    state_dir = Path(fleet.state_dir).resolve()
+    writable = [str(state_dir)]
+    for config in fleet:
+        for path in config.proxy.agent_writes():
+            # A service's include dir named after it sits in the shared one: that one is made
+            # writable, so a service added later (a file dropped in, a reload) can write too.
+            bare = Path(path.lstrip("-"))
+            if bare.name == config.service:
+                path = "-" + str(bare.parent)
+            if path not in writable:
+                writable.append(path)
+    writable.append("-/run")
+    names = ", ".join(fleet.names) or "none yet"
+    description = f"bluegreen agent for the services in {Path(fleet.path).resolve()} ({names})"
+    return _unit(description, Path(fleet.path).resolve(), state_dir, writable, reload=True)
+
+
+def _unit(
+    description: str, config_path: Path, state_dir: Path, writable: list[str], reload: bool = False
+) -> str:
+    exec_start = shlex.join([*bluegreen_command(), "--config", str(config_path), "agent"])
     # PrivateTmp also hides /var/tmp: keep it off when the state dir lives there (a sandbox).
     in_tmp = any(state_dir.is_relative_to(p) for p in ("/tmp", "/var/tmp"))
     lines = [
         "[Unit]",
-        f"Description=bluegreen agent for {config.service}",
+        f"Description={description}",
         "Documentation=https://github.com/bluegreen/bluegreen#readme",
         "After=network-online.target docker.service",
         "Wants=network-online.target",
@@ -81,6 +107,8 @@ def unit_text(config: Config) -> str:
         "Type=notify",
         "NotifyAccess=main",
         f"ExecStart={exec_start}",
+        # SIGHUP re-reads the directory: a service file added, removed or changed.
+        *(["ExecReload=/bin/kill -HUP $MAINPID"] if reload else []),
         *_user_lines(),
         "Restart=on-failure",
         "RestartSec=5s",

@@ -261,7 +261,23 @@ def _agent(args: argparse.Namespace) -> int:
     from console.agent.loop import run_agent
     from console.core.config.checks import listen_problem
 
-    config = load(args)
+    found = load_fleet(args)
+    if found.directory:  # one agent for every service of the directory; --service is ignored
+        from console.agent.fleet import run_fleet_agent
+        from console.agent.systemd import fleet_unit_text
+        from console.core.config.fleet import load_fleet as read_fleet
+
+        if args.systemd_unit:
+            print(fleet_unit_text(found), end="")
+            return EXIT_OK
+        listen = getattr(args, "metrics", None)
+        problem = listen and listen_problem(listen, any(c.metrics.allow_remote for c in found))
+        if problem:
+            print(f"--metrics: {problem}.", file=sys.stderr)
+            return EXIT_USAGE
+        reload = partial(read_fleet, found.path)
+        return run_fleet_agent(found, reload, wiring.open_installation, listen)
+    config = found.service(args.service)
     if args.systemd_unit:
         from console.agent.systemd import unit_text
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from console.sandbox.info import HOST_FILE, SandboxInfo, default_dir
 from console.sandbox.procs import SandboxError, process_alive, terminate
-from console.sandbox.profiles import is_fleet, services_of
+from console.sandbox.profiles import get_profile
 
 
 def down(directory: Path | None = None, say: Callable[[str], None] = print) -> list[str]:
@@ -52,10 +52,9 @@ def down(directory: Path | None = None, say: Callable[[str], None] = print) -> l
     left += _remove_containers(containers, LABEL_SERVICE, info.service_names(), docker_host)
     for name, pid in info.pids.items():
         terminate(pid, signal.SIGQUIT if name == "nginx" else signal.SIGTERM)
-    with contextlib.suppress(SandboxError):
-        for name, kind in services_of(info.profile):
-            parts = directory / name if is_fleet(info.profile) else directory
-            kind.stop(parts, info.ports)
+    for recorded in _recorded_services(info).values():
+        with contextlib.suppress(SandboxError):
+            get_profile(str(recorded["profile"])).stop(Path(str(recorded["parts"])), info.ports)
     for pid in _processes_naming(directory):
         terminate(pid)
     left += [f"process {pid} ({_cmdline(pid)})" for pid in _processes_naming(directory)]
@@ -75,6 +74,11 @@ def down(directory: Path | None = None, say: Callable[[str], None] = print) -> l
             "stand-ins)."
         )
     return left
+
+
+def _recorded_services(info: SandboxInfo) -> dict[str, dict[str, object]]:
+    """Each service's profile and parts directory; a sandbox made before fleets has one."""
+    return info.services or {info.service: {"profile": info.profile, "parts": info.dir}}
 
 
 def _raw_configuration(config: Path) -> tuple[dict[str, object], list[dict[str, object]]]:

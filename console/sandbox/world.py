@@ -40,6 +40,7 @@ from console.sandbox.profiles import DEFAULT_PROFILE, is_fleet, services_of
 from console.sandbox.profiles.base import DEFAULT_PORT_BASE, Context, Ports, Profile
 from console.sandbox.profiles.base import container_prefix as container_prefix
 from console.sandbox.profiles.fleet import (
+    SERVE_METRICS,
     member_context,
     member_ports,
     merge_secrets,
@@ -74,6 +75,27 @@ class Member:
     ctx: Context
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What `stand_up` brings up: the services (name, profile) with their ports, and whether
+    their configuration is a fleet's directory (else one bluegreen.toml for the one service)."""
+
+    profile: str  # recorded in sandbox.json, and what `up` on a running sandbox compares
+    services: tuple[tuple[str, Profile], ...]
+    ports: dict[str, Ports]  # by service name
+    fleet: bool
+
+    @classmethod
+    def of(cls, profile: str, port_base: int) -> Plan:
+        services = services_of(profile)
+        fleet = is_fleet(profile)
+        ports = {
+            name: member_ports(port_base, index) if fleet else Ports.from_base(port_base)
+            for index, (name, _) in enumerate(services)
+        }
+        return cls(profile, services, ports, fleet)
+
+
 def up(
     directory: Path | None = None,
     history: int = DEFAULT_HISTORY,
@@ -83,27 +105,36 @@ def up(
     profile: str = DEFAULT_PROFILE,
     docker_host: str = "",
 ) -> SandboxInfo:
+    plan = Plan.of(profile, port_base)
+    return stand_up(directory, plan, history, speed, port_base, say, docker_host)
+
+
+def stand_up(
+    directory: Path | None,
+    plan: Plan,
+    history: int = DEFAULT_HISTORY,
+    speed: int = DEFAULT_SPEED,
+    port_base: int = DEFAULT_PORT_BASE,
+    say: Callable[[str], None] = print,
+    docker_host: str = "",
+) -> SandboxInfo:
+    """Bring up `plan`'s services in `directory`: images, each one's parts, the configuration,
+    one nginx for all, v1 live in blue in each (deployed side by side)."""
     from console.sandbox import images
 
-    planned = services_of(profile)
-    fleet = is_fleet(profile)
     directory = (directory or default_dir()).resolve()
     existing = SandboxInfo.load(directory)
     if existing and process_alive(existing.pids.get("nginx")):
-        if existing.profile != profile:
+        if existing.profile != plan.profile:
             raise SandboxError(
                 f"The sandbox in {directory} is up with profile '{existing.profile}', not "
-                f"'{profile}'. Run `bluegreen sandbox down` first, or give another --dir."
+                f"'{plan.profile}'. Run `bluegreen sandbox down` first, or give another --dir."
             )
         say(f"The sandbox in {directory} is already up.")
         return existing
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o755)  # the postgres user must traverse it to its cluster
-    ports = {
-        name: member_ports(port_base, index) if fleet else Ports.from_base(port_base)
-        for index, (name, _) in enumerate(planned)
-    }
-    used = _ports_used(planned, ports, fleet)
+    used = _ports_used(plan)
     busy = _ports_in_use(used)
     if busy:
         # Checked first: nginx would fail to bind, and the error would surface later as a
@@ -114,7 +145,7 @@ def up(
             "the sandbox that holds them."
         )
 
-    repositories = list(dict.fromkeys(kind.repository for _, kind in planned))
+    repositories = list(dict.fromkeys(kind.repository for _, kind in plan.services))
     say(f"Building images (offline): base, {', '.join(repositories)} v1 and v2…")
     try:
         client = images.engine_client(docker_host)
@@ -130,14 +161,14 @@ def up(
     host = Context(directory, Ports.from_base(port_base), history, speed, gateway, say)
     host = replace(host, docker_host=docker_host, port_base=port_base)
     members = [
-        Member(name, kind, member_context(host, name, index) if fleet else host)
-        for index, (name, kind) in enumerate(planned)
+        Member(name, kind, member_context(host, name, plan.ports[name]) if plan.fleet else host)
+        for name, kind in plan.services
     ]
     # Recorded before anything starts, and again as each part does: a failure half-way leaves a
     # record `down` removes everything by.
     info = SandboxInfo(
         dir=str(directory),
-        config=str(directory if fleet else directory / SINGLE_FILE),
+        config=str(directory if plan.fleet else directory / SINGLE_FILE),
         proxy_url=f"http://127.0.0.1:{members[0].ctx.ports.proxy}",
         admin_url="",
         ports=used,
@@ -145,54 +176,53 @@ def up(
         containers=[f"{m.ctx.container_stem(m.name)}-{c}" for m in members for c in COLOURS],
         history=history,
         speed=speed,
-        profile=profile,
+        profile=plan.profile,
         service=members[0].name,
         docker_host=docker_host,
+        services={
+            m.name: {
+                "profile": m.kind.name,
+                "proxy_url": f"http://127.0.0.1:{m.ctx.ports.proxy}",
+                "containers": [f"{m.ctx.container_stem(m.name)}-{c}" for c in COLOURS],
+                "parts": str(m.ctx.directory),
+            }
+            for m in members
+        },
     )
     info.save()
     for member in members:
         member.ctx.directory.mkdir(mode=0o755, parents=True, exist_ok=True)
         started = member.kind.start(member.ctx)
-        info.pids.update({f"{member.name}.{k}" if fleet else k: v for k, v in started.items()})
+        prefix = f"{member.name}." if plan.fleet else ""
+        info.pids.update({prefix + part: pid for part, pid in started.items()})
         info.save()
 
-    configs = _configure(directory, host, members, fleet)
+    configs = _configure(directory, host, members, plan.fleet)
     _start_nginx(directory, configs, info, say)
     info.admin_url = f"unix:{configs[members[0].name].admin_socket_path}"
-    info.services = {
-        m.name: {
-            "profile": m.kind.name,
-            "proxy_url": f"http://127.0.0.1:{m.ctx.ports.proxy}",
-            "admin_url": f"unix:{configs[m.name].admin_socket_path}",
-            "containers": [f"{m.ctx.container_stem(m.name)}-{c}" for c in COLOURS],
-            "parts": str(m.ctx.directory),
-        }
-        for m in members
-    }
+    for name, config in configs.items():
+        info.services[name]["admin_url"] = f"unix:{config.admin_socket_path}"
     info.save()
-    for member in members:
-        _deploy_v1(configs[member.name], dict(member.kind.v1_env), say)
+    _deploy_every_v1([(configs[m.name], dict(m.kind.v1_env)) for m in members], say)
     return info
 
 
 COLOURS = ("blue", "green")
+SERVICE_PORTS = ("proxy", "blue", "green")  # each service's own; the others are the host's
+DEPLOYS_SIDE_BY_SIDE = 4  # v1 deploys at once: a fleet of web stand-ins comes up in seconds
 
 
-def _ports_used(
-    planned: tuple[tuple[str, Profile], ...], ports: dict[str, Ports], fleet: bool
-) -> dict[str, int]:
+def _ports_used(plan: Plan) -> dict[str, int]:
     """What each port is for: `proxy`, `blue`, … — a fleet's per-service ones as `NAME.proxy`."""
     used: dict[str, int] = {}
-    for name, kind in planned:
-        own = ("proxy", "blue", "green")
+    for name, kind in plan.services:
+        ports = plan.ports[name]
         shared = ("admin", "metrics", *kind.extra_ports)
-        used.update({f"{name}.{p}" if fleet else p: getattr(ports[name], p) for p in own})
-        used.update({p: getattr(ports[name], p) for p in shared})
-    if fleet:
-        from console.sandbox.profiles.fleet import SERVE_METRICS
-
-        if not SERVE_METRICS:
-            del used["metrics"]
+        if plan.fleet and not SERVE_METRICS:
+            shared = shared[:1] + shared[2:]
+        own = {f"{name}.{p}" if plan.fleet else p: getattr(ports, p) for p in SERVICE_PORTS}
+        used.update(own)
+        used.update({p: getattr(ports, p) for p in shared})
     return used
 
 
@@ -263,6 +293,22 @@ def _start_nginx(
             f"nginx did not answer on its admin socket (see {nginx.error_log})",
         )
         driver.install("blue")
+
+
+def _deploy_every_v1(
+    services: list[tuple[Config, dict[str, str]]], say: Callable[[str], None]
+) -> None:
+    """v1 live in blue in every service, several at once (each has its own store, lock and
+    containers); the first failure is raised once all have finished."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(services) == 1:
+        _deploy_v1(*services[0], say)
+        return
+    with ThreadPoolExecutor(min(DEPLOYS_SIDE_BY_SIDE, len(services))) as pool:
+        done = [pool.submit(_deploy_v1, config, env, say) for config, env in services]
+    for future in done:
+        future.result()
 
 
 def _deploy_v1(config: Config, env: dict[str, str], say: Callable[[str], None]) -> None:

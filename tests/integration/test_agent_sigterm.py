@@ -18,6 +18,7 @@ import pytest
 
 from console.core.lock import AgentLease
 from tests import ports
+from tests.integration.fleet_world import build
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -97,3 +98,37 @@ def test_sigterm_stops_the_agent_cleanly(web: Sandbox, tmp_path: Path) -> None:
     stopped = max(e["at"] for e in events if e["text"] == "Agent stopped.")
     started = max(e["at"] for e in events if e["text"] == "Agent started.")
     assert stopped > started
+
+
+def test_sigterm_stops_every_service_of_a_directory(web: Sandbox, tmp_path: Path) -> None:
+    """The same for one agent watching two services (a configuration directory): READY=1 once
+    both run, and on SIGTERM both record "Agent stopped.", both leases and the host's are
+    released, and the process exits 0 within seconds."""
+    stop_agent(web)
+    second = bring_up(profile="web", port_base=ports.AGENT_SIGTERM_FLEET.start)
+    world = build(
+        tmp_path / "fleet", {"web-a": web, "web-b": second}, ports.AGENT_SIGTERM_FLEET_METRICS
+    )
+    notify_path = tmp_path / "notify-fleet.sock"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+            server.bind(str(notify_path))
+            agent = world.start_agent(notify_path)
+            assert _datagrams(server, "READY=1", 60) == ["READY=1"], world.why()
+            for name in ("web-a", "web-b"):
+                assert AgentLease(world.state / name).info().pid == agent.pid, name
+            time.sleep(3)  # a few ticks in
+            code, took = world.stop_agent()
+            stopping = _datagrams(server, "STOPPING=1", 1)
+        assert code == 0, world.why()
+        assert took < 5, f"SIGTERM took {took:.1f} s to stop the agent\n{world.why()}"
+        assert "STOPPING=1" in stopping
+        assert "Traceback" not in world.log_text()
+        assert not AgentLease(world.state).info().running
+        for name in ("web-a", "web-b"):
+            assert not AgentLease(world.state / name).info().running
+            texts = [e["text"] for e in world.events(name) if e["kind"] == "agent"]
+            assert texts[-2:] == ["Agent started.", "Agent stopped."], (name, texts)
+    finally:
+        world.stop_agent()
+        tear_down(second.dir)

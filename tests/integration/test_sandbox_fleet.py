@@ -24,6 +24,7 @@ from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 PORT_BASE = ports.FLEET_SANDBOX.start
+COLOURS = ("blue", "green")
 SERVICES = {"explorer": PORT_BASE, "web": PORT_BASE + 3, "evm": PORT_BASE + 6}
 
 
@@ -98,11 +99,14 @@ def test_each_service_is_live_on_v1_through_its_own_proxy(fleet: Sandbox) -> Non
 
 def test_each_services_containers_carry_its_name(fleet: Sandbox) -> None:
     client = docker.from_env()
+    recorded = json.loads((fleet.dir / "sandbox.json").read_text())["services"]
     for name in SERVICES:
+        assert recorded[name]["containers"] == [f"{name}-{PORT_BASE}-{c}" for c in COLOURS]
         labelled = client.containers.list(filters={"label": f"{LABEL_SERVICE}={name}"})
-        names = {c.name for c in labelled}
-        assert f"{name}-{PORT_BASE}-blue" in names, (name, names)
-        assert all(n.startswith(f"{name}-{PORT_BASE}-") for n in names), (name, names)
+        ours = {
+            c.name for c in labelled if c.name.endswith(tuple(f"-{PORT_BASE}-{c}" for c in COLOURS))
+        }
+        assert ours == {f"{name}-{PORT_BASE}-blue"}, (name, ours)  # green is empty after up
 
 
 def test_down_leaves_nothing(fleet: Sandbox) -> None:

@@ -9,13 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import CollectorRegistry
 
-from console.agent.metrics import AgentCollector
-from console.core.redact import Redactor
-from tests.unit.test_metrics_exporter import NOW, SECRET, _published, _store
+from tests.unit.test_metrics_exporter import _scrape_text as _scrape_services
+from tests.unit.test_metrics_exporter import _service
 
 DOC = Path(__file__).parents[2] / "docs" / "METRICS.md"
 PROMTOOL = shutil.which("promtool")
@@ -25,12 +22,7 @@ needs_promtool = pytest.mark.skipif(
 
 
 def _scrape_text(tmp_path: Path) -> str:
-    registry = CollectorRegistry(auto_describe=False)
-    collector = AgentCollector(
-        _published(), _store(tmp_path), Redactor([SECRET]).redact, lambda: NOW
-    )
-    registry.register(collector)
-    return generate_latest(registry).decode()
+    return _scrape_services(_service(tmp_path, "api"), _service(tmp_path, "web"))
 
 
 def test_every_exported_metric_is_documented(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
-from console.agent.metrics import AgentCollector, Published, serve
+from console.agent.metrics import AgentCollector, Published, ServiceMetrics, serve
 from console.core.config.checks import listen_problem, parse_listen
 from console.core.config.load import ConfigError, parse_config
 from console.core.model import Canary, Condition, PartReading, SlotState, SlotStatus
@@ -91,11 +91,19 @@ def _published() -> Published:
     return published
 
 
-def _scrape(tmp_path: Path) -> tuple[str, dict[str, list[tuple[dict[str, str], float]]]]:
+def _service(tmp_path: Path, name: str = "web") -> ServiceMetrics:
+    (tmp_path / name).mkdir(exist_ok=True)
+    return ServiceMetrics(name, _published(), _store(tmp_path / name), Redactor([SECRET]).redact)
+
+
+def _scrape_text(*services: ServiceMetrics) -> str:
     registry = CollectorRegistry(auto_describe=False)
-    redactor = Redactor([SECRET])
-    registry.register(AgentCollector(_published(), _store(tmp_path), redactor.redact, lambda: NOW))
-    text = generate_latest(registry).decode()
+    registry.register(AgentCollector(lambda: services, lambda: NOW))
+    return generate_latest(registry).decode()
+
+
+def _scrape(tmp_path: Path) -> tuple[str, dict[str, list[tuple[dict[str, str], float]]]]:
+    text = _scrape_text(_service(tmp_path))
     series: dict[str, list[tuple[dict[str, str], float]]] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -122,9 +130,10 @@ def test_per_colour_figures(tmp_path: Path) -> None:
     assert _value(series, "bluegreen_slot_speed_blocks_per_second", color="green") == 50.0
     assert _value(series, "bluegreen_slot_closing_speed_blocks_per_second", color="green") == 49.0
     assert _value(series, "bluegreen_slot_eta_seconds", color="green") == pytest.approx(601 / 49)
-    assert [lab for lab, _ in series["bluegreen_slot_eta_seconds"]] == [{"color": "green"}]
+    eta_labels = [lab for lab, _ in series["bluegreen_slot_eta_seconds"]]
+    assert eta_labels == [{"service": "web", "color": "green"}]
     closing = series["bluegreen_slot_closing_speed_blocks_per_second"]
-    assert [lab for lab, _ in closing] == [{"color": "green"}]
+    assert [lab for lab, _ in closing] == [{"service": "web", "color": "green"}]
     assert _value(series, "bluegreen_slot_at_head", color="blue") == 1.0
     assert _value(series, "bluegreen_slot_at_head", color="green") == 0.0
     assert _value(series, "bluegreen_slot_container_restarts", color="green") == 3
@@ -163,13 +172,12 @@ def test_no_secret_in_any_label_or_value(tmp_path: Path) -> None:
     assert SECRET not in text
     assert "alice" not in text and "bob" not in text  # operators are a kind, not a series each
     info = series["bluegreen_slot_info"]
-    assert {"color": "green", "version": "v2-***", "image": "registry/svc:v2-***"} in [
-        lab for lab, _ in info
-    ]
+    green = {"color": "green", "version": "v2-***", "image": "registry/svc:v2-***"}
+    assert {"service": "web", **green} in [lab for lab, _ in info]
 
 
 def test_serves_on_loopback(tmp_path: Path) -> None:
-    server = serve(("127.0.0.1", 0), _published(), _store(tmp_path), Redactor([SECRET]).redact)
+    server = serve(("127.0.0.1", 0), lambda: [_service(tmp_path)])
     try:
         port = server.server_address[1]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
@@ -178,6 +186,29 @@ def test_serves_on_loopback(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_every_series_names_its_service_and_each_name_is_one_family(tmp_path: Path) -> None:
+    """One exporter for every service the agent watches: a family per name (Prometheus rejects
+    a name twice in a scrape), the same series once per service."""
+    text = _scrape_text(_service(tmp_path, "api"), _service(tmp_path, "web"))
+    families = list(text_string_to_metric_families(text))
+    names = [family.name for family in families]
+    assert len(names) == len(set(names)) > 15
+    for family in families:
+        for sample in family.samples:
+            assert sample.labels.get("service") in ("api", "web"), (family.name, sample)
+    heights = {
+        s.labels["service"]: s.value
+        for family in families
+        if family.name == "bluegreen_slot_height"
+        for s in family.samples
+        if s.labels["color"] == "green"
+    }
+    assert heights == {"api": 400, "web": 400}
+    ticks = [f for f in families if f.name == "bluegreen_agent_tick_duration_seconds"]
+    assert [s.labels for s in ticks[0].samples] == [{"service": "api"}, {"service": "web"}]
+    assert text.count("# TYPE bluegreen_slot_height gauge") == 1
 
 
 def test_listen_validation() -> None:

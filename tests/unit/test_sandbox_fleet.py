@@ -1,6 +1,6 @@
 """The fleet sandbox's configuration, without Docker: a directory the fleet loader reads whole
 (three services, each its own name, ports, containers, state and include directory, nothing
-skipped), its one nginx.conf (one server per service), and a service file named by itself."""
+skipped), and its one nginx.conf (one server per service)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def fleet_dir(tmp_path: Path) -> Path:
     """What `sandbox up --profile fleet` writes, the explorer's secrets as its start writes them."""
     host = Context(tmp_path, Ports.from_base(BASE), 3000, 1500, "172.17.0.1", lambda _: None)
     members = [
-        world.Member(name, kind, member_context(host, name, index))
+        world.Member(name, kind, member_context(host, name, member_ports(BASE, index)))
         for index, (name, kind) in enumerate(services_of("fleet"))
     ]
     explorer = tmp_path / "explorer"
@@ -79,17 +79,6 @@ def test_the_directory_loads_whole_with_each_service_apart(tmp_path: Path) -> No
     assert explorer.secrets_file == str(tmp_path / "secrets.env")
     assert (tmp_path / "secrets.env").stat().st_mode & 0o777 == 0o600
     assert explorer.slots["blue"].host_db_url.endswith("/ex_blue")
-
-
-def test_a_service_file_named_by_itself_is_read_with_its_hosts_defaults(tmp_path: Path) -> None:
-    """What `deploy` starts its agent with (`--config DIR/web.toml agent`)."""
-    directory = fleet_dir(tmp_path)
-    config = load_fleet(str(directory / "web.toml")).service(None)
-    assert config.service == "web"
-    assert config.state_dir == str(tmp_path / "state" / "web")
-    assert config.proxy.include_dir == str(tmp_path / "nginx" / "bluegreen" / "web")
-    alone = load_fleet(str(directory / "evm.toml"))
-    assert alone.names == ["evm"] and alone.directory
 
 
 def test_one_nginx_conf_serves_each_service_on_its_port(tmp_path: Path) -> None:

@@ -111,3 +111,54 @@ def test_notify_without_systemd_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> N
     assert notify("READY=1") is False
     monkeypatch.setenv("NOTIFY_SOCKET", "/nonexistent/notify.sock")
     assert notify("READY=1") is False
+
+
+FLEET_SERVICE = """
+[image]
+repository = "example/{name}"
+command = []
+[slots.blue]
+container = "{name}-blue"
+host_port = {port}
+[slots.green]
+container = "{name}-green"
+host_port = {port_green}
+"""
+
+
+def test_a_directory_gets_one_unit_that_reloads_and_writes_every_service(tmp_path: Path) -> None:
+    """One unit for the fleet: `systemctl reload` sends SIGHUP (the agent re-reads the
+    directory); the host's state dir and the shared include dir are writable, so a service added
+    later can write its own; a service with an include dir of its own gets that one too."""
+    directory = tmp_path / "bluegreen"
+    directory.mkdir()
+    state = Path("/var/lib/bluegreen-fleet-unit-test")
+    host = f'state_dir = "{state}"\n[proxy]\ninclude_dir = "/etc/nginx/bluegreen"\n'
+    (directory / "host.toml").write_text(host)
+    for name, port in (("api", 18993), ("web", 18995)):
+        text = FLEET_SERVICE.format(name=name, port=port, port_green=port + 1)
+        (directory / f"{name}.toml").write_text(text)
+    own = FLEET_SERVICE.format(name="docs", port=18997, port_green=18998)
+    own += '[proxy]\ninclude_dir = "/srv/docs/nginx"\n'
+    (directory / "docs.toml").write_text(own)
+    result = subprocess.run(
+        [sys.executable, "-m", "console", "--config", str(directory), "agent", "--systemd-unit"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in lines
+    exec_start = next(line for line in lines if line.startswith("ExecStart="))
+    assert exec_start.endswith(f"--config {directory} agent")
+    writable = next(line for line in lines if line.startswith("ReadWritePaths="))
+    paths = writable.split("=", 1)[1].split()
+    assert str(state) in paths
+    assert "-/etc/nginx/bluegreen" in paths  # web's and api's include dirs live in it
+    assert "-/srv/docs/nginx" in paths
+    assert "-/etc/nginx/bluegreen/web" not in paths
+    assert "api, docs, web" in next(line for line in lines if line.startswith("Description="))
+    verified = _verify(tmp_path, result.stdout)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

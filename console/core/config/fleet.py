@@ -89,8 +89,6 @@ def load_fleet(explicit: str | None = None, watching: bool = False) -> Fleet:
         return read_directory(path, watching)
     if path.name == HOST_FILE:  # /etc/bluegreen/host.toml: the directory it heads
         return read_directory(path.parent, watching)
-    if path.is_file() and (path.parent / HOST_FILE).exists():  # /etc/bluegreen/web.toml
-        return read_member(path, watching)
     if not path.exists():
         raise ConfigError(f"Configuration file {path} does not exist. Check the path.")
     try:
@@ -123,22 +121,6 @@ def read_directory(directory: Path, watching: bool = False) -> Fleet:
         del services[name]
         skipped[name] = f"Service {name} ({directory / (name + '.toml')}) skipped: {clash}"
     return Fleet(str(directory), state_dir, services, skipped, directory=True)
-
-
-def read_member(file: Path, watching: bool = False) -> Fleet:
-    """One service file of a configuration directory, named by itself (an operator's
-    `--config /etc/bluegreen/web.toml`, the agent `deploy` starts for that service): read as
-    the directory reads it — with host.toml's defaults, its derived state directory and its
-    clash checks — and alone."""
-    whole = read_directory(file.parent, watching)
-    name = file.stem
-    return Fleet(
-        str(file),
-        whole.state_dir,
-        {n: c for n, c in whole.services.items() if n == name},
-        {n: why for n, why in whole.skipped.items() if n == name},
-        directory=True,
-    )
 
 
 def _read(path: Path) -> dict[str, object]:

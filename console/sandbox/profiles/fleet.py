@@ -54,24 +54,20 @@ HOST_FILE = "host.toml"
 SERVE_METRICS = False
 
 
-def member_ports(base: int, index: int) -> Ports:
-    if index >= MAX_SERVICES:
+def member_ports(base: int, index: int, first_service_port: int | None = None) -> Ports:
+    """Service `index`'s ports: its three from `first_service_port` (default: the base, for at
+    most MAX_SERVICES, below the host's), the host's shared ones at their usual offsets."""
+    if first_service_port is None and index >= MAX_SERVICES:
         raise SandboxError(f"A fleet sandbox holds at most {MAX_SERVICES} services.")
     shared = Ports.from_base(base)
-    first = base + PORTS_PER_SERVICE * index
+    first = (base if first_service_port is None else first_service_port) + PORTS_PER_SERVICE * index
     return replace(shared, proxy=first, blue=first + 1, green=first + 2)
 
 
-def member_context(host: Context, name: str, index: int) -> Context:
+def member_context(host: Context, name: str, ports: Ports) -> Context:
     """What member `name` works with: its own ports and parts directory, the sandbox's base."""
     base = host.port_base or host.ports.proxy
-    return replace(
-        host,
-        directory=host.directory / name,
-        ports=member_ports(base, index),
-        service=name,
-        port_base=base,
-    )
+    return replace(host, directory=host.directory / name, ports=ports, service=name, port_base=base)
 
 
 def render_host(host: Context, metrics: bool = SERVE_METRICS) -> str:
