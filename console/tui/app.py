@@ -86,6 +86,7 @@ class BluegreenApp(OperatingApp):
         self.degraded: str | None = None
         self._last_event_id = 0
         self._generation = 0  # which opening of a service screen a poll belongs to
+        self._frozen = False
         self.main: Screen[None]  # the service's screen; in a fleet, the last one opened
         self.overview: FleetWatchScreen | None = None
 
@@ -152,8 +153,12 @@ class BluegreenApp(OperatingApp):
         self.main.query_one(AppHeader).set_badges(read_only=self.read_only, paused=False)
         # The widgets, styles and caches built so far live as long as the app. Freezing them
         # keeps the collector from re-scanning them in every full collection: under a log flood
-        # those pauses were ~70 ms each on the event loop, the slowest key presses.
-        gc.freeze()
+        # those pauses were ~70 ms each on the event loop, the slowest key presses. Once only:
+        # a service screen opened from the overview is dropped at esc, and frozen objects are
+        # never collected (freezing at every opening kept every closed screen, ~3 MB each).
+        if not self._frozen:
+            self._frozen = True
+            gc.freeze()
         self._poll(self._last_event_id, self._generation)
 
     # ── polling: a thread fetches; the handler renders and schedules the next one ──
