@@ -45,6 +45,7 @@ PARITY = sandbox(28800)
 PARITY_WEBHOOK = 28870
 PODMAN = sandbox(28880)  # its own crash and follow containers on +8 and +9
 TUI_FLEET = sandbox(29250)  # tests/tui/test_fleet_e2e.py: the fleet sandbox, and a fleet dir's
+TUI_FLEET_WEB = 29280  # the same module's `watch --web` on its own fleet directory
 E2E_PROFILE_WEB = sandbox(29300)
 FLEET_SANDBOX = sandbox(29330)  # three services: +0..+8 (profiles/fleet.py), shared +19..+22
 E2E_PROFILE_EVM = sandbox(29400)

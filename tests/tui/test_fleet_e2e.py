@@ -40,9 +40,11 @@ from console.wiring import open_console
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, tear_down
 from tests.tui.conftest import wait_until
+from tests.web_browser import browser_on, served
 
 pytestmark = [pytest.mark.integration, pytest.mark.tui, pytest.mark.timeout(600)]
 ROOT = Path(__file__).resolve().parents[2]
+WEB_SCREENSHOT = ROOT / "screenshots" / "web-fleet-overview.png"
 ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[a-zA-Z~]|\x1b[()][AB0]|\x1b\][^\x07]*\x07|\x1b[=>78]")
 
 
@@ -116,6 +118,24 @@ def test_ui_in_a_real_terminal_offers_the_actions_on_the_selected_service(tmp_pa
     assert "Deploy" in text and "Switch" in text, text[-3000:]
     # S on alpha, the first row (nothing deployed): its dialog, or why not, names the service.
     assert "alpha: Switch" in text or "switch alpha" in text, text[-3000:]
+
+
+def test_the_web_view_shows_the_fleet_the_same_way(tmp_path: Path) -> None:
+    """`watch --web` on a fleet directory: the page opens on the overview, Enter opens a
+    service's screen and Escape comes back, in a real headless Chromium."""
+    etc = write_fleet(tmp_path)
+    url = f"http://127.0.0.1:{ports.TUI_FLEET_WEB}/"
+    with served(etc, ports.TUI_FLEET_WEB), browser_on(url, width=1200, height=700) as view:
+        overview = view.wait_for_text(
+            lambda t: all(w in t for w in ("3 services", "alpha", "beta", "skipped", "READ-ONLY")),
+            timeout=40,
+        )
+        assert "Switch" not in overview
+        view.screenshot(WEB_SCREENSHOT)
+        view.press("Enter")  # the first row: alpha
+        view.wait_for_text(lambda t: "BLUE" in t and "GREEN" in t and "Fleet" in t, timeout=30)
+        view.press("Escape")
+        view.wait_for_text(lambda t: "3 services" in t and "Fleet" not in t, timeout=30)
 
 
 # ── the fleet sandbox ─────────────────────────────────────────────────────────────────────────
