@@ -23,6 +23,8 @@ GAP = 2
 CAPS = {"service": 16, "live": 16, "idle": 28, "gate": 6, "traffic": 22, "canary": 14, "lock": 18}
 NARROW_CAPS = {"service": 10, "live": 10, "idle": 20, "gate": 5, "traffic": 15}
 NARROW = ("service", "live", "idle", "gate", "traffic", "notes")
+MIN_WIDTH = 5  # a column narrowed to fit keeps this much
+LAST_MIN = 12  # and the last one (alerts, or notes) at least this
 
 
 def _label(column: str, wide: bool = True) -> str:
@@ -48,6 +50,11 @@ def layout(rows: Sequence[Row], width: int) -> tuple[Content, list[Content]]:
     for index, column in enumerate(columns[:-1]):
         needed = max([len(_label(column, wide)), *(cells[index].cell_length for cells in table)])
         widths.append(min(caps[column], needed))
+    # Too wide for the terminal: narrow the widest column, one cell at a time, until the last
+    # one keeps LAST_MIN cells (or every column is down to MIN_WIDTH).
+    room = width - gap * (len(columns) - 1) - LAST_MIN
+    while sum(widths) > room and max(widths) > MIN_WIDTH:
+        widths[widths.index(max(widths))] -= 1
     widths.append(max(1, width - sum(widths) - gap * (len(columns) - 1)))
 
     def line(cells: Sequence[Content]) -> Content:
@@ -58,7 +65,8 @@ def layout(rows: Sequence[Row], width: int) -> tuple[Content, list[Content]]:
         return Content(" " * gap).join(fitted)
 
     header = line([Content.styled(_label(c, wide), "bold $text-muted") for c in columns])
-    return header, [line(cells) for cells in table]
+    # Only a terminal narrower than the columns' minimums gets here over its width.
+    return header.truncate(width), [line(cells).truncate(width) for cells in table]
 
 
 def _same(a: Content, b: Content) -> bool:
