@@ -29,9 +29,8 @@ import dataclasses
 import os
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,14 @@ from textual._compositor import CompositorUpdate
 from textual.screen import Screen
 
 from bench.common import fmt, percentile, table, write_results
-from bench.tui_under_load import CpuWindow, remove_floods, rss_mb, start_floods, verdict
+from bench.tui_under_load import (
+    CpuWindow,
+    counting,
+    remove_floods,
+    rss_mb,
+    start_floods,
+    verdict,
+)
 from console.core.config.fleet import load_fleet
 from console.core.config.schema import Config, SlotConfig
 from console.core.measures.traffic import TrafficFigures
@@ -115,18 +121,6 @@ def on_floods(config: Config, names: dict[Color, str]) -> Config:
     return dataclasses.replace(config, slots=slots)
 
 
-def counting(console: Console, counts: dict[Color, int]) -> None:
-    """Count the flood lines the app really received, over every service's console."""
-    follow = console.follow_logs
-
-    def follow_logs(color: Color, stop: threading.Event, tail: int = 200) -> Iterator[str]:
-        for line in follow(color, stop, tail):
-            counts[color] += 1
-            yield line
-
-    console.follow_logs = follow_logs  # type: ignore[method-assign]
-
-
 # ── the app, instrumented ───────────────────────────────────────────────────────────────────────
 
 
@@ -197,7 +191,7 @@ async def drive(
     consoles: dict[str, Console], args: argparse.Namespace, flood_start: float
 ) -> dict[str, Any]:
     counts: dict[Color, int] = dict.fromkeys(COLORS, 0)
-    for console in consoles.values():
+    for console in consoles.values():  # every service's, into one count per colour
         counting(console, counts)
     app = MeasuredFleetApp(consoles)
     latencies: dict[str, list[float]] = {}

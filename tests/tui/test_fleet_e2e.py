@@ -21,6 +21,7 @@ import sys
 import termios
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -150,11 +151,17 @@ def fleet_sandbox() -> Iterator[Sandbox]:
         tear_down(world.dir)
 
 
-def consoles_of(world: Sandbox, read_only: bool) -> dict[str, Console]:
-    """One console per service, as `bluegreen ui` builds them."""
+@contextmanager
+def fleet_app(world: Sandbox, read_only: bool) -> Iterator[tuple[BluegreenApp, dict[str, Console]]]:
+    """The app on one console per service, as `bluegreen ui` builds them; closed after."""
     fleet = load_fleet(str(world.config), watching=read_only)
     assert set(fleet.services) == {"explorer", "web", "evm"} and not fleet.skipped
-    return {name: open_console(config, read_only) for name, config in fleet.services.items()}
+    consoles = {name: open_console(config, read_only) for name, config in fleet.services.items()}
+    try:
+        yield BluegreenApp(consoles, poll_seconds=0.5), consoles
+    finally:
+        for console in consoles.values():
+            console.close()
 
 
 def lines(overview: FleetWatchScreen) -> dict[str, str]:
@@ -175,9 +182,7 @@ async def choose(pilot: Pilot[Any], overview: FleetWatchScreen, name: str) -> No
 
 
 async def test_the_fleet_sandbox_through_the_overview(fleet_sandbox: Sandbox) -> None:
-    consoles = consoles_of(fleet_sandbox, read_only=False)
-    app = BluegreenApp(consoles, poll_seconds=0.5)
-    try:
+    with fleet_app(fleet_sandbox, read_only=False) as (app, consoles):
         async with app.run_test(size=(80, 24)) as pilot:
             overview = app.overview
             assert isinstance(overview, FleetScreen)
@@ -214,15 +219,10 @@ async def test_the_fleet_sandbox_through_the_overview(fleet_sandbox: Sandbox) ->
             await wait_until(pilot, lambda: app.screen is overview)
         for name, console in consoles.items():
             assert console.status().live == "blue", name
-    finally:
-        for console in consoles.values():
-            console.close()
 
 
 async def test_the_fleet_sandbox_read_only(fleet_sandbox: Sandbox) -> None:
-    consoles = consoles_of(fleet_sandbox, read_only=True)
-    app = BluegreenApp(consoles, poll_seconds=0.5)
-    try:
+    with fleet_app(fleet_sandbox, read_only=True) as (app, consoles):
         async with app.run_test(size=(80, 24)) as pilot:
             overview = app.overview
             assert type(overview) is FleetWatchScreen
@@ -239,6 +239,3 @@ async def test_the_fleet_sandbox_read_only(fleet_sandbox: Sandbox) -> None:
             # the core refuses too, whatever a key would have done
             with pytest.raises(Exception, match="read-only"):
                 list(consoles["web"].switch())
-    finally:
-        for console in consoles.values():
-            console.close()
