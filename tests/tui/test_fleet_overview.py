@@ -4,6 +4,10 @@ The same on a real fleet directory and on the fleet sandbox: test_fleet_e2e.py."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +26,7 @@ from tests.tui.conftest import wait_for_operation, wait_until
 from tests.tui.fake_console import fixed_clock
 from tests.tui.fake_fleet import FakeService, fake_fleet
 
+ROOT = Path(__file__).resolve().parents[2]
 BROKEN = (
     "Service broken (/etc/bluegreen/broken.toml) skipped: [slots.blue] port: expected a number."
 )
@@ -254,3 +259,38 @@ async def test_one_service_opens_straight_on_its_screen() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert type(app.screen) is OperatorScreen
+
+
+QUIT_WITH_A_HUNG_SERVICE = """
+import asyncio, time
+from console.tui.app import BluegreenApp
+from tests.tui.conftest import wait_until
+from tests.tui.fake_fleet import FakeService, fake_fleet
+
+async def main() -> None:
+    services = fake_fleet(2)
+    services["stuck"] = stuck = FakeService("stuck", "hung")
+    stuck.hang.wait = lambda timeout=None: time.sleep(3600)  # a store that never answers
+    app = BluegreenApp(services, poll_seconds=0.2)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: any("no answer" in r.text for r in app.overview.rows))
+        await pilot.press("q")
+
+asyncio.run(main())
+print("the program ended")
+"""
+
+
+def test_quitting_with_a_hung_service_ends_the_program() -> None:
+    """A read that never returns must not keep the program alive after `q` (a Textual thread
+    worker's thread is joined at exit; the overview's readers are daemons)."""
+    done = subprocess.run(
+        [sys.executable, "-c", QUIT_WITH_A_HUNG_SERVICE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "the program ended" in done.stdout

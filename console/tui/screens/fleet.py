@@ -1,9 +1,11 @@
 """The overview: every service on the host, one row each, when the console has several.
 
-Each service is read on its own thread worker — its status and its new events, as its blue/green
-screen reads them — and the next read is scheduled only when the last one has answered. So a
-service whose store hangs holds only its own worker: its row keeps its last values and says how
-long it has not answered, and every other row goes on updating. The table is redrawn on a timer,
+Each service is read on its own thread — its status and its new events, as its blue/green screen
+reads them — and the next read is scheduled only when the last one has answered. So a service
+whose store hangs holds only its own thread: its row keeps its last values and says how long it
+has not answered, and every other row goes on updating. The threads are daemons, not Textual
+workers: a worker's thread is joined when the program ends, so one read that never returns kept
+`q` from ever getting the operator's shell back. The table is redrawn on a timer,
 not on every answer, so twenty services cost one redraw a tick.
 
 Keys: enter opens the selected service's screen, `s` cycles the sort column, `/` filters (esc
@@ -12,12 +14,15 @@ clears), and the mutating keys (bound to the app) act on the selected service.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Mapping
 
 from textual import on
 from textual.app import ComposeResult
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList
 
@@ -84,18 +89,15 @@ class FleetWatchScreen(Screen[None]):
         self.set_interval(min(1.0, self.poll_seconds), self.redraw)
         self.redraw()
 
-    # ── reading: one worker per service, never two at once for the same one ──
+    # ── reading: one thread per service, never two at once for the same one ──
     def _read(self, name: str) -> None:
         reading = self.readings[name]
         reading.asked_at = time.monotonic()
         after = self._last_event[name]
-        self.run_worker(
-            lambda: self._fetch(name, after),
-            thread=True,
-            group=f"fleet-{name}",
-            exit_on_error=False,
-            description=f"read {name}",
+        reader = threading.Thread(
+            target=self._fetch, args=(name, after), name=f"read {name}", daemon=True
         )
+        reader.start()
 
     def _fetch(self, name: str, after_id: int) -> None:
         console = self.consoles[name]
@@ -104,11 +106,16 @@ class FleetWatchScreen(Screen[None]):
             events = console.events(after_id=after_id)
         except Exception as exc:  # one service's failure is its row's news, never the app's
             detail = str(exc) or type(exc).__name__
-            self.post_message(ServiceReadFailed(name, f"Cannot read its status: {detail}"))
+            self._post(ServiceReadFailed(name, f"Cannot read its status: {detail}"))
             return
         drifts = [event.at for event in events if event.kind == "drift"]
         last = max((event.id for event in events), default=after_id)
-        self.post_message(ServiceRead(name, status, max(drifts, default=None), last))
+        self._post(ServiceRead(name, status, max(drifts, default=None), last))
+
+    def _post(self, message: Message) -> None:
+        # A read that answers after the app has closed has nobody to tell.
+        with contextlib.suppress(RuntimeError):
+            self.post_message(message)
 
     def _answered(self, name: str) -> Reading:
         reading = self.readings[name]
