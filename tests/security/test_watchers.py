@@ -59,9 +59,9 @@ asyncio.run(main())
 # The same, through the CLI's own dispatch of plain `bluegreen` (the operator console): a watcher
 # must land in the read-only console, not fail on the secrets file only operators may read.
 _UI_PROBE = """
-import argparse, asyncio, sys
+import asyncio, sys
 import console.tui.app as tui_app
-from console.cli import commands
+from console.cli import commands, parse_args
 from console.wiring import open_console
 
 async def drive(console):
@@ -76,7 +76,7 @@ async def drive(console):
     return 0
 
 tui_app.run_app = lambda console: asyncio.run(drive(console))
-args = argparse.Namespace(command=None, config=sys.argv[1], read_only=False, web=False)
+args = parse_args(["--config", sys.argv[1]])
 sys.exit(commands.dispatch(args)(args))
 """
 
