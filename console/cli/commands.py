@@ -15,6 +15,7 @@ from console.cli import fleet_cmds, render
 from console.cli.deploy_wait import wait_for
 from console.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from console.cli.session import (
+    about,
     acting_console,
     ask_then_run,
     load,
@@ -22,10 +23,10 @@ from console.cli.session import (
     open_console,
     refused,
     run_events,
-    whole_fleet,
 )
 from console.core.access import may_write_state, require_write
 from console.core.config.coerce import ConfigError
+from console.core.config.fleet import Fleet
 from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
 from console.core.model import SlotState, SwitchPolicy
@@ -150,10 +151,10 @@ def _web(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    found = whole_fleet(args)
-    if found is not None:
-        return fleet_cmds.status_all(args, found)
-    console = open_console(args, read_only=True)
+    target = about(args)
+    if isinstance(target, Fleet):
+        return fleet_cmds.status_all(args, target)
+    console = wiring.open_console(target, read_only=True)
     try:
         status = console.status()
     finally:
@@ -221,10 +222,10 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    found = whole_fleet(args)
-    if found is not None:
-        return fleet_cmds.history_all(args, found)
-    history = fleet_cmds.history_of(load(args, watching=True), args.limit)
+    target = about(args)
+    if isinstance(target, Fleet):
+        return fleet_cmds.history_all(args, target)
+    history = fleet_cmds.history_of(target, args.limit)
     if args.json:
         print(json.dumps(render.history_json(*history), indent=2))
     else:
@@ -312,10 +313,11 @@ def _reconcile(args: argparse.Namespace) -> int:
 
 def _config_check(args: argparse.Namespace) -> int:
     try:
-        found = None if getattr(args, "probe", False) else whole_fleet(args)
-        if found is not None:
-            return fleet_cmds.check_all(found)
-        config = load(args)
+        # Not watching: a check resolves every secret, as the agent must.
+        target = load(args) if getattr(args, "probe", False) else about(args, watching=False)
+        if isinstance(target, Fleet):
+            return fleet_cmds.check_all(target)
+        config = target
     except ConfigError as exc:
         render.error(str(exc))
         return EXIT_USAGE

@@ -46,13 +46,14 @@ def load(args: argparse.Namespace, watching: bool = False) -> Config:
     return load_fleet(args, watching).service(args.service)
 
 
-def whole_fleet(args: argparse.Namespace) -> Fleet | None:
-    """The fleet when a command that can show every service (status, history) is given no
-    `--service` and several are configured; None when it is about one service."""
-    if args.service:
-        return None
-    found = load_fleet(args, watching=True)
-    return found if len(found.services) + len(found.skipped) > 1 else None
+def about(args: argparse.Namespace, watching: bool = True) -> Fleet | Config:
+    """What a command that can show every service (status, history, config check) is about: the
+    whole fleet when no `--service` is given and several are configured, else the one service.
+    One read of the configuration serves both."""
+    found = load_fleet(args, watching)
+    if not args.service and len(found.services) + len(found.skipped) > 1:
+        return found
+    return found.service(args.service)
 
 
 def open_console(args: argparse.Namespace, read_only: bool = False) -> Console:

@@ -76,3 +76,15 @@ def test_config_check_fails_on_a_skipped_file(
     assert main(["--config", str(etc), "config", "check"]) == EXIT_USAGE
     captured = capsys.readouterr()
     assert "Service 'web'" in captured.out and "Service broken" in captured.err
+
+
+def test_config_check_of_a_directory_resolves_every_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    etc = _fleet(tmp_path)
+    (etc / "broken.toml").unlink()
+    web = etc / "web.toml"
+    web.write_text(web.read_text() + '[notify]\nwebhook_url = "${BG_TEST_UNSET_HOOK}"\n')
+    monkeypatch.delenv("BG_TEST_UNSET_HOOK", raising=False)
+    assert main(["--config", str(etc), "config", "check"]) == EXIT_USAGE
+    assert "BG_TEST_UNSET_HOOK" in capsys.readouterr().err
