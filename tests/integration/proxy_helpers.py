@@ -40,7 +40,7 @@ from console.core.config.schema import (
 )
 from console.core.contracts.proxy import COLOR_HEADER, ProxyDriver
 from console.core.listening import bind_error
-from console.core.measures.traffic import ColourCounters, TrafficSnapshot
+from console.core.measures.traffic import LATENCY_BOUNDS_MS, ColourCounters, TrafficSnapshot
 from console.core.model import Color
 from console.drivers.proxy import make_proxy
 from console.drivers.proxy.nginx.driver import NginxDriver
@@ -292,16 +292,33 @@ N_OK, N_FAIL, N_SLOW, SLOW_MS = 40, 7, 10, 120
 MIX_TOTAL = N_OK + N_FAIL + N_SLOW
 
 
-def send_mix(port: int) -> None:
-    """The mix through the proxy on `port`, one request after another."""
+def send_mix(port: int) -> list[float]:
+    """The mix through the proxy on `port`, one request after another; each answer's time as
+    the client saw it (ms). The proxy's own time for a request is never longer, so a figure the
+    proxy reports can be bounded by what the client saw, whatever the machine's load."""
     base = f"http://127.0.0.1:{port}"
+    seen: list[float] = []
+
+    def get(path: str, status: int) -> None:
+        started = time.perf_counter()
+        assert client.get(f"{base}{path}").status_code == status
+        seen.append((time.perf_counter() - started) * 1000)
+
     with httpx.Client(trust_env=False, timeout=5) as client:
         for _ in range(N_OK):
-            assert client.get(f"{base}/health").status_code == 200
+            get("/health", 200)
         for _ in range(N_FAIL):
-            assert client.get(f"{base}/fail").status_code == 500
+            get("/fail", 500)
         for _ in range(N_SLOW):
-            assert client.get(f"{base}/slow?ms={SLOW_MS}").status_code == 200
+            get(f"/slow?ms={SLOW_MS}", 200)
+    return seen
+
+
+def bucket_ceiling(ms: float) -> float:
+    """The upper bound of the latency bucket that holds an answer the client saw take `ms`: no
+    interpolated percentile of answers at most that long can exceed it. The proxy times in
+    whole milliseconds, so one more is allowed for its rounding."""
+    return next((bound for bound in LATENCY_BOUNDS_MS if ms + 1 <= bound), LATENCY_BOUNDS_MS[-1])
 
 
 def operator_nginx_conf(

@@ -25,6 +25,7 @@ from tests.integration.proxy_helpers import (
     N_OK,
     N_SLOW,
     SLOW_MS,
+    bucket_ceiling,
     fronted_nginx,
     open_websocket,
     send_mix,
@@ -46,7 +47,7 @@ def test_counters_match_a_known_request_mix(fronted: tuple[NginxProcess, NginxDr
     nginx, driver = fronted
     before = driver.traffic()
     assert before is not None
-    send_mix(nginx.listen_port)
+    seen = sorted(send_mix(nginx.listen_port))
     old = before.colours.get("blue") or ColourCounters(buckets=(0,) * (len(LATENCY_BOUNDS_MS) + 1))
     total = N_OK + N_FAIL + N_SLOW
     after = traffic_settled(
@@ -60,9 +61,12 @@ def test_counters_match_a_known_request_mix(fronted: tuple[NginxProcess, NginxDr
     figures = figures_between(old, blue, 10.0)
     assert figures.error_rate == pytest.approx(N_FAIL / total)
     assert figures.rps == pytest.approx(total / 10.0)
-    # 10 of 57 answers took ≥ 120 ms: the p99 lies in a bucket above 100 ms, the p50 far below.
-    assert figures.p99_ms is not None and SLOW_MS * 0.8 <= figures.p99_ms <= 200
-    assert figures.p50_ms is not None and figures.p50_ms < 20
+    # 10 of 57 answers took ≥ 120 ms: the p99 lies in a bucket above 100 ms. No answer the
+    # proxy timed was longer than the client saw it, so neither figure lies above the bucket of
+    # the client's own time (a bound that holds on a loaded machine too).
+    assert figures.p99_ms is not None
+    assert SLOW_MS * 0.8 <= figures.p99_ms <= bucket_ceiling(seen[-1])
+    assert figures.p50_ms is not None and figures.p50_ms <= bucket_ceiling(seen[len(seen) // 2])
     mean_ms = (blue.upstream_us - old.upstream_us) / 1000 / total
     assert mean_ms == pytest.approx(N_SLOW * SLOW_MS / total, rel=0.35)
 

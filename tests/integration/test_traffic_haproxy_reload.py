@@ -32,6 +32,7 @@ from tests.integration.proxy_helpers import (
     N_OK,
     N_SLOW,
     SLOW_MS,
+    bucket_ceiling,
     free_ports,
     fronted_nginx,
     make_config,
@@ -151,7 +152,7 @@ def test_reload_mode_counts_a_known_request_mix_across_a_switch(
     assert driver.counting()
     before = driver.traffic()
     assert before is not None
-    send_mix(nginx.listen_port)
+    seen = sorted(send_mix(nginx.listen_port))
     old = before.colours.get("blue") or ColourCounters()
     middle = traffic_settled(driver, "blue", lambda c: c.requests - old.requests >= TOTAL)
     blue = middle.colours["blue"]
@@ -163,8 +164,11 @@ def test_reload_mode_counts_a_known_request_mix_across_a_switch(
     window.add(TrafficSnapshot(before.at + 10, middle.colours))
     figures = window.figures("blue")
     assert figures is not None and figures.error_rate == pytest.approx(N_FAIL / TOTAL)
-    assert figures.p99_ms is not None and SLOW_MS * 0.8 <= figures.p99_ms <= 200
-    assert figures.p50_ms is not None and figures.p50_ms < 20
+    # The slow answers put the p99 above 100 ms; no answer the proxy timed was longer than the
+    # client saw it, so neither figure lies above the bucket of the client's own time.
+    assert figures.p99_ms is not None
+    assert SLOW_MS * 0.8 <= figures.p99_ms <= bucket_ceiling(seen[-1])
+    assert figures.p50_ms is not None and figures.p50_ms <= bucket_ceiling(seen[len(seen) // 2])
     # A reload-mode switch: the counters live in shared memory and survive the reload. (The
     # switch's own probes land on blue until the new workers answer, and on green after.)
     driver.switch("green")
