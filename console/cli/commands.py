@@ -345,8 +345,8 @@ def _proxy(args: argparse.Namespace) -> int:
         from console.drivers.proxy.fleet import fleet_snippet
 
         # Every service's (or the one -s names): the nginx (or HAProxy) they share is
-        # configured for all at once.
-        found = load_fleet(args)
+        # configured for all at once. Read-only: it needs no secret.
+        found = load_fleet(args, watching=True)
         for why in found.skipped.values():
             print(why, file=sys.stderr)
         chosen = [found.service(args.service)] if args.service else list(found)
@@ -354,6 +354,7 @@ def _proxy(args: argparse.Namespace) -> int:
         return EXIT_OK
     from console.core.actor import current_actor
     from console.core.ops.proxy_setup import proxy_install
+    from console.drivers.proxy.fleet import install_steps
 
     if not args.read_only:  # a watcher hears it first, as for the other mutating commands
         require_write(load(args, watching=True), "proxy install")
@@ -368,7 +369,7 @@ def _proxy(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         if not args.reload:
             render.say("\nYour own configuration needs these lines (once):\n")
-            render.say(inst.proxy.install_steps())
+            render.say(install_steps(inst.config))
     finally:
         console.close()
     return EXIT_OK

@@ -3,6 +3,7 @@ all, routed by host name or path prefix; a single service's snippet unchanged.""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from console.core.config.fleet import load_fleet
 from console.core.config.schema import Config
 from console.drivers.proxy import make_proxy
-from console.drivers.proxy.fleet import fleet_snippet
+from console.drivers.proxy.fleet import fleet_snippet, install_steps
 
 HOST = """
 state_dir = "{root}/state"
@@ -39,9 +40,26 @@ def _fleet(root: Path, kind: str = "", own_urls: bool = True) -> list[Config]:
     return list(fleet)
 
 
-def test_one_service_gets_todays_snippet(tmp_path: Path) -> None:
+def test_a_single_file_gets_todays_snippet_and_install_steps(tmp_path: Path) -> None:
     (config,) = _fleet(tmp_path / "etc")[:1]
-    assert fleet_snippet([config]) == make_proxy(config).snippet()
+    single = dataclasses.replace(config, fleet_path="")  # as a single file loads it
+    assert fleet_snippet([single]) == make_proxy(single).snippet()
+    assert install_steps(single) == make_proxy(single).install_steps()
+
+
+def test_one_service_of_a_directory_is_shown_its_part_of_the_shared_proxy(
+    tmp_path: Path,
+) -> None:
+    """`proxy install -s api` (and `proxy snippet -s api`): api's include in the shared form,
+    routed by host name or prefix; never the other service's lines, never a single file's."""
+    api, _web = _fleet(tmp_path / "etc")
+    include = tmp_path / "etc" / "include"
+    steps = install_steps(api)
+    assert steps.startswith(fleet_snippet([api]))
+    assert f"include {include / 'api' / 'bluegreen-http.conf'};" in steps
+    assert "server_name api.example.com;" in steps and "location /api/ {" in steps
+    assert "/web/" not in steps and "web.example.com" not in steps
+    assert "bluegreen proxy snippet" in steps and "reconcile" in steps
 
 
 def test_nginx_routes_each_service_by_host_name_or_path_prefix(tmp_path: Path) -> None:

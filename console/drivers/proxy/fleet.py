@@ -16,8 +16,10 @@ from console.drivers.proxy.nginx.fleet import fleet_snippet as nginx_snippet
 
 
 def fleet_snippet(configs: Sequence[Config]) -> str:
-    """The lines for the operator's proxy configuration, for every service in `configs`."""
-    if len(configs) == 1:
+    """The lines for the operator's proxy configuration, for every service in `configs`: the
+    shared form for several, or for one service of a directory (its proxy is meant to be
+    shared, and routes it by host name or path prefix); a single file's own snippet as ever."""
+    if len(configs) == 1 and not configs[0].fleet_path:
         return make_proxy(configs[0]).snippet()
     drivers = {config.service: make_proxy(config) for config in configs}
     nginx = {n: d for n, d in drivers.items() if isinstance(d, NginxDriver)}
@@ -25,6 +27,19 @@ def fleet_snippet(configs: Sequence[Config]) -> str:
     parts = [nginx_snippet(nginx)] if nginx else []
     parts += [haproxy_snippet(haproxy)] if haproxy else []
     return "\n".join([*parts, _probes(configs)])
+
+
+def install_steps(config: Config) -> str:
+    """What `proxy install` tells the operator to add once: a single file's steps as ever; for a
+    service of a directory, its part of the shared proxy's configuration."""
+    driver = make_proxy(config)
+    if not config.fleet_path:
+        return driver.install_steps()
+    return (
+        fleet_snippet([config])
+        + "# The other services' lines: `bluegreen proxy snippet` (every service at once).\n"
+        + "# Then reload the proxy, and run `bluegreen reconcile` once it serves.\n"
+    )
 
 
 def _probes(configs: Sequence[Config]) -> str:
