@@ -19,6 +19,7 @@ from console.core.config.parity import parity_problems
 from console.core.config.reset_guard import reset_guard_problems
 from console.core.config.resources import disk_problems, resource_problems
 from console.core.config.sources import url_template_problem
+from console.core.config.store import store_problems
 from console.core.model import COLORS
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
         problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
     problems += config.proxy.problems(config.admin_socket_path)
     problems += resource_problems(config.resources, config.image.cpus, config.image.memory)
+    problems += store_problems(config.store, config.service)
     for color, slot in config.slots.items():
         problems += disk_problems(color, slot.disk_path, slot.disk_budget_bytes)
     problems += _parity_problems(config) + reset_guard_problems(config)

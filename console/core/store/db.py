@@ -47,6 +47,7 @@ class Database:
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        self.where = str(path)
         self.read_only = read_only
         self._pool: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
