@@ -18,6 +18,8 @@ from console.core.config.schema import Config
 from console.core.contracts.notifier import Notifier
 from console.core.contracts.proxy import ProxyDriver
 from console.core.contracts.runtime import Runtime
+from console.core.contracts.store import StateDatabase
+from console.core.fsutil import StateDirError, user_name
 from console.core.installation import Drivers, Installation
 from console.core.measures.parity import ParitySampler
 from console.core.redact import Redactor
@@ -59,7 +61,26 @@ def _parity(config: Config, redactor: Redactor) -> ParitySampler | None:
     return make_parity_sampler(config, redactor)
 
 
-DRIVERS = Drivers(runtime=_runtime, proxy=_proxy, notifier=_notifier, parity=_parity)
+def _store_database(config: Config, read_only: bool) -> StateDatabase:
+    from console.drivers.store.postgres import PostgresDatabase
+
+    url = config.store.url_for(watching=read_only)
+    if not url:
+        raise StateDirError(
+            "This installation keeps its state in PostgreSQL, and no store URL is readable for "
+            f"{user_name()}: a watcher needs [store] watch_url (a read-only role) from a secret "
+            "it may read, an operator needs [store] url."
+        )
+    return PostgresDatabase(url, config.store.schema_for(config.service), read_only)
+
+
+DRIVERS = Drivers(
+    runtime=_runtime,
+    proxy=_proxy,
+    notifier=_notifier,
+    parity=_parity,
+    store_database=_store_database,
+)
 
 
 def open_installation(config: Config) -> Installation:

@@ -19,6 +19,8 @@ from console.core.config.schema import Config
 from console.core.contracts.notifier import Notifier
 from console.core.contracts.proxy import ProxyDriver
 from console.core.contracts.runtime import Runtime
+from console.core.contracts.store import StateDatabase
+from console.core.fsutil import StateDirError
 from console.core.lock import AgentLease, OperatorLock
 from console.core.measures.parity import ParitySampler
 from console.core.redact import Redactor
@@ -62,6 +64,8 @@ class Drivers:
     proxy: Callable[[Config], ProxyDriver]
     notifier: Callable[[Config, Redactor], Notifier]
     parity: Callable[[Config, Redactor], ParitySampler | None]
+    # `[store] url`: the store in a shared database (config, read_only); None = SQLite only.
+    store_database: Callable[[Config, bool], StateDatabase] | None = None
 
 
 class Installation:
@@ -76,7 +80,15 @@ class Installation:
 
     @cached_property
     def store(self) -> Store:
-        if not may_write_state(self.state_dir):  # a watcher: read it, never create or write
+        watcher = not may_write_state(self.state_dir)  # read it, never create or write
+        if self.config.store.shared:
+            # A shared store: a user without the operators' URL (a watcher's secrets) reads.
+            watcher = watcher or not self.config.store.url_for(watching=False)
+            if self.drivers.store_database is None:
+                raise StateDirError("This build of bluegreen has no PostgreSQL store.")
+            database = self.drivers.store_database(self.config, watcher)
+            return Store(database, redact=self.redactor.redact)
+        if watcher:
             return Store.open_read_only(self.state_dir, redact=self.redactor.redact)
         return Store.open(self.state_dir, redact=self.redactor.redact)
 

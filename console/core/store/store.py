@@ -57,9 +57,7 @@ class Store(HistoryRecords, SeriesRecords):
     read-only store raises AccessDenied.
     """
 
-    def __init__(
-        self, database: StateDatabase, redact: Callable[[str], str] | None = None
-    ) -> None:
+    def __init__(self, database: StateDatabase, redact: Callable[[str], str] | None = None) -> None:
         self.read_only = database.read_only
         self.where = database.where  # for messages: a path, or a URL without its password
         self._redact_hook = redact
