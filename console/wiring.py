@@ -18,7 +18,7 @@ from console.core.config.schema import Config
 from console.core.contracts.notifier import Notifier
 from console.core.contracts.proxy import ProxyDriver
 from console.core.contracts.runtime import Runtime
-from console.core.contracts.store import StateDatabase
+from console.core.contracts.store import Lease, OperationLock, StateDatabase
 from console.core.fsutil import StateDirError, user_name
 from console.core.installation import Drivers, Installation
 from console.core.measures.parity import ParitySampler
@@ -74,12 +74,32 @@ def _store_database(config: Config, read_only: bool) -> StateDatabase:
     return PostgresDatabase(url, config.store.schema_for(config.service), read_only)
 
 
+def _shared_lock(config: Config) -> OperationLock:
+    from console.drivers.store.pg_lock import PgOperatorLock
+
+    return PgOperatorLock(_lock_url(config), config.store.schema_for(config.service))
+
+
+def _shared_lease(config: Config) -> Lease:
+    from console.drivers.store.pg_lock import PgAgentLease
+
+    return PgAgentLease(_lock_url(config), config.store.schema_for(config.service))
+
+
+def _lock_url(config: Config) -> str:
+    # A watcher reads who holds the lock or leads with its own URL (pg_locks and a row); only an
+    # operator's takes them (a read-only command never tries).
+    return config.store.url_for(watching=False) or config.store.url_for(watching=True)
+
+
 DRIVERS = Drivers(
     runtime=_runtime,
     proxy=_proxy,
     notifier=_notifier,
     parity=_parity,
     store_database=_store_database,
+    shared_lock=_shared_lock,
+    shared_lease=_shared_lease,
 )
 
 

@@ -7,6 +7,7 @@ refuse in read-only mode — enforced here, not by hiding keys.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,6 @@ from console.core.actor import current_actor
 from console.core.installation import Installation
 from console.core.model import (
     COLORS,
-    AgentInfo,
     Color,
     EventRecord,
     OperationEvent,
@@ -56,7 +56,7 @@ class Console:
         now = time.time()
         lease = self.installation.agent_lease.info()
         heartbeat = store.heartbeats().get("agent")
-        agent = AgentInfo(lease.running, lease.pid, lease.since, heartbeat)
+        agent = dataclasses.replace(lease, heartbeat=heartbeat)
         live, previous, published = store.snapshot()  # one read: live and slots agree
         slots: dict[Color, SlotStatus] = {}
         for color in COLORS:

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from console.core.model import Actor, AgentInfo, LockHolder
+
 
 class Rows(Protocol):
     def fetchone(self) -> Any: ...
@@ -46,3 +48,35 @@ class StateDatabase(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class OperationLock(Protocol):
+    """One mutating operation at a time: a flock in the state directory (core/lock.py), or an
+    advisory lock in the shared database (drivers/store/pg_lock.py)."""
+
+    def acquire(self, action: str, actor: Actor) -> AbstractContextManager[LockHolder]:
+        """Hold it for the `with` block, or raise LockHeld at once naming the holder."""
+        ...
+
+    def update_action(self, text: str) -> None: ...
+
+    def holder(self) -> LockHolder | None: ...
+
+
+class Lease(Protocol):
+    """The one agent that acts; with a shared store, others wait as standbys."""
+
+    @property
+    def held(self) -> bool: ...
+
+    def try_acquire(self) -> bool:
+        """Take it if free (confirm it if held here); True while this process holds it."""
+        ...
+
+    def confirm(self) -> bool:
+        """Whether this process still holds it, asked before a change to the proxy or runtime."""
+        ...
+
+    def info(self) -> AgentInfo: ...
+
+    def release(self) -> None: ...

@@ -38,6 +38,8 @@ CONNECT_TIMEOUT_SECONDS = 5
 LOCK_TIMEOUT_MS = 5000
 _POOL_IDLE_MAX = 4
 VERSION_TABLE = "bluegreen_schema_version"
+# Who holds the operator lock and the agent lease (drivers/store/pg_lock.py): PostgreSQL only.
+LOCKS_TABLE = "bluegreen_locks"
 
 
 class Row:
@@ -207,6 +209,10 @@ class PostgresDatabase:
             for statements in MIGRATIONS[version:]:
                 for statement in statements:
                     conn.execute(postgres_ddl(statement))
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {LOCKS_TABLE} (name TEXT PRIMARY KEY, "
+                "data TEXT NOT NULL, backend_pid BIGINT NOT NULL)"
+            )
             if row is None:
                 conn.execute(f"INSERT INTO {VERSION_TABLE} VALUES (?)", (SCHEMA_VERSION,))
             elif version != SCHEMA_VERSION:
