@@ -19,6 +19,8 @@ import pytest
 
 from console.core.config.load import load_config
 from console.core.fence import LeaseLost
+from console.core.fsutil import StateDirError
+from console.core.installation import Installation
 from console.core.lock import LockHeld
 from console.core.model import Actor
 from console.sandbox.postgres_proc import PostgresServer
@@ -208,3 +210,43 @@ def test_an_agent_cut_off_from_the_store_changes_nothing(
     finally:
         inst.agent_lease.release()
         inst.close()
+
+
+def _cluster_pids(postgres: PostgresServer) -> list[int]:
+    """The postmaster and every process it forked (backends, checkpointer, …)."""
+    postmaster = int((postgres.data_dir / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(
+        ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    return [postmaster, *map(int, children)]
+
+
+def test_a_stalled_store_is_said_within_its_bound_and_resumes(
+    hosts: tuple[Path, Path], postgres: PostgresServer
+) -> None:
+    """PostgreSQL SIGSTOPped (its kernel still acknowledges, so nothing times out by itself): a
+    read says in one sentence that the store did not answer, instead of hanging; it reads again
+    once the server runs."""
+    a, _ = hosts
+    inst = open_installation(load_config(str(a)))
+    inst.store.set_live("blue", None)
+    pids = _cluster_pids(postgres)
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(StateDirError, match="did not answer within 5 s"):
+            inst.store.live()
+        assert time.monotonic() - started < 30  # a hang guard: the bound is 5 s
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    _wait("the store answers again", lambda: _reads(inst) == "blue", timeout=30)
+    inst.close()
+
+
+def _reads(inst: Installation) -> str | None:
+    try:
+        return inst.store.live()
+    except StateDirError:
+        return None

@@ -39,6 +39,7 @@ from console.drivers.store.postgres import (
     LOCKS_TABLE,
     server_name,
 )
+from console.drivers.store.stall_guard import GUARD
 
 # Server side: give up on a silent client after 5 s idle + 3 probes 2 s apart, or 10 s of
 # unacknowledged data — the bound on how long a vanished holder keeps a lock.
@@ -131,12 +132,15 @@ class _Session:
     def recorded(self) -> dict[str, Any] | None:
         """The holder's row, if pg_locks shows its backend holding the lock."""
         try:
-            with psycopg.connect(
-                self.url,
-                autocommit=True,
-                connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                options=f"-c search_path={self.schema} -c statement_timeout=3000",
-            ) as conn:
+            with (
+                psycopg.connect(
+                    self.url,
+                    autocommit=True,
+                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                    options=f"-c search_path={self.schema} -c statement_timeout=3000",
+                ) as conn,
+                GUARD.watch(conn),
+            ):
                 row = conn.execute(
                     f"SELECT data, backend_pid FROM {LOCKS_TABLE} WHERE name = %s", (self.name,)
                 ).fetchone()
@@ -169,7 +173,8 @@ class PgOperatorLock:
         conn = self._session.connect()
         try:
             try:
-                got = self._session.try_lock(conn)
+                with GUARD.watch(conn):
+                    got = self._session.try_lock(conn)
             except psycopg.Error as exc:
                 raise self._session.error(exc) from None
             if not got:
@@ -244,7 +249,8 @@ class PgAgentLease:
                 return self._confirm_locked()
             conn = self._session.connect()
             try:
-                got = self._session.try_lock(conn)
+                with GUARD.watch(conn):
+                    got = self._session.try_lock(conn)
                 if got:
                     data = {"pid": os.getpid(), "since": time.time(), "host": socket.gethostname()}
                     self._session.record(conn, data)
@@ -265,9 +271,10 @@ class PgAgentLease:
     def _confirm_locked(self) -> bool:
         assert self._conn is not None
         try:
-            if self._session.holds(self._conn, self._backend):
-                self._confirmed = time.monotonic()
-                return True
+            with GUARD.watch(self._conn):  # a stalled store must not hold the agent's tick
+                if self._session.holds(self._conn, self._backend):
+                    self._confirmed = time.monotonic()
+                    return True
         except psycopg.Error:
             pass
         self._drop_locked()

@@ -33,6 +33,7 @@ from psycopg.conninfo import conninfo_to_dict
 from console.core.access import AccessDenied
 from console.core.fsutil import StateDirError, user_name
 from console.core.store.schema import MIGRATIONS, SCHEMA_VERSION
+from console.drivers.store.stall_guard import GUARD
 
 CONNECT_TIMEOUT_SECONDS = 5
 LOCK_TIMEOUT_MS = 5000
@@ -155,9 +156,15 @@ class PostgresDatabase:
         try:
             if conn is None:
                 conn = self._connect()
-            yield PgConnection(conn)
+            with GUARD.watch(conn):
+                yield PgConnection(conn)
         except psycopg.Error as exc:
             failed = True
+            if conn is not None and GUARD.stalled(conn):
+                raise StateDirError(
+                    f"{self.where} did not answer within {GUARD.seconds:g} s (stalled, or cut "
+                    "off): the last state read is shown; it resumes by itself once it answers."
+                ) from None
             raise self._as_state_error(exc) from None
         finally:
             if conn is not None:
