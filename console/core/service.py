@@ -90,6 +90,16 @@ class Console:
     def events(self, after_id: int = 0, limit: int = 200) -> list[EventRecord]:
         return self.installation.store.events(limit=limit, after_id=after_id)
 
+    @property
+    def notices_changes(self) -> bool:
+        """True when the store tells of commits (shared), so a poll may wait for one."""
+        return self.installation.config.store.shared
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Until anyone commits to the store, or `timeout` s (what a poll waits between reads:
+        a shared store wakes it at once, on every host)."""
+        return self.installation.store.wait_for_change(timeout)
+
     def samples(self, color: Color, since: float) -> list[Sample]:
         return self.installation.store.samples(color, since)
 

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -250,3 +251,53 @@ def _reads(inst: Installation) -> str | None:
         return inst.store.live()
     except StateDirError:
         return None
+
+
+def test_consoles_on_other_hosts_are_woken_by_a_commit_and_watchers_only_read(
+    hosts: tuple[Path, Path], postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watcher on host B (a role that may only read, from its own watch_url) waits for the
+    store's next commit; an operator's switch record on host A wakes it within a round trip."""
+    a, b = hosts
+    operator = open_installation(load_config(str(a)))
+    operator.store.set_live("blue", None)  # creates the schema, as an operator's first command
+    url = postgres.url("store")
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS shared_watcher")
+        admin.execute("CREATE ROLE shared_watcher LOGIN PASSWORD 'watch-only-pw'")
+        admin.execute("GRANT USAGE ON SCHEMA bluegreen_shared TO shared_watcher")
+        admin.execute("GRANT SELECT ON ALL TABLES IN SCHEMA bluegreen_shared TO shared_watcher")
+    watch_url = url.replace(f"{postgres.user}:{postgres.password}", "shared_watcher:watch-only-pw")
+    b.write_text(
+        b.read_text().replace(
+            'url = "${STORE_URL}"', 'watch_url = "${WATCH_URL}"\nurl = "${STORE_URL}"'
+        )
+    )
+    monkeypatch.setenv("WATCH_URL", watch_url)
+    monkeypatch.delenv("STORE_URL")  # this user has no operator's secret
+    watcher = open_installation(load_config(str(b), watching=True))
+    try:
+        assert watcher.store.read_only and watcher.store.live() == "blue"
+        assert not watcher.store.wait_for_change(0.3)  # nothing committed: it just waited
+        woke: list[float] = []
+
+        def wait() -> None:
+            started = time.monotonic()
+            if watcher.store.wait_for_change(10):
+                woke.append(time.monotonic() - started)
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        time.sleep(0.5)  # the watcher listens
+        operator.store.set_live("green", "blue")
+        waiter.join(15)
+        assert woke and woke[0] < 5  # woken by the commit, not by its 10 s timeout
+        assert watcher.store.live() == "green"
+        with pytest.raises(StateDirError, match="may only watch"):
+            watcher.store.set_live("blue", "green")
+    finally:
+        watcher.close()
+        operator.close()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("DROP OWNED BY shared_watcher")
+            admin.execute("DROP ROLE IF EXISTS shared_watcher")

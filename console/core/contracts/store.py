@@ -47,6 +47,11 @@ class StateDatabase(Protocol):
         """One transaction: the block's statements commit together, or none."""
         ...
 
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for a commit by anyone (True), or time out (False); a store
+        that cannot tell just waits."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -80,6 +80,11 @@ class Store(HistoryRecords, SeriesRecords):
     def close(self) -> None:
         self._db.close()
 
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for any process's commit (a shared store tells; SQLite is
+        polled, so this just waits); True if one came."""
+        return self._db.wait_for_change(timeout)
+
     # ── live colour and the post-switch watch window ─────────────────────────────────────────────
 
     def live(self) -> Color | None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
@@ -121,6 +122,10 @@ class PostgresDatabase:
         self._pool: list[psycopg.Connection[Any]] = []
         self._pool_lock = threading.Lock()
         self._closed = False
+        # Every commit notifies this channel; consoles wait on it instead of polling blind.
+        self.channel = f"bluegreen_changed_{schema}"[:63]
+        self._listener: psycopg.Connection[Any] | None = None
+        self._listen_lock = threading.Lock()
         if read_only:
             self._check_readable()
         else:
@@ -188,9 +193,35 @@ class PostgresDatabase:
             raise self._refused_write()
         with self.read() as conn, conn.raw.transaction():
             yield conn
+            conn.execute("SELECT pg_notify(?, '')", (self.channel,))  # delivered at commit
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for any host's commit to this store; True if one came. A
+        console on another host sees a switch within a round trip, not a poll interval."""
+        with self._listen_lock:
+            try:
+                if self._listener is None or self._listener.closed:
+                    self._listener = self._connect()
+                    self._listener.execute(f'LISTEN "{self.channel}"')
+                got = any(True for _ in self._listener.notifies(timeout=timeout, stop_after=1))
+                if got:  # a burst of commits (one agent tick) wakes the caller once
+                    for _ in self._listener.notifies(timeout=0.05):
+                        pass
+                return got
+            except psycopg.Error:
+                self._close_listener()
+        time.sleep(timeout)  # the store does not answer: wait as a poll would
+        return False
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._listener.close()
+        self._listener = None
 
     def close(self) -> None:
         """Close pooled connections; one in use is closed when it is given back."""
+        self._close_listener()
         with self._pool_lock:
             self._closed = True
             pool, self._pool = self._pool, []
