@@ -17,7 +17,7 @@ from console.core.actor import AGENT_ACTOR
 from console.core.installation import Installation
 from console.core.model import AgentInfo
 
-STANDBY_POLL_SECONDS = 1.0
+STANDBY_POLL_SECONDS = 0.2  # one cheap query; a takeover within a fifth of a second
 
 
 def leader(info: AgentInfo) -> str:

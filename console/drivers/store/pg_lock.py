@@ -238,28 +238,38 @@ class PgAgentLease:
     def __init__(self, url: str, schema: str, name: str = "agent") -> None:
         self._session = _Session(url, schema, name)
         self._mutex = threading.Lock()
-        self._conn: psycopg.Connection[Any] | None = None
+        self._conn: psycopg.Connection[Any] | None = None  # holding the lease
+        self._standby: psycopg.Connection[Any] | None = None  # trying to take it
         self._backend = 0
         self._confirmed = 0.0  # monotonic time of the last confirmation
 
     def try_acquire(self) -> bool:
-        """Take the lease if free (or confirm it if held here); True while this process holds it."""
+        """Take the lease if free (or confirm it if held here); True while this process holds it.
+        A standby keeps its connection between tries: one cheap statement each."""
         with self._mutex:
             if self._conn is not None:
                 return self._confirm_locked()
-            conn = self._session.connect()
+            if self._standby is None or self._standby.closed:
+                self._standby = self._session.connect()
+            conn = self._standby
             try:
                 with GUARD.watch(conn):
                     got = self._session.try_lock(conn)
-                if got:
-                    data = {"pid": os.getpid(), "since": time.time(), "host": socket.gethostname()}
-                    self._session.record(conn, data)
-            except (psycopg.Error, StateDirError):
-                conn.close()
-                raise
+                    if got:
+                        data = {
+                            "pid": os.getpid(),
+                            "since": time.time(),
+                            "host": socket.gethostname(),
+                        }
+                        self._session.record(conn, data)
+            except psycopg.Error as exc:
+                self._standby = None
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
+                raise self._session.error(exc) from None
             if not got:
-                conn.close()
                 return False
+            self._standby = None
             self._conn, self._backend, self._confirmed = conn, _backend(conn), time.monotonic()
             return True
 
@@ -304,6 +314,10 @@ class PgAgentLease:
                 with contextlib.suppress(psycopg.Error):
                     self._session.forget(self._conn)
             self._drop_locked()
+            if self._standby is not None:
+                with contextlib.suppress(psycopg.Error):
+                    self._standby.close()
+                self._standby = None
 
     def _drop_locked(self) -> None:
         if self._conn is not None:
