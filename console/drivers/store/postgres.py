@@ -205,7 +205,7 @@ class PostgresDatabase:
                     self._listener.execute(f'LISTEN "{self.channel}"')
                 got = any(True for _ in self._listener.notifies(timeout=timeout, stop_after=1))
                 if got:  # a burst of commits (one agent tick) wakes the caller once
-                    for _ in self._listener.notifies(timeout=0.05):
+                    for _ in self._listener.notifies(timeout=0.01):
                         pass
                 return got
             except psycopg.Error:
