@@ -106,11 +106,12 @@ class _Session:
             )
         return bool(got)
 
-    def holds(self, conn: psycopg.Connection[Any], backend: int) -> bool:
+    def holds(self, conn: psycopg.Connection[Any], backend: int | None) -> bool:
+        """Whether `backend` (None: any session) holds the lock now."""
         row = conn.execute(
             "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND "
-            "objid = %s AND objsubid = 1 AND granted AND pid = %s",
-            (self.classid, self.objid, backend),
+            "objid = %s AND objsubid = 1 AND granted AND (%s::int IS NULL OR pid = %s::int)",
+            (self.classid, self.objid, backend, backend),
         ).fetchone()
         return row is not None
 
@@ -130,7 +131,8 @@ class _Session:
         conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
 
     def recorded(self) -> dict[str, Any] | None:
-        """The holder's row, if pg_locks shows its backend holding the lock."""
+        """The holder's row, if pg_locks shows its backend holding the lock; {} when the lock
+        is held but its row is not written yet (or not by its holder); None when it is free."""
         try:
             with (
                 psycopg.connect(
@@ -145,13 +147,13 @@ class _Session:
                     f"SELECT data, backend_pid FROM {LOCKS_TABLE} WHERE name = %s", (self.name,)
                 ).fetchone()
                 if row is None or not self.holds(conn, int(row[1])):
-                    return None
+                    return {} if self.holds(conn, None) else None
         except psycopg.errors.UndefinedTable:
             return None
         except psycopg.Error as exc:
             raise self.error(exc) from None
         data = json.loads(row[0])
-        return data if isinstance(data, dict) else None
+        return data if isinstance(data, dict) else {}
 
 
 def _backend(conn: psycopg.Connection[Any]) -> int:
@@ -218,18 +220,22 @@ class PgOperatorLock:
             self._held = (conn, holder)
 
     def _named_holder(self) -> LockHolder | None:
-        # The new holder writes its row just after taking the lock: wait a moment for it.
+        # The new holder writes its row just after taking the lock: wait a moment for it, as
+        # long as the lock is held at all (a holder that just died leaves it free).
         deadline = time.monotonic() + _NAMING_GRACE_SECONDS
         while time.monotonic() < deadline:
-            holder = self.holder()
-            if holder is not None:
-                return holder
+            data = self._session.recorded()
+            if data is None or data:
+                return holder_from_data(data)
             time.sleep(0.02)
         return None
 
     def holder(self) -> LockHolder | None:
         """Who holds the lock, or None if free (a dead holder's row is not believed)."""
-        return holder_from_data(self._session.recorded())
+        data = self._session.recorded()
+        if data == {}:  # held, its row not written yet: say so rather than "free"
+            return LockHolder("unknown", "starting an operation", time.time(), 0)
+        return holder_from_data(data)
 
 
 class PgAgentLease:
@@ -300,6 +306,8 @@ class PgAgentLease:
         data = self._session.recorded()
         if data is None:
             return AgentInfo(running=False)
+        if not data:  # held, its row not written yet
+            return AgentInfo(running=True)
         pid, since, host = data.get("pid"), data.get("since"), data.get("host")
         return AgentInfo(
             running=True,
