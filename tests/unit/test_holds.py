@@ -32,7 +32,7 @@ def test_until_takes_a_duration_or_an_iso_time_and_refuses_the_past_and_nonsense
     assert parse_until("2h", NOW) == NOW + 7200
     assert parse_until("1d12h", NOW) == NOW + 36 * 3600
     assert parse_until("2030-01-01T00:00Z", NOW) > NOW
-    with pytest.raises(HoldError, match="already past .* leave --until out"):
+    with pytest.raises(HoldError, match=r"already past .* leave --until out"):
         parse_until("2020-01-01T09:00Z", NOW)
     with pytest.raises(HoldError, match="neither a date and time nor a duration"):
         parse_until("next monday", NOW)

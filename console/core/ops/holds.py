@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from console.core.contracts.proxy import ProxyError
 from console.core.holds import Freeze, Maintenance, MaintenancePage, message_page, utc_text
 from console.core.installation import Installation
-from console.core.model import Actor, OperationEvent, Outcome, Progress
+from console.core.model import Actor, EventLevel, OperationEvent, Outcome, Progress
 from console.core.ops.operation import describe_failure, mutating
 
 
@@ -42,9 +42,7 @@ def freeze(
             f"{service}: releases {held.describe(now)}{was}. Deploy, switch and canary are "
             "refused until `bluegreen unfreeze`; rollback stays open."
         )
-        inst.store.record_event("freeze", text, "warning", str(actor))
-        inst.notifier.send("freeze", text, "warning")
-        yield Outcome(True, text)
+        yield _audited(inst, actor, "freeze", "freeze", text, "warning", "warning")
 
 
 def unfreeze(inst: Installation, actor: Actor, read_only: bool = False) -> Iterator[OperationEvent]:
@@ -64,9 +62,7 @@ def unfreeze(inst: Installation, actor: Actor, read_only: bool = False) -> Itera
                 f"{service}: releases unfrozen (frozen by {held.actor} since "
                 f'{utc_text(held.since)}: "{held.message}"); deploy, switch and canary may go on.'
             )
-        inst.store.record_event("unfreeze", text, "success", str(actor))
-        inst.notifier.send("freeze", text, "info")
-        yield Outcome(True, text)
+        yield _audited(inst, actor, "unfreeze", "freeze", text, "success", "info")
 
 
 def lift_expired(inst: Installation, actor: Actor) -> str | None:
@@ -115,9 +111,7 @@ def maintenance_on(
             f"{inst.config.service}: {record.describe()}. bluegreen's own probes still reach "
             "the colours; `bluegreen maintenance off` routes clients again."
         )
-        inst.store.record_event("maintenance", text, "warning", str(actor))
-        inst.notifier.send("maintenance", text, "warning")
-        yield Outcome(True, text)
+        yield _audited(inst, actor, "maintenance", "maintenance", text, "warning", "warning")
 
 
 def maintenance_off(
@@ -132,9 +126,22 @@ def maintenance_off(
             return
         inst.store.set_maintenance(None)
         text = f"{inst.config.service}: maintenance off; the proxy routes clients as before."
-        inst.store.record_event("maintenance", text, "success", str(actor))
-        inst.notifier.send("maintenance", text, "info")
-        yield Outcome(True, text)
+        yield _audited(inst, actor, "maintenance", "maintenance", text, "success", "info")
+
+
+def _audited(
+    inst: Installation,
+    actor: Actor,
+    kind: str,
+    notify_kind: str,
+    text: str,
+    level: EventLevel,
+    notify_level: str,
+) -> Outcome:
+    """Record the event with its actor, notify, and say it: how every hold ends well."""
+    inst.store.record_event(kind, text, level, str(actor))
+    inst.notifier.send(notify_kind, text, notify_level)
+    return Outcome(True, text)
 
 
 def _failed(inst: Installation, actor: Actor, which: str, exc: ProxyError) -> Outcome:
