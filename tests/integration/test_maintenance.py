@@ -44,6 +44,8 @@ def fronted(
     sock_dir = Path(tempfile.mkdtemp(prefix="bg-maint-"))  # a unix socket path is ≤ 107 bytes
     (listen,) = free_ports(PORT_RANGE, 1, avoid=upstream_ports)
     extra: dict[str, object] = {}
+    if row == "nginx-reload":  # one service of a fleet: its names carry its own prefix
+        extra["name"] = "bluegreen_web"
     if row == "haproxy":
         # HAProxy reads the backend (and its page) at load: the operator's reload is their
         # config assembled again and the master told to reload (master-worker mode).
