@@ -78,8 +78,8 @@ def apply_maintenance(driver: NginxDriver, page: MaintenancePage | None) -> None
     try:
         driver.write_files(live, canary)  # validated; put back by itself if nginx -t refuses
         driver.reload("apply")
-    except ProxyError:
+    except ProxyError as exc:
         keep_page(driver.include_dir, before_page)
         driver.restore(before_files)
-        raise
+        raise ProxyError(f"{exc} The previous files are back in place.") from None
     wait_applied(driver.client_url, page is not None, driver.proxy.verify_timeout_seconds)
