@@ -82,6 +82,7 @@ ACCESS_MODEL = range(56080, 56090)
 WATCHERS = range(56090, 56100)
 PROXY_CONTRACT = range(56100, 56110)
 NGINX_TRAFFIC = range(56110, 56120)
+MAINTENANCE = range(27500, 27510)  # test_maintenance: the upstreams, then each row's proxy
 PROXY_FLEET = range(29200, 29230)  # two services' upstreams (10 candidates each), then the proxy
 FLEET_SWITCH_BENCH = (29240, 29241, 29242, 29243, 29244)  # proxy, a blue, a green, b blue, b green
 RECIPES_E2E = (56180, 56181, 56182, 56183, 56184)  # PostgreSQL, JSON-RPC chain, proxy, blue, green

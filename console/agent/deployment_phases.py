@@ -20,6 +20,7 @@ from console.core.model import (
     SlotStatus,
     SwitchPolicy,
 )
+from console.core.ops.operation import FrozenError
 from console.core.store.store import Store
 
 
@@ -44,6 +45,7 @@ class DeploymentPhases:
         self.service = service
         self.actor = actor
         self.log = log
+        self.frozen_said = ""
         self.eta_warned: set[int] = set()
 
     def advance(
@@ -123,3 +125,7 @@ class DeploymentPhases:
                     self.log(f"auto switch to {color}: {event.text}")
         except LockHeld as exc:
             self.log(f"auto switch to {color} postponed: {exc}")
+        except FrozenError as exc:  # it switches once the freeze is lifted; said once
+            if str(exc) != self.frozen_said:
+                self.log(f"auto switch to {color} held by the freeze: {exc}")
+            self.frozen_said = str(exc)

@@ -53,6 +53,7 @@ from console.core.measures.parity import ParitySampler
 from console.core.model import COLORS, Actor, Color, Sample, SlotStatus, other
 from console.core.ops.canary import abort_locked
 from console.core.ops.canary_reconcile import canary_in_step
+from console.core.ops.holds import lift_expired
 from console.core.ops.reconcile import reconcile, reconcile_live
 from console.core.ops.switching import rollback_locked, switch
 from console.drivers.progress import make_head_source
@@ -316,6 +317,7 @@ class Agent:
         if now - self.last_prune > _PRUNE_EVERY_SECONDS:
             store.prune_samples(now - _SAMPLE_RETENTION_SECONDS)
             store.prune_metrics(now - _SAMPLE_RETENTION_SECONDS)
+            lift_expired(self.inst, AGENT_ACTOR)  # readers already ignore it; history says so
             self.last_prune = now
 
     def _publish(self, status: SlotStatus, watch: SlotWatch, now: float) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from console.cli.render_holds import holds_json, holds_lines
 from console.cli.render_resources import (
     deployment_resources_json,
     resource_lines,
@@ -145,6 +146,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "slots": {color: slot_json(slot, status.at) for color, slot in status.slots.items()},
         "proxy": None if status.proxy is None else reading_json(status.proxy, status.at),
         "parity": _parity_json(status),
+        **holds_json(status.holds, status.at),  # "freeze", "maintenance"
         "agent": {
             "running": status.agent.running,
             "pid": status.agent.pid,
@@ -194,6 +196,8 @@ def print_status(status: Status, catchup: bool = True) -> None:
     agent = f"running (pid {status.agent.pid})" if status.agent.running else "NOT running"
     lock = status.lock.describe() if status.lock else "free"
     print(f"{status.service} — live: {status.live or 'none'} · agent: {agent} · lock: {lock}")
+    for line in holds_lines(status.holds, status.at):
+        print(line)
     if status.canary is not None:
         print(f"canary: {status.canary.describe()} (sticky per client)")
     catchup_columns = (

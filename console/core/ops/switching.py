@@ -51,6 +51,10 @@ def plan_switch(inst: Installation, now: float | None = None) -> SwitchPlan:
         blocked = f"{target} has no running container: deploy a version into it first."
     elif status.container_state not in (None, "running"):
         blocked = f"{target}'s container is {status.container_state}: it cannot take traffic."
+    held = inst.store.freeze(now)  # said before any question; mutating refuses it anyway
+    if held is not None:
+        lift = "Rollback stays open; `bluegreen unfreeze` lifts it."
+        blocked = f"releases are {held.describe(now)}. {lift}"
     gate_met = bool(status and status.ready and status_is_fresh(inst, status, now))
     if status and status.ready and not status_is_fresh(inst, status, now):
         conditions = (

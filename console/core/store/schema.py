@@ -50,6 +50,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX metrics_name_at ON metrics (name, at)",
         "CREATE TABLE heartbeats (component TEXT PRIMARY KEY, at REAL NOT NULL)",
     ),
+    (  # 1 → 2: a deploy freeze and maintenance mode, one row each (store/holds.py)
+        """CREATE TABLE holds (
+            kind TEXT PRIMARY KEY, message TEXT NOT NULL, actor TEXT NOT NULL,
+            since REAL NOT NULL, until REAL, retry_after INTEGER)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
