@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,7 +155,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def test_a_pull_is_kept_with_its_deployment_and_joins_its_phases(store: Store) -> None:
     pulled = store.create_deployment("blue", "r/a:v1", "v1", SwitchPolicy.CONFIRM, "me", {}, None)
     present = store.create_deployment("green", "r/a:v1", "v1", SwitchPolicy.CONFIRM, "me", {}, None)
-    arrival = ImageArrival("sha256:1", "pulled", 2.5, 4_000_000, "r:5000", SECRETS)
+    arrival = ImageArrival("sha256:1", "pulled", 2.5, 4_000_000, "r:5000", SECRETS, time.time())
     record_image_arrival(store, pulled.id, arrival)
     record_image_arrival(store, present.id, ImageArrival("sha256:1", "present", 0.0, 4_000_000))
     found = image_arrivals(store, [pulled.id, present.id, 99])

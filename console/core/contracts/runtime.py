@@ -77,6 +77,7 @@ class ImageArrival:
     size_bytes: int | None  # the image's size on this host, as `docker images` shows it
     registry: str = ""  # where it was pulled from; "" unless pulled
     credentials: str = ""  # "secrets", "engine config" or "none"; "" unless pulled
+    finished_at: float = 0.0  # wall clock when it was here (epoch seconds)
 
 
 @dataclass(frozen=True, slots=True)

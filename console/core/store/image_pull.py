@@ -3,7 +3,7 @@ credentials, how long, how big), loaded from a tar, or already present.
 
 Like `resources.py`, a row per deployment in the store's `state` table (key `pull:<id>`, a JSON
 value), so no schema migration; and the pull's start and end join the deployment's `phases`
-(`pulling`, `pulled`), so `history --json` shows the pull on the deployment's own timeline.
+(`pulling`, `pulled`; `loading`, `loaded` from a tar), so `history --json` shows the pull on the deployment's own timeline.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ _KEY = "pull:"
 
 
 def record_image_arrival(store: Store, deployment_id: int, arrival: ImageArrival) -> None:
-    """Remember how `deployment_id`'s image arrived; a pull or load also enters its phases,
-    ending at the moment it was recorded (right after the image was there)."""
-    ended = time.time()
+    """Remember how `deployment_id`'s image arrived; a pull or load also enters its phases."""
+    ended = arrival.finished_at or time.time()
     with store._db.write() as conn:
         conn.execute(UPSERT_STATE, (f"{_KEY}{deployment_id}", json.dumps(asdict(arrival))))
         if arrival.how == "present":
@@ -37,7 +36,8 @@ def record_image_arrival(store: Store, deployment_id: int, arrival: ImageArrival
             return
         phases = json.loads(row["phases"])
         # Before `created`: the deployment is recorded only once its image is here.
-        merged = {"pulling": ended - arrival.seconds, f"{arrival.how}": ended, **phases}
+        started = "pulling" if arrival.how == "pulled" else "loading"
+        merged = {started: ended - arrival.seconds, arrival.how: ended, **phases}
         conn.execute(
             "UPDATE deployments SET phases = ? WHERE id = ?", (json.dumps(merged), deployment_id)
         )

@@ -144,7 +144,7 @@ class RegistryMixin:
         (a `docker save` archive), or pulled with its registry's credentials."""
         image_id = self._image_id(ref)
         if image_id:
-            return ImageArrival(image_id, "present", 0.0, self._size(ref))
+            return ImageArrival(image_id, "present", 0.0, self._size(ref), finished_at=time.time())
         started = time.monotonic()
         if tar_path:
             self._load(ref, tar_path)
@@ -154,10 +154,13 @@ class RegistryMixin:
                     f"{tar_path} was loaded but does not contain {ref}. Check the tag it was "
                     f"saved with (`docker load -i {tar_path}` lists it) or fix the image reference."
                 )
-            return ImageArrival(image_id, "loaded", time.monotonic() - started, self._size(ref))
+            seconds = time.monotonic() - started
+            return ImageArrival(
+                image_id, "loaded", seconds, self._size(ref), finished_at=time.time()
+            )
         creds = credentials_for(ref, self.registry, self.repository)
         self._pull(ref, creds)
-        seconds = time.monotonic() - started
+        seconds, finished_at = time.monotonic() - started, time.time()
         return ImageArrival(
             self._image_id(ref) or ref,
             "pulled",
@@ -165,6 +168,7 @@ class RegistryMixin:
             self._size(ref),
             registry=creds.registry,
             credentials=creds.source,
+            finished_at=finished_at,
         )
 
     def _pull(self, ref: str, creds: Credentials) -> None:
