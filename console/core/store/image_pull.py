@@ -3,7 +3,8 @@ credentials, how long, how big), loaded from a tar, or already present.
 
 Like `resources.py`, a row per deployment in the store's `state` table (key `pull:<id>`, a JSON
 value), so no schema migration; and the pull's start and end join the deployment's `phases`
-(`pulling`, `pulled`; `loading`, `loaded` from a tar), so `history --json` shows the pull on the deployment's own timeline.
+(`pulling`, `pulled`; `loading`, `loaded` from a tar), so `history --json` shows the pull on
+the deployment's own timeline.
 """
 
 from __future__ import annotations
