@@ -117,14 +117,20 @@ def deploy_tag(config_path: Path, tag: str) -> list[object]:
         inst.close()
 
 
-def history(config_path: Path) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-m", "console", "--config", str(config_path), "history", "--json"],
+def cli(config_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`bluegreen --config PATH ARGV…`, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "console", "--config", str(config_path), *argv],
         capture_output=True,
         text=True,
-        timeout=60,
-        check=True,
+        timeout=120,
+        check=False,
     )
+
+
+def history(config_path: Path) -> dict[str, object]:
+    done = cli(config_path, "history", "--json")
+    assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout))
 
 
@@ -179,13 +185,7 @@ def test_a_wrong_password_is_one_sentence_and_never_shown_or_kept(
     wrong = "wrong-" + os.urandom(8).hex()
     config = write_config(tmp_path, registry, SECRETS_TABLE, wrong)
     with webhook_sink(SINK_PORT) as notified:
-        done = subprocess.run(
-            [sys.executable, "-m", "console", "--config", str(config), "deploy", "v3"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = cli(config, "deploy", "v3")
     output = done.stdout + done.stderr
     assert done.returncode != 0
     refusals = [line for line in output.splitlines() if "refused the password" in line]

@@ -48,14 +48,10 @@ def image_arrivals(store: Store, ids: list[int]) -> dict[int, ImageArrival]:
     """The recorded arrivals of these deployments (those with none are absent)."""
     if not ids:
         return {}
-    keys = [f"{_KEY}{i}" for i in ids]
-    marks = ", ".join("?" for _ in keys)
-    with store._db.read() as conn:
-        rows = conn.execute(f"SELECT key, value FROM state WHERE key IN ({marks})", keys).fetchall()
     found: dict[int, ImageArrival] = {}
-    for row in rows:
+    for key, value in store._state_values(*(f"{_KEY}{i}" for i in ids)).items():
         try:
-            found[int(row["key"][len(_KEY) :])] = ImageArrival(**json.loads(row["value"]))
+            found[int(key[len(_KEY) :])] = ImageArrival(**json.loads(value))
         except (ValueError, TypeError):
             continue  # a row this version cannot read is skipped, never fatal
     return found
