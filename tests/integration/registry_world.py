@@ -93,11 +93,16 @@ def _make_tls(root: Path, address: str) -> None:
 def _htpasswd(password: str) -> str:
     """A bcrypt htpasswd line (the only kind distribution accepts). Python's `crypt` reaches
     libxcrypt's bcrypt on Debian; `openssl passwd` has no bcrypt. Low cost: a test's logins."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt as libcrypt
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt as libcrypt  # gone in Python 3.13: then the `bcrypt` package
+    except ImportError:
+        import bcrypt
 
-        hashed = libcrypt.crypt(password, libcrypt.mksalt(libcrypt.METHOD_BLOWFISH, rounds=16))
+        salt = bcrypt.gensalt(rounds=4)
+        return f"{USER}:{bcrypt.hashpw(password.encode(), salt).decode()}\n"
+    hashed = libcrypt.crypt(password, libcrypt.mksalt(libcrypt.METHOD_BLOWFISH, rounds=16))
     if not hashed or not hashed.startswith("$2"):
         raise RuntimeError("this Python's crypt has no bcrypt (libxcrypt); cannot make htpasswd")
     return f"{USER}:{hashed}\n"
