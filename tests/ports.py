@@ -87,6 +87,7 @@ PROXY_FLEET = range(29200, 29230)  # two services' upstreams (10 candidates each
 FLEET_SWITCH_BENCH = (29240, 29241, 29242, 29243, 29244)  # proxy, a blue, a green, b blue, b green
 RECIPES_E2E = (56180, 56181, 56182, 56183, 56184)  # PostgreSQL, JSON-RPC chain, proxy, blue, green
 RESET_DATABASE = (56185, 56186, 56187)  # test_recipes_e2e's reset acceptance: proxy, blue, green
+REGISTRY = range(27800, 27804)  # test_registry: the registry, a webhook sink, blue, green
 
 # ── ports handed to a child process (a stand-in, `watch --web`) by unit tests ─────────────────
 PROFILE_STANDINS = range(56120, 56160)

@@ -16,6 +16,7 @@ from console.cli.render_resources import (
     resources_json,
 )
 from console.core.config.schema import Config
+from console.core.contracts.runtime import ImageArrival
 from console.core.durations import duration_text
 from console.core.measures.parity import newest, report_json, report_lines
 from console.core.measures.traffic import TrafficFigures, traffic_text
@@ -30,6 +31,8 @@ from console.core.model import (
     Status,
     SwitchPlan,
 )
+from console.core.ops.pull import arrival_text
+from console.core.store.image_pull import arrival_json
 from console.core.store.resources import DeploymentResources
 
 _MARK = {"info": "·", "warning": "!", "error": "✗", "success": "✓"}
@@ -258,8 +261,9 @@ def history_json(
     events: list[EventRecord],
     deployments: list[Deployment],
     resources: dict[int, DeploymentResources] | None = None,
+    pulls: dict[int, ImageArrival] | None = None,
 ) -> dict[str, Any]:
-    resources = resources or {}
+    resources, pulls = resources or {}, pulls or {}
     return {
         "events": [
             {
@@ -290,6 +294,7 @@ def history_json(
                 "start_height": d.start_height,
                 "target_height": d.target_height,
                 "resources": deployment_resources_json(resources.get(d.id)),
+                "pull": arrival_json(pulls.get(d.id)),
             }
             for d in deployments
         ],
@@ -300,6 +305,7 @@ def print_history(
     events: list[EventRecord],
     deployments: list[Deployment],
     resources: dict[int, DeploymentResources] | None = None,
+    pulls: dict[int, ImageArrival] | None = None,
 ) -> None:
     print("DEPLOYMENTS")
     for d in deployments:
@@ -310,6 +316,9 @@ def print_history(
         used = (resources or {}).get(d.id)
         if used is not None and used.summary():
             print(f"         {used.summary()}")
+        arrival = (pulls or {}).get(d.id)
+        if arrival is not None and arrival.how == "pulled":
+            print(f"         {arrival_text(d.image, arrival)}")
     print("EVENTS")
     for e in events:
         print(f"  {_when(e.at)}  {e.kind:10} {e.text}  [{e.actor}]")

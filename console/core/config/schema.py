@@ -14,6 +14,7 @@ from typing import Literal
 from console.core.config.analysis import AnalysisConfig
 from console.core.config.parity import ParityCheck
 from console.core.config.proxy import NginxProxyConfig, ProxyConfig
+from console.core.config.registry import RegistryConfig
 from console.core.config.resources import ResourcesConfig
 from console.core.config.sources import (
     DEFAULT_HEAD_QUERY,
@@ -148,6 +149,7 @@ class Config:
     # operators_group unset: a directory has one group.
     watchers_group: str = ""
     image: ImageConfig = field(default_factory=ImageConfig)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)  # private pulls (registry.py)
     source: SourceConfig = field(default_factory=SourceConfig)
     # None = no [head] table: the candidate's self-reported head, else the default SQL head.
     head: HeadSpec | None = None

@@ -31,6 +31,11 @@ class ImageNotFound(ContainerRuntimeError):
     """The image is neither on this host, nor loadable from the given tar, nor pullable."""
 
 
+class RegistryRefused(ImageNotFound):
+    """The registry refused the pull: wrong or missing credentials, or a certificate this host
+    does not trust. str() names the registry and what to do, never a password."""
+
+
 class ContainerRunning(ContainerRuntimeError):
     """`start` was asked to create a container whose name belongs to a running container."""
 
@@ -60,6 +65,19 @@ class ContainerSpec:
     ulimits: dict[str, str] = field(default_factory=dict)  # {"nofile": "SOFT:HARD"}
     nano_cpus: int | None = None  # CPU cap in 1e-9 cores ([image] cpus); None = no limit
     mem_limit: int | None = None  # memory cap in bytes ([image] memory); None = no limit
+
+
+@dataclass(frozen=True, slots=True)
+class ImageArrival:
+    """How an image came to be on this host for a deployment, for its history."""
+
+    id: str
+    how: str  # "present" (already here), "loaded" (from a tar) or "pulled"
+    seconds: float  # the load or pull; 0 when present
+    size_bytes: int | None  # the image's size on this host, as `docker images` shows it
+    registry: str = ""  # where it was pulled from; "" unless pulled
+    credentials: str = ""  # "secrets", "engine config" or "none"; "" unless pulled
+    finished_at: float = 0.0  # wall clock when it was here (epoch seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +114,11 @@ class Runtime(Protocol):
 
     def ensure_image(self, ref: str, tar_path: str | None = None) -> str:
         """Make `ref` present: already here, loaded from `tar_path`, or pulled; the reference."""
+        ...
+
+    def provide_image(self, ref: str, tar_path: str | None = None) -> ImageArrival:
+        """`ensure_image`, and how: present, loaded or pulled (with the registry's credentials,
+        the time it took and the size); RegistryRefused when the registry turned it away."""
         ...
 
     def image_labels(self, ref: str) -> dict[str, str]:

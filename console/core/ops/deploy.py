@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from console.core.config.reset_guard import database_urls, shared_database_problem
 from console.core.config.resources import memory_bytes, nano_cpus
-from console.core.contracts.runtime import ContainerSpec
+from console.core.contracts.runtime import ContainerSpec, RegistryRefused
 from console.core.installation import (
     LABEL_COLOR,
     LABEL_DEPLOYMENT,
@@ -34,7 +34,9 @@ from console.core.model import (
 from console.core.ops.canary import end_canary_to
 from console.core.ops.db_reset import ResetError, check_reset, reset_database
 from console.core.ops.operation import describe_failure, mutating
+from console.core.ops.pull import arrival_text, refused_pull
 from console.core.ops.reconcile import reconcile
+from console.core.store.image_pull import record_image_arrival
 
 
 def idle_color(inst: Installation) -> Color:
@@ -162,11 +164,14 @@ def deploy(
             )
         try:
             # Present locally, else loaded from `image_tar` (air-gapped hosts), else pulled.
-            image_id = inst.runtime.ensure_image(ref, tar_path=image_tar)
+            arrival = inst.runtime.provide_image(ref, tar_path=image_tar)
+        except RegistryRefused as exc:  # the operator must act: audited and notified
+            yield Outcome(False, refused_pull(inst, exc, actor, color))
+            return
         except Exception as exc:  # driver errors are sentences
             yield Outcome(False, describe_failure(exc))
             return
-        yield Progress(f"Image {ref} present ({image_id[:19]}).")
+        yield Progress(arrival_text(ref, arrival))
         if inst.config.image.reset_database:
             # Before the colour's old container stops: a missing grant changes nothing.
             refusal = reset_refusal(inst, color)
@@ -188,6 +193,7 @@ def deploy(
         record = inst.store.create_deployment(
             color, ref, version, chosen_policy, str(actor), env or {}, target_height=None
         )
+        record_image_arrival(inst.store, record.id, arrival)
         if replaces_previous:
             # Rollback goes away now: the store must not name a colour whose new version has
             # never been live (set only once the image is here, so a failed pull changes nothing).

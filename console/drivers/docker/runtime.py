@@ -24,6 +24,7 @@ import docker.types
 import requests.exceptions
 
 from console.core import timeouts
+from console.core.config.registry import RegistryConfig
 from console.core.contracts.runtime import (
     ContainerFailed,
     ContainerInfo,
@@ -36,6 +37,7 @@ from console.core.contracts.runtime import (
 )
 from console.core.redact import Redactor
 from console.drivers.docker.model import container_info, restart_policy
+from console.drivers.docker.registry import RegistryMixin
 from console.drivers.docker.streams import StreamsMixin
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -43,7 +45,7 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 T = TypeVar("T")
 
 
-class DockerRuntime(StreamsMixin):
+class DockerRuntime(StreamsMixin, RegistryMixin):
     """Docker Engine access for one host. Thread-safe; clients are created on first use.
 
     Every call is bounded (console/core/timeouts.py): reads by `timeout`, changes by
@@ -60,12 +62,17 @@ class DockerRuntime(StreamsMixin):
         *,
         change_timeout: float = timeouts.DOCKER_CHANGE_SECONDS,
         image_timeout: float = timeouts.DOCKER_IMAGE_SECONDS,
+        registry: RegistryConfig | None = None,
+        repository: str = "",
     ) -> None:
+        """`registry`, `repository`: the credentials pulls send (registry.py)."""
         self._base_url = base_url
         self.read_timeout = timeout
         self.change_timeout = max(change_timeout, timeout)
         self.image_timeout = max(image_timeout, self.change_timeout)
         self._redactor = redactor or Redactor()  # engine errors may quote a command line
+        self.registry = registry or RegistryConfig()
+        self.repository = repository
         self._clients: dict[float, docker.DockerClient] = {}
         self._lock = threading.Lock()
 
@@ -156,31 +163,7 @@ class DockerRuntime(StreamsMixin):
     def ensure_image(self, ref: str, tar_path: str | None = None) -> str:
         """Make `ref` present on this host and return its id: already there, loaded from
         `tar_path` (a `docker save` archive), or pulled — else raise ImageNotFound."""
-        image_id = self._image_id(ref)
-        if image_id:
-            return image_id
-        if tar_path:
-            self._load(ref, tar_path)
-            image_id = self._image_id(ref)
-            if image_id:
-                return image_id
-            raise ImageNotFound(
-                f"{tar_path} was loaded but does not contain {ref}. Check the tag it was saved "
-                f"with (`docker load -i {tar_path}` lists it) or fix the image reference."
-            )
-        repository, tag = docker.utils.parse_repository_tag(ref)
-        try:
-            self._call(
-                lambda client: client.images.pull(repository, tag=tag or "latest"),
-                self.image_timeout,
-            )
-        except docker.errors.APIError as exc:
-            raise ImageNotFound(
-                f"Image {ref} is not on this host and could not be pulled "
-                f"({self._explain(exc)}). Load it from a file (`docker load -i FILE`, or give "
-                "its tar path) or make its registry reachable, then retry."
-            ) from None
-        return self._image_id(ref) or ref
+        return self.provide_image(ref, tar_path).id
 
     def image_labels(self, ref: str) -> dict[str, str]:
         """The image's labels (e.g. org.opencontainers.image.version); ImageNotFound if absent."""
