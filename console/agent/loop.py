@@ -28,6 +28,7 @@ from console.agent.deployment_phases import DeploymentPhases
 from console.agent.live_colour import LiveColourWatch
 from console.agent.metrics import Published, ServiceMetrics, metrics_port_problem
 from console.agent.parity_watch import ParityWatch
+from console.agent.post_ready import post_ready_hooks
 from console.agent.post_switch import PostSwitchWatch
 from console.agent.resource_alerts import ResourceAlerts
 from console.agent.retire import Retirement
@@ -153,6 +154,7 @@ class Agent:
             service=config.service,
             actor=AGENT_ACTOR,
             log=log,
+            post_ready=post_ready_hooks(inst, AGENT_ACTOR, log),
         )
         self.post_switch = PostSwitchWatch(
             inst.store,

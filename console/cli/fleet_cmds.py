@@ -15,6 +15,7 @@ from console.cli.exits import EXIT_OK, EXIT_USAGE
 from console.cli.session import load_fleet
 from console.core.config.fleet import Fleet
 from console.core.config.schema import Config
+from console.core.hooks.outcome import HookRun
 from console.core.model import Deployment, EventRecord, Status
 from console.core.store.resources import DeploymentResources, deployment_resources
 
@@ -76,7 +77,7 @@ def status_all(args: argparse.Namespace, found: Fleet) -> int:
     return EXIT_OK
 
 
-History = tuple[list[EventRecord], list[Deployment], dict[int, DeploymentResources]]
+History = tuple[list[EventRecord], list[Deployment], dict[int, DeploymentResources], list[HookRun]]
 
 
 def history_of(config: Config, limit: int) -> History:
@@ -86,7 +87,7 @@ def history_of(config: Config, limit: int) -> History:
         store = console.installation.store
         deployments = store.deployments(limit=limit)
         used = deployment_resources(store, [d.id for d in deployments])
-        return store.events(limit=limit), deployments, used
+        return store.events(limit=limit), deployments, used, store.hook_runs(limit=limit)
     finally:
         console.close()
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from console.cli.render_hooks import hooks_json, print_hooks
 from console.cli.render_resources import (
     deployment_resources_json,
     resource_lines,
@@ -16,6 +17,7 @@ from console.cli.render_resources import (
 )
 from console.core.config.schema import Config
 from console.core.durations import duration_text
+from console.core.hooks.outcome import HookRun
 from console.core.measures.parity import newest, report_json, report_lines
 from console.core.measures.traffic import TrafficFigures, traffic_text
 from console.core.model import (
@@ -254,9 +256,11 @@ def history_json(
     events: list[EventRecord],
     deployments: list[Deployment],
     resources: dict[int, DeploymentResources] | None = None,
+    hooks: list[HookRun] | None = None,
 ) -> dict[str, Any]:
     resources = resources or {}
     return {
+        "hooks": hooks_json(hooks or []),
         "events": [
             {
                 "id": e.id,
@@ -296,7 +300,9 @@ def print_history(
     events: list[EventRecord],
     deployments: list[Deployment],
     resources: dict[int, DeploymentResources] | None = None,
+    hooks: list[HookRun] | None = None,
 ) -> None:
+    print_hooks(hooks or [])
     print("DEPLOYMENTS")
     for d in deployments:
         print(

@@ -9,7 +9,7 @@ and the agent see only this module.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -81,6 +81,14 @@ class ContainerInfo:
     oom_killed: bool
 
 
+@dataclass(frozen=True, slots=True)
+class OneOffResult:
+    """How a one-off container (a hook's migration) ended."""
+
+    exit_code: int | None  # None when it was stopped at its timeout
+    timed_out: bool
+
+
 class Runtime(Protocol):
     """One engine on one host. Every call is bounded: an engine that does not answer in time
     raises RuntimeNotAnswering, one that cannot be reached RuntimeUnavailable (each a sentence)."""
@@ -121,6 +129,14 @@ class Runtime(Protocol):
 
     def remove(self, name: str) -> None:
         """Remove the container (stopping it first); nothing when it does not exist."""
+        ...
+
+    def run_to_completion(
+        self, spec: ContainerSpec, timeout: float, on_line: Callable[[bytes], None]
+    ) -> OneOffResult:
+        """Run `spec` once (no published port, never restarted): each output line, raw, to
+        `on_line` as it is written; after `timeout` s it is stopped (SIGTERM, SIGKILL after its
+        stop_timeout). Removed whatever happened; a stopped container of that name is replaced."""
         ...
 
     def exec_ok(self, name: str, argv: list[str]) -> bool:

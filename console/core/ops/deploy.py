@@ -33,6 +33,7 @@ from console.core.model import (
 )
 from console.core.ops.canary import end_canary_to
 from console.core.ops.db_reset import ResetError, check_reset, reset_database
+from console.core.ops.hook_stages import pre_deploy
 from console.core.ops.operation import describe_failure, mutating
 from console.core.ops.reconcile import reconcile
 
@@ -174,6 +175,10 @@ def deploy(
                 inst.store.record_event("failure", refusal, "error", str(actor), color, None)
                 yield Outcome(False, refusal)
                 return
+        stopped = yield from pre_deploy(inst, color, ref, env, actor)  # before any change
+        if stopped:
+            yield Outcome(False, stopped)
+            return
         ended = yield from end_canary_to(inst, color, actor, f"{ref} replaces {color}'s container")
         if not ended:
             yield Outcome(False, f"Deploy refused: the canary to {color} could not be ended.")
