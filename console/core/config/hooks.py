@@ -51,8 +51,11 @@ class ContainerHook:
     kind: Literal["container"] = "container"
     name: str = ""
     stage: Stage = "pre-deploy"
+    # The image's arguments (its CMD); {dest_db_url} {source_db_url} {port} {color} {version}
+    # {service} as in [image] command, here and in env.
     command: list[str] = field(default_factory=list)
-    shell: str = ""  # run by /bin/sh -c inside the image
+    shell: str = ""  # run by /bin/sh -c inside the image (which needs a shell)
+    entrypoint: list[str] = field(default_factory=list)  # [] = the image's own
     env: dict[str, str] = field(default_factory=dict)
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
 

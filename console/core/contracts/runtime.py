@@ -60,6 +60,7 @@ class ContainerSpec:
     ulimits: dict[str, str] = field(default_factory=dict)  # {"nofile": "SOFT:HARD"}
     nano_cpus: int | None = None  # CPU cap in 1e-9 cores ([image] cpus); None = no limit
     mem_limit: int | None = None  # memory cap in bytes ([image] memory); None = no limit
+    entrypoint: list[str] | None = None  # None = the image's (a hook's migration may replace it)
 
 
 @dataclass(frozen=True, slots=True)

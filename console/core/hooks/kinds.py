@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import signal
 import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from console.core import timeouts
@@ -24,6 +26,7 @@ from console.core.contracts.runtime import ContainerRuntimeError, ContainerSpec,
 from console.core.installation import LABEL_COLOR, LABEL_SERVICE
 
 LABEL_HOOK = "bluegreen.hook"
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _READER_DRAIN_SECONDS = 2.0  # after the hook ends: how long its last output may take
 
 
@@ -40,6 +43,7 @@ class HookJob:
     workdir: str
     colour_spec: ContainerSpec | None
     runtime: Callable[[], Runtime]
+    placeholders: dict[str, str]  # {dest_db_url} and the rest, for the container kind
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,18 @@ class ContainerKind:
         base = job.colour_spec
         if base is None:
             raise HookCannotRun("there is no colour's container to run it beside")
+        fill = partial(_fill, job.placeholders)
+        own = hook.entrypoint if isinstance(hook, ContainerHook) else []
+        entrypoint: list[str] | None = [fill(part) for part in own] or None  # None: the image's
+        command = [fill(part) for part in hook.command]
+        if hook.shell:
+            entrypoint, command = ["/bin/sh", "-c"], [fill(hook.shell)]
         spec = dataclasses.replace(
             base,
             name=f"{base.name}-hook-{hook.name}",
-            command=argv(hook),
-            env={**base.env, **hook.env, **job.env},
+            entrypoint=entrypoint,
+            command=command,
+            env={**base.env, **{k: fill(v) for k, v in hook.env.items()}, **job.env},
             labels={**_kept_labels(base.labels), LABEL_HOOK: hook.name},
             host_port=0,  # nothing published: it is no colour
             restart_policy="no",
@@ -108,6 +119,11 @@ class ContainerKind:
 
 
 KINDS: dict[type, HookKind] = {HostHook: HostKind(), ContainerHook: ContainerKind()}
+
+
+def _fill(values: dict[str, str], template: str) -> str:
+    # Only the known names: a shell line's own braces (${VAR}, JSON) stay as written.
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
 def _kept_labels(labels: dict[str, str]) -> dict[str, str]:

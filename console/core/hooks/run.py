@@ -11,7 +11,7 @@ import contextlib
 import os
 import time
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from console.core.config.hooks import PRE_STAGES, Hook, Stage, hooks_at
@@ -38,6 +38,7 @@ class StageContext:
     actor: Actor
     deployment_id: int | None
     colour_spec: ContainerSpec | None  # the colour's container as deploy starts it
+    placeholders: dict[str, str] = field(default_factory=dict)  # as in [image] command
 
 
 def stage_env(inst: Installation, context: StageContext, hook: Hook) -> dict[str, str]:
@@ -103,6 +104,7 @@ def run_hook(inst: Installation, hook: Hook, context: StageContext) -> HookRun:
             workdir=inst.config.state_dir,
             colour_spec=context.colour_spec,
             runtime=lambda: inst.runtime,
+            placeholders=context.placeholders,
         )
         began = time.monotonic()
         error = None

@@ -51,12 +51,10 @@ def _container_running(inst: Installation, container: str) -> bool:
     return info is not None and info.running
 
 
-def render_command(
-    inst: Installation, color: Color, version: str
-) -> tuple[list[str], dict[str, str]]:
-    """Fill the image's command and env templates for `color`."""
+def template_values(inst: Installation, color: Color, version: str) -> dict[str, str]:
+    """What `{name}` in the image's command and env (and a container hook's) stands for."""
     config = inst.config
-    values = {
+    return {
         "source_db_url": config.source.db_url,
         "dest_db_url": config.slot(color).db_url,
         "port": str(config.image.container_port),
@@ -64,6 +62,14 @@ def render_command(
         "version": version,
         "service": config.service,
     }
+
+
+def render_command(
+    inst: Installation, color: Color, version: str
+) -> tuple[list[str], dict[str, str]]:
+    """Fill the image's command and env templates for `color`."""
+    config = inst.config
+    values = template_values(inst, color, version)
     command = [part.format_map(values) for part in config.image.command]
     env = {k: v.format_map(values) for k, v in config.image.env.items()}
     env.update({k: v.format_map(values) for k, v in config.slot(color).env.items()})

@@ -23,16 +23,18 @@ def pre_deploy(
     if not hooks_at(inst.config.hooks, "pre-deploy"):
         return None
     # Imported here: deploy imports the canary, which imports switching, which imports this.
-    from console.core.ops.deploy import container_spec
+    from console.core.ops.deploy import container_spec, template_values
 
+    version = image_version(ref)
     context = StageContext(
         "pre-deploy",
         color,
         ref,
-        image_version(ref),
+        version,
         actor,
         None,
         container_spec(inst, color, ref, 0, env),
+        template_values(inst, color, version),
     )
     failed = yield from run_stage(inst, context)
     if failed is None:
@@ -56,7 +58,7 @@ def deployment_stage(
 def deployment_context(
     inst: Installation, stage: Stage, color: Color, deployment: Deployment | None, actor: Actor
 ) -> StageContext:
-    from console.core.ops.deploy import container_spec  # see pre_deploy
+    from console.core.ops.deploy import container_spec, template_values  # see pre_deploy
 
     if deployment is None:  # adopted from older scripts: no image of ours to run
         status = inst.store.slot_status(color)
@@ -65,8 +67,9 @@ def deployment_context(
     # The deploy's --env overrides are stored redacted: a masked one is left to the config's.
     overrides = {k: v for k, v in deployment.env.items() if MASK not in v}
     spec = container_spec(inst, color, deployment.image, deployment.id, overrides)
+    values = template_values(inst, color, deployment.version)
     return StageContext(
-        stage, color, deployment.image, deployment.version, actor, deployment.id, spec
+        stage, color, deployment.image, deployment.version, actor, deployment.id, spec, values
     )
 
 

@@ -275,6 +275,7 @@ class DockerRuntime(StreamsMixin, OneOffMixin):
             created = client.api.create_container(
                 spec.image,
                 command=spec.command,
+                entrypoint=spec.entrypoint,
                 name=spec.name,
                 environment=spec.env,
                 labels=spec.labels,
