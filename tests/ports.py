@@ -32,6 +32,7 @@ WHEEL_INSTALL = sandbox(27080)
 CI_EXAMPLE = sandbox(27180)
 AGENT_SIGTERM = sandbox(27280)
 WORKFLOW = sandbox(28080)  # sandbox_fixture's default
+HOOKS = sandbox(27600)  # tests/integration/test_hooks.py
 WORKFLOW_WEBHOOK = 28070
 E2E_SANDBOX = sandbox(28180)
 PROFILE_WEB = sandbox(28250)
