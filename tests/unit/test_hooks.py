@@ -5,8 +5,11 @@ tests/integration/test_hooks.py."""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,11 +19,20 @@ from console.core import timeouts
 from console.core.config.coerce import ConfigError
 from console.core.config.hooks import ContainerHook, HostHook
 from console.core.config.load import parse_config
-from console.core.contracts.runtime import Runtime, RuntimeUnavailable
-from console.core.hooks.kinds import HookJob, HostKind
+from console.core.contracts.runtime import ContainerSpec, OneOffResult, Runtime, RuntimeUnavailable
+from console.core.hooks.kinds import LABEL_HOOK, ContainerKind, Ended, HookJob, HostKind
+from console.core.hooks.outcome import HookRun
 from console.core.hooks.run import LOG_FILE, StageContext, run_stage
-from console.core.installation import Drivers, Installation
+from console.core.installation import (
+    LABEL_COLOR,
+    LABEL_DEPLOYMENT,
+    LABEL_SERVICE,
+    Drivers,
+    Installation,
+)
 from console.core.model import Actor, Deployment, Phase, Progress, SwitchPolicy
+from console.core.store.schema import MIGRATIONS
+from console.core.store.store import Store
 
 BASE = """
 service = "hooked"
@@ -267,3 +279,93 @@ def test_post_ready_hooks_run_once_per_deployment_and_not_again_after_a_restart(
     restarted.begin(deployment(1))
     assert ran == [1] and restarted.finished(1)  # the store says it ran: never again
     assert PostReadyHooks(False, lambda d: ran.append(d.id), bool, print).finished(2)
+
+
+class CapturingRuntime:
+    """Records the one-off spec it is asked to run (the real engine: the integration test)."""
+
+    def __init__(self) -> None:
+        self.specs: list[ContainerSpec] = []
+
+    def run_to_completion(
+        self, spec: ContainerSpec, timeout: float, on_line: Callable[[bytes], None]
+    ) -> OneOffResult:
+        self.specs.append(spec)
+        on_line(b"migrated")
+        return OneOffResult(exit_code=0, timed_out=False)
+
+
+def test_a_container_hook_is_the_colours_container_under_its_own_name() -> None:
+    colour = ContainerSpec(
+        name="h-green",
+        image="explorer:v2",
+        command=["-d", "postgres://green"],
+        env={"PORT": "8080", "MODE": "fast"},
+        labels={LABEL_SERVICE: "hooked", LABEL_COLOR: "green", LABEL_DEPLOYMENT: "7"},
+        host_port=18184,
+        container_port=8080,
+        network="backend",
+        extra_hosts={"db": "host-gateway"},
+    )
+    runtime = CapturingRuntime()
+    hook = ContainerHook(
+        name="migrate",
+        entrypoint=["python3", "-c"],
+        command=["run({dest_db_url})", "${{not_ours}}", "{unknown}"],
+        env={"MODE": "migrate", "TARGET": "{color}"},
+    )
+    job = HookJob(
+        {"BLUEGREEN_COLOR": "green"},
+        "/tmp",
+        colour,
+        lambda: runtime,  # type: ignore[arg-type, return-value]
+        {"dest_db_url": "postgres://green", "color": "green"},
+    )
+    lines: list[bytes] = []
+    ended = ContainerKind().run(hook, job, lines.append)
+    assert ended == Ended(0, False) and lines == [b"migrated"]
+    (spec,) = runtime.specs
+    assert spec.name == "h-green-hook-migrate" and spec.image == "explorer:v2"
+    assert spec.entrypoint == ["python3", "-c"]
+    assert spec.command == ["run(postgres://green)", "${{not_ours}}", "{unknown}"]
+    assert spec.env == {
+        "PORT": "8080",
+        "MODE": "migrate",
+        "TARGET": "green",
+        "BLUEGREEN_COLOR": "green",
+    }
+    assert spec.host_port == 0 and spec.restart_policy == "no"  # no colour: nothing published
+    assert spec.network == "backend" and spec.extra_hosts == {"db": "host-gateway"}
+    assert spec.labels == {LABEL_SERVICE: "hooked", LABEL_COLOR: "green", LABEL_HOOK: "migrate"}
+    shell = ContainerKind().run(ContainerHook(name="s", shell="echo {color}"), job, lines.append)
+    assert shell == Ended(0, False)
+    assert runtime.specs[-1].entrypoint == ["/bin/sh", "-c"]
+    assert runtime.specs[-1].command == ["echo green"]
+
+
+def test_a_store_of_the_previous_schema_gains_the_hook_runs(tmp_path: Path) -> None:
+    path = tmp_path / "bluegreen.db"
+    raw = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        raw.execute(statement)
+    raw.execute("PRAGMA user_version = 1")
+    raw.execute(
+        "INSERT INTO deployments (color, image, version, policy, phase, actor, created_at)"
+        " VALUES ('blue', 'w:v1', 'v1', 'confirm', 'live', 'ops', 0)"
+    )
+    raw.commit()
+    raw.close()
+    store = Store(path)
+    try:
+        assert store.latest_deployment("blue") is not None
+        assert not store.hook_started(1, "post-ready")
+        run = store.start_hook_run(
+            HookRun("post-ready", "warm", "host", "blue", 1, "agent", 1.0, timeout_seconds=9)
+        )
+        assert store.hook_started(1, "post-ready")
+        assert store.hook_runs()[0].what_happened() == "did not finish (interrupted)"
+        store.finish_hook_run(replace(run, seconds=0.5, exit_code=0, last_lines=("done",)))
+        (finished,) = store.hook_runs(deployment_id=1)
+        assert finished.ok and finished.last_lines == ("done",) and finished.timeout_seconds == 9
+    finally:
+        store.close()
