@@ -33,6 +33,7 @@ CI_EXAMPLE = sandbox(27180)
 AGENT_SIGTERM = sandbox(27280)
 WORKFLOW = sandbox(28080)  # sandbox_fixture's default
 HOOKS = sandbox(27600)  # tests/integration/test_hooks.py
+HOOKS_WEBHOOK = 27690  # and its webhook sink
 WORKFLOW_WEBHOOK = 28070
 E2E_SANDBOX = sandbox(28180)
 PROFILE_WEB = sandbox(28250)

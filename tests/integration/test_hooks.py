@@ -18,8 +18,10 @@ import psycopg
 import pytest
 
 from console.core.config.load import load_config
+from console.drivers.docker.runtime import DockerRuntime
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
+from tests.integration.webhook_sink import webhook_sink
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
@@ -71,11 +73,19 @@ workdir = "{directory}"
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[Sandbox]:
+def webhook() -> Iterator[list[str]]:
+    with webhook_sink(ports.HOOKS_WEBHOOK) as received:
+        yield received
+
+
+@pytest.fixture(scope="module")
+def world(webhook: list[str]) -> Iterator[Sandbox]:
     sandbox = bring_up(port_base=ports.HOOKS.start)
     try:
-        with sandbox.config.open("a") as config:
-            config.write(hooks_toml(sandbox.dir))
+        text = sandbox.config.read_text()
+        assert 'webhook_url = ""' in text
+        sink = f'webhook_url = "http://127.0.0.1:{ports.HOOKS_WEBHOOK}/hook"'
+        sandbox.config.write_text(text.replace('webhook_url = ""', sink) + hooks_toml(sandbox.dir))
         assert sandbox.cli("config", "check").returncode == 0
         stop_agent(sandbox)  # the agent `deploy` starts again reads the hooks
         yield sandbox
@@ -107,7 +117,13 @@ def markers(world: Sandbox) -> list[tuple[str, str]]:
         return [(str(c), str(v)) for c, v in db.execute("SELECT * FROM hook_marker")]
 
 
-def test_post_ready_once_and_a_failing_pre_switch_leaves_traffic_on_blue(world: Sandbox) -> None:
+def notified(webhook: list[str], words: str) -> bool:
+    return any(words in json.loads(body).get("text", "") for body in webhook)
+
+
+def test_post_ready_once_and_a_failing_pre_switch_leaves_traffic_on_blue(
+    world: Sandbox, webhook: list[str]
+) -> None:
     deployed = world.cli("deploy", "v2", "--switch", "never", "--wait", timeout=240)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     ready_file = world.dir / "ready.txt"
@@ -131,11 +147,14 @@ def test_post_ready_once_and_a_failing_pre_switch_leaves_traffic_on_blue(world: 
     assert approval["exit_code"] == 3 and approval["stage"] == "pre-switch"
     assert approval["last_lines"] == ["checking green"]
     assert approval["duration_seconds"] is not None and approval["color"] == "green"
-    leftovers = world.cli("status")  # nothing of the one-off container is left
-    assert "hook-migrate" not in leftovers.stdout
+    assert notified(webhook, "Hook approval (pre-switch, host) failed with exit 3")
+    green = load_config(str(world.config)).slot("green").container
+    assert DockerRuntime().inspect(f"{green}-hook-migrate") is None  # removed once it ended
 
 
-def test_a_failing_post_switch_is_recorded_and_the_switch_holds(world: Sandbox) -> None:
+def test_a_failing_post_switch_is_recorded_and_the_switch_holds(
+    world: Sandbox, webhook: list[str]
+) -> None:
     (world.dir / "approved").touch()
     switched = world.cli("switch", "--yes")
     said = switched.stdout + switched.stderr
@@ -145,6 +164,7 @@ def test_a_failing_post_switch_is_recorded_and_the_switch_holds(world: Sandbox) 
     events = json.loads(world.cli("history", "--json").stdout)["events"]
     announce = [e for e in events if e["kind"] == "hook" and "announce" in e["text"]]
     assert [e["level"] for e in announce] == ["warning"]
+    assert notified(webhook, "Hook announce (post-switch, host) failed with exit 1")
     assert markers(world) == [("green", "v2"), ("green", "v2")]  # it ran again for this switch
 
 

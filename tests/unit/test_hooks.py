@@ -224,7 +224,7 @@ def test_a_failing_pre_hook_stops_its_stage_recorded_redacted_and_notified(
         assert runs[0].deployment_id == 7 and runs[0].seconds is not None
         (event,) = [e for e in inst.store.events() if e.kind == "hook"]
         assert event.level == "error" and event.actor == "ops" and event.text == text
-        assert sent == [f"hook/error: hooked: {text}"]
+        assert sent == [f"failure/error: hooked: {text}"]
         log = (tmp_path / "state" / LOG_FILE).read_text()
         assert "hooked pre-switch first: token=***" in log and "s3cr3t" not in log
         assert isinstance(events[-1], Progress) and events[-1].level == "error"

@@ -132,7 +132,8 @@ def run_hook(inst: Installation, hook: Hook, context: StageContext) -> HookRun:
         context.deployment_id,
     )
     if not finished.ok:
-        inst.notifier.send("hook", f"{inst.config.service}: {finished.sentence()}", "error")
+        # kind "failure": never rate-limited away (a second hook failing a minute later counts)
+        inst.notifier.send("failure", f"{inst.config.service}: {finished.sentence()}", "error")
     return finished
 
 
