@@ -190,3 +190,22 @@ def test_post_rollback_runs_once_traffic_is_back(world: Sandbox) -> None:
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert world.served_by() == "blue"
     assert (world.dir / "rolled-back.txt").read_text().split() == ["blue", "v1"]
+
+
+def test_a_failing_pre_deploy_changes_nothing(world: Sandbox) -> None:
+    with world.config.open("a") as config:
+        config.write(
+            '\n[[hooks]]\nname = "preflight"\nstage = "pre-deploy"\n'
+            'command = ["sh", "-c", "echo disk check for $BLUEGREEN_IMAGE; exit 2"]\n'
+        )
+    before = world.status()
+    refused = world.cli("deploy", "v2", "--switch", "never")
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0, said
+    assert "Hook preflight (pre-deploy, host) failed with exit 2" in said
+    assert "Nothing was changed" in said
+    after = world.status()
+    assert after["live"] == "blue" and world.served_by() == "blue"
+    # green (v2, kept for rollback) still runs its deployment: no new one was created
+    for key in ("deployment_id", "state", "version"):
+        assert after["slots"]["green"].get(key) == before["slots"]["green"].get(key), key
