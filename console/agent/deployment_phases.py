@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from console.agent.post_ready import PostReadyHooks
+from console.agent.release_hooks import PostReadyHooks
 from console.core.config.schema import NotifyConfig
 from console.core.contracts.notifier import Notifier
 from console.core.gate.tracking import CatchupTracker

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from console.agent.post_ready import PostReadyHooks
+from console.agent.release_hooks import PostReadyHooks, off_the_tick
 from console.core import timeouts
 from console.core.config.coerce import ConfigError
 from console.core.config.hooks import ContainerHook, HostHook
@@ -30,7 +31,15 @@ from console.core.installation import (
     Drivers,
     Installation,
 )
-from console.core.model import Actor, Deployment, Phase, Progress, SwitchPolicy
+from console.core.model import (
+    Actor,
+    Deployment,
+    OperationEvent,
+    Outcome,
+    Phase,
+    Progress,
+    SwitchPolicy,
+)
 from console.core.store.schema import MIGRATIONS
 from console.core.store.store import Store
 
@@ -369,3 +378,23 @@ def test_a_store_of_the_previous_schema_gains_the_hook_runs(tmp_path: Path) -> N
         assert finished.ok and finished.last_lines == ("done",) and finished.timeout_seconds == 9
     finally:
         store.close()
+
+
+def test_the_policy_switch_leaves_the_tick_only_when_a_switch_runs_hooks() -> None:
+    started, release, logged = threading.Event(), threading.Event(), []
+
+    def switch() -> Iterator[OperationEvent]:
+        started.set()
+        release.wait(10)
+        yield Outcome(True, "switched")
+
+    assert off_the_tick(switch, [], logged.append) is switch  # no switch hooks: as before
+    hooked = off_the_tick(switch, [HostHook(name="m", stage="pre-switch")], logged.append)
+    assert list(hooked()) == []  # returns at once: the tick goes on
+    assert started.wait(10)
+    assert list(hooked()) == []  # a second tick while it runs starts no second switch
+    release.set()
+    deadline = time.monotonic() + 10
+    while not logged and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert logged == ["auto switch: switched"]

@@ -73,6 +73,11 @@ def hooks_at(hooks: list[Hook], stage: Stage) -> list[Hook]:
     return [hook for hook in hooks if hook.stage == stage]
 
 
+def switch_hooked(hooks: list[Hook]) -> bool:
+    """Whether a switch runs hooks (so the agent runs its policy's switch off its tick)."""
+    return any(hook.stage in ("pre-switch", "post-switch") for hook in hooks)
+
+
 def hook_problems(hooks: list[Hook]) -> list[str]:
     """What the [[hooks]] entries lack, as phrases naming their keys."""
     problems: list[str] = []

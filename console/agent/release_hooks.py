@@ -1,16 +1,23 @@
-"""The post-ready hooks of each deployment: once, when its colour first becomes ready, on a thread
-of their own so the tick (and every colour's status) goes on while a warm-up runs. Once is
-persisted: a run the store already holds (an earlier agent's, even one cut short by a restart)
-is never started again. The switch policy waits until they have ended."""
+"""The agent's part of [[hooks]] (console/core/hooks/).
+
+Post-ready: each deployment's hooks once, when its colour first becomes ready, on a thread of
+their own so the tick (and every colour's status) goes on while a warm-up runs. Once is persisted:
+a run the store already holds (an earlier agent's, even one cut short by a restart) is never
+started again. The switch policy waits until they have ended.
+
+The policy's switch, off the tick when switch hooks are configured: a pre-switch migration may run
+for minutes, and the tick must go on publishing meanwhile (as it does while an operator's `switch`
+runs in another process). One switch at a time; without switch hooks it stays on the tick."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
-from console.core.config.hooks import hooks_at
+from console.core.config.hooks import Hook, hooks_at, switch_hooked
 from console.core.installation import Installation
-from console.core.model import Actor, Deployment
+from console.core.lock import LockHeld
+from console.core.model import Actor, Deployment, OperationEvent, Outcome
 from console.core.ops.hook_stages import run_post_ready
 
 
@@ -71,3 +78,32 @@ def post_ready_hooks(
         lambda deployment_id: inst.store.hook_started(deployment_id, "post-ready"),
         log,
     )
+
+
+def off_the_tick(
+    switch: Callable[[], Iterable[OperationEvent]],
+    hooks: list[Hook],
+    log: Callable[[str], None],
+) -> Callable[[], Iterable[OperationEvent]]:
+    if not switch_hooked(hooks):
+        return switch
+    running = threading.Lock()
+
+    def run() -> None:
+        try:
+            for event in switch():
+                if isinstance(event, Outcome):
+                    log(f"auto switch: {event.text}")
+        except LockHeld as exc:
+            log(f"auto switch postponed: {exc}")
+        except Exception as exc:  # the thread's end must be said, never silent
+            log(f"auto switch failed: {exc!r}")
+        finally:
+            running.release()
+
+    def start() -> Iterator[OperationEvent]:
+        if running.acquire(blocking=False):  # else: the last one still runs its hooks
+            threading.Thread(target=run, name="auto-switch", daemon=True).start()
+        return iter(())
+
+    return start
