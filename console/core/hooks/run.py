@@ -112,6 +112,8 @@ def run_hook(inst: Installation, hook: Hook, context: StageContext) -> HookRun:
             ended = KINDS[type(hook)].run(hook, job, on_line)
         except HookCannotRun as exc:
             ended, error = Ended(None, False), inst.redactor.redact(str(exc))
+        except Exception as exc:  # an engine's surprise must not hide the operation's outcome
+            ended, error = Ended(None, False), inst.redactor.redact(str(exc) or repr(exc))
         finished = replace(
             run,
             seconds=time.monotonic() - began,
