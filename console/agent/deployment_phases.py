@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from console.agent.release_hooks import PostReadyHooks
 from console.core.config.schema import NotifyConfig
 from console.core.contracts.notifier import Notifier
 from console.core.gate.tracking import CatchupTracker
@@ -35,9 +36,11 @@ class DeploymentPhases:
         service: str,
         actor: Actor,
         log: Callable[[str], None],
+        post_ready: PostReadyHooks | None = None,
     ) -> None:
         """`switch`: `switching.switch` bound to the installation and the agent by the agent
-        loop (it takes the operator lock itself)."""
+        loop (it takes the operator lock itself); `post_ready`: the [[hooks]] run once a
+        deployment is ready, which the policy's switch waits for."""
         self.config = config
         self.store = store
         self.notifier = notifier
@@ -47,6 +50,7 @@ class DeploymentPhases:
         self.log = log
         self.frozen_said = ""
         self.eta_warned: set[int] = set()
+        self.post_ready = post_ready or PostReadyHooks(False, lambda _d: None, bool, log)
 
     def advance(
         self,
@@ -111,10 +115,13 @@ class DeploymentPhases:
             text = f"{color} ({deployment.version}) is ready: every readiness condition holds."
             store.record_event("ready", text, "success", actor, color, deployment.id)
             notify.send("ready", f"{service}: {text}")
+        if status.state == SlotState.READY:
+            self.post_ready.begin(deployment)  # once per deployment
         if (
             status.state == SlotState.READY
             and deployment.policy == SwitchPolicy.AUTO
             and live != color
+            and self.post_ready.finished(deployment.id)
         ):
             self._auto_switch(color)
 

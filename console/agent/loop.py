@@ -29,6 +29,7 @@ from console.agent.live_colour import LiveColourWatch
 from console.agent.metrics import Published, ServiceMetrics, metrics_port_problem
 from console.agent.parity_watch import ParityWatch
 from console.agent.post_switch import PostSwitchWatch
+from console.agent.release_hooks import off_the_tick, post_ready_hooks
 from console.agent.resource_alerts import ResourceAlerts
 from console.agent.retire import Retirement
 from console.agent.samplers import Sampler, sample_round
@@ -150,10 +151,11 @@ class Agent:
             config.notify,
             inst.store,
             inst.notifier,
-            partial(switch, inst, AGENT_ACTOR),
+            off_the_tick(partial(switch, inst, AGENT_ACTOR), config.hooks, log),
             service=config.service,
             actor=AGENT_ACTOR,
             log=log,
+            post_ready=post_ready_hooks(inst, AGENT_ACTOR, log),
         )
         self.post_switch = PostSwitchWatch(
             inst.store,

@@ -16,6 +16,7 @@ from console.cli.session import load_fleet
 from console.core.config.fleet import Fleet
 from console.core.config.schema import Config
 from console.core.contracts.runtime import ImageArrival
+from console.core.hooks.outcome import HookRun
 from console.core.model import Deployment, EventRecord, Status
 from console.core.store.image_pull import image_arrivals
 from console.core.store.resources import DeploymentResources, deployment_resources
@@ -83,6 +84,7 @@ History = tuple[
     list[Deployment],
     dict[int, DeploymentResources],
     dict[int, ImageArrival],
+    list[HookRun],
 ]
 
 
@@ -94,7 +96,13 @@ def history_of(config: Config, limit: int) -> History:
         deployments = store.deployments(limit=limit)
         ids = [d.id for d in deployments]
         used = deployment_resources(store, ids)
-        return store.events(limit=limit), deployments, used, image_arrivals(store, ids)
+        return (
+            store.events(limit=limit),
+            deployments,
+            used,
+            image_arrivals(store, ids),
+            store.hook_runs(limit=limit),
+        )
     finally:
         console.close()
 

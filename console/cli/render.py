@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from console.cli.render_holds import holds_json, holds_lines
+from console.cli.render_hooks import hooks_json, print_hooks
 from console.cli.render_resources import (
     deployment_resources_json,
     resource_lines,
@@ -18,6 +19,7 @@ from console.cli.render_resources import (
 from console.core.config.schema import Config
 from console.core.contracts.runtime import ImageArrival
 from console.core.durations import duration_text
+from console.core.hooks.outcome import HookRun
 from console.core.measures.parity import newest, report_json, report_lines
 from console.core.measures.traffic import TrafficFigures, traffic_text
 from console.core.model import (
@@ -262,9 +264,11 @@ def history_json(
     deployments: list[Deployment],
     resources: dict[int, DeploymentResources] | None = None,
     pulls: dict[int, ImageArrival] | None = None,
+    hooks: list[HookRun] | None = None,
 ) -> dict[str, Any]:
     resources, pulls = resources or {}, pulls or {}
     return {
+        "hooks": hooks_json(hooks or []),
         "events": [
             {
                 "id": e.id,
@@ -306,7 +310,9 @@ def print_history(
     deployments: list[Deployment],
     resources: dict[int, DeploymentResources] | None = None,
     pulls: dict[int, ImageArrival] | None = None,
+    hooks: list[HookRun] | None = None,
 ) -> None:
+    print_hooks(hooks or [])
     print("DEPLOYMENTS")
     for d in deployments:
         print(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from console.core.config.analysis import analysis_problems
 from console.core.config.coerce import ConfigError
+from console.core.config.hooks import hook_problems
 from console.core.config.parity import parity_problems
 from console.core.config.registry import registry_problems
 from console.core.config.reset_guard import reset_guard_problems
@@ -100,6 +101,7 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
     for color, slot in config.slots.items():
         problems += disk_problems(color, slot.disk_path, slot.disk_budget_bytes)
     problems += _parity_problems(config) + reset_guard_problems(config)
+    problems += hook_problems(config.hooks)
     host = config.runtime.docker_host
     if host and not host.startswith(("unix://", "tcp://", "ssh://", "http://", "https://")):
         problems.append(

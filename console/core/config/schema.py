@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from console.core.config.analysis import AnalysisConfig
+from console.core.config.hooks import Hook
 from console.core.config.parity import ParityCheck
 from console.core.config.proxy import NginxProxyConfig, ProxyConfig
 from console.core.config.registry import RegistryConfig
@@ -163,6 +164,7 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     parity: list[ParityCheck] = field(default_factory=list)  # [[parity]]
+    hooks: list[Hook] = field(default_factory=list)  # [[hooks]] around a release (hooks.py)
     # No [analysis] table: no traffic analysis (analysis.py); the table turns it on.
     analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig(enabled=False))
     path: str = ""  # where it was loaded from (not a TOML key)

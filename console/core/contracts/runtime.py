@@ -9,7 +9,7 @@ and the agent see only this module.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -65,6 +65,7 @@ class ContainerSpec:
     ulimits: dict[str, str] = field(default_factory=dict)  # {"nofile": "SOFT:HARD"}
     nano_cpus: int | None = None  # CPU cap in 1e-9 cores ([image] cpus); None = no limit
     mem_limit: int | None = None  # memory cap in bytes ([image] memory); None = no limit
+    entrypoint: list[str] | None = None  # None = the image's (a hook's migration may replace it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,14 @@ class ContainerInfo:
     finished_at: float | None
     error: str | None  # the engine's error (e.g. exec failure), generically redacted
     oom_killed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OneOffResult:
+    """How a one-off container (a hook's migration) ended."""
+
+    exit_code: int | None  # None when it was stopped at its timeout
+    timed_out: bool
 
 
 class Runtime(Protocol):
@@ -144,6 +153,14 @@ class Runtime(Protocol):
 
     def remove(self, name: str) -> None:
         """Remove the container (stopping it first); nothing when it does not exist."""
+        ...
+
+    def run_to_completion(
+        self, spec: ContainerSpec, timeout: float, on_line: Callable[[bytes], None]
+    ) -> OneOffResult:
+        """Run `spec` once (no published port, never restarted): each output line, raw, to
+        `on_line` as it is written; after `timeout` s it is stopped (SIGTERM, SIGKILL after its
+        stop_timeout). Removed whatever happened; a stopped container of that name is replaced."""
         ...
 
     def exec_ok(self, name: str, argv: list[str]) -> bool:

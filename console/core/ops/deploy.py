@@ -33,6 +33,7 @@ from console.core.model import (
 )
 from console.core.ops.canary import end_canary_to
 from console.core.ops.db_reset import ResetError, check_reset, reset_database
+from console.core.ops.hook_stages import pre_deploy
 from console.core.ops.operation import describe_failure, mutating
 from console.core.ops.pull import arrival_text, refused_pull
 from console.core.ops.reconcile import reconcile
@@ -52,12 +53,10 @@ def _container_running(inst: Installation, container: str) -> bool:
     return info is not None and info.running
 
 
-def render_command(
-    inst: Installation, color: Color, version: str
-) -> tuple[list[str], dict[str, str]]:
-    """Fill the image's command and env templates for `color`."""
+def template_values(inst: Installation, color: Color, version: str) -> dict[str, str]:
+    """What `{name}` in the image's command and env (and a container hook's) stands for."""
     config = inst.config
-    values = {
+    return {
         "source_db_url": config.source.db_url,
         "dest_db_url": config.slot(color).db_url,
         "port": str(config.image.container_port),
@@ -65,6 +64,14 @@ def render_command(
         "version": version,
         "service": config.service,
     }
+
+
+def render_command(
+    inst: Installation, color: Color, version: str
+) -> tuple[list[str], dict[str, str]]:
+    """Fill the image's command and env templates for `color`."""
+    config = inst.config
+    values = template_values(inst, color, version)
     command = [part.format_map(values) for part in config.image.command]
     env = {k: v.format_map(values) for k, v in config.image.env.items()}
     env.update({k: v.format_map(values) for k, v in config.slot(color).env.items()})
@@ -179,6 +186,10 @@ def deploy(
                 inst.store.record_event("failure", refusal, "error", str(actor), color, None)
                 yield Outcome(False, refusal)
                 return
+        stopped = yield from pre_deploy(inst, color, ref, env, actor)  # before any change
+        if stopped:
+            yield Outcome(False, stopped)
+            return
         ended = yield from end_canary_to(inst, color, actor, f"{ref} replaces {color}'s container")
         if not ended:
             yield Outcome(False, f"Deploy refused: the canary to {color} could not be ended.")

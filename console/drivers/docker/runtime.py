@@ -37,6 +37,7 @@ from console.core.contracts.runtime import (
 )
 from console.core.redact import Redactor
 from console.drivers.docker.model import container_info, restart_policy
+from console.drivers.docker.oneoff import OneOffMixin
 from console.drivers.docker.registry import RegistryMixin
 from console.drivers.docker.streams import StreamsMixin
 
@@ -45,7 +46,7 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 T = TypeVar("T")
 
 
-class DockerRuntime(StreamsMixin, RegistryMixin):
+class DockerRuntime(StreamsMixin, RegistryMixin, OneOffMixin):
     """Docker Engine access for one host. Thread-safe; clients are created on first use.
 
     Every call is bounded (console/core/timeouts.py): reads by `timeout`, changes by
@@ -236,7 +237,10 @@ class DockerRuntime(StreamsMixin, RegistryMixin):
         def create(client: docker.DockerClient) -> str:
             # The low-level API: the high-level `run` cannot set stop_timeout.
             host_config = client.api.create_host_config(
-                port_bindings={spec.container_port: ("127.0.0.1", spec.host_port)},
+                # host_port 0: a one-off container (oneoff.py) publishes nothing
+                port_bindings={spec.container_port: ("127.0.0.1", spec.host_port)}
+                if spec.host_port
+                else None,
                 restart_policy=restart_policy(spec.restart_policy),
                 extra_hosts=spec.extra_hosts or None,
                 network_mode=spec.network or None,
@@ -254,10 +258,11 @@ class DockerRuntime(StreamsMixin, RegistryMixin):
             created = client.api.create_container(
                 spec.image,
                 command=spec.command,
+                entrypoint=spec.entrypoint,
                 name=spec.name,
                 environment=spec.env,
                 labels=spec.labels,
-                ports=[spec.container_port],
+                ports=[spec.container_port] if spec.host_port else None,
                 host_config=host_config,
                 stop_timeout=spec.stop_timeout,
                 detach=True,
