@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 import secrets
 import socket
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -30,6 +33,7 @@ from console.drivers.proxy.nginx.routes import (
 from console.drivers.proxy.nginx.traffic import TRAFFIC_PATH
 from console.drivers.proxy.probe import shared_tls_context
 
+_T = TypeVar("_T")
 TOKEN_FILE = "nginx-admin.token"  # in the state dir; only for an opted-in TCP admin endpoint
 
 
@@ -39,6 +43,10 @@ class NginxAdmin:
         self.tcp = tcp  # "host:port" when a TCP endpoint is opted in, else ""
         self.token_path = token_path
         self.where = f"http://{tcp}" if tcp else f"unix:{socket_path}"
+        # The agent reads the colour and the counters every tick, each on its sampler's thread:
+        # each thread keeps its own client (one kept-alive connection) instead of building a
+        # client, a transport and a connection per read.
+        self._kept = threading.local()
 
     def token(self, create: bool = False) -> str:
         """The TCP endpoint's token ("" when there is none and `create` is False)."""
@@ -61,14 +69,14 @@ class NginxAdmin:
             raise ProxyError(f"Cannot write the admin token: {exc}") from None
         return token
 
-    def client(self, timeout: float) -> httpx.Client:
+    def client(self, timeout: float, token: bool = True) -> httpx.Client:
         # trust_env=False: an HTTP(S)_PROXY in the environment must never sit in between. The
         # shared TLS context: building one loads the CA bundle (~40 ms), inside a cutover.
         tls = shared_tls_context()
         if self.tcp:
             return httpx.Client(
                 base_url=f"http://{self.tcp}",
-                headers={TOKEN_HEADER: self.token()},
+                headers={TOKEN_HEADER: self.token()} if token else None,
                 timeout=timeout,
                 trust_env=False,
                 verify=tls,
@@ -83,11 +91,17 @@ class NginxAdmin:
 
     def read_back(self, timeout: float = PROXY_READ_BACK_SECONDS) -> ReadBack:
         """The dict's colour and canary; never raises."""
+
+        def ask(client: httpx.Client) -> tuple[httpx.Response, httpx.Response | None]:
+            response = self._get(client, ADMIN_PATH, timeout)
+            # An include from before the canary existed answers 404 here: no canary.
+            canary = (
+                self._get(client, CANARY_PATH, timeout) if response.status_code == 200 else None
+            )
+            return response, canary
+
         try:
-            with self.client(timeout) as client:
-                response = client.get(ADMIN_PATH)
-                # An include from before the canary existed answers 404 here: no canary.
-                canary = client.get(CANARY_PATH) if response.status_code == 200 else None
+            response, canary = self._read(ask)
         except (httpx.HTTPError, ProxyError):
             return UNANSWERED
         value = response.text.strip()
@@ -102,8 +116,7 @@ class NginxAdmin:
     def traffic(self, timeout: float = PROXY_READ_BACK_SECONDS) -> TrafficSnapshot:
         """The per-colour counters; ProxyError when the endpoint does not answer them."""
         try:
-            with self.client(timeout) as client:
-                response = client.get(TRAFFIC_PATH)
+            response = self._read(lambda client: self._get(client, TRAFFIC_PATH, timeout))
             data = response.json() if response.status_code == 200 else None
         except (httpx.HTTPError, ValueError) as exc:
             raise ProxyError(
@@ -120,6 +133,38 @@ class NginxAdmin:
         return TrafficSnapshot(
             at=float(data.get("at") or time.time()), colours=counters_from_keys(values)
         )
+
+    def _read(self, ask: Callable[[httpx.Client], _T]) -> _T:
+        """`ask` over this thread's kept client. A kept connection nginx closed meanwhile (a
+        reload, its keepalive limits) fails without an answer: asked once more on a new one.
+        A timeout is not asked again (a hung nginx would only double the wait)."""
+        for attempt in (1, 2):
+            kept: httpx.Client | None = getattr(self._kept, "client", None)
+            client = kept or self._new_reader()
+            try:
+                return ask(client)
+            except httpx.TimeoutException:
+                raise
+            except httpx.TransportError:
+                self._forget_reader(client)
+                if kept is None or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _new_reader(self) -> httpx.Client:
+        # Without the token header: _get sends the token it reads each time (it may change).
+        client = self.client(PROXY_READ_BACK_SECONDS, token=False)
+        self._kept.client = client
+        return client
+
+    def _forget_reader(self, client: httpx.Client) -> None:
+        self._kept.client = None
+        with contextlib.suppress(Exception):
+            client.close()
+
+    def _get(self, client: httpx.Client, path: str, timeout: float) -> httpx.Response:
+        headers = {TOKEN_HEADER: self.token()} if self.tcp else None
+        return client.get(path, headers=headers, timeout=timeout)
 
     def set(self, color: str, canary: Canary | None = None) -> None:
         """Set the dict's colour (and canary: None ends it); on any failure, ProxyError carrying
