@@ -11,9 +11,10 @@ import json
 import re
 from typing import Any
 
-import httpx
+import httpcore
 
 from console.core import timeouts
+from console.drivers.proxy.probe import shared_tls_context
 
 CHECK_TIMEOUT_SECONDS = timeouts.HTTP_CHECK_SECONDS
 _DETAIL_CHARS = 120
@@ -26,28 +27,95 @@ def _short(text: str) -> str:
     return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
 
 
-def _failure(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
+# What a request can fail with, short of a bug: no connection, no (whole) answer, a bad URL.
+_HTTP_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ConnectionNotAvailable,
+)
+
+
+_HEADERS = (("Accept", "*/*"), ("User-Agent", "bluegreen-check"))
+
+
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, httpcore.TimeoutException):
         return f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, httpcore.ConnectError):
         return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if isinstance(exc, httpcore.RemoteProtocolError):
         return "connection closed without an answer"
     return type(exc).__name__
 
 
+class _Answer:
+    """One response, read whole: its status, headers (lower-case names) and body."""
+
+    def __init__(self, response: httpcore.Response) -> None:
+        self.status_code = response.status
+        self.headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
+        }
+        self.content = response.content
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        charset = "utf-8"
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            name, _, value = part.strip().partition("=")
+            if name.lower() == "charset" and value:
+                charset = value.strip('"')
+        try:
+            return self.content.decode(charset, errors="replace")
+        except LookupError:  # an unknown charset
+            return self.content.decode("utf-8", errors="replace")
+
+
 class HttpChecker:
-    """Health and smoke requests to one colour's published port, over one keep-alive client."""
+    """Health and smoke requests to one colour's published port, over kept-alive connections.
+
+    The agent asks these of every colour every tick: httpcore's pool directly, because a full
+    client's URL merging, cookies and redirect handling cost as much again per request and none
+    of it applies to a check (redirects were never followed; an environment proxy must never
+    sit between the agent and a colour, as for the proxy's probes)."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
-        self._client = httpx.Client(base_url=self.base_url, timeout=CHECK_TIMEOUT_SECONDS)
+        self._pool = httpcore.ConnectionPool(ssl_context=shared_tls_context())
+        timeout = CHECK_TIMEOUT_SECONDS
+        self._extensions = {
+            "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+        }
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> _Answer:
+        if "://" not in url:  # a path, joined as a client with this base_url would
+            url = f"{self.base_url}/{url.lstrip('/')}"
+        response = self._pool.request(
+            method,
+            url,
+            headers=[*_HEADERS, *(headers or {}).items()],
+            content=content,
+            extensions=self._extensions,
+        )
+        return _Answer(response)
 
     def health(self, path: str, expect: str = "") -> tuple[bool, str]:
         """(ok, detail): ok on any 2xx whose body contains `expect` (when given)."""
         try:
-            response = self._client.get(path)
-        except httpx.HTTPError as exc:
+            response = self._request("GET", path)
+        except _HTTP_ERRORS as exc:
             return False, _failure(exc)
         if response.is_success and expect and expect not in response.text:
             return False, _short(f"HTTP {response.status_code} without {expect!r}")
@@ -57,8 +125,8 @@ class HttpChecker:
         """(ok, detail) of an extra readiness check: ok when `url` answers `expect_status`.
         The detail never carries the URL (it may hold a token)."""
         try:
-            response = self._client.get(url)
-        except httpx.HTTPError as exc:
+            response = self._request("GET", url)
+        except _HTTP_ERRORS as exc:
             return False, _failure(exc)
         if response.status_code == expect_status:
             return True, f"HTTP {response.status_code}"
@@ -70,10 +138,10 @@ class HttpChecker:
         if body and body.lstrip()[:1] in ("{", "["):
             headers["Content-Type"] = "application/json"
         try:
-            response = self._client.request(
+            response = self._request(
                 method.upper(), path, content=body.encode() if body else None, headers=headers
             )
-        except httpx.HTTPError as exc:
+        except _HTTP_ERRORS as exc:
             return False, _failure(exc)
         if not response.is_success:
             return False, f"HTTP {response.status_code}"
@@ -83,10 +151,10 @@ class HttpChecker:
         return True, f"HTTP {response.status_code}"
 
     def close(self) -> None:
-        self._client.close()
+        self._pool.close()
 
 
-def _json_errors(response: httpx.Response) -> str:
+def _json_errors(response: _Answer) -> str:
     """The first error message of a JSON answer's non-empty "errors", or "" (none, or not JSON)."""
     content_type = response.headers.get("content-type", "")
     looks_json = "json" in content_type or response.content.lstrip()[:1] in (b"{", b"[")
