@@ -14,6 +14,7 @@ from typing import Any
 import httpcore
 
 from console.core import timeouts
+from console.drivers.lean_http import HTTP_ERRORS, Answer, request
 from console.drivers.proxy.probe import shared_tls_context
 
 CHECK_TIMEOUT_SECONDS = timeouts.HTTP_CHECK_SECONDS
@@ -25,16 +26,6 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
-
-
-# What a request can fail with, short of a bug: no connection, no (whole) answer, a bad URL.
-_HTTP_ERRORS = (
-    httpcore.TimeoutException,
-    httpcore.NetworkError,
-    httpcore.ProtocolError,
-    httpcore.UnsupportedProtocol,
-    httpcore.ConnectionNotAvailable,
-)
 
 
 _HEADERS = (("Accept", "*/*"), ("User-Agent", "bluegreen-check"))
@@ -50,48 +41,14 @@ def _failure(exc: Exception) -> str:
     return type(exc).__name__
 
 
-class _Answer:
-    """One response, read whole: its status, headers (lower-case names) and body."""
-
-    def __init__(self, response: httpcore.Response) -> None:
-        self.status_code = response.status
-        self.headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
-        }
-        self.content = response.content
-
-    @property
-    def is_success(self) -> bool:
-        return 200 <= self.status_code < 300
-
-    @property
-    def text(self) -> str:
-        charset = "utf-8"
-        for part in self.headers.get("content-type", "").split(";")[1:]:
-            name, _, value = part.strip().partition("=")
-            if name.lower() == "charset" and value:
-                charset = value.strip('"')
-        try:
-            return self.content.decode(charset, errors="replace")
-        except LookupError:  # an unknown charset
-            return self.content.decode("utf-8", errors="replace")
-
-
 class HttpChecker:
-    """Health and smoke requests to one colour's published port, over kept-alive connections.
-
-    The agent asks these of every colour every tick: httpcore's pool directly, because a full
-    client's URL merging, cookies and redirect handling cost as much again per request and none
-    of it applies to a check (redirects were never followed; an environment proxy must never
-    sit between the agent and a colour, as for the proxy's probes)."""
+    """Health and smoke requests to one colour's published port, over kept-alive connections
+    (console/drivers/lean_http.py: the agent asks these of every colour every tick). Redirects
+    are not followed."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self._pool = httpcore.ConnectionPool(ssl_context=shared_tls_context())
-        timeout = CHECK_TIMEOUT_SECONDS
-        self._extensions = {
-            "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-        }
 
     def _request(
         self,
@@ -99,23 +56,17 @@ class HttpChecker:
         url: str,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> _Answer:
+    ) -> Answer:
         if "://" not in url:  # a path, joined as a client with this base_url would
             url = f"{self.base_url}/{url.lstrip('/')}"
-        response = self._pool.request(
-            method,
-            url,
-            headers=[*_HEADERS, *(headers or {}).items()],
-            content=content,
-            extensions=self._extensions,
-        )
-        return _Answer(response)
+        headers_sent = [*_HEADERS, *(headers or {}).items()]
+        return request(self._pool, method, url, CHECK_TIMEOUT_SECONDS, headers_sent, content)
 
     def health(self, path: str, expect: str = "") -> tuple[bool, str]:
         """(ok, detail): ok on any 2xx whose body contains `expect` (when given)."""
         try:
             response = self._request("GET", path)
-        except _HTTP_ERRORS as exc:
+        except HTTP_ERRORS as exc:
             return False, _failure(exc)
         if response.is_success and expect and expect not in response.text:
             return False, _short(f"HTTP {response.status_code} without {expect!r}")
@@ -126,7 +77,7 @@ class HttpChecker:
         The detail never carries the URL (it may hold a token)."""
         try:
             response = self._request("GET", url)
-        except _HTTP_ERRORS as exc:
+        except HTTP_ERRORS as exc:
             return False, _failure(exc)
         if response.status_code == expect_status:
             return True, f"HTTP {response.status_code}"
@@ -141,7 +92,7 @@ class HttpChecker:
             response = self._request(
                 method.upper(), path, content=body.encode() if body else None, headers=headers
             )
-        except _HTTP_ERRORS as exc:
+        except HTTP_ERRORS as exc:
             return False, _failure(exc)
         if not response.is_success:
             return False, f"HTTP {response.status_code}"
@@ -154,7 +105,7 @@ class HttpChecker:
         self._pool.close()
 
 
-def _json_errors(response: _Answer) -> str:
+def _json_errors(response: Answer) -> str:
     """The first error message of a JSON answer's non-empty "errors", or "" (none, or not JSON)."""
     content_type = response.headers.get("content-type", "")
     looks_json = "json" in content_type or response.content.lstrip()[:1] in (b"{", b"[")

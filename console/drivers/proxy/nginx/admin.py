@@ -8,6 +8,7 @@ timeout the caller waits out the expiry and then reads back: what it reads is fi
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import socket
 import threading
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import httpcore
 import httpx
 
 from console.core.contracts.proxy import TOKEN_HEADER, UNANSWERED, ProxyError, ReadBack
@@ -23,6 +25,7 @@ from console.core.fsutil import StateDirError, atomic_write
 from console.core.measures.traffic import TrafficSnapshot, counters_from_keys
 from console.core.model import Canary
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
+from console.drivers.lean_http import HTTP_ERRORS, Answer, request
 from console.drivers.proxy.nginx.render import ADMIN_PATH, NOTHING_LIVE
 from console.drivers.proxy.nginx.routes import (
     CANARY_PATH,
@@ -44,7 +47,7 @@ class NginxAdmin:
         self.token_path = token_path
         self.where = f"http://{tcp}" if tcp else f"unix:{socket_path}"
         # The agent reads the colour and the counters every tick, each on its sampler's thread:
-        # each thread keeps its own client (one kept-alive connection) instead of building a
+        # each thread keeps its own pool (one kept-alive connection) instead of building a
         # client, a transport and a connection per read.
         self._kept = threading.local()
 
@@ -69,14 +72,14 @@ class NginxAdmin:
             raise ProxyError(f"Cannot write the admin token: {exc}") from None
         return token
 
-    def client(self, timeout: float, token: bool = True) -> httpx.Client:
+    def client(self, timeout: float) -> httpx.Client:
         # trust_env=False: an HTTP(S)_PROXY in the environment must never sit in between. The
         # shared TLS context: building one loads the CA bundle (~40 ms), inside a cutover.
         tls = shared_tls_context()
         if self.tcp:
             return httpx.Client(
                 base_url=f"http://{self.tcp}",
-                headers={TOKEN_HEADER: self.token()} if token else None,
+                headers={TOKEN_HEADER: self.token()},
                 timeout=timeout,
                 trust_env=False,
                 verify=tls,
@@ -92,17 +95,15 @@ class NginxAdmin:
     def read_back(self, timeout: float = PROXY_READ_BACK_SECONDS) -> ReadBack:
         """The dict's colour and canary; never raises."""
 
-        def ask(client: httpx.Client) -> tuple[httpx.Response, httpx.Response | None]:
-            response = self._get(client, ADMIN_PATH, timeout)
+        def ask(pool: httpcore.ConnectionPool) -> tuple[Answer, Answer | None]:
+            response = self._get(pool, ADMIN_PATH, timeout)
             # An include from before the canary existed answers 404 here: no canary.
-            canary = (
-                self._get(client, CANARY_PATH, timeout) if response.status_code == 200 else None
-            )
+            canary = self._get(pool, CANARY_PATH, timeout) if response.status_code == 200 else None
             return response, canary
 
         try:
             response, canary = self._read(ask)
-        except (httpx.HTTPError, ProxyError):
+        except (*HTTP_ERRORS, ProxyError):
             return UNANSWERED
         value = response.text.strip()
         if response.status_code != 200 or value not in ("blue", "green", NOTHING_LIVE):
@@ -116,9 +117,9 @@ class NginxAdmin:
     def traffic(self, timeout: float = PROXY_READ_BACK_SECONDS) -> TrafficSnapshot:
         """The per-colour counters; ProxyError when the endpoint does not answer them."""
         try:
-            response = self._read(lambda client: self._get(client, TRAFFIC_PATH, timeout))
-            data = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError) as exc:
+            response = self._read(lambda pool: self._get(pool, TRAFFIC_PATH, timeout))
+            data = json.loads(response.content) if response.status_code == 200 else None
+        except (*HTTP_ERRORS, ValueError) as exc:
             raise ProxyError(
                 f"The nginx admin endpoint {self.where} did not give its traffic counters "
                 f"({type(exc).__name__})."
@@ -134,37 +135,42 @@ class NginxAdmin:
             at=float(data.get("at") or time.time()), colours=counters_from_keys(values)
         )
 
-    def _read(self, ask: Callable[[httpx.Client], _T]) -> _T:
-        """`ask` over this thread's kept client. A kept connection nginx closed meanwhile (a
-        reload, its keepalive limits) fails without an answer: asked once more on a new one.
-        A timeout is not asked again (a hung nginx would only double the wait)."""
+    def _read(self, ask: Callable[[httpcore.ConnectionPool], _T]) -> _T:
+        """`ask` over this thread's kept pool (console/drivers/lean_http.py). A kept connection
+        nginx closed meanwhile (a reload, its keepalive limits) fails without an answer: asked
+        once more on a new one. A timeout is not asked again (a hung nginx would only double
+        the wait)."""
         for attempt in (1, 2):
-            kept: httpx.Client | None = getattr(self._kept, "client", None)
-            client = kept or self._new_reader()
+            kept: httpcore.ConnectionPool | None = getattr(self._kept, "pool", None)
+            pool = kept or self._new_reader()
             try:
-                return ask(client)
-            except httpx.TimeoutException:
+                return ask(pool)
+            except httpcore.TimeoutException:
                 raise
-            except httpx.TransportError:
-                self._forget_reader(client)
+            except HTTP_ERRORS:
+                self._forget_reader(pool)
                 if kept is None or attempt == 2:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _new_reader(self) -> httpx.Client:
-        # Without the token header: _get sends the token it reads each time (it may change).
-        client = self.client(PROXY_READ_BACK_SECONDS, token=False)
-        self._kept.client = client
-        return client
+    def _new_reader(self) -> httpcore.ConnectionPool:
+        if self.tcp:
+            pool = httpcore.ConnectionPool(ssl_context=shared_tls_context())
+        else:
+            pool = httpcore.ConnectionPool(uds=self.socket_path)
+        self._kept.pool = pool
+        return pool
 
-    def _forget_reader(self, client: httpx.Client) -> None:
-        self._kept.client = None
+    def _forget_reader(self, pool: httpcore.ConnectionPool) -> None:
+        self._kept.pool = None
         with contextlib.suppress(Exception):
-            client.close()
+            pool.close()
 
-    def _get(self, client: httpx.Client, path: str, timeout: float) -> httpx.Response:
-        headers = {TOKEN_HEADER: self.token()} if self.tcp else None
-        return client.get(path, headers=headers, timeout=timeout)
+    def _get(self, pool: httpcore.ConnectionPool, path: str, timeout: float) -> Answer:
+        # The token is read each time: `proxy install` may create or change it.
+        headers = [(TOKEN_HEADER, self.token())] if self.tcp else None
+        base = f"http://{self.tcp}" if self.tcp else "http://bluegreen-admin"
+        return request(pool, "GET", base + path, timeout, headers)
 
     def set(self, color: str, canary: Canary | None = None) -> None:
         """Set the dict's colour (and canary: None ends it); on any failure, ProxyError carrying
