@@ -22,6 +22,7 @@ EXCLUSIVE_MODULES = (
     "tests/integration/test_resource_stream.py",  # stops and starts the shared dockerd
     "tests/integration/test_bench_smoke.py",  # benchmarks: load the machine and time it
     "tests/integration/test_bench_tui_smoke.py",
+    "tests/integration/test_bench_tui_fleet_smoke.py",
 )
 
 # Modules that share something other than ports run on the same worker, one after the other.

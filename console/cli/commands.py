@@ -30,6 +30,7 @@ from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld
 from console.core.model import SlotState, SwitchPolicy
 from console.core.ops.operation import OperationRefused
+from console.core.service import Console
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -108,19 +109,44 @@ def _may_act(args: argparse.Namespace) -> bool:
 
 
 def _tui(args: argparse.Namespace, read_only: bool) -> int:
-    console = open_console(args, read_only)
+    """One service (the only one, or --service NAME) opens on its screen; several open on the
+    overview, one console each, with the services whose files were skipped as rows of errors."""
     from console.tui.app import run_app
 
+    read_only = read_only or args.read_only
+    fleet = load_fleet(args, watching=read_only)
+    name = args.service
+    if name or (len(fleet.services) == 1 and not fleet.skipped):
+        console = wiring.open_console(fleet.service(name), read_only=read_only)
+        try:
+            return run_app(console)
+        finally:
+            console.close()
+    consoles: dict[str, Console] = {}
+    skipped = dict(fleet.skipped)
     try:
-        return run_app(console)
+        for service, config in fleet.services.items():
+            try:
+                consoles[service] = wiring.open_console(config, read_only=read_only)
+            except (ConfigError, StateDirError, OSError) as exc:
+                skipped[service] = f"Service {service}: cannot open its console: {exc}"
+        if not consoles:
+            problems = " ".join(skipped.values())
+            raise ConfigError(f"No service in {fleet.path} could be opened. {problems}".strip())
+        return run_app(consoles, skipped=skipped)
     finally:
-        console.close()
+        for console in consoles.values():
+            console.close()
 
 
 def _web(args: argparse.Namespace) -> int:
     from console.cli import web
 
-    return web.run(args, str(Path(load(args).path).resolve()))  # loaded first: errors show here
+    fleet = load_fleet(args, watching=False)  # loaded first: errors show here
+    name = args.service
+    if name:
+        fleet.service(name)  # an unknown name is said now, not in every browser tab
+    return web.run(args, str(Path(fleet.path).resolve()), name)
 
 
 def _status(args: argparse.Namespace) -> int:

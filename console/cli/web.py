@@ -84,10 +84,13 @@ def checked_listen(text: str, allow_remote: bool) -> tuple[str, int]:
     return host, port
 
 
-def served_command(config_path: str) -> str:
-    """The one command every browser tab runs (a shell line: textual-serve spawns it so)."""
+def served_command(config_path: str, service: str | None = None) -> str:
+    """The one command every browser tab runs (a shell line: textual-serve spawns it so). A
+    configuration of several services opens on their overview, as in a terminal, unless one is
+    named."""
+    named = ["--service", service] if service else []
     return shlex.join(
-        [sys.executable, "-m", "console", "--config", config_path, "--read-only", "watch"]
+        [sys.executable, "-m", "console", "--config", config_path, *named, "--read-only", "watch"]
     )
 
 
@@ -127,11 +130,11 @@ def _bind_sentence(exc: OSError, host: str, port: int) -> str:
     return f"Cannot listen on {host}:{port}: {exc.strerror or exc}."
 
 
-def run(args: argparse.Namespace, config_path: str) -> int:
+def run(args: argparse.Namespace, config_path: str, service: str | None = None) -> int:
     """Serve until Ctrl+C / SIGTERM; exit 1 when it cannot listen, 2 on bad options."""
     try:
         host, port = checked_listen(args.listen or DEFAULT_LISTEN, args.allow_remote)
-        server = _server(config_path, host, port, args.allow_remote)
+        server = _server(served_command(config_path, service), host, port, args.allow_remote)
         problem = port_problem(host, port)
         if problem:
             raise WebViewError(problem)
@@ -147,7 +150,7 @@ def run(args: argparse.Namespace, config_path: str) -> int:
     return EXIT_OK
 
 
-def _server(config_path: str, host: str, port: int, allow_remote: bool) -> Any:
+def _server(command: str, host: str, port: int, allow_remote: bool) -> Any:
     try:
         from aiohttp import web
         from textual_serve.server import Server
@@ -182,6 +185,4 @@ def _server(config_path: str, host: str, port: int, allow_remote: bool) -> Any:
             self.public_url = f"http://{request.host}"
             return await super().handle_index(request)
 
-    return ReadOnlyServer(
-        served_command(config_path), host=host, port=port, title="bluegreen (read-only)"
-    )
+    return ReadOnlyServer(command, host=host, port=port, title="bluegreen (read-only)")

@@ -1,12 +1,14 @@
 """The one registry of operator actions: it feeds the footer, the `?` help screen and the palette.
 
 Mutating actions are kept apart so a read-only console never binds them at all (k9s-style),
-instead of binding and then refusing.
+instead of binding and then refusing. With several services the overview binds its own keys
+(`FLEET_ACTIONS`) plus the mutating ones, which act on the selected row; a service's screen adds
+esc to go back to the overview.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual.binding import Binding
 
@@ -48,21 +50,69 @@ ACTIONS: tuple[ActionSpec, ...] = (
 
 MUTATING_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.mutates)
 
+# The overview's own keys (screen actions: `open_service`, `cycle_sort`, `filter`).
+FLEET_ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("enter", "open_service", "Open", "Open the selected service's blue/green screen."),
+    ActionSpec("s", "cycle_sort", "Sort", "Sort by the next column (name, live, idle, …)."),
+    ActionSpec(
+        "slash",
+        "filter",
+        "Filter",
+        "Show only the services whose row contains a text.",
+        key_display="/",
+    ),
+)
+_VIEW_ALWAYS = ("help", "quit")
+BACK = ActionSpec(
+    "escape", "overview", "Fleet", "Back to the overview of every service.", key_display="esc"
+)
+
 
 def available(read_only: bool) -> tuple[ActionSpec, ...]:
     return tuple(spec for spec in ACTIONS if not (read_only and spec.mutates))
 
 
-def bindings(read_only: bool) -> list[Binding]:
+def fleet_available(read_only: bool) -> tuple[ActionSpec, ...]:
+    """The overview's keys: its own, the mutating ones (on the selected service), help and quit."""
+    kept = tuple(s for s in available(read_only) if s.mutates or s.action in _VIEW_ALWAYS)
+    return FLEET_ACTIONS + kept
+
+
+def service_available(read_only: bool, in_fleet: bool) -> tuple[ActionSpec, ...]:
+    """A service screen's keys; esc back to the overview when there is one."""
+    return (BACK, *available(read_only)) if in_fleet else available(read_only)
+
+
+def _binding(spec: ActionSpec, namespace: str) -> Binding:
+    return Binding(
+        spec.key,
+        f"{namespace}.{spec.action}",
+        spec.label,
+        tooltip=spec.tooltip,
+        id=f"bluegreen.{spec.action.split('(')[0]}.{spec.key}",
+        key_display=spec.key_display,
+        show=spec.footer,
+    )
+
+
+# Left out of the footer on a service opened from the overview, so that esc fits in 80 columns.
+_FOOTER_MAKES_ROOM = ("toggle_wrap",)
+
+
+def bindings(read_only: bool, in_fleet: bool = False) -> list[Binding]:
     return [
-        Binding(
-            spec.key,
-            f"app.{spec.action}",
-            spec.label,
-            tooltip=spec.tooltip,
-            id=f"bluegreen.{spec.action.split('(')[0]}.{spec.key}",
-            key_display=spec.key_display,
-            show=spec.footer,
+        _binding(
+            replace(spec, footer=False) if in_fleet and spec.action in _FOOTER_MAKES_ROOM else spec,
+            "app",
         )
-        for spec in available(read_only)
+        for spec in service_available(read_only, in_fleet)
     ]
+
+
+def fleet_bindings(read_only: bool) -> list[Binding]:
+    own = {spec.action for spec in FLEET_ACTIONS}
+    keys = [
+        _binding(spec, "screen" if spec.action in own else "app")
+        for spec in fleet_available(read_only)
+    ]
+    return [*keys, Binding("escape", "screen.clear_filter", "Clear filter", show=False)]

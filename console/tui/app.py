@@ -2,47 +2,46 @@
 
 The app holds no deployment logic. It polls the store in a thread (one poll at a time, the next
 scheduled only when the last one is handled), runs mutations in a thread worker that posts each
-progress event as a Message, and shows refusals (read-only, lock held, gate) as sentences.
+progress event as a Message (console/tui/operating.py), and shows refusals (read-only, lock held,
+gate) as sentences.
+
+Given several services (a mapping of name → Console, built by the CLI), it opens on the overview
+(console/tui/screens/fleet.py); enter opens a service's blue/green screen and esc comes back.
+Given one, it opens straight on that service's screen, as it always has.
 """
 
 from __future__ import annotations
 
 import gc
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
-from typing import TypeVar
 
 from textual import work
-from textual.app import App, SystemCommand
-from textual.notifications import SeverityLevel
+from textual.app import SystemCommand
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
-from console.core.lock import LockHeld
-from console.core.model import (
-    COLORS,
-    Color,
-    OperationEvent,
-    Outcome,
-    SpeedPoint,
-    Status,
-    SwitchPolicy,
-    other,
+from console.core.model import COLORS, Color, SpeedPoint, Status, other
+from console.core.service import Console
+from console.tui.actions import (
+    MUTATING_ACTIONS,
+    ActionSpec,
+    fleet_available,
+    service_available,
 )
-from console.core.service import Console, OperationRefused
-from console.tui.actions import MUTATING_ACTIONS, available
-from console.tui.messages import OperationEnded, OperationStep, Polled, PollFailed
-from console.tui.screens.canary import CanaryChoice, CanaryScreen, operation
-from console.tui.screens.confirm_rollback import ConfirmRollbackScreen
-from console.tui.screens.confirm_switch import ConfirmSwitchScreen
-from console.tui.screens.deploy import DeployRequest, DeployScreen
+from console.tui.messages import Polled, PollFailed
+from console.tui.operating import OperatingApp, Target, sentence
+from console.tui.screens.fleet import FleetScreen, FleetWatchScreen
 from console.tui.screens.help import HelpScreen
-from console.tui.screens.main import OperatorScreen, WatchScreen
+from console.tui.screens.main import (
+    FleetOperatorScreen,
+    FleetServiceWatchScreen,
+    OperatorScreen,
+    WatchScreen,
+)
 from console.tui.screens.quit_confirm import QuitConfirmScreen
-from console.tui.widgets.action_status import ActionStatus
 from console.tui.widgets.events_pane import EventsPane
 from console.tui.widgets.header import AppHeader
 from console.tui.widgets.log_pane import LogPane
@@ -52,53 +51,96 @@ POLL_SECONDS = 1.0
 SWITCH_INTERVAL_SECONDS = 0.001
 HISTORY_SECONDS = 3_600.0
 
-PlanT = TypeVar("PlanT")
 
-
-def _sentence(exc: BaseException, doing: str) -> str:
-    """An operator-facing sentence for any failure: core errors already are; others get context."""
-    if isinstance(exc, OperationRefused | LockHeld):
-        return str(exc)
-    detail = str(exc) or type(exc).__name__
-    return f"Cannot {doing}: {detail}"
-
-
-class BluegreenApp(App[int]):
+class BluegreenApp(OperatingApp):
     CSS_PATH = "app.tcss"
     TITLE = "bluegreen"
     # Screen classes by size: panels stack when narrow, the sparkline folds away when short.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012
 
-    action_running: reactive[str | None] = reactive(None, bindings=True)
     # Not a bindings reactive: no key depends on it, and each bindings change rebuilds the footer.
     paused: reactive[bool] = reactive(False)
 
     def __init__(
         self,
-        console: Console,
+        console: Console | Mapping[str, Console],
         clock: Callable[[], float] = time.time,
         poll_seconds: float = POLL_SECONDS,
+        skipped: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__()
-        self.backend = console
-        self.clock = clock
+        super().__init__(clock)
+        consoles = dict(console) if isinstance(console, Mapping) else {"": console}
+        if not consoles:
+            raise ValueError("the console needs at least one service")
+        self.consoles: dict[str, Console] = consoles
+        self.skipped = dict(skipped or {})
+        # The overview when there is more than one row to show; one service opens straight on it.
+        self.fleet = len(consoles) + len(self.skipped) > 1
+        self.service_name: str | None = None  # the open service's name, in a fleet
+        self.backend = next(iter(consoles.values()))
         self.poll_seconds = poll_seconds
-        self.read_only = bool(console.read_only)
+        self.read_only = bool(self.backend.read_only)
         self.status: Status | None = None
         self.history: dict[Color, list[SpeedPoint]] = {color: [] for color in COLORS}
         self.degraded: str | None = None
         self._last_event_id = 0
-        self._stop_operation = threading.Event()
-        self._outcome_seen = False
-        self._exit_requested = False
-        self.main: Screen[None]
+        self._generation = 0  # which opening of a service screen a poll belongs to
+        self._frozen = False
+        self.main: Screen[None]  # the service's screen; in a fleet, the last one opened
+        self.overview: FleetWatchScreen | None = None
 
     # ── screens and lookups ──
     def get_default_screen(self) -> Screen[None]:
-        screen_class = WatchScreen if self.read_only else OperatorScreen
+        if self.fleet:
+            screen_class = FleetWatchScreen if self.read_only else FleetScreen
+            self.overview = screen_class(
+                self.consoles, self.skipped, self.open_service, self.clock, self.poll_seconds
+            )
+            return self.overview
+        return self._service_screen()
+
+    def _service_screen(self) -> Screen[None]:
+        screen_class: type[WatchScreen]
+        if self.fleet:
+            screen_class = FleetServiceWatchScreen if self.read_only else FleetOperatorScreen
+        else:
+            screen_class = WatchScreen if self.read_only else OperatorScreen
+        self._generation += 1
+        self.status, self.degraded, self._last_event_id = None, None, 0
+        self.history = {color: [] for color in COLORS}
         self.main = screen_class(self.backend.follow_logs, on_ready=self._main_ready)
         return self.main
+
+    def open_service(self, name: str) -> None:
+        """The overview's enter: that service's blue/green screen, over the overview."""
+        self.service_name, self.backend = name, self.consoles[name]
+        self.push_screen(self._service_screen())
+
+    def action_overview(self) -> None:
+        """esc on a service's screen: back to the overview (its polls and log follower end)."""
+        if self.overview is not None and self.screen is getattr(self, "main", None):
+            self._generation += 1  # its poll chain ends at its next answer
+            self.pop_screen()
+
+    def target(self) -> Target | None:
+        """The service a key acts on: the open one, or the overview's selected row."""
+        if self.overview is None or self._base_screen() is not self.overview:
+            return Target(self.service_name, self.backend, self.status)
+        name = self.overview.selected_name()
+        if name is None:
+            self.notify("No service is selected (the filter hides every row).", severity="warning")
+            return None
+        why = self.overview.skipped_reason(name)
+        if why:
+            self.notify(why, title=f"{name} is skipped", severity="error")
+            return None
+        return Target(name, self.consoles[name], self.overview.status_of(name))
+
+    def _base_screen(self) -> Screen[object]:
+        """The screen under any dialog: the overview or a service's screen."""
+        stack: list[Screen[object]] = list(self.screen_stack)
+        return next((s for s in reversed(stack) if not isinstance(s, ModalScreen)), self.screen)
 
     def on_load(self) -> None:
         # The event loop shares the GIL with the log follower thread, which parses and redacts
@@ -111,32 +153,44 @@ class BluegreenApp(App[int]):
         self.main.query_one(AppHeader).set_badges(read_only=self.read_only, paused=False)
         # The widgets, styles and caches built so far live as long as the app. Freezing them
         # keeps the collector from re-scanning them in every full collection: under a log flood
-        # those pauses were ~70 ms each on the event loop, the slowest key presses.
-        gc.freeze()
-        self._poll(self._last_event_id)
+        # those pauses were ~70 ms each on the event loop, the slowest key presses. Once only:
+        # a service screen opened from the overview is dropped at esc, and frozen objects are
+        # never collected (freezing at every opening kept every closed screen, ~3 MB each).
+        if not self._frozen:
+            self._frozen = True
+            gc.freeze()
+        self._poll(self._last_event_id, self._generation)
 
     # ── polling: a thread fetches; the handler renders and schedules the next one ──
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False, description="poll")
-    def _poll(self, after_id: int) -> None:
+    def _poll(self, after_id: int, generation: int) -> None:
+        backend = self.backend
         try:
-            status = self.backend.status()
-            events = self.backend.events(after_id=after_id)
+            status = backend.status()
+            events = backend.events(after_id=after_id)
             since = self.clock() - HISTORY_SECONDS
-            history = {color: self.backend.speed_history(color, since) for color in COLORS}
+            history = {color: backend.speed_history(color, since) for color in COLORS}
         except Exception as exc:  # any failure degrades the display, never the app
-            self.post_message(PollFailed(_sentence(exc, "read the console's status")))
+            self.post_message(PollFailed(sentence(exc, "read the console's status"), generation))
         else:
-            self.post_message(Polled(status, events, history))
+            self.post_message(Polled(status, events, history, generation))
 
     def _schedule_poll(self) -> None:
-        self.set_timer(self.poll_seconds, lambda: self._poll(self._last_event_id))
+        generation = self._generation
+        self.set_timer(self.poll_seconds, lambda: self._poll(self._last_event_id, generation))
 
-    def _drawable(self) -> bool:
-        """False once the app shuts down: a late worker message must not touch removed widgets."""
-        return not self._exit_requested and self.main.is_attached and self.is_running
+    def _drawable(self, generation: int) -> bool:
+        """False once the app shuts down or the screen polled for has closed: a late worker
+        message must not touch removed widgets, nor draw one service's data on another's."""
+        return (
+            generation == self._generation
+            and not self._exit_requested
+            and self.main.is_attached
+            and self.is_running
+        )
 
     def on_polled(self, message: Polled) -> None:
-        if not self._drawable():
+        if not self._drawable(message.generation):
             return
         self.status, self.history, self.degraded = message.status, message.history, None
         if message.events:
@@ -146,7 +200,7 @@ class BluegreenApp(App[int]):
         self._schedule_poll()
 
     def on_poll_failed(self, message: PollFailed) -> None:
-        if not self._drawable():
+        if not self._drawable(message.generation):
             return
         self.degraded = message.reason
         self.render_status()
@@ -179,128 +233,19 @@ class BluegreenApp(App[int]):
                 return None  # dimmed while another operation runs
         return True
 
+    def _keys(self) -> tuple[ActionSpec, ...]:
+        """The keys of the screen the operator is on: the overview's or a service screen's."""
+        if self.overview is not None and self._base_screen() is self.overview:
+            return fleet_available(self.read_only)
+        return service_available(self.read_only, in_fleet=self.fleet)
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for spec in available(self.read_only):
+        for spec in self._keys():
+            if spec.action in ("open_service", "cycle_sort", "filter", "overview"):
+                continue  # screen keys: pressing them is quicker than finding them here
             if spec.action not in ("quit", "help") and self.check_action(spec.action, ()):
                 yield SystemCommand(spec.label, spec.tooltip, partial(self.run_action, spec.action))
-
-    # ── mutations ──
-    def action_deploy(self) -> None:
-        if self.read_only:
-            return
-        try:
-            images = self.backend.recent_images()
-        except Exception as exc:
-            images = []
-            self.notify(_sentence(exc, "list recent images"), severity="warning")
-        live = self.status.live if self.status else None
-        target = other(live) if live else None
-        self.push_screen(DeployScreen(images, self._default_policy(), target), self._deploy)
-
-    def _default_policy(self) -> SwitchPolicy:
-        try:
-            return SwitchPolicy(self.backend.config.switch.policy)
-        except (AttributeError, ValueError):
-            return SwitchPolicy.CONFIRM
-
-    def _deploy(self, request: DeployRequest | None) -> None:
-        if request is not None:
-            env = request.env or None
-            self._start("deploy", lambda: self.backend.deploy(request.image, env, request.policy))
-
-    def action_switch(self) -> None:
-        plan = self._plan("switch", self.backend.plan_switch)
-        if plan is None:
-            return
-
-        def chosen(confirmed: bool | None) -> None:
-            if confirmed:
-                force = not plan.gate_met
-                self._start("switch", lambda: self.backend.switch(force=force))
-
-        self.push_screen(ConfirmSwitchScreen(plan), chosen)
-
-    def action_rollback(self) -> None:
-        plan = self._plan("rollback", self.backend.plan_rollback)
-        if plan is None:
-            return
-
-        def chosen(confirmed: bool | None) -> None:
-            if confirmed:
-                self._start("rollback", self.backend.rollback)
-
-        self.push_screen(ConfirmRollbackScreen(plan), chosen)
-
-    def action_canary(self) -> None:
-        plan = self._plan("canary", self.backend.plan_switch)
-        if plan is None:
-            return
-
-        def chosen(choice: CanaryChoice | None) -> None:
-            if choice is not None:
-                self._start(f"canary {choice.action}", operation(self.backend, choice))
-
-        self.push_screen(CanaryScreen(plan, self.status.canary if self.status else None), chosen)
-
-    def _plan(self, action: str, plan: Callable[[], PlanT]) -> PlanT | None:
-        """The plan a confirmation shows, or None (read-only, or planning failed and was said)."""
-        if self.read_only:
-            return None
-        try:
-            return plan()
-        except Exception as exc:
-            self.notify(_sentence(exc, f"plan the {action}"), severity="error", title=action)
-            return None
-
-    def _start(self, action: str, begin: Callable[[], Iterator[OperationEvent]]) -> None:
-        self.action_running = action
-        self._outcome_seen = False
-        self._stop_operation.clear()
-        self.main.query_one(ActionStatus).start(action, self.clock())
-        self._operate(action, begin)
-
-    @work(thread=True, group="operation", exit_on_error=False, description="operation")
-    def _operate(self, action: str, begin: Callable[[], Iterator[OperationEvent]]) -> None:
-        events: Iterator[OperationEvent] | None = None
-        try:
-            events = begin()
-            for event in events:
-                self.post_message(OperationStep(action, event))
-                if self._stop_operation.is_set():
-                    break
-        except Exception as exc:
-            failure = Outcome(ok=False, text=_sentence(exc, action), at=self.clock())
-            self.post_message(OperationStep(action, failure))
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()  # on quit: GeneratorExit lets the operation release its lock cleanly
-            self.post_message(OperationEnded(action))
-
-    def on_operation_step(self, message: OperationStep) -> None:
-        if not self._drawable():
-            return
-        status = self.main.query_one(ActionStatus)
-        event = message.event
-        if isinstance(event, Outcome):
-            self._outcome_seen = True
-            status.finish(message.action, event)
-            verdict = "succeeded" if event.ok else "failed"
-            severity: SeverityLevel = "information" if event.ok else "error"
-            self.notify(event.text, title=f"{message.action} {verdict}", severity=severity)
-        else:
-            status.progress(message.action, event)
-
-    def on_operation_ended(self, message: OperationEnded) -> None:
-        if not self._drawable():
-            return
-        if not self._outcome_seen:
-            text = "ended without reporting a result; check the events pane."
-            self.main.query_one(ActionStatus).finish(
-                message.action, Outcome(ok=False, text=text, at=self.clock())
-            )
-        self.action_running = None
 
     # ── view actions ──
     def action_show_logs(self, color: Color) -> None:
@@ -323,7 +268,7 @@ class BluegreenApp(App[int]):
         self.render_status()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.read_only))
+        self.push_screen(HelpScreen(self._keys(), self.read_only))
 
     async def action_quit(self) -> None:
         if not self.action_running:
@@ -340,8 +285,13 @@ class BluegreenApp(App[int]):
         self.push_screen(QuitConfirmScreen(self.action_running), chosen)
 
 
-def run_app(console: Console, clock: Callable[[], float] = time.time) -> int:
-    """Run the console until the operator quits; returns the exit code."""
-    app = BluegreenApp(console, clock=clock)
+def run_app(
+    console: Console | Mapping[str, Console],
+    clock: Callable[[], float] = time.time,
+    skipped: Mapping[str, str] | None = None,
+) -> int:
+    """Run the console until the operator quits; returns the exit code. Several consoles (by
+    service name) open on the overview; `skipped` are services whose files did not load."""
+    app = BluegreenApp(console, clock=clock, skipped=skipped)
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)

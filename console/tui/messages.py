@@ -19,23 +19,30 @@ class Polled(Message):
         status: Status,
         events: list[EventRecord],
         history: dict[Color, list[SpeedPoint]],
+        generation: int = 0,
     ) -> None:
         super().__init__()
         self.status = status
         self.events = events
         self.history = history
+        self.generation = generation  # which opening of a service's screen it was polled for
 
     def can_replace(self, message: Message) -> bool:
         # Events are incremental: only replace an older poll that brought none.
-        return isinstance(message, Polled) and not message.events
+        return (
+            isinstance(message, Polled)
+            and not message.events
+            and message.generation == self.generation
+        )
 
 
 class PollFailed(Message):
     """A poll raised; `reason` is one sentence for the header."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, generation: int = 0) -> None:
         super().__init__()
         self.reason = reason
+        self.generation = generation
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, PollFailed)
@@ -56,3 +63,23 @@ class OperationEnded(Message):
     def __init__(self, action: str) -> None:
         super().__init__()
         self.action = action
+
+
+class ServiceRead(Message):
+    """The overview's poll of one service answered: its status, its newest drift and event id."""
+
+    def __init__(self, name: str, status: Status, drift_at: float | None, last_event: int) -> None:
+        super().__init__()
+        self.name = name
+        self.status = status
+        self.drift_at = drift_at
+        self.last_event = last_event
+
+
+class ServiceReadFailed(Message):
+    """The overview's poll of one service raised; `reason` is one sentence."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__()
+        self.name = name
+        self.reason = reason

@@ -63,6 +63,13 @@ def test_the_served_command_is_always_read_only_watch() -> None:
     assert args.command == "watch" and args.read_only and not args.web
 
 
+def test_a_fleet_is_served_whole_unless_a_service_is_named() -> None:
+    whole = shlex.split(served_command("/etc/bluegreen"))
+    assert whole[3:] == ["--config", "/etc/bluegreen", "--read-only", "watch"]
+    named = shlex.split(served_command("/etc/bluegreen", "web"))
+    assert named[3:] == ["--config", "/etc/bluegreen", "--service", "web", "--read-only", "watch"]
+
+
 def test_listen_is_loopback_unless_allowed() -> None:
     assert checked_listen("127.0.0.1:8765", False) == ("127.0.0.1", 8765)
     assert checked_listen("[::1]:8765", False) == ("::1", 8765)

@@ -22,6 +22,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from console.core.model import Canary, OperationEvent, SwitchPlan
 from console.core.ops.canary import percent_problem
+from console.tui.screens.confirm import for_service
 from console.tui.widgets.gate import gate_content
 
 if TYPE_CHECKING:
@@ -47,15 +48,19 @@ class CanaryScreen(ModalScreen[CanaryChoice | None]):
         Binding("escape", "cancel", "Cancel", id="canary.no"),
     ]
 
-    def __init__(self, plan: SwitchPlan, current: Canary | None) -> None:
+    def __init__(
+        self, plan: SwitchPlan, current: Canary | None, service: str | None = None
+    ) -> None:
         super().__init__(id="canary", classes="dialog-screen")
         self.plan = plan
         self.current = current
+        self.service = service
 
     def compose(self) -> ComposeResult:
         plan = self.plan
         with Vertical(classes="dialog"):
-            yield Label(canary_title(plan, self.current), id="canary-title", classes="title")
+            title = for_service(canary_title(plan, self.current), self.service)
+            yield Label(title, id="canary-title", classes="title")
             yield Static(gate_content(plan.conditions, inline=False), id="canary-gate")
             refusal = plan.blocked_reason
             if plan.from_color is None:

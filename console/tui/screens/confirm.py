@@ -24,6 +24,11 @@ def answer_bindings(name: str, yes: str, no: str = "Cancel") -> list[BindingType
     ]
 
 
+def for_service(title: str, service: str | None) -> str:
+    """A dialog's title, naming the service when the console has several: "web: Switch …"."""
+    return f"{service}: {title}" if service else title
+
+
 def answer_buttons(cancel: str, *answers: Button) -> Horizontal:
     """The button row: Cancel (id `cancel`, focused on open), then the answers."""
     return Horizontal(Button(cancel, id="cancel"), *answers, classes="buttons")

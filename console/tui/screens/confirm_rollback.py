@@ -12,7 +12,12 @@ from textual.widgets import Button, Label
 
 from console.core.model import RollbackPlan
 from console.tui.format import number
-from console.tui.screens.confirm import ConfirmScreen, answer_bindings, answer_buttons
+from console.tui.screens.confirm import (
+    ConfirmScreen,
+    answer_bindings,
+    answer_buttons,
+    for_service,
+)
 
 
 def rollback_title(plan: RollbackPlan) -> str:
@@ -25,14 +30,16 @@ def rollback_title(plan: RollbackPlan) -> str:
 class ConfirmRollbackScreen(ConfirmScreen):
     BINDINGS: ClassVar[list[BindingType]] = answer_bindings("rollback", "Roll back")
 
-    def __init__(self, plan: RollbackPlan) -> None:
+    def __init__(self, plan: RollbackPlan, service: str | None = None) -> None:
         super().__init__(id="confirm-rollback", classes="dialog-screen")
         self.plan = plan
+        self.service = service
 
     def compose(self) -> ComposeResult:
         plan = self.plan
         with Vertical(classes="dialog"):
-            yield Label(rollback_title(plan), id="rollback-title", classes="title")
+            title = for_service(rollback_title(plan), self.service)
+            yield Label(title, id="rollback-title", classes="title")
             state = plan.to_state.value if plan.to_state else "unknown"
             yield Label(
                 f"{plan.to_color or 'previous colour'}: {state}, lag {number(plan.lag)} blocks",

@@ -19,7 +19,12 @@ from textual.widgets import Button, Input, Label, Static
 
 from console.core.measures.parity import report_lines
 from console.core.model import SwitchPlan
-from console.tui.screens.confirm import ConfirmScreen, answer_bindings, answer_buttons
+from console.tui.screens.confirm import (
+    ConfirmScreen,
+    answer_bindings,
+    answer_buttons,
+    for_service,
+)
 from console.tui.widgets.gate import gate_content
 
 
@@ -34,14 +39,16 @@ class ConfirmSwitchScreen(ConfirmScreen):
     # A disabled Force never posts Pressed, so a press of "force" means it was armed.
     CONFIRM_BUTTONS: ClassVar[frozenset[str]] = frozenset({"confirm", "force"})
 
-    def __init__(self, plan: SwitchPlan) -> None:
+    def __init__(self, plan: SwitchPlan, service: str | None = None) -> None:
         super().__init__(id="confirm-switch", classes="dialog-screen")
         self.plan = plan
+        self.service = service
 
     def compose(self) -> ComposeResult:
         plan = self.plan
         with Vertical(classes="dialog"):
-            yield Label(switch_title(plan), id="switch-title", classes="title")
+            title = for_service(switch_title(plan), self.service)
+            yield Label(title, id="switch-title", classes="title")
             yield Static(gate_content(plan.conditions, inline=False), id="switch-gate")
             if plan.parity is not None:  # plain text: values come from the colours' data
                 lines = [*report_lines(plan.parity, time.time()), "(compared again at the switch)"]

@@ -15,6 +15,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, OptionList, RadioButton, RadioSet, TextArea
 
 from console.core.model import Color, SwitchPolicy
+from console.tui.screens.confirm import for_service
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -50,9 +51,14 @@ class DeployScreen(ModalScreen[DeployRequest | None]):
     ]
 
     def __init__(
-        self, recent_images: list[str], policy: SwitchPolicy, target: Color | None
+        self,
+        recent_images: list[str],
+        policy: SwitchPolicy,
+        target: Color | None,
+        service: str | None = None,
     ) -> None:
         super().__init__(id="deploy", classes="dialog-screen")
+        self.service = service
         self.recent_images = recent_images
         self.policy = policy
         self.target = target
@@ -60,7 +66,8 @@ class DeployScreen(ModalScreen[DeployRequest | None]):
     def compose(self) -> ComposeResult:
         where = f" to {self.target}" if self.target else ""
         with Vertical(classes="dialog"):
-            yield Label(f"Deploy a new image{where}", classes="title")
+            title = for_service(f"Deploy a new image{where}", self.service)
+            yield Label(title, id="deploy-title", classes="title")
             yield Input(
                 placeholder="image or tag, e.g. explorer:v2",
                 suggester=SuggestFromList(self.recent_images, case_sensitive=True),

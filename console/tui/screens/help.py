@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -11,7 +12,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from console.tui.actions import available
+from console.tui.actions import ActionSpec
 
 
 class HelpScreen(ModalScreen[None]):
@@ -19,8 +20,9 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "close", "Close", id="help.close")
     ]
 
-    def __init__(self, read_only: bool) -> None:
+    def __init__(self, keys: Sequence[ActionSpec], read_only: bool) -> None:
         super().__init__(id="help", classes="dialog-screen")
+        self.keys = keys
         self.read_only = read_only
 
     def compose(self) -> ComposeResult:
@@ -31,7 +33,7 @@ class HelpScreen(ModalScreen[None]):
                 (f"{spec.label:<11}", "bold"),
                 spec.tooltip,
             )
-            for spec in available(self.read_only)
+            for spec in self.keys
         ]
         with Vertical(classes="dialog"):
             yield Label("Keys", classes="title")

@@ -1,4 +1,5 @@
-"""The dashboard screen. Two classes so a read-only console never even binds the mutating keys."""
+"""The dashboard screen. Two classes so a read-only console never even binds the mutating keys,
+and two more for a service opened from the overview: they add esc, back to the overview."""
 
 from __future__ import annotations
 
@@ -46,3 +47,15 @@ class OperatorScreen(WatchScreen, inherit_bindings=False):
     """Operator dashboard: view keys plus deploy / switch / roll back."""
 
     BINDINGS = bindings(read_only=False)
+
+
+class FleetServiceWatchScreen(WatchScreen, inherit_bindings=False):
+    """A service's read-only dashboard opened from the overview."""
+
+    BINDINGS = bindings(read_only=True, in_fleet=True)
+
+
+class FleetOperatorScreen(WatchScreen, inherit_bindings=False):
+    """A service's operator dashboard opened from the overview."""
+
+    BINDINGS = bindings(read_only=False, in_fleet=True)

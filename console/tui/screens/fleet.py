@@ -1,0 +1,253 @@
+"""The overview: every service on the host, one row each, when the console has several.
+
+Each service is read on its own thread — its status and its new events, as its blue/green screen
+reads them — and the next read is scheduled only when the last one has answered. So a service
+whose store hangs holds only its own thread: its row keeps its last values and says how long it
+has not answered, and every other row goes on updating. The threads are daemons, not Textual
+workers: a worker's thread is joined when the program ends, so one read that never returns kept
+`q` from ever getting the operator's shell back. The table is redrawn on a timer,
+not on every answer, so twenty services cost one redraw a tick.
+
+Keys: enter opens the selected service's screen, `s` cycles the sort column, `/` filters (esc
+clears), and the mutating keys (bound to the app) act on the selected service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from textual import on
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, OptionList
+
+from console.core.model import Status
+from console.core.service import Console
+from console.tui.actions import fleet_bindings
+from console.tui.messages import ServiceRead, ServiceReadFailed
+from console.tui.widgets.action_status import ActionStatus
+from console.tui.widgets.fleet_rows import SORTS, Reading, Row, row_for
+from console.tui.widgets.fleet_table import WIDE, FleetTable
+from console.tui.widgets.header import AppHeader
+from console.tui.widgets.text_line import TextLine
+
+# A read in flight longer than this (and at least 3 s) shows its row as not answering.
+STALE_POLLS = 3.0
+
+
+class FleetWatchScreen(Screen[None]):
+    """The read-only overview: open, sort, filter, help, quit."""
+
+    BINDINGS = fleet_bindings(read_only=True)  # type: ignore[assignment]
+    READ_ONLY = True
+
+    def __init__(
+        self,
+        consoles: Mapping[str, Console],
+        skipped: Mapping[str, str],
+        on_open: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        super().__init__(id="fleet")
+        self.consoles = consoles
+        self.readings = {name: Reading(name) for name in consoles}
+        for name, why in skipped.items():
+            self.readings[name] = Reading(name, skipped=why)
+        self._on_open = on_open
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.stale_after = max(3.0, STALE_POLLS * poll_seconds)
+        self.sort = SORTS[0]
+        self.needle = ""
+        self.rows: list[Row] = []
+        self._dirty = True
+        self._last_event: dict[str, int] = dict.fromkeys(consoles, 0)
+
+    def compose(self) -> ComposeResult:
+        yield AppHeader(id="header")
+        yield TextLine(id="fleet-columns")
+        yield FleetTable()
+        yield TextLine(id="fleet-detail")
+        filter_input = Input(
+            placeholder="filter: part of a name, a state, an alert…", id="fleet-filter"
+        )
+        filter_input.display = False
+        yield filter_input
+        yield ActionStatus()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one(AppHeader).set_badges(read_only=self.READ_ONLY, paused=False)
+        for name in self.consoles:
+            self._read(name)
+        self.set_interval(min(1.0, self.poll_seconds), self.redraw)
+        self.redraw()
+
+    # ── reading: one thread per service, never two at once for the same one ──
+    def _read(self, name: str) -> None:
+        reading = self.readings[name]
+        reading.asked_at = time.monotonic()
+        after = self._last_event[name]
+        reader = threading.Thread(
+            target=self._fetch, args=(name, after), name=f"read {name}", daemon=True
+        )
+        reader.start()
+
+    def _fetch(self, name: str, after_id: int) -> None:
+        console = self.consoles[name]
+        try:
+            status = console.status()
+            events = console.events(after_id=after_id)
+        except Exception as exc:  # one service's failure is its row's news, never the app's
+            detail = str(exc) or type(exc).__name__
+            self._post(ServiceReadFailed(name, f"Cannot read its status: {detail}"))
+            return
+        drifts = [event.at for event in events if event.kind == "drift"]
+        last = max((event.id for event in events), default=after_id)
+        self._post(ServiceRead(name, status, max(drifts, default=None), last))
+
+    def _post(self, message: Message) -> None:
+        # A read that answers after the app has closed has nobody to tell.
+        with contextlib.suppress(RuntimeError):
+            self.post_message(message)
+
+    def _answered(self, name: str) -> Reading:
+        reading = self.readings[name]
+        reading.asked_at, reading.answered_at = None, time.monotonic()
+        self._dirty = True
+        if self.is_attached:
+            self.set_timer(self.poll_seconds, lambda: self._read(name))
+        return reading
+
+    def on_service_read(self, message: ServiceRead) -> None:
+        reading = self._answered(message.name)
+        reading.status, reading.error = message.status, None
+        if message.drift_at is not None:
+            reading.drift_at = message.drift_at
+        self._last_event[message.name] = message.last_event
+
+    def on_service_read_failed(self, message: ServiceReadFailed) -> None:
+        self._answered(message.name).error = message.reason
+
+    # ── drawing ──
+    def redraw(self) -> None:
+        """Rebuild the rows when something answered or a read is late; draw what changed."""
+        now, monotonic_now = self.clock(), time.monotonic()
+        waiting = any(r.asked_at is not None for r in self.readings.values())
+        if not (self._dirty or waiting):
+            return
+        self._dirty = False
+        table = self.query_one(FleetTable)
+        width = table.scrollable_content_region.width or self.app.size.width
+        compact = width < WIDE
+        readings = self.readings.values()
+        rows = [row_for(r, now, monotonic_now, self.stale_after, compact) for r in readings]
+        self.rows = sorted(
+            (row for row in rows if row.matches(self.needle)),
+            key=lambda row: row.sort_keys[self.sort],
+        )
+        self.query_one("#fleet-columns", TextLine).show(table.show(self.rows, width))
+        self.query_one(AppHeader).query_one("#header-info", TextLine).show(self._summary())
+        self._show_detail()
+
+    def _summary(self) -> Content:
+        shown = len(self.rows)
+        total = len(self.readings)
+        count = f"{total} services" if shown == total else f"{shown} of {total} services"
+        alerting = sum(1 for row in self.rows if row.alerts)
+        parts: list[str | tuple[str, str]] = [
+            ("bluegreen", "bold"),
+            f"  {count} · sorted by {self.sort}",
+        ]
+        if self.needle:
+            parts.append((f" · filter '{self.needle}'", "$accent"))
+        if alerting:
+            parts.append((f" · {alerting} with alerts", "$error"))
+        return Content.assemble(*parts)
+
+    def _show_detail(self) -> None:
+        name = self.selected_name()
+        row = next((r for r in self.rows if r.name == name), None)
+        empty = Content.styled("no service matches the filter (esc clears it)", "$text-muted")
+        self.query_one("#fleet-detail", TextLine).show(row.detail if row else empty)
+
+    @on(OptionList.OptionHighlighted, "#fleet-table")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    # ── what the app asks ──
+    def selected_name(self) -> str | None:
+        return self.query_one(FleetTable).selected_name()
+
+    def status_of(self, name: str) -> Status | None:
+        reading = self.readings.get(name)
+        return reading.status if reading else None
+
+    def skipped_reason(self, name: str) -> str | None:
+        reading = self.readings.get(name)
+        return reading.skipped if reading else None
+
+    # ── keys ──
+    @on(OptionList.OptionSelected, "#fleet-table")
+    def _selected(self) -> None:
+        self.action_open_service()
+
+    def action_open_service(self) -> None:
+        name = self.selected_name()
+        if name is None:
+            return
+        why = self.skipped_reason(name)
+        if why:
+            self.notify(why, title=f"{name} is skipped", severity="error")
+            return
+        self._on_open(name)
+
+    def action_cycle_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self._dirty = True
+        self.redraw()
+
+    def action_filter(self) -> None:
+        field = self.query_one("#fleet-filter", Input)
+        field.display = True
+        field.focus()
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one("#fleet-filter", Input)
+        field.value = ""
+        field.display = False
+        self.query_one(FleetTable).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_filter":
+            return bool(self.needle) or self.query_one("#fleet-filter", Input).display
+        return True
+
+    @on(Input.Changed, "#fleet-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.needle = event.value.strip().lower()
+        self._dirty = True
+        self.redraw()
+
+    @on(Input.Submitted, "#fleet-filter")
+    def _filter_done(self) -> None:
+        if not self.needle:
+            self.query_one("#fleet-filter", Input).display = False
+        self.query_one(FleetTable).focus()
+
+    def on_resize(self) -> None:
+        self._dirty = True
+        self.call_after_refresh(self.redraw)
+
+
+class FleetScreen(FleetWatchScreen, inherit_bindings=False):
+    """The operator's overview: the mutating keys act on the selected service."""
+
+    BINDINGS = fleet_bindings(read_only=False)
+    READ_ONLY = False
