@@ -1,8 +1,10 @@
 """The nginx admin endpoint as a client sees it: read and set the live colour, with bounded waits.
 
-It is a unix socket by default (httpx's unix-socket transport); an opted-in TCP endpoint gets the
-generated token in a header. A set carries an expiry that the Lua handler enforces, so after a
-timeout the caller waits out the expiry and then reads back: what it reads is final.
+It is a unix socket by default; an opted-in TCP endpoint gets the generated token in a header. A
+set carries an expiry that the Lua handler enforces, so after a timeout the caller waits out the
+expiry and then reads back: what it reads is final. Sets go through an httpx client built for
+the call; the reads the agent makes every tick (colour, canary, counters) through a pool each
+thread keeps (console/drivers/lean_http.py).
 """
 
 from __future__ import annotations
