@@ -12,9 +12,16 @@ import re
 from typing import Any
 
 import httpcore
+import httpx
 
 from console.core import timeouts
-from console.drivers.lean_http import HTTP_ERRORS, Answer, request
+from console.drivers.lean_http import (
+    HTTP_ERRORS,
+    Answer,
+    environment_proxies,
+    proxy_applies,
+    request,
+)
 from console.drivers.proxy.probe import shared_tls_context
 
 CHECK_TIMEOUT_SECONDS = timeouts.HTTP_CHECK_SECONDS
@@ -29,26 +36,36 @@ def _short(text: str) -> str:
 
 
 _HEADERS = (("Accept", "*/*"), ("User-Agent", "bluegreen-check"))
+# What a check can fail with: the lean request's errors, or the proxied client's.
+CHECK_ERRORS = (*HTTP_ERRORS, httpx.HTTPError)
 
 
 def _failure(exc: Exception) -> str:
-    if isinstance(exc, httpcore.TimeoutException):
+    if isinstance(exc, httpcore.TimeoutException | httpx.TimeoutException):
         return f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"
-    if isinstance(exc, httpcore.ConnectError):
+    if isinstance(exc, httpcore.ConnectError | httpx.ConnectError):
         return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
-    if isinstance(exc, httpcore.RemoteProtocolError):
+    if isinstance(exc, httpcore.RemoteProtocolError | httpx.RemoteProtocolError):
         return "connection closed without an answer"
     return type(exc).__name__
 
 
 class HttpChecker:
     """Health and smoke requests to one colour's published port, over kept-alive connections
-    (console/drivers/lean_http.py: the agent asks these of every colour every tick). Redirects
-    are not followed."""
+    (console/drivers/lean_http.py: the agent asks these of every colour every tick).
+
+    A URL the environment's proxy settings apply to (HTTP_PROXY / HTTPS_PROXY / ALL_PROXY, not
+    excluded by NO_PROXY: read once, when the checker is built) goes through a full httpx client
+    with trust_env, as every check did before. Redirects are not followed (httpx's default, as
+    before). No cookie jar on the direct path: each check stands alone, as a load balancer's
+    probe does; a Set-Cookie of one answer is not sent back with the next (the proxied client
+    still keeps httpx's jar)."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self._pool = httpcore.ConnectionPool(ssl_context=shared_tls_context())
+        self._proxies = environment_proxies()
+        self._proxied: httpx.Client | None = None  # built when a URL needs the proxy
 
     def _request(
         self,
@@ -60,13 +77,24 @@ class HttpChecker:
         if "://" not in url:  # a path, joined as a client with this base_url would
             url = f"{self.base_url}/{url.lstrip('/')}"
         headers_sent = [*_HEADERS, *(headers or {}).items()]
+        if proxy_applies(url, self._proxies):
+            return self._through_proxy(method, url, headers_sent, content)
         return request(self._pool, method, url, CHECK_TIMEOUT_SECONDS, headers_sent, content)
+
+    def _through_proxy(
+        self, method: str, url: str, headers: list[tuple[str, str]], content: bytes | None
+    ) -> Answer:
+        if self._proxied is None:
+            # trust_env (httpx's default): the environment's proxy, NO_PROXY and CA settings.
+            self._proxied = httpx.Client(timeout=CHECK_TIMEOUT_SECONDS)
+        response = self._proxied.request(method, url, headers=headers, content=content)
+        return Answer(response.status_code, response.headers, response.content)
 
     def health(self, path: str, expect: str = "") -> tuple[bool, str]:
         """(ok, detail): ok on any 2xx whose body contains `expect` (when given)."""
         try:
             response = self._request("GET", path)
-        except HTTP_ERRORS as exc:
+        except CHECK_ERRORS as exc:
             return False, _failure(exc)
         if response.is_success and expect and expect not in response.text:
             return False, _short(f"HTTP {response.status_code} without {expect!r}")
@@ -77,7 +105,7 @@ class HttpChecker:
         The detail never carries the URL (it may hold a token)."""
         try:
             response = self._request("GET", url)
-        except HTTP_ERRORS as exc:
+        except CHECK_ERRORS as exc:
             return False, _failure(exc)
         if response.status_code == expect_status:
             return True, f"HTTP {response.status_code}"
@@ -92,7 +120,7 @@ class HttpChecker:
             response = self._request(
                 method.upper(), path, content=body.encode() if body else None, headers=headers
             )
-        except HTTP_ERRORS as exc:
+        except CHECK_ERRORS as exc:
             return False, _failure(exc)
         if not response.is_success:
             return False, f"HTTP {response.status_code}"
@@ -103,6 +131,8 @@ class HttpChecker:
 
     def close(self) -> None:
         self._pool.close()
+        if self._proxied is not None:
+            self._proxied.close()
 
 
 def _json_errors(response: Answer) -> str:

@@ -3,12 +3,19 @@
 The agent's per-tick requests (each colour's health and smoke checks, the nginx admin
 endpoint's colour and counters) went through a full httpx client: its URL merging, cookie jar,
 auth and redirect layers cost as much again per request as the request itself, and none of them
-applies here. httpcore's pool keeps the connection alive and bounds every phase by `timeout`;
-an environment proxy is never used (it must never sit between the agent and a colour or its
-proxy, as for the proxy's probes).
+applies here. httpcore's pool keeps the connection alive and bounds every phase by `timeout`.
+
+httpcore knows no environment proxy. The admin reads never want one (as for the proxy's probes);
+the checks keep honouring HTTP(S)_PROXY / ALL_PROXY / NO_PROXY as httpx's trust_env did:
+`proxy_applies` says, from the settings `environment_proxies` read once, whether a URL would go
+through a proxy, and the checker sends those through a full httpx client instead.
 """
 
 from __future__ import annotations
+
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
 
 import httpcore
 
@@ -25,12 +32,15 @@ HTTP_ERRORS = (
 class Answer:
     """One response, read whole: its status, headers (lower-case names) and body."""
 
-    def __init__(self, response: httpcore.Response) -> None:
-        self.status_code = response.status
-        self.headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
-        }
-        self.content = response.content
+    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes) -> None:
+        self.status_code = status_code
+        self.headers = {name.lower(): value for name, value in headers.items()}
+        self.content = content
+
+    @classmethod
+    def of(cls, response: httpcore.Response) -> Answer:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in response.headers}
+        return cls(response.status, headers, response.content)
 
     @property
     def is_success(self) -> bool:
@@ -67,4 +77,25 @@ def request(
             "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
         },
     )
-    return Answer(response)
+    return Answer.of(response)
+
+
+def environment_proxies() -> dict[str, str]:
+    """The environment's proxy settings (scheme → proxy URL, "no" → NO_PROXY), as httpx's
+    trust_env reads them (urllib.request.getproxies). Read once by the caller: the environment
+    of a running agent does not change."""
+    return urllib.request.getproxies()
+
+
+def proxy_applies(url: str, proxies: Mapping[str, str]) -> bool:
+    """Whether httpx with trust_env would send `url` through a proxy of `proxies`: one is set for
+    its scheme (or ALL_PROXY) and NO_PROXY does not name its host. Loopback is not exempt unless
+    NO_PROXY names it, as with httpx."""
+    parts = urllib.parse.urlsplit(url)
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    host = parts.hostname or ""
+    where = host if parts.port is None else f"{host}:{parts.port}"
+    # NO_PROXY's matching as urllib has it (public at runtime, missing from the type stubs).
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    return not bypass(where, dict(proxies))
