@@ -1,0 +1,124 @@
+"""An idle service's pace: a full tick every few seconds, only a heartbeat in between (issue 23).
+
+A full tick asks every part (containers, HTTP checks, the proxy's colour and counters, heights)
+for a reading, composes both colours and writes them: about 13 ms of CPU per service. Once a
+service is idle — nothing deploying, no canary, no post-switch window, both colours in a steady
+state, every part answering, and two full ticks in a row that show the same thing — the agent
+ticks fully only every `every` seconds (STALE_AFTER_INTERVALS sample intervals: 3 s for the web
+profile) and in between only writes its heartbeat after reading what operators decide in the
+store (live colour, canary, post-switch window, active deployments: a few µs each).
+
+Any change wakes it at once: an operator's decision seen in the store makes the next tick full,
+and any full tick that finds something different (a state, a health, a condition, a part not
+answering, a reading that failed) returns the service to a full tick every interval until it has
+been steady again. What it costs: a change outside bluegreen (a container dying, the proxy's
+colour changed by hand) is seen up to `every` s later than at full pace, and a part that stops
+answering is asked again (and shows stale `stale_after` after that) up to `every` s later — a
+stall still shows stale within `every + stale_after` of its start, never hidden.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from console.agent.samplers import Sampler
+from console.core.model import COLORS, Canary, Color, SlotState, SlotStatus
+from console.core.store.store import Store
+
+# Colours in these states change only through something happening: a deploy, a crash, a switch.
+STEADY_STATES = frozenset({SlotState.LIVE, SlotState.READY, SlotState.STOPPED, SlotState.EMPTY})
+
+
+class Decided(NamedTuple):
+    """What operators (and the agent's own switches) decide, as the store has it: a change of
+    any of it wakes an idle service."""
+
+    live: Color | None
+    canary: Canary | None
+    watch: tuple[Color, float] | None  # the post-switch window
+    deploying: tuple[int | None, ...]  # each colour's active deployment
+
+
+def decisions(store: Store) -> Decided:
+    deploying = tuple(
+        d.id if (d := store.active_deployment(color)) is not None else None for color in COLORS
+    )
+    return Decided(store.live(), store.canary(), store.watch(), deploying)
+
+
+def shape(status: SlotStatus) -> tuple[object, ...]:
+    """What an operator would see change in a colour, leaving out the figures that move on their
+    own (heights, speeds, resource figures, the readings' ages, the time it was composed)."""
+    return (
+        status.state,
+        status.ready,
+        status.healthy,
+        status.container_state,
+        status.image,
+        status.version,
+        status.deployment_id,
+        status.started_at,
+        status.restart_count,
+        status.reason,
+        tuple((c.name, c.met) for c in status.conditions),
+    )
+
+
+def all_answered(samplers: Iterable[Sampler[Any]]) -> bool:
+    """Every part answered its last read (none in flight, none failing)."""
+    for sampler in samplers:
+        reading = sampler.latest()
+        if reading.waiting_since is not None or reading.error is not None:
+            return False
+    return True
+
+
+class IdlePace:
+    """Decides, before each tick, whether it is a full one; told what each full tick found."""
+
+    def __init__(
+        self,
+        every: float,
+        interval: float,
+        parts: Sequence[Sampler[Any]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.every = every
+        self.parts = parts  # every sampler of the service: idle only while all of them answer
+        # Ticks come every `interval`: a full one is due once `every` has (nearly) passed.
+        self._due_after = max(0.0, every - 0.5 * interval)
+        self.clock = clock  # monotonic seconds (a test passes its own)
+        self.idle = False
+        self._last_full: float | None = None
+        self._decisions: Decided | None = None
+        self._shapes: dict[Color, tuple[object, ...]] | None = None
+
+    def full_due(self, decided: Decided) -> bool:
+        if not self.idle or self._last_full is None or decided != self._decisions:
+            return True
+        return self.clock() - self._last_full >= self._due_after
+
+    def after_full(
+        self,
+        decided: Decided,
+        statuses: Mapping[Color, SlotStatus],
+    ) -> None:
+        """A full tick composed `statuses` with `decided` in the store. Idle from now on only if
+        nothing is under way, every part answers and it looks as it did before."""
+        shapes = {color: shape(status) for color, status in statuses.items()}
+        quiet = (
+            decided.canary is None
+            and decided.watch is None
+            and all(d is None for d in decided.deploying)
+        )
+        steady = all(status.state in STEADY_STATES for status in statuses.values())
+        same = shapes == self._shapes and decided == self._decisions
+        self.idle = same and quiet and steady and all_answered(self.parts)
+        self._shapes, self._decisions, self._last_full = shapes, decided, self.clock()
+
+    def busy(self) -> None:
+        """A tick failed: full pace until one has looked steady twice again."""
+        self.idle = False
+        self._shapes = None

@@ -1,0 +1,216 @@
+"""An idle service's pace (console/agent/idle_pace.py): full ticks every `every` seconds once
+nothing is under way and two full ticks looked the same; back to a full tick every interval as
+soon as an operator decides something, a colour changes or a part stops answering.
+
+The pace's own rules on statuses built here; then the real agent and its real tick over a real
+store, with a stand-in container engine that counts its inspects and can be made to fail."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from console.agent.idle_pace import Decided, IdlePace
+from console.agent.loop import Agent
+from console.agent.samplers import Sampler
+from console.core.config.load import parse_config
+from console.core.config.schema import Config
+from console.core.contracts.proxy import ReadBack
+from console.core.contracts.runtime import ContainerInfo, Runtime, RuntimeNotAnswering
+from console.core.installation import Drivers, Installation
+from console.core.measures.traffic import TrafficSnapshot
+from console.core.model import Canary, Color, Condition, SlotState, SlotStatus
+from console.core.redact import Redactor
+
+QUIET = Decided("blue", None, None, (None, None))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _statuses(green: SlotState = SlotState.READY, healthy: bool = True) -> dict[Color, SlotStatus]:
+    ready = (Condition("health", healthy, "HTTP 200"),)
+    return {
+        "blue": SlotStatus("blue", SlotState.LIVE, healthy=True, updated_at=time.time()),
+        "green": SlotStatus("green", green, healthy=healthy, conditions=ready),
+    }
+
+
+def _pace(parts: list[Sampler[int]] | None = None) -> tuple[IdlePace, Clock]:
+    clock = Clock()
+    return IdlePace(3.0, 1.0, parts or [], clock=clock), clock
+
+
+def test_idle_after_two_steady_full_ticks_then_a_full_tick_every_three_seconds() -> None:
+    pace, clock = _pace()
+    assert pace.full_due(QUIET)
+    pace.after_full(QUIET, _statuses())
+    assert not pace.idle  # one tick is not yet "the same as before"
+    assert pace.full_due(QUIET)
+    pace.after_full(QUIET, _statuses())  # updated_at differs: not part of what is compared
+    assert pace.idle
+    fulls = []
+    for _ in range(9):
+        clock.now += 1.0
+        if pace.full_due(QUIET):
+            fulls.append(clock.now)
+            pace.after_full(QUIET, _statuses())
+    assert fulls == [103.0, 106.0, 109.0]
+
+
+def test_an_operators_decision_wakes_an_idle_service_at_once() -> None:
+    for decided in (
+        QUIET._replace(deploying=(None, 7)),  # a deploy into green
+        QUIET._replace(live="green"),  # a switch
+        QUIET._replace(canary=Canary("green", 10)),
+        QUIET._replace(watch=("green", 1e12)),  # the post-switch window
+    ):
+        pace, clock = _pace()
+        pace.after_full(QUIET, _statuses())
+        pace.after_full(QUIET, _statuses())
+        clock.now += 1.0
+        assert pace.idle and not pace.full_due(QUIET)
+        assert pace.full_due(decided)
+        pace.after_full(decided, _statuses())
+        assert not pace.idle  # the decisions changed: the full pace until steady again
+
+
+def test_a_colour_that_changes_or_is_on_its_way_keeps_the_full_pace() -> None:
+    pace, _ = _pace()
+    pace.after_full(QUIET, _statuses())
+    pace.after_full(QUIET, _statuses())
+    pace.after_full(QUIET, _statuses(healthy=False))  # the health check started failing
+    assert not pace.idle
+    for state in (SlotState.SYNCING, SlotState.STARTING, SlotState.FAILED):
+        pace, _ = _pace()
+        pace.after_full(QUIET, _statuses(state))
+        pace.after_full(QUIET, _statuses(state))
+        assert not pace.idle, state
+
+
+def test_a_part_that_does_not_answer_keeps_the_full_pace() -> None:
+    def fails() -> int:
+        raise OSError("no answer")
+
+    part = Sampler("docker", "Docker", fails)
+    try:
+        round_ = part.request()
+        assert part.wait_past(round_, time.monotonic() + 5)
+        pace, _ = _pace([part])
+        pace.after_full(QUIET, _statuses())
+        pace.after_full(QUIET, _statuses())
+        assert not pace.idle
+        pace.busy()
+        assert pace.full_due(QUIET)
+    finally:
+        part.close()
+
+
+# ── the real agent ──────────────────────────────────────────────────────────────────────────────
+
+CONFIG = """
+service = "pace"
+state_dir = "{state}"
+[image]
+repository = "webapp"
+[slots.blue]
+container = "pace-blue"
+host_port = 18093
+[slots.green]
+container = "pace-green"
+host_port = 18094
+[candidate]
+kind = "none"
+[readiness]
+sample_interval_seconds = 0.2
+"""
+
+
+class Engine:
+    """Inspects answer "no such container" (both colours empty) until told to fail."""
+
+    def __init__(self) -> None:
+        self.inspects = 0
+        self.failing = False
+
+    def inspect(self, name: str) -> ContainerInfo | None:
+        self.inspects += 1
+        if self.failing:
+            raise RuntimeNotAnswering("The Docker Engine did not answer within 5 s.")
+        return None
+
+
+class FakeProxy:
+    name = "fake proxy"
+
+    def read_back(self) -> ReadBack:
+        return ReadBack(answered=True, color=None)
+
+    def persisted(self) -> None:
+        return None
+
+    def traffic(self) -> TrafficSnapshot | None:
+        return None
+
+
+class FakeNotifier:
+    def send(self, kind: str, text: str, level: str = "info") -> None:
+        pass
+
+    def close(self, timeout: float = 5.0) -> bool:
+        return True
+
+
+def test_the_agent_inspects_an_idle_service_less_and_wakes_when_docker_fails(
+    tmp_path: Path,
+) -> None:
+    engine = Engine()
+
+    def runtime(config: Config, redactor: Redactor) -> Runtime:
+        return engine  # type: ignore[return-value]
+
+    drivers = Drivers(
+        runtime=runtime,
+        proxy=lambda config: FakeProxy(),  # type: ignore[arg-type, return-value]
+        notifier=lambda config, redactor: FakeNotifier(),
+        parity=lambda config, redactor: None,
+    )
+    inst = Installation(parse_config(CONFIG.format(state=tmp_path / "state")), drivers)
+    agent = Agent(inst, log=lambda text: None)
+    clock = Clock()
+    agent.pace.clock = clock
+    try:
+        assert agent.paced_tick(time.time()) and agent.paced_tick(time.time())
+        assert agent.pace.idle  # both colours empty and steady, every part answered
+        before = engine.inspects
+        fulls = []
+        for _ in range(6):  # six intervals of 0.2 s: a full tick every 0.6 s
+            clock.now += 0.2
+            fulls.append(agent.paced_tick(time.time()))
+        assert fulls == [False, False, True, False, False, True]
+        assert engine.inspects - before == 4  # two full ticks, two colours
+        beat = inst.store.heartbeats()["agent"]
+        clock.now += 0.2
+        assert not agent.paced_tick(time.time())
+        assert inst.store.heartbeats()["agent"] > beat  # the beat between full ticks
+
+        engine.failing = True
+        clock.now += 0.2
+        assert not agent.paced_tick(time.time())
+        clock.now += 0.2
+        assert agent.paced_tick(time.time())  # the next full one: Docker fails in it
+        assert not agent.pace.idle
+        status = inst.store.slot_status("blue")
+        assert status is not None
+        docker = next(r for r in status.readings if r.part == "docker")
+        assert "did not answer" in (docker.error or "")  # published, with its age
+        clock.now += 0.2
+        assert agent.paced_tick(time.time())  # full pace while a part does not answer
+    finally:
+        agent.close()
+        inst.close()
