@@ -1,20 +1,23 @@
-"""An idle service's pace: a full tick every few seconds, only a heartbeat in between (issue 23).
+"""An idle service's pace: a full tick every few seconds, a light one in between (issue 23).
 
 A full tick asks every part (containers, HTTP checks, the proxy's colour and counters, heights)
 for a reading, composes both colours and writes them: about 13 ms of CPU per service. Once a
 service is idle — nothing deploying, no canary, no post-switch window, both colours in a steady
 state, every part answering, and two full ticks in a row that show the same thing — the agent
 ticks fully only every `every` seconds (STALE_AFTER_INTERVALS sample intervals: 3 s for the web
-profile) and in between only writes its heartbeat after reading what operators decide in the
-store (live colour, canary, post-switch window, active deployments: a few µs each).
+profile). In between it reads what operators decide in the store (live colour, canary,
+post-switch window, active deployments: a few µs each), asks the proxy which colour it routes to
+(what users get is checked every tick, so a colour moved behind bluegreen's back is fixed within
+one, console/agent/live_colour.py) and writes its heartbeat.
 
-Any change wakes it at once: an operator's decision seen in the store makes the next tick full,
-and any full tick that finds something different (a state, a health, a condition, a part not
-answering, a reading that failed) returns the service to a full tick every interval until it has
-been steady again. What it costs: a change outside bluegreen (a container dying, the proxy's
-colour changed by hand) is seen up to `every` s later than at full pace, and a part that stops
-answering is asked again (and shows stale `stale_after` after that) up to `every` s later — a
-stall still shows stale within `every + stale_after` of its start, never hidden.
+Any change wakes it at once: an operator's decision seen in the store, or a part that has not
+answered its last read (the proxy, asked every tick), makes the next tick full; a full tick that
+finds something different (a state, a health, a condition, a part not answering) returns the
+service to a full tick every interval until it has looked the same twice again. What it costs: a
+change outside bluegreen that only a full tick sees (a container dying, a health check starting
+to fail) is seen up to `every` s later than at full pace, and a part that stops answering is
+asked again (and shows stale `stale_after` after that) up to `every` s later: a stall still
+shows stale within `every + stale_after` of its start, never hidden.
 """
 
 from __future__ import annotations
@@ -66,11 +69,14 @@ def shape(status: SlotStatus) -> tuple[object, ...]:
     )
 
 
-def all_answered(samplers: Iterable[Sampler[Any]]) -> bool:
-    """Every part answered its last read (none in flight, none failing)."""
+def all_answered(samplers: Iterable[Sampler[Any]], patience: float = 0.0) -> bool:
+    """Every part answered its last read: none failing, none in flight for over `patience` s."""
+    now = time.time()  # the samplers' clock
     for sampler in samplers:
         reading = sampler.latest()
-        if reading.waiting_since is not None or reading.error is not None:
+        if reading.error is not None:
+            return False
+        if reading.waiting_since is not None and now - reading.waiting_since > patience:
             return False
     return True
 
@@ -86,6 +92,7 @@ class IdlePace:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.every = every
+        self.interval = interval
         self.parts = parts  # every sampler of the service: idle only while all of them answer
         # Ticks come every `interval`: a full one is due once `every` has (nearly) passed.
         self._due_after = max(0.0, every - 0.5 * interval)
@@ -96,7 +103,11 @@ class IdlePace:
         self._shapes: dict[Color, tuple[object, ...]] | None = None
 
     def full_due(self, decided: Decided) -> bool:
+        """Whether this tick is a full one: not idle, an operator decided something, a part
+        (the proxy, read between full ticks too) is not answering, or `every` has passed."""
         if not self.idle or self._last_full is None or decided != self._decisions:
+            return True
+        if not all_answered(self.parts, patience=self.interval):  # the proxy's read, say
             return True
         return self.clock() - self._last_full >= self._due_after
 

@@ -286,6 +286,8 @@ class Agent:
         (console/agent/idle_pace.py). True when it was a full one."""
         decided = decisions(self.inst.store)
         if not self.pace.full_due(decided):
+            # What users get is checked every tick all the same: a drift is fixed within one.
+            self.live_colour.sampler.request()
             self.inst.store.heartbeat("agent")
             return False
         self.tick(now)

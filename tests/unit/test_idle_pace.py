@@ -7,6 +7,7 @@ store, with a stand-in container engine that counts its inspects and can be made
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -93,21 +94,60 @@ def test_a_colour_that_changes_or_is_on_its_way_keeps_the_full_pace() -> None:
         assert not pace.idle, state
 
 
-def test_a_part_that_does_not_answer_keeps_the_full_pace() -> None:
-    def fails() -> int:
-        raise OSError("no answer")
+def test_a_part_that_does_not_answer_ends_the_idle_pace() -> None:
+    failing = False
 
-    part = Sampler("docker", "Docker", fails)
-    try:
+    def read() -> int:
+        if failing:
+            raise OSError("no answer")
+        return 1
+
+    part = Sampler("proxy", "the proxy", read)
+
+    def read_once() -> None:
         round_ = part.request()
         assert part.wait_past(round_, time.monotonic() + 5)
-        pace, _ = _pace([part])
+
+    try:
+        read_once()
+        pace, clock = _pace([part])
         pace.after_full(QUIET, _statuses())
+        pace.after_full(QUIET, _statuses())
+        clock.now += 1.0
+        assert pace.idle and not pace.full_due(QUIET)
+        failing = True
+        read_once()  # the proxy, asked between full ticks, fails
+        assert pace.full_due(QUIET)
         pace.after_full(QUIET, _statuses())
         assert not pace.idle
-        pace.busy()
+        failing = False
+        read_once()
+        pace.after_full(QUIET, _statuses())
+        assert pace.idle
+        pace.busy()  # a tick that failed
+        assert pace.full_due(QUIET) and not pace.idle
+    finally:
+        part.close()
+
+
+def test_a_part_that_hangs_ends_the_idle_pace_once_it_outlasts_an_interval() -> None:
+    release = threading.Event()
+    part = Sampler("proxy", "the proxy", lambda: 0 if release.wait(30) else 1)
+    try:
+        release.set()
+        assert part.wait_past(part.request(), time.monotonic() + 5)
+        release.clear()
+        clock = Clock()
+        pace = IdlePace(3.0, 0.05, [part], clock=clock)
+        pace.after_full(QUIET, _statuses())
+        pace.after_full(QUIET, _statuses())
+        assert pace.idle
+        part.request()  # asked between full ticks; it hangs
+        clock.now += 0.05
+        time.sleep(0.2)  # longer than the interval: that read is overdue
         assert pace.full_due(QUIET)
     finally:
+        release.set()
         part.close()
 
 
