@@ -169,7 +169,12 @@ class Agent:
         # An idle service's full tick every 3 intervals, a heartbeat between them (idle_pace.py).
         parts = self._own_parts()
         parts += [p for w in self.watches.values() for p in w.samplers() + w.resources.samplers()]
-        self.pace = IdlePace(stale_after, config.readiness.sample_interval_seconds, parts)
+        self.pace = IdlePace(
+            stale_after,
+            config.readiness.sample_interval_seconds,
+            parts,
+            analysis=config.analysis.enabled,
+        )
         self.metrics_listen = ""  # "HOST:PORT" serves Prometheus metrics while this agent runs
 
     def _runtime(self) -> Runtime:
@@ -291,7 +296,9 @@ class Agent:
             self.inst.store.heartbeat("agent")
             return False
         self.tick(now)
-        self.pace.after_full(decided, self.previous)
+        changed = self.pace.after_full(decided, self.previous)
+        if changed:
+            self.log(changed)
         return True
 
     def tick(self, now: float) -> None:

@@ -20,10 +20,20 @@ from console.core.contracts.proxy import ReadBack
 from console.core.contracts.runtime import ContainerInfo, Runtime, RuntimeNotAnswering
 from console.core.installation import Drivers, Installation
 from console.core.measures.traffic import TrafficSnapshot
-from console.core.model import Canary, Color, Condition, SlotState, SlotStatus
+from console.core.model import (
+    Canary,
+    Color,
+    Condition,
+    Phase,
+    SlotState,
+    SlotStatus,
+    SwitchPolicy,
+)
 from console.core.redact import Redactor
 
-QUIET = Decided("blue", None, None, (None, None))
+LIVE_V1 = (1, Phase.LIVE, SwitchPolicy.AUTO)
+READY_V2 = (2, Phase.READY, SwitchPolicy.NEVER)  # deployed, waiting for an operator's switch
+QUIET = Decided("blue", None, None, (LIVE_V1, READY_V2))
 
 
 class Clock:
@@ -64,9 +74,21 @@ def test_idle_after_two_steady_full_ticks_then_a_full_tick_every_three_seconds()
     assert fulls == [103.0, 106.0, 109.0]
 
 
+def test_a_post_switch_window_is_idle_unless_traffic_analysis_polls_it() -> None:
+    watched = QUIET._replace(watch=("blue", 1e12))
+    pace, _ = _pace()
+    pace.after_full(watched, _statuses())
+    pace.after_full(watched, _statuses())
+    assert pace.idle  # a failing live colour changes what a full tick shows: that wakes it
+    pace.analysis = True
+    pace.after_full(watched, _statuses())
+    assert not pace.idle
+
+
 def test_an_operators_decision_wakes_an_idle_service_at_once() -> None:
     for decided in (
-        QUIET._replace(deploying=(None, 7)),  # a deploy into green
+        QUIET._replace(deployments=(LIVE_V1, (3, Phase.STARTING, SwitchPolicy.AUTO))),  # deploy
+        QUIET._replace(deployments=(LIVE_V1, (2, Phase.READY, SwitchPolicy.AUTO))),  # to switch
         QUIET._replace(live="green"),  # a switch
         QUIET._replace(canary=Canary("green", 10)),
         QUIET._replace(watch=("green", 1e12)),  # the post-switch window
