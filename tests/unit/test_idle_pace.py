@@ -16,10 +16,8 @@ from console.agent.loop import Agent
 from console.agent.samplers import Sampler
 from console.core.config.load import parse_config
 from console.core.config.schema import Config
-from console.core.contracts.proxy import ReadBack
 from console.core.contracts.runtime import ContainerInfo, Runtime, RuntimeNotAnswering
 from console.core.installation import Drivers, Installation
-from console.core.measures.traffic import TrafficSnapshot
 from console.core.model import (
     Canary,
     Color,
@@ -30,6 +28,7 @@ from console.core.model import (
     SwitchPolicy,
 )
 from console.core.redact import Redactor
+from tests.unit.test_agent_parts import FakeNotifier, FakeProxy
 
 LIVE_V1 = (1, Phase.LIVE, SwitchPolicy.AUTO)
 READY_V2 = (2, Phase.READY, SwitchPolicy.NEVER)  # deployed, waiting for an operator's switch
@@ -205,27 +204,6 @@ class Engine:
         if self.failing:
             raise RuntimeNotAnswering("The Docker Engine did not answer within 5 s.")
         return None
-
-
-class FakeProxy:
-    name = "fake proxy"
-
-    def read_back(self) -> ReadBack:
-        return ReadBack(answered=True, color=None)
-
-    def persisted(self) -> None:
-        return None
-
-    def traffic(self) -> TrafficSnapshot | None:
-        return None
-
-
-class FakeNotifier:
-    def send(self, kind: str, text: str, level: str = "info") -> None:
-        pass
-
-    def close(self, timeout: float = 5.0) -> bool:
-        return True
 
 
 def test_the_agent_inspects_an_idle_service_less_and_wakes_when_docker_fails(
