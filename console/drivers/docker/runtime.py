@@ -97,6 +97,7 @@ class DockerRuntime(StreamsMixin, RegistryMixin, OneOffMixin):
                     if _is_timeout(exc):
                         raise self._not_answering(timeout) from None
                     raise self._unavailable(exc) from None
+                _skip_proxy_lookup(client)
                 self._clients[timeout] = client
             return client
 
@@ -374,3 +375,11 @@ def _is_timeout(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _skip_proxy_lookup(client: docker.DockerClient) -> None:
+    """Over the engine's own socket no HTTP proxy can apply, yet requests looks one up in the
+    environment on every call (a third of an idle agent's inspect): tell it not to. A TCP engine
+    keeps the lookup (HTTPS_PROXY / NO_PROXY may matter there)."""
+    if client.api.base_url.startswith("http+docker://"):  # a unix socket (or ssh, npipe)
+        client.api.trust_env = False
