@@ -105,13 +105,20 @@ class LogPane(Vertical):
         self.show_color(self.color)
 
     def on_unmount(self) -> None:
-        self.suspend()
+        self._stop_following()
 
-    def suspend(self) -> None:
-        """Stop following (its screen is kept while hidden); `resume` follows again."""
+    def _stop_following(self) -> None:
         if self._follower:
             self._follower.stop.set()
             self._follower = None
+
+    def suspend(self) -> None:
+        """Stop following and drop the lines (its screen is kept while hidden); `resume` follows
+        again from the container's last lines (as it would anyway: `show_color` starts afresh), so a
+        kept pane does not hold 2,000 lines and their rendered rows for nothing meanwhile."""
+        self._stop_following()
+        self._shown.clear()
+        self.query_one("#log", Log).clear()
 
     def resume(self) -> None:
         self.show_color(self.color)
