@@ -30,7 +30,12 @@ def _docker(config: Config, redactor: Redactor) -> Runtime:
     from console.drivers.docker.runtime import DockerRuntime
 
     # [runtime] docker_host, else $DOCKER_HOST, else the local socket (DockerRuntime.where).
-    return DockerRuntime(config.runtime.docker_host or None, redactor=redactor)
+    return DockerRuntime(
+        config.runtime.docker_host or None,
+        redactor=redactor,
+        registry=config.registry,  # pulls send its credentials (drivers/docker/registry.py)
+        repository=config.image.repository,
+    )
 
 
 # `[runtime] kind` → the builder of its `Runtime`.

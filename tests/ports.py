@@ -32,6 +32,8 @@ WHEEL_INSTALL = sandbox(27080)
 CI_EXAMPLE = sandbox(27180)
 AGENT_SIGTERM = sandbox(27280)
 WORKFLOW = sandbox(28080)  # sandbox_fixture's default
+HOOKS = sandbox(27600)  # tests/integration/test_hooks.py
+HOOKS_WEBHOOK = 27690  # and its webhook sink
 WORKFLOW_WEBHOOK = 28070
 E2E_SANDBOX = sandbox(28180)
 PROFILE_WEB = sandbox(28250)
@@ -85,10 +87,12 @@ ACCESS_MODEL = range(56080, 56090)
 WATCHERS = range(56090, 56100)
 PROXY_CONTRACT = range(56100, 56110)
 NGINX_TRAFFIC = range(56110, 56120)
+MAINTENANCE = range(27500, 27510)  # test_maintenance: the upstreams, then each row's proxy
 PROXY_FLEET = range(29200, 29230)  # two services' upstreams (10 candidates each), then the proxy
 FLEET_SWITCH_BENCH = (29240, 29241, 29242, 29243, 29244)  # proxy, a blue, a green, b blue, b green
 RECIPES_E2E = (56180, 56181, 56182, 56183, 56184)  # PostgreSQL, JSON-RPC chain, proxy, blue, green
 RESET_DATABASE = (56185, 56186, 56187)  # test_recipes_e2e's reset acceptance: proxy, blue, green
+REGISTRY = range(27800, 27804)  # test_registry: the registry, a webhook sink, blue, green
 
 # ── ports handed to a child process (a stand-in, `watch --web`) by unit tests ─────────────────
 PROFILE_STANDINS = range(56120, 56160)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from console.agent.release_hooks import PostReadyHooks
 from console.core.config.schema import NotifyConfig
 from console.core.contracts.notifier import Notifier
 from console.core.gate.tracking import CatchupTracker
@@ -20,6 +21,7 @@ from console.core.model import (
     SlotStatus,
     SwitchPolicy,
 )
+from console.core.ops.operation import FrozenError
 from console.core.store.store import Store
 
 
@@ -34,9 +36,11 @@ class DeploymentPhases:
         service: str,
         actor: Actor,
         log: Callable[[str], None],
+        post_ready: PostReadyHooks | None = None,
     ) -> None:
         """`switch`: `switching.switch` bound to the installation and the agent by the agent
-        loop (it takes the operator lock itself)."""
+        loop (it takes the operator lock itself); `post_ready`: the [[hooks]] run once a
+        deployment is ready, which the policy's switch waits for."""
         self.config = config
         self.store = store
         self.notifier = notifier
@@ -44,7 +48,9 @@ class DeploymentPhases:
         self.service = service
         self.actor = actor
         self.log = log
+        self.frozen_said = ""
         self.eta_warned: set[int] = set()
+        self.post_ready = post_ready or PostReadyHooks(False, lambda _d: None, bool, log)
 
     def advance(
         self,
@@ -109,10 +115,13 @@ class DeploymentPhases:
             text = f"{color} ({deployment.version}) is ready: every readiness condition holds."
             store.record_event("ready", text, "success", actor, color, deployment.id)
             notify.send("ready", f"{service}: {text}")
+        if status.state == SlotState.READY:
+            self.post_ready.begin(deployment)  # once per deployment
         if (
             status.state == SlotState.READY
             and deployment.policy == SwitchPolicy.AUTO
             and live != color
+            and self.post_ready.finished(deployment.id)
         ):
             self._auto_switch(color)
 
@@ -123,3 +132,7 @@ class DeploymentPhases:
                     self.log(f"auto switch to {color}: {event.text}")
         except LockHeld as exc:
             self.log(f"auto switch to {color} postponed: {exc}")
+        except FrozenError as exc:  # it switches once the freeze is lifted; said once
+            if str(exc) != self.frozen_said:
+                self.log(f"auto switch to {color} held by the freeze: {exc}")
+            self.frozen_said = str(exc)

@@ -25,10 +25,12 @@ from console.agent.analysis_base import AnalysisParts
 from console.agent.analysis_watch import AnalysisWatch
 from console.agent.canary_analysis import CanaryAnalysis
 from console.agent.deployment_phases import DeploymentPhases
+from console.agent.idle_pace import IdlePace, decisions
 from console.agent.live_colour import LiveColourWatch
 from console.agent.metrics import Published, ServiceMetrics, metrics_port_problem
 from console.agent.parity_watch import ParityWatch
 from console.agent.post_switch import PostSwitchWatch
+from console.agent.release_hooks import off_the_tick, post_ready_hooks
 from console.agent.resource_alerts import ResourceAlerts
 from console.agent.retire import Retirement
 from console.agent.samplers import Sampler, sample_round
@@ -55,6 +57,7 @@ from console.core.measures.parity import ParitySampler
 from console.core.model import COLORS, Color, Sample, SlotStatus, other
 from console.core.ops.canary import abort_locked
 from console.core.ops.canary_reconcile import canary_in_step
+from console.core.ops.holds import lift_expired
 from console.core.ops.reconcile import reconcile, reconcile_live
 from console.core.ops.switching import rollback_locked, switch
 from console.drivers.progress import make_head_source
@@ -150,10 +153,11 @@ class Agent:
             config.notify,
             inst.store,
             inst.notifier,
-            partial(switch, inst, AGENT_ACTOR),
+            off_the_tick(partial(switch, inst, AGENT_ACTOR), config.hooks, log),
             service=config.service,
             actor=AGENT_ACTOR,
             log=log,
+            post_ready=post_ready_hooks(inst, AGENT_ACTOR, log),
         )
         self.post_switch = PostSwitchWatch(
             inst.store,
@@ -166,6 +170,15 @@ class Agent:
         self.previous: dict[Color, SlotStatus] = {}
         self.last_prune = 0.0
         self.published = Published()  # what the exporter reads (console/agent/metrics.py)
+        # An idle service's full tick every 3 intervals, a heartbeat between them (idle_pace.py).
+        parts = self._own_parts()
+        parts += [p for w in self.watches.values() for p in w.samplers() + w.resources.samplers()]
+        self.pace = IdlePace(
+            stale_after,
+            config.readiness.sample_interval_seconds,
+            parts,
+            analysis=config.analysis.enabled,
+        )
         self.metrics_listen = ""  # "HOST:PORT" serves Prometheus metrics while this agent runs
 
     def _runtime(self) -> Runtime:
@@ -216,14 +229,15 @@ class Agent:
                     self._take_over()
                     continue
                 try:
-                    self.tick(time.time())
+                    full = self.paced_tick(time.time())
                 except Exception as exc:  # a tick must never kill the watcher
+                    self.pace.busy()
                     self.published.tick_failed(time.monotonic() - started)
                     self.log(f"tick failed: {self.inst.redactor.redact(repr(exc))}")
-                else:
-                    self.published.tick_done(
-                        self.previous, self.inst.store.live(), time.monotonic() - started
-                    )
+                else:  # between an idle service's full ticks, the last full one stands
+                    if full:
+                        took = time.monotonic() - started
+                        self.published.tick_done(self.previous, self.inst.store.live(), took)
                 self.stopping.wait(max(0.0, interval - (time.monotonic() - started)))
         finally:
             winding_down()
@@ -273,14 +287,32 @@ class Agent:
     def sample(self) -> None:
         """Ask every part for a fresh reading and wait a short budget: a part that hangs keeps
         its previous reading (with its age) and costs the tick nothing more."""
-        parts: list[Sampler[Any]] = [self.live_colour.sampler, self.traffic.sampler]
-        if self.head is not None:
-            parts.append(self.head)
+        parts = self._own_parts()
         for watch in self.watches.values():
             parts += watch.wanted()
         parts += self.parity.wanted(self.inst.store.live(), self.previous)
         interval = self.inst.config.readiness.sample_interval_seconds
         sample_round(parts, min(_ROUND_BUDGET_SECONDS, 0.5 * interval))
+
+    def _own_parts(self) -> list[Sampler[Any]]:
+        """The service's parts besides each colour's: the proxy's colour and counters, a head."""
+        head = [self.head] if self.head is not None else []
+        return [self.live_colour.sampler, self.traffic.sampler, *head]
+
+    def paced_tick(self, now: float) -> bool:
+        """A full tick, or for an idle service between its full ones only the heartbeat
+        (console/agent/idle_pace.py). True when it was a full one."""
+        decided = decisions(self.inst.store)
+        if not self.pace.full_due(decided):
+            # What users get is checked every tick all the same: a drift is fixed within one.
+            self.live_colour.sampler.request()
+            self.inst.store.heartbeat("agent")
+            return False
+        self.tick(now)
+        changed = self.pace.after_full(decided, self.previous)
+        if changed:
+            self.log(changed)
+        return True
 
     def tick(self, now: float) -> None:
         store = self.inst.store
@@ -326,6 +358,7 @@ class Agent:
         if now - self.last_prune > _PRUNE_EVERY_SECONDS:
             store.prune_samples(now - _SAMPLE_RETENTION_SECONDS)
             store.prune_metrics(now - _SAMPLE_RETENTION_SECONDS)
+            lift_expired(self.inst, AGENT_ACTOR)  # readers already ignore it; history says so
             self.last_prune = now
 
     def _publish(self, status: SlotStatus, watch: SlotWatch, now: float) -> None:

@@ -51,6 +51,10 @@ def dispatch(args: argparse.Namespace) -> Handler:
         from console.cli import canary
 
         return _guarded(canary.run)
+    if command in ("freeze", "unfreeze", "maintenance"):
+        from console.cli import holds
+
+        return _guarded(_acting(command, holds.HANDLERS[command]))
     if command == "sandbox":
         from console.cli import sandbox_cmd
 

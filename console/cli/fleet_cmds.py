@@ -15,7 +15,10 @@ from console.cli.exits import EXIT_OK, EXIT_USAGE
 from console.cli.session import load_fleet
 from console.core.config.fleet import Fleet
 from console.core.config.schema import Config
+from console.core.contracts.runtime import ImageArrival
+from console.core.hooks.outcome import HookRun
 from console.core.model import Deployment, EventRecord, Status
+from console.core.store.image_pull import image_arrivals
 from console.core.store.resources import DeploymentResources, deployment_resources
 
 
@@ -76,17 +79,30 @@ def status_all(args: argparse.Namespace, found: Fleet) -> int:
     return EXIT_OK
 
 
-History = tuple[list[EventRecord], list[Deployment], dict[int, DeploymentResources]]
+History = tuple[
+    list[EventRecord],
+    list[Deployment],
+    dict[int, DeploymentResources],
+    dict[int, ImageArrival],
+    list[HookRun],
+]
 
 
 def history_of(config: Config, limit: int) -> History:
-    """One service's events, deployments and each deployment's peak resources."""
+    """One service's events, deployments, each deployment's peak resources and image pull."""
     console = wiring.open_console(config, read_only=True)
     try:
         store = console.installation.store
         deployments = store.deployments(limit=limit)
-        used = deployment_resources(store, [d.id for d in deployments])
-        return store.events(limit=limit), deployments, used
+        ids = [d.id for d in deployments]
+        used = deployment_resources(store, ids)
+        return (
+            store.events(limit=limit),
+            deployments,
+            used,
+            image_arrivals(store, ids),
+            store.hook_runs(limit=limit),
+        )
     finally:
         console.close()
 

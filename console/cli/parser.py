@@ -269,10 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--dir", help="the sandbox's directory")
     sb_status = command_parser(sandbox_sub, "status", "what the sandbox runs", json_output=True)
     sb_status.add_argument("--dir", help="the sandbox's directory")
-    from console.cli import canary, completion, parity
+    from console.cli import canary, completion, holds, parity
 
     parity.add_parser(sub, command_parser)
     canary.add_parser(sub, command_parser)
+    holds.add_parser(sub, command_parser)
     completion.add_parser(sub)
     return parser
 

@@ -9,13 +9,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from console.cli.render_holds import holds_json, holds_lines
+from console.cli.render_hooks import hooks_json, print_hooks
 from console.cli.render_resources import (
     deployment_resources_json,
     resource_lines,
     resources_json,
 )
 from console.core.config.schema import Config
+from console.core.contracts.runtime import ImageArrival
 from console.core.durations import duration_text
+from console.core.hooks.outcome import HookRun
 from console.core.measures.parity import newest, report_json, report_lines
 from console.core.measures.traffic import TrafficFigures, traffic_text
 from console.core.model import (
@@ -29,6 +33,8 @@ from console.core.model import (
     Status,
     SwitchPlan,
 )
+from console.core.ops.pull import arrival_text
+from console.core.store.image_pull import arrival_json
 from console.core.store.resources import DeploymentResources
 
 _MARK = {"info": "·", "warning": "!", "error": "✗", "success": "✓"}
@@ -145,6 +151,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "slots": {color: slot_json(slot, status.at) for color, slot in status.slots.items()},
         "proxy": None if status.proxy is None else reading_json(status.proxy, status.at),
         "parity": _parity_json(status),
+        **holds_json(status.holds, status.at),  # "freeze", "maintenance"
         "agent": {
             "running": status.agent.running,
             "pid": status.agent.pid,
@@ -196,6 +203,8 @@ def print_status(status: Status, catchup: bool = True) -> None:
     agent = f"running ({status.agent.pid_text()})" if status.agent.running else "NOT running"
     lock = status.lock.describe() if status.lock else "free"
     print(f"{status.service} — live: {status.live or 'none'} · agent: {agent} · lock: {lock}")
+    for line in holds_lines(status.holds, status.at):
+        print(line)
     if status.canary is not None:
         print(f"canary: {status.canary.describe()} (sticky per client)")
     catchup_columns = (
@@ -256,9 +265,12 @@ def history_json(
     events: list[EventRecord],
     deployments: list[Deployment],
     resources: dict[int, DeploymentResources] | None = None,
+    pulls: dict[int, ImageArrival] | None = None,
+    hooks: list[HookRun] | None = None,
 ) -> dict[str, Any]:
-    resources = resources or {}
+    resources, pulls = resources or {}, pulls or {}
     return {
+        "hooks": hooks_json(hooks or []),
         "events": [
             {
                 "id": e.id,
@@ -288,6 +300,7 @@ def history_json(
                 "start_height": d.start_height,
                 "target_height": d.target_height,
                 "resources": deployment_resources_json(resources.get(d.id)),
+                "pull": arrival_json(pulls.get(d.id)),
             }
             for d in deployments
         ],
@@ -298,7 +311,10 @@ def print_history(
     events: list[EventRecord],
     deployments: list[Deployment],
     resources: dict[int, DeploymentResources] | None = None,
+    pulls: dict[int, ImageArrival] | None = None,
+    hooks: list[HookRun] | None = None,
 ) -> None:
+    print_hooks(hooks or [])
     print("DEPLOYMENTS")
     for d in deployments:
         print(
@@ -308,6 +324,9 @@ def print_history(
         used = (resources or {}).get(d.id)
         if used is not None and used.summary():
             print(f"         {used.summary()}")
+        arrival = (pulls or {}).get(d.id)
+        if arrival is not None and arrival.how == "pulled":
+            print(f"         {arrival_text(d.image, arrival)}")
     print("EVENTS")
     for e in events:
         print(f"  {_when(e.at)}  {e.kind:10} {e.text}  [{e.actor}]")

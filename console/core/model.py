@@ -16,6 +16,7 @@ from console.core.colors import COLORS as COLORS
 from console.core.colors import Color as Color
 from console.core.colors import other as other
 from console.core.colors import parse_color as parse_color
+from console.core.holds import NO_HOLDS, Holds
 from console.core.measures.parity import ParityReport
 from console.core.measures.resources import ResourceFigures
 from console.core.measures.traffic import TrafficFigures
@@ -274,6 +275,7 @@ class Status:
     at: float = 0.0
     proxy: PartReading | None = None  # the agent's per-tick read of the proxy's live colour
     canary: Canary | None = None  # the sticky share of clients sent to the idle colour
+    holds: Holds = field(default_factory=lambda: NO_HOLDS)  # freeze, maintenance (core/holds)
 
 
 @dataclass(frozen=True, slots=True)

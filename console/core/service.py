@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 
 from console.core.actor import current_actor
+from console.core.holds import Holds
 from console.core.installation import Installation
 from console.core.model import (
     COLORS,
@@ -31,6 +32,7 @@ from console.core.model import (
 )
 from console.core.ops import canary as canary_op
 from console.core.ops import deploy as deploy_op
+from console.core.ops import holds as holds_op
 from console.core.ops import switching
 from console.core.ops.agent_process import ensure_agent
 from console.core.ops.operation import OperationRefused, ReadOnlyError
@@ -85,6 +87,7 @@ class Console:
             at=now,
             proxy=store.proxy_reading(),
             canary=store.canary(),
+            holds=Holds(store.freeze(now), store.maintenance()),
         )
 
     def events(self, after_id: int = 0, limit: int = 200) -> list[EventRecord]:
@@ -184,6 +187,34 @@ class Console:
         if self.read_only:
             raise ReadOnlyError("canary promote")
         return canary_op.promote(self.installation, current_actor(), force)
+
+    def freeze(self, message: str, until: float | None = None) -> Iterator[OperationEvent]:
+        if self.read_only:
+            raise ReadOnlyError("freeze")
+        return holds_op.freeze(self.installation, current_actor(), message, until)
+
+    def unfreeze(self) -> Iterator[OperationEvent]:
+        if self.read_only:
+            raise ReadOnlyError("unfreeze")
+        return holds_op.unfreeze(self.installation, current_actor())
+
+    def maintenance_on(
+        self,
+        message: str | None = None,
+        page_html: str | None = None,
+        page_name: str = "",
+        retry_after: int | None = None,
+    ) -> Iterator[OperationEvent]:
+        if self.read_only:
+            raise ReadOnlyError("maintenance on")
+        return holds_op.maintenance_on(
+            self.installation, current_actor(), message, page_html, page_name, retry_after
+        )
+
+    def maintenance_off(self) -> Iterator[OperationEvent]:
+        if self.read_only:
+            raise ReadOnlyError("maintenance off")
+        return holds_op.maintenance_off(self.installation, current_actor())
 
     def close(self) -> None:
         self.installation.close()

@@ -56,3 +56,8 @@ def sql_socket_seconds(statement_timeout_ms: int) -> float:
 def seconds_text(value: float) -> str:
     """`5.0` → `5`, `2.5` → `2.5`: bounds as the sentences print them."""
     return f"{value:g}"
+
+
+# ── hooks ([[hooks]], console/core/hooks/) ──
+# A host hook at its timeout gets SIGTERM (its whole process group), then SIGKILL this much later.
+HOOK_KILL_GRACE_SECONDS = 5.0

@@ -11,9 +11,18 @@ import json
 import re
 from typing import Any
 
+import httpcore
 import httpx
 
 from console.core import timeouts
+from console.drivers.lean_http import (
+    HTTP_ERRORS,
+    Answer,
+    environment_proxies,
+    proxy_applies,
+    request,
+)
+from console.drivers.proxy.probe import shared_tls_context
 
 CHECK_TIMEOUT_SECONDS = timeouts.HTTP_CHECK_SECONDS
 _DETAIL_CHARS = 120
@@ -26,28 +35,66 @@ def _short(text: str) -> str:
     return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
 
 
-def _failure(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
+_HEADERS = (("Accept", "*/*"), ("User-Agent", "bluegreen-check"))
+# What a check can fail with: the lean request's errors, or the proxied client's.
+CHECK_ERRORS = (*HTTP_ERRORS, httpx.HTTPError)
+
+
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, httpcore.TimeoutException | httpx.TimeoutException):
         return f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, httpcore.ConnectError | httpx.ConnectError):
         return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if isinstance(exc, httpcore.RemoteProtocolError | httpx.RemoteProtocolError):
         return "connection closed without an answer"
     return type(exc).__name__
 
 
 class HttpChecker:
-    """Health and smoke requests to one colour's published port, over one keep-alive client."""
+    """Health and smoke requests to one colour's published port, over kept-alive connections
+    (console/drivers/lean_http.py: the agent asks these of every colour every tick).
+
+    A URL the environment's proxy settings apply to (HTTP_PROXY / HTTPS_PROXY / ALL_PROXY, not
+    excluded by NO_PROXY: read once, when the checker is built) goes through a full httpx client
+    with trust_env, as every check did before. Redirects are not followed (httpx's default, as
+    before). No cookie jar on the direct path: each check stands alone, as a load balancer's
+    probe does; a Set-Cookie of one answer is not sent back with the next (the proxied client
+    still keeps httpx's jar)."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
-        self._client = httpx.Client(base_url=self.base_url, timeout=CHECK_TIMEOUT_SECONDS)
+        self._pool = httpcore.ConnectionPool(ssl_context=shared_tls_context())
+        self._proxies = environment_proxies()
+        self._proxied: httpx.Client | None = None  # built when a URL needs the proxy
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        if "://" not in url:  # a path, joined as a client with this base_url would
+            url = f"{self.base_url}/{url.lstrip('/')}"
+        headers_sent = [*_HEADERS, *(headers or {}).items()]
+        if proxy_applies(url, self._proxies):
+            return self._through_proxy(method, url, headers_sent, content)
+        return request(self._pool, method, url, CHECK_TIMEOUT_SECONDS, headers_sent, content)
+
+    def _through_proxy(
+        self, method: str, url: str, headers: list[tuple[str, str]], content: bytes | None
+    ) -> Answer:
+        if self._proxied is None:
+            # trust_env (httpx's default): the environment's proxy, NO_PROXY and CA settings.
+            self._proxied = httpx.Client(timeout=CHECK_TIMEOUT_SECONDS)
+        response = self._proxied.request(method, url, headers=headers, content=content)
+        return Answer(response.status_code, response.headers, response.content)
 
     def health(self, path: str, expect: str = "") -> tuple[bool, str]:
         """(ok, detail): ok on any 2xx whose body contains `expect` (when given)."""
         try:
-            response = self._client.get(path)
-        except httpx.HTTPError as exc:
+            response = self._request("GET", path)
+        except CHECK_ERRORS as exc:
             return False, _failure(exc)
         if response.is_success and expect and expect not in response.text:
             return False, _short(f"HTTP {response.status_code} without {expect!r}")
@@ -57,8 +104,8 @@ class HttpChecker:
         """(ok, detail) of an extra readiness check: ok when `url` answers `expect_status`.
         The detail never carries the URL (it may hold a token)."""
         try:
-            response = self._client.get(url)
-        except httpx.HTTPError as exc:
+            response = self._request("GET", url)
+        except CHECK_ERRORS as exc:
             return False, _failure(exc)
         if response.status_code == expect_status:
             return True, f"HTTP {response.status_code}"
@@ -70,10 +117,10 @@ class HttpChecker:
         if body and body.lstrip()[:1] in ("{", "["):
             headers["Content-Type"] = "application/json"
         try:
-            response = self._client.request(
+            response = self._request(
                 method.upper(), path, content=body.encode() if body else None, headers=headers
             )
-        except httpx.HTTPError as exc:
+        except CHECK_ERRORS as exc:
             return False, _failure(exc)
         if not response.is_success:
             return False, f"HTTP {response.status_code}"
@@ -83,10 +130,12 @@ class HttpChecker:
         return True, f"HTTP {response.status_code}"
 
     def close(self) -> None:
-        self._client.close()
+        self._pool.close()
+        if self._proxied is not None:
+            self._proxied.close()
 
 
-def _json_errors(response: httpx.Response) -> str:
+def _json_errors(response: Answer) -> str:
     """The first error message of a JSON answer's non-empty "errors", or "" (none, or not JSON)."""
     content_type = response.headers.get("content-type", "")
     looks_json = "json" in content_type or response.content.lstrip()[:1] in (b"{", b"[")

@@ -7,7 +7,9 @@ gate) as sentences.
 
 Given several services (a mapping of name → Console, built by the CLI), it opens on the overview
 (console/tui/screens/fleet.py); enter opens a service's blue/green screen and esc comes back.
-Given one, it opens straight on that service's screen, as it always has.
+Given one, it opens straight on that service's screen, as it always has. The last `KEPT_SCREENS`
+service screens opened stay alive behind the overview (their log follower and polls stopped), so
+opening one again is a push, not a rebuild, and memory does not grow with openings.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import gc
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 
@@ -50,6 +53,9 @@ from console.tui.widgets.slot_panel import SlotPanel
 POLL_SECONDS = 1.0
 SWITCH_INTERVAL_SECONDS = 0.001
 HISTORY_SECONDS = 3_600.0
+# Service screens kept alive after esc (least recently opened dropped first): composing one costs
+# ~150 ms, re-showing a kept one a frame; each kept screen holds its panels and ≤ 2,000 log lines.
+KEPT_SCREENS = 4
 
 
 class BluegreenApp(OperatingApp):
@@ -89,6 +95,9 @@ class BluegreenApp(OperatingApp):
         self._frozen = False
         self.main: Screen[None]  # the service's screen; in a fleet, the last one opened
         self.overview: FleetWatchScreen | None = None
+        # Service name → its screen kept after esc, and the last event id that screen has shown.
+        self._kept: OrderedDict[str, Screen[None]] = OrderedDict()
+        self._kept_event_ids: dict[str, int] = {}
 
     # ── screens and lookups ──
     def get_default_screen(self) -> Screen[None]:
@@ -109,18 +118,43 @@ class BluegreenApp(OperatingApp):
         self._generation += 1
         self.status, self.degraded, self._last_event_id = None, None, 0
         self.history = {color: [] for color in COLORS}
-        self.main = screen_class(self.backend.follow_logs, on_ready=self._main_ready)
+        screen_id = None if self.fleet else "main"  # the fleet keeps several alive at once
+        self.main = screen_class(self.backend.follow_logs, on_ready=self._main_ready, id=screen_id)
         return self.main
 
     def open_service(self, name: str) -> None:
         """The overview's enter: that service's blue/green screen, over the overview."""
         self.service_name, self.backend = name, self.consoles[name]
-        self.push_screen(self._service_screen())
+        kept = self._kept.pop(name, None)
+        screen = self._service_screen() if kept is None else self._reopen(name, kept)
+        if kept is None:
+            self.install_screen(screen, f"service {name}")  # so esc keeps it, not removes it
+        self._kept[name] = screen
+        while len(self._kept) > KEPT_SCREENS:
+            _, oldest = self._kept.popitem(last=False)
+            self.uninstall_screen(oldest)
+            oldest.remove()
+        self.push_screen(screen)
+
+    def _reopen(self, name: str, screen: Screen[None]) -> Screen[None]:
+        """A kept screen shown again: it shows its last values until its first poll answers."""
+        self._generation += 1
+        self.status, self.degraded = None, None
+        self.history = {color: [] for color in COLORS}
+        self._last_event_id = self._kept_event_ids.get(name, 0)  # its events pane has those
+        self.main = screen
+        screen.query_one(LogPane).resume()
+        self._poll(self._last_event_id, self._generation)
+        return screen
 
     def action_overview(self) -> None:
-        """esc on a service's screen: back to the overview (its polls and log follower end)."""
+        """esc on a service's screen: back to the overview; the screen is kept, its polls and log
+        follower end."""
         if self.overview is not None and self.screen is getattr(self, "main", None):
             self._generation += 1  # its poll chain ends at its next answer
+            if self.service_name is not None:
+                self._kept_event_ids[self.service_name] = self._last_event_id
+            self.main.query_one(LogPane).suspend()
             self.pop_screen()
 
     def target(self) -> Target | None:

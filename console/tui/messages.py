@@ -63,23 +63,3 @@ class OperationEnded(Message):
     def __init__(self, action: str) -> None:
         super().__init__()
         self.action = action
-
-
-class ServiceRead(Message):
-    """The overview's poll of one service answered: its status, its newest drift and event id."""
-
-    def __init__(self, name: str, status: Status, drift_at: float | None, last_event: int) -> None:
-        super().__init__()
-        self.name = name
-        self.status = status
-        self.drift_at = drift_at
-        self.last_event = last_event
-
-
-class ServiceReadFailed(Message):
-    """The overview's poll of one service raised; `reason` is one sentence."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__()
-        self.name = name
-        self.reason = reason

@@ -10,10 +10,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from console.core.fsutil import StateDirError
+from console.core.holds import Freeze, Maintenance
+from console.core.hooks.outcome import HookRun
 from console.core.model import Condition, Phase, Sample, SlotState, SlotStatus, SwitchPolicy
 from console.core.store.store import SCHEMA_VERSION, Store
 from tests.store_sites import REPO, StoreSite, postgres_server, sites
@@ -358,3 +361,32 @@ def test_a_switch_records_live_and_the_slots_states_together(store: Store) -> No
     live, _, slots = store.snapshot()
     assert live == "green" and slots["green"].state == SlotState.LIVE
     assert slots["blue"].state == SlotState.READY
+
+
+def test_holds_are_kept_replaced_and_lifted(store: Store) -> None:
+    assert store.freeze() is None and store.maintenance() is None
+    frozen = Freeze("no releases until Monday", "alice", 1000.0, until=2000.0)
+    store.set_freeze(frozen)
+    assert store.stored_freeze() == frozen
+    assert store.freeze(now=1500.0) == frozen and store.freeze(now=2500.0) is None
+    assert store.clear_expired_freeze(2500.0) == frozen and store.stored_freeze() is None
+    store.set_maintenance(Maintenance("back at 10:00", "bob", 1200.0, retry_after=60))
+    assert store.maintenance() == Maintenance("back at 10:00", "bob", 1200.0, retry_after=60)
+    store.set_maintenance(None)
+    assert store.maintenance() is None
+
+
+def test_hook_runs_are_recorded_with_their_outcome(store: Store) -> None:
+    started = store.start_hook_run(
+        HookRun("pre-switch", "migrate", "container", "green", 3, "alice", 100.0,
+                timeout_seconds=60.0)
+    )  # fmt: skip
+    assert started.id > 0 and store.hook_started(3, "pre-switch")
+    assert not store.hook_started(3, "post-switch")
+    done = replace(started, seconds=2.5, exit_code=0, last_lines=("migrated 12 tables",))
+    store.finish_hook_run(done)
+    (run,) = store.hook_runs(deployment_id=3)
+    assert (run.id, run.exit_code, run.seconds, run.last_lines) == (
+        started.id, 0, 2.5, ("migrated 12 tables",)
+    )  # fmt: skip
+    assert store.hook_runs(deployment_id=4) == []

@@ -14,10 +14,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Label
 
-from console.tui.app import BluegreenApp
+from console.tui.app import KEPT_SCREENS, BluegreenApp
 from console.tui.screens.confirm_switch import ConfirmSwitchScreen
 from console.tui.screens.fleet import FleetScreen, FleetWatchScreen
 from console.tui.screens.main import FleetOperatorScreen, OperatorScreen
+from console.tui.widgets.events_pane import EventsPane
 from console.tui.widgets.fleet_table import FleetTable
 from console.tui.widgets.header import AppHeader
 from console.tui.widgets.log_pane import LogPane
@@ -124,6 +125,37 @@ async def test_enter_opens_the_service_screen_and_esc_returns() -> None:
         await select(pilot, overview, "web")
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.status is not None and app.status.service == "web")
+
+
+async def test_a_reopened_service_shows_its_kept_screen_and_only_the_last_few_are_kept() -> None:
+    services = fake_fleet(7)
+    app = fleet_app(services)
+    async with app.run_test(size=(120, 40)) as pilot:
+        overview = await overview_ready(pilot)
+
+        async def open_and_leave(name: str) -> FleetOperatorScreen:
+            await select(pilot, overview, name)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, FleetOperatorScreen))
+            await wait_until(pilot, lambda: app.status is not None and app.status.service == name)
+            screen = app.screen
+            assert isinstance(screen, FleetOperatorScreen)
+            await wait_until(pilot, lambda: bool(screen.query_one(LogPane).lines))
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.screen is overview)
+            return screen
+
+        first = await open_and_leave("indexer")
+        assert services["indexer"].follow_stopped  # esc stops its follower, as it did
+        events = list(first.query_one(EventsPane).events)
+        again = await open_and_leave("indexer")
+        assert again is first  # shown again, not composed again
+        assert services["indexer"].follow_started == ["blue", "blue"]  # following again
+        assert list(first.query_one(EventsPane).events) == events  # no event twice
+        for name in ("api", "explorer", "web", "evm"):
+            await open_and_leave(name)
+        assert not first.is_attached  # the least recently opened of five was dropped
+        assert len(app._kept) == KEPT_SCREENS
 
 
 async def test_s_cycles_the_sort_column() -> None:
@@ -263,7 +295,7 @@ async def test_one_service_opens_straight_on_its_screen() -> None:
 
 QUIT_WITH_A_HUNG_SERVICE = """
 import asyncio, time
-from console.tui.app import BluegreenApp
+from console.tui.app import KEPT_SCREENS, BluegreenApp
 from tests.tui.conftest import wait_until
 from tests.tui.fake_fleet import FakeService, fake_fleet
 

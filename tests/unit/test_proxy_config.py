@@ -40,7 +40,6 @@ def test_the_kind_chooses_the_class_and_its_defaults() -> None:
     ("table", "key", "owner", "kind"),
     [
         ('kind = "haproxy"\nmode = "reload"\n', "mode", "nginx", "haproxy"),
-        ('kind = "haproxy"\nreload_command = ["x"]\n', "reload_command", "nginx", "haproxy"),
         (
             'kind = "haproxy"\nadmin_url = "http://127.0.0.1:8099"\n',
             "admin_url",
@@ -66,7 +65,7 @@ def test_a_typo_lists_only_the_chosen_kinds_keys() -> None:
         parse_config(BASE + '[proxy]\nkind = "haproxy"\nbakend = "web"\n')
     text = str(refused.value)
     assert "Unknown key 'proxy.bakend'. Did you mean 'backend'?" in text
-    assert 'Valid keys for kind = "haproxy"' in text and "reload_command" not in text
+    assert 'Valid keys for kind = "haproxy"' in text and "admin_url" not in text
 
 
 def test_an_empty_key_of_another_kind_is_ignored() -> None:

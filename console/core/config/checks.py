@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 
 from console.core.config.analysis import analysis_problems
 from console.core.config.coerce import ConfigError
+from console.core.config.hooks import hook_problems
 from console.core.config.parity import parity_problems
+from console.core.config.registry import registry_problems
 from console.core.config.reset_guard import reset_guard_problems
 from console.core.config.resources import disk_problems, resource_problems
 from console.core.config.sources import url_template_problem
@@ -95,11 +97,13 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
     if not config.image.command and not config.image.repository:
         problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
     problems += config.proxy.problems(config.admin_socket_path)
+    problems += registry_problems(config.registry, config.image.repository)
     problems += resource_problems(config.resources, config.image.cpus, config.image.memory)
     problems += store_problems(config.store, config.service)
     for color, slot in config.slots.items():
         problems += disk_problems(color, slot.disk_path, slot.disk_budget_bytes)
     problems += _parity_problems(config) + reset_guard_problems(config)
+    problems += hook_problems(config.hooks)
     host = config.runtime.docker_host
     if host and not host.startswith(("unix://", "tcp://", "ssh://", "http://", "https://")):
         problems.append(

@@ -145,6 +145,9 @@ class HaproxyProxyConfig(ProxyBase):
     admin_socket: str = ""
     backend: str = "bluegreen"  # the backend holding servers named blue and green
     test_command: list[str] = field(default_factory=list)  # e.g. ["haproxy", "-c", "-f", …]
+    # Only maintenance mode needs it (a rule HAProxy reads at load), e.g. ["systemctl", "reload",
+    # "haproxy"]; switches and canaries go through the runtime API.
+    reload_command: list[str] = field(default_factory=list)
 
     measures_latency_percentiles: ClassVar[bool] = False  # `show stat` has means, no p99
     title: ClassVar[str] = "HAProxy"

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from console.core.config.analysis import AnalysisConfig
+from console.core.config.hooks import Hook
 from console.core.config.parity import ParityCheck
 from console.core.config.proxy import NginxProxyConfig, ProxyConfig
+from console.core.config.registry import RegistryConfig
 from console.core.config.resources import ResourcesConfig
 from console.core.config.sources import (
     DEFAULT_HEAD_QUERY,
@@ -149,6 +151,7 @@ class Config:
     # operators_group unset: a directory has one group.
     watchers_group: str = ""
     image: ImageConfig = field(default_factory=ImageConfig)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)  # private pulls (registry.py)
     source: SourceConfig = field(default_factory=SourceConfig)
     # None = no [head] table: the candidate's self-reported head, else the default SQL head.
     head: HeadSpec | None = None
@@ -163,6 +166,7 @@ class Config:
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     store: StoreConfig = field(default_factory=StoreConfig)  # "" url: SQLite in state_dir
     parity: list[ParityCheck] = field(default_factory=list)  # [[parity]]
+    hooks: list[Hook] = field(default_factory=list)  # [[hooks]] around a release (hooks.py)
     # No [analysis] table: no traffic analysis (analysis.py); the table turns it on.
     analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig(enabled=False))
     path: str = ""  # where it was loaded from (not a TOML key)

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from console.core.holds import MaintenancePage
 from console.core.measures.traffic import TrafficSnapshot
 from console.core.model import Canary, Color
 
@@ -94,6 +95,11 @@ class ProxyDriver(Protocol):
         else of the client address — to `canary.color` (the idle colour); None = none. The live
         colour is untouched; the weight is persisted so a proxy restart keeps it. On failure the
         ProxyError carries a read-back."""
+
+    def set_maintenance(self, page: MaintenancePage | None) -> None:
+        """Answer every client request with `page` (503, its Retry-After), None = route again
+        exactly as before. Rendered into the owned files (a restart keeps it), applied to the
+        running proxy, and waited for; bluegreen's own probe still reaches the colours."""
 
     def persisted_canary(self) -> Canary | None:
         """The canary the owned files record (what a proxy restart would apply)."""

@@ -9,7 +9,7 @@ and the agent see only this module.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,6 +29,11 @@ class RuntimeNotAnswering(RuntimeUnavailable):
 
 class ImageNotFound(ContainerRuntimeError):
     """The image is neither on this host, nor loadable from the given tar, nor pullable."""
+
+
+class RegistryRefused(ImageNotFound):
+    """The registry refused the pull: wrong or missing credentials, or a certificate this host
+    does not trust. str() names the registry and what to do, never a password."""
 
 
 class ContainerRunning(ContainerRuntimeError):
@@ -60,6 +65,20 @@ class ContainerSpec:
     ulimits: dict[str, str] = field(default_factory=dict)  # {"nofile": "SOFT:HARD"}
     nano_cpus: int | None = None  # CPU cap in 1e-9 cores ([image] cpus); None = no limit
     mem_limit: int | None = None  # memory cap in bytes ([image] memory); None = no limit
+    entrypoint: list[str] | None = None  # None = the image's (a hook's migration may replace it)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageArrival:
+    """How an image came to be on this host for a deployment, for its history."""
+
+    id: str
+    how: str  # "present" (already here), "loaded" (from a tar) or "pulled"
+    seconds: float  # the load or pull; 0 when present
+    size_bytes: int | None  # the image's size on this host, as `docker images` shows it
+    registry: str = ""  # where it was pulled from; "" unless pulled
+    credentials: str = ""  # "secrets", "engine config" or "none"; "" unless pulled
+    finished_at: float = 0.0  # wall clock when it was here (epoch seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +100,14 @@ class ContainerInfo:
     oom_killed: bool
 
 
+@dataclass(frozen=True, slots=True)
+class OneOffResult:
+    """How a one-off container (a hook's migration) ended."""
+
+    exit_code: int | None  # None when it was stopped at its timeout
+    timed_out: bool
+
+
 class Runtime(Protocol):
     """One engine on one host. Every call is bounded: an engine that does not answer in time
     raises RuntimeNotAnswering, one that cannot be reached RuntimeUnavailable (each a sentence)."""
@@ -96,6 +123,11 @@ class Runtime(Protocol):
 
     def ensure_image(self, ref: str, tar_path: str | None = None) -> str:
         """Make `ref` present: already here, loaded from `tar_path`, or pulled; the reference."""
+        ...
+
+    def provide_image(self, ref: str, tar_path: str | None = None) -> ImageArrival:
+        """`ensure_image`, and how: present, loaded or pulled (with the registry's credentials,
+        the time it took and the size); RegistryRefused when the registry turned it away."""
         ...
 
     def image_labels(self, ref: str) -> dict[str, str]:
@@ -121,6 +153,14 @@ class Runtime(Protocol):
 
     def remove(self, name: str) -> None:
         """Remove the container (stopping it first); nothing when it does not exist."""
+        ...
+
+    def run_to_completion(
+        self, spec: ContainerSpec, timeout: float, on_line: Callable[[bytes], None]
+    ) -> OneOffResult:
+        """Run `spec` once (no published port, never restarted): each output line, raw, to
+        `on_line` as it is written; after `timeout` s it is stopped (SIGTERM, SIGKILL after its
+        stop_timeout). Removed whatever happened; a stopped container of that name is replaced."""
         ...
 
     def exec_ok(self, name: str, argv: list[str]) -> bool:

@@ -17,11 +17,12 @@ import time
 from console.core.fsutil import ensure_private_dir
 from console.core.installation import Installation
 from console.core.lock import AgentLease
+from console.core.model import AgentInfo
 
 
 def ensure_agent(inst: Installation, wait_seconds: float = 10.0) -> tuple[bool, int | None]:
     """Return (started_now, pid). Raises RuntimeError with a sentence if it does not come up."""
-    info = inst.agent_lease.info()
+    info = _named(inst)
     if info.running:
         return False, info.pid
     log_dir = inst.state_dir
@@ -48,7 +49,7 @@ def ensure_agent(inst: Installation, wait_seconds: float = 10.0) -> tuple[bool, 
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         watched = inst.agent_lease.info()
-        if watched.running:
+        if watched.running and watched.pid is not None:  # its record written, not just its lock
             return True, watched.pid
         # Two deploys of a directory's services at once each start its agent: the second exits
         # at once (the host lease is held), and the first will watch this service too.
@@ -61,6 +62,17 @@ def ensure_agent(inst: Installation, wait_seconds: float = 10.0) -> tuple[bool, 
         f"The agent did not start (see {log_path}). "
         "Run `bluegreen agent` in the foreground to see why."
     )
+
+
+def _named(inst: Installation, wait_seconds: float = 1.0) -> AgentInfo:
+    """The agent's lease, with its pid: an agent that has just taken the lock writes its record
+    a moment later (a caller that gets no pid would report "pid None")."""
+    deadline = time.monotonic() + wait_seconds
+    info = inst.agent_lease.info()
+    while info.running and info.pid is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        info = inst.agent_lease.info()
+    return info
 
 
 def _ask_to_reload(inst: Installation, pid: int, wait_seconds: float) -> tuple[bool, int | None]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from console.core.config.reset_guard import database_urls, shared_database_problem
 from console.core.config.resources import memory_bytes, nano_cpus
-from console.core.contracts.runtime import ContainerSpec
+from console.core.contracts.runtime import ContainerSpec, RegistryRefused
 from console.core.installation import (
     LABEL_COLOR,
     LABEL_DEPLOYMENT,
@@ -33,8 +33,11 @@ from console.core.model import (
 )
 from console.core.ops.canary import end_canary_to
 from console.core.ops.db_reset import ResetError, check_reset, reset_database
+from console.core.ops.hook_stages import pre_deploy
 from console.core.ops.operation import describe_failure, mutating
+from console.core.ops.pull import arrival_text, refused_pull
 from console.core.ops.reconcile import reconcile
+from console.core.store.image_pull import record_image_arrival
 
 
 def idle_color(inst: Installation) -> Color:
@@ -50,12 +53,10 @@ def _container_running(inst: Installation, container: str) -> bool:
     return info is not None and info.running
 
 
-def render_command(
-    inst: Installation, color: Color, version: str
-) -> tuple[list[str], dict[str, str]]:
-    """Fill the image's command and env templates for `color`."""
+def template_values(inst: Installation, color: Color, version: str) -> dict[str, str]:
+    """What `{name}` in the image's command and env (and a container hook's) stands for."""
     config = inst.config
-    values = {
+    return {
         "source_db_url": config.source.db_url,
         "dest_db_url": config.slot(color).db_url,
         "port": str(config.image.container_port),
@@ -63,6 +64,14 @@ def render_command(
         "version": version,
         "service": config.service,
     }
+
+
+def render_command(
+    inst: Installation, color: Color, version: str
+) -> tuple[list[str], dict[str, str]]:
+    """Fill the image's command and env templates for `color`."""
+    config = inst.config
+    values = template_values(inst, color, version)
     command = [part.format_map(values) for part in config.image.command]
     env = {k: v.format_map(values) for k, v in config.image.env.items()}
     env.update({k: v.format_map(values) for k, v in config.slot(color).env.items()})
@@ -162,11 +171,14 @@ def deploy(
             )
         try:
             # Present locally, else loaded from `image_tar` (air-gapped hosts), else pulled.
-            image_id = inst.runtime.ensure_image(ref, tar_path=image_tar)
+            arrival = inst.runtime.provide_image(ref, tar_path=image_tar)
+        except RegistryRefused as exc:  # the operator must act: audited and notified
+            yield Outcome(False, refused_pull(inst, exc, actor, color))
+            return
         except Exception as exc:  # driver errors are sentences
             yield Outcome(False, describe_failure(exc))
             return
-        yield Progress(f"Image {ref} present ({image_id[:19]}).")
+        yield Progress(arrival_text(ref, arrival))
         if inst.config.image.reset_database:
             # Before the colour's old container stops: a missing grant changes nothing.
             refusal = reset_refusal(inst, color)
@@ -174,6 +186,10 @@ def deploy(
                 inst.store.record_event("failure", refusal, "error", str(actor), color, None)
                 yield Outcome(False, refusal)
                 return
+        stopped = yield from pre_deploy(inst, color, ref, env, actor)  # before any change
+        if stopped:
+            yield Outcome(False, stopped)
+            return
         ended = yield from end_canary_to(inst, color, actor, f"{ref} replaces {color}'s container")
         if not ended:
             yield Outcome(False, f"Deploy refused: the canary to {color} could not be ended.")
@@ -188,6 +204,7 @@ def deploy(
         record = inst.store.create_deployment(
             color, ref, version, chosen_policy, str(actor), env or {}, target_height=None
         )
+        record_image_arrival(inst.store, record.id, arrival)
         if replaces_previous:
             # Rollback goes away now: the store must not name a colour whose new version has
             # never been live (set only once the image is here, so a failed pull changes nothing).

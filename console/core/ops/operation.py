@@ -4,15 +4,21 @@ the actor, and turn any driver failure into a one-sentence Outcome instead of a 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 
 from console.core.access import require_write
+from console.core.holds import freeze_refusal
 from console.core.installation import Installation
 from console.core.model import Actor
 
 
 class OperationRefused(Exception):
     """An operation that cannot proceed; the message says why and what to do."""
+
+
+class FrozenError(OperationRefused):
+    """Releases are frozen (`bluegreen freeze`): deploy, switch and canary wait for `unfreeze`."""
 
 
 class ReadOnlyError(OperationRefused):
@@ -25,11 +31,17 @@ class ReadOnlyError(OperationRefused):
 
 @contextlib.contextmanager
 def mutating(inst: Installation, action: str, actor: Actor, read_only: bool) -> Iterator[None]:
-    """Hold the operator lock for `action`; raises ReadOnlyError or LockHeld before any change."""
+    """Hold the operator lock for `action`; raises ReadOnlyError, LockHeld or FrozenError
+    before any change."""
     if read_only:
         raise ReadOnlyError(action)
     require_write(inst.config, action)  # one sentence for a user who may not act
     with inst.lock.acquire(action, actor):
+        # Under the lock, so a freeze set a moment ago is seen (freeze takes the lock too).
+        freeze = inst.store.freeze()
+        refusal = freeze_refusal(freeze, action, time.time()) if freeze else None
+        if refusal:
+            raise FrozenError(refusal)
         yield
 
 

@@ -28,6 +28,7 @@ from console.core.model import (
     SwitchPlan,
     other,
 )
+from console.core.ops.hook_stages import deployment_stage, then_post_stage
 from console.core.ops.operation import describe_failure, mutating
 from console.core.ops.reconcile import reconcile
 from console.core.ops.switch_parity import check_parity_at_switch
@@ -51,6 +52,10 @@ def plan_switch(inst: Installation, now: float | None = None) -> SwitchPlan:
         blocked = f"{target} has no running container: deploy a version into it first."
     elif status.container_state not in (None, "running"):
         blocked = f"{target}'s container is {status.container_state}: it cannot take traffic."
+    held = inst.store.freeze(now)  # said before any question; mutating refuses it anyway
+    if held is not None:
+        lift = "Rollback stays open; `bluegreen unfreeze` lifts it."
+        blocked = f"releases are {held.describe(now)}. {lift}"
     gate_met = bool(status and status.ready and status_is_fresh(inst, status, now))
     if status and status.ready and not status_is_fresh(inst, status, now):
         conditions = (
@@ -276,10 +281,19 @@ def switch(
         if parity.refusal:
             yield Outcome(False, parity.refusal)
             return
+        failed = yield from deployment_stage(inst, "pre-switch", plan.to_color, actor)
+        if failed is not None:
+            yield Outcome(
+                False,
+                f"Switch to {plan.to_color} stopped: {failed.sentence()} Traffic stays on "
+                f"{plan.from_color or 'no colour'}; the proxy was not touched.",
+            )
+            return
         deployment = inst.store.active_deployment(plan.to_color)
         if deployment is not None:
             inst.store.set_phase(deployment.id, Phase.SWITCHING)
-        yield from _route(inst, plan.to_color, "switch", actor, parity.note)
+        routed = _route(inst, plan.to_color, "switch", actor, parity.note)
+        yield from then_post_stage(routed, inst, "post-switch", plan.to_color, actor)
 
 
 def rollback(
@@ -311,4 +325,5 @@ def rollback_locked(
         yield Progress(f"Rolling back because {reason}", "warning")
     if plan.warning:
         yield Progress(plan.warning, "warning")
-    yield from _route(inst, plan.to_color, "rollback", actor)
+    routed = _route(inst, plan.to_color, "rollback", actor)
+    yield from then_post_stage(routed, inst, "post-rollback", plan.to_color, actor)

@@ -50,6 +50,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX metrics_name_at ON metrics (name, at)",
         "CREATE TABLE heartbeats (component TEXT PRIMARY KEY, at REAL NOT NULL)",
     ),
+    (  # 1 → 2: a deploy freeze and maintenance mode, one row each (store/holds.py)
+        """CREATE TABLE holds (
+            kind TEXT PRIMARY KEY, message TEXT NOT NULL, actor TEXT NOT NULL,
+            since REAL NOT NULL, until REAL, retry_after INTEGER)""",
+    ),
+    (  # 2 → 3: hook runs (store/hook_runs.py)
+        """CREATE TABLE hook_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, started_at REAL NOT NULL, stage TEXT NOT NULL,
+            name TEXT NOT NULL, kind TEXT NOT NULL, color TEXT, deployment_id INTEGER,
+            actor TEXT NOT NULL, timeout_seconds REAL NOT NULL, seconds REAL, exit_code INTEGER,
+            timed_out INTEGER NOT NULL DEFAULT 0, error TEXT,
+            last_lines TEXT NOT NULL DEFAULT '[]')""",
+        "CREATE INDEX hook_runs_deployment ON hook_runs (deployment_id, stage)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

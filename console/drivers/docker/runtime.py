@@ -24,6 +24,7 @@ import docker.types
 import requests.exceptions
 
 from console.core import timeouts
+from console.core.config.registry import RegistryConfig
 from console.core.contracts.runtime import (
     ContainerFailed,
     ContainerInfo,
@@ -36,6 +37,8 @@ from console.core.contracts.runtime import (
 )
 from console.core.redact import Redactor
 from console.drivers.docker.model import container_info, restart_policy
+from console.drivers.docker.oneoff import OneOffMixin
+from console.drivers.docker.registry import RegistryMixin
 from console.drivers.docker.streams import StreamsMixin
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -43,7 +46,7 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 T = TypeVar("T")
 
 
-class DockerRuntime(StreamsMixin):
+class DockerRuntime(StreamsMixin, RegistryMixin, OneOffMixin):
     """Docker Engine access for one host. Thread-safe; clients are created on first use.
 
     Every call is bounded (console/core/timeouts.py): reads by `timeout`, changes by
@@ -60,12 +63,17 @@ class DockerRuntime(StreamsMixin):
         *,
         change_timeout: float = timeouts.DOCKER_CHANGE_SECONDS,
         image_timeout: float = timeouts.DOCKER_IMAGE_SECONDS,
+        registry: RegistryConfig | None = None,
+        repository: str = "",
     ) -> None:
+        """`registry`, `repository`: the credentials pulls send (registry.py)."""
         self._base_url = base_url
         self.read_timeout = timeout
         self.change_timeout = max(change_timeout, timeout)
         self.image_timeout = max(image_timeout, self.change_timeout)
         self._redactor = redactor or Redactor()  # engine errors may quote a command line
+        self.registry = registry or RegistryConfig()
+        self.repository = repository
         self._clients: dict[float, docker.DockerClient] = {}
         self._lock = threading.Lock()
 
@@ -89,6 +97,7 @@ class DockerRuntime(StreamsMixin):
                     if _is_timeout(exc):
                         raise self._not_answering(timeout) from None
                     raise self._unavailable(exc) from None
+                _skip_proxy_lookup(client)
                 self._clients[timeout] = client
             return client
 
@@ -156,31 +165,7 @@ class DockerRuntime(StreamsMixin):
     def ensure_image(self, ref: str, tar_path: str | None = None) -> str:
         """Make `ref` present on this host and return its id: already there, loaded from
         `tar_path` (a `docker save` archive), or pulled — else raise ImageNotFound."""
-        image_id = self._image_id(ref)
-        if image_id:
-            return image_id
-        if tar_path:
-            self._load(ref, tar_path)
-            image_id = self._image_id(ref)
-            if image_id:
-                return image_id
-            raise ImageNotFound(
-                f"{tar_path} was loaded but does not contain {ref}. Check the tag it was saved "
-                f"with (`docker load -i {tar_path}` lists it) or fix the image reference."
-            )
-        repository, tag = docker.utils.parse_repository_tag(ref)
-        try:
-            self._call(
-                lambda client: client.images.pull(repository, tag=tag or "latest"),
-                self.image_timeout,
-            )
-        except docker.errors.APIError as exc:
-            raise ImageNotFound(
-                f"Image {ref} is not on this host and could not be pulled "
-                f"({self._explain(exc)}). Load it from a file (`docker load -i FILE`, or give "
-                "its tar path) or make its registry reachable, then retry."
-            ) from None
-        return self._image_id(ref) or ref
+        return self.provide_image(ref, tar_path).id
 
     def image_labels(self, ref: str) -> dict[str, str]:
         """The image's labels (e.g. org.opencontainers.image.version); ImageNotFound if absent."""
@@ -253,7 +238,10 @@ class DockerRuntime(StreamsMixin):
         def create(client: docker.DockerClient) -> str:
             # The low-level API: the high-level `run` cannot set stop_timeout.
             host_config = client.api.create_host_config(
-                port_bindings={spec.container_port: ("127.0.0.1", spec.host_port)},
+                # host_port 0: a one-off container (oneoff.py) publishes nothing
+                port_bindings={spec.container_port: ("127.0.0.1", spec.host_port)}
+                if spec.host_port
+                else None,
                 restart_policy=restart_policy(spec.restart_policy),
                 extra_hosts=spec.extra_hosts or None,
                 network_mode=spec.network or None,
@@ -271,10 +259,11 @@ class DockerRuntime(StreamsMixin):
             created = client.api.create_container(
                 spec.image,
                 command=spec.command,
+                entrypoint=spec.entrypoint,
                 name=spec.name,
                 environment=spec.env,
                 labels=spec.labels,
-                ports=[spec.container_port],
+                ports=[spec.container_port] if spec.host_port else None,
                 host_config=host_config,
                 stop_timeout=spec.stop_timeout,
                 detach=True,
@@ -386,3 +375,11 @@ def _is_timeout(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _skip_proxy_lookup(client: docker.DockerClient) -> None:
+    """Over the engine's own socket no HTTP proxy can apply, yet requests looks one up in the
+    environment on every call (a third of an idle agent's inspect): tell it not to. A TCP engine
+    keeps the lookup (HTTPS_PROXY / NO_PROXY may matter there)."""
+    if client.api.base_url.startswith("http+docker://"):  # a unix socket (or ssh, npipe)
+        client.api.trust_env = False

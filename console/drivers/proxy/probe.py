@@ -15,6 +15,7 @@ import httpx
 from console.core.contracts.proxy import COLOR_HEADER, ProxyError
 from console.core.model import COLORS, Color
 from console.core.timeouts import PROXY_ADMIN_SECONDS
+from console.drivers.proxy.nginx.routes import PROBE_HEADER
 
 POLL_INTERVAL_SECONDS = 0.005
 # After an nginx reload, answers in a row, each on a new connection, before a change counts as
@@ -24,8 +25,8 @@ RELOAD_CONFIRMATIONS = 3
 
 def probe_color(client: httpx.Client, url: str) -> Color | None:
     """The colour that served a GET of `url`, or None (no answer, a 5xx, or no colour header)."""
-    try:
-        response = client.get(url)
+    try:  # as bluegreen's own probe: never in a canary, never answered a maintenance page
+        response = client.get(url, headers={PROBE_HEADER: "switch"})
     except httpx.HTTPError:
         return None
     if response.status_code >= 500:

@@ -1,12 +1,9 @@
 """The overview: every service on the host, one row each, when the console has several.
 
-Each service is read on its own thread — its status and its new events, as its blue/green screen
-reads them — and the next read is scheduled only when the last one has answered. So a service
-whose store hangs holds only its own thread: its row keeps its last values and says how long it
-has not answered, and every other row goes on updating. The threads are daemons, not Textual
-workers: a worker's thread is joined when the program ends, so one read that never returns kept
-`q` from ever getting the operator's shell back. The table is redrawn on a timer,
-not on every answer, so twenty services cost one redraw a tick.
+Each service is read on its own long-lived thread (console/tui/fleet_reads.py): a service whose
+store hangs holds only its own thread; its row keeps its last values and says how long it has not
+answered, and every other row goes on updating. The answers are taken on a timer, not one message
+per read, and the table draws only the rows that changed: twenty services cost one pass a tick.
 
 Keys: enter opens the selected service's screen, `s` cycles the sort column, `/` filters (esc
 clears), and the mutating keys (bound to the app) act on the selected service.
@@ -14,26 +11,25 @@ clears), and the mutating keys (bound to the app) act on the selected service.
 
 from __future__ import annotations
 
-import contextlib
-import threading
+import gc
 import time
 from collections.abc import Callable, Mapping
 
 from textual import on
 from textual.app import ComposeResult
 from textual.content import Content
-from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList
+from textual.widgets import Input, OptionList
 
 from console.core.model import Status
 from console.core.service import Console
 from console.tui.actions import fleet_bindings
-from console.tui.messages import ServiceRead, ServiceReadFailed
+from console.tui.fleet_reads import Answer, ServiceReader
 from console.tui.widgets.action_status import ActionStatus
 from console.tui.widgets.fleet_rows import SORTS, Reading, Row, row_for
 from console.tui.widgets.fleet_table import WIDE, FleetTable
 from console.tui.widgets.header import AppHeader
+from console.tui.widgets.steady_footer import SteadyFooter
 from console.tui.widgets.text_line import TextLine
 
 # A read in flight longer than this (and at least 3 s) shows its row as not answering.
@@ -67,7 +63,10 @@ class FleetWatchScreen(Screen[None]):
         self.needle = ""
         self.rows: list[Row] = []
         self._dirty = True
-        self._last_event: dict[str, int] = dict.fromkeys(consoles, 0)
+        self._started = False  # every service has answered once
+        self._readers = {
+            name: ServiceReader(name, console, poll_seconds) for name, console in consoles.items()
+        }
 
     def compose(self) -> ComposeResult:
         yield AppHeader(id="header")
@@ -80,67 +79,50 @@ class FleetWatchScreen(Screen[None]):
         filter_input.display = False
         yield filter_input
         yield ActionStatus()
-        yield Footer(compact=True, show_command_palette=False)
+        yield SteadyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(AppHeader).set_badges(read_only=self.READ_ONLY, paused=False)
-        for name in self.consoles:
-            self._read(name)
+        for reader in self._readers.values():
+            reader.start()
         self.set_interval(min(1.0, self.poll_seconds), self.redraw)
         self.redraw()
 
-    # ── reading: one thread per service, never two at once for the same one ──
-    def _read(self, name: str) -> None:
-        reading = self.readings[name]
-        reading.asked_at = time.monotonic()
-        after = self._last_event[name]
-        reader = threading.Thread(
-            target=self._fetch, args=(name, after), name=f"read {name}", daemon=True
-        )
-        reader.start()
+    def on_unmount(self) -> None:
+        for reader in self._readers.values():
+            reader.stop()
 
-    def _fetch(self, name: str, after_id: int) -> None:
-        console = self.consoles[name]
-        try:
-            status = console.status()
-            events = console.events(after_id=after_id)
-        except Exception as exc:  # one service's failure is its row's news, never the app's
-            detail = str(exc) or type(exc).__name__
-            self._post(ServiceReadFailed(name, f"Cannot read its status: {detail}"))
-            return
-        drifts = [event.at for event in events if event.kind == "drift"]
-        last = max((event.id for event in events), default=after_id)
-        self._post(ServiceRead(name, status, max(drifts, default=None), last))
+    # ── reading: each service's thread keeps its newest answer; a redraw takes them all ──
+    def _take_answers(self) -> None:
+        monotonic_now = time.monotonic()
+        for name, reader in self._readers.items():
+            reading = self.readings[name]
+            reading.asked_at = reader.asked_at
+            answer = reader.take()
+            if answer is not None:
+                self._apply(reading, answer, monotonic_now)
+        if not self._started and all(r.answered_at or r.skipped for r in self.readings.values()):
+            self._started = True
+            # What start-up built (widgets, styles, caches, every service's console) lives as long
+            # as the app: frozen, the collector stops re-scanning it in each full collection,
+            # which took up to ~150 ms on the event loop with a service screen's flood running.
+            gc.freeze()
 
-    def _post(self, message: Message) -> None:
-        # A read that answers after the app has closed has nobody to tell.
-        with contextlib.suppress(RuntimeError):
-            self.post_message(message)
-
-    def _answered(self, name: str) -> Reading:
-        reading = self.readings[name]
-        reading.asked_at, reading.answered_at = None, time.monotonic()
+    def _apply(self, reading: Reading, answer: Answer, monotonic_now: float) -> None:
+        reading.answered_at, reading.error = monotonic_now, answer.error
+        if answer.status is not None:
+            reading.status = answer.status
+        if answer.drift_at is not None:
+            reading.drift_at = answer.drift_at
         self._dirty = True
-        if self.is_attached:
-            self.set_timer(self.poll_seconds, lambda: self._read(name))
-        return reading
-
-    def on_service_read(self, message: ServiceRead) -> None:
-        reading = self._answered(message.name)
-        reading.status, reading.error = message.status, None
-        if message.drift_at is not None:
-            reading.drift_at = message.drift_at
-        self._last_event[message.name] = message.last_event
-
-    def on_service_read_failed(self, message: ServiceReadFailed) -> None:
-        self._answered(message.name).error = message.reason
 
     # ── drawing ──
     def redraw(self) -> None:
         """Rebuild the rows when something answered or a read is late; draw what changed."""
+        self._take_answers()
         now, monotonic_now = self.clock(), time.monotonic()
-        waiting = any(r.asked_at is not None for r in self.readings.values())
-        if not (self._dirty or waiting):
+        late = any(r.silent_for(monotonic_now) > self.stale_after for r in self.readings.values())
+        if not (self._dirty or late):
             return
         self._dirty = False
         table = self.query_one(FleetTable)

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from console.tui.actions import bindings
 from console.tui.widgets.action_status import ActionStatus
@@ -16,6 +15,7 @@ from console.tui.widgets.events_pane import EventsPane
 from console.tui.widgets.header import AppHeader
 from console.tui.widgets.log_pane import FollowLogs, LogPane
 from console.tui.widgets.slot_panel import SlotPanel
+from console.tui.widgets.steady_footer import SteadyFooter
 
 
 class WatchScreen(Screen[None]):
@@ -23,8 +23,10 @@ class WatchScreen(Screen[None]):
 
     BINDINGS = bindings(read_only=True)  # type: ignore[assignment]
 
-    def __init__(self, follow_logs: FollowLogs, on_ready: Callable[[], None]) -> None:
-        super().__init__(id="main")
+    def __init__(
+        self, follow_logs: FollowLogs, on_ready: Callable[[], None], id: str | None = "main"
+    ) -> None:
+        super().__init__(id=id)  # several services' screens are kept alive at once: none then
         self._follow_logs = follow_logs
         self._on_ready = on_ready
 
@@ -40,7 +42,7 @@ class WatchScreen(Screen[None]):
             yield LogPane(self._follow_logs)
             yield EventsPane()
         yield ActionStatus()
-        yield Footer(compact=True, show_command_palette=False)
+        yield SteadyFooter(compact=True, show_command_palette=False)
 
 
 class OperatorScreen(WatchScreen, inherit_bindings=False):

@@ -18,6 +18,7 @@ from console.core.durations import duration_text
 from console.core.gate.disk import is_disk_warning
 from console.core.model import COLORS, Color, SlotState, SlotStatus, Status, other
 from console.tui.format import clock_time
+from console.tui.widgets.holds_badge import holds_alerts
 from console.tui.widgets.slot_panel import COLOR_VARIABLE, STATE_STYLES
 
 COLUMNS = ("service", "live", "idle", "gate", "traffic", "canary", "lock", "alerts")
@@ -167,6 +168,7 @@ def alerts_of(
     status = reading.status
     if status is None:
         return alerts
+    alerts.update(holds_alerts(status.holds, now))
     if not status.agent.running:
         alerts["agent stopped"] = "agent stopped: readiness and auto-switch are paused"
     slots = status.slots

@@ -100,9 +100,26 @@ class FleetTable(OptionList):
         else:
             for index, (old, new) in enumerate(zip(self._row_lines, lines, strict=True)):
                 if not _same(old, new):
-                    self.replace_option_prompt_at_index(index, new)
+                    self._replace_row(index, new)
         self._row_lines = lines
         return header
+
+    def _replace_row(self, index: int, line: Content) -> None:
+        """Only that row drawn again. OptionList's `replace_option_prompt_at_index` drops every
+        option's rendering and repaints the whole list, so a tick in which one service changed
+        rendered all twenty rows again. Rows are one line each (cut to the width), so no other
+        row moves. Uses OptionList's render cache and line index (Textual 8); without them, the
+        public call."""
+        option = self.get_option_at_index(index)
+        cache = getattr(self, "_option_render_cache", None)
+        lines = getattr(self, "_index_to_line", None)
+        if cache is None or lines is None or not hasattr(option, "_set_prompt"):
+            self.replace_option_prompt_at_index(index, line)
+            return
+        option._set_prompt(line)
+        for key in [key for key in cache.keys() if key[0] is option]:  # noqa: SIM118 (no __iter__)
+            cache.discard(key)
+        self.refresh_line(lines[index])
 
     def selected_name(self) -> str | None:
         index = self.highlighted

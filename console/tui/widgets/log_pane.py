@@ -105,8 +105,23 @@ class LogPane(Vertical):
         self.show_color(self.color)
 
     def on_unmount(self) -> None:
+        self._stop_following()
+
+    def _stop_following(self) -> None:
         if self._follower:
             self._follower.stop.set()
+            self._follower = None
+
+    def suspend(self) -> None:
+        """Stop following and drop the lines (its screen is kept while hidden); `resume` follows
+        again from the container's last lines (as it would anyway: `show_color` starts afresh), so a
+        kept pane does not hold 2,000 lines and their rendered rows for nothing meanwhile."""
+        self._stop_following()
+        self._shown.clear()
+        self.query_one("#log", Log).clear()
+
+    def resume(self) -> None:
+        self.show_color(self.color)
 
     @property
     def lines(self) -> list[str]:
@@ -146,10 +161,10 @@ class LogPane(Vertical):
 
     def flush(self) -> None:
         """Drain the follower's lines into the log: one write per tick, skipped while paused."""
-        log = self.query_one("#log", Log)
         follower = self._follower
         if self.paused or follower is None:
             return
+        log = self.query_one("#log", Log)
         batch = follower.take()
         # Scrolled up by hand (wheel, keys) means "let me read": stay put and count what arrives.
         pinned = self.follow and (log.is_vertical_scroll_end or log.scroll_y >= self._pinned_y)

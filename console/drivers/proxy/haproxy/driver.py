@@ -28,10 +28,12 @@ from console.core.contracts.proxy import (
     SwitchResult,
 )
 from console.core.fsutil import StateDirError, atomic_write
+from console.core.holds import MaintenancePage
 from console.core.measures.traffic import TrafficSnapshot
 from console.core.model import COLORS, Canary, Color, other
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
 from console.drivers.proxy.command import run_command
+from console.drivers.proxy.haproxy.maintenance import apply_maintenance, page_path, with_rule
 from console.drivers.proxy.haproxy.routes import (
     MAP_FILE,
     parse_map_file,
@@ -42,6 +44,7 @@ from console.drivers.proxy.haproxy.routes import (
     set_map_command,
 )
 from console.drivers.proxy.haproxy.traffic import NO_PERCENTILES_NOTE, STAT_COMMAND, parse_show_stat
+from console.drivers.proxy.maintenance import persisted_page
 from console.drivers.proxy.probe import wait_for_color
 from console.drivers.proxy.routes import NO_ROUTES, Routes
 
@@ -129,13 +132,18 @@ class HaproxyDriver:
         self.blue_port = config.slot("blue").host_port
         self.green_port = config.slot("green").host_port
         self._probe_url = proxy.proxy_url.rstrip("/") + proxy.probe_path
+        self.client_url, self.proxy = self._probe_url, proxy
         self.routes = Routes.of(proxy)
         self.map_path = Path(proxy.include_dir).absolute() / MAP_FILE
 
     def _render(self, live: Color | None) -> str:
-        return render_backend(
+        text = render_backend(
             self.backend, self.blue_port, self.green_port, live, self.routes, self.map_path
         )
+        return with_rule(text, persisted_page(self.backend_path.parent), page_path(self))
+
+    def set_maintenance(self, page: MaintenancePage | None) -> None:
+        apply_maintenance(self, page)  # see ProxyDriver (haproxy/maintenance.py)
 
     def install(self, live: Color | None, canary: Canary | None = None) -> None:
         canary = canary if live is not None else None

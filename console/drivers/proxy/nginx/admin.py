@@ -1,18 +1,25 @@
 """The nginx admin endpoint as a client sees it: read and set the live colour, with bounded waits.
 
-It is a unix socket by default (httpx's unix-socket transport); an opted-in TCP endpoint gets the
-generated token in a header. A set carries an expiry that the Lua handler enforces, so after a
-timeout the caller waits out the expiry and then reads back: what it reads is final.
+It is a unix socket by default; an opted-in TCP endpoint gets the generated token in a header. A
+set carries an expiry that the Lua handler enforces, so after a timeout the caller waits out the
+expiry and then reads back: what it reads is final. Sets go through an httpx client built for
+the call; the reads the agent makes every tick (colour, canary, counters) through a pool each
+thread keeps (console/drivers/lean_http.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import socket
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+import httpcore
 import httpx
 
 from console.core.contracts.proxy import TOKEN_HEADER, UNANSWERED, ProxyError, ReadBack
@@ -20,6 +27,7 @@ from console.core.fsutil import StateDirError, atomic_write
 from console.core.measures.traffic import TrafficSnapshot, counters_from_keys
 from console.core.model import Canary
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
+from console.drivers.lean_http import HTTP_ERRORS, Answer, request
 from console.drivers.proxy.nginx.render import ADMIN_PATH, NOTHING_LIVE
 from console.drivers.proxy.nginx.routes import (
     CANARY_PATH,
@@ -30,6 +38,7 @@ from console.drivers.proxy.nginx.routes import (
 from console.drivers.proxy.nginx.traffic import TRAFFIC_PATH
 from console.drivers.proxy.probe import shared_tls_context
 
+_T = TypeVar("_T")
 TOKEN_FILE = "nginx-admin.token"  # in the state dir; only for an opted-in TCP admin endpoint
 
 
@@ -39,6 +48,10 @@ class NginxAdmin:
         self.tcp = tcp  # "host:port" when a TCP endpoint is opted in, else ""
         self.token_path = token_path
         self.where = f"http://{tcp}" if tcp else f"unix:{socket_path}"
+        # The agent reads the colour and the counters every tick, each on its sampler's thread:
+        # each thread keeps its own pool (one kept-alive connection) instead of building a
+        # client, a transport and a connection per read.
+        self._kept = threading.local()
 
     def token(self, create: bool = False) -> str:
         """The TCP endpoint's token ("" when there is none and `create` is False)."""
@@ -83,12 +96,16 @@ class NginxAdmin:
 
     def read_back(self, timeout: float = PROXY_READ_BACK_SECONDS) -> ReadBack:
         """The dict's colour and canary; never raises."""
+
+        def ask(pool: httpcore.ConnectionPool) -> tuple[Answer, Answer | None]:
+            response = self._get(pool, ADMIN_PATH, timeout)
+            # An include from before the canary existed answers 404 here: no canary.
+            canary = self._get(pool, CANARY_PATH, timeout) if response.status_code == 200 else None
+            return response, canary
+
         try:
-            with self.client(timeout) as client:
-                response = client.get(ADMIN_PATH)
-                # An include from before the canary existed answers 404 here: no canary.
-                canary = client.get(CANARY_PATH) if response.status_code == 200 else None
-        except (httpx.HTTPError, ProxyError):
+            response, canary = self._read(ask)
+        except (*HTTP_ERRORS, ProxyError):
             return UNANSWERED
         value = response.text.strip()
         if response.status_code != 200 or value not in ("blue", "green", NOTHING_LIVE):
@@ -102,10 +119,9 @@ class NginxAdmin:
     def traffic(self, timeout: float = PROXY_READ_BACK_SECONDS) -> TrafficSnapshot:
         """The per-colour counters; ProxyError when the endpoint does not answer them."""
         try:
-            with self.client(timeout) as client:
-                response = client.get(TRAFFIC_PATH)
-            data = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError) as exc:
+            response = self._read(lambda pool: self._get(pool, TRAFFIC_PATH, timeout))
+            data = json.loads(response.content) if response.status_code == 200 else None
+        except (*HTTP_ERRORS, ValueError) as exc:
             raise ProxyError(
                 f"The nginx admin endpoint {self.where} did not give its traffic counters "
                 f"({type(exc).__name__})."
@@ -120,6 +136,43 @@ class NginxAdmin:
         return TrafficSnapshot(
             at=float(data.get("at") or time.time()), colours=counters_from_keys(values)
         )
+
+    def _read(self, ask: Callable[[httpcore.ConnectionPool], _T]) -> _T:
+        """`ask` over this thread's kept pool (console/drivers/lean_http.py). A kept connection
+        nginx closed meanwhile (a reload, its keepalive limits) fails without an answer: asked
+        once more on a new one. A timeout is not asked again (a hung nginx would only double
+        the wait)."""
+        for attempt in (1, 2):
+            kept: httpcore.ConnectionPool | None = getattr(self._kept, "pool", None)
+            pool = kept or self._new_reader()
+            try:
+                return ask(pool)
+            except httpcore.TimeoutException:
+                raise
+            except HTTP_ERRORS:
+                self._forget_reader(pool)
+                if kept is None or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _new_reader(self) -> httpcore.ConnectionPool:
+        if self.tcp:
+            pool = httpcore.ConnectionPool(ssl_context=shared_tls_context())
+        else:
+            pool = httpcore.ConnectionPool(uds=self.socket_path)
+        self._kept.pool = pool
+        return pool
+
+    def _forget_reader(self, pool: httpcore.ConnectionPool) -> None:
+        self._kept.pool = None
+        with contextlib.suppress(Exception):
+            pool.close()
+
+    def _get(self, pool: httpcore.ConnectionPool, path: str, timeout: float) -> Answer:
+        # The token is read each time: `proxy install` may create or change it.
+        headers = [(TOKEN_HEADER, self.token())] if self.tcp else None
+        base = f"http://{self.tcp}" if self.tcp else "http://bluegreen-admin"
+        return request(pool, "GET", base + path, timeout, headers)
 
     def set(self, color: str, canary: Canary | None = None) -> None:
         """Set the dict's colour (and canary: None ends it); on any failure, ProxyError carrying

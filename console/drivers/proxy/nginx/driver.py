@@ -34,11 +34,14 @@ from console.core.contracts.proxy import (
     SwitchResult,
 )
 from console.core.fsutil import StateDirError, atomic_write
+from console.core.holds import MaintenancePage
 from console.core.measures.traffic import TrafficSnapshot
 from console.core.model import Canary, Color
 from console.core.timeouts import PROXY_READ_BACK_SECONDS
 from console.drivers.proxy.command import run_command
+from console.drivers.proxy.maintenance import persisted_page
 from console.drivers.proxy.nginx.admin import TOKEN_FILE, NginxAdmin
+from console.drivers.proxy.nginx.maintenance import apply_maintenance, with_location_block
 from console.drivers.proxy.nginx.naming import named
 from console.drivers.proxy.nginx.render import (
     HTTP_FILE,
@@ -98,6 +101,7 @@ class NginxDriver(ABC):
         )
         self.admin_where = self.admin.where
         self.probe_url = proxy.proxy_url.rstrip("/") + proxy.probe_path
+        self.client_url = self.probe_url  # the same path, asked as a client (no probe header)
         self.routes = Routes.of(proxy)
 
     # ── what each mode says for itself ──────────────────────────────────────────────────────────
@@ -143,6 +147,7 @@ class NginxDriver(ABC):
             token=self.admin.token(create_token) if self.admin_tcp else "",
             routes=self.routes,
             name=self.proxy.prefix,
+            maintenance=self.maintenance_page() is not None,
         )
 
     def location_conf(
@@ -150,7 +155,8 @@ class NginxDriver(ABC):
     ) -> str:
         per_colour = picks_per_request(self.routes, live, canary)
         counting = self.counting() if counting is None else counting
-        return render_location_conf(self.mode, self.routes, per_colour, counting, self.proxy.prefix)
+        text = render_location_conf(self.mode, self.routes, per_colour, counting, self.proxy.prefix)
+        return with_location_block(text, self.maintenance_page(), self.proxy.prefix)
 
     def traffic(self) -> TrafficSnapshot | None:
         return self.admin.traffic()
@@ -204,6 +210,14 @@ class NginxDriver(ABC):
     def install_steps(self) -> str:
         reload = " ".join(self.proxy.reload_command) or "nginx -s reload"
         return self.snippet() + f"\n# Then reload nginx: {reload}\n"
+
+    def maintenance_page(self) -> MaintenancePage | None:
+        """The page the includes answer clients with (None: maintenance is off)."""
+        return persisted_page(self.include_dir)
+
+    def set_maintenance(self, page: MaintenancePage | None) -> None:
+        """See ProxyDriver (nginx/maintenance.py)."""
+        apply_maintenance(self, page)
 
     def refuse_canary_for_live(self, canary: Canary | None) -> Color | None:
         """The live colour a canary goes beside (the running nginx's, else the file's);

@@ -21,6 +21,7 @@ from typing import Literal
 from console.core.config.proxy import DEFAULT_PROXY_NAME
 from console.core.contracts.proxy import COLOR_HEADER, NO_LIVE_TEXT, TOKEN_HEADER
 from console.core.model import Canary, Color
+from console.drivers.proxy.nginx.maintenance import http_block
 from console.drivers.proxy.nginx.naming import named
 from console.drivers.proxy.nginx.routes import (
     NO_CANARY,
@@ -65,6 +66,7 @@ class NginxLayout:
     counting: bool = True  # reload mode: render the Lua traffic counters (the module is loaded)
     routes: Routes = NO_ROUTES  # preview and canary keys (nginx/routes)
     name: str = DEFAULT_PROXY_NAME  # what the service's names start with (nginx/naming)
+    maintenance: bool = False  # maintenance is on (nginx/maintenance)
 
     def port(self, color: Color) -> int:
         return self.blue_port if color == "blue" else self.green_port
@@ -73,7 +75,7 @@ class NginxLayout:
 def render_http_conf(layout: NginxLayout, live: Color | None, canary: Canary | None = None) -> str:
     """The http-context include for `live` (None: nothing is live yet) and `canary`, its names
     the service's own (`layout.name`)."""
-    return named(_http_conf(layout, live, canary), layout.name)
+    return named(_http_conf(layout, live, canary) + http_block(layout.maintenance), layout.name)
 
 
 def _http_conf(layout: NginxLayout, live: Color | None, canary: Canary | None) -> str:
