@@ -227,6 +227,7 @@ class Agent:
                     if not lead(self.inst, self.log, self.stopping):
                         break
                     self._take_over()
+                    self.pace.busy()  # a full tick first: the other agent may have changed things
                     continue
                 try:
                     full = self.paced_tick(time.time())
