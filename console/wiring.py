@@ -18,6 +18,8 @@ from console.core.config.schema import Config
 from console.core.contracts.notifier import Notifier
 from console.core.contracts.proxy import ProxyDriver
 from console.core.contracts.runtime import Runtime
+from console.core.contracts.store import Lease, OperationLock, StateDatabase
+from console.core.fsutil import StateDirError, user_name
 from console.core.installation import Drivers, Installation
 from console.core.measures.parity import ParitySampler
 from console.core.redact import Redactor
@@ -64,7 +66,46 @@ def _parity(config: Config, redactor: Redactor) -> ParitySampler | None:
     return make_parity_sampler(config, redactor)
 
 
-DRIVERS = Drivers(runtime=_runtime, proxy=_proxy, notifier=_notifier, parity=_parity)
+def _store_database(config: Config, read_only: bool) -> StateDatabase:
+    from console.drivers.store.postgres import PostgresDatabase
+
+    url = config.store.url_for(watching=read_only)
+    if not url:
+        raise StateDirError(
+            "This installation keeps its state in PostgreSQL, and no store URL is readable for "
+            f"{user_name()}: a watcher needs [store] watch_url (a read-only role) from a secret "
+            "it may read, an operator needs [store] url."
+        )
+    return PostgresDatabase(url, config.store.schema_for(config.service), read_only)
+
+
+def _shared_lock(config: Config) -> OperationLock:
+    from console.drivers.store.pg_lock import PgOperatorLock
+
+    return PgOperatorLock(_lock_url(config), config.store.schema_for(config.service))
+
+
+def _shared_lease(config: Config) -> Lease:
+    from console.drivers.store.pg_lock import PgAgentLease
+
+    return PgAgentLease(_lock_url(config), config.store.schema_for(config.service))
+
+
+def _lock_url(config: Config) -> str:
+    # A watcher reads who holds the lock or leads with its own URL (pg_locks and a row); only an
+    # operator's takes them (a read-only command never tries).
+    return config.store.url_for(watching=False) or config.store.url_for(watching=True)
+
+
+DRIVERS = Drivers(
+    runtime=_runtime,
+    proxy=_proxy,
+    notifier=_notifier,
+    parity=_parity,
+    store_database=_store_database,
+    shared_lock=_shared_lock,
+    shared_lease=_shared_lease,
+)
 
 
 def open_installation(config: Config) -> Installation:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from console.core.config.analysis import AnalysisConfig
 from console.core.contracts.notifier import Notifier
+from console.core.contracts.store import OperationLock
 from console.core.gate.analysis import Tally, Verdict
-from console.core.lock import OperatorLock
 from console.core.measures.traffic import TrafficFigures, TrafficWindow
 from console.core.model import Actor, Color, other
 from console.core.store.store import Store
@@ -22,7 +22,7 @@ class AnalysisParts:
 
     config: AnalysisConfig
     store: Store
-    lock: OperatorLock  # taken without waiting before a rollback or an abort
+    lock: OperationLock  # taken without waiting before a rollback or an abort
     notifier: Notifier
     auto_rollback: bool  # switch.auto_rollback; off, a breach is said once and nothing is done
     service: str  # names the service in notifications

@@ -27,10 +27,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from console.agent.loop import AGENT_ACTOR, Agent
+from console.agent.loop import Agent
 from console.agent.metrics import ServiceMetrics, metrics_port_problem
+from console.agent.standby import lead
 from console.agent.stop_watch import StopWatch, thread_stack
 from console.agent.systemd import notify
+from console.core.actor import AGENT_ACTOR
 from console.core.config.coerce import ConfigError
 from console.core.config.fleet import Fleet
 from console.core.config.schema import Config
@@ -108,11 +110,13 @@ class ServiceAgent:
             self.ended_at = time.monotonic()
 
     def _watch(self, inst: Installation) -> None:
-        if not inst.agent_lease.try_acquire():
-            self.log(
-                f"another agent (pid {inst.agent_lease.info().pid}) already watches "
-                f"{inst.state_dir}; this one does not. It is retried at the next reload."
-            )
+        # A shared store: another host's agent may lead; this one stands by (started, not
+        # ticking) until it may act, or until it is stopped.
+        if inst.config.store.shared:
+            self.started.set()
+        if not lead(inst, self.log, self.stopping):
+            if not inst.config.store.shared:
+                self.log("It is retried at the next reload.")
             return
         agent = Agent(inst, self.log, self.stopping)
         self.metrics = agent.metrics_source()

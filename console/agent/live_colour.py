@@ -21,7 +21,8 @@ from console.agent.samplers import Sampler
 from console.core import timeouts
 from console.core.contracts.notifier import Notifier
 from console.core.contracts.proxy import ProxyDriver, ReadBack
-from console.core.lock import LockHeld, OperatorLock
+from console.core.contracts.store import OperationLock
+from console.core.lock import LockHeld
 from console.core.model import Actor, Color
 from console.core.ops.reconcile import Drift
 from console.core.store.store import Store
@@ -38,7 +39,7 @@ class LiveColourWatch:
         self,
         proxy: ProxyDriver,
         store: Store,
-        lock: OperatorLock,
+        lock: OperationLock,
         notifier: Notifier,
         *,
         canary_in_step: Callable[[ReadBack], bool],

@@ -44,15 +44,17 @@ from console.agent.slot_compose import (
     with_traffic,
 )
 from console.agent.slot_watch import SlotWatch
+from console.agent.standby import lead, still_leading
 from console.agent.state_events import record_state_changes
 from console.agent.stop_watch import StopWatch
 from console.agent.systemd import notify
 from console.agent.traffic_watch import TrafficWatch
+from console.core.actor import AGENT_ACTOR
 from console.core.contracts.runtime import Runtime
 from console.core.gate.readiness import STALE_AFTER_INTERVALS
 from console.core.installation import Installation
 from console.core.measures.parity import ParitySampler
-from console.core.model import COLORS, Actor, Color, Sample, SlotStatus, other
+from console.core.model import COLORS, Color, Sample, SlotStatus, other
 from console.core.ops.canary import abort_locked
 from console.core.ops.canary_reconcile import canary_in_step
 from console.core.ops.holds import lift_expired
@@ -60,7 +62,6 @@ from console.core.ops.reconcile import reconcile, reconcile_live
 from console.core.ops.switching import rollback_locked, switch
 from console.drivers.progress import make_head_source
 
-AGENT_ACTOR = Actor("agent")
 _PRUNE_EVERY_SECONDS = 600.0
 _SAMPLE_RETENTION_SECONDS = 24 * 3600.0
 # How long a tick waits for its readings: healthy parts answer in milliseconds; a hung one is left
@@ -188,9 +189,8 @@ class Agent:
 
     # ── lifecycle ──
     def run(self) -> int:
-        """The agent of one service, alone in its process: the lease, the exporter, systemd."""
-        if not take_lease(self.inst, self.log):
-            return 1
+        """The agent of one service, alone in its process (the lease taken): the exporter,
+        systemd, the ticks."""
         try:
             exporter = self._start_exporter()
         except OSError as exc:
@@ -223,6 +223,12 @@ class Agent:
         try:
             while not self.stopping.is_set():
                 started = time.monotonic()
+                if not still_leading(self.inst, self.log):
+                    if not lead(self.inst, self.log, self.stopping):
+                        break
+                    self._take_over()
+                    self.pace.busy()  # a full tick first: the other agent may have changed things
+                    continue
                 try:
                     full = self.paced_tick(time.time())
                 except Exception as exc:  # a tick must never kill the watcher
@@ -240,6 +246,11 @@ class Agent:
             self.inst.store.record_event("agent", "Agent stopped.", "info", str(AGENT_ACTOR))
             self.inst.agent_lease.release()
         return 0
+
+    def _take_over(self) -> None:
+        """Leading again after standing by: what the other agent changed is reconciled first."""
+        for drift in reconcile(self.inst, AGENT_ACTOR):
+            self.log(f"drift: {drift.what} — {drift.fixed}")
 
     def _start_exporter(self) -> Any:
         if not self.metrics_listen:
@@ -388,15 +399,6 @@ def live_colour_watch(
     )
 
 
-def take_lease(inst: Installation, log: Callable[[str], None]) -> bool:
-    """Become the installation's one agent; False (said in the log) when another one is."""
-    if inst.agent_lease.try_acquire():  # idempotent for the lease's holder
-        return True
-    info = inst.agent_lease.info()
-    log(f"Another agent already watches {inst.state_dir} (pid {info.pid}); exiting.")
-    return False
-
-
 def run_agent(inst: Installation, metrics_listen: str | None = None) -> int:
     """Run the agent; `metrics_listen` ("HOST:PORT", validated by the caller) overrides
     `[metrics] listen` and turns the Prometheus exporter on."""
@@ -405,19 +407,20 @@ def run_agent(inst: Installation, metrics_listen: str | None = None) -> int:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
         print(f"{stamp} {inst.redactor.redact(text)}", flush=True)
 
-    # The lease first: a second agent exits before it opens the store, the proxy or the notifier
-    # (Agent.__init__ hands them to its watchers), as it did when they were opened in run().
-    if not take_lease(inst, log):
-        inst.close()
-        return 1
-    agent = Agent(inst, log)
-    agent.metrics_listen = metrics_listen or inst.config.metrics.listen
+    stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        agent.stop()
+        stopping.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # The lease first: a second agent exits (a shared store: stands by) before it opens the
+    # proxy or the notifier (Agent.__init__ hands them to its watchers).
+    if not lead(inst, log, stopping):
+        inst.close()
+        return 0 if stopping.is_set() else 1  # stopped while standing by: a clean stop
+    agent = Agent(inst, log, stopping)
+    agent.metrics_listen = metrics_listen or inst.config.metrics.listen
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the operator's SSH session ending is not our end
     # `kill -USR1 PID` writes every thread's stack to the agent's log: what a hung agent waits on.
     faulthandler.register(signal.SIGUSR1, all_threads=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from console.core.lock import LockHeld, OperatorLock
+from console.core.contracts.store import OperationLock
+from console.core.lock import LockHeld
 from console.core.model import Actor, Color, OperationEvent, SlotStatus
 from console.core.store.store import Store
 
@@ -22,7 +23,7 @@ class PostSwitchWatch:
     def __init__(
         self,
         store: Store,
-        lock: OperatorLock,
+        lock: OperationLock,
         rollback: Callable[[str], Iterable[OperationEvent]],
         *,
         auto_rollback: bool,

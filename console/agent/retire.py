@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from console.core.config.schema import SwitchConfig
 from console.core.contracts.runtime import Runtime
-from console.core.lock import LockHeld, OperatorLock
+from console.core.contracts.store import OperationLock
+from console.core.lock import LockHeld
 from console.core.model import Actor, Color, SlotStatus
 from console.core.store.store import Store
 
@@ -55,7 +56,7 @@ class Retirement:
         self,
         config: SwitchConfig,
         store: Store,
-        lock: OperatorLock,
+        lock: OperationLock,
         runtime: Callable[[], Runtime],
         containers: Mapping[Color, str],
         actor: Actor,

@@ -155,6 +155,8 @@ def status_json(status: Status) -> dict[str, Any]:
         "agent": {
             "running": status.agent.running,
             "pid": status.agent.pid,
+            "host": status.agent.host or None,  # another host's agent leads (a shared store)
+            "since": status.agent.since,
             "heartbeat": status.agent.heartbeat,
         },
         "lock": None
@@ -198,7 +200,7 @@ def eta_text(slot: SlotStatus, prefix: str = "") -> str:
 def print_status(status: Status, catchup: bool = True) -> None:
     """The slots table; without catch-up (a service that does not re-index) there are no
     height, head, lag, speed or ETA columns, only state, version and health."""
-    agent = f"running (pid {status.agent.pid})" if status.agent.running else "NOT running"
+    agent = f"running ({status.agent.pid_text()})" if status.agent.running else "NOT running"
     lock = status.lock.describe() if status.lock else "free"
     print(f"{status.service} — live: {status.live or 'none'} · agent: {agent} · lock: {lock}")
     for line in holds_lines(status.holds, status.at):

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 
 from console.core.model import Actor
 
+AGENT_ACTOR = Actor("agent")  # what the agent's own events and operations are done as
+
 
 def current_actor(environ: Mapping[str, str] | None = None, uid: int | None = None) -> Actor:
     """The operator of this process, for the lock holder and the audit log.

@@ -13,12 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import cast
 
 from console.core.access import may_write_state
 from console.core.config.schema import Config
 from console.core.contracts.notifier import Notifier
 from console.core.contracts.proxy import ProxyDriver
 from console.core.contracts.runtime import Runtime
+from console.core.contracts.store import Lease, OperationLock, StateDatabase
+from console.core.fence import PROXY_CHANGES, RUNTIME_CHANGES, Fenced
+from console.core.fsutil import StateDirError
 from console.core.lock import AgentLease, OperatorLock
 from console.core.measures.parity import ParitySampler
 from console.core.redact import Redactor
@@ -62,6 +66,10 @@ class Drivers:
     proxy: Callable[[Config], ProxyDriver]
     notifier: Callable[[Config, Redactor], Notifier]
     parity: Callable[[Config, Redactor], ParitySampler | None]
+    # `[store] url`: the store, lock and lease in a shared database; None = SQLite only.
+    store_database: Callable[[Config, bool], StateDatabase] | None = None
+    shared_lock: Callable[[Config], OperationLock] | None = None
+    shared_lease: Callable[[Config], Lease] | None = None
 
 
 class Installation:
@@ -69,6 +77,12 @@ class Installation:
         self.config = config
         self.drivers = drivers
         self.state_dir = Path(config.state_dir)
+        self._fence: Callable[[], bool] | None = None
+
+    def fence_with(self, confirm: Callable[[], bool]) -> None:
+        """From now on, every change to the proxy or runtime asks `confirm` first (an agent on a
+        shared store: its lease). Set before either part is first used."""
+        self._fence = confirm
 
     @cached_property
     def redactor(self) -> Redactor:
@@ -76,25 +90,45 @@ class Installation:
 
     @cached_property
     def store(self) -> Store:
-        if not may_write_state(self.state_dir):  # a watcher: read it, never create or write
+        watcher = not may_write_state(self.state_dir)  # read it, never create or write
+        if self.config.store.shared:
+            # A shared store: a user without the operators' URL (a watcher's secrets) reads.
+            watcher = watcher or not self.config.store.url_for(watching=False)
+            if self.drivers.store_database is None:
+                raise StateDirError("This build of bluegreen has no PostgreSQL store.")
+            database = self.drivers.store_database(self.config, watcher)
+            return Store(database, redact=self.redactor.redact)
+        if watcher:
             return Store.open_read_only(self.state_dir, redact=self.redactor.redact)
         return Store.open(self.state_dir, redact=self.redactor.redact)
 
     @cached_property
-    def lock(self) -> OperatorLock:
+    def lock(self) -> OperationLock:
+        if self.config.store.shared and self.drivers.shared_lock is not None:
+            self.store  # noqa: B018 — opening the store creates (or checks) the lock's table
+            return self.drivers.shared_lock(self.config)
         return OperatorLock(self.state_dir)
 
     @cached_property
-    def agent_lease(self) -> AgentLease:
+    def agent_lease(self) -> Lease:
+        if self.config.store.shared and self.drivers.shared_lease is not None:
+            self.store  # noqa: B018 — opening the store creates (or checks) the lease's table
+            return self.drivers.shared_lease(self.config)
         return AgentLease(self.state_dir)
 
     @cached_property
     def runtime(self) -> Runtime:
-        return self.drivers.runtime(self.config, self.redactor)
+        runtime = self.drivers.runtime(self.config, self.redactor)
+        if self._fence is None:
+            return runtime
+        return cast(Runtime, Fenced(runtime, RUNTIME_CHANGES, self._fence, "containers"))
 
     @cached_property
     def proxy(self) -> ProxyDriver:
-        return self.drivers.proxy(self.config)
+        proxy = self.drivers.proxy(self.config)
+        if self._fence is None:
+            return proxy
+        return cast(ProxyDriver, Fenced(proxy, PROXY_CHANGES, self._fence, "proxy"))
 
     @cached_property
     def notifier(self) -> Notifier:

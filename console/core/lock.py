@@ -127,7 +127,8 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _holder_from_json(data: dict[str, Any] | None) -> LockHolder | None:
+def holder_from_data(data: dict[str, Any] | None) -> LockHolder | None:
+    """A recorded holder (a file here, a row in a shared store), or None if unreadable."""
     if data is None:
         return None
     try:
@@ -260,7 +261,7 @@ class OperatorLock:
 
     def _live_recorded_holder(self) -> LockHolder | None:
         data = _read_json(self.holder_path)
-        recorded = _holder_from_json(data)
+        recorded = holder_from_data(data)
         if recorded is None or data is None:
             return None
         owner = data.get("owner_pid")
@@ -304,6 +305,10 @@ class AgentLease:
     def held(self) -> bool:
         """True if this instance holds the lease."""
         return self._fd is not None
+
+    def confirm(self) -> bool:
+        """A flock is held until this process lets go: nobody can take it over."""
+        return self.held
 
     def info(self) -> AgentInfo:
         """Whether an agent holds the lease, and its pid/since (heartbeat comes from the store)."""

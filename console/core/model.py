@@ -7,6 +7,7 @@ be stored or printed without surprises.
 from __future__ import annotations
 
 import enum
+import socket
 import time
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -230,7 +231,11 @@ class LockHolder:
     def describe(self) -> str:
         from_where = f" from {self.ssh_client}" if self.ssh_client else ""
         when = time.strftime("%H:%M:%S", time.localtime(self.since))
-        return f"{self.user}{from_where} (pid {self.pid}) is running '{self.action}' since {when}"
+        # Another host's holder (a shared store) is named with its host: its pid is not ours.
+        on = f" on {self.host}" if self.host and self.host != socket.gethostname() else ""
+        return (
+            f"{self.user}{from_where} (pid {self.pid}{on}) is running '{self.action}' since {when}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +244,12 @@ class AgentInfo:
     pid: int | None = None
     since: float | None = None
     heartbeat: float | None = None
+    host: str = ""  # where the leading agent runs (a shared store); "" = this host
+
+    def pid_text(self) -> str:
+        """ "pid 123", or "pid 123 on HOST" for another host's agent (a shared store)."""
+        on = f" on {self.host}" if self.host and self.host != socket.gethostname() else ""
+        return f"pid {self.pid}{on}"
 
 
 @dataclass(frozen=True, slots=True)

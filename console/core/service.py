@@ -7,6 +7,7 @@ refuse in read-only mode — enforced here, not by hiding keys.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,6 @@ from console.core.holds import Holds
 from console.core.installation import Installation
 from console.core.model import (
     COLORS,
-    AgentInfo,
     Color,
     EventRecord,
     OperationEvent,
@@ -58,7 +58,7 @@ class Console:
         now = time.time()
         lease = self.installation.agent_lease.info()
         heartbeat = store.heartbeats().get("agent")
-        agent = AgentInfo(lease.running, lease.pid, lease.since, heartbeat)
+        agent = dataclasses.replace(lease, heartbeat=heartbeat)
         live, previous, published = store.snapshot()  # one read: live and slots agree
         slots: dict[Color, SlotStatus] = {}
         for color in COLORS:
@@ -92,6 +92,16 @@ class Console:
 
     def events(self, after_id: int = 0, limit: int = 200) -> list[EventRecord]:
         return self.installation.store.events(limit=limit, after_id=after_id)
+
+    @property
+    def notices_changes(self) -> bool:
+        """True when the store tells of commits (shared), so a poll may wait for one."""
+        return self.installation.config.store.shared
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Until anyone commits to the store, or `timeout` s (what a poll waits between reads:
+        a shared store wakes it at once, on every host)."""
+        return self.installation.store.wait_for_change(timeout)
 
     def samples(self, color: Color, since: float) -> list[Sample]:
         return self.installation.store.samples(color, since)

@@ -197,9 +197,11 @@ class BluegreenApp(OperatingApp):
 
     # ── polling: a thread fetches; the handler renders and schedules the next one ──
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False, description="poll")
-    def _poll(self, after_id: int, generation: int) -> None:
+    def _poll(self, after_id: int, generation: int, wait: float = 0.0) -> None:
         backend = self.backend
         try:
+            if wait:  # the next poll: at the store's next commit, at the latest after `wait`
+                backend.wait_for_change(wait)
             status = backend.status()
             events = backend.events(after_id=after_id)
             since = self.clock() - HISTORY_SECONDS
@@ -211,6 +213,9 @@ class BluegreenApp(OperatingApp):
 
     def _schedule_poll(self) -> None:
         generation = self._generation
+        if self.backend.notices_changes:  # a shared store: woken by any host's commit
+            self._poll(self._last_event_id, generation, self.poll_seconds)
+            return
         self.set_timer(self.poll_seconds, lambda: self._poll(self._last_event_id, generation))
 
     def _drawable(self, generation: int) -> bool:

@@ -245,6 +245,11 @@ class FakeConsole:
     def events(self, after_id: int = 0, limit: int = 200) -> list[EventRecord]:
         return [e for e in _events() + self.extra_events if e.id > after_id][:limit]
 
+    notices_changes = False  # polled, like an installation on SQLite
+
+    def wait_for_change(self, timeout: float) -> bool:
+        return False
+
     def samples(self, color: Color, since: float) -> list[Sample]:
         return []
 

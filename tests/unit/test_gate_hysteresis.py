@@ -14,6 +14,7 @@ from console.core.config.schema import ReadinessConfig
 from console.core.gate.readiness import LEAVE_AFTER_READINGS, GateInputs, ReadinessGate
 from console.core.model import Condition, SlotState, SlotStatus
 from console.core.ops.switching import plan_switch
+from console.core.store.db import Database
 from console.core.store.store import Store
 
 T0 = 1_700_000_000.0
@@ -143,7 +144,7 @@ def test_the_allowance_grows_with_the_skew_between_the_readings() -> None:
 
 
 def test_state_changes_are_events_with_their_reason(tmp_path: Path) -> None:
-    store = Store(tmp_path / "state.db")
+    store = Store(Database(tmp_path / "state.db"))
     lagging = (Condition(LAG, False, "lag 9, for 10.0 s"), Condition("health /health", True, "200"))
     ready = SlotStatus("green", SlotState.READY, deployment_id=3)
     syncing = SlotStatus("green", SlotState.SYNCING, deployment_id=3, conditions=lagging)
@@ -196,7 +197,7 @@ def test_a_ready_colour_whose_latest_health_check_failed_is_not_switched_to(
     """Within the grace the colour reads ready (no flicker), but a switch or a canary never
     moves traffic to a colour whose latest health check failed: a hung container answers
     nothing, and that is a true reason to refuse."""
-    store = Store(tmp_path / "state.db")
+    store = Store(Database(tmp_path / "state.db"))
     store.set_live("blue", None)
     within_grace = Condition("health /health", True, "timed out; within the 10 s grace (2.1 s)")
     ready = SlotStatus(

@@ -40,6 +40,7 @@ from console.core.model import (
     Progress,
     SwitchPolicy,
 )
+from console.core.store.db import Database
 from console.core.store.schema import MIGRATIONS
 from console.core.store.store import Store
 
@@ -364,7 +365,7 @@ def test_a_store_of_the_previous_schema_gains_the_hook_runs(tmp_path: Path) -> N
     )
     raw.commit()
     raw.close()
-    store = Store(path)
+    store = Store(Database(path))
     try:
         assert store.latest_deployment("blue") is not None
         assert not store.hook_started(1, "post-ready")

@@ -17,6 +17,7 @@ from console.core.config.checks import listen_problem, parse_listen
 from console.core.config.load import ConfigError, parse_config
 from console.core.model import Canary, Condition, PartReading, SlotState, SlotStatus
 from console.core.redact import Redactor
+from console.core.store.db import Database
 from console.core.store.store import Store
 from console.wiring import open_installation
 from tests.unit.traffic_fixture import with_traffic
@@ -37,7 +38,7 @@ NOW = 1_800_000_000.0
 
 
 def _store(tmp_path: Path) -> Store:
-    store = Store(tmp_path / "state.db")
+    store = Store(Database(tmp_path / "state.db"))
     for actor in ("alice@10.0.0.1", "agent", "bob"):
         store.record_event("switch", "Switch blue → green", "success", actor, "green")
     store.record_event("switch", "Switch to green failed", "error", "alice", "green")

@@ -21,6 +21,7 @@ from console.core.config.registry import registry_problems
 from console.core.config.reset_guard import reset_guard_problems
 from console.core.config.resources import disk_problems, resource_problems
 from console.core.config.sources import url_template_problem
+from console.core.config.store import store_problems
 from console.core.model import COLORS
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
     problems += config.proxy.problems(config.admin_socket_path)
     problems += registry_problems(config.registry, config.image.repository)
     problems += resource_problems(config.resources, config.image.cpus, config.image.memory)
+    problems += store_problems(config.store, config.service)
     for color, slot in config.slots.items():
         problems += disk_problems(color, slot.disk_path, slot.disk_budget_bytes)
     problems += _parity_problems(config) + reset_guard_problems(config)

@@ -22,7 +22,7 @@ from typing import Any, Literal
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NOT_KEYS = {"path", "secret_values"}  # Config fields that are not TOML keys
 # Whole values under these keys are secrets; so is every `${NAME}` a value refers to.
-_SECRET_KEYS = {"db_url", "host_db_url", "webhook_url", "password"}
+_SECRET_KEYS = {"db_url", "host_db_url", "webhook_url", "watch_url", "password"}
 
 
 class ConfigError(Exception):

@@ -25,6 +25,7 @@ from console.core.config.sources import (
     SourceSpec,
     SqlSource,
 )
+from console.core.config.store import StoreConfig
 from console.core.model import Color
 
 
@@ -163,6 +164,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)  # "" url: SQLite in state_dir
     parity: list[ParityCheck] = field(default_factory=list)  # [[parity]]
     hooks: list[Hook] = field(default_factory=list)  # [[hooks]] around a release (hooks.py)
     # No [analysis] table: no traffic analysis (analysis.py); the table turns it on.

@@ -30,6 +30,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,7 @@ class Database:
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        self.where = str(path)
         self.read_only = read_only
         self._pool: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
@@ -177,6 +179,11 @@ class Database:
                     conn.execute(statement)
             if version != SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """SQLite tells no one of a commit: readers poll, so this only waits."""
+        time.sleep(timeout)
+        return False
 
     def close(self) -> None:
         """Close pooled connections; one in use is closed when it is given back."""

@@ -32,7 +32,7 @@ class HistoryRecords(StoreTables):
         with self._db.write() as conn:
             cursor = conn.execute(
                 "INSERT INTO deployments (color, image, version, policy, phase, actor, created_at,"
-                " phases, env, target_height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " phases, env, target_height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     color,
                     image,
@@ -46,8 +46,7 @@ class HistoryRecords(StoreTables):
                     target_height,
                 ),
             )
-            deployment_id = cursor.lastrowid
-        assert deployment_id is not None
+            deployment_id = int(cursor.fetchone()[0])
         created = self.deployment(deployment_id)
         assert created is not None
         return created
@@ -139,11 +138,10 @@ class HistoryRecords(StoreTables):
         with self._db.write() as conn:
             cursor = conn.execute(
                 "INSERT INTO events (at, kind, level, text, actor, color, deployment_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (at, kind, level, safe_text, actor, color, deployment_id),
             )
-            event_id = cursor.lastrowid
-        assert event_id is not None
+            event_id = int(cursor.fetchone()[0])
         return EventRecord(event_id, at, kind, level, safe_text, actor, color, deployment_id)
 
     def events(self, limit: int = 200, after_id: int = 0) -> list[EventRecord]:

@@ -17,7 +17,7 @@ class HookRunRecords(StoreTables):
         with self._db.write() as conn:
             cursor = conn.execute(
                 "INSERT INTO hook_runs (started_at, stage, name, kind, color, deployment_id,"
-                " actor, timeout_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " actor, timeout_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     run.started_at,
                     run.stage,
@@ -29,8 +29,7 @@ class HookRunRecords(StoreTables):
                     run.timeout_seconds,
                 ),
             )
-            run_id = cursor.lastrowid
-        assert run_id is not None
+            run_id = int(cursor.fetchone()[0])
         return replace(run, id=run_id)
 
     def finish_hook_run(self, run: HookRun) -> None:

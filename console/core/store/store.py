@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from console.core.contracts.store import StateDatabase
 from console.core.fsutil import DB_FILE, ensure_private_dir
 from console.core.model import Canary, Color, PartReading, SlotStatus, agreeing_with_live
 from console.core.store.db import BUSY_TIMEOUT_MS, Database
@@ -58,32 +59,33 @@ class Store(HistoryRecords, SeriesRecords, HoldRecords, HookRunRecords):
     read-only store raises AccessDenied.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        redact: Callable[[str], str] | None = None,
-        read_only: bool = False,
-    ) -> None:
-        self.path = Path(path)
-        self.read_only = read_only
+    def __init__(self, database: StateDatabase, redact: Callable[[str], str] | None = None) -> None:
+        self.read_only = database.read_only
+        self.where = database.where  # for messages: a path, or a URL without its password
         self._redact_hook = redact
-        self._db = Database(self.path, read_only=read_only)
+        self._db = database
 
     @classmethod
     def open(cls, state_dir: str | Path, redact: Callable[[str], str] | None = None) -> Store:
         """Open (creating if needed) `state_dir/bluegreen.db`; StateDirError says what is wrong."""
         directory = ensure_private_dir(state_dir)
-        return cls(directory / DB_FILE, redact=redact)
+        return cls(Database(directory / DB_FILE), redact=redact)
 
     @classmethod
     def open_read_only(
         cls, state_dir: str | Path, redact: Callable[[str], str] | None = None
     ) -> Store:
         """Open `state_dir/bluegreen.db` for reading only: needs read access, creates nothing."""
-        return cls(Path(state_dir).expanduser() / DB_FILE, redact=redact, read_only=True)
+        path = Path(state_dir).expanduser() / DB_FILE
+        return cls(Database(path, read_only=True), redact=redact)
 
     def close(self) -> None:
         self._db.close()
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for any process's commit (a shared store tells; SQLite is
+        polled, so this just waits); True if one came."""
+        return self._db.wait_for_change(timeout)
 
     # ── live colour and the post-switch watch window ─────────────────────────────────────────────
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from console.core.store.db import Database
+from console.core.contracts.store import StateDatabase
 
 UPSERT_STATE = (
     "INSERT INTO state (key, value) VALUES (?, ?) "
@@ -20,7 +20,7 @@ UPSERT_STATE = (
 class StoreTables:
     """The shared part of `Store`'s table groups (set up by `Store.__init__`)."""
 
-    _db: Database
+    _db: StateDatabase
     _redact_hook: Callable[[str], str] | None
 
     def _redact(self, text: str) -> str:

@@ -23,7 +23,7 @@ def _agent_part(status: Status, now: float) -> tuple[str, str]:
         return "agent stopped: readiness and auto-switch are paused", "$error"
     if agent.heartbeat is not None and now - agent.heartbeat > STALE_HEARTBEAT_SECONDS:
         return f"agent silent for {duration_text(now - agent.heartbeat)}", "$warning"
-    pid = f" (pid {agent.pid})" if agent.pid else ""
+    pid = f" ({agent.pid_text()})" if agent.pid else ""
     return f"agent running{pid}", "$success"
 
 

@@ -1,0 +1,62 @@
+"""Which agent acts: the lease, and — with a shared store — standing by until it is free.
+
+With SQLite in the state directory the lease is a flock: one agent per host, and a second one
+exits. With a shared store (`[store] url`) agents on several hosts may run for one service: one
+holds the lease and acts, the others wait here and take over when its holder stops, dies or is
+cut off. The holder confirms the lease every tick and before every change to the proxy or the
+runtime (`Installation.fence_with`), so an agent that lost it changes nothing more.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from console.core.actor import AGENT_ACTOR
+from console.core.installation import Installation
+from console.core.model import AgentInfo
+
+STANDBY_POLL_SECONDS = 0.2  # one cheap query; a takeover within a fifth of a second
+
+
+def leader(info: AgentInfo) -> str:
+    where = f" on {info.host}" if info.host else ""
+    since = time.strftime("%H:%M:%S", time.localtime(info.since)) if info.since else "?"
+    return f"the agent{where} (pid {info.pid}) leads since {since}"
+
+
+def lead(inst: Installation, log: Callable[[str], None], stopping: threading.Event) -> bool:
+    """Hold the installation's lease: True once held; False when another agent holds it on a
+    local store (said in the log), or when `stopping` is set while standing by."""
+    lease = inst.agent_lease
+    waited = False
+    while not stopping.is_set():
+        if lease.try_acquire():  # idempotent for the lease's holder
+            if inst.config.store.shared:
+                inst.fence_with(lease.confirm)
+            if waited:
+                text = "This agent took over the lease and acts now."
+                log(text)
+                inst.store.record_event("agent", text, "warning", str(AGENT_ACTOR))
+            return True
+        info = lease.info()
+        if not inst.config.store.shared:
+            log(
+                f"another agent (pid {info.pid}) already watches {inst.state_dir}; "
+                "this one does not."
+            )
+            return False
+        if not waited:
+            log(f"Standing by: {leader(info)}; this one takes over when it stops.")
+            waited = True
+        stopping.wait(STANDBY_POLL_SECONDS)
+    return False
+
+
+def still_leading(inst: Installation, log: Callable[[str], None]) -> bool:
+    """Confirm the lease before a tick (a shared store); False once it is lost, said once."""
+    if not inst.config.store.shared or inst.agent_lease.confirm():
+        return True
+    log("This agent lost its lease (the store did not confirm it): it stops acting, stands by.")
+    return False
