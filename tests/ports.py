@@ -68,6 +68,7 @@ AGENT_SIGTERM_FLEET = sandbox(29149)
 STORE_CONTRACT = range(27310, 27320)  # tests/store_sites.py's PostgreSQL (the store contract)
 STORE_SHARED = (27320, 27321, 27322, 27323)  # test_shared_store: PostgreSQL, blue, green, proxy
 STORE_BENCH = 27324  # test_bench_store_smoke: bench/shared_store.py's PostgreSQL
+STORE_HOSTS = (27325, 27326, 27327, 27328)  # test_store_hosts: PostgreSQL, blue, green, proxy
 FIRST_INSTALL = (28300, 28301, 28302, 28320)  # proxy, blue, green, PostgreSQL
 PROXY_ROUTES = range(28600, 28620)
 TRAFFIC_HAPROXY_RELOAD = range(28700, 28712)

@@ -48,12 +48,14 @@ class PostgresServer:
         password: str,
         listen: tuple[str, ...] = ("127.0.0.1",),
         user: str = "bluegreen",
+        clients: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port
         self.password = password
         self.listen = listen
         self.user = user
+        self.clients = clients  # more networks that may connect (e.g. "10.78.0.0/24")
         self._run_as = "postgres" if os.geteuid() == 0 else None
 
     # ── lifecycle ──
@@ -91,6 +93,7 @@ class PostgresServer:
             "local all all scram-sha-256\n"
             "host all all 127.0.0.1/32 scram-sha-256\n"
             "host all all 172.16.0.0/12 scram-sha-256\n"
+            + "".join(f"host all all {net} scram-sha-256\n" for net in self.clients)
         )
         self._own(hba)
 
