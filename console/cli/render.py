@@ -157,6 +157,7 @@ def status_json(status: Status) -> dict[str, Any]:
             "pid": status.agent.pid,
             "host": status.agent.host or None,  # another host's agent leads (a shared store)
             "since": status.agent.since,
+            "standbys": list(status.agent.standbys),
             "heartbeat": status.agent.heartbeat,
         },
         "lock": None
@@ -201,6 +202,8 @@ def print_status(status: Status, catchup: bool = True) -> None:
     """The slots table; without catch-up (a service that does not re-index) there are no
     height, head, lag, speed or ETA columns, only state, version and health."""
     agent = f"running ({status.agent.pid_text()})" if status.agent.running else "NOT running"
+    if status.agent.standbys:
+        agent += f", standing by: {', '.join(status.agent.standbys)}"
     lock = status.lock.describe() if status.lock else "free"
     print(f"{status.service} — live: {status.live or 'none'} · agent: {agent} · lock: {lock}")
     for line in holds_lines(status.holds, status.at):

@@ -245,6 +245,7 @@ class AgentInfo:
     since: float | None = None
     heartbeat: float | None = None
     host: str = ""  # where the leading agent runs (a shared store); "" = this host
+    standbys: tuple[str, ...] = ()  # agents standing by (a shared store): "pid P on HOST"
 
     def pid_text(self) -> str:
         """ "pid 123", or "pid 123 on HOST" for another host's agent (a shared store)."""

@@ -164,6 +164,9 @@ def test_a_second_agent_stands_by_and_takes_over_when_the_first_dies(
         _wait("the second stands by", lambda: "Standing by" in second_log.read_text())
         assert second.poll() is None  # waiting, not exited
         assert f"(pid {first.pid})" in second_log.read_text()
+        _wait("status names the standby", lambda: inst.agent_lease.info().standbys != ())
+        (standby,) = inst.agent_lease.info().standbys
+        assert standby.startswith(f"pid {second.pid} on ")
         first.kill()
         first.wait()
         _wait("the takeover", lambda: "took over the lease" in second_log.read_text(), 15)
@@ -177,6 +180,7 @@ def test_a_second_agent_stands_by_and_takes_over_when_the_first_dies(
         )
         assert status.returncode == 0, status.stderr
         assert f'"pid": {second.pid}' in status.stdout
+        assert '"standbys": []' in status.stdout  # the leader is no longer standing by
         events = [e.text for e in inst.store.events()]
         assert "This agent took over the lease and acts now." in events
         assert os.environ["STORE_URL"] not in first_log.read_text() + second_log.read_text()

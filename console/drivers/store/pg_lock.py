@@ -130,6 +130,31 @@ class _Session:
         )
         conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
 
+    def standbys(self) -> tuple[str, ...]:
+        """ "pid P on HOST" of each agent standing by whose connection still lives."""
+        try:
+            with (
+                psycopg.connect(
+                    self.url,
+                    autocommit=True,
+                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                    options=f"-c search_path={self.schema}",
+                ) as conn,
+                GUARD.watch(conn),
+            ):
+                rows = conn.execute(
+                    f"SELECT data FROM {LOCKS_TABLE} WHERE name LIKE %s AND backend_pid IN "
+                    "(SELECT pid FROM pg_stat_activity)",
+                    (f"{self.name}-standby:%",),
+                ).fetchall()
+        except psycopg.Error:
+            return ()
+        found = []
+        for (text,) in rows:
+            data = json.loads(text)
+            found.append(f"pid {data.get('pid')} on {data.get('host')}")
+        return tuple(sorted(found))
+
     def recorded(self) -> dict[str, Any] | None:
         """The holder's row, if pg_locks shows its backend holding the lock; {} when the lock
         is held but its row is not written yet (or not by its holder); None when it is free."""
@@ -257,6 +282,7 @@ class PgAgentLease:
                 return self._confirm_locked()
             if self._standby is None or self._standby.closed:
                 self._standby = self._session.connect()
+                self._say_standing_by(self._standby)
             conn = self._standby
             try:
                 with GUARD.watch(conn):
@@ -276,8 +302,31 @@ class PgAgentLease:
             if not got:
                 return False
             self._standby = None
+            with contextlib.suppress(psycopg.Error):  # no longer a standby
+                conn.execute(f"DELETE FROM {LOCKS_TABLE} WHERE name = %s", (self._standby_row,))
             self._conn, self._backend, self._confirmed = conn, _backend(conn), time.monotonic()
             return True
+
+    @property
+    def _standby_row(self) -> str:
+        return f"{self._session.name}-standby:{socket.gethostname()}:{os.getpid()}"
+
+    def _say_standing_by(self, conn: psycopg.Connection[Any]) -> None:
+        """A row naming this standby, believed while its connection's backend lives (status
+        shows who stands by beside who leads)."""
+        data = {"pid": os.getpid(), "since": time.time(), "host": socket.gethostname()}
+        with contextlib.suppress(psycopg.Error), GUARD.watch(conn):
+            conn.execute(  # the rows of standbys that are gone
+                f"DELETE FROM {LOCKS_TABLE} WHERE name LIKE %s AND backend_pid NOT IN "
+                "(SELECT pid FROM pg_stat_activity)",
+                (f"{self._session.name}-standby:%",),
+            )
+            conn.execute(
+                f"INSERT INTO {LOCKS_TABLE} (name, data, backend_pid) VALUES (%s, %s, "
+                "pg_backend_pid()) ON CONFLICT (name) DO UPDATE SET data = excluded.data, "
+                "backend_pid = excluded.backend_pid",
+                (self._standby_row, json.dumps(data)),
+            )
 
     def confirm(self) -> bool:
         """Ask the server whether this process still holds the lease (before a change)."""
@@ -314,6 +363,7 @@ class PgAgentLease:
             pid=pid if isinstance(pid, int) else None,
             since=float(since) if isinstance(since, int | float) else None,
             host=host if isinstance(host, str) else "",
+            standbys=self._session.standbys(),
         )
 
     def release(self) -> None:
