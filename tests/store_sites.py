@@ -22,7 +22,9 @@ from console.sandbox.postgres_proc import PostgresServer
 from tests import ports
 
 REPO = Path(__file__).resolve().parents[1]
-PG_DIR = Path("/var/tmp/bgtest-store/pg")  # traversable by the postgres user, unlike /root
+# Traversable by the postgres user, unlike /root; one cluster per port, since modules using it
+# run side by side.
+PG_ROOT = Path("/var/tmp/bgtest-store")
 Redact = Callable[[str], str] | None
 
 
@@ -111,7 +113,7 @@ class PostgresSite:
 @contextlib.contextmanager
 def postgres_server(port: int = ports.STORE_CONTRACT[0]) -> Iterator[PostgresServer]:
     """A private PostgreSQL for the module, with a database `store` (removed afterwards)."""
-    server = PostgresServer(PG_DIR, port, password=secrets.token_urlsafe(12))
+    server = PostgresServer(PG_ROOT / f"pg-{port}", port, password=secrets.token_urlsafe(12))
     server.destroy()  # a crashed earlier run may have left a cluster with another password
     server.start()
     server.wait_ready()

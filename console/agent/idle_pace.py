@@ -55,6 +55,7 @@ class Decided(NamedTuple):
     canary: Canary | None
     watch: tuple[Color, float] | None  # the post-switch window
     deployments: tuple[tuple[int, Phase, SwitchPolicy] | None, ...]  # each colour's active one
+    previous: Color | None = None  # the colour switched away from (retired after the keep)
 
     @property
     def under_way(self) -> bool:
@@ -75,7 +76,7 @@ def decisions(store: Store) -> Decided:
         (d.id, d.phase, d.policy) if (d := store.active_deployment(color)) else None
         for color in COLORS
     )
-    return Decided(store.live(), store.canary(), store.watch(), deployments)
+    return Decided(store.live(), store.canary(), store.watch(), deployments, store.previous())
 
 
 def shape(status: SlotStatus) -> tuple[object, ...]:
@@ -118,8 +119,12 @@ class IdlePace:
         parts: Sequence[Sampler[Any]],
         clock: Callable[[], float] = time.monotonic,
         analysis: bool = False,
+        retires: bool = False,
     ) -> None:
         self.every = every
+        # With keep_previous_seconds, a previous colour still running is to be stopped once it
+        # drains: its open requests are read every interval, not idle.
+        self.retires = retires
         # With [analysis], the post-switch window's polls keep their schedule: not idle in it.
         self.analysis = analysis
         self.interval = interval
@@ -152,10 +157,18 @@ class IdlePace:
         for the log when the pace changes."""
         was_idle = self.idle
         shapes = {color: shape(status) for color, status in statuses.items()}
+        previous = statuses.get(decided.previous) if decided.previous else None
+        retiring = (
+            self.retires
+            and decided.previous != decided.live
+            and previous is not None
+            and previous.container_state == "running"
+        )
         quiet = (
             decided.canary is None
             and not (self.analysis and decided.watch is not None)
             and not decided.under_way
+            and not retiring
         )
         steady = all(status.state in STEADY_STATES for status in statuses.values())
         same = shapes == self._shapes and decided == self._decisions
@@ -163,7 +176,7 @@ class IdlePace:
         self.idle = same and quiet and steady and answered
         self.why_busy = (
             "" if self.idle
-            else "an operation or analysis is under way" if not quiet
+            else "an operation, analysis or retirement is under way" if not quiet
             else "a colour is on its way" if not steady
             else "a part is not answering" if not answered
             else "something changed"

@@ -178,6 +178,7 @@ class Agent:
             config.readiness.sample_interval_seconds,
             parts,
             analysis=config.analysis.enabled,
+            retires=config.switch.keep_previous_seconds > 0,
         )
         self.metrics_listen = ""  # "HOST:PORT" serves Prometheus metrics while this agent runs
 

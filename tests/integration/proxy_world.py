@@ -68,8 +68,7 @@ def fronted_proxy(
             include_dir=str(tmp / "haproxy" / "bluegreen"),
             proxy_url=f"http://127.0.0.1:{listen}",
             admin_socket=str(haproxy.admin_socket),
-            verify_timeout_seconds=3.0,
-            **extra,  # type: ignore[arg-type]
+            **{"verify_timeout_seconds": 3.0, **extra},  # type: ignore[arg-type]
         )
         config = make_config(tmp, blue, green, proxy)
         driver = make_proxy(config)

@@ -254,3 +254,24 @@ def test_the_agent_inspects_an_idle_service_less_and_wakes_when_docker_fails(
     finally:
         agent.close()
         inst.close()
+
+
+def test_a_previous_colour_waiting_to_be_retired_keeps_the_full_pace() -> None:
+    """After a switch the previous colour is stopped once it drains: its open requests are read
+    every interval, so the stop comes as soon as the last one ends (issue 23's CI saw it late)."""
+    switched = QUIET._replace(previous="green")
+    running = _statuses()
+    running["green"] = SlotStatus("green", SlotState.READY, healthy=True, container_state="running")
+    clock = Clock()
+    retiring = IdlePace(3.0, 1.0, [], clock=clock, retires=True)
+    for _ in range(3):
+        retiring.after_full(switched, running)
+    assert not retiring.idle and "retirement" in retiring.why_busy
+    kept = IdlePace(3.0, 1.0, [], clock=clock, retires=False)  # keep_previous_seconds = 0
+    for _ in range(3):
+        kept.after_full(switched, running)
+    assert kept.idle
+    stopped = dict(running, green=SlotStatus("green", SlotState.STOPPED, container_state="exited"))
+    for _ in range(3):
+        retiring.after_full(switched, stopped)
+    assert retiring.idle  # retired: nothing left to wait for
