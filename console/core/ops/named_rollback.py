@@ -15,9 +15,11 @@ pulls (the registry may be the very thing that is broken).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
+from console.core.durations import duration_text
 from console.core.installation import Installation, image_version
 from console.core.lock import LockHeld
 from console.core.model import (
@@ -25,14 +27,21 @@ from console.core.model import (
     Color,
     OperationEvent,
     Outcome,
+    Phase,
     Progress,
+    SlotState,
+    SlotStatus,
     SwitchPolicy,
     other,
 )
 from console.core.ops import deploy as deploy_op
 from console.core.ops import switching
+from console.core.ops.agent_process import ensure_agent
 from console.core.ops.operation import mutating
 from console.core.ops.retention import prune_after_switch, retained
+
+# A deployment in one of these phases will never become ready: the wait ends.
+GIVEN_UP = (Phase.FAILED, Phase.CANCELLED, Phase.ROLLED_BACK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +173,83 @@ def switch_for_rollback(
             yield from prune_after_switch(inst, actor)
     except LockHeld as exc:
         yield Progress(f"Old images were not pruned now: {exc}", "warning")
+
+
+def rollback_to(
+    inst: Installation,
+    actor: Actor,
+    plan: NamedRollbackPlan,
+    read_only: bool = False,
+    poll_seconds: float = 1.0,
+) -> Iterator[OperationEvent]:
+    """The whole named rollback as one stream of events, for a caller with no wait loop of its
+    own (the console): instant, or deploy (unless resuming), wait — a step each poll naming the
+    progress and ETA — then the switch. Closing the stream stops only the waiting."""
+    if plan.instant:
+        yield from rollback_instant(inst, actor, plan, read_only)
+        return
+    deployment_id = plan.resume_deployment
+    if deployment_id is None:
+        for event in deploy_for_rollback(inst, actor, plan, read_only):
+            if isinstance(event, Outcome):
+                if not event.ok:
+                    yield event
+                    return
+                event = Progress(event.text)
+            yield event
+        deployment_id = inst.store.deployments(limit=1)[0].id
+        try:
+            started, pid = ensure_agent(inst)  # the agent judges the gate, as after `deploy`
+        except RuntimeError as exc:
+            yield Outcome(False, str(exc))
+            return
+        if started:
+            yield Progress(f"Started the agent (pid {pid}); it keeps watching if you disconnect.")
+    failure = yield from wait_until_ready(inst, plan, deployment_id, poll_seconds)
+    if failure:
+        yield Outcome(False, failure)
+        return
+    yield from switch_for_rollback(inst, actor, plan, deployment_id, read_only=read_only)
+
+
+def wait_until_ready(
+    inst: Installation, plan: NamedRollbackPlan, deployment_id: int, poll_seconds: float
+) -> Generator[OperationEvent, None, str | None]:
+    """A step each poll while the idle colour catches up ("blue catches up on v0 before the
+    switch: 1,200 / 3,000 (40 %), ETA 1m05s"); None once it is ready, else why it never will be."""
+    color = plan.to_color
+    if color is None:
+        return "there is no idle colour to roll back into."
+    while True:
+        deployment = inst.store.deployment(deployment_id)
+        if deployment is None:
+            return (
+                f"Rollback to {plan.version}: deployment #{deployment_id} is gone from the store."
+            )
+        if deployment.phase in GIVEN_UP:
+            why = str(deployment.outcome or deployment.phase).rstrip(".")
+            return f"Rollback to {plan.version} failed in {color}: {why}."
+        status = inst.store.slot_status(color)
+        if status is not None and status.deployment_id == deployment_id:
+            if status.state in (SlotState.READY, SlotState.LIVE):
+                return None
+            if status.state == SlotState.FAILED:
+                why = str(status.reason or "it failed").rstrip(".")
+                return f"Rollback to {plan.version} failed in {color}: {why}."
+        yield Progress(catch_up_line(color, plan.version, status, deployment_id))
+        time.sleep(poll_seconds)
+
+
+def catch_up_line(color: Color, version: str, status: SlotStatus | None, deployment_id: int) -> str:
+    """What the console's action line says while the rolled-back version catches up."""
+    said = f"{color} catches up on {version} before the switch"
+    if status is None or status.deployment_id != deployment_id:
+        return f"{said}: starting."
+    if status.at_head:
+        return f"{said}: at the head, waiting for the gate ({status.state})."
+    if status.height is None:
+        return f"{said}: {status.state}, no height yet."
+    share = f" ({status.progress * 100:.0f} %)" if status.progress is not None else ""
+    head = f"{status.head:,}" if status.head is not None else "?"
+    eta = duration_text(status.eta_seconds)
+    return f"{said}: {status.height:,} / {head}{share}, ETA {eta}."
