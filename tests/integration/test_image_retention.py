@@ -64,10 +64,9 @@ def engine() -> Iterator[docker.DockerClient]:
     finally:
         with contextlib.suppress(docker.errors.NotFound):
             client.containers.get(RUNNER).remove(force=True)
-        for image in client.images.list(name=REPO):
-            for tag in image.tags:
-                if tag.startswith(f"{REPO}:"):
-                    client.images.remove(tag, noprune=False)
+        for tag in _tags(client):
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(tag)
         client.close()
 
 
@@ -124,7 +123,10 @@ def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _tags(client: docker.DockerClient) -> set[str]:
-    return {tag for image in client.images.list(name=REPO) for tag in image.tags}
+    """This module's tags only: an image listed here may carry other repositories' tags too
+    (the stand-in's own), which are never this module's to remove."""
+    images = client.images.list(name=REPO)
+    return {tag for image in images for tag in image.tags if tag.startswith(f"{REPO}:")}
 
 
 def test_the_plan_keeps_the_newest_the_colours_and_what_runs(

@@ -29,7 +29,10 @@ REPO = "bluegreen-test-rollback/standin"
 
 
 def _tags(client: docker.DockerClient) -> set[str]:
-    return {tag for image in client.images.list(name=REPO) for tag in image.tags}
+    """This module's tags only: an image listed here may carry other repositories' tags too
+    (the stand-in's own), which are never this module's to remove."""
+    images = client.images.list(name=REPO)
+    return {tag for image in images for tag in image.tags if tag.startswith(f"{REPO}:")}
 
 
 @pytest.fixture(scope="module")
