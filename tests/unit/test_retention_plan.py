@@ -67,8 +67,8 @@ class Inst:
         return f"{REPO}:{image}" if ":" not in image else image
 
 
-def _image(tag: str, at: float, image_id: str | None = None, size: int = 1000) -> ImageInfo:
-    return ImageInfo(f"{REPO}:{tag}", image_id or f"sha256:{tag}", at, size)
+def _image(tag: str, at: float, image_id: str | None = None, tags: int = 1) -> ImageInfo:
+    return ImageInfo(f"{REPO}:{tag}", image_id or f"sha256:{tag}", at, 1000, tags)
 
 
 @pytest.fixture
@@ -113,13 +113,19 @@ def test_keep_counts_the_newest_built_and_never_removes_a_colour_or_a_running_im
 def test_a_tag_of_a_protected_image_is_kept_and_shared_bytes_are_not_counted_as_freed(
     inst: Inst,
 ) -> None:
-    inst.runtime.images.append(_image("latest", 0.5, image_id="sha256:v1"))  # old, = v1's id
-    inst.runtime.images.append(_image("v0", 0.1, image_id="sha256:v2"))  # = v2's id
+    images = inst.runtime.images
+    images[:] = [i for i in images if i.ref.rsplit(":")[-1] not in ("v1", "v2", "v3")]
+    images.append(_image("v1", 1.0, tags=2))
+    images.append(_image("latest", 0.5, image_id="sha256:v1", tags=2))  # old, = v1's id
+    images.append(_image("v2", 2.0, tags=2))
+    images.append(_image("v0", 0.1, image_id="sha256:v2", tags=2))  # = v2's id
+    images.append(_image("v3", 3.0, tags=2))  # its other tag is another repository's
     _live(inst, "blue", "v1", None)
     plan = plan_prune(inst, 2)  # type: ignore[arg-type]
     removed = [i.ref.rsplit(":")[-1] for i in plan.remove]
     assert removed == ["v3", "v2", "v0"]  # latest shares the live image's id: kept
-    assert plan.frees == 2000  # v3's and v2's image once each (v0 is v2's other tag)
+    assert plan.frees == 1000  # v2's image (both its tags go), once; v3 is only untagged
+    assert f"{REPO}:v3 (1000 B, one of its 2 tags)" in plan.describe_removal("Would remove")
 
 
 def test_after_a_switch_a_refusal_is_a_warning_and_the_rest_is_audited(inst: Inst) -> None:

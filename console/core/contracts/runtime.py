@@ -120,6 +120,8 @@ class ImageInfo:
     id: str  # the image id ("sha256:…"); several tags may share one
     created: float  # epoch seconds the image was built
     size: int  # bytes on disk (layers shared with other images counted in full)
+    tags: int = 1  # how many tags the image has, in any repository (removing one of several
+    # only untags it)
 
 
 class Runtime(Protocol):

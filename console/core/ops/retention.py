@@ -43,10 +43,17 @@ class PrunePlan:
 
     def describe_removal(self, done: str) -> str:
         """'Removed 2 images of web (about 1.2 GiB freed): a:v1 (600 MiB), a:v2 (600 MiB).'"""
-        listed = ", ".join(f"{image.ref} ({size_text(image.size)})" for image in self.remove)
+        listed = ", ".join(f"{image.ref} ({_size(image)})" for image in self.remove)
         plural = "s" if len(self.remove) != 1 else ""
         freed = size_text(self.frees)
         return f"{done} {len(self.remove)} image{plural} (about {freed} freed): {listed}."
+
+
+def _size(image: ImageInfo) -> str:
+    """Its size, or that removing this tag only untags an image other tags keep."""
+    if image.tags > 1:
+        return f"{size_text(image.size)}, one of its {image.tags} tags"
+    return size_text(image.size)
 
 
 def repositories(inst: Installation) -> list[str]:
@@ -112,13 +119,16 @@ def plan_prune(inst: Installation, keep: int) -> PrunePlan:
             remove.append(image)
         else:
             kept.append(Kept(image, why))
-    staying = {kept_one.image.id for kept_one in kept}
-    return PrunePlan(keep, tuple(remove), tuple(kept), _freed(remove, staying))
+    return PrunePlan(keep, tuple(remove), tuple(kept), _freed(remove))
 
 
-def _freed(removed: list[ImageInfo], staying: set[str]) -> int:
-    """Bytes the engine gives back: each image once, and only when none of its tags stays."""
-    return sum({image.id: image.size for image in removed if image.id not in staying}.values())
+def _freed(removed: list[ImageInfo]) -> int:
+    """Bytes the engine gives back: each image once, and only when every one of its tags (in
+    any repository) is among those removed — removing one of several tags only untags."""
+    going: dict[str, int] = {}
+    for image in removed:
+        going[image.id] = going.get(image.id, 0) + 1
+    return sum({i.id: i.size for i in removed if going[i.id] >= i.tags}.values())
 
 
 def prune(
@@ -144,7 +154,7 @@ def prune(
         for kept_one in plan.kept:
             yield Progress(f"keep   {kept_one.image.ref} ({kept_one.why})")
         for image in plan.remove:
-            yield Progress(f"remove {image.ref} ({size_text(image.size)})")
+            yield Progress(f"remove {image.ref} ({_size(image)})")
         text = plan.describe_removal("Would remove") if plan.remove else "Nothing to remove."
         yield Outcome(True, f"{service}: {text} Nothing was changed (dry run).")
         return
@@ -182,20 +192,18 @@ def _remove(
     """Remove the plan's tags (a refusal is a warning, the tag stays); audit and notify what
     went. The summary sentence, or None when nothing was removed."""
     removed: list[ImageInfo] = []
-    staying = {kept_one.image.id for kept_one in plan.kept}
     for image in plan.remove:
         try:
             inst.runtime.remove_image(image.ref)
         except ContainerRuntimeError as exc:
-            staying.add(image.id)
             yield Progress(describe_failure(exc), "warning")
             continue
         removed.append(image)
         if not quiet:
-            yield Progress(f"removed {image.ref} ({size_text(image.size)})")
+            yield Progress(f"removed {image.ref} ({_size(image)})")
     if not removed:
         return None
-    done = PrunePlan(plan.keep, tuple(removed), plan.kept, _freed(removed, staying))
+    done = PrunePlan(plan.keep, tuple(removed), plan.kept, _freed(removed))
     text = (
         f"{inst.config.service}: {done.describe_removal('Removed')} "
         f"Kept the newest {plan.keep} and the images in use."

@@ -35,6 +35,7 @@ class ImagesMixin:
                 id=str(image.get("Id", "")),
                 created=self._created(str(image.get("Id", "")), image.get("Created")),
                 size=int(image.get("Size") or 0),
+                tags=len(image.get("RepoTags") or []),
             )
             for image in found or []
             for tag in image.get("RepoTags") or []
