@@ -3,6 +3,7 @@ answers given (the integration modules run them on a real Docker Engine)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from console.core.config.schema import Config, ImageConfig, SlotConfig
 from console.core.contracts.runtime import ContainerInfo, ImageInfo, ImageInUse
+from console.core.holds import Freeze
 from console.core.model import Actor, Color, SlotState, SlotStatus, SwitchPolicy
 from console.core.ops.named_rollback import catch_up_line, plan_named_rollback
 from console.core.ops.retention import plan_prune, prune_after_switch
@@ -184,3 +186,12 @@ def test_the_catch_up_line_says_progress_and_eta() -> None:
 def test_engine_times_keep_their_nanoseconds() -> None:
     assert _epoch("2026-12-06T19:23:41.123456789Z", 0.0) == pytest.approx(1796585021.1234567)
     assert _epoch("garbage", 5.0) == 5.0
+
+
+def test_a_freeze_holds_the_rollback_that_deploys_but_names_the_instant_one(inst: Inst) -> None:
+    _live(inst, "green", "v5", "v4")
+    inst.store.set_freeze(Freeze("no releases until Monday", "alice", time.time() - 60))
+    plan = plan_named_rollback(inst, "v2")  # type: ignore[arg-type]
+    assert plan.blocked_reason is not None
+    assert plan.blocked_reason.startswith("releases are frozen by alice")
+    assert "The instant `bluegreen rollback` stays open" in plan.blocked_reason
