@@ -11,6 +11,7 @@ import dataclasses
 import time
 from collections.abc import Generator, Iterator
 
+from console.core.config.hooks import Stage
 from console.core.contracts.proxy import ProxyError, ReadBack, SwitchResult
 from console.core.gate.readiness import unmet_summary
 from console.core.installation import Installation
@@ -302,7 +303,7 @@ def switch(
         deployment = inst.store.active_deployment(plan.to_color)
         if deployment is not None:
             inst.store.set_phase(deployment.id, Phase.SWITCHING)
-        stage = "post-switch" if kind == "switch" else "post-rollback"
+        stage: Stage = "post-switch" if kind == "switch" else "post-rollback"
         routed = _route(
             inst, plan.to_color, kind, actor, " ".join(filter(None, (note, parity.note)))
         )
