@@ -58,6 +58,7 @@ WEB_VIEW = sandbox(29600)
 WEB_VIEW_WEB = 29650
 WEB_VIEW_SINK = 29651  # the planted webhook and HTTP progress source
 SANDBOX_DOWN = sandbox(29700)
+NAMED_ROLLBACK = sandbox(27700)  # tests/integration/test_named_rollback.py (images, 26.5)
 # One agent for a directory of services (issue 23): a fleet sandbox each, and the host ports of
 # a service added while it runs (nothing listens on them).
 AGENT_FLEET = sandbox(29100)

@@ -55,6 +55,10 @@ def dispatch(args: argparse.Namespace) -> Handler:
         from console.cli import holds
 
         return _guarded(_acting(command, holds.HANDLERS[command]))
+    if command == "prune":
+        from console.cli import images
+
+        return _guarded(images.prune)
     if command == "sandbox":
         from console.cli import sandbox_cmd
 
@@ -215,6 +219,10 @@ def _switch(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
+    if args.to is not None:  # a named version: cli/images.py
+        from console.cli import images
+
+        return images.rollback_to(args)
     with acting_console(args, "rollback") as console:
         plan = console.plan_rollback()
         if plan.blocked_reason:

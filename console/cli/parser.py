@@ -269,12 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--dir", help="the sandbox's directory")
     sb_status = command_parser(sandbox_sub, "status", "what the sandbox runs", json_output=True)
     sb_status.add_argument("--dir", help="the sandbox's directory")
-    from console.cli import canary, completion, holds, parity
+    from console.cli import canary, completion, holds, images, parity
 
     parity.add_parser(sub, command_parser)
     canary.add_parser(sub, command_parser)
     holds.add_parser(sub, command_parser)
     completion.add_parser(sub)
+    images.add_parser(sub, command_parser)  # rollback --to VERSION, prune
     return parser
 
 

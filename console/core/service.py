@@ -33,7 +33,7 @@ from console.core.model import (
 from console.core.ops import canary as canary_op
 from console.core.ops import deploy as deploy_op
 from console.core.ops import holds as holds_op
-from console.core.ops import switching
+from console.core.ops import named_rollback, retention, switching
 from console.core.ops.agent_process import ensure_agent
 from console.core.ops.operation import OperationRefused, ReadOnlyError
 from console.core.redact import sanitize_log_line
@@ -172,6 +172,18 @@ class Console:
         if self.read_only:
             raise ReadOnlyError("rollback")
         return switching.rollback(self.installation, current_actor(), read_only=self.read_only)
+
+    # ── named rollback (issue 26.5): retained images of the service ──
+    def retained_versions(self) -> list[str]:
+        return list(dict.fromkeys(retention.retained_versions(self.installation)))
+
+    def plan_named_rollback(self, version: str) -> named_rollback.NamedRollbackPlan:
+        return named_rollback.plan_named_rollback(self.installation, version)
+
+    def rollback_to(self, plan: named_rollback.NamedRollbackPlan) -> Iterator[OperationEvent]:
+        if self.read_only:
+            raise ReadOnlyError("rollback")
+        return named_rollback.rollback_to(self.installation, current_actor(), plan)
 
     def canary(self, percent: int, force: bool = False) -> Iterator[OperationEvent]:
         if self.read_only:

@@ -29,6 +29,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("S", "switch", "Switch", "Send traffic to the other colour (asks first).", True),
     ActionSpec("R", "rollback", "Roll back", "Send traffic back to the previous colour.", True),
     ActionSpec(
+        "V",
+        "rollback_to",
+        "Roll back to",
+        "Roll back to a retained older version: deploy it, let it catch up, switch (asks first).",
+        True,
+        footer=False,
+    ),
+    ActionSpec(
         "C",
         "canary",
         "Canary",

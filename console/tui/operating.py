@@ -26,6 +26,7 @@ from console.tui.screens.canary import CanaryChoice, CanaryScreen, operation
 from console.tui.screens.confirm_rollback import ConfirmRollbackScreen
 from console.tui.screens.confirm_switch import ConfirmSwitchScreen
 from console.tui.screens.deploy import DeployRequest, DeployScreen
+from console.tui.screens.rollback_to import ConfirmRollbackToScreen, RollbackToScreen
 from console.tui.widgets.action_status import ActionStatus
 
 PlanT = TypeVar("PlanT")
@@ -117,6 +118,31 @@ class OperatingApp(App[int]):
                 self._start(target.label("rollback"), target.console.rollback)
 
         self.push_screen(ConfirmRollbackScreen(plan, target.name), chosen)
+
+    def action_rollback_to(self) -> None:
+        """Pick a retained version, confirm, then deploy → catch up → switch (or instant)."""
+        target, versions = self._plan("roll back to", lambda console: console.retained_versions())
+        if target is None or versions is None:
+            return
+
+        def picked(version: str | None) -> None:
+            if not version:
+                return
+            try:
+                plan = target.console.plan_named_rollback(version)
+            except Exception as exc:
+                title = target.label("roll back to")
+                self.notify(sentence(exc, "plan the rollback"), severity="error", title=title)
+                return
+
+            def chosen(confirmed: bool | None) -> None:
+                if confirmed:
+                    label = target.label(f"rollback to {plan.version}")
+                    self._start(label, lambda: target.console.rollback_to(plan))
+
+            self.push_screen(ConfirmRollbackToScreen(plan, target.name), chosen)
+
+        self.push_screen(RollbackToScreen(versions, target.name), picked)
 
     def action_canary(self) -> None:
         target, plan = self._plan("canary", lambda console: console.plan_switch())

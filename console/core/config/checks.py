@@ -87,6 +87,8 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
             problems.append(f"{where}.expect_status must be an HTTP status, 100-599")
     if config.switch.drain_timeout_seconds < 0:
         problems.append("switch.drain_timeout_seconds must be 0 or more")
+    if config.image.keep < 0:
+        problems.append("image.keep must be 0 (keep every image) or more")
     if config.notify.alarm_after_seconds < 0:
         problems.append("notify.alarm_after_seconds must be 0 or more")
     if config.operators_group and config.watchers_group:

@@ -46,6 +46,7 @@ class ImageConfig:
     start_timeout_seconds: float = 120.0  # no first height by then → the deployment failed
     cpus: float = 0.0  # cap each new (candidate) container at this many cores; 0 = no limit
     memory: str = ""  # and at this much memory, e.g. "2g"; "" = no limit (resources.py)
+    keep: int = 0  # images of the repository kept after a switch (core/ops/retention.py); 0 = all
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,10 @@ class RegistryRefused(ImageNotFound):
     does not trust. str() names the registry and what to do, never a password."""
 
 
+class ImageInUse(ContainerRuntimeError):
+    """The engine refused to remove an image because a container (running or not) uses it."""
+
+
 class ContainerRunning(ContainerRuntimeError):
     """`start` was asked to create a container whose name belongs to a running container."""
 
@@ -108,6 +112,18 @@ class OneOffResult:
     timed_out: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """One tag of an image on this host, as the engine reports it."""
+
+    ref: str  # repository:tag, e.g. "explorer:v1.5.0"
+    id: str  # the image id ("sha256:…"); several tags may share one
+    created: float  # epoch seconds the image was built
+    size: int  # bytes on disk (layers shared with other images counted in full)
+    tags: int = 1  # how many tags the image has, in any repository (removing one of several
+    # only untags it)
+
+
 class Runtime(Protocol):
     """One engine on one host. Every call is bounded: an engine that does not answer in time
     raises RuntimeNotAnswering, one that cannot be reached RuntimeUnavailable (each a sentence)."""
@@ -132,6 +148,19 @@ class Runtime(Protocol):
 
     def image_labels(self, ref: str) -> dict[str, str]:
         """The labels an image carries ({} when it has none or is not here)."""
+        ...
+
+    def list_images(self, repository: str) -> list[ImageInfo]:
+        """Every tag of `repository` on this host (one ImageInfo per tag), newest first."""
+        ...
+
+    def image_ids_in_use(self) -> set[str]:
+        """The image ids of every running container on this host (anyone's, not only ours)."""
+        ...
+
+    def remove_image(self, ref: str) -> None:
+        """Remove the tag `ref` (the image too once no tag is left); nothing when it is absent;
+        ImageInUse when a container still uses it (never forced)."""
         ...
 
     def start(self, spec: ContainerSpec) -> ContainerInfo:

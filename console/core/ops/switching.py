@@ -11,6 +11,7 @@ import dataclasses
 import time
 from collections.abc import Generator, Iterator
 
+from console.core.config.hooks import Stage
 from console.core.contracts.proxy import ProxyError, ReadBack, SwitchResult
 from console.core.gate.readiness import unmet_summary
 from console.core.installation import Installation
@@ -31,6 +32,7 @@ from console.core.model import (
 from console.core.ops.hook_stages import deployment_stage, then_post_stage
 from console.core.ops.operation import describe_failure, mutating
 from console.core.ops.reconcile import reconcile
+from console.core.ops.retention import prune_after_switch
 from console.core.ops.switch_parity import check_parity_at_switch
 from console.core.timeouts import PROXY_READ_BACK_INTERVAL_SECONDS, PROXY_SETTLE_SECONDS
 
@@ -172,6 +174,8 @@ def _route(
     inst.notifier.send(
         "switched" if kind == "switch" else "rolled_back", f"{inst.config.service}: {text}", "info"
     )
+    if kind == "switch":  # [image] keep: the old images go once a new version serves
+        yield from prune_after_switch(inst, actor)
     yield Outcome(True, text, cutover_ms=result.cutover_ms)
 
 
@@ -256,8 +260,15 @@ def gate_or_force(
 
 
 def switch(
-    inst: Installation, actor: Actor, force: bool = False, read_only: bool = False
+    inst: Installation,
+    actor: Actor,
+    force: bool = False,
+    read_only: bool = False,
+    kind: str = "switch",
+    note: str = "",
 ) -> Iterator[OperationEvent]:
+    """Through the gate to the idle colour; `kind`/`note` audit it otherwise (a named rollback
+    is a switch recorded as a rollback to its version)."""
     with mutating(inst, "switch", actor, read_only):
         reconciled = reconcile(inst, actor)  # decide from what traffic sees, not a stale store
         for drift in reconciled:
@@ -292,19 +303,26 @@ def switch(
         deployment = inst.store.active_deployment(plan.to_color)
         if deployment is not None:
             inst.store.set_phase(deployment.id, Phase.SWITCHING)
-        routed = _route(inst, plan.to_color, "switch", actor, parity.note)
-        yield from then_post_stage(routed, inst, "post-switch", plan.to_color, actor)
+        stage: Stage = "post-switch" if kind == "switch" else "post-rollback"
+        routed = _route(
+            inst, plan.to_color, kind, actor, " ".join(filter(None, (note, parity.note)))
+        )
+        yield from then_post_stage(routed, inst, stage, plan.to_color, actor)
 
 
 def rollback(
-    inst: Installation, actor: Actor, reason: str | None = None, read_only: bool = False
+    inst: Installation,
+    actor: Actor,
+    reason: str | None = None,
+    read_only: bool = False,
+    note: str = "",
 ) -> Iterator[OperationEvent]:
     with mutating(inst, "rollback", actor, read_only):
-        yield from rollback_locked(inst, actor, reason)
+        yield from rollback_locked(inst, actor, reason, note)
 
 
 def rollback_locked(
-    inst: Installation, actor: Actor, reason: str | None = None
+    inst: Installation, actor: Actor, reason: str | None = None, note: str = ""
 ) -> Iterator[OperationEvent]:
     """Rollback for a caller that already holds the operator lock (the agent's auto-rollback).
 
@@ -325,5 +343,5 @@ def rollback_locked(
         yield Progress(f"Rolling back because {reason}", "warning")
     if plan.warning:
         yield Progress(plan.warning, "warning")
-    routed = _route(inst, plan.to_color, "rollback", actor)
+    routed = _route(inst, plan.to_color, "rollback", actor, note)
     yield from then_post_stage(routed, inst, "post-rollback", plan.to_color, actor)

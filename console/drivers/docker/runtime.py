@@ -36,6 +36,7 @@ from console.core.contracts.runtime import (
     RuntimeUnavailable,
 )
 from console.core.redact import Redactor
+from console.drivers.docker.images import ImagesMixin
 from console.drivers.docker.model import container_info, restart_policy
 from console.drivers.docker.oneoff import OneOffMixin
 from console.drivers.docker.registry import RegistryMixin
@@ -46,7 +47,7 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 T = TypeVar("T")
 
 
-class DockerRuntime(StreamsMixin, RegistryMixin, OneOffMixin):
+class DockerRuntime(StreamsMixin, RegistryMixin, OneOffMixin, ImagesMixin):
     """Docker Engine access for one host. Thread-safe; clients are created on first use.
 
     Every call is bounded (console/core/timeouts.py): reads by `timeout`, changes by
