@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from console.cli import render_sessions as sessions_cli
 from console.cli.render_resources import (
     deployment_resources_json,
     resource_lines,
@@ -145,6 +146,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "slots": {color: slot_json(slot, status.at) for color, slot in status.slots.items()},
         "proxy": None if status.proxy is None else reading_json(status.proxy, status.at),
         "parity": _parity_json(status),
+        "sessions": sessions_cli.view_json(status.sessions),
         "agent": {
             "running": status.agent.running,
             "pid": status.agent.pid,
@@ -196,6 +198,8 @@ def print_status(status: Status, catchup: bool = True) -> None:
     print(f"{status.service} — live: {status.live or 'none'} · agent: {agent} · lock: {lock}")
     if status.canary is not None:
         print(f"canary: {status.canary.describe()} (sticky per client)")
+    for line in sessions_cli.status_lines(status.sessions, status.at):
+        print(line)
     catchup_columns = (
         f" {'HEIGHT':>10} {'HEAD':>10} {'LAG':>8} {'SPEED':>10} {'ETA':>7}" if catchup else ""
     )

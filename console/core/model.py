@@ -9,13 +9,16 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from console.core.colors import COLORS as COLORS
 from console.core.colors import Color as Color
 from console.core.colors import other as other
 from console.core.colors import parse_color as parse_color
 from console.core.measures.parity import ParityReport
+
+if TYPE_CHECKING:  # measures/sessions reads the store's rows, which import this module
+    from console.core.measures.sessions import MigrationView
 from console.core.measures.resources import ResourceFigures
 from console.core.measures.traffic import TrafficFigures
 
@@ -263,6 +266,7 @@ class Status:
     at: float = 0.0
     proxy: PartReading | None = None  # the agent's per-tick read of the proxy's live colour
     canary: Canary | None = None  # the sticky share of clients sent to the idle colour
+    sessions: MigrationView | None = None  # a session-kept switch in progress ([sessions])
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Generator, Iterator
 
 from console.core.contracts.proxy import ProxyError, ReadBack, SwitchResult
+from console.core.contracts.sessions import KeptSessions
 from console.core.gate.readiness import unmet_summary
 from console.core.installation import Installation
 from console.core.model import (
@@ -30,6 +31,7 @@ from console.core.model import (
 )
 from console.core.ops.operation import describe_failure, mutating
 from console.core.ops.reconcile import reconcile
+from console.core.ops.sessions import after_route, keep_before_switch, kept_for_switch
 from console.core.ops.switch_parity import check_parity_at_switch
 from console.core.timeouts import PROXY_READ_BACK_INTERVAL_SECONDS, PROXY_SETTLE_SECONDS
 
@@ -129,7 +131,12 @@ def _no_rollback(reason: str) -> RollbackPlan:
 
 
 def _route(
-    inst: Installation, to: Color, kind: str, actor: Actor, note: str = ""
+    inst: Installation,
+    to: Color,
+    kind: str,
+    actor: Actor,
+    note: str = "",
+    kept: KeptSessions | None = None,
 ) -> Iterator[OperationEvent]:
     """Change the proxy to `to`, verify it, then record the new live colour.
 
@@ -159,6 +166,8 @@ def _route(
             inst.store.set_phase(from_deployment.id, Phase.ROLLED_BACK, f"rolled back by {actor}")
     arrow = f"{live or 'none'} → {to}"
     text = f"{kind.capitalize()} {arrow}: cutover {result.cutover_ms:.0f} ms ({result.detail})."
+    sessions = after_route(inst, to, kind, actor, kept)  # [sessions]: ops/sessions.py
+    note = " ".join(part for part in (note, sessions) if part)
     text = f"{text} {note}" if note else text  # e.g. the parity outcome at the switch
     inst.store.record_event(
         kind, text, "success", str(actor), to, deployment.id if deployment else None
@@ -251,8 +260,13 @@ def gate_or_force(
 
 
 def switch(
-    inst: Installation, actor: Actor, force: bool = False, read_only: bool = False
+    inst: Installation,
+    actor: Actor,
+    force: bool = False,
+    read_only: bool = False,
+    keep_sessions: bool | None = None,
 ) -> Iterator[OperationEvent]:
+    """`keep_sessions`: keep the live colour's sessions there ([sessions]); None = its `keep`."""
     with mutating(inst, "switch", actor, read_only):
         reconciled = reconcile(inst, actor)  # decide from what traffic sees, not a stale store
         for drift in reconciled:
@@ -276,10 +290,21 @@ def switch(
         if parity.refusal:
             yield Outcome(False, parity.refusal)
             return
+        kept, refusal = kept_for_switch(inst, plan, keep_sessions)
+        if refusal:
+            yield Outcome(False, refusal)
+            return
+        if kept is not None:  # set while the old colour is live, so it changes nothing yet
+            yield Progress(f"Keeping sessions started on {kept.old} there…")
+            try:
+                keep_before_switch(inst, kept)
+            except ProxyError as exc:
+                yield Outcome(False, f"Switch refused: {describe_failure(exc)}")
+                return
         deployment = inst.store.active_deployment(plan.to_color)
         if deployment is not None:
             inst.store.set_phase(deployment.id, Phase.SWITCHING)
-        yield from _route(inst, plan.to_color, "switch", actor, parity.note)
+        yield from _route(inst, plan.to_color, "switch", actor, parity.note, kept)
 
 
 def rollback(

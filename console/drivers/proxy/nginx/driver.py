@@ -57,6 +57,7 @@ from console.drivers.proxy.nginx.routes import (
     picks_per_request,
     preview_snippet,
 )
+from console.drivers.proxy.nginx.sessions import SessionRendering
 from console.drivers.proxy.probe import color_of, probe_client
 from console.drivers.proxy.routes import Routes
 
@@ -99,6 +100,8 @@ class NginxDriver(ABC):
         self.admin_where = self.admin.where
         self.probe_url = proxy.proxy_url.rstrip("/") + proxy.probe_path
         self.routes = Routes.of(proxy)
+        # Live mode keeps sessions on their colour (nginx/sessions).
+        self.sessions = SessionRendering.of(config.sessions) if self.mode == "live" else None
 
     # ── what each mode says for itself ──────────────────────────────────────────────────────────
 
@@ -143,6 +146,7 @@ class NginxDriver(ABC):
             token=self.admin.token(create_token) if self.admin_tcp else "",
             routes=self.routes,
             name=self.proxy.prefix,
+            sessions=self.sessions,
         )
 
     def location_conf(
@@ -150,7 +154,9 @@ class NginxDriver(ABC):
     ) -> str:
         per_colour = picks_per_request(self.routes, live, canary)
         counting = self.counting() if counting is None else counting
-        return render_location_conf(self.mode, self.routes, per_colour, counting, self.proxy.prefix)
+        return render_location_conf(
+            self.mode, self.routes, per_colour, counting, self.proxy.prefix, self.sessions
+        )
 
     def traffic(self) -> TrafficSnapshot | None:
         return self.admin.traffic()

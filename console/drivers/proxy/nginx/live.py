@@ -22,10 +22,11 @@ from console.core.model import Canary, Color, other
 from console.core.timeouts import PROXY_READ_BACK_SECONDS, PROXY_RELOAD_SETTLE_SECONDS
 from console.drivers.proxy.nginx.driver import NginxDriver
 from console.drivers.proxy.nginx.render import HTTP_FILE, NOTHING_LIVE, render_http_conf
+from console.drivers.proxy.nginx.sessions import KeptSessionRoutes
 from console.drivers.proxy.probe import wait_for_color
 
 
-class NginxLiveDriver(NginxDriver):
+class NginxLiveDriver(KeptSessionRoutes, NginxDriver):
     """`ProxyDriver` for nginx with the Lua module: the admin endpoint moves traffic."""
 
     mode = "live"
