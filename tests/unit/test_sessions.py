@@ -16,8 +16,7 @@ from console.core.config.sources import HttpSource
 from console.core.contracts.sessions import KeptSessions
 from console.core.measures.sessions import Migration, MigrationView, SessionCounts
 from console.drivers.proxy.nginx.naming import named
-from console.drivers.proxy.nginx.render import render_location_conf
-from console.drivers.proxy.nginx.render import NginxLayout, render_http_conf
+from console.drivers.proxy.nginx.render import NginxLayout, render_http_conf, render_location_conf
 from console.drivers.proxy.nginx.sessions import (
     SessionRendering,
     parse_sessions_value,
