@@ -42,6 +42,7 @@ ANALYSIS_ROLLBACK = sandbox(28530)
 CANARY_SANDBOX = sandbox(28640)
 DRAIN_RETIRE = sandbox(28720)
 SESSIONS_KEPT = sandbox(27400)  # tests/integration/test_sessions_kept.py: the web sandbox
+SESSIONS_PROXIES = range(27460, 27480)  # test_sessions_proxies.py: upstreams, then the proxy
 PARITY = sandbox(28800)
 PARITY_WEBHOOK = 28870
 PODMAN = sandbox(28880)  # its own crash and follow containers on +8 and +9

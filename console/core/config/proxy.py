@@ -162,6 +162,10 @@ class HaproxyProxyConfig(ProxyBase):
         return "haproxy (runtime API)"
 
     @property
+    def routes_sessions(self) -> bool:
+        return True  # a map and a use-server rule (haproxy/sessions.py)
+
+    @property
     def driver_key(self) -> str:
         return "haproxy"
 

@@ -89,6 +89,6 @@ def sessions_problems(
     if not proxy_keeps_sessions:
         problems.append(
             f"[sessions] needs a proxy that routes by cookie without a reload, and {title} does "
-            'not yet: use [proxy] kind = "nginx" with mode = "live", or remove [sessions]'
+            "not yet: use nginx in live mode or HAProxy, or remove [sessions]"
         )
     return problems
