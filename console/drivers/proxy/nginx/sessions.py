@@ -28,6 +28,7 @@ from console.core.contracts.proxy import ProxyError
 from console.core.contracts.sessions import KeptSessions
 from console.core.model import COLORS
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
+from console.drivers.proxy.nginx.routes import REFUSE_EXPIRED, get_or_post
 
 if TYPE_CHECKING:  # admin.py imports render.py, which imports this module
     from console.drivers.proxy.nginx.admin import NginxAdmin
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # admin.py imports render.py, which imports this module
 SESSIONS_PATH = "/bluegreen/sessions"
 SEEN_PATH = "/bluegreen/sessions/seen"
 NO_SESSIONS = "none"
+_READ_RULE = f'dict:get("sessions") or "{NO_SESSIONS}"'
 _COUNTED_LINE = '    t:incr(live .. ":req", 1, 0)\n'  # in traffic.COUNT_ON_LOG, once per request
 
 
@@ -117,23 +119,7 @@ def sessions_location(sessions: SessionRendering | None, token_check: str) -> st
         "        default_type text/plain;\n"
         "        content_by_lua_block {\n"
         f"{token_check}"
-        "            local dict = ngx.shared.bluegreen\n"
-        "            local method = ngx.req.get_method()\n"
-        '            if method == "GET" then\n'
-        f'                ngx.say(dict:get("sessions") or "{NO_SESSIONS}")\n'
-        "                return\n"
-        '            elseif method ~= "POST" then\n'
-        "                ngx.status = 405\n"
-        '                ngx.say("use GET or POST")\n'
-        "                return\n"
-        "            end\n"
-        "            local expires = tonumber(ngx.var.arg_expires)\n"
-        "            ngx.update_time()\n"
-        "            if expires and ngx.now() > expires then\n"
-        "                ngx.status = 409\n"
-        '                ngx.say("expired: not applied")\n'
-        "                return\n"
-        "            end\n"
+        f"{get_or_post(_READ_RULE)}{REFUSE_EXPIRED}"
         "            local old = ngx.var.arg_old\n"
         f'            if old == "{NO_SESSIONS}" then\n'
         '                dict:delete("sessions")\n'
