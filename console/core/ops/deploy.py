@@ -35,6 +35,7 @@ from console.core.ops.canary import end_canary_to
 from console.core.ops.db_reset import ResetError, check_reset, reset_database
 from console.core.ops.operation import describe_failure, mutating
 from console.core.ops.reconcile import reconcile
+from console.core.ops.sessions import sessions_refusal
 
 
 def idle_color(inst: Installation) -> Color:
@@ -152,6 +153,10 @@ def deploy(
         color = idle_color(inst)
         live = inst.store.live()
         slot = inst.config.slot(color)
+        refusal = sessions_refusal(inst, color)  # [sessions]: its clients still use it
+        if refusal:
+            yield Outcome(False, refusal)
+            return
         yield Progress(f"Deploying {ref} into {color} (live: {live or 'none'}).")
         replaces_previous = live is not None and inst.store.previous() == color
         if replaces_previous and _container_running(inst, slot.container):

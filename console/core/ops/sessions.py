@@ -67,6 +67,19 @@ def kept_for_switch(
     return KeptSessions(old, match or old, plan.to_color), None
 
 
+def sessions_refusal(inst: Installation, color: Color) -> str | None:
+    """Why a deploy may not replace `color` now: clients in a session still use it."""
+    running = migration(inst.store)
+    if running is None or running.old != color or inst.store.live() != running.new:
+        return None
+    seen = counts(inst.store)
+    left = _sessions_text(seen.on(color) if seen else None)
+    return (
+        f"Deploy refused: {color} still serves the sessions kept on it ({left}); retire it "
+        "first (`bluegreen sessions retire`), wait for its sessions to end, or roll back."
+    )
+
+
 def describe_kept(inst: Installation, kept: KeptSessions) -> str:
     """'sessions kept on blue (cookie deployment=v1, 3 sessions)' for the confirmation and event."""
     seen = counts(inst.store)
