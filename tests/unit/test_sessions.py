@@ -143,3 +143,22 @@ def test_the_view_draws_how_far_the_old_colour_has_emptied() -> None:
     assert "retired at 0 sessions, at the latest in 10m00s" in text
     unknown = MigrationView.of(migration(), None)
     assert unknown.bar(4) == "[????]"
+
+
+def test_the_store_keeps_the_migration_and_the_counts_apart(tmp_path: Path) -> None:
+    from console.core.store.sessions import counts, migration, put_counts, set_migration
+    from console.core.store.store import Store
+
+    store = Store.open(tmp_path / "state")
+    try:
+        assert migration(store) is None and counts(store) is None
+        set_migration(store, Migration("blue", "green", "v1", 1.0, 2.0, "auto", 3))
+        put_counts(store, SessionCounts(5.0, blue=2, green=None, error=""))
+        kept = migration(store)
+        assert kept is not None and kept.kept == KeptSessions("blue", "v1", "green")
+        seen = counts(store)
+        assert seen is not None and seen.on("blue") == 2 and seen.on("green") is None
+        set_migration(store, None)
+        assert migration(store) is None and counts(store) == seen
+    finally:
+        store.close()
