@@ -17,7 +17,7 @@ from console.agent.samplers import Sampler
 from console.core.config.schema import Config
 from console.core.contracts.progress import ProgressSource
 from console.core.contracts.proxy import ProxyError
-from console.core.contracts.sessions import SessionRouter
+from console.core.contracts.sessions import KeptSessions, SessionRouter
 from console.core.lock import LockHeld, OperatorLock
 from console.core.measures.sessions import SessionCounts
 from console.core.model import COLORS, Actor, Color
@@ -90,18 +90,26 @@ class SessionWatch:
                 self.store,
                 SessionCounts(now, values.get("blue"), values.get("green"), " ".join(errors)),
             )
-        if self.router is not None:
-            # Under the operator lock: a switch sets the rule before it records the migration.
+        if self.router is not None and self._rule_differs():
+            # Fixed under the operator lock, looked at again there: a switch sets the rule
+            # before it records the migration, and holds the lock in between.
             try:
                 with self.lock.acquire("restore the sessions rule", self.actor):
                     self._mend_rule()
             except LockHeld:
                 pass  # an operation runs: look again next tick
 
+    def _wanted_rule(self) -> KeptSessions | None:
+        wanted = migration(self.store)
+        return wanted.kept if wanted and self.store.live() == wanted.new else None
+
+    def _rule_differs(self) -> bool:
+        assert self.router is not None
+        return self.router.kept_sessions() != self._wanted_rule()
+
     def _mend_rule(self) -> None:
         assert self.router is not None
-        wanted = migration(self.store)
-        kept = wanted.kept if wanted and self.store.live() == wanted.new else None
+        kept = self._wanted_rule()
         if self.router.kept_sessions() == kept:
             return
         try:
