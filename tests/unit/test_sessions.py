@@ -162,3 +162,24 @@ def test_the_store_keeps_the_migration_and_the_counts_apart(tmp_path: Path) -> N
         assert migration(store) is None and counts(store) == seen
     finally:
         store.close()
+
+
+def test_a_fleet_service_keeps_sessions_under_its_own_names(tmp_path: Path) -> None:
+    """In a directory, [sessions] is one service's; its nginx names are its own."""
+    from console.core.config.fleet import load_fleet
+    from console.drivers.proxy import make_proxy
+
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "host.toml").write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[proxy]\ninclude_dir = "{tmp_path / "inc"}"\n'
+    )
+    (etc / "web.toml").write_text(BASE + '[sessions]\ncount_cookie = "sid"\n')
+    (etc / "api.toml").write_text(BASE.replace("1808", "1809").replace("web", "api"))
+    fleet = load_fleet(str(etc))
+    web, api = fleet.services["web"], fleet.services["api"]
+    assert web.sessions.enabled and not api.sessions.enabled
+    text = make_proxy(web).location_conf("blue", None)  # type: ignore[attr-defined]
+    assert 'ngx.shared.bluegreen_web:get("sessions")' in text
+    assert "ngx.shared.bluegreen_web_sessions:set" in text
+    assert "sessions" not in make_proxy(api).location_conf("blue", None)  # type: ignore[attr-defined]
