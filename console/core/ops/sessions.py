@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from console.core.contracts.proxy import ProxyError
 from console.core.contracts.runtime import ContainerRuntimeError
 from console.core.contracts.sessions import KeptSessions, keeps_sessions
+from console.core.durations import duration_text
 from console.core.installation import Installation
 from console.core.measures.sessions import Migration, MigrationView
 from console.core.model import Actor, Color, OperationEvent, Outcome, Progress, SwitchPlan
@@ -137,7 +138,10 @@ def retire(inst: Installation, actor: Actor, read_only: bool = False) -> Iterato
     """`bluegreen sessions retire`: stop the old colour of the migration now (after the CLI's
     or the console's confirmation naming its sessions)."""
     with mutating(inst, "retire the old colour", actor, read_only):
-        yield from retire_locked(inst, actor, "confirmed by the operator")
+        seen = counts(inst.store)
+        running = migration(inst.store)
+        left = seen.on(running.old) if seen and running else None
+        yield from retire_locked(inst, actor, f"confirmed with {_sessions_text(left)} left")
 
 
 def retire_locked(inst: Installation, actor: Actor, why: str) -> Iterator[OperationEvent]:
@@ -166,9 +170,10 @@ def retire_locked(inst: Installation, actor: Actor, why: str) -> Iterator[Operat
         with contextlib.suppress(ProxyError):  # inert now: `old` no longer serves anyone
             router.set_sessions(None)
     set_migration(store, None)
+    since = duration_text(time.time() - running.started_at)
     text = (
-        f"Retired {running.old} after its sessions moved on ({why}; "
-        f"{_sessions_text(left)} left of {_sessions_text(running.started_with)} at the switch)."
+        f"Retired {running.old}: {why} ({_sessions_text(running.started_with)} on it at the "
+        f"switch to {running.new}, {since} ago); rollback to it is no longer instant."
     )
     store.record_event("retire", text, "info", str(actor), running.old)
     inst.notifier.send("retired", f"{inst.config.service}: {text}", "info")
