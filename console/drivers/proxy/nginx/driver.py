@@ -100,6 +100,9 @@ class NginxDriver(ABC):
         self.admin_where = self.admin.where
         self.probe_url = proxy.proxy_url.rstrip("/") + proxy.probe_path
         self.routes = Routes.of(proxy)
+        # Files this driver rewrote that the running nginx has not loaded yet: `proxy install
+        # --reload` writes them first, then installs, which must still reload.
+        self.unapplied = False
         # Live mode keeps sessions on their colour (nginx/sessions).
         self.sessions = SessionRendering.of(config.sessions) if self.mode == "live" else None
 
@@ -256,6 +259,7 @@ class NginxDriver(ABC):
                 Path(self.admin_socket).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         for path in changed:
             self.write(path, wanted[path])
+        self.unapplied = True
         self.admin.remove_stale_socket()
         try:
             run_command(self.proxy.test_command, "test")
@@ -290,6 +294,7 @@ class NginxDriver(ABC):
     def reload(self, why: str) -> None:
         try:
             run_command(self.proxy.reload_command, "reload")
+            self.unapplied = False
         except ProxyError as exc:
             raise ProxyError(
                 f"The files are written and valid, but nginx could not be reloaded to {why} "

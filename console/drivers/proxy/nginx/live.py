@@ -34,7 +34,7 @@ class NginxLiveDriver(KeptSessionRoutes, NginxDriver):
     def install(self, live: Color | None, canary: Canary | None = None) -> None:
         canary = canary if live is not None else None
         written = self.write_files(live, canary)
-        if written or not self.admin.read_back().answered:
+        if written or self.unapplied or not self.admin.read_back().answered:
             self.reload("install")
             self.admin.wait(PROXY_RELOAD_SETTLE_SECONDS, self.http_path)
         self.admin.set(live or NOTHING_LIVE, canary)
