@@ -114,6 +114,7 @@ def test_sessions_stay_on_blue_until_they_end_then_blue_is_retired(web: Sandbox)
             assert colour(new, url, "/login") == "green"
             assert new.cookies.get("deployment") == "v2"
             assert colour(new, url) == "green"
+            assert colour(new, url, "/logout") == "green"  # the next test counts green afresh
         for client in old:  # sessions started on blue stay there
             assert [colour(client, url) for _ in range(5)] == ["blue"] * 5
         view = sessions(web)
