@@ -259,7 +259,8 @@ class NginxDriver(ABC):
                 Path(self.admin_socket).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         for path in changed:
             self.write(path, wanted[path])
-        self.unapplied = True
+        # A running nginx has not loaded them yet (one started after this reads them itself).
+        self.unapplied = self.unapplied or self.read_back().answered
         self.admin.remove_stale_socket()
         try:
             run_command(self.proxy.test_command, "test")
