@@ -32,8 +32,9 @@ from console.agent.parity_watch import ParityWatch
 from console.agent.post_switch import PostSwitchWatch
 from console.agent.release_hooks import off_the_tick, post_ready_hooks
 from console.agent.resource_alerts import ResourceAlerts
-from console.agent.retire import Retirement
+from console.agent.retire import Retirement, SessionRetireParts
 from console.agent.samplers import Sampler, sample_round
+from console.agent.sessions_watch import SessionWatch
 from console.agent.slot_compose import (
     Step,
     TickInputs,
@@ -51,6 +52,7 @@ from console.agent.systemd import notify
 from console.agent.traffic_watch import TrafficWatch
 from console.core.actor import AGENT_ACTOR
 from console.core.contracts.runtime import Runtime
+from console.core.contracts.sessions import keeps_sessions
 from console.core.gate.readiness import STALE_AFTER_INTERVALS
 from console.core.installation import Installation
 from console.core.measures.parity import ParitySampler
@@ -59,6 +61,7 @@ from console.core.ops.canary import abort_locked
 from console.core.ops.canary_reconcile import canary_in_step
 from console.core.ops.holds import lift_expired
 from console.core.ops.reconcile import reconcile, reconcile_live
+from console.core.ops.sessions import retire_locked
 from console.core.ops.switching import rollback_locked, switch
 from console.drivers.progress import make_head_source
 
@@ -118,6 +121,20 @@ class Agent:
             self._runtime,
             {color: config.slot(color).container for color in COLORS},
             AGENT_ACTOR,
+            SessionRetireParts(  # [sessions]: when the old colour's sessions have ended
+                partial(retire_locked, inst, AGENT_ACTOR), inst.notifier, config.service
+            )
+            if config.sessions.enabled
+            else None,
+        )
+        self.sessions = SessionWatch(
+            config,
+            inst.store,
+            keeps_sessions(inst.proxy),
+            inst.lock,
+            AGENT_ACTOR,
+            log,
+            stale_after,
         )
         self.parity = ParityWatch(
             self._parity if config.parity else None, config.readiness.parity_interval_seconds
@@ -280,6 +297,7 @@ class Agent:
         self.traffic.close()
         self.resource_alerts.close()
         self.parity.close()
+        self.sessions.close()
         if self.head is not None:
             self.head.close()
         if self.head_source is not None:
@@ -293,6 +311,7 @@ class Agent:
         for watch in self.watches.values():
             parts += watch.wanted()
         parts += self.parity.wanted(self.inst.store.live(), self.previous)
+        parts += self.sessions.wanted()
         interval = self.inst.config.readiness.sample_interval_seconds
         sample_round(parts, min(_ROUND_BUDGET_SECONDS, 0.5 * interval))
 
@@ -353,6 +372,7 @@ class Agent:
         self.resource_alerts.after_tick(statuses, now)
         self.post_switch.tick(now, statuses, self.previous)
         self.analysis.post_switch(now)  # traffic analysis: console/agent/analysis_watch.py
+        self.sessions.tick(now, {c: s.container_state == "running" for c, s in statuses.items()})
         self.retirement.tick(now, statuses)
         self.previous = statuses
         store.put_proxy_reading(self.live_colour.sampler.published())

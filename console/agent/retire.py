@@ -10,14 +10,17 @@ count open requests (no traffic figures) retires by time alone, as before, and s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from console.core.config.schema import SwitchConfig
+from console.core.contracts.notifier import Notifier
 from console.core.contracts.runtime import Runtime
 from console.core.contracts.store import OperationLock
 from console.core.lock import LockHeld
-from console.core.model import Actor, Color, SlotStatus
+from console.core.measures.sessions import Migration
+from console.core.model import Actor, Color, OperationEvent, SlotStatus
+from console.core.store.sessions import counts, migration, set_migration
 from console.core.store.store import Store
 
 
@@ -49,6 +52,28 @@ def decide(
     return RetireDecision(False)
 
 
+def decide_sessions(now: float, kept: Migration, left: int | None) -> RetireDecision:
+    """Pure policy for a session-kept switch ([sessions]): `left` sessions on the old colour
+    (None: not counted). The timeout holds in every mode; `auto` also retires at zero."""
+    if now >= kept.deadline:
+        count = (
+            "uncounted sessions" if left is None else f"{left} session{'s' if left != 1 else ''}"
+        )
+        return RetireDecision(True, f"sessions timeout with {count} left")
+    if kept.retire == "auto" and left == 0:
+        return RetireDecision(True, "0 sessions left")
+    return RetireDecision(False)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRetireParts:
+    """What retiring after a session-kept switch needs (agent/loop.py binds them)."""
+
+    retire: Callable[[str], Iterable[OperationEvent]]  # ops/sessions.retire_locked, bound
+    notifier: Notifier
+    service: str
+
+
 class Retirement:
     """Each tick: stop the previous colour when `decide` says so (under the operation lock)."""
 
@@ -60,6 +85,7 @@ class Retirement:
         runtime: Callable[[], Runtime],
         containers: Mapping[Color, str],
         actor: Actor,
+        sessions: SessionRetireParts | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -67,8 +93,13 @@ class Retirement:
         self.runtime = runtime  # the container engine, opened on first use
         self.containers = containers  # each colour's container name
         self.actor = actor
+        self.sessions = sessions  # [sessions]: the old colour goes when its sessions have ended
 
     def tick(self, now: float, statuses: dict[Color, SlotStatus]) -> None:
+        kept = migration(self.store) if self.sessions is not None else None
+        if kept is not None:
+            self._after_sessions(now, kept, statuses)
+            return
         store, switch = self.store, self.config
         keep = switch.keep_previous_seconds
         switched_at = store.switched_at()
@@ -99,3 +130,35 @@ class Retirement:
             str(self.actor),
             previous,
         )
+
+    def _after_sessions(
+        self, now: float, kept: Migration, statuses: dict[Color, SlotStatus]
+    ) -> None:
+        """A session-kept switch: retire the old colour by `decide_sessions` (after the post-switch
+        watch, which needs it for rollback), or say once that an operator may confirm now."""
+        assert self.sessions is not None
+        store = self.store
+        if store.live() != kept.new:
+            set_migration(store, None)  # a move elsewhere ended it (ops/sessions.after_route)
+            return
+        if store.watch() is not None or statuses[kept.old].container_state != "running":
+            return
+        seen = counts(store)
+        left = seen.on(kept.old) if seen else None
+        decision = decide_sessions(now, kept, left)
+        if not decision.stop:
+            if kept.retire == "confirm" and left == 0 and not kept.zero_said_at:
+                text = (
+                    f"{kept.old} has no sessions left: stop it with `bluegreen sessions retire` "
+                    "(rollback stays instant until then)."
+                )
+                store.record_event("sessions", text, "info", str(self.actor), kept.old)
+                self.sessions.notifier.send("sessions", f"{self.sessions.service}: {text}", "info")
+                set_migration(store, replace(kept, zero_said_at=now))
+            return
+        try:
+            with self.lock.acquire("retire previous colour", self.actor):
+                for _event in self.sessions.retire(decision.why):
+                    pass  # retire_locked records the event and notifies
+        except LockHeld:
+            return  # an operation runs: try again next tick

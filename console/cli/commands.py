@@ -59,6 +59,10 @@ def dispatch(args: argparse.Namespace) -> Handler:
         from console.cli import images
 
         return _guarded(images.prune)
+    if command == "sessions":
+        from console.cli import sessions
+
+        return _guarded(sessions.run)
     if command == "sandbox":
         from console.cli import sandbox_cmd
 
@@ -210,11 +214,13 @@ def _switch(args: argparse.Namespace) -> int:
         if plan.blocked_reason:
             return refused("Switch", plan.blocked_reason)
         version = f" ({plan.to_version})" if plan.to_version else ""
-        question = f"Switch {plan.from_color or 'none'} → {plan.to_color}{version}?"
+        kept = console.kept_sessions_text(plan, args.keep_sessions)  # [sessions]
+        kept = f", {kept}" if kept else ""
+        question = f"Switch {plan.from_color or 'none'} → {plan.to_color}{version}{kept}?"
         if not args.yes:
             render.print_conditions(plan.conditions)
             render.print_switch_parity(plan, bool(console.config.parity))
-        begin = partial(console.switch, force=args.force)
+        begin = partial(console.switch, force=args.force, keep_sessions=args.keep_sessions)
         return ask_then_run(console, question, args.yes, begin, "Not switched.")
 
 

@@ -23,7 +23,7 @@ Several services: --config names a directory (host.toml and one NAME.toml per se
 `status` and `history` without --service show every service."""
 
 # Commands whose output has a machine-readable form (`--json`).
-JSON_COMMANDS = ("status", "deploy", "history", "parity", "services")
+JSON_COMMANDS = ("status", "deploy", "history", "parity", "services", "sessions")
 # Defaults of the options accepted anywhere. Sub-parsers declare them with SUPPRESS so an option
 # given before the command is not overwritten by the sub-parser's default.
 GLOBAL_DEFAULTS: dict[str, object] = {
@@ -156,11 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --wait: give up after this long (0 = no limit)",
     )
 
+    from console.cli import sessions
+
     switch = command_parser(sub, "switch", "send live traffic to the ready idle colour")
     switch.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     switch.add_argument(
         "--force", action="store_true", help="switch even if the gate is not met (audited)"
     )
+    sessions.add_switch_options(switch)  # --keep-sessions ([sessions], cli/sessions.py)
     rollback = command_parser(sub, "rollback", "send live traffic back to the previous colour")
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
@@ -274,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     parity.add_parser(sub, command_parser)
     canary.add_parser(sub, command_parser)
     holds.add_parser(sub, command_parser)
+    sessions.add_parser(sub, command_parser)
     completion.add_parser(sub)
     images.add_parser(sub, command_parser)  # rollback --to VERSION, prune
     return parser

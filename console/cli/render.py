@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from console.cli import render_sessions as sessions_cli
 from console.cli.render_holds import holds_json, holds_lines
 from console.cli.render_hooks import hooks_json, print_hooks
 from console.cli.render_resources import (
@@ -152,6 +153,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "proxy": None if status.proxy is None else reading_json(status.proxy, status.at),
         "parity": _parity_json(status),
         **holds_json(status.holds, status.at),  # "freeze", "maintenance"
+        "sessions": sessions_cli.view_json(status.sessions),
         "agent": {
             "running": status.agent.running,
             "pid": status.agent.pid,
@@ -210,6 +212,8 @@ def print_status(status: Status, catchup: bool = True) -> None:
         print(line)
     if status.canary is not None:
         print(f"canary: {status.canary.describe()} (sticky per client)")
+    for line in sessions_cli.status_lines(status.sessions, status.at):
+        print(line)
     catchup_columns = (
         f" {'HEIGHT':>10} {'HEAD':>10} {'LAG':>8} {'SPEED':>10} {'ETA':>7}" if catchup else ""
     )

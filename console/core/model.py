@@ -10,7 +10,7 @@ import enum
 import socket
 import time
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from console.core.colors import COLORS as COLORS
 from console.core.colors import Color as Color
@@ -18,6 +18,9 @@ from console.core.colors import other as other
 from console.core.colors import parse_color as parse_color
 from console.core.holds import NO_HOLDS, Holds
 from console.core.measures.parity import ParityReport
+
+if TYPE_CHECKING:  # measures/sessions reads the store's rows, which import this module
+    from console.core.measures.sessions import MigrationView
 from console.core.measures.resources import ResourceFigures
 from console.core.measures.traffic import TrafficFigures
 
@@ -277,6 +280,7 @@ class Status:
     proxy: PartReading | None = None  # the agent's per-tick read of the proxy's live colour
     canary: Canary | None = None  # the sticky share of clients sent to the idle colour
     holds: Holds = field(default_factory=lambda: NO_HOLDS)  # freeze, maintenance (core/holds)
+    sessions: MigrationView | None = None  # a session-kept switch in progress ([sessions])
 
 
 @dataclass(frozen=True, slots=True)

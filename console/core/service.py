@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from console.core.actor import current_actor
 from console.core.holds import Holds
 from console.core.installation import Installation
+from console.core.measures.sessions import MigrationView
 from console.core.model import (
     COLORS,
     Color,
@@ -34,6 +35,7 @@ from console.core.ops import canary as canary_op
 from console.core.ops import deploy as deploy_op
 from console.core.ops import holds as holds_op
 from console.core.ops import named_rollback, retention, switching
+from console.core.ops import sessions as sessions_op
 from console.core.ops.agent_process import ensure_agent
 from console.core.ops.operation import OperationRefused, ReadOnlyError
 from console.core.redact import sanitize_log_line
@@ -88,6 +90,7 @@ class Console:
             proxy=store.proxy_reading(),
             canary=store.canary(),
             holds=Holds(store.freeze(now), store.maintenance()),
+            sessions=sessions_op.view(store),
         )
 
     def events(self, after_id: int = 0, limit: int = 200) -> list[EventRecord]:
@@ -163,10 +166,28 @@ class Console:
         if started:
             yield Progress(f"Started the agent (pid {pid}); it keeps watching if you disconnect.")
 
-    def switch(self, force: bool = False) -> Iterator[OperationEvent]:
+    def switch(
+        self, force: bool = False, keep_sessions: bool | None = None
+    ) -> Iterator[OperationEvent]:
         if self.read_only:
             raise ReadOnlyError("switch")
-        return switching.switch(self.installation, current_actor(), force, self.read_only)
+        return switching.switch(
+            self.installation, current_actor(), force, self.read_only, keep_sessions=keep_sessions
+        )
+
+    def kept_sessions_text(self, plan: SwitchPlan, keep: bool | None) -> str:
+        """What a switch with `keep` would keep, for its confirmation ("" = it moves everyone)."""
+        kept, _refusal = sessions_op.kept_for_switch(self.installation, plan, keep)
+        return sessions_op.describe_kept(self.installation, kept) if kept else ""
+
+    def sessions(self) -> MigrationView | None:
+        """A session-kept switch in progress (sessions per colour), or None."""
+        return sessions_op.view(self.installation.store)
+
+    def sessions_retire(self) -> Iterator[OperationEvent]:
+        if self.read_only:
+            raise ReadOnlyError("sessions retire")
+        return sessions_op.retire(self.installation, current_actor(), self.read_only)
 
     def rollback(self) -> Iterator[OperationEvent]:
         if self.read_only:

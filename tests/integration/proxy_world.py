@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from console.core.config.proxy import HaproxyProxyConfig, ProxyConfig
 from console.core.config.schema import Config
+from console.core.config.sessions import NO_SESSIONS
 from console.core.contracts.proxy import ProxyDriver
 from console.core.model import Color
 from console.drivers.proxy import make_proxy
@@ -59,9 +60,10 @@ def fronted_proxy(
     **extra: object,
 ) -> Iterator[Fronted]:
     """The proxy of DRIVERS row `row` on `listen`, its files written and installed for `live`
-    (None: nothing live yet); `extra`: more `[proxy]` keys. `sock_dir`: a short directory for
-    the admin socket (≤ 107 bytes)."""
+    (None: nothing live yet); `extra`: more `[proxy]` keys, and `sessions`: a `[sessions]`
+    section. `sock_dir`: a short directory for the admin socket (≤ 107 bytes)."""
     blue, green = ports
+    sessions = extra.pop("sessions", NO_SESSIONS)
     if row == "haproxy":
         haproxy = HaproxyProcess(tmp / "haproxy", listen, sock_dir / "admin.sock")
         proxy: ProxyConfig = HaproxyProxyConfig(
@@ -70,7 +72,7 @@ def fronted_proxy(
             admin_socket=str(haproxy.admin_socket),
             **{"verify_timeout_seconds": 3.0, **extra},  # type: ignore[arg-type]
         )
-        config = make_config(tmp, blue, green, proxy)
+        config = replace(make_config(tmp, blue, green, proxy), sessions=sessions)
         driver = make_proxy(config)
         assert isinstance(driver, HaproxyDriver)
 
@@ -85,7 +87,7 @@ def fronted_proxy(
         nginx.write_main_conf()
         mode: Literal["live", "reload"] = "reload" if row == "nginx-reload" else "live"
         proxy = nginx_proxy_config(nginx, sock_dir / "admin.sock", mode, **extra)
-        config = make_config(tmp, blue, green, proxy)
+        config = replace(make_config(tmp, blue, green, proxy), sessions=sessions)
         world = Fronted(
             row, nginx_driver(config), config, listen, nginx.stop, nginx.start, _pids(nginx)
         )

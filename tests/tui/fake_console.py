@@ -240,6 +240,7 @@ class FakeConsole:
             read_only=self.read_only,
             at=FIXED_NOW - 1,
             canary=getattr(self, "running_canary", None),
+            sessions=getattr(self, "running_sessions", None),
         )
 
     def events(self, after_id: int = 0, limit: int = 200) -> list[EventRecord]:

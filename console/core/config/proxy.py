@@ -84,6 +84,11 @@ class ProxyBase:
     def _route_problems(self) -> list[str]:
         return route_problems(self.preview_header, self.preview_cookie, self.canary_cookie)
 
+    @property
+    def routes_sessions(self) -> bool:
+        """Whether bluegreen can keep sessions on their colour through it ([sessions])."""
+        return False
+
     def agent_writes(self) -> list[str]:
         """Paths the agent writes for this proxy besides its state dir and /run, for the
         systemd unit's ReadWritePaths ("-" = fine if absent)."""
@@ -110,6 +115,10 @@ class NginxProxyConfig(ProxyBase):
     @property
     def driver_key(self) -> str:
         return f"nginx-{self.mode}"
+
+    @property
+    def routes_sessions(self) -> bool:
+        return self.mode == "live"  # the kept colour is a Lua dict entry (nginx/sessions.py)
 
     def admin_socket_path(self, state_dir: str, watchers: bool) -> str:
         if self.admin_socket:
@@ -154,6 +163,10 @@ class HaproxyProxyConfig(ProxyBase):
 
     def describe(self) -> str:
         return "haproxy (runtime API)"
+
+    @property
+    def routes_sessions(self) -> bool:
+        return True  # a map and a use-server rule (haproxy/sessions.py)
 
     @property
     def driver_key(self) -> str:

@@ -17,6 +17,7 @@ from console.core.config.parity import ParityCheck
 from console.core.config.proxy import NginxProxyConfig, ProxyConfig
 from console.core.config.registry import RegistryConfig
 from console.core.config.resources import ResourcesConfig
+from console.core.config.sessions import NO_SESSIONS, SessionsConfig
 from console.core.config.sources import (
     DEFAULT_HEAD_QUERY,
     HeadSpec,
@@ -170,6 +171,7 @@ class Config:
     hooks: list[Hook] = field(default_factory=list)  # [[hooks]] around a release (hooks.py)
     # No [analysis] table: no traffic analysis (analysis.py); the table turns it on.
     analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig(enabled=False))
+    sessions: SessionsConfig = NO_SESSIONS  # no [sessions] table: a switch moves everyone
     path: str = ""  # where it was loaded from (not a TOML key)
     # The directory of services this one belongs to (config/fleet.py); "" = a single file. What
     # the console starts for the host (the agent) is started on it, never on one service's file.

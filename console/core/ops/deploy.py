@@ -37,6 +37,7 @@ from console.core.ops.hook_stages import pre_deploy
 from console.core.ops.operation import describe_failure, mutating
 from console.core.ops.pull import arrival_text, refused_pull
 from console.core.ops.reconcile import reconcile
+from console.core.ops.sessions import sessions_refusal
 from console.core.store.image_pull import record_image_arrival
 
 
@@ -161,6 +162,10 @@ def deploy(
         color = idle_color(inst)
         live = inst.store.live()
         slot = inst.config.slot(color)
+        refusal = sessions_refusal(inst, color)  # [sessions]: its clients still use it
+        if refusal:
+            yield Outcome(False, refusal)
+            return
         yield Progress(f"Deploying {ref} into {color} (live: {live or 'none'}).")
         replaces_previous = live is not None and inst.store.previous() == color
         if replaces_previous and _container_running(inst, slot.container):

@@ -13,6 +13,7 @@ from collections.abc import Generator, Iterator
 
 from console.core.config.hooks import Stage
 from console.core.contracts.proxy import ProxyError, ReadBack, SwitchResult
+from console.core.contracts.sessions import KeptSessions
 from console.core.gate.readiness import unmet_summary
 from console.core.installation import Installation
 from console.core.model import (
@@ -33,6 +34,7 @@ from console.core.ops.hook_stages import deployment_stage, then_post_stage
 from console.core.ops.operation import describe_failure, mutating
 from console.core.ops.reconcile import reconcile
 from console.core.ops.retention import prune_after_switch
+from console.core.ops.sessions import after_route, keep_before_switch, kept_for_switch
 from console.core.ops.switch_parity import check_parity_at_switch
 from console.core.timeouts import PROXY_READ_BACK_INTERVAL_SECONDS, PROXY_SETTLE_SECONDS
 
@@ -136,7 +138,12 @@ def _no_rollback(reason: str) -> RollbackPlan:
 
 
 def _route(
-    inst: Installation, to: Color, kind: str, actor: Actor, note: str = ""
+    inst: Installation,
+    to: Color,
+    kind: str,
+    actor: Actor,
+    note: str = "",
+    kept: KeptSessions | None = None,
 ) -> Iterator[OperationEvent]:
     """Change the proxy to `to`, verify it, then record the new live colour.
 
@@ -166,6 +173,8 @@ def _route(
             inst.store.set_phase(from_deployment.id, Phase.ROLLED_BACK, f"rolled back by {actor}")
     arrow = f"{live or 'none'} → {to}"
     text = f"{kind.capitalize()} {arrow}: cutover {result.cutover_ms:.0f} ms ({result.detail})."
+    sessions = after_route(inst, to, kind, actor, kept)  # [sessions]: ops/sessions.py
+    note = " ".join(part for part in (note, sessions) if part)
     text = f"{text} {note}" if note else text  # e.g. the parity outcome at the switch
     inst.store.record_event(
         kind, text, "success", str(actor), to, deployment.id if deployment else None
@@ -266,9 +275,11 @@ def switch(
     read_only: bool = False,
     kind: str = "switch",
     note: str = "",
+    keep_sessions: bool | None = None,
 ) -> Iterator[OperationEvent]:
     """Through the gate to the idle colour; `kind`/`note` audit it otherwise (a named rollback
-    is a switch recorded as a rollback to its version)."""
+    is a switch recorded as a rollback to its version). `keep_sessions`: keep the live colour's
+    sessions there ([sessions]); None = its `keep`."""
     with mutating(inst, "switch", actor, read_only):
         reconciled = reconcile(inst, actor)  # decide from what traffic sees, not a stale store
         for drift in reconciled:
@@ -300,12 +311,23 @@ def switch(
                 f"{plan.from_color or 'no colour'}; the proxy was not touched.",
             )
             return
+        kept, refusal = kept_for_switch(inst, plan, keep_sessions)
+        if refusal:
+            yield Outcome(False, refusal)
+            return
+        if kept is not None:  # set while the old colour is live, so it changes nothing yet
+            yield Progress(f"Keeping sessions started on {kept.old} there…")
+            try:
+                keep_before_switch(inst, kept)
+            except ProxyError as exc:
+                yield Outcome(False, f"Switch refused: {describe_failure(exc)}")
+                return
         deployment = inst.store.active_deployment(plan.to_color)
         if deployment is not None:
             inst.store.set_phase(deployment.id, Phase.SWITCHING)
         stage: Stage = "post-switch" if kind == "switch" else "post-rollback"
         routed = _route(
-            inst, plan.to_color, kind, actor, " ".join(filter(None, (note, parity.note)))
+            inst, plan.to_color, kind, actor, " ".join(filter(None, (note, parity.note))), kept
         )
         yield from then_post_stage(routed, inst, stage, plan.to_color, actor)
 

@@ -14,12 +14,17 @@ Failure injection, for traffic analysis (set per deploy: `bluegreen deploy v2 --
 FAIL_POST_RATE=0.33`): FAIL_POST_RATE (0..1, share of POSTs answered 500 — exactly that share, every
 k-th, so a test knows the mix) and SLOW_MS (added to every answer but /health and the ready
 paths, which stay quick so the release still becomes ready and only its users see it).
+Sessions, like the seed team's frontend (issue 26.1): `GET /login` opens a session — cookies
+`sid` (random) and SESSION_COOKIE (default `deployment`) = VERSION, the version the session started
+on —, `GET /logout` ends it, and `GET /api/deployment/active-sessions` answers
+`{"version": V, "active": N}`: sessions neither ended nor idle for SESSION_IDLE_SECONDS (1800).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -93,7 +98,43 @@ class App:
         ).encode()
 
 
-def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
+class Sessions:
+    """The sessions this instance opened: sid → last seen (monotonic)."""
+
+    def __init__(self, cookie: str, idle_seconds: float) -> None:
+        self.cookie = cookie
+        self.idle_seconds = idle_seconds
+        self.seen: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def open(self) -> str:
+        sid = secrets.token_hex(8)
+        with self.lock:
+            self.seen[sid] = time.monotonic()
+        return sid
+
+    def touch(self, sid: str) -> None:
+        with self.lock:
+            if sid in self.seen:
+                self.seen[sid] = time.monotonic()
+
+    def end(self, sid: str) -> bool:
+        with self.lock:
+            return self.seen.pop(sid, None) is not None
+
+    def active(self) -> int:
+        oldest = time.monotonic() - self.idle_seconds
+        with self.lock:
+            self.seen = {sid: at for sid, at in self.seen.items() if at >= oldest}
+            return len(self.seen)
+
+
+def cookies_of(header: str | None) -> dict[str, str]:
+    pairs = (part.strip().partition("=") for part in (header or "").split(";"))
+    return {name: value for name, _, value in pairs if name}
+
+
+def make_handler(app: App, sessions: Sessions) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real app server behind nginx
         disable_nagle_algorithm = True  # headers and body are two writes; no delayed-ACK stall
@@ -105,8 +146,12 @@ def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: object) -> None:
             pass  # one line per request is written by _send, with the status
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
+        def _send(
+            self, status: int, body: bytes, content_type: str, cookies: tuple[str, ...] = ()
+        ) -> None:
             self.send_response(status)
+            for cookie in cookies:
+                self.send_header("Set-Cookie", cookie)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -114,8 +159,32 @@ def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
             log("info", f'"{self.command} {self.path}" {status} {len(body)}')
 
+        def _session(self, path: str) -> bool:
+            """The session paths; True when this request was one."""
+            sid = cookies_of(self.headers.get("Cookie")).get("sid", "")
+            if sid:
+                sessions.touch(sid)
+            if path == "/login":
+                new = sessions.open()
+                cookies = (f"sid={new}; Path=/", f"{sessions.cookie}={app.version}; Path=/")
+                body = json.dumps({"session": new, "version": app.version}).encode()
+                self._send(200, body, "application/json", cookies)
+            elif path == "/logout":
+                ended = sessions.end(sid)
+                gone = ("sid=; Path=/; Max-Age=0", f"{sessions.cookie}=; Path=/; Max-Age=0")
+                body = json.dumps({"ended": ended, "version": app.version}).encode()
+                self._send(200, body, "application/json", gone)
+            elif path == "/api/deployment/active-sessions":
+                body = json.dumps({"version": app.version, "active": sessions.active()}).encode()
+                self._send(200, body, "application/json")
+            else:
+                return False
+            return True
+
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
+            if self._session(path):
+                return
             if app.slow_ms and path != "/health" and path not in READY_PATHS:
                 time.sleep(app.slow_ms / 1000)
             if path == "/health":
@@ -164,7 +233,10 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(app))
+    sessions = Sessions(
+        os.environ.get("SESSION_COOKIE", "deployment"), env_float("SESSION_IDLE_SECONDS", 1800.0)
+    )
+    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(app, sessions))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     log("info", f"webapp {version} listening on 0.0.0.0:{port} (ready in {app.ready_after:g}s)")

@@ -11,6 +11,7 @@ from console.core.durations import duration_text
 from console.core.model import Status
 from console.tui.format import clock_time
 from console.tui.widgets.holds_badge import holds_parts
+from console.tui.widgets.sessions_part import sessions_parts
 from console.tui.widgets.text_line import TextLine
 
 # An agent whose heartbeat is older than this is shown as stale: nobody is sampling or switching.
@@ -55,6 +56,7 @@ def header_content(status: Status | None, degraded: str | None, now: float) -> C
                 (f"  canary {status.canary.percent} % → {status.canary.color}", "$warning")
             )
         parts += holds_parts(status.holds, now)
+        parts += sessions_parts(status)  # a session-kept switch in progress ([sessions])
         parts.append("  ")
         parts.append(_agent_part(status, now))
         parts.append("  ")

@@ -43,6 +43,7 @@ from console.drivers.proxy.haproxy.routes import (
     render_rules,
     set_map_command,
 )
+from console.drivers.proxy.haproxy.sessions import HaproxySessions
 from console.drivers.proxy.haproxy.traffic import NO_PERCENTILES_NOTE, STAT_COMMAND, parse_show_stat
 from console.drivers.proxy.maintenance import persisted_page
 from console.drivers.proxy.probe import wait_for_color
@@ -63,10 +64,12 @@ def render_backend(
     live: Color | None,
     routes: Routes = NO_ROUTES,
     routes_map: Path | None = None,
+    sessions: str = "",
 ) -> str:
     """The backend section; a server that is not live starts `disabled` after a restart, and
     with no server usable (nothing live yet) the backend answers 503 itself. With `routes_map`,
-    the preview and canary rules (haproxy/routes) choose the server per request."""
+    the preview and canary rules (haproxy/routes) choose the server per request, after the
+    `sessions` rules (haproxy/sessions)."""
     ports = {"blue": blue_port, "green": green_port}
     servers = "".join(
         f"    server {color} 127.0.0.1:{ports[color]}{'' if color == live else ' disabled'}\n"
@@ -78,7 +81,7 @@ def render_backend(
         f"    http-request return status 503 content-type text/plain string "
         f'"{NO_LIVE_TEXT}" if {{ nbsrv eq 0 }}\n'
         f"    http-response set-header {COLOR_HEADER} %[srv_name]\n"
-        f"{render_rules(routes, routes_map) if routes_map else ''}"
+        f"{sessions}{render_rules(routes, routes_map) if routes_map else ''}"
         f"{servers}"
     )
 
@@ -114,7 +117,7 @@ def _routing(states: dict[str, int]) -> ReadBack:
     return ReadBack(True, routable[0] if routable else None)
 
 
-class HaproxyDriver:
+class HaproxyDriver(HaproxySessions):
     """`ProxyDriver` for HAProxy's runtime API."""
 
     def __init__(self, config: Config) -> None:
@@ -135,10 +138,12 @@ class HaproxyDriver:
         self.client_url, self.proxy = self._probe_url, proxy
         self.routes = Routes.of(proxy)
         self.map_path = Path(proxy.include_dir).absolute() / MAP_FILE
+        self.setup_sessions(config)
 
     def _render(self, live: Color | None) -> str:
+        rules = self.sessions_rules()  # [sessions] (haproxy/sessions)
         text = render_backend(
-            self.backend, self.blue_port, self.green_port, live, self.routes, self.map_path
+            self.backend, self.blue_port, self.green_port, live, self.routes, self.map_path, rules
         )
         return with_rule(text, persisted_page(self.backend_path.parent), page_path(self))
 

@@ -60,6 +60,7 @@ from console.drivers.proxy.nginx.routes import (
     picks_per_request,
     preview_snippet,
 )
+from console.drivers.proxy.nginx.sessions import SessionRendering
 from console.drivers.proxy.probe import color_of, probe_client
 from console.drivers.proxy.routes import Routes
 
@@ -103,6 +104,11 @@ class NginxDriver(ABC):
         self.probe_url = proxy.proxy_url.rstrip("/") + proxy.probe_path
         self.client_url = self.probe_url  # the same path, asked as a client (no probe header)
         self.routes = Routes.of(proxy)
+        # Files this driver rewrote that the running nginx has not loaded yet: `proxy install
+        # --reload` writes them first, then installs, which must still reload.
+        self.unapplied = False
+        # Live mode keeps sessions on their colour (nginx/sessions).
+        self.sessions = SessionRendering.of(config.sessions) if self.mode == "live" else None
 
     # ── what each mode says for itself ──────────────────────────────────────────────────────────
 
@@ -148,6 +154,7 @@ class NginxDriver(ABC):
             routes=self.routes,
             name=self.proxy.prefix,
             maintenance=self.maintenance_page() is not None,
+            sessions=self.sessions,
         )
 
     def location_conf(
@@ -155,7 +162,9 @@ class NginxDriver(ABC):
     ) -> str:
         per_colour = picks_per_request(self.routes, live, canary)
         counting = self.counting() if counting is None else counting
-        text = render_location_conf(self.mode, self.routes, per_colour, counting, self.proxy.prefix)
+        text = render_location_conf(
+            self.mode, self.routes, per_colour, counting, self.proxy.prefix, self.sessions
+        )
         return with_location_block(text, self.maintenance_page(), self.proxy.prefix)
 
     def traffic(self) -> TrafficSnapshot | None:
@@ -264,6 +273,8 @@ class NginxDriver(ABC):
                 Path(self.admin_socket).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         for path in changed:
             self.write(path, wanted[path])
+        # A running nginx has not loaded them yet (one started after this reads them itself).
+        self.unapplied = self.unapplied or self.read_back().answered
         self.admin.remove_stale_socket()
         try:
             run_command(self.proxy.test_command, "test")
@@ -298,6 +309,7 @@ class NginxDriver(ABC):
     def reload(self, why: str) -> None:
         try:
             run_command(self.proxy.reload_command, "reload")
+            self.unapplied = False
         except ProxyError as exc:
             raise ProxyError(
                 f"The files are written and valid, but nginx could not be reloaded to {why} "

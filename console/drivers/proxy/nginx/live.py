@@ -22,10 +22,11 @@ from console.core.model import Canary, Color, other
 from console.core.timeouts import PROXY_READ_BACK_SECONDS, PROXY_RELOAD_SETTLE_SECONDS
 from console.drivers.proxy.nginx.driver import NginxDriver
 from console.drivers.proxy.nginx.render import HTTP_FILE, NOTHING_LIVE, render_http_conf
+from console.drivers.proxy.nginx.sessions import KeptSessionRoutes
 from console.drivers.proxy.probe import wait_for_color
 
 
-class NginxLiveDriver(NginxDriver):
+class NginxLiveDriver(KeptSessionRoutes, NginxDriver):
     """`ProxyDriver` for nginx with the Lua module: the admin endpoint moves traffic."""
 
     mode = "live"
@@ -33,7 +34,7 @@ class NginxLiveDriver(NginxDriver):
     def install(self, live: Color | None, canary: Canary | None = None) -> None:
         canary = canary if live is not None else None
         written = self.write_files(live, canary)
-        if written or not self.admin.read_back().answered:
+        if written or self.unapplied or not self.admin.read_back().answered:
             self.reload("install")
             self.admin.wait(PROXY_RELOAD_SETTLE_SECONDS, self.http_path)
         self.admin.set(live or NOTHING_LIVE, canary)

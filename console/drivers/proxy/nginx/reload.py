@@ -30,7 +30,7 @@ class NginxReloadDriver(NginxDriver):
     def install(self, live: Color | None, canary: Canary | None = None) -> None:
         canary = canary if live is not None else None
         had_canary = self.persisted_canary() is not None
-        if self.write_files(live, canary):
+        if self.write_files(live, canary) or self.unapplied:
             self.reload("install")
             if canary is not None or had_canary:  # the reload returns before it applies
                 self.wait_for_canary(canary)

@@ -33,6 +33,13 @@ from console.drivers.proxy.nginx.routes import (
     rendered_canary_map,
     route_lua,
 )
+from console.drivers.proxy.nginx.sessions import (
+    SessionRendering,
+    count_seen,
+    session_lua,
+    sessions_http,
+    sessions_location,
+)
 from console.drivers.proxy.nginx.traffic import (
     COUNT_ON_LOG,
     NO_LUA_MARKER,
@@ -67,6 +74,7 @@ class NginxLayout:
     routes: Routes = NO_ROUTES  # preview and canary keys (nginx/routes)
     name: str = DEFAULT_PROXY_NAME  # what the service's names start with (nginx/naming)
     maintenance: bool = False  # maintenance is on (nginx/maintenance)
+    sessions: SessionRendering | None = None  # live mode with [sessions] (nginx/sessions)
 
     def port(self, color: Color) -> int:
         return self.blue_port if color == "blue" else self.green_port
@@ -151,7 +159,8 @@ def _http_conf(layout: NginxLayout, live: Color | None, canary: Canary | None) -
         "    keepalive 32;  # after the balancer, so keep-alive wraps it\n"
         "}\n\n"
     )
-    return header + upstream + color_map + rendered_canary_map(canary) + _render_admin(layout)
+    canary_map = rendered_canary_map(canary) + sessions_http(layout.sessions)
+    return header + upstream + color_map + canary_map + _render_admin(layout)
 
 
 def _admin_listen(layout: NginxLayout) -> tuple[str, str]:
@@ -245,6 +254,7 @@ def _render_admin(layout: NginxLayout) -> str:
         "    }\n"
         f"{traffic_location(token_check)}"
         f"{canary_location(token_check)}"
+        f"{sessions_location(layout.sessions, token_check)}"
         "    location / {\n"
         "        return 404;\n"
         "    }\n"
@@ -258,13 +268,16 @@ def render_location_conf(
     per_colour: bool = False,
     counting: bool = True,
     name: str = DEFAULT_PROXY_NAME,
+    sessions: SessionRendering | None = None,
 ) -> str:
     """The location-context include; the same for both colours. `per_colour` (reload mode with
     a preview or canary route): proxy to the upstream of the colour picked for the request.
     `counting`: reload mode with the Lua module (live mode always counts). `name`: what the
-    service's names in nginx start with (nginx/naming)."""
-    pick = pick_and_open(route_lua(routes)) if mode == "live" else OPEN_ONLY if counting else ""
-    count = COUNT_ON_LOG if mode == "live" else ""
+    service's names in nginx start with (nginx/naming). `sessions`: live mode with
+    [sessions] (nginx/sessions)."""
+    route = session_lua(sessions) + route_lua(routes)
+    pick = pick_and_open(route) if mode == "live" else OPEN_ONLY if counting else ""
+    count = count_seen(COUNT_ON_LOG, sessions) if mode == "live" else ""
     if mode == "reload" and counting:
         # `$bluegreen_live` is the colour serving this request (a route's pick included).
         count = count_on_log("bluegreen_counted")

@@ -108,6 +108,37 @@ def route_lua(routes: Routes) -> str:
     )
 
 
+def get_or_post(read: str) -> str:
+    """An admin handler's start: GET answers `read` (a Lua expression), anything but POST is
+    refused."""
+    return (
+        "            local dict = ngx.shared.bluegreen\n"
+        "            local method = ngx.req.get_method()\n"
+        '            if method == "GET" then\n'
+        f"                ngx.say({read})\n"
+        "                return\n"
+        '            elseif method ~= "POST" then\n'
+        "                ngx.status = 405\n"
+        '                ngx.say("use GET or POST")\n'
+        "                return\n"
+        "            end\n"
+    )
+
+
+# A POST that arrives past its `expires` is refused, so once that time has passed a read-back
+# is the final truth.
+REFUSE_EXPIRED = (
+    "            local expires = tonumber(ngx.var.arg_expires)\n"
+    "            ngx.update_time()\n"
+    "            if expires and ngx.now() > expires then\n"
+    "                ngx.status = 409\n"
+    '                ngx.say("expired: not applied")\n'
+    "                return\n"
+    "            end\n"
+)
+_READ_CANARY = 'dict:get("canary") or ngx.var.bluegreen_rendered_canary'
+
+
 def canary_location(token_check: str) -> str:
     """The admin server's canary endpoint: GET reads it, POST sets it (never the live colour).
 
@@ -119,16 +150,7 @@ def canary_location(token_check: str) -> str:
         "        default_type text/plain;\n"
         "        content_by_lua_block {\n"
         f"{token_check}"
-        "            local dict = ngx.shared.bluegreen\n"
-        "            local method = ngx.req.get_method()\n"
-        '            if method == "GET" then\n'
-        '                ngx.say(dict:get("canary") or ngx.var.bluegreen_rendered_canary)\n'
-        "                return\n"
-        '            elseif method ~= "POST" then\n'
-        "                ngx.status = 405\n"
-        '                ngx.say("use GET or POST")\n'
-        "                return\n"
-        "            end\n"
+        f"{get_or_post(_READ_CANARY)}"
         "            local color = ngx.var.arg_color\n"
         "            local percent = tonumber(ngx.var.arg_percent)\n"
         '            if (color ~= "blue" and color ~= "green") or not percent\n'
@@ -137,13 +159,7 @@ def canary_location(token_check: str) -> str:
         '                ngx.say("color must be blue or green, percent a whole number 0-99")\n'
         "                return\n"
         "            end\n"
-        "            local expires = tonumber(ngx.var.arg_expires)\n"
-        "            ngx.update_time()\n"
-        "            if expires and ngx.now() > expires then\n"
-        "                ngx.status = 409\n"
-        '                ngx.say("expired: not applied")\n'
-        "                return\n"
-        "            end\n"
+        f"{REFUSE_EXPIRED}"
         '            local live = dict:get("live") or ngx.var.bluegreen_rendered\n'
         '            local value = "none"\n'
         "            if percent > 0 then\n"

@@ -1,0 +1,113 @@
+"""Sessions kept on their colour through each proxy that can (nginx live, HAProxy), real ones in
+front of the dummy upstreams: the rule set while blue is live changes nothing, after the switch a
+matching session cookie stays on blue and every other client is on green, a rollback puts
+everyone on blue at once, and clearing the rule ends it. nginx also counts distinct session
+cookies per colour when no application count is configured. The whole flow with Docker and the
+agent is test_sessions_kept.py."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from console.core.config.sessions import SessionsConfig
+from console.core.contracts.sessions import KeptSessions, SessionRouter, keeps_sessions
+from tests import ports
+from tests.integration.proxy_helpers import free_ports, served, upstreams
+from tests.integration.proxy_world import Fronted, fronted_proxy
+
+pytestmark = pytest.mark.integration
+
+PORT_RANGE = ports.SESSIONS_PROXIES
+SESSIONS = SessionsConfig(cookie="deployment", count_cookie="sid", window_seconds=60)
+KEPT = KeptSessions("blue", "v1.4.0", "green")
+
+
+@pytest.fixture(scope="module")
+def upstream_ports() -> Iterator[tuple[int, int]]:
+    with upstreams(PORT_RANGE) as found:
+        yield found
+
+
+@pytest.fixture(params=["nginx-live", "haproxy"])
+def fronted(
+    request: pytest.FixtureRequest, tmp_path: Path, upstream_ports: tuple[int, int]
+) -> Iterator[Fronted]:
+    (listen,) = free_ports(PORT_RANGE, 1, avoid=upstream_ports)
+    sock_dir = Path(tempfile.mkdtemp(prefix="bg-sessions-"))
+    try:
+        with fronted_proxy(
+            request.param, tmp_path, listen, sock_dir, upstream_ports, sessions=SESSIONS
+        ) as world:
+            yield world
+    finally:
+        shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def router_of(fronted: Fronted) -> SessionRouter:
+    router = keeps_sessions(fronted.driver)
+    assert router is not None, f"{fronted.row} cannot keep sessions"
+    return router
+
+
+def colours(url: str) -> dict[str, str]:
+    """Who serves a kept session, another version's session, and a client with no cookie."""
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        return {
+            "kept": served(client, url, {"Cookie": "sid=a1; deployment=v1.4.0"}),
+            "other": served(client, url, {"Cookie": "sid=b2; deployment=v1.5.0"}),
+            "none": served(client, url),
+        }
+
+
+def test_kept_sessions_stay_on_the_old_colour_until_rollback_or_the_end(fronted: Fronted) -> None:
+    router = router_of(fronted)
+    router.set_sessions(KEPT)  # blue is live: nothing changes yet
+    assert router.kept_sessions() == KEPT
+    assert colours(fronted.url) == {"kept": "blue", "other": "blue", "none": "blue"}
+
+    fronted.driver.switch("green")
+    for _ in range(3):  # the same answer on every request
+        assert colours(fronted.url) == {"kept": "blue", "other": "green", "none": "green"}
+
+    fronted.driver.switch("blue")  # rollback: everyone on blue at once
+    assert colours(fronted.url) == {"kept": "blue", "other": "blue", "none": "blue"}
+    fronted.driver.switch("green")
+    router.set_sessions(None)  # the migration ended: nobody is kept
+    assert router.kept_sessions() is None
+    assert colours(fronted.url) == {"kept": "green", "other": "green", "none": "green"}
+
+
+def test_a_bad_rule_is_refused_and_changes_nothing(fronted: Fronted) -> None:
+    router = router_of(fronted)
+    router.set_sessions(KEPT)
+    fronted.driver.switch("green")
+    if fronted.row == "haproxy":
+        pytest.skip("the runtime API takes any map value; the core never sends a bad rule")
+    with pytest.raises(Exception, match="refused"):
+        router.set_sessions(KeptSessions("blue", "a|b", "green"))
+    assert router.kept_sessions() == KEPT
+
+
+def test_nginx_counts_distinct_session_cookies_per_colour(fronted: Fronted) -> None:
+    router = router_of(fronted)
+    if fronted.row != "nginx-live":
+        assert router.sessions_seen() is None  # HAProxy: the application's count only
+        return
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        for sid in ("a", "b", "c", "a", "b"):
+            served(client, fronted.url, {"Cookie": f"sid={sid}"})
+        # No session: not counted; and on the same keep-alive connection nginx reads it only
+        # after the previous request's log phase (where sessions are noted) has run.
+        served(client, fronted.url)
+    assert router.sessions_seen() == {"blue": 3, "green": 0}
+    fronted.driver.switch("green")
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        served(client, fronted.url, {"Cookie": "sid=d"})
+        served(client, fronted.url)  # on the same connection: after the previous one's log phase
+    assert router.sessions_seen() == {"blue": 3, "green": 1}
