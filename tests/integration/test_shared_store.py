@@ -111,20 +111,26 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             proc.wait()
 
 
+# Holds the operator lock of the configuration in argv[1] as alice from 10.0.0.5 (pid 4242).
+LOCK_HOLDER = (
+    "import sys, time\n"
+    "from console.core.config.load import load_config\n"
+    "from console.core.model import Actor\n"
+    "from console.wiring import open_installation\n"
+    "inst = open_installation(load_config(sys.argv[1]))\n"
+    "with inst.lock.acquire('deploy v9', Actor('alice', '10.0.0.5', 4242)):\n"
+    "    print('held', flush=True)\n"
+    "    time.sleep(600)\n"
+)
+
+
 def test_one_lock_for_both_hosts_and_a_killed_holder_frees_it(hosts: tuple[Path, Path]) -> None:
     a, b = hosts
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time\n"
-            "from console.core.config.load import load_config\n"
-            "from console.core.model import Actor\n"
-            "from console.wiring import open_installation\n"
-            "inst = open_installation(load_config(sys.argv[1]))\n"
-            "with inst.lock.acquire('deploy v9', Actor('alice', '10.0.0.5', 4242)):\n"
-            "    print('held', flush=True)\n"
-            "    time.sleep(300)\n",
+            LOCK_HOLDER,
             str(a),
         ],
         stdout=subprocess.PIPE,

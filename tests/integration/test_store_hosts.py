@@ -19,7 +19,7 @@ from console.drivers.store.pg_lock import PgOperatorLock
 from console.sandbox.postgres_proc import PostgresServer
 from console.wiring import open_installation
 from tests import ports
-from tests.integration.test_shared_store import CONFIG, _wait
+from tests.integration.test_shared_store import CONFIG, LOCK_HOLDER, _wait
 from tests.netns_hosts import Hosts, hosts
 
 pytestmark = pytest.mark.integration
@@ -65,14 +65,7 @@ def test_a_vanished_holders_lock_is_freed_by_the_servers_keepalives(
         [
             sys.executable,
             "-c",
-            "import sys, time\n"
-            "from console.core.config.load import load_config\n"
-            "from console.core.model import Actor\n"
-            "from console.wiring import open_installation\n"
-            "inst = open_installation(load_config(sys.argv[1]))\n"
-            "with inst.lock.acquire('deploy v9', Actor('alice')):\n"
-            "    print('held', flush=True)\n"
-            "    time.sleep(600)\n",
+            LOCK_HOLDER,
             str(config),
         ],
         stdout=subprocess.PIPE,

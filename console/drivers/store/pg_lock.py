@@ -130,18 +130,24 @@ class _Session:
         )
         conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[psycopg.Connection[Any]]:
+        """A short-lived connection to look at the lock (whoever asks: a status, a refusal)."""
+        with (
+            psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                options=f"-c search_path={self.schema} -c statement_timeout=3000",
+            ) as conn,
+            GUARD.watch(conn),
+        ):
+            yield conn
+
     def standbys(self) -> tuple[str, ...]:
         """ "pid P on HOST" of each agent standing by whose connection still lives."""
         try:
-            with (
-                psycopg.connect(
-                    self.url,
-                    autocommit=True,
-                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                    options=f"-c search_path={self.schema}",
-                ) as conn,
-                GUARD.watch(conn),
-            ):
+            with self.reading() as conn:
                 rows = conn.execute(
                     f"SELECT data FROM {LOCKS_TABLE} WHERE name LIKE %s AND backend_pid IN "
                     "(SELECT pid FROM pg_stat_activity)",
@@ -159,15 +165,7 @@ class _Session:
         """The holder's row, if pg_locks shows its backend holding the lock; {} when the lock
         is held but its row is not written yet (or not by its holder); None when it is free."""
         try:
-            with (
-                psycopg.connect(
-                    self.url,
-                    autocommit=True,
-                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                    options=f"-c search_path={self.schema} -c statement_timeout=3000",
-                ) as conn,
-                GUARD.watch(conn),
-            ):
+            with self.reading() as conn:
                 row = conn.execute(
                     f"SELECT data, backend_pid FROM {LOCKS_TABLE} WHERE name = %s", (self.name,)
                 ).fetchone()
