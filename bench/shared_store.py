@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -132,6 +133,7 @@ def link_down(trials: int, port: int) -> list[float]:
                 holder.stdout.close()
         finally:
             server.destroy()
+            shutil.rmtree(root, ignore_errors=True)
     return times
 
 
@@ -210,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         sqlite_store.close()
     finally:
         server.destroy()
+        shutil.rmtree(root, ignore_errors=True)
     cut = link_down(args.link_down, args.port + 1) if args.link_down else []
     seconds_ms = 1000.0
     rows = [
