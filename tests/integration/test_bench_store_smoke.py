@@ -1,6 +1,6 @@
-"""The shared store's benchmark (bench/shared_store.py) in its smoke form: a few trials of each
-figure on its own PostgreSQL, so the published figures keep a working way to reproduce them.
-Side by side with other modules: it binds only its own port."""
+"""Smoke forms of the benchmarks that share nothing with other modules (so they run side by side,
+unlike test_bench_smoke.py): the shared store's (a few trials on its own PostgreSQL, its own
+port) and redaction's (pure CPU). The published figures keep a working way to reproduce them."""
 
 from __future__ import annotations
 
@@ -23,3 +23,9 @@ def test_shared_store_bench_measures_takeovers_visibility_and_ticks(tmp_path: Pa
     assert all(0 < s < 30 for s in data["lock_takeover_s"] + data["lease_takeover_s"])
     assert len(data["visibility_s"]) == 3  # each console woken by the commit, not its timeout
     assert len(data["tick_ms"]["sqlite"]) == len(data["tick_ms"]["postgresql"]) == 20
+
+
+def test_redaction_bench_times_a_reindex_stream(tmp_path: Path) -> None:
+    data = run_bench("redaction", tmp_path, "--lines", "2000", timeout=120)
+    assert set(data["us_per_line"]) == {"str.replace (floor)", "redact", "sanitize + redact"}
+    assert all(value > 0 for value in data["us_per_line"].values())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -100,37 +98,31 @@ def test_ordinary_lines_are_untouched(line: str) -> None:
     assert Redactor([DB_URL]).redact(line) == line
 
 
-def test_redaction_is_fast_enough_for_a_reindex_log_stream(redactor: Redactor) -> None:
-    lines = [
-        f"\x1b[2m2024-05-01T12:00:{i % 60:02d}Z\x1b[0m \x1b[32m INFO\x1b[0m explorer: "
-        f"Processing block height {1_000_000 + i} with {i % 7} transactions"
-        for i in range(10_000)
-    ]
+def test_a_reindex_log_stream_keeps_its_lines_and_loses_its_secrets(redactor: Redactor) -> None:
+    """10k lines of a re-index's log, a secret in every 500th. (How fast: bench/redaction.py.)"""
+    lines = reindex_lines(10_000)
     lines[::500] = [f"connecting to {DB_URL} password=x"] * len(lines[::500])
-    redactor.redact(lines[0])  # warm up
-    started = time.perf_counter()
-    for line in lines:
-        redactor.redact(line)
-    elapsed = time.perf_counter() - started
-    # Measured ≈ 25 ms here (2 cores); the bound leaves room for a loaded CI machine.
-    assert elapsed < 0.1, f"10k lines took {elapsed * 1000:.0f} ms"
+    out = [redactor.redact(line) for line in lines]
+    assert all("s3cr" not in line for line in out)
+    assert out[1] == lines[1]  # a line without a secret is left as it was
 
 
-def test_sanitizing_a_coloured_reindex_stream_is_fast_enough(redactor: Redactor) -> None:
-    raw = [
-        f"\x1b[2m2024-05-01T12:00:{i % 60:02d}Z\x1b[0m \x1b[32m INFO\x1b[0m explorer: "
-        f"Processing block height {1_000_000 + i} with {i % 7} transactions\n".encode()
-        for i in range(10_000)
-    ]
-    started = time.perf_counter()
+def test_sanitizing_a_coloured_reindex_stream_strips_every_line(redactor: Redactor) -> None:
+    raw = [f"{line}\n".encode() for line in reindex_lines(10_000)]
     out = [sanitize_log_line(line, redactor) for line in raw]
-    elapsed = time.perf_counter() - started
     expected = (
         "2024-05-01T12:00:01Z  INFO explorer: Processing block height 1000001 with 1 transactions"
     )
-    assert out[1] == expected
-    # Measured ≈ 55 ms here: decode, strip colours, redact, for 10k lines.
-    assert elapsed < 0.2, f"10k lines took {elapsed * 1000:.0f} ms"
+    assert out[1] == expected and not any("\x1b" in line for line in out)
+
+
+def reindex_lines(count: int) -> list[str]:
+    """A re-index's coloured log lines (bench/redaction.py times the same)."""
+    return [
+        f"\x1b[2m2024-05-01T12:00:{i % 60:02d}Z\x1b[0m \x1b[32m INFO\x1b[0m explorer: "
+        f"Processing block height {1_000_000 + i} with {i % 7} transactions"
+        for i in range(count)
+    ]
 
 
 # ── sanitize_log_line ────────────────────────────────────────────────────────────────────────────
