@@ -127,6 +127,18 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def new_holder(actor: Actor, action: str) -> LockHolder:
+    """Who takes a lock now: the actor, on this host (its pid when it has none of its own)."""
+    return LockHolder(
+        user=actor.user,
+        action=action,
+        since=time.time(),
+        pid=actor.pid or os.getpid(),
+        ssh_client=actor.ssh_client,
+        host=socket.gethostname(),
+    )
+
+
 def holder_from_data(data: dict[str, Any] | None) -> LockHolder | None:
     """A recorded holder (a file here, a row in a shared store), or None if unreadable."""
     if data is None:
@@ -191,14 +203,7 @@ class OperatorLock:
         try:
             if not _try_exclusive(fd, lambda: self._live_recorded_holder() is not None):
                 raise LockHeld(self._named_holder())
-            holder = LockHolder(
-                user=actor.user,
-                action=action,
-                since=time.time(),
-                pid=actor.pid or os.getpid(),
-                ssh_client=actor.ssh_client,
-                host=socket.gethostname(),
-            )
+            holder = new_holder(actor, action)
             self._write_holder(holder)
             with self._mutex:
                 self._held = holder

@@ -32,7 +32,7 @@ from typing import Any
 import psycopg
 
 from console.core.fsutil import StateDirError
-from console.core.lock import LockHeld, holder_from_data
+from console.core.lock import LockHeld, holder_from_data, new_holder
 from console.core.model import Actor, AgentInfo, LockHolder
 from console.drivers.store.postgres import (
     CONNECT_TIMEOUT_SECONDS,
@@ -204,14 +204,7 @@ class PgOperatorLock:
                 raise self._session.error(exc) from None
             if not got:
                 raise LockHeld(self._named_holder())
-            holder = LockHolder(
-                user=actor.user,
-                action=action,
-                since=time.time(),
-                pid=actor.pid or os.getpid(),
-                ssh_client=actor.ssh_client,
-                host=socket.gethostname(),
-            )
+            holder = new_holder(actor, action)
             self._record(conn, holder)
             with self._mutex:
                 self._held = (conn, holder)
