@@ -48,11 +48,13 @@ class LiveColourWatch:
         stale_after: float,
         actor: Actor,
         log: Callable[[str], None],
+        converge: Callable[[], object] | None = None,
     ) -> None:
         """The core's checks, bound to the installation by the agent loop: `canary_in_step`
         (console/core/ops/canary_reconcile.py) says whether the store and the file agree with the
         canary the proxy answered; `reconcile` is `reconcile_live(changed_outside=True)`, run
-        under the lock."""
+        under the lock. `converge`: with several edge proxies, the recorded intent re-applied to
+        an edge that differs (console/core/ops/edges.py), run before each read."""
         self.proxy = proxy
         self.store = store
         self.lock = lock
@@ -62,6 +64,7 @@ class LiveColourWatch:
         self.service = service
         self.actor = actor
         self.log = log
+        self.converge = converge
         self.fixes = 0  # drifts fixed since the agent started (for tests and the log)
         self.sampler: Sampler[Color | None] = Sampler(
             "proxy", "the proxy", self._observe, stale_after=stale_after
@@ -72,6 +75,8 @@ class LiveColourWatch:
 
     # ── on the sampler's thread ──
     def _observe(self) -> Color | None:
+        if self.converge is not None:
+            self.converge()
         proxy = self.proxy
         seen = proxy.read_back()
         if not seen.answered:

@@ -51,6 +51,7 @@ from console.agent.stop_watch import StopWatch
 from console.agent.systemd import notify
 from console.agent.traffic_watch import TrafficWatch
 from console.core.actor import AGENT_ACTOR
+from console.core.contracts.edges import edge_proxies
 from console.core.contracts.runtime import Runtime
 from console.core.contracts.sessions import keeps_sessions
 from console.core.gate.readiness import STALE_AFTER_INTERVALS
@@ -59,6 +60,7 @@ from console.core.measures.parity import ParitySampler
 from console.core.model import COLORS, Color, Sample, SlotStatus, other
 from console.core.ops.canary import abort_locked
 from console.core.ops.canary_reconcile import canary_in_step
+from console.core.ops.edges import converge_edges
 from console.core.ops.holds import lift_expired
 from console.core.ops.reconcile import reconcile, reconcile_live
 from console.core.ops.sessions import retire_locked
@@ -417,6 +419,7 @@ def live_colour_watch(
         stale_after=stale_after,
         actor=AGENT_ACTOR,
         log=log,
+        converge=partial(converge_edges, inst, AGENT_ACTOR) if edge_proxies(inst.proxy) else None,
     )
 
 

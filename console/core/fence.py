@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 # The calls that change what serves: the proxy's routing and the containers.
-PROXY_CHANGES = frozenset({"install", "write_files", "switch", "set_canary"})
+PROXY_CHANGES = frozenset({"install", "write_files", "switch", "set_canary", "converge"})
 RUNTIME_CHANGES = frozenset({"start", "stop", "remove"})
 
 

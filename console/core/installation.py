@@ -17,6 +17,7 @@ from typing import cast
 
 from console.core.access import may_write_state
 from console.core.config.schema import Config
+from console.core.contracts.edges import edge_proxies
 from console.core.contracts.notifier import Notifier
 from console.core.contracts.proxy import ProxyDriver
 from console.core.contracts.runtime import Runtime
@@ -26,6 +27,7 @@ from console.core.fsutil import StateDirError
 from console.core.lock import AgentLease, OperatorLock
 from console.core.measures.parity import ParitySampler
 from console.core.redact import Redactor
+from console.core.store.edge_intent import StoreJournal
 from console.core.store.store import Store
 
 LABEL_SERVICE = "bluegreen.service"
@@ -126,6 +128,9 @@ class Installation:
     @cached_property
     def proxy(self) -> ProxyDriver:
         proxy = self.drivers.proxy(self.config)
+        edges = edge_proxies(proxy)
+        if edges is not None:  # several edges: each change's intent goes to the store first
+            edges.keep_intent_in(StoreJournal(lambda: self.store))
         if self._fence is None:
             return proxy
         return cast(ProxyDriver, Fenced(proxy, PROXY_CHANGES, self._fence, "proxy"))

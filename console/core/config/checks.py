@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from console.core.config.analysis import analysis_problems
 from console.core.config.coerce import ConfigError
+from console.core.config.edge_checks import config_edge_problems
 from console.core.config.hooks import hook_problems
 from console.core.config.parity import parity_problems
 from console.core.config.registry import registry_problems
@@ -99,7 +100,7 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
         )
     if not config.image.command and not config.image.repository:
         problems.append("[image] needs at least a repository (so `deploy TAG` knows what to run)")
-    problems += config.proxy.problems(config.admin_socket_path)
+    problems += config.proxy.problems(config.admin_socket_path) + config_edge_problems(config)
     problems += registry_problems(config.registry, config.image.repository)
     problems += resource_problems(config.resources, config.image.cpus, config.image.memory)
     problems += store_problems(config.store, config.service)

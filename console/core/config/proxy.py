@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from console.core.config.edges import EdgeConfig
 from console.core.config.routes import route_problems
 
 HAPROXY_DEFAULT_SOCKET = "/run/haproxy/admin.sock"
@@ -49,6 +50,8 @@ class ProxyBase:
     preview_header: str = "X-Bluegreen-Preview"
     preview_cookie: str = "bluegreen_preview"
     canary_cookie: str = "bluegreen_canary"  # the canary hashes it (else the client address)
+    # [[proxy.edges]]: more proxies of this kind, switched with this one, all or none (edges.py).
+    edges: list[EdgeConfig] = field(default_factory=list)
 
     measures_latency_percentiles: ClassVar[bool] = True
     title: ClassVar[str] = ""  # the proxy's own name in sentences

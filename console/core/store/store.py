@@ -27,6 +27,7 @@ from console.core.contracts.store import StateDatabase
 from console.core.fsutil import DB_FILE, ensure_private_dir
 from console.core.model import Canary, Color, PartReading, SlotStatus, agreeing_with_live
 from console.core.store.db import BUSY_TIMEOUT_MS, Database
+from console.core.store.edge_intent import EdgeIntentRecords
 from console.core.store.history import HistoryRecords
 from console.core.store.holds import HoldRecords
 from console.core.store.hook_runs import HookRunRecords
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 
-class Store(HistoryRecords, SeriesRecords, HoldRecords, HookRunRecords):
+class Store(HistoryRecords, SeriesRecords, HoldRecords, HookRunRecords, EdgeIntentRecords):
     """The state database; safe to share between threads. Open with `Store.open(state_dir)`, or
     `Store.open_read_only(state_dir)` to watch.
 

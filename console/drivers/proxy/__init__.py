@@ -20,6 +20,8 @@ from console.core.contracts.proxy import (
     SwitchResult,
 )
 from console.drivers.proxy.command import run_command
+from console.drivers.proxy.edges.composite import EdgeSet
+from console.drivers.proxy.edges.edge import build_edges
 from console.drivers.proxy.haproxy.driver import HaproxyDriver
 from console.drivers.proxy.nginx.live import NginxLiveDriver
 from console.drivers.proxy.nginx.reload import NginxReloadDriver
@@ -43,5 +45,9 @@ __all__ = [
 
 
 def make_proxy(config: Config) -> ProxyDriver:
-    """The driver for `[proxy]` (its kind, and nginx's mode)."""
+    """The driver for `[proxy]` (its kind, and nginx's mode); with `[[proxy.edges]]`, one
+    composite over every edge's driver (drivers/proxy/edges), changed all or none."""
+    if config.proxy.edges:
+        edges = build_edges(config, lambda one: DRIVERS[one.proxy.driver_key](one))
+        return EdgeSet(edges, config.proxy.verify_timeout_seconds)
     return DRIVERS[config.proxy.driver_key](config)

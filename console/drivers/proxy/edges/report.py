@@ -1,0 +1,60 @@
+"""The one paragraph an operator reads after a change that failed on some edge: which host
+failed and why, that every edge was put back, and where each edge routes now (read back)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from console.core.contracts.edges import EdgeIntent, EdgeReading
+from console.drivers.proxy.edges.fan_out import Done
+
+
+def failed_text(what: str, failures: Sequence[Done[Any]]) -> str:
+    """ "The switch to green failed on edge b (10.80.0.3): <its reason>" for each failed edge."""
+    parts = [f"{done.edge.label}: {_clause(done.error or 'it failed')}" for done in failures]
+    hosts = "; and on ".join(parts)
+    return f"The {what} failed on {hosts}."
+
+
+def put_back_text(
+    what: str,
+    failures: Sequence[Done[Any]],
+    back: EdgeIntent,
+    after: Sequence[EdgeReading],
+) -> str:
+    """The whole paragraph: the failure, the put-back, each edge's state read back, and what
+    the agent does about an edge that did not answer or still differs."""
+    state = "; ".join(_state(reading, back) for reading in after)
+    settled = all(back.met_by(r.seen) for r in after)
+    tail = (
+        "Every edge is back as it was; retry once the failed host is fixed."
+        if settled
+        else f"The agent re-applies the recorded intent ({back.describe()}) to each edge that "
+        "differs as soon as it answers; `bluegreen status` shows every edge."
+    )
+    return (
+        f"{failed_text(what, failures)} Every edge was put back ({back.describe()}), and read "
+        f"back: {state}. {tail}"
+    )
+
+
+def silent_text(what: str, silent: Sequence[EdgeReading], every: int) -> str:
+    """A change refused because an edge did not answer before it (nothing was sent)."""
+    names = ", ".join(r.label for r in silent)
+    return (
+        f"No {what} was sent to any of the {every} edges: {names} did not answer a read-back, "
+        "and a change goes to every edge or to none. Bring it back (or take it out of "
+        "[[proxy.edges]]), then retry."
+    )
+
+
+def _state(reading: EdgeReading, back: EdgeIntent) -> str:
+    text = reading.describe()
+    if not reading.seen.answered:
+        return f"{text} (it may still route as before the {back.what or 'change'})"
+    return text if back.met_by(reading.seen) else f"{text}, NOT as intended"
+
+
+def _clause(sentence: str) -> str:
+    return sentence.strip().rstrip(".")
