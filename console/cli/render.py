@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from console.cli import render_edges as edges_cli
 from console.cli import render_sessions as sessions_cli
 from console.cli.render_holds import holds_json, holds_lines
 from console.cli.render_hooks import hooks_json, print_hooks
@@ -154,6 +155,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "parity": _parity_json(status),
         **holds_json(status.holds, status.at),  # "freeze", "maintenance"
         "sessions": sessions_cli.view_json(status.sessions),
+        "edges": edges_cli.view_json(status.edges, status.at),
         "agent": {
             "running": status.agent.running,
             "pid": status.agent.pid,
@@ -213,6 +215,8 @@ def print_status(status: Status, catchup: bool = True) -> None:
     if status.canary is not None:
         print(f"canary: {status.canary.describe()} (sticky per client)")
     for line in sessions_cli.status_lines(status.sessions, status.at):
+        print(line)
+    for line in edges_cli.status_lines(status.edges, status.at):
         print(line)
     catchup_columns = (
         f" {'HEIGHT':>10} {'HEAD':>10} {'LAG':>8} {'SPEED':>10} {'ETA':>7}" if catchup else ""

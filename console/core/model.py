@@ -20,6 +20,7 @@ from console.core.holds import NO_HOLDS, Holds
 from console.core.measures.parity import ParityReport
 
 if TYPE_CHECKING:  # measures/sessions reads the store's rows, which import this module
+    from console.core.contracts.edges import EdgesView
     from console.core.measures.sessions import MigrationView
 from console.core.measures.resources import ResourceFigures
 from console.core.measures.traffic import TrafficFigures
@@ -281,6 +282,7 @@ class Status:
     canary: Canary | None = None  # the sticky share of clients sent to the idle colour
     holds: Holds = field(default_factory=lambda: NO_HOLDS)  # freeze, maintenance (core/holds)
     sessions: MigrationView | None = None  # a session-kept switch in progress ([sessions])
+    edges: EdgesView | None = None  # several edge proxies ([[proxy.edges]]): each one's colour
 
 
 @dataclass(frozen=True, slots=True)

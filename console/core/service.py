@@ -91,6 +91,7 @@ class Console:
             canary=store.canary(),
             holds=Holds(store.freeze(now), store.maintenance()),
             sessions=sessions_op.view(store),
+            edges=store.edges_view() if self.config.proxy.edges else None,
         )
 
     def events(self, after_id: int = 0, limit: int = 200) -> list[EventRecord]:

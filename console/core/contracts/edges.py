@@ -77,6 +77,22 @@ class EdgeReading:
         return f"{self.label} {where}"
 
 
+@dataclass(frozen=True, slots=True)
+class EdgesView:
+    """What `status` shows of several edges: each as the agent last read it, and the intent."""
+
+    at: float  # when the agent read them
+    readings: tuple[EdgeReading, ...]
+    intent: EdgeIntent | None
+
+    @property
+    def agree(self) -> bool:
+        """Every edge answered, with one routing (and that is the intent, when there is one)."""
+        common = agreement(self.readings)
+        answered = all(r.seen.answered for r in self.readings)
+        return common is not None and answered and (not self.intent or self.intent.met_by(common))
+
+
 def agreement(readings: tuple[EdgeReading, ...]) -> ReadBack | None:
     """The one routing every answering edge has; None when they differ (or none answered)."""
     answered = {(r.seen.color, r.seen.canary) for r in readings if r.seen.answered}

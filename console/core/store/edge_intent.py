@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Protocol
 
-from console.core.contracts.edges import EdgeIntent, EdgeReading
+from console.core.contracts.edges import EdgeIntent, EdgeReading, EdgesView
 from console.core.contracts.proxy import ReadBack
 from console.core.model import Canary, parse_color
 from console.core.store.tables import UPSERT_STATE, StoreTables
@@ -44,6 +44,13 @@ class EdgeIntentRecords(StoreTables):
         ]
         with self._db.write() as conn:
             conn.execute(UPSERT_STATE, (_READINGS, json.dumps({"at": at, "edges": rows})))
+
+    def edges_view(self) -> EdgesView | None:
+        """What `status` shows of the edges (None: no agent has read them yet)."""
+        published = self.edge_readings()
+        if published is None:
+            return None
+        return EdgesView(published[0], published[1], self.edge_intent())
 
     def edge_readings(self) -> tuple[float, tuple[EdgeReading, ...]] | None:
         """(when, each edge's reading) as last published; None if never."""
