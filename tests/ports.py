@@ -97,6 +97,11 @@ FLEET_SWITCH_BENCH = (29240, 29241, 29242, 29243, 29244)  # proxy, a blue, a gre
 RECIPES_E2E = (56180, 56181, 56182, 56183, 56184)  # PostgreSQL, JSON-RPC chain, proxy, blue, green
 RESET_DATABASE = (56185, 56186, 56187)  # test_recipes_e2e's reset acceptance: proxy, blue, green
 REGISTRY = range(27800, 27804)  # test_registry: the registry, a webhook sink, blue, green
+# Several edge proxies (issue 25.3): netns nginx edges (blue, green, listen, admin in each of
+# 10.80's namespaces), then the HAProxy pair on loopback, then the bench smoke's two edges.
+EDGES_NGINX = range(29800, 29810)
+EDGES_HAPROXY = range(29810, 29830)
+EDGES_BENCH_SMOKE = range(29830, 29850)
 
 # ── ports handed to a child process (a stand-in, `watch --web`) by unit tests ─────────────────
 PROFILE_STANDINS = range(56120, 56160)
