@@ -10,11 +10,21 @@ from pathlib import Path
 
 import pytest
 
+from console.cli.render_edges import status_lines
+from console.core.actor import AGENT_ACTOR as OPERATOR
 from console.core.config.edges import DEFAULT_EDGE
 from console.core.config.load import ConfigError, parse_config
-from console.core.contracts.edges import EdgeIntent, EdgeReading, agreement, edge_proxies
+from console.core.contracts.edges import (
+    EdgeIntent,
+    EdgeReading,
+    EdgesView,
+    agreement,
+    edge_proxies,
+)
 from console.core.contracts.proxy import UNANSWERED, ProxyError, ReadBack, SwitchResult
+from console.core.installation import Drivers, Installation
 from console.core.model import Canary, Color
+from console.core.ops.edges import converge_edges
 from console.core.store.store import Store
 from console.drivers.proxy import make_proxy
 from console.drivers.proxy.edges.composite import EdgeSet, MemoryJournal
@@ -223,3 +233,64 @@ def test_edge_problems_are_sentences(extra: str, problem: str) -> None:
     with pytest.raises(ConfigError) as refused:
         parse_config(BASE + EDGES + extra)
     assert problem in str(refused.value)
+
+
+class SilentNotifier:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, kind: str, text: str, level: str = "info") -> None:
+        self.sent.append(text)
+
+    def close(self) -> None:
+        pass
+
+
+def installation_over(composite: EdgeSet, tmp_path: Path) -> tuple[Installation, SilentNotifier]:
+    notifier = SilentNotifier()
+    drivers = Drivers(
+        runtime=lambda config, redactor: None,  # type: ignore[arg-type, return-value]
+        proxy=lambda config: composite,  # type: ignore[arg-type, return-value]
+        notifier=lambda config, redactor: notifier,  # type: ignore[arg-type, return-value]
+        parity=lambda config, redactor: None,
+    )
+    text = BASE.replace("/var/lib/bg-test", str(tmp_path / "state")) + EDGES
+    return Installation(parse_config(text), drivers), notifier
+
+
+def test_the_agent_converges_a_differing_edge_under_the_lock_and_says_so(tmp_path: Path) -> None:
+    composite, (_first, second) = edge_set(2)
+    inst, notifier = installation_over(composite, tmp_path)
+    assert inst.proxy is composite  # its intent now goes to the store
+    composite.switch("green")
+    assert inst.store.edge_intent() is not None and inst.store.edge_intent().color == "green"  # type: ignore[union-attr]
+    second.color = "blue"
+    with inst.lock.acquire("switch", OPERATOR):  # an operation in flight is never fought
+        assert converge_edges(inst, OPERATOR) == []
+    assert second.color == "blue"
+    sentences = converge_edges(inst, OPERATOR)
+    assert second.color == "green" and len(sentences) == 1
+    events = [e for e in inst.store.events(limit=5) if e.kind == "edges"]
+    assert [e.text for e in events] == sentences and notifier.sent
+    view = inst.store.edges_view()
+    assert view is not None and view.agree
+    lines = status_lines(view, view.at + 2)
+    assert lines[0] == "edges: all 2 agree (read 2s ago)"
+    assert lines[1:] == [
+        "  edge default (10.80.0.2) routes to green",
+        "  edge edge-2 (10.80.0.3) routes to green",
+    ]
+    inst.close()
+
+
+def test_status_says_when_the_edges_do_not_agree() -> None:
+    readings = (
+        EdgeReading("default", "10.80.0.2", ReadBack(True, "green")),
+        EdgeReading("edge-2", "10.80.0.3", UNANSWERED),
+    )
+    view = EdgesView(10.0, readings, EdgeIntent("green", None, "switch to green"))
+    assert not view.agree
+    assert status_lines(view, 10.0)[0] == (
+        "edges: the 2 edges DO NOT AGREE (read 0s ago); the agent re-applies: routes to green"
+    )
+    assert status_lines(view, 10.0)[2] == "  edge edge-2 (10.80.0.3) did not answer"
