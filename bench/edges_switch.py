@@ -39,8 +39,8 @@ from tests import ports
 from tests.integration.edges_world import (
     kill,
     loopback_nginx_edges,
-    nginx_pids,
     pause,
+    process_pids,
     resume,
 )
 
@@ -117,7 +117,9 @@ def trial(edges: EdgeSet, proc: NginxProcess, prober: Prober, fault: str, row: R
     to: Color = other(now)
     delay = random.uniform(0.0, 0.015)
     act: Callable[[], None] = (
-        (lambda: kill(nginx_pids(proc))) if fault == "kill" else (lambda: pause(nginx_pids(proc)))
+        (lambda: kill(process_pids(proc)))
+        if fault == "kill"
+        else (lambda: pause(process_pids(proc)))
     )
     driver = edges.edges[1].driver
     original = driver.switch
@@ -146,7 +148,7 @@ def trial(edges: EdgeSet, proc: NginxProcess, prober: Prober, fault: str, row: R
 
 def recover(edges: EdgeSet, proc: NginxProcess, fault: str) -> None:
     if fault == "hang":
-        resume(nginx_pids(proc))
+        resume(process_pids(proc))
         return
     proc.stop()  # reaps the killed master
     edges.edges[1].driver.admin.remove_stale_socket()  # type: ignore[attr-defined]

@@ -65,7 +65,7 @@ class NetnsNginx:
     def argv(self) -> list[str]:
         return ["nginx", "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")]
 
-    def write_conf(self) -> None:
+    def write_main_conf(self) -> None:
         (self.prefix / "logs").mkdir(parents=True, exist_ok=True)
         self.include_dir.mkdir(parents=True, exist_ok=True)
         modules = "".join(f"load_module {MODULES_DIR / name};\n" for name in LUA_MODULES)
@@ -187,25 +187,19 @@ def loopback_nginx_edges(
     ]
     more = [as_more_edge(f"edge-{i + 1}", proxy) for i, proxy in enumerate(proxies[1:], 1)]
     edges = composite(edge_config(tmp, blue, green, proxies[0], more))
-    try:
-        for proc in procs:
-            proc.write_main_conf()
-        edges.write_files("blue")
-        for proc in procs:
-            proc.start()
-        edges.install("blue")
+    with stopped_after(procs, standins):
+        start_on_blue(edges, procs)
         yield edges, procs
-    finally:
-        for proc in procs:
-            resume(nginx_pids(proc))
-            proc.stop()
-        standins.terminate()
-        standins.wait(5)
 
 
-def nginx_pids(proc: NginxProcess) -> list[int]:
-    master = proc.master_pid()
-    return [master, *proc.worker_pids()] if master else []
+def start_on_blue(edges: EdgeSet, procs: Sequence[NginxProcess | NetnsNginx]) -> None:
+    """Write every edge's files (blue live), start each nginx, and set its shared dict."""
+    for proc in procs:
+        proc.write_main_conf()
+    edges.write_files("blue")
+    for proc in procs:
+        proc.start()
+    edges.install("blue")  # the shared dict starts empty
 
 
 @contextlib.contextmanager
@@ -227,23 +221,32 @@ def haproxy_pair(tmp: Path, candidates: Sequence[int]) -> Iterator[tuple[EdgeSet
     edges = composite(
         edge_config(tmp, blue, green, proxies[0], [as_more_edge("edge-1", proxies[1])])
     )
-    try:
+    with stopped_after(procs, standins):
         for proc, edge in zip(procs, edges.edges, strict=True):
             proc.write_conf(edge.driver.backend_section())  # type: ignore[attr-defined]
             proc.start()
         edges.install("blue")
         yield edges, procs
+
+
+def process_pids(proc: NginxProcess | HaproxyProcess) -> list[int]:
+    """A private proxy's master and its workers (none once it is gone)."""
+    master = proc.master_pid()
+    return [master, *proc.worker_pids()] if master else []
+
+
+@contextlib.contextmanager
+def stopped_after(
+    procs: Sequence[NginxProcess | HaproxyProcess], standins: subprocess.Popen[str]
+) -> Iterator[None]:
+    try:
+        yield
     finally:
         for proc in procs:
-            resume(haproxy_pids(proc))
+            resume(process_pids(proc))  # a paused proxy cannot stop
             proc.stop()
         standins.terminate()
         standins.wait(5)
-
-
-def haproxy_pids(proc: HaproxyProcess) -> list[int]:
-    master = proc.master_pid()
-    return [master, *proc.worker_pids()] if master else []
 
 
 # ── faults and probes ───────────────────────────────────────────────────────────────────────────

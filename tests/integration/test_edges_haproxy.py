@@ -16,10 +16,10 @@ from console.drivers.proxy.edges.composite import EdgeSet
 from tests import ports
 from tests.integration.edges_world import (
     haproxy_pair,
-    haproxy_pids,
     kill,
     once_at_switch,
     pause,
+    process_pids,
     resume,
     served_color,
 )
@@ -50,7 +50,7 @@ def test_a_killed_haproxy_mid_switch_leaves_the_other_put_back(
     pair: tuple[EdgeSet, list[Any]],
 ) -> None:
     edges, procs = pair
-    once_at_switch(edges, 1, lambda: kill(haproxy_pids(procs[1])))
+    once_at_switch(edges, 1, lambda: kill(process_pids(procs[1])))
     with pytest.raises(ProxyError) as failed:
         edges.switch("green")
     assert "The switch to green failed on edge edge-1 (127.0.0.1)" in str(failed.value)
@@ -62,14 +62,14 @@ def test_a_hung_haproxy_applies_the_switch_late_and_is_converged_back(
     pair: tuple[EdgeSet, list[Any]],
 ) -> None:
     edges, procs = pair
-    once_at_switch(edges, 1, lambda: pause(haproxy_pids(procs[1])))
+    once_at_switch(edges, 1, lambda: pause(process_pids(procs[1])))
     with pytest.raises(ProxyError) as failed:
         edges.switch("green")
     text = str(failed.value)
     assert "failed on edge edge-1 (127.0.0.1)" in text, text
     assert "edge edge-1 (127.0.0.1) did not answer" in text, text
     assert colours(edges)[0] == "blue"
-    resume(haproxy_pids(procs[1]))
+    resume(process_pids(procs[1]))
     # The queued commands (the switch, then the put-back's read) run now: it may route green.
     edges.converge()
     assert colours(edges) == ["blue", "blue"]

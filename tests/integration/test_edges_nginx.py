@@ -33,6 +33,7 @@ from tests.integration.edges_world import (
     resume,
     served_color,
     standins_on,
+    start_on_blue,
 )
 from tests.netns_hosts import Hosts, hosts
 
@@ -74,12 +75,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         config = edge_config(tmp, BLUE, GREEN, default, [as_more_edge("edge-2", second)])
         edges = composite(config)
         try:
-            for edge in nginx:
-                edge.write_conf()
-            edges.write_files("blue")
-            for edge in nginx:
-                edge.start()
-            edges.install("blue")
+            start_on_blue(edges, nginx)
             yield World(net, nginx, config, edges)
         finally:
             for edge in nginx:
