@@ -109,6 +109,7 @@ class Row:
     mixed_ms: list[float] = field(default_factory=list)
     switch_ms: list[float] = field(default_factory=list)
     messages_naming_host: int = 0
+    example: str = ""  # one failed switch's paragraph, as the operator reads it
 
 
 def trial(edges: EdgeSet, proc: NginxProcess, prober: Prober, fault: str, row: Row) -> None:
@@ -135,7 +136,8 @@ def trial(edges: EdgeSet, proc: NginxProcess, prober: Prober, fault: str, row: R
         edges.switch(to)
     except ProxyError as exc:
         row.failed_switches += 1
-        row.messages_naming_host += "edge edge-1 (127.0.0.1)" in str(exc)
+        row.messages_naming_host += edges.edges[1].label in str(exc)
+        row.example = row.example or str(exc)
     row.switch_ms.append((time.perf_counter() - start) * 1000)
     time.sleep(delay + 0.01)  # the timer has fired whatever happened
     recover(edges, proc, fault)
@@ -209,6 +211,9 @@ def report(rows: list[Row]) -> None:
         for r in rows
     ]
     print(table(headers, body))
+    for r in rows:
+        if r.example:
+            print(f"\n{r.fault}, one failed switch as the operator reads it:\n  {r.example}")
     every = [m for r in rows for m in r.mixed_ms]
     total = sum(r.trials for r in rows)
     agreeing = sum(r.agreeing for r in rows)
