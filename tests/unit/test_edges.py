@@ -43,6 +43,7 @@ class FakeEdge:
         self.silent = False
         self.fail_next = False
         self.hang: threading.Event | None = None
+        self.silent_when_hung = False  # killed or cut off: its read-back stops answering too
         self.journal = journal
         self.intent_at_change: EdgeIntent | None = None
         self.calls: list[str] = []
@@ -51,6 +52,7 @@ class FakeEdge:
         self.calls.append(what)
         self.intent_at_change = self.journal.recorded()
         if self.hang is not None:
+            self.silent = self.silent_when_hung
             self.hang.wait(10)
             raise ProxyError("hung and then refused.")
         if self.fail_next:
@@ -133,6 +135,18 @@ def test_a_hung_edge_costs_its_bound_not_the_switch_and_the_agent_converges_it_l
     assert len(sentences) == 1 and "edge edge-2 (10.80.0.3) routes to green" in sentences[0]
     assert "converged" in sentences[0]
     assert composite.converge() == []  # nothing differs any more
+
+
+def test_an_edge_that_stops_answering_mid_switch_is_given_up_before_its_bound() -> None:
+    composite, (first, second) = edge_set(2, bound=30.0)
+    second.hang, second.silent_when_hung = threading.Event(), True
+    with pytest.raises(ProxyError) as failed:
+        composite.switch("green")
+    second.hang.set()  # its call returns later, ignored: what it did is read back
+    assert "edge-2 (10.80.0.3): it stopped answering in the middle of the change" in str(
+        failed.value
+    )
+    assert first.color == "blue" and first.calls == ["switch green", "switch blue"]
 
 
 def test_an_edge_that_does_not_answer_refuses_the_change_and_nothing_is_sent() -> None:

@@ -112,7 +112,9 @@ class EdgeSet:
         before = self._answering_all(f"switch to {to}")
         back = self._back_to(before)
         self.journal.record(EdgeIntent(to, None, f"switch to {to}", time.time()))
-        done = fan_out(self.edges, lambda edge: edge.driver.switch(to), self.change_bound)
+        done = fan_out(
+            self.edges, lambda edge: edge.driver.switch(to), self.change_bound, self._silent
+        )
         failures = [d for d in done if not d.ok]
         if failures:
             self._put_back(f"switch to {to}", failures, back)
@@ -126,7 +128,9 @@ class EdgeSet:
         before = self._answering_all(what)
         back = self._back_to(before)
         self.journal.record(EdgeIntent(back.color, canary, what, time.time()))
-        done = fan_out(self.edges, lambda edge: edge.driver.set_canary(canary), self.change_bound)
+        done = fan_out(
+            self.edges, lambda edge: edge.driver.set_canary(canary), self.change_bound, self._silent
+        )
         failures = [d for d in done if not d.ok]
         if failures:
             self._put_back(what, failures, back)
@@ -232,9 +236,7 @@ class EdgeSet:
     ) -> NoReturn:
         self.journal.record(back)
         fan_out(
-            self.edges,
-            lambda edge: self._apply(edge, None, back),
-            self.change_bound,
+            self.edges, lambda edge: self._apply(edge, None, back), self.change_bound, self._silent
         )
         after = self.edge_readings()
         raise ProxyError(
@@ -256,6 +258,11 @@ class EdgeSet:
             seen = ReadBack(True, intent.color, None)
         if seen.canary != intent.canary:
             driver.set_canary(intent.canary)
+
+    @staticmethod
+    def _silent(edge: Edge) -> bool:
+        """Whether an edge still changing has stopped answering (killed, hung, cut off)."""
+        return not edge.driver.read_back().answered
 
     def _readings_of(self, edges: Sequence[Edge]) -> tuple[EdgeReading, ...]:
         done = fan_out(edges, lambda edge: edge.driver.read_back(), READ_BOUND_SECONDS)
