@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from console.core.contracts.proxy import ProxyError
+from console.core.contracts.proxy import ProxyError, ReadBack
+from console.core.model import Canary
 from console.drivers.proxy.edges.composite import EdgeSet
 from tests import ports
 from tests.integration.edges_world import (
@@ -39,8 +40,12 @@ def colours(edges: EdgeSet) -> list[str | None]:
 
 def test_a_switch_and_a_canary_change_both_haproxy_edges(pair: tuple[EdgeSet, list[Any]]) -> None:
     edges, _ = pair
-    edges.switch("green")
+    edges.set_canary(Canary("green", 30))
+    assert edges.read_back() == ReadBack(True, "blue", Canary("green", 30))
+    assert [e.driver.persisted_canary() for e in edges.edges] == [Canary("green", 30)] * 2
+    edges.switch("green")  # ends the canary on every edge
     assert colours(edges) == ["green", "green"]
+    assert edges.read_back() == ReadBack(True, "green", None)
     edges.switch("blue")
     assert colours(edges) == ["blue", "blue"]
     assert edges.read_back().color == "blue"

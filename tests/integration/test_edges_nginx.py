@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from console.core.config.schema import Config
-from console.core.contracts.proxy import ProxyError
-from console.core.model import Actor
+from console.core.contracts.proxy import ProxyError, ReadBack
+from console.core.model import Actor, Canary
 from console.core.ops.edges import converge_edges
 from console.drivers.proxy.edges.composite import EdgeSet
 from console.drivers.proxy.nginx.render import HTTP_FILE
@@ -87,7 +87,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 def test_a_switch_changes_every_edge(world: World) -> None:
     world.mend()
+    world.edges.set_canary(Canary("green", 20))
+    assert world.edges.read_back() == ReadBack(True, "blue", Canary("green", 20))
     result = world.edges.switch("green")
+    assert world.edges.read_back() == ReadBack(True, "green", None)
     assert world.colours() == ["green", "green"]
     assert "all 2 edges route to green" in result.detail
     world.edges.switch("blue")

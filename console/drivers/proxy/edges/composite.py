@@ -115,12 +115,13 @@ class EdgeSet:
         done = fan_out(
             self.edges, lambda edge: edge.driver.switch(to), self.change_bound, self._silent
         )
-        failures = [d for d in done if not d.ok]
+        intent = EdgeIntent(to, None, f"switch to {to}")
+        failures = [d for d in done if not d.ok] or self._not_as(intent, done)
         if failures:
             self._put_back(f"switch to {to}", failures, back)
         results = [d.value for d in done if d.value is not None]
         cutover = max(r.cutover_ms for r in results)
-        detail = f"all {len(results)} edges route to {to}, each verified; {results[0].detail}"
+        detail = f"all {len(results)} edges route to {to}, each read back; {results[0].detail}"
         return SwitchResult(to, cutover, all(r.verified for r in results), detail)
 
     def set_canary(self, canary: Canary | None) -> None:
@@ -131,7 +132,8 @@ class EdgeSet:
         done = fan_out(
             self.edges, lambda edge: edge.driver.set_canary(canary), self.change_bound, self._silent
         )
-        failures = [d for d in done if not d.ok]
+        intent = EdgeIntent(back.color, canary, what)
+        failures = [d for d in done if not d.ok] or self._not_as(intent, done)
         if failures:
             self._put_back(what, failures, back)
 
@@ -258,6 +260,16 @@ class EdgeSet:
             seen = ReadBack(True, intent.color, None)
         if seen.canary != intent.canary:
             driver.set_canary(intent.canary)
+
+    def _not_as(self, intent: EdgeIntent, done: list[Done[T]]) -> list[Done[T]]:
+        """Every edge read back after a change that each reported done: those not as `intent`
+        (something moved one meanwhile), as failures."""
+        readings = self.edge_readings()
+        return [
+            Done(d.edge, error=f"read back after its change, {r.seen.describe()}")
+            for d, r in zip(done, readings, strict=True)
+            if not intent.met_by(r.seen)
+        ]
 
     @staticmethod
     def _silent(edge: Edge) -> bool:
