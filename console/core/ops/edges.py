@@ -35,6 +35,10 @@ def converge_edges(inst: Installation, actor: Actor) -> list[str]:
             sentences = edges.converge()  # reads the intent and every edge again, under the lock
     except LockHeld:
         return []  # an operation holds it: the next tick after it decides
+    # A failure that repeats every tick (the colour does not answer through that edge) is said
+    # once, not once a second; each convergence that worked is said.
+    said = {e.text for e in inst.store.events(limit=50) if e.kind == "edges"}
+    sentences = [s for s in sentences if "converged" in s or s not in said]
     for sentence in sentences:
         inst.store.record_event("edges", sentence, "warning", str(actor))
         inst.notifier.send("drift", f"{inst.config.service}: {sentence}", "warning")
