@@ -52,7 +52,7 @@ def silent_text(what: str, silent: Sequence[EdgeReading], every: int) -> str:
 def _state(reading: EdgeReading, back: EdgeIntent) -> str:
     text = reading.describe()
     if not reading.seen.answered:
-        return f"{text} (it may still route as before the {back.what or 'change'})"
+        return f"{text} (it routes as it did when it stopped answering)"
     return text if back.met_by(reading.seen) else f"{text}, NOT as intended"
 
 
