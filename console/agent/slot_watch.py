@@ -17,13 +17,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from console.agent.log_follower import LogFollower
+from console.agent.replica_checks import counted, replica_status
 from console.agent.resource_watch import ResourceWatch
 from console.agent.samplers import Sampled, Sampler
 from console.agent.slot_checks import SlotChecks
 from console.agent.slot_compose import docker_silent_status, label_int
 from console.core.config.schema import Config
 from console.core.contracts.progress import Reading
-from console.core.contracts.runtime import Runtime
+from console.core.contracts.runtime import ReplicaSet, Runtime, replicas_of
 from console.core.gate.readiness import STALE_AFTER_INTERVALS, GateInputs, ReadinessGate
 from console.core.gate.tracking import CatchupTracker
 from console.core.model import Color, Condition, PartReading, Sample, SlotState, SlotStatus
@@ -62,7 +63,9 @@ class SlotWatch:
         self.paired_head = (
             make_head_source(config) if self.candidate is not None and not self.own_head else None
         )
-        self.http = SlotChecks(config, color, self.stale_after)
+        # Its replicas as last read with the container (None: one container, not a Swarm).
+        self.replica_set: ReplicaSet | None = None
+        self.http = SlotChecks(config, color, self.stale_after, lambda: self.replica_set)
         self.gate = ReadinessGate(readiness, catchup=self.candidate is not None)
         self.ever_ready = False
         self.parity: ParityReport | None = None  # set by the agent each tick (parity_watch.py)
@@ -80,7 +83,7 @@ class SlotWatch:
         self.docker: Sampler[ContainerInfo | None] = Sampler(
             "docker",
             "Docker",
-            lambda: runtime().inspect(self.slot.container),
+            self._read_engine,
             explain=lambda exc: f"Docker unavailable: {exc}",
             stale_after=self.stale_after,
         )
@@ -104,6 +107,15 @@ class SlotWatch:
             self.candidate.close()
         if self.paired_head is not None:
             self.paired_head.close()
+
+    def _read_engine(self) -> ContainerInfo | None:
+        """The container (a Swarm: its service), and where a runtime runs several, its replicas:
+        read together so the gate counts the tasks of the container it shows."""
+        runtime = self.runtime()
+        replicas = replicas_of(runtime, self.slot.container)
+        info = runtime.inspect(self.slot.container)
+        self.replica_set = replicas
+        return info
 
     def _read_progress(self) -> Reading:
         """The colour's height, then (with an independent head) the head: one reading, stamped
@@ -217,7 +229,8 @@ class SlotWatch:
         else:
             status = self._not_running(info, deployment, base)
         resources = self.resources.figures(self.tracker.eta_seconds)
-        status = replace(status, readings=self.readings(), resources=resources)
+        replicas = replica_status(self.replica_set, self.http.results(now).replicas)
+        status = replace(status, readings=self.readings(), resources=resources, replicas=replicas)
         if docker_silent:
             status = docker_silent_status(
                 status, docker.error, self.docker.published().describe(now)
@@ -274,7 +287,8 @@ class SlotWatch:
         base: SlotStatus,
     ) -> SlotStatus:
         reason, sample_at = self._take_height(now, head)
-        checked = self.http.results(now)
+        results = self.http.results(now)
+        checked = counted(results, results.replicas, self.replica_set)  # every replica must pass
         result = self.gate.evaluate(
             GateInputs(
                 now=now,
