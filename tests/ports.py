@@ -97,6 +97,10 @@ FLEET_SWITCH_BENCH = (29240, 29241, 29242, 29243, 29244)  # proxy, a blue, a gre
 RECIPES_E2E = (56180, 56181, 56182, 56183, 56184)  # PostgreSQL, JSON-RPC chain, proxy, blue, green
 RESET_DATABASE = (56185, 56186, 56187)  # test_recipes_e2e's reset acceptance: proxy, blue, green
 REGISTRY = range(27800, 27804)  # test_registry: the registry, a webhook sink, blue, green
+# The Swarm runtime (issue 25): each colour's host-mode port on the bed's nodes (10.77.40.x),
+# then the private nginx in front (its listen and admin ports on loopback).
+SWARM_RUNTIME = range(29750, 29760)
+SWARM_BENCH = range(29760, 29770)  # bench/swarm_switch.py's smoke: the same shape
 
 # ── ports handed to a child process (a stand-in, `watch --web`) by unit tests ─────────────────
 PROFILE_STANDINS = range(56120, 56160)

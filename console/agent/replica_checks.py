@@ -161,13 +161,19 @@ def missing_replicas(replicas: ReplicaSet) -> list[str]:
     counting = len(replicas.counting)
     if counting >= replicas.desired:
         return []
-    reasons = []
+    reasons = [f"node {node} is down" for node in down_nodes(replicas)]
     for task in replicas.tasks:
-        if task.desired != "running" or task.counts:
-            continue
-        reasons.append(_why_not_counted(task))
+        if task.desired == "running" and not task.counts and task.node_up:
+            reasons.append(_why_not_counted(task))
     text = f"{counting} of {replicas.desired} replicas running"
     return [text + (f" ({'; '.join(reasons)})" if reasons else "")]
+
+
+def down_nodes(replicas: ReplicaSet) -> list[str]:
+    """The nodes that are down while a task of the colour ran there (its last report)."""
+    return sorted(
+        {t.node for t in replicas.tasks if t.node and not t.node_up and t.state == "running"}
+    )
 
 
 def _why_not_counted(task: TaskInfo) -> str:
@@ -215,4 +221,6 @@ def replica_status(
                 detail=detail,
             )
         )
-    return ReplicaStatus(desired=replicas.desired, tasks=tuple(shown))
+    return ReplicaStatus(
+        desired=replicas.desired, tasks=tuple(shown), down_nodes=tuple(down_nodes(replicas))
+    )

@@ -31,6 +31,7 @@ class TaskStatus:
 class ReplicaStatus:
     desired: int
     tasks: tuple[TaskStatus, ...] = ()
+    down_nodes: tuple[str, ...] = ()  # nodes that are down while a task of it ran there
 
     @property
     def running(self) -> int:
@@ -50,6 +51,8 @@ class ReplicaStatus:
         text = f"{self.running}/{self.desired} running"
         if self.nodes:
             text += " on " + ", ".join(self.nodes)
+        for node in self.down_nodes:
+            text += f"; node {node} is down"
         unhealthy = [t for t in self.tasks if t.counted and t.healthy is False]
         if unhealthy:
             text += f"; {len(unhealthy)} failing checks"
@@ -68,6 +71,7 @@ def replica_status_json(status: ReplicaStatus | None) -> dict[str, Any] | None:
         "running": status.running,
         "healthy": status.healthy,
         "nodes": list(status.nodes),
+        "down_nodes": list(status.down_nodes),
         "tasks": [asdict(task) for task in status.tasks],
     }
 
@@ -82,4 +86,5 @@ def replica_status_from_json(data: object) -> ReplicaStatus | None:
         for task in data.get("tasks") or ()
         if isinstance(task, dict)
     )
-    return ReplicaStatus(desired=data["desired"], tasks=tasks)
+    down = tuple(str(node) for node in data.get("down_nodes") or ())
+    return ReplicaStatus(desired=data["desired"], tasks=tasks, down_nodes=down)
