@@ -196,7 +196,11 @@ def replica_status(
     by_task = {check.task_id: check for check in checked or ()}
     counting_ids = {task.id for task in replicas.counting}
     shown: list[TaskStatus] = []
+    listed: set[str] = set()
     for task in replicas.tasks:
+        if task.id in listed:
+            continue  # the scheduler listed it twice: shown (and counted) once
+        listed.add(task.id)
         if task.desired != "running" and task.state not in ("running", "failed", "rejected"):
             continue  # history: shut down on purpose
         check = by_task.get(task.id)

@@ -42,6 +42,7 @@ class ReplicaWatch:
         self._sent: dict[Color, tuple[list[str], float]] = {}
         self._counted: dict[Color, tuple[int | None, dict[str, str]]] = {}
         self._said_unroutable = False
+        self._lost: dict[Color, list[str]] = {}  # nodes whose replica was lost, not yet replaced
 
     def tick(self, status: SlotStatus, now: float) -> None:
         if status.replicas is None:
@@ -82,19 +83,22 @@ class ReplicaWatch:
         before = self._counted.get(status.color)
         self._counted[status.color] = (status.deployment_id, now_counted)
         if before is None or before[0] != status.deployment_id:
+            self._lost[status.color] = []
             return
         lost = {i: n for i, n in before[1].items() if i not in now_counted}
         new = {i: n for i, n in now_counted.items() if i not in before[1]}
         down = set(status.replicas.down_nodes)
+        recently_lost = self._lost.setdefault(status.color, [])
         for node in sorted(lost.values()):
+            recently_lost.append(node)
             why = f"node {node} is down" if node in down else "its task stopped"
             self._event(
                 status, f"{status.color}: the replica on {node} is lost ({why}).", "warning"
             )
         for task_id, node in sorted(new.items(), key=lambda item: item[1]):
             text = f"{status.color}: a new replica runs on {node} (task {task_id[:12]})"
-            if lost:
-                text += ", rescheduled after " + ", ".join(sorted(set(lost.values())))
+            if recently_lost:  # it replaces one lost (in this tick or before)
+                text += f", rescheduled after the one on {recently_lost.pop(0)} was lost"
             self._event(status, text + ".", "info")
 
     def _event(self, status: SlotStatus, text: str, level: EventLevel) -> None:

@@ -56,7 +56,11 @@ class ReplicaStatus:
         unhealthy = [t for t in self.tasks if t.counted and t.healthy is False]
         if unhealthy:
             text += f"; {len(unhealthy)} failing checks"
-        away = [t for t in self.tasks if t.desired == "running" and not t.counted]
+        away = [
+            t
+            for t in self.tasks
+            if t.desired == "running" and not t.counted and t.node not in self.down_nodes
+        ]
         for task in away:
             where = f" on {task.node}" if task.node else ""
             text += f"; task {task.short_id}{where} {task.detail or task.state}"
