@@ -144,7 +144,7 @@ def counted(
     if results.health_ok is None:  # not checked (yet, or for too long): as for one container
         return results
     by_task = {check.task_id: check for check in checked}
-    problems = missing_replicas(replicas)
+    problems: list[str] = []  # how many run is the gate's own condition (replica_condition)
     for task in replicas.counting:
         check = by_task.get(task.id)
         if check is None:
@@ -154,6 +154,17 @@ def counted(
     if not problems:
         return replace(results, health_detail=f"{len(replicas.counting)} replicas answer")
     return replace(results, health_ok=False, health_detail="; ".join(problems))
+
+
+def replica_condition(replicas: ReplicaSet | None) -> tuple[bool, str] | None:
+    """The gate's "replicas" condition: as many tasks count as wanted; None for one container."""
+    if replicas is None:
+        return None
+    missing = missing_replicas(replicas)
+    if missing:
+        return False, missing[0]
+    nodes = sorted({task.node for task in replicas.counting})
+    return True, f"{len(replicas.counting)}/{replicas.desired} running on {', '.join(nodes)}"
 
 
 def missing_replicas(replicas: ReplicaSet) -> list[str]:

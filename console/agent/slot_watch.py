@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from console.agent.log_follower import LogFollower
-from console.agent.replica_checks import counted, replica_status
+from console.agent.replica_checks import counted, replica_condition, replica_status
 from console.agent.resource_watch import ResourceWatch
 from console.agent.samplers import Sampled, Sampler
 from console.agent.slot_checks import SlotChecks
@@ -307,6 +307,7 @@ class SlotWatch:
                 is_live_candidate=live in (None, self.color),
                 disk=self.resources.outlook(self.tracker.eta_seconds),
                 parity=self.parity,
+                replicas=replica_condition(self.replica_set),
             )
         )
         self.ever_ready = self.ever_ready or result.ready

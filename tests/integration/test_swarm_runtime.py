@@ -227,8 +227,8 @@ def test_ready_only_with_every_replica_and_again_after_a_killed_node_s_task_is_r
             )
         except AssertionError as exc:
             raise AssertionError(f"{exc}; green's replicas: {seen[-1].replicas}") from None
-        health = next(c for c in seen[-1].conditions if "health" in c.name.lower())
-        assert victim.name in health.detail and not health.met, health
+        replicas = next(c for c in seen[-1].conditions if c.name == "replicas")
+        assert f"node {victim.name} is down" in replicas.detail and not replicas.met, replicas
         assert seen[-1].replicas is not None and seen[-1].replicas.running == 2
 
         start_engine(victim.name, victim.directory)  # the host comes back

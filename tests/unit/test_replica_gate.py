@@ -10,12 +10,19 @@ from contextlib import ExitStack
 
 import pytest
 
-from console.agent.replica_checks import ReplicaRound, at_endpoint, counted, replica_status
+from console.agent.replica_checks import (
+    ReplicaRound,
+    at_endpoint,
+    counted,
+    replica_condition,
+    replica_status,
+)
 from console.agent.replica_watch import ReplicaWatch, routed_peers
 from console.agent.slot_checks import CheckResults
 from console.core.config.schema import ReadinessConfig
 from console.core.contracts.proxy import ProxyError
 from console.core.contracts.runtime import ReplicaSet, TaskInfo
+from console.core.gate.readiness import GateInputs, ReadinessGate
 from console.core.model import SlotStatus
 from console.core.replicas import replica_status_from_json
 from console.core.store.schema import slot_status_from_json, slot_status_to_json
@@ -75,9 +82,12 @@ def test_a_task_on_a_dead_node_or_seen_twice_never_counts(three: list[Loopback])
     assert [t.id for t in replicas.counting] == ["t0", "t1"]
     round_ = ReplicaRound(READINESS, [])
     result = gate(round_, replicas)
-    assert result.health_ok is False
-    assert result.health_detail.startswith("2 of 3 replicas running (node n2 is down; task t3")
+    assert result.health_ok and result.health_detail == "2 replicas answer"  # each that counts
+    ok, detail = replica_condition(replicas) or (True, "")
+    assert not ok and detail.startswith("2 of 3 replicas running (node n2 is down; task t3")
     assert len(three[2].received) == 0  # the dead node's task was never asked
+    assert replica_condition(ReplicaSet(2, tasks[:2])) == (True, "2/2 running on n0, n1")
+    assert replica_condition(None) is None  # one container: no such condition
     shown = replica_status(replicas, round_.run(replicas).checked)
     assert shown is not None and shown.down_nodes == ("n2",)
     assert "2/3 running on n0, n1" in shown.summary() and "node n2 is down" in shown.summary()
@@ -177,3 +187,21 @@ def test_no_answering_replica_routes_to_those_that_run_and_none_leaves_the_list(
     assert routed_peers(SlotStatus("blue", replicas=shown)) == ["127.0.0.1:1"]
     assert routed_peers(SlotStatus("blue", replicas=replica_status(ReplicaSet(1, ()), None))) == []
     assert routed_peers(SlotStatus("blue")) == []
+
+
+def test_a_lost_replica_leaves_ready_at_once_where_a_failing_check_has_its_grace() -> None:
+    config = ReadinessConfig(health_path="/ready", smoke_path="", leave_after_seconds=10.0)
+    gate_ = ReadinessGate(config, catchup=False)
+
+    def ready(at: float, health: bool, replicas: tuple[bool, str]) -> bool:
+        inputs = GateInputs(
+            now=at, lag=None, sample_at=None, log_pattern_seen=None, health_ok=health,
+            smoke_ok=None, smoke_detail="", height=None, live_height=None,
+            is_live_candidate=True, replicas=replicas,
+        )  # fmt: skip
+        return gate_.evaluate(inputs).ready
+
+    assert ready(0.0, True, (True, "3/3 running"))
+    assert ready(1.0, False, (True, "3/3 running"))  # one check failing: within its grace
+    assert ready(2.0, True, (True, "3/3 running"))
+    assert not ready(3.0, True, (False, "2 of 3 replicas running (node n2 is down)"))
