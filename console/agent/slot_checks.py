@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from console.agent.replica_checks import ReplicaCheck, ReplicaRound
+from console.agent.replica_checks import ReplicaCheck, ReplicaRound, RoundResults
 from console.agent.samplers import Sampler
 from console.core.config.schema import Config
 from console.core.config.sources import fill_url
@@ -27,6 +27,18 @@ class CheckResults:
     smoke_detail: str
     # Each replica's round, on a runtime that runs several (replica_checks.py); None: one.
     replicas: tuple[ReplicaCheck, ...] | None = None
+
+
+def of_round(done: RoundResults) -> CheckResults:
+    """A round over every replica as the colour's check results."""
+    return CheckResults(
+        done.health_ok,
+        done.health_detail,
+        done.checks,
+        done.smoke_ok,
+        done.smoke_detail,
+        done.checked,
+    )
 
 
 class SlotChecks:
@@ -56,15 +68,7 @@ class SlotChecks:
     def _run(self) -> CheckResults:
         replicas = self.replicas()
         if replicas is not None:
-            done = self.replica_round.run(replicas)
-            return CheckResults(
-                done.health_ok,
-                done.health_detail,
-                done.checks,
-                done.smoke_ok,
-                done.smoke_detail,
-                done.checked,
-            )
+            return of_round(self.replica_round.run(replicas))
         readiness = self.readiness
         health_ok, health_detail = self.checker.health(
             readiness.health_path, readiness.health_expect

@@ -18,7 +18,7 @@ from console.agent.replica_checks import (
     replica_status,
 )
 from console.agent.replica_watch import ReplicaWatch, routed_peers
-from console.agent.slot_checks import CheckResults
+from console.agent.slot_checks import CheckResults, of_round
 from console.core.config.schema import ReadinessConfig
 from console.core.contracts.proxy import ProxyError
 from console.core.contracts.runtime import ReplicaSet, TaskInfo
@@ -46,15 +46,7 @@ def three() -> Iterator[list[Loopback]]:
 
 
 def gate(round_: ReplicaRound, replicas: ReplicaSet, now: ReplicaSet | None = None) -> CheckResults:
-    done = round_.run(replicas)
-    results = CheckResults(
-        done.health_ok,
-        done.health_detail,
-        done.checks,
-        done.smoke_ok,
-        done.smoke_detail,
-        done.checked,
-    )
+    results = of_round(round_.run(replicas))
     return counted(results, results.replicas, now or replicas)
 
 
