@@ -10,7 +10,9 @@ node, each at NODE_ADDRESS:PORT (host mode: there is no routing mesh here):
    image in two containers on this host's own engine, the same nginx live mode.
 2. **A node killed mid-warm-up.** N times: a fresh colour of three replicas is created; while its
    replicas still answer 503 on their ready path (the stand-in's warm-up, READY_AFTER_SECONDS)
-   a worker's engine is killed with its shims and containers, then started again. The agent's
+   a worker's engine is killed with its shims and containers, and started again once the
+   manager has marked the node down (the task is then rescheduled there: with one task per node
+   on three nodes there is nowhere else). The agent's
    own SlotWatch reads the colour throughout; a "premature ready" is any reading that says ready
    while fewer than three tasks on three nodes count or one of them does not answer ready when
    asked right then. Printed: premature readies (must be 0), trials ready again after the task
@@ -187,11 +189,17 @@ class Trial:
         self.watch = SlotWatch(config, "green", lambda: runtime, Redactor())
         self.premature = 0
         self.readings = 0
+        self.down_nodes: tuple[str, ...] = ()
+
+    def sees_down(self, node: str) -> bool:
+        self.ready()
+        return node in self.down_nodes
 
     def ready(self) -> bool:
         sample_round(self.watch.samplers(), budget_seconds=10.0)
         status = self.watch.observe(time.time(), None, "blue", None, None)
         self.readings += 1
+        self.down_nodes = status.replicas.down_nodes if status.replicas else ()
         if not status.ready:
             return False
         tasks = status.replicas.tasks if status.replicas else ()
@@ -216,8 +224,8 @@ def node_failures(bed: SwarmBed, tmp: Path, trials: int) -> dict[str, object]:
             wait_for("a task running", partial(_running, runtime, config, victim.name), 60, 0.1)
             killed_at = time.monotonic()
             kill_engine(victim.name, victim.directory)
-            for _ in range(3):  # while it is down: the gate must not pass
-                trial.ready()
+            # Read while it is down (the gate must not pass), until the manager says so.
+            wait_for(f"{victim.name} down", partial(trial.sees_down, victim.name), 90, 0.2)
             start_engine(victim.name, victim.directory)
             wait_answering(victim.name, Path(victim.socket), 60)
             wait_for("ready again", trial.ready, 240, 0.2)

@@ -203,3 +203,17 @@ def test_a_refused_create_is_one_sentence() -> None:
     api.create_service = refuse  # type: ignore[method-assign]
     with pytest.raises(Exception, match="could not be created: port 29751 is already in use"):
         runtime_over(api).start(SPEC)
+
+
+def test_a_task_that_died_with_its_node_is_not_a_restart() -> None:
+    api = cluster(task("t1", "n1"), task("t2", "n2"), task("t3", "n3"))
+    runtime = runtime_over(api)
+    api.node_list[2] = node("n3", "w2", "10.77.0.4", state="down")
+    assert runtime.inspect("web-green").restart_count == 0  # type: ignore[union-attr]
+    # w2 comes back and reports its task failed (its container was killed with the host).
+    api.node_list[2] = node("n3", "w2", "10.77.0.4")
+    api.tasks_of["svc1"][2] = task("t3", "n3", state="failed", desired="shutdown", err="exit 137")
+    api.tasks_of["svc1"].append(task("t4", "n3"))
+    assert runtime.inspect("web-green").restart_count == 0  # type: ignore[union-attr]
+    api.tasks_of["svc1"].append(task("t5", "n1", state="failed", desired="shutdown"))  # a crash
+    assert runtime.inspect("web-green").restart_count == 1  # type: ignore[union-attr]

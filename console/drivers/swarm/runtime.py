@@ -39,6 +39,7 @@ from console.drivers.swarm.model import (
 from console.drivers.swarm.stats import SwarmStatsMixin
 
 _STOP_POLL_SECONDS = 0.25
+_LOST_REMEMBERED = 1000  # task ids: far more than a colour's task history keeps
 # Beyond a task's stop grace period: the time Swarm takes to tell the nodes and hear back.
 _STOP_MARGIN_SECONDS = 15.0
 
@@ -59,6 +60,8 @@ class SwarmRuntime(SwarmLogsMixin, SwarmStatsMixin, DockerRuntime):
         super().__init__(base_url, timeout, redactor, registry=registry, repository=repository)
         self.swarm = swarm or SwarmConfig()
         self._engines: dict[str, DockerRuntime] = {}  # node engines by address (node_engine)
+        # Tasks seen running on a node that was down, oldest first (a dict keeps the order).
+        self._lost_with_node: dict[str, None] = {}
 
     # ── what the scheduler says ─────────────────────────────────────────────────────────────
 
@@ -83,14 +86,21 @@ class SwarmRuntime(SwarmLogsMixin, SwarmStatsMixin, DockerRuntime):
     def _replicas(self, service: dict[str, Any]) -> ReplicaSet:
         # By the service's id: a name filter also matches other services whose name starts so.
         tasks, nodes = self._tasks_and_nodes(str(service.get("ID") or ""))
-        return replica_set(service, tasks, nodes, self.swarm.addresses, self._redactor.redact)
+        replicas = replica_set(service, tasks, nodes, self.swarm.addresses, self._redactor.redact)
+        for task in replicas.tasks:
+            if task.state == "running" and not task.node_up:
+                self._lost_with_node[task.id] = None  # it dies with its node: not a restart
+        while len(self._lost_with_node) > _LOST_REMEMBERED:
+            del self._lost_with_node[next(iter(self._lost_with_node))]
+        return replicas
 
     def inspect(self, name: str) -> ContainerInfo | None:
         """The colour's service as one ContainerInfo (running while meant to run)."""
         service = self._service(name)
         if service is None:
             return None
-        return service_info(service, self._replicas(service), self._redactor.redact)
+        replicas = self._replicas(service)
+        return service_info(service, replicas, self._redactor.redact, self._lost_with_node)
 
     def list_by_label(self, label: str, value: str | None = None) -> list[ContainerInfo]:
         selector = label if value is None else f"{label}={value}"
@@ -98,7 +108,9 @@ class SwarmRuntime(SwarmLogsMixin, SwarmStatsMixin, DockerRuntime):
         found = []
         for service in services:
             replicas = self._replicas(dict(service))
-            found.append(service_info(dict(service), replicas, self._redactor.redact))
+            found.append(
+                service_info(dict(service), replicas, self._redactor.redact, self._lost_with_node)
+            )
         return sorted(found, key=lambda info: info.name)
 
     # ── changing one colour's service ───────────────────────────────────────────────────────
