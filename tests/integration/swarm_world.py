@@ -113,6 +113,7 @@ def swarm_toml(
     """A hand-written bluegreen.toml for the web stand-in on the bed, behind nginx in live mode
     (`ports`: the proxy's, blue's and green's)."""
     argv = ", ".join(f'"{a}"' for a in nginx_argv)
+    engines = ", ".join(f'{node.name} = "{node.docker_host}"' for node in bed.nodes)
     proxy, blue, green = ports
     return f"""service = "{bed.spec.prefix}web"
 state_dir = "{directory / "state"}"
@@ -131,6 +132,7 @@ docker_host = "{bed.manager.docker_host}"
 [swarm]
 replicas = {replicas}
 max_per_node = 1
+engines = {{ {engines} }}
 
 [candidate]
 kind = "none"

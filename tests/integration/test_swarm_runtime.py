@@ -167,6 +167,16 @@ def test_deploy_to_the_idle_colour_s_service_and_switch_through_nginx_live(
         assert green["ready"] and green["replicas"]["healthy"] == 3, green
         assert service_version(bed, install.names[0]) == live_before  # the live one untouched
 
+        code, out = install.cli("logs", "green")  # every task's lines, through the manager
+        assert code == 0 and out.count("webapp v2 listening") == 3, out
+        # Resources: each task's stats stream on its node's engine ([swarm] engines), summed.
+        memory = wait_for(
+            "green's resources",
+            lambda: (install.status()["slots"]["green"]["resources"] or {}).get("memory_bytes"),
+            30,
+        )
+        assert isinstance(memory, int) and memory > 0
+
         code, out = install.cli("switch", "--yes")
         assert code == 0, out
         for _ in range(30):  # spread over green's three replicas by the balancer
