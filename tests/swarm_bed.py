@@ -18,12 +18,15 @@ Needs root (network namespaces, iptables); CI runs as root.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from console.sandbox.swarm import BedSpec, SwarmBed, down, up
-from console.sandbox.swarm.spec import TEST_DIRECTORY
+from console.sandbox.swarm.links import existing_namespaces
+from console.sandbox.swarm.spec import TEST_DIRECTORY, record_path
 
 SWARM_GROUP = "swarm"  # the xdist group of every module asking for the bed
 SWARM_BED_SPEC = BedSpec(TEST_DIRECTORY / "bgsw", prefix="bgsw", subnet="10.77.0")
@@ -49,3 +52,23 @@ def swarm_bed(request: pytest.FixtureRequest, base_image: str) -> Iterator[Swarm
         left = down(SWARM_BED_SPEC, say)
         if left:
             say(f"the Swarm bed left: {'; '.join(left)}")
+
+
+def bed_traces(spec: BedSpec) -> list[str]:
+    """What of bed `spec` is still on this machine."""
+    found = [f"namespace {n}" for n in sorted(existing_namespaces() & set(spec.names))]
+    for name in (*spec.names, spec.bridge):
+        if subprocess.run(["ip", "link", "show", name], capture_output=True).returncode == 0:
+            found.append(f"link {name}")
+    rule = ["FORWARD", "-i", spec.bridge, "-o", spec.bridge, "-j", "ACCEPT"]
+    if subprocess.run(["iptables", "-w", "-C", *rule], capture_output=True).returncode == 0:
+        found.append("FORWARD rule")
+    found += [f"cgroup {p}" for n in spec.names for p in Path("/sys/fs/cgroup").glob(f"*/{n}")]
+    found += [f"path {p}" for p in (spec.directory, record_path(spec.prefix)) if p.exists()]
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if str(spec.directory).encode() in (entry / "cmdline").read_bytes():
+                found.append(f"process {entry.name}")
+        except OSError:
+            pass
+    return found

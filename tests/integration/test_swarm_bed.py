@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -21,9 +20,9 @@ import pytest
 
 from console.sandbox.images import WEBAPP_REPOSITORY
 from console.sandbox.swarm import BedSpec, SwarmBed, client, down
-from console.sandbox.swarm.links import existing_namespaces
-from console.sandbox.swarm.spec import TEST_DIRECTORY, record_path
+from console.sandbox.swarm.spec import TEST_DIRECTORY
 from tests import ports
+from tests.swarm_bed import bed_traces
 
 pytestmark = pytest.mark.integration
 
@@ -159,26 +158,6 @@ def test_a_dnsrr_service_on_an_overlay_resolves_to_every_task_across_nodes(
         worker.close()
 
 
-def traces(spec: BedSpec) -> list[str]:
-    """What of bed `spec` is still on this machine."""
-    found = [f"namespace {n}" for n in sorted(existing_namespaces() & set(spec.names))]
-    for name in (*spec.names, spec.bridge):
-        if subprocess.run(["ip", "link", "show", name], capture_output=True).returncode == 0:
-            found.append(f"link {name}")
-    rule = ["FORWARD", "-i", spec.bridge, "-o", spec.bridge, "-j", "ACCEPT"]
-    if subprocess.run(["iptables", "-w", "-C", *rule], capture_output=True).returncode == 0:
-        found.append("FORWARD rule")
-    found += [f"cgroup {p}" for n in spec.names for p in Path("/sys/fs/cgroup").glob(f"*/{n}")]
-    found += [f"path {p}" for p in (spec.directory, record_path(spec.prefix)) if p.exists()]
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if str(spec.directory).encode() in (entry / "cmdline").read_bytes():
-                found.append(f"process {entry.name}")
-        except OSError:
-            pass
-    return found
-
-
 def test_down_removes_a_bed_whose_up_was_killed_and_nothing_else(swarm_bed: SwarmBed) -> None:
     spec = BedSpec(TEST_DIRECTORY / "bgswx", prefix="bgswx", subnet="10.77.1")
     host = docker.from_env()
@@ -195,9 +174,9 @@ def test_down_removes_a_bed_whose_up_was_killed_and_nothing_else(swarm_bed: Swar
         wait_for(lambda: spec.socket(spec.names[0]).exists(), "the second bed's engines")
         crashed.send_signal(signal.SIGKILL)  # its engines run on, orphaned
         crashed.wait()
-        assert traces(spec) != []  # else this test would prove nothing
+        assert bed_traces(spec) != []  # else this test would prove nothing
         assert down(spec) == []
-        assert traces(spec) == []
+        assert bed_traces(spec) == []
         assert down(spec) == []  # idempotent
         bystander.reload()
         assert bystander.status == "running"  # the host's own containers are left alone
