@@ -32,6 +32,13 @@ def _iptables(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def add_bridge(bridge: str, gateway: str) -> None:
+    network = gateway.rsplit(".", 1)[0] + ".0/24"
+    taken = ip("-o", "-4", "addr", "show", "to", network, check=False).stdout.split()
+    if taken:  # two bridges on one subnet: the host would route the bed's traffic to either
+        raise BedError(
+            f"The subnet {network} is already on link {taken[1]} of this host: bring the bed "
+            "up on another subnet (another port base for a sandbox)."
+        )
     ip("link", "add", bridge, "type", "bridge")
     ip("addr", "add", f"{gateway}/24", "dev", bridge)
     ip("link", "set", bridge, "up")
