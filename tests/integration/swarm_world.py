@@ -1,7 +1,7 @@
-"""A three-node Swarm bed (console/sandbox/swarm) for the Swarm runtime's tests: one manager and
-two workers in network namespaces on 10.77.40.0/24, the web stand-in's images (built here from
-the package's sources) on every node. Used by one module at a time (module-scoped), removed
-afterwards, also after a failure."""
+"""What the Swarm runtime's tests and bench/swarm_switch.py build on a three-node Swarm bed
+(console/sandbox/swarm): the tests use the session's bed (tests/swarm_bed.py); the benchmark
+brings up its own (`swarm_bed`, removed afterwards, also after a failure). Configurations for the
+web stand-in on it, one as dataclasses, one as the TOML an operator writes."""
 
 from __future__ import annotations
 
@@ -43,13 +43,13 @@ def swarm_config(
     bed: SwarmBed, tmp: Path, ports: tuple[int, int], replicas: int = 3, **readiness: object
 ) -> Config:
     """A web service on the bed: blue and green each a service of `replicas` tasks."""
-    prefix = bed.spec.prefix
+    prefix = "swrt"  # not the bed's: other modules share the session's bed
     slots = {
         "blue": SlotConfig(container=f"{prefix}-blue", host_port=ports[0]),
         "green": SlotConfig(container=f"{prefix}-green", host_port=ports[1]),
     }
     return Config(
-        service=f"{prefix}web",
+        service="swrtweb",
         state_dir=str(tmp / "state"),
         image=ImageConfig(
             repository=WEBAPP_REPOSITORY,
@@ -115,7 +115,7 @@ def swarm_toml(
     argv = ", ".join(f'"{a}"' for a in nginx_argv)
     engines = ", ".join(f'{node.name} = "{node.docker_host}"' for node in bed.nodes)
     proxy, blue, green = ports
-    return f"""service = "{bed.spec.prefix}web"
+    return f"""service = "swrtweb"
 state_dir = "{directory / "state"}"
 
 [image]

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,6 @@ from console.sandbox.swarm import SwarmBed, client, kill_engine, start_engine, w
 from tests import ports
 from tests.integration.proxy_helpers import operator_nginx_conf
 from tests.integration.swarm_world import (
-    swarm_bed,
     swarm_config,
     swarm_toml,
     wait_for,
@@ -51,10 +49,10 @@ PROXY_PORT, BLUE_PORT, GREEN_PORT = ports.SWARM_RUNTIME[0:3]
 FAILOVER_PORTS = (ports.SWARM_RUNTIME[3], ports.SWARM_RUNTIME[4])
 
 
-@pytest.fixture(scope="module")
-def bed() -> Iterator[SwarmBed]:
-    with swarm_bed("bgsr", "10.77.40") as world:
-        yield world
+@pytest.fixture
+def bed(swarm_bed: SwarmBed) -> SwarmBed:
+    """The session's three-node bed (tests/swarm_bed.py); this module's names start "swrt"."""
+    return swarm_bed
 
 
 def answers_ready(endpoint: str) -> bool:
@@ -74,7 +72,7 @@ class Install:
         (self.nginx_dir / "logs").mkdir(parents=True)
         self.nginx_conf = self.nginx_dir / "nginx.conf"
         self.config = root / "bluegreen.toml"
-        self.names = (f"{bed.spec.prefix}-e2e-blue", f"{bed.spec.prefix}-e2e-green")
+        self.names = ("swrt-e2e-blue", "swrt-e2e-green")
         argv = ["nginx", "-p", str(self.nginx_dir), "-c", str(self.nginx_conf)]
         self.nginx_argv = argv
         self.config.write_text(
@@ -200,6 +198,7 @@ def test_ready_only_with_every_replica_and_again_after_a_killed_node_s_task_is_r
     runtime.start(web_spec(config, "green", "v2"))
     watch = SlotWatch(config, "green", lambda: runtime, Redactor())
     seen: list[SlotStatus] = []
+    victim, killed = bed.workers[-1], False
 
     def tick() -> SlotStatus:
         sample_round(watch.samplers(), budget_seconds=10.0)
@@ -223,9 +222,9 @@ def test_ready_only_with_every_replica_and_again_after_a_killed_node_s_task_is_r
         assert shown["desired"] == 3 and shown["running"] == 3 and len(shown["nodes"]) == 3
         before = {t.node: t.id for t in ready.replicas.tasks if t.counted}
 
-        victim = bed.workers[-1]
         assert victim.name in before
         kill_engine(victim.name, victim.directory)  # the host dies: engine, shims, containers
+        killed = True
         down = wait_for("green not ready", lambda: not tick().ready, 60)
         assert down
         # Said with the node's name (its task no longer answers, then the node is down).
@@ -242,6 +241,7 @@ def test_ready_only_with_every_replica_and_again_after_a_killed_node_s_task_is_r
         assert seen[-1].replicas is not None and seen[-1].replicas.running == 2
 
         start_engine(victim.name, victim.directory)  # the host comes back
+        killed = False
         wait_answering(victim.name, Path(victim.socket), 60)
         wait_for("green ready again", lambda: tick().ready, 180)
         again = seen[-1].replicas
@@ -250,6 +250,9 @@ def test_ready_only_with_every_replica_and_again_after_a_killed_node_s_task_is_r
         assert set(after) == set(before)
         assert after[victim.name] != before[victim.name]  # a new task, rescheduled there
     finally:
+        if killed:  # the session's bed is shared: mend it whatever happened
+            start_engine(victim.name, victim.directory)
+            wait_answering(victim.name, Path(victim.socket), 60)
         watch.close()
         runtime.remove(config.slots["green"].container)
 
