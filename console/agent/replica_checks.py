@@ -169,9 +169,9 @@ def replica_condition(replicas: ReplicaSet | None) -> tuple[bool, str] | None:
 
 def missing_replicas(replicas: ReplicaSet) -> list[str]:
     """Why fewer replicas count than wanted, naming the nodes: [] when none is missing."""
-    counting = len(replicas.counting)
-    if counting >= replicas.desired:
+    if replicas.complete:
         return []
+    counting = len(replicas.counting)
     reasons = [f"node {node} is down" for node in down_nodes(replicas)]
     for task in replicas.tasks:
         if task.desired == "running" and not task.counts and task.node_up:
