@@ -197,3 +197,21 @@ def test_a_lost_replica_leaves_ready_at_once_where_a_failing_check_has_its_grace
     assert ready(1.0, False, (True, "3/3 running"))  # one check failing: within its grace
     assert ready(2.0, True, (True, "3/3 running"))
     assert not ready(3.0, True, (False, "2 of 3 replicas running (node n2 is down)"))
+
+
+def test_status_text_names_the_nodes_and_each_task_that_does_not_count() -> None:
+    from console.cli.render_replicas import replica_lines
+
+    tasks = (
+        task_at("t0", "n0", 1),
+        task_at("t1", "n1", 2),
+        task_at("t2", "n2", 3, node_up=False),
+        task_at("t3", "", 0, state="pending", error="no suitable node"),
+    )
+    shown = replica_status(ReplicaSet(3, tasks), None)
+    lines = replica_lines("green", shown)
+    assert lines[0] == (
+        "  green: replicas 2/3 running on n0, n1; node n2 is down; task t3 no suitable node"
+    )
+    assert "  green:   task t3 unassigned (—): no suitable node" in lines
+    assert replica_lines("green", None) == []
