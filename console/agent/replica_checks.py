@@ -13,17 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 from console.core.config.schema import ReadinessConfig
+from console.core.config.sources import at_endpoint
 from console.core.contracts.runtime import ReplicaSet, TaskInfo
 from console.core.replicas import ReplicaStatus, TaskStatus
 from console.drivers.checks import HttpChecker
 
 if TYPE_CHECKING:
     from console.agent.slot_checks import CheckResults
-
-_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +44,6 @@ class RoundResults:
     checks: tuple[tuple[bool, str], ...]
     smoke_ok: bool | None
     smoke_detail: str
-
-
-def at_endpoint(url: str, endpoint: str) -> str:
-    """`url` asked of the task at `endpoint` when it was written for this host (loopback)."""
-    parts = urlsplit(url)
-    if parts.hostname not in _LOOPBACK:
-        return url
-    return urlunsplit(parts._replace(netloc=endpoint))
 
 
 class ReplicaRound:

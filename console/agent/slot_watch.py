@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from console.agent.log_follower import LogFollower
 from console.agent.replica_checks import counted, replica_condition, replica_status
+from console.agent.replica_progress import TaskProgress
 from console.agent.resource_watch import ResourceWatch
 from console.agent.samplers import Sampled, Sampler
 from console.agent.slot_checks import SlotChecks
@@ -29,7 +31,7 @@ from console.core.gate.readiness import STALE_AFTER_INTERVALS, GateInputs, Readi
 from console.core.gate.tracking import CatchupTracker
 from console.core.model import Color, Condition, PartReading, Sample, SlotState, SlotStatus
 from console.core.redact import Redactor
-from console.drivers.progress import make_candidate_source, make_head_source
+from console.drivers.progress import make_candidate_source, make_head_source, make_task_source
 
 if TYPE_CHECKING:
     from console.core.contracts.runtime import ContainerInfo
@@ -55,6 +57,8 @@ class SlotWatch:
         self.stale_after = STALE_AFTER_INTERVALS * readiness.sample_interval_seconds
         # None for a service that does not re-index: no height, no lag condition.
         self.candidate = make_candidate_source(config, color)
+        # On a runtime of replicas, each one's own height where it answers (if read over HTTP).
+        self.task_progress = TaskProgress(partial(make_task_source, config, color))
         # Without an independent [head], the colour's own answer carries the head it reports.
         self.own_head = config.effective_head is None
         # With one, this colour reads it again right after its own height, on its own
@@ -105,6 +109,7 @@ class SlotWatch:
         self.resources.close()
         if self.candidate is not None:
             self.candidate.close()
+        self.task_progress.close()
         if self.paired_head is not None:
             self.paired_head.close()
 
@@ -119,9 +124,14 @@ class SlotWatch:
 
     def _read_progress(self) -> Reading:
         """The colour's height, then (with an independent head) the head: one reading, stamped
-        by its sampler once both are in."""
+        by its sampler once both are in. A colour of replicas read over HTTP: the slowest
+        replica's height (replica_progress.py)."""
         assert self.candidate is not None
-        reading = self.candidate.read()
+        replicas = self.replica_set
+        if replicas is not None and self.task_progress.per_task:
+            reading = self.task_progress.read(replicas)
+        else:
+            reading = self.candidate.read()
         if self.paired_head is None or reading.height is None:
             return reading
         return Reading(reading.height, self.paired_head.read().height)

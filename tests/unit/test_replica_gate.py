@@ -12,7 +12,6 @@ import pytest
 
 from console.agent.replica_checks import (
     ReplicaRound,
-    at_endpoint,
     counted,
     replica_condition,
     replica_status,
@@ -20,6 +19,7 @@ from console.agent.replica_checks import (
 from console.agent.replica_watch import ReplicaWatch, routed_peers
 from console.agent.slot_checks import CheckResults, of_round
 from console.core.config.schema import ReadinessConfig
+from console.core.config.sources import at_endpoint
 from console.core.contracts.proxy import ProxyError
 from console.core.contracts.runtime import ReplicaSet, TaskInfo
 from console.core.gate.readiness import GateInputs, ReadinessGate
@@ -215,3 +215,51 @@ def test_status_text_names_the_nodes_and_each_task_that_does_not_count() -> None
     )
     assert "  green:   task t3 unassigned (—): no suitable node" in lines
     assert replica_lines("green", None) == []
+
+
+CATCHUP = """
+service = "svc"
+[image]
+repository = "svc"
+[slots.blue]
+container = "svc-blue"
+host_port = 29751
+db_url = "postgresql://u:p@127.0.0.1:9/b"
+[slots.green]
+container = "svc-green"
+host_port = 29752
+db_url = "postgresql://u:p@127.0.0.1:9/g"
+[head]
+kind = "http"
+url = "http://203.0.113.9:9/head"
+field = "h"
+[candidate]
+kind = "{kind}"
+{candidate}
+"""
+
+
+def test_a_re_indexer_s_catch_up_is_its_slowest_replica_s(three: list[Loopback]) -> None:
+    from console.agent.replica_progress import TaskProgress
+    from console.core.config.load import parse_config
+    from console.drivers.progress import make_task_source
+
+    text = CATCHUP.format(
+        kind="http", candidate='url = "http://127.0.0.1:{host_port}/s"\nfield = "h"'
+    )
+    config = parse_config(text)
+    for server, height in zip(three, (120, 97, 118), strict=True):
+        server.json("/s", {"h": height})
+    tasks = tuple(task_at(f"t{i}", f"n{i}", s.port) for i, s in enumerate(three))
+    progress = TaskProgress(lambda endpoint: make_task_source(config, "blue", endpoint))
+    try:
+        assert progress.per_task
+        assert progress.read(ReplicaSet(3, tasks)).height == 97  # the slowest
+        three[1].json("/s", {"h": None})  # a rescheduled replica that has not started
+        assert progress.read(ReplicaSet(3, tasks)).height is None
+        moved = ReplicaSet(3, (*tasks[:1], tasks[2]))
+        assert progress.read(moved).height == 118  # its replica is gone: read no more
+    finally:
+        progress.close()
+    sql = parse_config(CATCHUP.format(kind="sql", candidate=""))
+    assert not TaskProgress(lambda endpoint: make_task_source(sql, "blue", endpoint)).per_task
