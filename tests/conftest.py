@@ -36,6 +36,8 @@ SHARED_GROUPS = {
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook turns the marks into groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A module with one test on the Swarm bed goes whole to its group (its module fixtures once).
+    on_the_swarm_bed = {i.path for i in items if "swarm_bed" in getattr(i, "fixturenames", ())}
     for item in items:
         module = item.path.resolve().relative_to(ROOT).as_posix()
         if module.startswith(EXCLUSIVE_MODULES):
@@ -43,7 +45,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         group = next(
             (name for prefix, name in SHARED_GROUPS.items() if module.startswith(prefix)), module
         )
-        group = "swarm" if "swarm_bed" in getattr(item, "fixturenames", ()) else group
+        group = "swarm" if item.path in on_the_swarm_bed else group
         item.add_marker(pytest.mark.xdist_group(group))
 
 

@@ -60,12 +60,8 @@ WEB_VIEW = sandbox(29600)
 WEB_VIEW_WEB = 29650
 WEB_VIEW_SINK = 29651  # the planted webhook and HTTP progress source
 SANDBOX_DOWN = sandbox(29700)
-SWARM_SANDBOX = sandbox(
-    29723
-)  # tests/integration/test_sandbox_swarm.py: `sandbox up --profile swarm`
-SWARM_BED_GLOBAL = (
-    29746  # test_swarm_bed: a global service's host-mode port on every node's address
-)
+SWARM_SANDBOX = sandbox(29723)  # test_sandbox_swarm: `sandbox up --profile swarm`
+SWARM_BED_GLOBAL = 29746  # test_swarm_bed: a global service's host-mode port on each node
 NAMED_ROLLBACK = sandbox(27700)  # tests/integration/test_named_rollback.py (images, 26.5)
 # One agent for a directory of services (issue 23): a fleet sandbox each, and the host ports of
 # a service added while it runs (nothing listens on them).

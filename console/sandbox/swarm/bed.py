@@ -6,6 +6,7 @@ the error is raised; a bed a crashed run left with the same spec is removed firs
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +31,11 @@ def up(
 ) -> SwarmBed:
     """Bring bed `spec` up with `images` (on `source_host`'s engine, "" = the local one) on every
     node; print each phase's time."""
+    if os.geteuid() != 0:
+        raise BedError(
+            "A Swarm bed needs root (network namespaces, iptables, its engines' mounts): run it "
+            "as root or with sudo."
+        )
     started = time.monotonic()
     down(spec)  # a crashed run's bed with the same names, if any
     RECORDS.mkdir(mode=0o755, parents=True, exist_ok=True)

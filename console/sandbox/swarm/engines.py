@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
+from console.sandbox.procs import processes_naming, spawn
 from console.sandbox.swarm.links import BedError, pids_in
 
 NODE_SCRIPT = Path(__file__).with_name("node.sh")
@@ -82,19 +82,7 @@ def dockerd_argv(name: str, directory: Path, extra: tuple[str, ...] = ()) -> lis
 def start_engine(name: str, directory: Path, extra: tuple[str, ...] = ()) -> int:
     """Start node `name`'s dockerd in its own session (it outlives the caller); its pid."""
     directory.mkdir(parents=True, exist_ok=True)
-    log = os.open(directory / "dockerd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        process = subprocess.Popen(
-            dockerd_argv(name, directory, extra),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            close_fds=True,
-        )
-    finally:
-        os.close(log)
-    return process.pid
+    return spawn(dockerd_argv(name, directory, extra), directory / "dockerd.log")
 
 
 def wait_answering(name: str, socket: Path, seconds: float) -> None:
@@ -125,8 +113,8 @@ def engine_pids(name: str, directory: Path) -> set[int]:
         for procs in (hierarchy / name).rglob("cgroup.procs"):
             with contextlib.suppress(OSError, ValueError):
                 found.update(int(pid) for pid in procs.read_text().split())
-    found.update(_processes_naming(directory))
-    return found - _ancestry()
+    found.update(processes_naming(directory))  # this process and its parents excepted
+    return found
 
 
 def kill_engine(name: str, directory: Path) -> list[int]:
@@ -169,27 +157,3 @@ def _alive(pid: int) -> bool:
     with contextlib.suppress(OSError):
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return False
-
-
-def _ancestry() -> set[int]:
-    """This process and its parents: never killed, whatever their command line names."""
-    mine = {os.getpid()}
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        pid = os.getpid()
-        while pid > 1:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            mine.add(pid)
-    return mine
-
-
-def _processes_naming(directory: Path) -> set[int]:
-    prefix = f"{directory}/"
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            if any(prefix in arg or arg == str(directory) for arg in args):
-                found.add(int(entry.name))
-    return found
