@@ -38,9 +38,23 @@ def _docker(config: Config, redactor: Redactor) -> Runtime:
     )
 
 
+def _swarm(config: Config, redactor: Redactor) -> Runtime:
+    from console.drivers.swarm.runtime import SwarmRuntime
+
+    # [runtime] docker_host is the manager's engine; [swarm] says how each colour runs.
+    return SwarmRuntime(
+        config.runtime.docker_host or None,
+        config.swarm,
+        redactor,
+        registry=config.registry,
+        repository=config.image.repository,
+    )
+
+
 # `[runtime] kind` → the builder of its `Runtime`.
 RUNTIMES: dict[str, Callable[[Config, Redactor], Runtime]] = {
     "docker": _docker,  # the Docker Engine, or Podman's Docker API ([runtime] docker_host)
+    "swarm": _swarm,  # Docker Swarm: each colour a service of [swarm] replicas tasks
 }
 
 

@@ -3,8 +3,10 @@
 `./dev test` runs the suite in two passes. First everything not marked `exclusive`, on three
 pytest-xdist workers with `--dist loadgroup`: each module is one group, so its module-scoped
 sandbox is made once and its tests run in order on one worker (tests/ports.py keeps the
-modules' ports apart). Then the `exclusive` modules, one at a time: they stop or hang parts every
-other test relies on (dockerd, a shared world) or measure the machine (the benchmark smokes).
+modules' ports apart); the modules asking for the Swarm bed (tests/swarm_bed.py) are one group,
+"swarm", so one bed serves them all. Then the `exclusive` modules, one at a time: they stop or
+hang parts every other test relies on (dockerd, a shared world) or measure the machine (the
+benchmark smokes).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ("tests.swarm_bed",)  # the `swarm_bed` fixture: one Swarm bed per session
 
 EXCLUSIVE_MODULES = (
     "tests/reliability/",  # one shared world; SIGSTOPs dockerd, PostgreSQL and nginx
@@ -33,6 +36,8 @@ SHARED_GROUPS = {
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook turns the marks into groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A module with one test on the Swarm bed goes whole to its group (its module fixtures once).
+    on_the_swarm_bed = {i.path for i in items if "swarm_bed" in getattr(i, "fixturenames", ())}
     for item in items:
         module = item.path.resolve().relative_to(ROOT).as_posix()
         if module.startswith(EXCLUSIVE_MODULES):
@@ -40,6 +45,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         group = next(
             (name for prefix, name in SHARED_GROUPS.items() if module.startswith(prefix)), module
         )
+        group = "swarm" if item.path in on_the_swarm_bed else group
         item.add_marker(pytest.mark.xdist_group(group))
 
 

@@ -60,6 +60,8 @@ WEB_VIEW = sandbox(29600)
 WEB_VIEW_WEB = 29650
 WEB_VIEW_SINK = 29651  # the planted webhook and HTTP progress source
 SANDBOX_DOWN = sandbox(29700)
+SWARM_SANDBOX = sandbox(29723)  # test_sandbox_swarm: `sandbox up --profile swarm`
+SWARM_BED_GLOBAL = 29746  # test_swarm_bed: a global service's host-mode port on each node
 NAMED_ROLLBACK = sandbox(27700)  # tests/integration/test_named_rollback.py (images, 26.5)
 # One agent for a directory of services (issue 23): a fleet sandbox each, and the host ports of
 # a service added while it runs (nothing listens on them).
@@ -102,6 +104,10 @@ REGISTRY = range(27800, 27804)  # test_registry: the registry, a webhook sink, b
 EDGES_NGINX = range(29800, 29810)
 EDGES_HAPROXY = range(29810, 29830)
 EDGES_BENCH_SMOKE = range(29830, 29850)
+# The Swarm runtime (issue 25): each colour's host-mode port on the bed's nodes (10.77.40.x),
+# then the private nginx in front (its listen and admin ports on loopback).
+SWARM_RUNTIME = range(29750, 29760)
+SWARM_BENCH = range(29760, 29770)  # bench/swarm_switch.py's smoke: the same shape
 
 # ── ports handed to a child process (a stand-in, `watch --web`) by unit tests ─────────────────
 PROFILE_STANDINS = range(56120, 56160)

@@ -31,6 +31,7 @@ from console.agent.metrics import Published, ServiceMetrics, metrics_port_proble
 from console.agent.parity_watch import ParityWatch
 from console.agent.post_switch import PostSwitchWatch
 from console.agent.release_hooks import off_the_tick, post_ready_hooks
+from console.agent.replica_watch import ReplicaWatch
 from console.agent.resource_alerts import ResourceAlerts
 from console.agent.retire import Retirement, SessionRetireParts
 from console.agent.samplers import Sampler, sample_round
@@ -107,6 +108,7 @@ class Agent:
             color: SlotWatch(config, color, self._runtime, inst.redactor) for color in COLORS
         }
         self.live_colour = live_colour_watch(inst, stale_after, log)
+        self.replicas = ReplicaWatch(lambda: inst.proxy, inst.store, str(AGENT_ACTOR), log)
         self.traffic = TrafficWatch(inst.proxy.traffic, stale_after)
         self.resource_alerts = ResourceAlerts(
             config.resources,
@@ -366,6 +368,7 @@ class Agent:
                 watch.parity,
             )
             statuses[color] = status = compose(status, tick, self.compose_steps)
+            self.replicas.tick(status, now)  # a Swarm colour: the proxy's list, lost replicas
             self._publish(status, watch, now)
         record_state_changes(store, str(AGENT_ACTOR), self.previous, statuses)
         for color, status in statuses.items():

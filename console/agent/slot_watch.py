@@ -14,21 +14,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from console.agent.log_follower import LogFollower
+from console.agent.replica_checks import counted, replica_condition, replica_status
+from console.agent.replica_progress import TaskProgress
 from console.agent.resource_watch import ResourceWatch
 from console.agent.samplers import Sampled, Sampler
 from console.agent.slot_checks import SlotChecks
 from console.agent.slot_compose import docker_silent_status, label_int
 from console.core.config.schema import Config
 from console.core.contracts.progress import Reading
-from console.core.contracts.runtime import Runtime
+from console.core.contracts.runtime import ReplicaSet, Runtime, replicas_of
 from console.core.gate.readiness import STALE_AFTER_INTERVALS, GateInputs, ReadinessGate
 from console.core.gate.tracking import CatchupTracker
 from console.core.model import Color, Condition, PartReading, Sample, SlotState, SlotStatus
 from console.core.redact import Redactor
-from console.drivers.progress import make_candidate_source, make_head_source
+from console.drivers.progress import make_candidate_source, make_head_source, make_task_source
 
 if TYPE_CHECKING:
     from console.core.contracts.runtime import ContainerInfo
@@ -54,6 +57,8 @@ class SlotWatch:
         self.stale_after = STALE_AFTER_INTERVALS * readiness.sample_interval_seconds
         # None for a service that does not re-index: no height, no lag condition.
         self.candidate = make_candidate_source(config, color)
+        # On a runtime of replicas, each one's own height where it answers (if read over HTTP).
+        self.task_progress = TaskProgress(partial(make_task_source, config, color))
         # Without an independent [head], the colour's own answer carries the head it reports.
         self.own_head = config.effective_head is None
         # With one, this colour reads it again right after its own height, on its own
@@ -62,7 +67,9 @@ class SlotWatch:
         self.paired_head = (
             make_head_source(config) if self.candidate is not None and not self.own_head else None
         )
-        self.http = SlotChecks(config, color, self.stale_after)
+        # Its replicas as last read with the container (None: one container, not a Swarm).
+        self.replica_set: ReplicaSet | None = None
+        self.http = SlotChecks(config, color, self.stale_after, lambda: self.replica_set)
         self.gate = ReadinessGate(readiness, catchup=self.candidate is not None)
         self.ever_ready = False
         self.parity: ParityReport | None = None  # set by the agent each tick (parity_watch.py)
@@ -80,7 +87,7 @@ class SlotWatch:
         self.docker: Sampler[ContainerInfo | None] = Sampler(
             "docker",
             "Docker",
-            lambda: runtime().inspect(self.slot.container),
+            self._read_engine,
             explain=lambda exc: f"Docker unavailable: {exc}",
             stale_after=self.stale_after,
         )
@@ -102,14 +109,29 @@ class SlotWatch:
         self.resources.close()
         if self.candidate is not None:
             self.candidate.close()
+        self.task_progress.close()
         if self.paired_head is not None:
             self.paired_head.close()
 
+    def _read_engine(self) -> ContainerInfo | None:
+        """The container (a Swarm: its service), and where a runtime runs several, its replicas:
+        read together so the gate counts the tasks of the container it shows."""
+        runtime = self.runtime()
+        replicas = replicas_of(runtime, self.slot.container)
+        info = runtime.inspect(self.slot.container)
+        self.replica_set = replicas
+        return info
+
     def _read_progress(self) -> Reading:
         """The colour's height, then (with an independent head) the head: one reading, stamped
-        by its sampler once both are in."""
+        by its sampler once both are in. A colour of replicas read over HTTP: the slowest
+        replica's height (replica_progress.py)."""
         assert self.candidate is not None
-        reading = self.candidate.read()
+        replicas = self.replica_set
+        if replicas is not None and self.task_progress.per_task:
+            reading = self.task_progress.read(replicas)
+        else:
+            reading = self.candidate.read()
         if self.paired_head is None or reading.height is None:
             return reading
         return Reading(reading.height, self.paired_head.read().height)
@@ -217,7 +239,8 @@ class SlotWatch:
         else:
             status = self._not_running(info, deployment, base)
         resources = self.resources.figures(self.tracker.eta_seconds)
-        status = replace(status, readings=self.readings(), resources=resources)
+        replicas = replica_status(self.replica_set, self.http.results(now).replicas)
+        status = replace(status, readings=self.readings(), resources=resources, replicas=replicas)
         if docker_silent:
             status = docker_silent_status(
                 status, docker.error, self.docker.published().describe(now)
@@ -274,7 +297,8 @@ class SlotWatch:
         base: SlotStatus,
     ) -> SlotStatus:
         reason, sample_at = self._take_height(now, head)
-        checked = self.http.results(now)
+        results = self.http.results(now)
+        checked = counted(results, results.replicas, self.replica_set)  # every replica must pass
         result = self.gate.evaluate(
             GateInputs(
                 now=now,
@@ -293,6 +317,7 @@ class SlotWatch:
                 is_live_candidate=live in (None, self.color),
                 disk=self.resources.outlook(self.tracker.eta_seconds),
                 parity=self.parity,
+                replicas=replica_condition(self.replica_set),
             )
         )
         self.ever_ready = self.ever_ready or result.ready

@@ -240,11 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--dir", help="where the sandbox keeps its files")
     up.add_argument(
         "--profile",
-        choices=["explorer", "web", "evm", "fleet"],
+        choices=["explorer", "web", "evm", "fleet", "swarm"],
         default="explorer",
         help="which shape of service: explorer (re-indexes from PostgreSQL; the default), "
         "web (plain HTTP service, no database), evm (JSON-RPC chain, indexer with its own "
-        "progress endpoint), fleet (the three as one configuration directory, one nginx)",
+        "progress endpoint), fleet (the three as one configuration directory, one nginx), "
+        "swarm (web on a three-node Docker Swarm in network namespaces, 3 replicas a colour)",
     )
     up.add_argument(
         "--history",

@@ -13,6 +13,7 @@ from console.cli import render_edges as edges_cli
 from console.cli import render_sessions as sessions_cli
 from console.cli.render_holds import holds_json, holds_lines
 from console.cli.render_hooks import hooks_json, print_hooks
+from console.cli.render_replicas import replica_lines
 from console.cli.render_resources import (
     deployment_resources_json,
     resource_lines,
@@ -36,6 +37,7 @@ from console.core.model import (
     SwitchPlan,
 )
 from console.core.ops.pull import arrival_text
+from console.core.replicas import replica_status_json
 from console.core.store.image_pull import arrival_json
 from console.core.store.resources import DeploymentResources
 
@@ -100,6 +102,7 @@ def slot_json(slot: SlotStatus, now: float | None = None) -> dict[str, Any]:
         "readings": [reading_json(r, now) for r in slot.readings],
         "traffic": traffic_json(slot.traffic),
         "resources": resources_json(slot.resources),
+        "replicas": replica_status_json(slot.replicas),  # null unless a Swarm colour
     }
 
 
@@ -240,6 +243,8 @@ def print_status(status: Status, catchup: bool = True) -> None:
         if slot.traffic is not None:
             print(f"  {slot.color}: {traffic_text(slot.traffic)}")
         for line in resource_lines(slot.color, slot.resources):
+            print(line)
+        for line in replica_lines(slot.color, slot.replicas):
             print(line)
         if slot.reason:
             print(f"  {slot.color}: {slot.reason}")

@@ -18,6 +18,7 @@ from console.core.colors import other as other
 from console.core.colors import parse_color as parse_color
 from console.core.holds import NO_HOLDS, Holds
 from console.core.measures.parity import ParityReport
+from console.core.replicas import ReplicaStatus
 
 if TYPE_CHECKING:  # measures/sessions reads the store's rows, which import this module
     from console.core.contracts.edges import EdgesView
@@ -185,6 +186,8 @@ class SlotStatus:
     resources: ResourceFigures | None = None
     # Both colours compared at a pinned height (the agent's latest); None: no [[parity]] or not yet.
     parity: ParityReport | None = None
+    # Its replicas on a runtime that runs several (Swarm, console/core/replicas.py); None: one.
+    replicas: ReplicaStatus | None = None
 
     def stale_parts(self, now: float) -> list[PartReading]:
         """The parts that have not answered for longer than their `stale_after`. Nothing runs in

@@ -78,3 +78,27 @@ def wait_until(condition: Callable[[], bool], seconds: float, failure: str) -> N
                 return
         time.sleep(0.1)
     raise SandboxError(f"{failure} within {seconds:.0f} s.")
+
+
+def processes_naming(directory: Path) -> list[int]:
+    """Live processes with an argument in `directory` (an agent's --config, nginx's -p,
+    PostgreSQL's -D), this process and its ancestors excepted."""
+    mine = {os.getpid()}
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        pid = os.getpid()
+        while pid > 1:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            mine.add(pid)
+    prefix = f"{directory}/"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in mine:
+            continue
+        with contextlib.suppress(OSError):
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            names_it = any(
+                a == str(directory) or a.startswith(prefix) or f"={prefix}" in a for a in args
+            )
+            if names_it and process_alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found

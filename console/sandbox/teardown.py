@@ -4,13 +4,12 @@ the raw text of its configuration — never through the config's validation."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
 
 from console.sandbox.info import HOST_FILE, SandboxInfo, default_dir
-from console.sandbox.procs import SandboxError, process_alive, terminate
+from console.sandbox.procs import SandboxError, processes_naming, terminate
 from console.sandbox.profiles import get_profile
 
 
@@ -55,9 +54,9 @@ def down(directory: Path | None = None, say: Callable[[str], None] = print) -> l
     for recorded in _recorded_services(info).values():
         with contextlib.suppress(SandboxError):
             get_profile(str(recorded["profile"])).stop(Path(str(recorded["parts"])), info.ports)
-    for pid in _processes_naming(directory):
+    for pid in processes_naming(directory):
         terminate(pid)
-    left += [f"process {pid} ({_cmdline(pid)})" for pid in _processes_naming(directory)]
+    left += [f"process {pid} ({_cmdline(pid)})" for pid in processes_naming(directory)]
     # The stand-in images are kept, like the base image: another sandbox on this host (the tests',
     # running in parallel) may be about to deploy the same tags, and Docker only refuses to remove
     # an image a container is using *now* — removing them here broke its next deploy.
@@ -139,30 +138,6 @@ def _remove_containers(
     except Exception as exc:  # an engine that is gone fails in requests, not in docker
         where = docker_host or "the local Docker Engine"
         return [f"containers {', '.join(names)} (cannot reach {where}: {exc})"]
-
-
-def _processes_naming(directory: Path) -> list[int]:
-    """Live processes with an argument in `directory` (an agent's --config, nginx's -p,
-    PostgreSQL's -D), this process and its ancestors excepted."""
-    mine = {os.getpid()}
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        pid = os.getpid()
-        while pid > 1:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            mine.add(pid)
-    prefix = f"{directory}/"
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in mine:
-            continue
-        with contextlib.suppress(OSError):
-            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            names_it = any(
-                a == str(directory) or a.startswith(prefix) or f"={prefix}" in a for a in args
-            )
-            if names_it and process_alive(int(entry.name)):
-                found.append(int(entry.name))
-    return found
 
 
 def _cmdline(pid: int) -> str:

@@ -209,3 +209,18 @@ def test_fleet_agent_measures_the_one_agent_over_one_and_two_services(tmp_path: 
         assert row["cpu_percent"] > 0 and row["rss_mb"] > 10 and row["tick_samples"] > 0
         assert 0 < row["tick_max_ms"] < 60_000
     assert one["cpu_percent_per_service"] is None and two["rss_mb_per_service"] is not None
+
+
+@pytest.mark.skipif(shutil.which("hey") is None, reason="hey is not installed")
+def test_swarm_switch_counts_failures_and_premature_readies(tmp_path: Path) -> None:
+    data = run_bench(
+        "swarm_switch", tmp_path, "--switches", "2", "--trials", "1", "--rate", "100",
+        timeout=600,
+    )  # fmt: skip
+    assert set(data["switches"]) == {"swarm-3x3", "single-host"}
+    for name, row in data["switches"].items():
+        assert row["requests"] > 20 and row["switches"] == 2, name
+        assert row["failed"] == 0 and row["missed"] == 0, (name, row)
+    failures = data["node_failures"]
+    assert failures["trials"] == 1 and failures["ready_again"] == 1
+    assert failures["premature_readies"] == 0 and failures["readings"] >= 3

@@ -70,7 +70,7 @@ def test_the_bash_script_lists_every_sub_command() -> None:
 def test_bash_completes_commands_options_and_choices() -> None:
     assert _complete("bluegreen dep") == ["deploy"]
     assert _complete("bluegreen sandbox up --pro") == ["--profile"]
-    profiles = ["evm", "explorer", "fleet", "web"]
+    profiles = ["evm", "explorer", "fleet", "swarm", "web"]
     assert sorted(_complete("bluegreen sandbox up --profile ")) == profiles
     assert "--systemd-unit" in _complete("bluegreen agent --")
     assert "--wait" in _complete("bluegreen deploy v2 --")

@@ -189,3 +189,13 @@ def test_outside_change_event_names_it_with_the_time() -> None:
     assert ReadBack(False).describe() == "the proxy did not answer"
     assert ReadBack(True, None).describe() == "nothing is live in the proxy"
     assert ReadBack(True, "blue").describe() == "the proxy routes to blue"
+
+
+def test_a_swarm_colour_is_its_replicas_peers_and_others_render_as_before() -> None:
+    plain = render_http_conf(LIVE, "blue")
+    swarm = render_http_conf(replace(LIVE, peers=True), "blue")
+    assert "peers:" not in plain and "/bluegreen/peers" not in plain
+    assert 'balancer.set_current_peer("127.0.0.1", port)' in plain
+    assert 'dict:set("peers:" .. color, peers)' in swarm
+    assert "balancer.set_more_tries(#peers - 1)" in swarm
+    assert '"~:8081$" blue;' in swarm  # any node's address, this colour's port

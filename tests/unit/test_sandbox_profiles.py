@@ -148,3 +148,18 @@ def test_a_port_something_listens_on_is_named_before_anything_starts() -> None:
         taken = listener.getsockname()[1]
         assert world._ports_in_use({"proxy": taken}) == [f"proxy {taken}"]
     assert world._ports_in_use({"proxy": taken}) == []
+
+
+def test_swarm_profile_runs_the_web_service_on_its_own_bed() -> None:
+    """The swarm profile's runtime is its bed's manager; the bed's names come from the port base,
+    so two sandboxes' beds never meet, and the tests' own bed (10.77.0) is never one of them."""
+    from console.sandbox.profiles.swarm import bed_spec
+
+    directory = Path("/var/tmp/bg-unit")  # rendered only; a unix socket's path must stay short
+    text = PROFILES["swarm"].render_config(context(directory))
+    spec = bed_spec(directory, 28080)
+    assert spec.prefix == "bs28080" and spec.subnet != "10.77.0"
+    assert spec.subnet != bed_spec(directory, 28081).subnet
+    manager = f"unix://{directory}/swarm/bs28080-n1/docker.sock"
+    assert 'kind = "swarm"' in text and f'docker_host = "{manager}"' in text
+    assert "replicas = 3" in text and "[image]" in text and text.count("[runtime]") == 1

@@ -27,6 +27,7 @@ from console.core.config.sources import (
     SqlSource,
 )
 from console.core.config.store import StoreConfig
+from console.core.config.swarm import SwarmConfig
 from console.core.model import Color
 
 
@@ -124,7 +125,7 @@ class NotifyConfig:
 @dataclass(frozen=True)
 class RuntimeConfig:
     # Which container engine runs the colours: one row of console.wiring.RUNTIMES.
-    kind: Literal["docker"] = "docker"
+    kind: Literal["docker", "swarm"] = "docker"
     # The Docker-API engine: "unix:///run/podman/podman.sock", "tcp://…", "ssh://…".
     # "" = $DOCKER_HOST, then the local socket (unix:///var/run/docker.sock).
     docker_host: str = ""
@@ -165,6 +166,7 @@ class Config:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    swarm: SwarmConfig = field(default_factory=SwarmConfig)  # [runtime] kind = "swarm" (swarm.py)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     store: StoreConfig = field(default_factory=StoreConfig)  # "" url: SQLite in state_dir
     parity: list[ParityCheck] = field(default_factory=list)  # [[parity]]

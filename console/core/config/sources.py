@@ -27,6 +27,7 @@ import re
 import string
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from console.core import timeouts
 
@@ -271,6 +272,15 @@ class ReadinessCheck:
     url: str = ""  # a template, e.g. http://127.0.0.1:{host_port}/ready
     expect_status: int = 200
     name: str = ""  # shown in the gate; "" = the URL's path
+
+
+def at_endpoint(url: str, endpoint: str) -> str:
+    """`url` asked of one replica at `endpoint` (HOST:PORT) when it was written for this host
+    (a loopback address); any other URL is the same for every replica."""
+    parts = urlsplit(url)
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return url
+    return urlunsplit(parts._replace(netloc=endpoint))
 
 
 def fill_url(template: str, host_port: int, color: str, container: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from console.core.holds import MaintenancePage
 from console.core.measures.traffic import TrafficSnapshot
@@ -149,3 +149,14 @@ def changed_outside_text(stored: Color | None, running: Color | None, at: float)
         f"but bluegreen made {stored or 'nothing'} live (seen {when}); the store now follows "
         "the proxy. Check who can reach the proxy's admin endpoint."
     )
+
+
+@runtime_checkable
+class PeerRouting(Protocol):
+    """A proxy that routes a colour to several replicas' endpoints (nginx live mode in front of
+    a Swarm): the agent sets each colour's list whenever its answering replicas change."""
+
+    def set_peers(self, color: Color, peers: list[str]) -> None:
+        """Route `color` to `peers` (HOST:PORT each) from its next request on; ProxyError (a
+        sentence) when the proxy refused or did not answer."""
+        ...

@@ -1,9 +1,14 @@
 """What the core asks of a container engine: the `Runtime` Protocol, what a container is asked to be
 (`ContainerSpec`), what the engine reports (`ContainerInfo`), and the errors every runtime raises.
 
-`console/drivers/docker/` implements it for the Docker Engine (and Podman's Docker API); the next
-runtime (Docker Swarm) is one more package there and one row in `console.wiring.RUNTIMES`. The core
-and the agent see only this module.
+`console/drivers/docker/` implements it for the Docker Engine (and Podman's Docker API),
+`console/drivers/swarm/` for Docker Swarm, each one row in `console.wiring.RUNTIMES`. The core and
+the agent see only this module.
+
+A runtime that runs a colour as several replicas (Swarm: one service, many tasks on many nodes)
+also implements `ReplicatedRuntime`: what each replica is, on which node, and where it answers.
+The readiness gate checks every replica there, and the proxy routes to those addresses; a runtime
+without it (Docker, Podman) is one replica at 127.0.0.1:host_port, as before.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class ContainerRuntimeError(Exception):
@@ -208,3 +213,68 @@ class Runtime(Protocol):
         """The engine's resource documents for the container, one a second, in the Docker Engine
         API's stats shape (which Podman's Docker API and Swarm tasks share)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    """One replica of a colour, as the scheduler reports it now (a Swarm task)."""
+
+    id: str
+    node: str  # the node's hostname ("" while not yet assigned)
+    address: str  # where the node answers (its advertised address); "" while unassigned
+    port: int  # the port it publishes on that node (host mode); 0 = none
+    state: str  # the scheduler's: new, pending, assigned, preparing, starting, running, failed…
+    desired: str  # what the scheduler wants of it: running, shutdown, ready…
+    node_up: bool  # the node is Ready (a Down node's tasks are never counted)
+    error: str | None = None  # the scheduler's error for it, redacted
+    started_at: float | None = None  # when it last changed state (the scheduler's timestamp)
+    container_id: str = ""  # its container on that node's engine ("" until it has one)
+
+    @property
+    def counts(self) -> bool:
+        """Whether this task is one of the colour's replicas now: running, meant to run, on a
+        node that is up. A task on a dead node may still read "running" (its last report)."""
+        return self.state == "running" and self.desired == "running" and self.node_up
+
+    @property
+    def endpoint(self) -> str:
+        """HOST:PORT where the replica answers; "" when it publishes nothing or has no node."""
+        return f"{self.address}:{self.port}" if self.address and self.port else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaSet:
+    """A colour's replicas: how many are wanted and every task the scheduler knows of now."""
+
+    desired: int
+    tasks: tuple[TaskInfo, ...] = ()
+
+    @property
+    def counting(self) -> tuple[TaskInfo, ...]:
+        """The tasks that count, one per id (never a task twice, never a dead one)."""
+        seen: dict[str, TaskInfo] = {}
+        for task in self.tasks:
+            if task.counts:
+                seen.setdefault(task.id, task)
+        return tuple(sorted(seen.values(), key=lambda task: (task.node, task.id)))
+
+    @property
+    def complete(self) -> bool:
+        """As many counting tasks as wanted (and at least one)."""
+        return self.desired > 0 and len(self.counting) >= self.desired
+
+
+@runtime_checkable
+class ReplicatedRuntime(Protocol):
+    """A runtime whose colours run as several replicas (Docker Swarm)."""
+
+    def replicas(self, name: str) -> ReplicaSet | None:
+        """The colour `name`'s replicas now; None when there is no such colour."""
+        ...
+
+
+def replicas_of(runtime: Runtime, name: str) -> ReplicaSet | None:
+    """`name`'s replicas when `runtime` schedules several; None for a one-container runtime."""
+    if isinstance(runtime, ReplicatedRuntime):
+        return runtime.replicas(name)
+    return None

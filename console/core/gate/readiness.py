@@ -34,6 +34,7 @@ STALE_AFTER_INTERVALS = 3.0
 # A ready colour leaves ready only after a failure seen in this many evaluations in a row (and
 # lasting leave_after_seconds): never on one reading.
 LEAVE_AFTER_READINGS = 3
+REPLICAS = "replicas"  # the condition of a colour of several replicas: as many run as wanted
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class GateInputs:
     parity: ParityReport | None = None  # the latest comparison of both colours at a pinned height
     live_sample_at: float | None = None  # when `live_height` was read
     head_speed: float | None = None  # blocks/s the head grows: how far two readings may differ
+    # A colour of several replicas (a Swarm service): (as many run as wanted, e.g. "2 of 3
+    # replicas running (node w2 is down)"); None = one container.
+    replicas: tuple[bool, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ class ReadinessGate:
         if cfg.health_path:
             name = f"health {cfg.health_path}"
             conditions.append(_check_condition(name, inputs.health_ok, inputs.health_detail))
+        if inputs.replicas is not None:
+            conditions.append(Condition(REPLICAS, *inputs.replicas))
         if cfg.smoke_path:
             name = f"smoke {cfg.smoke_method} {cfg.smoke_path}"
             conditions.append(_check_condition(name, inputs.smoke_ok, inputs.smoke_detail))
@@ -141,7 +147,8 @@ class ReadinessGate:
             self._failing_since = now
         self._failing_readings += 1
         failing_for = now - self._failing_since
-        grace = self.config.leave_after_seconds
+        # A replica the scheduler no longer runs is a fact, not a reading that may flap.
+        grace = 0.0 if _lost_replica(conditions) else self.config.leave_after_seconds
         lasted = self._failing_readings >= LEAVE_AFTER_READINGS and failing_for >= grace
         if grace <= 0 or lasted:
             self._failing_since = None
@@ -204,6 +211,10 @@ def _check_condition(name: str, ok: bool | None, detail: str) -> Condition:
     if ok is None:
         return Condition(name, False, detail or "not checked yet")
     return Condition(name, ok, detail or ("ok" if ok else "failed"))
+
+
+def _lost_replica(conditions: list[Condition]) -> bool:
+    return any(c.name == REPLICAS and not c.met for c in conditions)
 
 
 def _within_grace(condition: Condition, failing_for: float, grace: float) -> Condition:

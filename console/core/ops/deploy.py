@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from console.core.config.reset_guard import database_urls, shared_database_problem
 from console.core.config.resources import memory_bytes, nano_cpus
-from console.core.contracts.runtime import ContainerSpec, RegistryRefused
+from console.core.contracts.runtime import ContainerSpec, RegistryRefused, replicas_of
 from console.core.installation import (
     LABEL_COLOR,
     LABEL_DEPLOYMENT,
@@ -111,6 +111,20 @@ def container_spec(
         stop_timeout=inst.config.image.stop_timeout_seconds,
         nano_cpus=nano_cpus(inst.config.image.cpus),  # caps the candidate's re-index
         mem_limit=memory_bytes(inst.config.image.memory),
+    )
+
+
+def started_text(inst: Installation, name: str, port: int) -> str:
+    """Where the new colour runs: one container on this host, or a scheduler's replicas."""
+    try:
+        replicas = replicas_of(inst.runtime, name)
+    except Exception:  # the engine's errors surface in the agent's status
+        replicas = None
+    if replicas is None:
+        return f"Container {name} running on 127.0.0.1:{port}."
+    return (
+        f"Service {name}: {replicas.desired} replicas scheduled, each on port {port} of its node "
+        "(`status` shows them)."
     )
 
 
@@ -242,7 +256,7 @@ def deploy(
         text = f"Deploy #{record.id}: {ref} started in {color} (switch policy: {chosen_policy})."
         inst.store.record_event("deploy", text, "info", str(actor), color, record.id)
         inst.notifier.send("deploy", f"{inst.config.service}: {text}")
-        yield Progress(f"Container {slot.container} running on 127.0.0.1:{slot.host_port}.")
+        yield Progress(started_text(inst, slot.container, slot.host_port))
         yield Outcome(
             True, f"{color} is starting {ref}; the agent tracks its catch-up.", at=time.time()
         )

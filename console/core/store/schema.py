@@ -22,6 +22,7 @@ from console.core.model import (
     SlotStatus,
     SwitchPolicy,
 )
+from console.core.replicas import replica_status_from_json
 
 # Append-only: entry i takes the schema from `PRAGMA user_version` i to i+1. Never edit a shipped
 # entry; add a new one (ALTER TABLE …) and a test that opens a database of the previous version.
@@ -142,6 +143,7 @@ def slot_status_from_json(text: str) -> SlotStatus | None:
         values["traffic"] = TrafficFigures(**traffic) if isinstance(traffic, dict) else None
         values["resources"] = resource_figures(values.get("resources"))
         values["parity"] = report_from_json(values.get("parity"))
+        values["replicas"] = replica_status_from_json(values.get("replicas"))
     except (TypeError, ValueError):
         return None
     return SlotStatus(**values)

@@ -14,12 +14,14 @@ from console.core.config.schema import Config
 from console.core.config.sources import (
     DEFAULT_CANDIDATE_QUERY,
     DEFAULT_HEAD_QUERY,
+    FetchedSource,
     HttpSource,
     JsonRpcSource,
     LogSource,
     PrometheusSource,
     SourceSpec,
     SqlSource,
+    at_endpoint,
     fill_url,
 )
 from console.core.contracts.progress import ProgressSource, Reading, SourceUnavailable
@@ -38,6 +40,7 @@ __all__ = [
     "SourceUnavailable",
     "make_candidate_source",
     "make_head_source",
+    "make_task_source",
 ]
 
 # (spec, place, url with the colour's values filled in, default database URL) → source
@@ -77,3 +80,20 @@ def make_candidate_source(config: Config, color: Color) -> ProgressSource | None
     place = Place("candidate", label, color, config.readiness.statement_timeout_ms)
     url = fill_url(spec.address(), slot.host_port, color, slot.container)
     return KINDS[type(spec)](spec, place, url, slot.sampling_db_url)
+
+
+def make_task_source(config: Config, color: Color, endpoint: str) -> ProgressSource | None:
+    """One replica's own progress, asked at its `endpoint` (HOST:PORT), for a source read over
+    HTTP from the colour itself (a loopback URL): None for any other (a database, the logs, a
+    URL elsewhere), which reads the colour as a whole."""
+    if not config.catchup or not isinstance(config.candidate, FetchedSource):
+        return None
+    spec = config.candidate
+    slot = config.slot(color)
+    url = fill_url(spec.address(), slot.host_port, color, slot.container)
+    retargeted = at_endpoint(url, endpoint)
+    if retargeted == url:
+        return None  # not the colour's own address: the same for every replica
+    label = f"{spec.candidate_label.format(color=color)} at {endpoint}"
+    place = Place("candidate", label, color, config.readiness.statement_timeout_ms)
+    return KINDS[type(spec)](spec, place, retargeted, slot.sampling_db_url)

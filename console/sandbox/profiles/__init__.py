@@ -9,6 +9,7 @@ from console.sandbox.profiles.base import Profile
 from console.sandbox.profiles.evm import EvmProfile
 from console.sandbox.profiles.explorer import ExplorerProfile
 from console.sandbox.profiles.fleet import FLEET_MEMBERS, FLEET_PROFILE
+from console.sandbox.profiles.swarm import SwarmProfile
 from console.sandbox.profiles.web import WebProfile
 
 DEFAULT_PROFILE = "explorer"
@@ -17,6 +18,7 @@ PROFILES: dict[str, Profile] = {
     "explorer": ExplorerProfile(),
     "web": WebProfile(),
     "evm": EvmProfile(),
+    "swarm": SwarmProfile(),  # the web service on a three-node Docker Swarm
 }
 # Every name `sandbox up --profile` takes: the one-service profiles, then the fleet.
 PROFILE_NAMES = (*PROFILES, FLEET_PROFILE)

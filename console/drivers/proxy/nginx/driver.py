@@ -109,6 +109,8 @@ class NginxDriver(ABC):
         self.unapplied = False
         # Live mode keeps sessions on their colour (nginx/sessions).
         self.sessions = SessionRendering.of(config.sessions) if self.mode == "live" else None
+        # Live mode in front of a Swarm: a colour is its replicas' endpoints (nginx/peers).
+        self.peers = self.mode == "live" and config.runtime.kind == "swarm"
 
     # ── what each mode says for itself ──────────────────────────────────────────────────────────
 
@@ -155,6 +157,7 @@ class NginxDriver(ABC):
             name=self.proxy.prefix,
             maintenance=self.maintenance_page() is not None,
             sessions=self.sessions,
+            peers=self.peers,
         )
 
     def location_conf(

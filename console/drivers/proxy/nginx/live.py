@@ -17,10 +17,13 @@ from __future__ import annotations
 import contextlib
 import time
 
+import httpx
+
 from console.core.contracts.proxy import ProxyError, ReadBack, SwitchResult
 from console.core.model import Canary, Color, other
 from console.core.timeouts import PROXY_READ_BACK_SECONDS, PROXY_RELOAD_SETTLE_SECONDS
 from console.drivers.proxy.nginx.driver import NginxDriver
+from console.drivers.proxy.nginx.peers import PEERS_PATH, peer_value
 from console.drivers.proxy.nginx.render import HTTP_FILE, NOTHING_LIVE, render_http_conf
 from console.drivers.proxy.nginx.sessions import KeptSessionRoutes
 from console.drivers.proxy.probe import wait_for_color
@@ -69,6 +72,32 @@ class NginxLiveDriver(KeptSessionRoutes, NginxDriver):
             # Traffic has moved already; say so rather than fail, `check` shows the drift.
             detail += f", but the file still says {other(to)}: {exc}"
         return SwitchResult(to, cutover_ms, True, detail)
+
+    def set_peers(self, color: Color, peers: list[str]) -> None:
+        """Route `color` to these replicas' endpoints (HOST:PORT), in the running nginx only:
+        the agent sets them again after a restart empties the dict (nginx/peers.py)."""
+        if not self.peers:
+            raise ProxyError(
+                "This nginx include was rendered for one container per colour: set [runtime] "
+                'kind = "swarm", then run `bluegreen proxy install`.'
+            )
+        try:
+            value = peer_value(peers)
+        except ValueError as exc:
+            raise ProxyError(f"Cannot route {color} to its replicas: {exc}.") from None
+        try:
+            with self.admin.client(PROXY_READ_BACK_SECONDS) as client:
+                response = client.post(PEERS_PATH, params={"color": color, "peers": value})
+        except httpx.HTTPError as exc:
+            raise ProxyError(
+                f"The nginx admin endpoint {self.admin_where} did not take {color}'s replicas "
+                f"({type(exc).__name__}); the agent tries again."
+            ) from None
+        if response.status_code != 200 or response.text.strip() != value:
+            raise ProxyError(
+                f"The nginx admin endpoint refused {color}'s replicas (HTTP "
+                f"{response.status_code}: {response.text.strip()[:80]})."
+            )
 
     def set_canary(self, canary: Canary | None) -> None:
         live = self.refuse_canary_for_live(canary)

@@ -23,6 +23,7 @@ from console.core.contracts.proxy import COLOR_HEADER, NO_LIVE_TEXT, TOKEN_HEADE
 from console.core.model import Canary, Color
 from console.drivers.proxy.nginx.maintenance import http_block
 from console.drivers.proxy.nginx.naming import named
+from console.drivers.proxy.nginx.peers import BALANCER_PICK, color_pattern, peers_location
 from console.drivers.proxy.nginx.routes import (
     NO_CANARY,
     RELOAD_CANARY_HEADER,
@@ -75,6 +76,7 @@ class NginxLayout:
     name: str = DEFAULT_PROXY_NAME  # what the service's names start with (nginx/naming)
     maintenance: bool = False  # maintenance is on (nginx/maintenance)
     sessions: SessionRendering | None = None  # live mode with [sessions] (nginx/sessions)
+    peers: bool = False  # live mode: a colour may be several replicas' endpoints (nginx/peers)
 
     def port(self, color: Color) -> int:
         return self.blue_port if color == "blue" else self.green_port
@@ -100,8 +102,8 @@ def _http_conf(layout: NginxLayout, live: Color | None, canary: Canary | None) -
         "# Which colour served a response, in both modes: the peer nginx talked to last.\n"
         "map $upstream_addr $bluegreen_color {\n"
         '    default "";\n'
-        f'    "~127\\.0\\.0\\.1:{layout.blue_port}$" blue;\n'
-        f'    "~127\\.0\\.0\\.1:{layout.green_port}$" green;\n'
+        f'    "{color_pattern(layout.blue_port, layout.peers)}" blue;\n'
+        f'    "{color_pattern(layout.green_port, layout.peers)}" green;\n'
         "}\n\n"
         "# Keep-alive to the upstream for plain requests, Upgrade for websockets.\n"
         "map $http_upgrade $bluegreen_connection {\n"
@@ -131,6 +133,11 @@ def _http_conf(layout: NginxLayout, live: Color | None, canary: Canary | None) -
             return header + f"{NO_LUA_MARKER}\n\n" + body
         return header + body + counting_server(*_admin_listen(layout))
     color_map += live_map
+    pick = (
+        BALANCER_PICK
+        if layout.peers
+        else '        local ok, err = balancer.set_current_peer("127.0.0.1", port)\n'
+    )
     upstream = (
         "lua_shared_dict bluegreen 64k;\n"
         f"{TRAFFIC_DICT}\n"
@@ -150,7 +157,7 @@ def _http_conf(layout: NginxLayout, live: Color | None, canary: Canary | None) -
         "        if not port then\n"
         "            return ngx.exit(503)\n"
         "        end\n"
-        '        local ok, err = balancer.set_current_peer("127.0.0.1", port)\n'
+        f"{pick}"
         "        if not ok then\n"
         '            ngx.log(ngx.ERR, "bluegreen: cannot set the peer: ", err)\n'
         "            return ngx.exit(502)\n"
@@ -255,6 +262,7 @@ def _render_admin(layout: NginxLayout) -> str:
         f"{traffic_location(token_check)}"
         f"{canary_location(token_check)}"
         f"{sessions_location(layout.sessions, token_check)}"
+        f"{peers_location(token_check) if layout.peers else ''}"
         "    location / {\n"
         "        return 404;\n"
         "    }\n"
