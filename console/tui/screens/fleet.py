@@ -61,7 +61,8 @@ class FleetWatchScreen(Screen[None]):
         self.stale_after = max(3.0, STALE_POLLS * poll_seconds)
         self.sort = SORTS[0]
         self.needle = ""
-        self.rows: list[Row] = []
+        self.rows: list[Row] = []  # shown: filtered and sorted
+        self._all_rows: list[Row] = []
         self._dirty = True
         self._started = False  # every service has answered once
         self._readers = {
@@ -128,10 +129,19 @@ class FleetWatchScreen(Screen[None]):
         table = self.query_one(FleetTable)
         width = table.scrollable_content_region.width or self.app.size.width
         compact = width < WIDE
-        readings = self.readings.values()
-        rows = [row_for(r, now, monotonic_now, self.stale_after, compact) for r in readings]
+        self._all_rows = [
+            row_for(r, now, monotonic_now, self.stale_after, compact)
+            for r in self.readings.values()
+        ]
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Filter and sort the rows built last and draw them: what `s` and `/` change. The rows
+        are not built again (nothing they show changed), and the table moves their lines."""
+        table = self.query_one(FleetTable)
+        width = table.scrollable_content_region.width or self.app.size.width
         self.rows = sorted(
-            (row for row in rows if row.matches(self.needle)),
+            (row for row in self._all_rows if row.matches(self.needle)),
             key=lambda row: row.sort_keys[self.sort],
         )
         self.query_one("#fleet-columns", TextLine).show(table.show(self.rows, width))
@@ -192,8 +202,7 @@ class FleetWatchScreen(Screen[None]):
 
     def action_cycle_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
-        self._dirty = True
-        self.redraw()
+        self._arrange()
 
     def action_filter(self) -> None:
         field = self.query_one("#fleet-filter", Input)
@@ -214,8 +223,7 @@ class FleetWatchScreen(Screen[None]):
     @on(Input.Changed, "#fleet-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.needle = event.value.strip().lower()
-        self._dirty = True
-        self.redraw()
+        self._arrange()
 
     @on(Input.Submitted, "#fleet-filter")
     def _filter_done(self) -> None:
