@@ -52,6 +52,14 @@ from console.tui.widgets.slot_panel import SlotPanel
 
 POLL_SECONDS = 1.0
 SWITCH_INTERVAL_SECONDS = 0.001
+# The collector's thresholds while the console runs (Python's: 700, 10, 10). A screen under a log
+# flood allocates container objects (strips, segments, styles) by the hundred thousand a second,
+# most of them dropped within a frame or two; at 700 a young collection ran every few ms and
+# promoted such objects to the oldest generation, whose growth then triggered a full collection
+# every few seconds: 60–120 ms each on the event loop, the slowest key presses on the overview
+# (bench/tui_fleet.py counts them). Collecting the youngest generation every 10,000 allocations
+# lets them die young, for a young collection that costs about a millisecond.
+GC_THRESHOLDS = (10_000, 10, 10)
 HISTORY_SECONDS = 3_600.0
 # Service screens kept alive after esc (least recently opened dropped first): composing one costs
 # ~150 ms, re-showing a kept one a frame; each kept screen holds its panels and ≤ 2,000 log lines.
@@ -182,6 +190,7 @@ class BluegreenApp(OperatingApp):
         # of the event loop's many hand-offs between a key press and its frame could wait 5 ms
         # for the GIL; 1 ms keeps keys responsive for a little more switching overhead.
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+        gc.set_threshold(*GC_THRESHOLDS)
 
     def _main_ready(self) -> None:
         self.main.query_one(AppHeader).set_badges(read_only=self.read_only, paused=False)
