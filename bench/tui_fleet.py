@@ -190,13 +190,15 @@ def effect_of(app: MeasuredFleetApp, label: str) -> Callable[[], bool]:
         sort = overview.sort
         return lambda: overview.sort != sort
     if label == "/":
-        return lambda: bool(field.display) and app.focused is field
+        return lambda: bool(field.display) and app.focused is field  # main hid the field
     if label == "filter":
         needle = overview.needle
         return lambda: overview.needle != needle and table_.option_count == len(overview.rows)
     if label == "clear":
         return lambda: (
-            not overview.needle and not field.display and table_.option_count == len(overview.rows)
+            not overview.needle
+            and app.focused is table_
+            and table_.option_count == len(overview.rows)
         )
     if label == "enter":
         return lambda: app.screen is not overview and app.screen.is_attached

@@ -35,7 +35,10 @@ def test_tui_fleet_reports_key_to_frame_on_the_overview(tmp_path: Path) -> None:
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    assert "key → frame p99" in done.stdout and "5 services on the overview" in done.stdout
+    assert (
+        "overview keys (move, sort, filter)" in done.stdout
+        and "5 services on the overview" in done.stdout
+    )
     data: dict[str, Any] = json.loads((tmp_path / "tui_fleet.json").read_text())
     assert data["benchmark"] == "tui_fleet" and data["rows"] == 5
     latency = data["latency_ms"]

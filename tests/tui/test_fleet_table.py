@@ -113,3 +113,21 @@ async def test_filter_then_clear_shows_every_row_in_order_with_what_changed_mean
         assert "blue v9" in lines(overview)["api"]
         screen = [strip.text for strip in app.screen._compositor.render_strips()]
         assert any(line.strip().startswith("api ") and "blue v9" in line for line in screen)
+
+
+async def test_the_filter_field_stays_put_so_filtering_never_resizes_the_table() -> None:
+    app = fleet_app(fake_fleet(7))
+    async with app.run_test(size=(80, 24)) as pilot:
+        overview = await overview_ready(pilot)
+        table = overview.query_one(FleetTable)
+        size = table.size
+        screen = [strip.text for strip in app.screen._compositor.render_strips()]
+        assert any("/ filter" in line for line in screen)  # where to type, said on screen
+        await pilot.press("slash", "e", "m", "p")
+        await pilot.pause()
+        assert app.focused is overview.query_one("#fleet-filter")
+        assert [name for name, _ in table_rows(app)] == ["web"] and table.size == size
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is table and overview.needle == "" and table.size == size
+        assert len(table_rows(app)) == 8

@@ -74,11 +74,9 @@ class FleetWatchScreen(Screen[None]):
         yield TextLine(id="fleet-columns")
         yield FleetTable()
         yield TextLine(id="fleet-detail")
-        filter_input = Input(
-            placeholder="filter: part of a name, a state, an alert…", id="fleet-filter"
-        )
-        filter_input.display = False
-        yield filter_input
+        # Always on screen: showing and hiding it changed the table's height, and a new height
+        # repaints every row (half of what `/` and its esc cost under a flood).
+        yield Input(placeholder="/ filter: part of a name, a state, an alert…", id="fleet-filter")
         yield ActionStatus()
         yield SteadyFooter(compact=True, show_command_palette=False)
 
@@ -205,19 +203,16 @@ class FleetWatchScreen(Screen[None]):
         self._arrange()
 
     def action_filter(self) -> None:
-        field = self.query_one("#fleet-filter", Input)
-        field.display = True
-        field.focus()
+        self.query_one("#fleet-filter", Input).focus()
 
     def action_clear_filter(self) -> None:
         field = self.query_one("#fleet-filter", Input)
         field.value = ""
-        field.display = False
         self.query_one(FleetTable).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
-            return bool(self.needle) or self.query_one("#fleet-filter", Input).display
+            return bool(self.needle) or self.query_one("#fleet-filter", Input).has_focus
         return True
 
     @on(Input.Changed, "#fleet-filter")
@@ -227,8 +222,6 @@ class FleetWatchScreen(Screen[None]):
 
     @on(Input.Submitted, "#fleet-filter")
     def _filter_done(self) -> None:
-        if not self.needle:
-            self.query_one("#fleet-filter", Input).display = False
         self.query_one(FleetTable).focus()
 
     def on_resize(self) -> None:
