@@ -52,6 +52,16 @@ from console.tui.widgets.slot_panel import SlotPanel
 
 POLL_SECONDS = 1.0
 SWITCH_INTERVAL_SECONDS = 0.001
+# The collector's thresholds while the console runs (Python's: 700, 10, 10). Under a log flood the
+# app allocates container objects (strips, segments, styles) some 25,000 a second more than it
+# frees, most of them dropped within a frame or two; at 700 a young collection ran 36 times a
+# second and promoted such objects to the oldest generation, whose growth then triggered a full
+# collection every few seconds (23 in 90 s): ~60 ms each, up to 127 ms, on the event loop, half
+# of them inside a key press — the overview's slowest keys (bench/tui_fleet.py counts them).
+# Collecting the youngest generation every 10,000 allocations lets them die young: no full
+# collection in a 90 s flood. One still comes once the oldest generation has grown by a quarter
+# (Python's rule), so memory stays bounded.
+GC_THRESHOLDS = (10_000, 10, 10)
 HISTORY_SECONDS = 3_600.0
 # Service screens kept alive after esc (least recently opened dropped first): composing one costs
 # ~150 ms, re-showing a kept one a frame; each kept screen holds its panels and ≤ 2,000 log lines.
@@ -182,6 +192,7 @@ class BluegreenApp(OperatingApp):
         # of the event loop's many hand-offs between a key press and its frame could wait 5 ms
         # for the GIL; 1 ms keeps keys responsive for a little more switching overhead.
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+        gc.set_threshold(*GC_THRESHOLDS)
 
     def _main_ready(self) -> None:
         self.main.query_one(AppHeader).set_badges(read_only=self.read_only, paused=False)

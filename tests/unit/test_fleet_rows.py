@@ -4,6 +4,7 @@ keeps every line within the terminal's width (80 columns included)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,21 @@ def test_every_line_fits_the_width(width: int) -> None:
     assert header.cell_length <= width
     assert all(line.cell_length <= width for line in lines)
     assert ("NOTES" in header.plain) is (width < 110)
+
+
+def test_layout_keeps_a_rows_line_only_while_the_row_and_the_widths_are_the_same() -> None:
+    readings = [
+        Reading("a-rather-long-service-name", status(SYNCING)),
+        Reading("web", status(SYNCING, lock=LockHolder("carol", "deploy", NOW, 1))),
+    ]
+    rows = [row_for(r, NOW, 0.0, 3.0) for r in readings]
+    kept: dict[str, Any] = {}
+    header, laid = layout(rows, 140, kept)
+    assert (header, laid) == layout(rows, 140)
+    _, again = layout(list(reversed(rows)), 140, kept)  # a new order: the same line objects
+    assert again[0] is laid[1] and again[1] is laid[0]
+    _, alone = layout(rows[1:], 140, kept)  # the long name filtered out: narrower columns
+    assert alone == layout(rows[1:], 140)[1] and alone[0] is not laid[1]
+    fresh = row_for(Reading("web", status(SYNCING)), NOW, 0.0, 3.0)  # the row built again
+    _, rebuilt = layout([rows[0], fresh], 140, kept)
+    assert rebuilt == layout([rows[0], fresh], 140)[1]

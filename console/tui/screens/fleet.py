@@ -61,7 +61,8 @@ class FleetWatchScreen(Screen[None]):
         self.stale_after = max(3.0, STALE_POLLS * poll_seconds)
         self.sort = SORTS[0]
         self.needle = ""
-        self.rows: list[Row] = []
+        self.rows: list[Row] = []  # shown: filtered and sorted
+        self._all_rows: list[Row] = []
         self._dirty = True
         self._started = False  # every service has answered once
         self._readers = {
@@ -73,11 +74,9 @@ class FleetWatchScreen(Screen[None]):
         yield TextLine(id="fleet-columns")
         yield FleetTable()
         yield TextLine(id="fleet-detail")
-        filter_input = Input(
-            placeholder="filter: part of a name, a state, an alert…", id="fleet-filter"
-        )
-        filter_input.display = False
-        yield filter_input
+        # Always on screen: showing and hiding it changed the table's height, and a new height
+        # repaints every row (half of what `/` and its esc cost under a flood).
+        yield Input(placeholder="/ filter: part of a name, a state, an alert…", id="fleet-filter")
         yield ActionStatus()
         yield SteadyFooter(compact=True, show_command_palette=False)
 
@@ -128,10 +127,19 @@ class FleetWatchScreen(Screen[None]):
         table = self.query_one(FleetTable)
         width = table.scrollable_content_region.width or self.app.size.width
         compact = width < WIDE
-        readings = self.readings.values()
-        rows = [row_for(r, now, monotonic_now, self.stale_after, compact) for r in readings]
+        self._all_rows = [
+            row_for(r, now, monotonic_now, self.stale_after, compact)
+            for r in self.readings.values()
+        ]
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Filter and sort the rows built last and draw them: what `s` and `/` change. The rows
+        are not built again (nothing they show changed), and the table moves their lines."""
+        table = self.query_one(FleetTable)
+        width = table.scrollable_content_region.width or self.app.size.width
         self.rows = sorted(
-            (row for row in rows if row.matches(self.needle)),
+            (row for row in self._all_rows if row.matches(self.needle)),
             key=lambda row: row.sort_keys[self.sort],
         )
         self.query_one("#fleet-columns", TextLine).show(table.show(self.rows, width))
@@ -192,35 +200,28 @@ class FleetWatchScreen(Screen[None]):
 
     def action_cycle_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
-        self._dirty = True
-        self.redraw()
+        self._arrange()
 
     def action_filter(self) -> None:
-        field = self.query_one("#fleet-filter", Input)
-        field.display = True
-        field.focus()
+        self.query_one("#fleet-filter", Input).focus()
 
     def action_clear_filter(self) -> None:
         field = self.query_one("#fleet-filter", Input)
         field.value = ""
-        field.display = False
         self.query_one(FleetTable).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
-            return bool(self.needle) or self.query_one("#fleet-filter", Input).display
+            return bool(self.needle) or self.query_one("#fleet-filter", Input).has_focus
         return True
 
     @on(Input.Changed, "#fleet-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.needle = event.value.strip().lower()
-        self._dirty = True
-        self.redraw()
+        self._arrange()
 
     @on(Input.Submitted, "#fleet-filter")
     def _filter_done(self) -> None:
-        if not self.needle:
-            self.query_one("#fleet-filter", Input).display = False
         self.query_one(FleetTable).focus()
 
     def on_resize(self) -> None:
