@@ -86,7 +86,8 @@ class HaproxyDriver(HaproxySessions):
         text = render_backend(
             self.backend, self.blue_port, self.green_port, live, self.routes, self.map_path, rules
         )
-        return with_rule(text, persisted_page(self.backend_path.parent), page_path(self))
+        page = persisted_page(self.backend_path.parent)
+        return with_rule(text, page, page_path(self)) + self.sessions_tables()
 
     def set_maintenance(self, page: MaintenancePage | None) -> None:
         apply_maintenance(self, page)  # see ProxyDriver (haproxy/maintenance.py)
