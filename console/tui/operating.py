@@ -178,7 +178,7 @@ class OperatingApp(App[int]):
                 self._start(target.label("retire"), target.console.sessions_retire)
 
         service = target.name or target.console.config.service
-        self.push_screen(ConfirmRetireScreen(view, service, target.name), chosen)
+        self.push_screen(ConfirmRetireScreen(view, service), chosen)
 
     def _plan(
         self, action: str, plan: Callable[[Console], PlanT]

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -35,19 +38,30 @@ def upstream_ports() -> Iterator[tuple[int, int]]:
         yield found
 
 
-@pytest.fixture(params=["nginx-live", "nginx-reload", "haproxy"])
-def fronted(
-    request: pytest.FixtureRequest, tmp_path: Path, upstream_ports: tuple[int, int]
+ROWS = ["nginx-live", "nginx-reload", "haproxy"]
+
+
+@contextmanager
+def proxy_with(
+    row: str, tmp_path: Path, upstream_ports: tuple[int, int], sessions: SessionsConfig
 ) -> Iterator[Fronted]:
     (listen,) = free_ports(PORT_RANGE, 1, avoid=upstream_ports)
     sock_dir = Path(tempfile.mkdtemp(prefix="bg-sessions-"))
     try:
         with fronted_proxy(
-            request.param, tmp_path, listen, sock_dir, upstream_ports, sessions=SESSIONS
+            row, tmp_path, listen, sock_dir, upstream_ports, sessions=sessions
         ) as world:
             yield world
     finally:
         shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+@pytest.fixture(params=ROWS)
+def fronted(
+    request: pytest.FixtureRequest, tmp_path: Path, upstream_ports: tuple[int, int]
+) -> Iterator[Fronted]:
+    with proxy_with(request.param, tmp_path, upstream_ports, SESSIONS) as world:
+        yield world
 
 
 def reload_count(fronted: Fronted) -> int:
@@ -129,3 +143,28 @@ def test_each_proxy_counts_distinct_session_cookies_per_colour(fronted: Fronted)
         served(client, fronted.url, {"Cookie": "sid=d"})
         served(client, fronted.url)  # on the same connection: after the previous one's log phase
     assert router.sessions_seen() == {"blue": 3, "green": 1}
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_a_session_is_counted_until_it_has_been_quiet_for_the_window(
+    row: str, tmp_path: Path, upstream_ports: tuple[int, int]
+) -> None:
+    with proxy_with(row, tmp_path, upstream_ports, replace(SESSIONS, window_seconds=2)) as world:
+        router = router_of(world)
+        with httpx.Client(trust_env=False, timeout=5) as client:
+            for sid in ("a", "b"):
+                served(client, world.url, {"Cookie": f"sid={sid}"})
+            served(client, world.url)
+            assert router.sessions_seen() == {"blue": 2, "green": 0}
+            # `a` keeps coming: each request renews it; `b` is quiet and leaves the count.
+            deadline = time.monotonic() + 15  # a hang guard only
+            while (seen := router.sessions_seen()) != {"blue": 1, "green": 0}:
+                assert seen == {"blue": 2, "green": 0}, "a renewed session left the count"
+                assert time.monotonic() < deadline, seen
+                served(client, world.url, {"Cookie": "sid=a"})
+                served(client, world.url)
+                time.sleep(0.3)
+        deadline = time.monotonic() + 15
+        while router.sessions_seen() != {"blue": 0, "green": 0}:  # then `a` is quiet too
+            assert time.monotonic() < deadline, router.sessions_seen()
+            time.sleep(0.3)

@@ -1,6 +1,7 @@
 """`X` retires the old colour of a session-kept switch (issue 26.1), through Pilot: offered in the
-footer only while a migration runs, asks naming the service, the colour and the sessions still on
-it, `n` changes nothing, `y` runs `sessions retire`; never bound in read-only mode."""
+footer only while a migration runs (on the overview: while the selected service has one), asks
+naming the service, the colour and the sessions still on it, `n` changes nothing, `y` runs
+`sessions retire` on that service; never bound in read-only mode."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from console.tui.app import BluegreenApp
 from console.tui.screens.confirm_retire import ConfirmRetireScreen
 from tests.tui.conftest import settle, wait_for_operation, wait_until
 from tests.tui.fake_console import FIXED_NOW, FakeConsole, fixed_clock
+from tests.tui.fake_fleet import fake_fleet
+from tests.tui.test_fleet_overview import overview_ready, select
 
 pytestmark = pytest.mark.tui
 SIZE = (120, 40)
@@ -75,3 +78,25 @@ async def test_read_only_never_binds_the_key() -> None:
         await app.run_action("retire_sessions")  # from a palette: still refused by the app
         await pilot.pause()
         assert app.screen is main and retire_calls(console) == 0
+
+
+async def test_on_the_overview_the_key_follows_the_selected_service() -> None:
+    services = fake_fleet(3)
+    migrating = next(iter(services))
+    services[migrating].running_sessions = MIGRATION  # type: ignore[attr-defined]
+    app = BluegreenApp(services, clock=fixed_clock, poll_seconds=0.1)  # type: ignore[arg-type]
+    async with app.run_test(size=SIZE) as pilot:
+        overview = await overview_ready(pilot)
+        others = [name for name in services if name != migrating]
+        await select(pilot, overview, others[0])
+        await wait_until(pilot, lambda: not offered(app), timeout=5)
+        await select(pilot, overview, migrating)
+        await wait_until(pilot, lambda: offered(app), timeout=5)
+        await pilot.press("X")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmRetireScreen))
+        title = str(app.screen.query_one("#retire-title", Label).render())
+        assert title == f"Retire blue ({migrating}) with 3 sessions still on it?"
+        await pilot.press("y")
+        await wait_for_operation(pilot)
+        assert retire_calls(services[migrating]) == 1
+        assert all(retire_calls(services[name]) == 0 for name in others)

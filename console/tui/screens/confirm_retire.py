@@ -15,12 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import Button, Label
 
 from console.core.measures.sessions import MigrationView
-from console.tui.screens.confirm import (
-    ConfirmScreen,
-    answer_bindings,
-    answer_buttons,
-    for_service,
-)
+from console.tui.screens.confirm import ConfirmScreen, answer_bindings, answer_buttons
 
 
 def retire_title(view: MigrationView, service: str) -> str:
@@ -33,17 +28,15 @@ def retire_title(view: MigrationView, service: str) -> str:
 class ConfirmRetireScreen(ConfirmScreen):
     BINDINGS: ClassVar[list[BindingType]] = answer_bindings("retire", "Retire")
 
-    def __init__(self, view: MigrationView, service: str, fleet_name: str | None = None) -> None:
+    def __init__(self, view: MigrationView, service: str) -> None:
         super().__init__(id="confirm-retire", classes="dialog-screen")
         self.view = view
-        self.service = service
-        self.fleet_name = fleet_name  # the overview's prefix, when the console has several
+        self.service = service  # always named: the title says which service's colour stops
 
     def compose(self) -> ComposeResult:
         view = self.view
         with Vertical(classes="dialog"):
-            title = for_service(retire_title(view, self.service), self.fleet_name)
-            yield Label(title, id="retire-title", classes="title")
+            yield Label(retire_title(view, self.service), id="retire-title", classes="title")
             yield Label(
                 f"{view.old} is stopped now; its sessions move to {view.new}, and a rollback to "
                 f"{view.old} is no longer instant after.",
