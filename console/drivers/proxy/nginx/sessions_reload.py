@@ -16,11 +16,12 @@ switch is one reload, and so is a rollback.
 
 What the running nginx applies is read through the proxy, like the canary: a request carrying
 the probe header gets the rule its configuration routes by in `X-Bluegreen-Sessions` ("none"
-when it keeps nobody). Counting sessions needs the Lua module (the log phase notes each
-`count_cookie` value under its colour, as in live mode, served by reload mode's counters
-server). Without it there is no count: an access log of session cookies would put every
-client's session credential on disk in clear, and nginx without Lua cannot hash it first — so
-`sessions_seen` says to configure `[sessions.source]`, and `proxy check` says so too.
+when it keeps nobody); an inert rule is read from its file. Counting sessions needs the Lua
+module (the log phase notes each `count_cookie` value under its colour, as in live mode, served
+by reload mode's counters server). Without it there is no count: an access log of session
+cookies would put every client's session credential on disk in clear, and nginx without Lua
+cannot hash it first — so `sessions_seen` says to configure `[sessions.source]`, and `proxy
+check` says so too.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ class ReloadSessionRoutes(KeptSessionRoutes):
         try:
             self.write_files(live, canary)  # validated; put back by itself if nginx -t refuses
             wanted = active(kept, live)
-            if self.kept_sessions() != wanted:
+            if self._routing_rule() != wanted:
                 self.reload("apply")
                 self._wait_for_rule(wanted)
         except ProxyError as exc:
@@ -159,7 +160,18 @@ class ReloadSessionRoutes(KeptSessionRoutes):
             raise ProxyError(f"{exc} The previous sessions rule is back in place.") from None
 
     def kept_sessions(self) -> KeptSessions | None:
-        """The rule the running nginx routes by, from its answer to a probe."""
+        """The rule the running nginx routes by (its answer to a probe); while it routes by none,
+        an inert rule the files keep (OLD live: it routes nobody yet), as live mode's dict holds
+        one — so the agent clears a rule a failed switch left behind before a later plain switch
+        to NEW could make it route."""
+        routing = self._routing_rule()
+        if routing is not None:
+            return routing
+        kept = read_rule(self.include_dir)
+        return kept if kept is not None and active(kept, self.persisted()) is None else None
+
+    def _routing_rule(self) -> KeptSessions | None:
+        """The rule the running nginx's configuration routes by, from its answer to a probe."""
         try:
             with probe_client(timeout=PROXY_READ_BACK_SECONDS) as client:
                 response = client.get(self.probe_url, headers={PROBE_HEADER: "sessions"})
@@ -180,7 +192,7 @@ class ReloadSessionRoutes(KeptSessionRoutes):
         deadline = time.monotonic() + self.proxy.verify_timeout_seconds
         in_a_row = 0
         while in_a_row < RELOAD_CONFIRMATIONS:
-            seen = self.kept_sessions()
+            seen = self._routing_rule()
             in_a_row = in_a_row + 1 if seen == wanted else 0
             if time.monotonic() >= deadline and in_a_row < RELOAD_CONFIRMATIONS:
                 raise ProxyError(
