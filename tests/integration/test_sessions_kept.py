@@ -179,10 +179,14 @@ def test_the_same_flow_through_nginx_in_reload_mode(web: Sandbox) -> None:
     web.config.write_text(text.replace('mode = "live"', 'mode = "reload"', 1))
     result = web.cli("proxy", "install", "--reload")  # nginx loads the reload-mode includes
     assert result.returncode == 0, result.stdout + result.stderr
+
     # Reload mode's includes answer a probe with the sessions rule they route by (live mode's
-    # keep it in the Lua dict instead): nginx runs them.
-    probe = httpx.get(web.proxy_url, headers={"X-Bluegreen-Probe": "sessions"}, timeout=10)
-    assert probe.headers.get("X-Bluegreen-Sessions") == "none", probe.headers
+    # keep it in the Lua dict instead): wait until nginx's new workers run them.
+    def reload_mode_runs() -> bool:
+        probe = httpx.get(web.proxy_url, headers={"X-Bluegreen-Probe": "sessions"}, timeout=10)
+        return probe.headers.get("X-Bluegreen-Sessions") == "none"
+
+    wait("nginx running the reload-mode includes", reload_mode_runs, 15, web)
     seed_flow(web, old="green", new="blue", old_version="v2", new_version="v3")
 
 
