@@ -135,7 +135,7 @@ def seed_flow(world: Sandbox, old: str, new: str, old_version: str, new_version:
         time.sleep(3)  # a few agent ticks: one session left, so the old colour must still run
         assert running(world, old), f"{old} was retired with a session still on it"
         assert colour(kept[2], url) == old
-        assert not any("Retired" in text for text in events(world, "retire"))
+        assert not any(f"Retired {old}" in text for text in events(world, "retire"))
         text = world.cli("status").stdout
         assert f"sessions kept on {old}: {old} 1" in text, text
 
