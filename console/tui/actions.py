@@ -44,6 +44,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
         True,
         footer=False,  # the footer fits 80 columns; `?` and the palette list it
     ),
+    ActionSpec(
+        "X",
+        "retire_sessions",
+        "Retire",
+        "End a session-kept switch: stop the old colour now, whatever sessions are still on it "
+        "(asks, naming them). Offered only while such a switch runs.",
+        True,
+    ),
     ActionSpec("l", "toggle_log_color", "Logs", "Show the other colour's logs."),
     ActionSpec("1", "show_logs('blue')", "Blue logs", "Show blue's container logs.", footer=False),
     ActionSpec(

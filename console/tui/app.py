@@ -108,6 +108,7 @@ class BluegreenApp(OperatingApp):
         # Service name → its screen kept after esc, and the last event id that screen has shown.
         self._kept: OrderedDict[str, Screen[None]] = OrderedDict()
         self._kept_event_ids: dict[str, int] = {}
+        self._retire_offered = False  # the retire key is in the footer (a migration runs)
 
     # ── screens and lookups ──
     def get_default_screen(self) -> Screen[None]:
@@ -194,6 +195,10 @@ class BluegreenApp(OperatingApp):
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         gc.set_threshold(*GC_THRESHOLDS)
 
+    def on_mount(self) -> None:
+        if not self.read_only:  # the overview's polls are its own: look once a second
+            self.set_interval(POLL_SECONDS, self._follow_migration)
+
     def _main_ready(self) -> None:
         self.main.query_one(AppHeader).set_badges(read_only=self.read_only, paused=False)
         # The widgets, styles and caches built so far live as long as the app. Freezing them
@@ -248,6 +253,8 @@ class BluegreenApp(OperatingApp):
             self.main.query_one(EventsPane).add(message.events)
         self.render_status()
         self._schedule_poll()
+        if not self.read_only:
+            self._follow_migration()
 
     def on_poll_failed(self, message: PollFailed) -> None:
         if not self._drawable(message.generation):
@@ -279,9 +286,28 @@ class BluegreenApp(OperatingApp):
         if action in MUTATING_ACTIONS:
             if self.read_only:
                 return False  # never offered (and never bound on the watch screen)
+            if action == "retire_sessions" and not self._migrating():
+                return False  # offered only while a session-kept switch runs
             if self.action_running:
                 return None  # dimmed while another operation runs
         return True
+
+    def _migrating(self) -> bool:
+        """Whether the service a key acts on has a session-kept switch in progress (as polled)."""
+        if self.overview is not None and self._base_screen() is self.overview:
+            name = self.overview.selected_name()
+            status = self.overview.status_of(name) if name else None
+        else:
+            status = self.status
+        return status is not None and status.sessions is not None
+
+    def _follow_migration(self) -> None:
+        """The retire key comes and goes with the migration (and the overview's selection):
+        the footer is rebuilt only when that changes."""
+        migrating = self._migrating()
+        if migrating != self._retire_offered:
+            self._retire_offered = migrating
+            self.refresh_bindings()
 
     def _keys(self) -> tuple[ActionSpec, ...]:
         """The keys of the screen the operator is on: the overview's or a service screen's."""

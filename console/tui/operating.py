@@ -1,4 +1,5 @@
-"""The app's mutations: deploy, switch, roll back and canary, each on the service they target.
+"""The app's mutations: deploy, switch, roll back, canary and retiring a session-kept switch's old
+colour, each on the service they target.
 
 Each asks first (a dialog naming the service when the console has several), then runs in a
 thread worker that posts every progress event as a Message. One operation runs at a time in a
@@ -23,6 +24,7 @@ from console.core.model import OperationEvent, Outcome, Status, SwitchPolicy, ot
 from console.core.service import Console, OperationRefused
 from console.tui.messages import OperationEnded, OperationStep
 from console.tui.screens.canary import CanaryChoice, CanaryScreen, operation
+from console.tui.screens.confirm_retire import ConfirmRetireScreen
 from console.tui.screens.confirm_rollback import ConfirmRollbackScreen
 from console.tui.screens.confirm_switch import ConfirmSwitchScreen
 from console.tui.screens.deploy import DeployRequest, DeployScreen
@@ -156,6 +158,27 @@ class OperatingApp(App[int]):
 
         current = target.status.canary if target.status else None
         self.push_screen(CanaryScreen(plan, current, target.name), chosen)
+
+    def action_retire_sessions(self) -> None:
+        """End a session-kept switch: confirm naming the service and the sessions left, then
+        stop the old colour (`bluegreen sessions retire`)."""
+        target, view = self._plan("retire", lambda console: console.sessions())
+        if target is None:
+            return
+        if view is None:
+            self.notify(
+                "No session-kept switch is in progress: nothing to retire.",
+                title=target.label("retire"),
+                severity="warning",
+            )
+            return
+
+        def chosen(confirmed: bool | None) -> None:
+            if confirmed:
+                self._start(target.label("retire"), target.console.sessions_retire)
+
+        service = target.name or target.console.config.service
+        self.push_screen(ConfirmRetireScreen(view, service), chosen)
 
     def _plan(
         self, action: str, plan: Callable[[Console], PlanT]

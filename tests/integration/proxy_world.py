@@ -33,6 +33,7 @@ class Fronted:
     stop: Callable[[], None]
     start: Callable[[], None]  # after stop; HAProxy's config is rendered again for it
     pids: Callable[[], tuple[int | None, list[int]]]  # master, workers
+    error_log: Path | None = None  # nginx's (at notice: a "(SIGHUP) received" line per reload)
 
     @property
     def url(self) -> str:
@@ -88,8 +89,9 @@ def fronted_proxy(
         mode: Literal["live", "reload"] = "reload" if row == "nginx-reload" else "live"
         proxy = nginx_proxy_config(nginx, sock_dir / "admin.sock", mode, **extra)
         config = replace(make_config(tmp, blue, green, proxy), sessions=sessions)
+        stop, start = nginx.stop, nginx.start
         world = Fronted(
-            row, nginx_driver(config), config, listen, nginx.stop, nginx.start, _pids(nginx)
+            row, nginx_driver(config), config, listen, stop, start, _pids(nginx), nginx.error_log
         )
     world.driver.write_files(live)  # what `proxy install` does before the proxy runs
     try:

@@ -4,7 +4,8 @@ live mode, the agent, and the web stand-in, which opens sessions (`/login` sets 
 
 Sessions opened on blue → `switch --keep-sessions` → new clients on green, old sessions still on
 blue until they end → blue retired by the agent at zero sessions. Then rollback stays instant
-during a migration: everyone, old sessions included, is back on the old colour at once.
+during a migration: everyone, old sessions included, is back on the old colour at once. Last, the
+same sandbox's nginx is put in reload mode and the flow runs once more (green → blue).
 """
 
 from __future__ import annotations
@@ -95,51 +96,58 @@ def running(world: Sandbox, color: str) -> bool:
 
 
 def test_sessions_stay_on_blue_until_they_end_then_blue_is_retired(web: Sandbox) -> None:
-    url = web.proxy_url
-    old = [httpx.Client(timeout=10) for _ in range(3)]
+    seed_flow(web, old="blue", new="green", old_version="v1", new_version="v2")
+
+
+def seed_flow(world: Sandbox, old: str, new: str, old_version: str, new_version: str) -> None:
+    """Sessions opened on `old` → switch keeping them → new clients on `new`, old sessions on
+    `old` until they end → `old` retired by the agent at zero sessions."""
+    url = world.proxy_url
+    kept = [httpx.Client(timeout=10) for _ in range(3)]
     try:
-        for client in old:  # sessions opened on blue, each with deployment=v1
-            assert colour(client, url, "/login") == "blue"
-            assert client.cookies.get("deployment") == "v1"
-        deploy_ready(web, "v2", "green")
-        counted = lambda: sessions(web) is None and _on(web, "blue") == 3  # noqa: E731
-        wait("3 sessions counted on blue", counted, 30, web)
+        for client in kept:  # sessions opened on the old colour, each with its version's cookie
+            assert colour(client, url, "/login") == old
+            assert client.cookies.get("deployment") == old_version
+        deploy_ready(world, new_version, new)
+        counted = lambda: sessions(world) is None and _on(world, old) == 3  # noqa: E731
+        wait(f"3 sessions counted on {old}", counted, 30, world)
 
-        result = web.cli("switch", "--yes", "--keep-sessions")
+        result = world.cli("switch", "--yes", "--keep-sessions")
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "Sessions kept on blue (cookie deployment=v1)" in result.stdout, result.stdout
+        expected = f"Sessions kept on {old} (cookie deployment={old_version})"
+        assert expected in result.stdout, result.stdout
 
-        with httpx.Client(timeout=10) as new:  # a new visitor: green
-            assert [colour(new, url) for _ in range(5)] == ["green"] * 5
-            assert colour(new, url, "/login") == "green"
-            assert new.cookies.get("deployment") == "v2"
-            assert colour(new, url) == "green"
-            assert colour(new, url, "/logout") == "green"  # the next test counts green afresh
-        for client in old:  # sessions started on blue stay there
-            assert [colour(client, url) for _ in range(5)] == ["blue"] * 5
-        view = sessions(web)
-        assert view is not None and view["old"] == "blue" and view["new"] == "green", view
+        with httpx.Client(timeout=10) as fresh:  # a new visitor: the new colour
+            assert [colour(fresh, url) for _ in range(5)] == [new] * 5
+            assert colour(fresh, url, "/login") == new
+            assert fresh.cookies.get("deployment") == new_version
+            assert colour(fresh, url) == new
+            assert colour(fresh, url, "/logout") == new  # the next test counts afresh
+        for client in kept:  # sessions started on the old colour stay there
+            assert [colour(client, url) for _ in range(5)] == [old] * 5
+        view = sessions(world)
+        assert view is not None and view["old"] == old and view["new"] == new, view
         assert view["started_with"] == 3, view
 
-        for client in old[:2]:  # two sessions end; blue keeps serving the third
-            assert colour(client, url, "/logout") == "blue"
-        wait("1 session left on blue", lambda: _view_on_old(web) == 1, 30, web)
-        time.sleep(3)  # a few agent ticks: one session left, so blue must still run
-        assert running(web, "blue"), "blue was retired with a session still on it"
-        assert colour(old[2], url) == "blue"
-        assert not any("Retired" in text for text in events(web, "retire"))
-        text = web.cli("status").stdout
-        assert "sessions kept on blue: blue 1" in text, text
+        for client in kept[:2]:  # two sessions end; the old colour keeps serving the third
+            assert colour(client, url, "/logout") == old
+        wait(f"1 session left on {old}", lambda: _view_on_old(world) == 1, 30, world)
+        time.sleep(3)  # a few agent ticks: one session left, so the old colour must still run
+        assert running(world, old), f"{old} was retired with a session still on it"
+        assert colour(kept[2], url) == old
+        assert not any(f"Retired {old}" in text for text in events(world, "retire"))
+        text = world.cli("status").stdout
+        assert f"sessions kept on {old}: {old} 1" in text, text
 
-        assert colour(old[2], url, "/logout") == "blue"  # the last session ends
-        wait("blue retired", lambda: not running(web, "blue"), 30, web)
-        retired = events(web, "retire")
-        assert any("0 sessions left" in text for text in retired), retired
-        assert sessions(web) is None
-        for client in old:  # their cookie was cleared at logout: green, like everyone
-            assert colour(client, url) == "green"
+        assert colour(kept[2], url, "/logout") == old  # the last session ends
+        wait(f"{old} retired", lambda: not running(world, old), 30, world)
+        retired = events(world, "retire")
+        assert any(f"Retired {old}" in t and "0 sessions left" in t for t in retired), retired
+        assert sessions(world) is None
+        for client in kept:  # their cookie was cleared at logout: the new colour, like everyone
+            assert colour(client, url) == new
     finally:
-        for client in old:
+        for client in kept:
             client.close()
 
 
@@ -160,6 +168,27 @@ def test_rollback_during_a_migration_is_instant_for_everyone(web: Sandbox) -> No
         assert "Sessions are no longer kept on green" in result.stdout, result.stdout
         assert sessions(web) is None
         assert running(web, "blue"), "a rollback must leave the other colour to the normal path"
+        assert colour(kept, url, "/logout") == "green"  # the next test counts green afresh
+
+
+def test_the_same_flow_through_nginx_in_reload_mode(web: Sandbox) -> None:
+    """The sandbox's nginx in reload mode: the rule is rendered into its includes and nginx
+    reloaded; green (v2) is live and blue holds v1 after the tests above."""
+    stop_agent(web)  # the next deploy starts it again, with the new mode
+    text = web.config.read_text()
+    assert 'mode = "live"' in text
+    web.config.write_text(text.replace('mode = "live"', 'mode = "reload"', 1))
+    result = web.cli("proxy", "install", "--reload")  # nginx loads the reload-mode includes
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    # Reload mode's includes answer a probe with the sessions rule they route by (live mode's
+    # keep it in the Lua dict instead): wait until nginx's new workers run them.
+    def reload_mode_runs() -> bool:
+        probe = httpx.get(web.proxy_url, headers={"X-Bluegreen-Probe": "sessions"}, timeout=10)
+        return probe.headers.get("X-Bluegreen-Sessions") == "none"
+
+    wait("nginx running the reload-mode includes", reload_mode_runs, 15, web)
+    seed_flow(web, old="green", new="blue", old_version="v2", new_version="v1")
 
 
 def _on(world: Sandbox, color: str) -> int | None:

@@ -326,6 +326,12 @@ class FakeConsole:
     def canary_promote(self, force: bool = False) -> Iterator[OperationEvent]:
         return self._operation("canary_promote", force=force)
 
+    def sessions(self) -> Any:
+        return getattr(self, "running_sessions", None)
+
+    def sessions_retire(self) -> Iterator[OperationEvent]:
+        return self._operation("sessions_retire")
+
     def mutations(self) -> list[tuple[str, dict[str, Any]]]:
         return [call for call in self.calls if call[0] in ("deploy", "switch", "rollback")]
 

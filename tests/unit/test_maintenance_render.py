@@ -4,7 +4,7 @@ check first, escapes what nginx would read, and carries the service's own names.
 from __future__ import annotations
 
 from console.core.holds import MaintenancePage
-from console.drivers.proxy.haproxy.driver import render_backend
+from console.drivers.proxy.haproxy.backend import render_backend
 from console.drivers.proxy.haproxy.maintenance import with_rule
 from console.drivers.proxy.nginx.maintenance import http_block, with_location_block
 from console.drivers.proxy.nginx.render import render_location_conf

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from console.drivers.proxy.haproxy.driver import parse_servers_state, render_backend, routed_color
+from console.drivers.proxy.haproxy.backend import parse_servers_state, render_backend, routed_color
 from console.drivers.proxy.nginx.render import (
     NginxLayout,
     parse_persisted,

@@ -17,7 +17,7 @@ from console.core.contracts.proxy import ProxyError, ReadBack, SwitchResult
 from console.core.installation import Installation
 from console.core.model import Actor, Canary, Color, Outcome, SlotState, SlotStatus
 from console.core.ops import canary
-from console.drivers.proxy.haproxy.driver import render_backend
+from console.drivers.proxy.haproxy.backend import render_backend
 from console.drivers.proxy.haproxy.routes import (
     parse_map_file,
     parse_show_map,

@@ -73,9 +73,10 @@ def test_auto_without_a_count_and_a_bad_cookie_are_refused(tmp_path: Path) -> No
 
 def test_a_proxy_that_cannot_keep_sessions_is_named(tmp_path: Path) -> None:
     problems = sessions_problems(SessionsConfig(), False, "nginx")
-    assert any("and nginx does not yet: use nginx in live mode or HAProxy" in p for p in problems)
-    with pytest.raises(ConfigError, match="needs a proxy that routes by cookie"):
-        load_config(write(tmp_path, '[proxy]\nmode = "reload"\n[sessions]\n'))
+    assert any("and nginx does not: use nginx (live or reload mode)" in p for p in problems)
+    # Both nginx modes route by cookie: reload mode renders the rule as maps.
+    config = load_config(write(tmp_path, '[proxy]\nmode = "reload"\n[sessions]\n'))
+    assert config.proxy.routes_sessions and config.sessions.enabled
 
 
 def test_the_rule_round_trips_and_refuses_nonsense() -> None:

@@ -121,7 +121,7 @@ class NginxProxyConfig(ProxyBase):
 
     @property
     def routes_sessions(self) -> bool:
-        return self.mode == "live"  # the kept colour is a Lua dict entry (nginx/sessions.py)
+        return True  # a Lua dict entry in live mode, maps and a reload in reload mode
 
     def admin_socket_path(self, state_dir: str, watchers: bool) -> str:
         if self.admin_socket:

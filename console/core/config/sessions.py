@@ -88,7 +88,7 @@ def sessions_problems(
     problems += sessions.source.problems("sessions.source", per_colour=True)
     if not proxy_keeps_sessions:
         problems.append(
-            f"[sessions] needs a proxy that routes by cookie without a reload, and {title} does "
-            "not yet: use nginx in live mode or HAProxy, or remove [sessions]"
+            f"[sessions] needs a proxy that routes by cookie, and {title} does not: use nginx "
+            "(live or reload mode) or HAProxy, or remove [sessions]"
         )
     return problems

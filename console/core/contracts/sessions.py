@@ -32,7 +32,8 @@ class SessionRouter(Protocol):
 
     def sessions_seen(self) -> dict[str, int] | None:
         """The proxy's own count of sessions per colour (distinct `[sessions] count_cookie`
-        values in the window); None when it does not count them or did not answer."""
+        values in the window); None when it does not count them or did not answer; ProxyError
+        with a sentence when it should count and cannot (nginx reload mode without Lua)."""
 
     def kept_sessions(self) -> KeptSessions | None:
         """What the running proxy keeps now; None when nothing (or it cannot be told)."""

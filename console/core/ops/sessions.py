@@ -49,7 +49,7 @@ def kept_for_switch(
     if keeps_sessions(inst.proxy) is None:
         return None, (
             f"Switch refused: {inst.proxy.name} cannot keep sessions on their colour; switch "
-            "without --keep-sessions, or use nginx in live mode. Nothing was changed."
+            "without --keep-sessions, or use nginx or HAProxy. Nothing was changed."
         )
     old = plan.from_color
     if old is None:

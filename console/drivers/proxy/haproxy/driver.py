@@ -6,8 +6,9 @@ so requests never find no server and a crash of ours cannot leave half of it app
 HAProxy forgets runtime changes on restart: the live colour is persisted in
 `include_dir/bluegreen-haproxy.state`, the rendered backend marks the other server `disabled`, and
 `install(persisted)` (reconcile) re-applies it. `bluegreen proxy install` writes the backend
-section to `include_dir/bluegreen-haproxy.cfg`, a file HAProxy loads with a second `-f`.
-Before anything is live both servers are in maintenance and the backend answers 503.
+section to `include_dir/bluegreen-haproxy.cfg`, a file HAProxy loads with a second `-f` (its text,
+and what `show servers state` says, in haproxy/backend.py). Before anything is live both servers
+are in maintenance and the backend answers 503.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from pathlib import Path
 from console.core.config.proxy import HaproxyProxyConfig
 from console.core.config.schema import Config
 from console.core.contracts.proxy import (
-    COLOR_HEADER,
-    NO_LIVE_TEXT,
     UNANSWERED,
     ProxyError,
     ReadBack,
@@ -33,6 +32,12 @@ from console.core.measures.traffic import TrafficSnapshot
 from console.core.model import COLORS, Canary, Color, other
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
 from console.drivers.proxy.command import run_command
+from console.drivers.proxy.haproxy.backend import (
+    parse_servers_state,
+    render_backend,
+    routed_color,
+    routing,
+)
 from console.drivers.proxy.haproxy.maintenance import apply_maintenance, page_path, with_rule
 from console.drivers.proxy.haproxy.routes import (
     MAP_FILE,
@@ -40,81 +45,17 @@ from console.drivers.proxy.haproxy.routes import (
     parse_show_map,
     preview_snippet,
     render_map,
-    render_rules,
     set_map_command,
 )
 from console.drivers.proxy.haproxy.sessions import HaproxySessions
 from console.drivers.proxy.haproxy.traffic import NO_PERCENTILES_NOTE, STAT_COMMAND, parse_show_stat
 from console.drivers.proxy.maintenance import persisted_page
 from console.drivers.proxy.probe import wait_for_color
-from console.drivers.proxy.routes import NO_ROUTES, Routes
+from console.drivers.proxy.routes import Routes
 
 STATE_FILE = "bluegreen-haproxy.state"
 BACKEND_FILE = "bluegreen-haproxy.cfg"
 _NGINX_TEST = ["nginx", "-t"]  # nginx's default, kept from a template: meaningless here
-# srv_admin_state bits that keep new requests off a server: forced/inherited maint and drain,
-# resolution and hostname maint. 0x04 only records `disabled` in the config file.
-_NOT_ROUTABLE = 0x01 | 0x02 | 0x08 | 0x10 | 0x20 | 0x40
-
-
-def render_backend(
-    backend: str,
-    blue_port: int,
-    green_port: int,
-    live: Color | None,
-    routes: Routes = NO_ROUTES,
-    routes_map: Path | None = None,
-    sessions: str = "",
-) -> str:
-    """The backend section; a server that is not live starts `disabled` after a restart, and
-    with no server usable (nothing live yet) the backend answers 503 itself. With `routes_map`,
-    the preview and canary rules (haproxy/routes) choose the server per request, after the
-    `sessions` rules (haproxy/sessions)."""
-    ports = {"blue": blue_port, "green": green_port}
-    servers = "".join(
-        f"    server {color} 127.0.0.1:{ports[color]}{'' if color == live else ' disabled'}\n"
-        for color in COLORS
-    )
-    return (
-        f"backend {backend}\n"
-        "    # bluegreen switches these two servers through the runtime API (no reload).\n"
-        f"    http-request return status 503 content-type text/plain string "
-        f'"{NO_LIVE_TEXT}" if {{ nbsrv eq 0 }}\n'
-        f"    http-response set-header {COLOR_HEADER} %[srv_name]\n"
-        f"{sessions}{render_rules(routes, routes_map) if routes_map else ''}"
-        f"{servers}"
-    )
-
-
-def parse_servers_state(text: str, backend: str) -> dict[str, int]:
-    """`show servers state <backend>` → {server name: srv_admin_state}."""
-    columns: list[str] = []
-    states: dict[str, int] = {}
-    for line in text.splitlines():
-        if line.startswith("# "):
-            columns = line[2:].split()
-            continue
-        fields = line.split()
-        if not columns or len(fields) < len(columns):
-            continue
-        row = dict(zip(columns, fields, strict=False))
-        if row.get("be_name") == backend:
-            with contextlib.suppress(KeyError, ValueError):
-                states[row["srv_name"]] = int(row["srv_admin_state"])
-    return states
-
-
-def routed_color(states: dict[str, int]) -> Color | None:
-    """The one colour taking new requests, or None if none or both do."""
-    routable = [c for c in COLORS if c in states and not states[c] & _NOT_ROUTABLE]
-    return routable[0] if len(routable) == 1 else None
-
-
-def _routing(states: dict[str, int]) -> ReadBack:
-    routable = [c for c in COLORS if c in states and not states[c] & _NOT_ROUTABLE]
-    if len(routable) > 1:
-        return UNANSWERED  # both take traffic: no one colour can be named
-    return ReadBack(True, routable[0] if routable else None)
 
 
 class HaproxyDriver(HaproxySessions):
@@ -145,7 +86,8 @@ class HaproxyDriver(HaproxySessions):
         text = render_backend(
             self.backend, self.blue_port, self.green_port, live, self.routes, self.map_path, rules
         )
-        return with_rule(text, persisted_page(self.backend_path.parent), page_path(self))
+        page = persisted_page(self.backend_path.parent)
+        return with_rule(text, page, page_path(self)) + self.sessions_tables()
 
     def set_maintenance(self, page: MaintenancePage | None) -> None:
         apply_maintenance(self, page)  # see ProxyDriver (haproxy/maintenance.py)
@@ -215,7 +157,7 @@ class HaproxyDriver(HaproxySessions):
 
     def switch(self, to: Color) -> SwitchResult:
         try:
-            before = _routing(self._servers_state(PROXY_READ_BACK_SECONDS))
+            before = routing(self._servers_state(PROXY_READ_BACK_SECONDS))
         except ProxyError as exc:
             raise ProxyError(f"{exc} No switch was sent.", read_back=UNANSWERED) from None
         started = time.perf_counter()
@@ -245,13 +187,13 @@ class HaproxyDriver(HaproxySessions):
 
     def read_back(self) -> ReadBack:
         try:
-            routing = _routing(self._servers_state(PROXY_READ_BACK_SECONDS))
-            if not routing.answered or routing.color is None:
-                return routing
+            routed = routing(self._servers_state(PROXY_READ_BACK_SECONDS))
+            if not routed.answered or routed.color is None:
+                return routed
             answer = self.runtime(f"show map {self.map_path}", PROXY_READ_BACK_SECONDS)
         except ProxyError:
             return UNANSWERED
-        return ReadBack(True, routing.color, parse_show_map(answer))
+        return ReadBack(True, routed.color, parse_show_map(answer))
 
     def _settled_read_back(self) -> ReadBack:
         # The runtime API has no expiry for a command stuck in a stalled HAProxy; two equal reads

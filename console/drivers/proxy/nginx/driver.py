@@ -33,6 +33,7 @@ from console.core.contracts.proxy import (
     ReadBack,
     SwitchResult,
 )
+from console.core.contracts.sessions import KeptSessions
 from console.core.fsutil import StateDirError, atomic_write
 from console.core.holds import MaintenancePage
 from console.core.measures.traffic import TrafficSnapshot
@@ -50,7 +51,6 @@ from console.drivers.proxy.nginx.render import (
     parse_persisted,
     render_http_conf,
     render_location_conf,
-    render_snippet,
 )
 from console.drivers.proxy.nginx.routes import (
     CANARY_HEADER,
@@ -61,6 +61,8 @@ from console.drivers.proxy.nginx.routes import (
     preview_snippet,
 )
 from console.drivers.proxy.nginx.sessions import SessionRendering
+from console.drivers.proxy.nginx.sessions_reload import active, read_rule
+from console.drivers.proxy.nginx.snippet import render_snippet
 from console.drivers.proxy.probe import color_of, probe_client
 from console.drivers.proxy.routes import Routes
 
@@ -107,8 +109,9 @@ class NginxDriver(ABC):
         # Files this driver rewrote that the running nginx has not loaded yet: `proxy install
         # --reload` writes them first, then installs, which must still reload.
         self.unapplied = False
-        # Live mode keeps sessions on their colour (nginx/sessions).
-        self.sessions = SessionRendering.of(config.sessions) if self.mode == "live" else None
+        # [sessions]: a Lua dict entry in live mode (nginx/sessions), maps in reload mode
+        # (nginx/sessions_reload).
+        self.sessions = SessionRendering.of(config.sessions)
         # Live mode in front of a Swarm: a colour is its replicas' endpoints (nginx/peers).
         self.peers = self.mode == "live" and config.runtime.kind == "swarm"
 
@@ -158,12 +161,20 @@ class NginxDriver(ABC):
             maintenance=self.maintenance_page() is not None,
             sessions=self.sessions,
             peers=self.peers,
+            kept=self.sessions_rule(),
         )
+
+    def sessions_rule(self) -> KeptSessions | None:
+        """Reload mode: the sessions rule the files render (nginx/sessions_reload)."""
+        if self.mode != "reload" or self.sessions is None:
+            return None
+        return read_rule(self.include_dir)
 
     def location_conf(
         self, live: Color | None, canary: Canary | None, counting: bool | None = None
     ) -> str:
-        per_colour = picks_per_request(self.routes, live, canary)
+        kept = active(self.sessions_rule(), live)  # reload mode: sessions kept on the old colour
+        per_colour = picks_per_request(self.routes, live, canary) or kept is not None
         counting = self.counting() if counting is None else counting
         text = render_location_conf(
             self.mode, self.routes, per_colour, counting, self.proxy.prefix, self.sessions

@@ -9,7 +9,7 @@ in one `http { }`; each has its own admin socket, so a switch of one never touch
 from __future__ import annotations
 
 from console.drivers.proxy.nginx.driver import NginxDriver
-from console.drivers.proxy.nginx.render import main_context_lines
+from console.drivers.proxy.nginx.snippet import main_context_lines
 
 
 def fleet_snippet(services: dict[str, NginxDriver]) -> str:

@@ -18,11 +18,12 @@ from console.core.measures.traffic import TrafficSnapshot
 from console.core.model import Canary, Color
 from console.drivers.proxy.command import run_command
 from console.drivers.proxy.nginx.driver import NginxDriver
+from console.drivers.proxy.nginx.sessions_reload import NO_LUA_COUNT, ReloadSessionRoutes
 from console.drivers.proxy.nginx.traffic import NO_LUA_MARKER, NO_LUA_NOTE, lua_unavailable
 from console.drivers.proxy.probe import RELOAD_CONFIRMATIONS, wait_for_color
 
 
-class NginxReloadDriver(NginxDriver):
+class NginxReloadDriver(ReloadSessionRoutes, NginxDriver):
     """`ProxyDriver` for nginx by rewrite and reload."""
 
     mode = "reload"
@@ -115,6 +116,10 @@ class NginxReloadDriver(NginxDriver):
             return NO_LUA_MARKER not in self.http_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return True
+
+    def running_problems(self, persisted: Color | None, canary: Canary | None) -> list[str]:
+        counted = self.sessions is not None and self.sessions.count_cookie
+        return [NO_LUA_COUNT] if counted and not self.counting() else []
 
     def traffic(self) -> TrafficSnapshot | None:
         if not self.counting():

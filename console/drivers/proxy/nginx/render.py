@@ -14,12 +14,14 @@ generated token.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 from typing import Literal
 
 from console.core.config.proxy import DEFAULT_PROXY_NAME
 from console.core.contracts.proxy import COLOR_HEADER, NO_LIVE_TEXT, TOKEN_HEADER
+from console.core.contracts.sessions import KeptSessions
 from console.core.model import Canary, Color
 from console.drivers.proxy.nginx.maintenance import http_block
 from console.drivers.proxy.nginx.naming import named
@@ -37,9 +39,16 @@ from console.drivers.proxy.nginx.routes import (
 from console.drivers.proxy.nginx.sessions import (
     SessionRendering,
     count_seen,
+    seen_location,
     session_lua,
     sessions_http,
     sessions_location,
+)
+from console.drivers.proxy.nginx.sessions_reload import (
+    SESSIONS_SEEN_HEADER,
+    active,
+    session_pick_map,
+    sessions_seen_map,
 )
 from console.drivers.proxy.nginx.traffic import (
     COUNT_ON_LOG,
@@ -75,7 +84,8 @@ class NginxLayout:
     routes: Routes = NO_ROUTES  # preview and canary keys (nginx/routes)
     name: str = DEFAULT_PROXY_NAME  # what the service's names start with (nginx/naming)
     maintenance: bool = False  # maintenance is on (nginx/maintenance)
-    sessions: SessionRendering | None = None  # live mode with [sessions] (nginx/sessions)
+    sessions: SessionRendering | None = None  # [sessions] (nginx/sessions)
+    kept: KeptSessions | None = None  # reload mode: the sessions rule (nginx/sessions_reload)
     peers: bool = False  # live mode: a colour may be several replicas' endpoints (nginx/peers)
 
     def port(self, color: Color) -> int:
@@ -119,9 +129,11 @@ def _http_conf(layout: NginxLayout, live: Color | None, canary: Canary | None) -
     )
     placeholder = layout.port(live or "blue")
     if layout.mode == "reload":
-        if picks_per_request(layout.routes, live, canary):  # a preview or canary route is on
+        kept = kept_pick(layout, live)
+        # A preview or canary route is on, or sessions are kept on the old colour.
+        if picks_per_request(layout.routes, live, canary) or kept is not None:
             ports = {"blue": layout.blue_port, "green": layout.green_port}
-            body = color_map + reload_routes(layout.routes, rendered, canary, ports)
+            body = color_map + reload_routes(layout.routes, rendered, canary, ports, kept)
         else:
             body = (
                 color_map + live_map + "upstream bluegreen_backend {\n"
@@ -129,9 +141,18 @@ def _http_conf(layout: NginxLayout, live: Color | None, canary: Canary | None) -
                 "    keepalive 32;\n"
                 "}\n"
             )
+        if layout.sessions is not None:
+            body += "\n" + sessions_seen_map(active(layout.kept, live))
         if not layout.counting:
             return header + f"{NO_LUA_MARKER}\n\n" + body
-        return header + body + counting_server(*_admin_listen(layout))
+        listen, token_check = _admin_listen(layout)
+        seen = seen_location(layout.sessions, token_check)
+        return (
+            header
+            + body
+            + sessions_http(layout.sessions)
+            + counting_server(listen, token_check, seen)
+        )
     color_map += live_map
     pick = (
         BALANCER_PICK
@@ -168,6 +189,14 @@ def _http_conf(layout: NginxLayout, live: Color | None, canary: Canary | None) -
     )
     canary_map = rendered_canary_map(canary) + sessions_http(layout.sessions)
     return header + upstream + color_map + canary_map + _render_admin(layout)
+
+
+def kept_pick(layout: NginxLayout, live: Color | None) -> Callable[[str], tuple[str, str]] | None:
+    """Reload mode: the map keeping sessions on the old colour, while the rule routes."""
+    kept = active(layout.kept, live) if layout.sessions is not None else None
+    if kept is None or layout.sessions is None:
+        return None
+    return partial(session_pick_map, layout.sessions.cookie, kept)
 
 
 def _admin_listen(layout: NginxLayout) -> tuple[str, str]:
@@ -281,14 +310,16 @@ def render_location_conf(
     """The location-context include; the same for both colours. `per_colour` (reload mode with
     a preview or canary route): proxy to the upstream of the colour picked for the request.
     `counting`: reload mode with the Lua module (live mode always counts). `name`: what the
-    service's names in nginx start with (nginx/naming). `sessions`: live mode with
-    [sessions] (nginx/sessions)."""
+    service's names in nginx start with (nginx/naming). `sessions`: [sessions]
+    (nginx/sessions, nginx/sessions_reload)."""
     route = session_lua(sessions) + route_lua(routes)
     pick = pick_and_open(route) if mode == "live" else OPEN_ONLY if counting else ""
     count = count_seen(COUNT_ON_LOG, sessions) if mode == "live" else ""
     if mode == "reload" and counting:
         # `$bluegreen_live` is the colour serving this request (a route's pick included).
-        count = count_on_log("bluegreen_counted")
+        count = count_seen(count_on_log("bluegreen_counted"), sessions)
+    # Reload mode: the sessions rule the configuration applies, for a probe (sessions_reload).
+    seen = SESSIONS_SEEN_HEADER if mode == "reload" and sessions is not None else ""
     per_request = mode == "reload" and per_colour
     upstream = "bluegreen_$bluegreen_live" if per_request else "bluegreen_backend"
     text = (
@@ -310,6 +341,7 @@ def render_location_conf(
         f"proxy_hide_header {COLOR_HEADER};  # only the proxy says which colour served\n"
         f"add_header {COLOR_HEADER} $bluegreen_color always;\n"
         f"{RELOAD_CANARY_HEADER if per_request else ''}"
+        f"{seen}"
         f"{count}"
     )
     return named(text, name)
@@ -326,58 +358,3 @@ def parse_persisted(text: str) -> Color | None:
 
 def is_ours(text: str) -> bool:
     return _MARKER.search(text) is not None
-
-
-def render_snippet(
-    mode: Literal["live", "reload"],
-    http_path: Path,
-    location_path: Path,
-    include_dir: Path,
-    admin_socket: str,
-) -> str:
-    """What the operator adds to their own nginx configuration (`proxy snippet`), where it goes.
-    `admin_socket`: the live-mode admin socket ("" when the admin endpoint is TCP)."""
-    lines = [
-        "# `bluegreen proxy install` writes the two files named below (and validates them);",
-        "# run it first, then add these lines to your own nginx configuration.",
-        "",
-        *main_context_lines(mode),
-        "",
-        "# 2. Inside http { }:",
-        f"include {http_path};",
-        "",
-        "# 3. Inside the server { } that serves the service:",
-        "location / {",
-        f"    include {location_path};",
-        "}",
-        "",
-        f"# nginx in a container: bind-mount the directory {include_dir}, not the files;",
-        "# bluegreen replaces them by rename, which a single-file mount would not show.",
-    ]
-    if mode == "live" and admin_socket:
-        lines += [
-            f"# The admin endpoint is the unix socket {admin_socket}: its directory must",
-            "# be reachable by nginx's master and by nobody but the operators.",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def main_context_lines(mode: Literal["live", "reload"]) -> list[str]:
-    """Step 1 of the snippet: what goes in nginx.conf's main context, once per nginx."""
-    if mode == "live":
-        lines = [
-            "# 1. Main context, top of nginx.conf (Debian's libnginx-mod-http-lua package",
-            "#    already does this in /etc/nginx/modules-enabled/):",
-            "load_module modules/ndk_http_module.so;",
-            "load_module modules/ngx_http_lua_module.so;",
-            "# and, for your own reloads, so old workers cannot live on for hours with open",
-            "# websockets:",
-        ]
-    else:
-        lines = [
-            "# Traffic figures per colour need the Lua module (Debian: libnginx-mod-http-lua);",
-            "# without it the includes are written without counting, and the console says so.",
-            "# 1. Main context, top of nginx.conf: old workers must not outlive a reload by",
-            "#    hours because of open websockets.",
-        ]
-    return [*lines, "worker_shutdown_timeout 10s;"]

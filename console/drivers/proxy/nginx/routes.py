@@ -16,6 +16,7 @@ the same choice as `map`s and a `split_clients` over per-colour upstreams, appli
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from console.core.model import COLORS, Canary
 from console.drivers.proxy.routes import Routes
@@ -190,9 +191,17 @@ def picks_per_request(routes: Routes, live: object, canary: Canary | None) -> bo
     return live is not None and (routes.preview or canary is not None)
 
 
-def reload_routes(routes: Routes, live: str, canary: Canary | None, ports: dict[str, int]) -> str:
+def reload_routes(
+    routes: Routes,
+    live: str,
+    canary: Canary | None,
+    ports: dict[str, int],
+    kept_pick: Callable[[str], tuple[str, str]] | None = None,
+) -> str:
     """Reload mode: `$bluegreen_live` becomes the colour serving the request, and each colour
-    has its own upstream (`proxy_pass http://bluegreen_$bluegreen_live`)."""
+    has its own upstream (`proxy_pass http://bluegreen_$bluegreen_live`). `kept_pick`: the
+    sessions kept on the old colour (nginx/sessions_reload), given the pick so far; it returns
+    its map and the variable that replaces it, and goes after the canary, before the preview."""
     text = (
         "# The live colour this file records; preview and canary may pick the other one.\n"
         "map $host $bluegreen_rendered {\n"
@@ -221,6 +230,9 @@ def reload_routes(routes: Routes, live: str, canary: Canary | None, ports: dict[
             "}\n\n"
         )
         base = "$bluegreen_canary_or_live"
+    if kept_pick is not None:
+        kept_map, base = kept_pick(base)
+        text += kept_map
     if routes.preview:
         header = "$" + nginx_header_variable(routes.preview_header)
         cookie = f"$cookie_{routes.preview_cookie}"

@@ -114,7 +114,7 @@ def sessions_location(sessions: SessionRendering | None, token_check: str) -> st
     "" when [sessions] is off, so those files stay as they were."""
     if sessions is None:
         return ""
-    return _seen_location(sessions, token_check) + (
+    return seen_location(sessions, token_check) + (
         f"    location = {SESSIONS_PATH} {{\n"
         "        default_type text/plain;\n"
         "        content_by_lua_block {\n"
@@ -199,8 +199,9 @@ class KeptSessionRoutes:
         return parse_sessions_value(urllib.parse.unquote(response.text))
 
 
-def _seen_location(sessions: SessionRendering, token_check: str) -> str:
-    if not sessions.count_cookie:
+def seen_location(sessions: SessionRendering | None, token_check: str) -> str:
+    """GET SEEN_PATH: the proxy's count of sessions per colour ("" when it does not count)."""
+    if sessions is None or not sessions.count_cookie:
         return ""
     return (
         f"    location = {SEEN_PATH} {{\n"

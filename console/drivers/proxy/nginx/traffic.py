@@ -149,14 +149,16 @@ def traffic_location(token_check: str) -> str:
     )
 
 
-def counting_server(listen: str, token_check: str) -> str:
-    """Reload mode: the dict and an admin server that serves only the counters."""
+def counting_server(listen: str, token_check: str, more: str = "") -> str:
+    """Reload mode: the dict and an admin server that serves only the counters (and `more`
+    locations: the sessions seen, nginx/sessions)."""
     return (
         f"\n{TRAFFIC_DICT}\n"
         f"# GET {TRAFFIC_PATH} reads the per-colour traffic counters.\n"
         f"{listen}"
         "    access_log off;\n"
         f"{traffic_location(token_check)}"
+        f"{more}"
         "    location / {\n"
         "        return 404;\n"
         "    }\n"
