@@ -36,7 +36,7 @@ def mutating(inst: Installation, action: str, actor: Actor, read_only: bool) -> 
     if read_only:
         raise ReadOnlyError(action)
     require_write(inst.config, action)  # one sentence for a user who may not act
-    with inst.lock.acquire(action, actor):
+    with inst.lock.acquire(action, actor), inst.changing_under(inst.lock):
         # Under the lock, so a freeze set a moment ago is seen (freeze takes the lock too).
         freeze = inst.store.freeze()
         refusal = freeze_refusal(freeze, action, time.time()) if freeze else None
