@@ -23,14 +23,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from bench.common import fmt, percentile, table, write_results
-from console.core.store.store import Store
-from console.drivers.store.postgres import PostgresDatabase
-from console.sandbox.postgres_proc import PostgresServer
+from bench.shared_store import store_on_bridge
 from tests.netns_hosts import Host, hosts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,27 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mutations: list[int] = []
     failover: list[float] = []
-    with hosts("bgsf", ["a", "b"], subnet=81) as net:
-        root = Path(tempfile.mkdtemp(prefix="bench-fence-", dir="/var/tmp"))
-        os.chmod(root, 0o755)
-        server = PostgresServer(
-            root / "pg", args.port, "fence-" + os.urandom(6).hex(),
-            listen=("127.0.0.1", net.gateway), clients=(net.network,),
-        )  # fmt: skip
-        server.start()
-        server.wait_ready()
-        try:
-            url = server.create_database("store")
-            Store(PostgresDatabase(url, SCHEMA)).close()  # the schema, as a first command
-            remote = url.replace("127.0.0.1", net.gateway)
-            for n in range(args.trials):
-                count, seconds = trial(net.members["a"], net.members["b"], root / "t", remote)
-                mutations.append(count)
-                failover.append(seconds)
-                print(f"trial {n + 1}: {count} mutations, failover {seconds:.1f} s", flush=True)
-        finally:
-            server.destroy()
-            shutil.rmtree(root, ignore_errors=True)
+    with hosts("bgsf", ["a", "b"], subnet=81) as net, store_on_bridge(net, args.port, SCHEMA) as at:
+        _, remote, root = at
+        for n in range(args.trials):
+            count, seconds = trial(net.members["a"], net.members["b"], root / "t", remote)
+            mutations.append(count)
+            failover.append(seconds)
+            print(f"trial {n + 1}: {count} mutations, failover {seconds:.1f} s", flush=True)
     rows = [
         ["mutations after takeover", str(len(mutations)), str(sum(mutations)),
          str(max(mutations, default=0)), "0 in every trial"],

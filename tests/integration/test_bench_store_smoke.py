@@ -1,6 +1,7 @@
 """Smoke forms of the benchmarks that share nothing with other modules (so they run side by side,
 unlike test_bench_smoke.py): the shared store's and its fence's (a few trials on their own
-PostgreSQL, their own ports) and redaction's (pure CPU). The published figures keep a working way to reproduce them."""
+PostgreSQL, their own ports) and redaction's (pure CPU). The published figures keep a working
+way to reproduce them."""
 
 from __future__ import annotations
 

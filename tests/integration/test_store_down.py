@@ -28,11 +28,11 @@ import pytest
 
 from console.core.config.load import load_config
 from console.core.model import Actor, Outcome
-from console.sandbox.postgres_proc import PostgresServer, find_pg_bin
+from console.sandbox.postgres_proc import PostgresServer
 from console.wiring import open_console
 from tests import ports
 from tests.integration.sandbox_fixture import Sandbox, bring_up, stop_agent, tear_down
-from tests.store_sites import postgres_server
+from tests.store_sites import down, postgres_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
@@ -74,36 +74,9 @@ class World:
         status = self.status()
         return bool(status and self.agent and status["agent"]["pid"] == self.agent.pid)
 
-    # ── the store's failures ──
-    def pids(self) -> list[int]:
-        postmaster = int((self.server.data_dir / "postmaster.pid").read_text().split()[0])
-        children = subprocess.run(
-            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
-        ).stdout.split()
-        return [postmaster, *map(int, children)]
-
-    def stall(self) -> Callable[[], None]:
-        pids = self.pids()
-        for pid in pids:
-            os.kill(pid, signal.SIGSTOP)
-
-        def resume() -> None:
-            for pid in pids:
-                os.kill(pid, signal.SIGCONT)
-
-        return resume
-
-    def kill(self) -> Callable[[], None]:
-        pg_ctl = find_pg_bin("pg_ctl")
-        subprocess.run(
-            self.server._argv([pg_ctl, "-D", str(self.server.data_dir), "-m", "immediate", "stop"]),
-            check=True, capture_output=True,
-        )  # fmt: skip
-        return self.server.start
-
     def down(self, how: str) -> Callable[[], None]:
         """Stall or kill the store; returns what brings it back."""
-        return self.stall() if how == "stalled" else self.kill()
+        return down(self.server, how)
 
 
 def wait(what: str, ok: Callable[[], bool], timeout: float = HANG_GUARD) -> float:

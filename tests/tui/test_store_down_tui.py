@@ -5,23 +5,20 @@ itself once the server is back — without the store's password anywhere on scre
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 
 from console.core.config.load import load_config
-from console.sandbox.postgres_proc import PostgresServer, find_pg_bin
+from console.sandbox.postgres_proc import PostgresServer
 from console.tui.app import BluegreenApp
 from console.tui.widgets.log_pane import LogPane
 from console.wiring import open_console, open_installation
 from tests import ports
 from tests.integration.test_shared_store import CONFIG
-from tests.store_sites import postgres_server
+from tests.store_sites import down, postgres_server
 from tests.tui.conftest import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.tui, pytest.mark.timeout(180)]
@@ -49,26 +46,6 @@ def config(
     yield path
 
 
-def _stall(server: PostgresServer) -> Callable[[], None]:
-    postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
-    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True)
-    pids = [postmaster, *map(int, children.stdout.split())]
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-
-    def resume() -> None:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
-
-    return resume
-
-
-def _kill(server: PostgresServer) -> Callable[[], None]:
-    argv = [find_pg_bin("pg_ctl"), "-D", str(server.data_dir), "-m", "immediate", "stop"]
-    subprocess.run(server._argv(argv), check=True, capture_output=True)
-    return server.start
-
-
 def header(app: BluegreenApp) -> str:
     return str(app.main.query_one("#header-info").render())
 
@@ -91,7 +68,7 @@ async def test_the_header_says_the_store_is_unreachable_keys_answer_and_it_recov
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: app.status is not None, 15)
             assert "● blue" in header(app) and "degraded" not in header(app)
-            resume = (_stall if how == "stalled" else _kill)(postgres)
+            resume = down(postgres, how)
             try:
                 await wait_until(pilot, lambda: "unreachable" in header(app), 30)
                 shown = header(app)
