@@ -88,7 +88,7 @@ class _Session:
         state = "is unreachable" if isinstance(exc, psycopg.OperationalError) else "cannot be used"
         return StateDirError(
             f"The {self.name} lock at {self.where} {state} ({text}): check that PostgreSQL runs "
-            "and answers, and that [store] url is right; nothing was changed."
+            "and answers, and that [store] url is right."
         )
 
     def try_lock(self, conn: psycopg.Connection[Any]) -> bool:
