@@ -38,19 +38,27 @@ def mutating(inst: Installation, action: str, actor: Actor, read_only: bool) -> 
         raise ReadOnlyError(action)
     require_write(inst.config, action)  # one sentence for a user who may not act
     with contextlib.ExitStack() as held:
-        try:
+        with before_any_change(action):
             held.enter_context(inst.lock.acquire(action, actor))
             held.enter_context(inst.changing_under(inst.lock))
             # Under the lock, so a freeze set a moment ago is seen (freeze takes the lock too).
             freeze = inst.store.freeze()
-        except AccessDenied:
-            raise
-        except StateDirError as exc:  # the store (a shared one: down, stalled) before any change
-            raise StateDirError(f"{exc} The {action} did not start: nothing was changed.") from None
         refusal = freeze_refusal(freeze, action, time.time()) if freeze else None
         if refusal:
             raise FrozenError(refusal)
         yield
+
+
+@contextlib.contextmanager
+def before_any_change(action: str) -> Iterator[None]:
+    """A store that fails here (a shared one: down, stalled, cut off) failed before the
+    operation changed anything: its sentence says so."""
+    try:
+        yield
+    except AccessDenied:
+        raise
+    except StateDirError as exc:
+        raise StateDirError(f"{exc} The {action} did not start: nothing was changed.") from None
 
 
 def describe_failure(exc: BaseException) -> str:
