@@ -56,9 +56,15 @@ LEADER = """
 import sys, time
 from console.core.config.load import load_config
 from console.core.fence import LeaseLost
+from console.core.fsutil import StateDirError
 from console.wiring import open_installation
 inst = open_installation(load_config(sys.argv[1]))
-while not inst.agent_lease.try_acquire():
+while True:  # as the agent does: a store that does not answer yet is waited for
+    try:
+        if inst.agent_lease.try_acquire():
+            break
+    except StateDirError:
+        pass
     time.sleep(0.2)
 inst.fence_with(inst.agent_lease.confirm)
 changes = 0
@@ -78,10 +84,16 @@ STANDBY = """
 import sys, time
 from console.agent.standby import STANDBY_POLL_SECONDS
 from console.core.config.load import load_config
+from console.core.fsutil import StateDirError
 from console.wiring import open_installation
 inst = open_installation(load_config(sys.argv[1]))
 print("standing by", flush=True)
-while not inst.agent_lease.try_acquire():
+while True:
+    try:
+        if inst.agent_lease.try_acquire():
+            break
+    except StateDirError:
+        pass
     time.sleep(STANDBY_POLL_SECONDS)
 print(f"took {time.time_ns()}", flush=True)
 time.sleep(600)

@@ -126,7 +126,18 @@ def _ready(world: World, color: str) -> bool:
 def _back(world: World, resume: Callable[[], None]) -> None:
     """The store returns: the agent leads again by itself, and status answers."""
     resume()
-    wait("the agent leads again", world.leads)
+    try:
+        wait("the agent leads again", world.leads)
+    except AssertionError:
+        last = world.cli("status")
+        tail = world.log.read_text(errors="replace").splitlines()[-30:]
+        raise AssertionError(
+            "the agent did not lead again; status: "
+            + last.stdout[-1500:]
+            + last.stderr[-1500:]
+            + "\nagent log:\n"
+            + "\n".join(tail)
+        ) from None
 
 
 @pytest.mark.parametrize("how", ["stalled", "killed"])

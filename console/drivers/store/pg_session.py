@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 
 from console.core.fsutil import StateDirError
+from console.drivers.store.stall_guard import GUARD
 
 CONNECT_TIMEOUT_SECONDS = 5
 # Client side: notice a silently dead server (SIGKILLed host, cut link) within ~11 s.
@@ -54,7 +55,8 @@ def connect(
     try:
         calls = ", ".join("set_config(%s, %s, false)" for _ in settings)
         values = [part for pair in settings.items() for part in pair]
-        row = conn.execute(f"SELECT pg_backend_pid(), {calls}", values).fetchone()
+        with GUARD.watch(conn):  # a server stalled since the connect must not hold us
+            row = conn.execute(f"SELECT pg_backend_pid(), {calls}", values).fetchone()
         backend = int(row[0]) if row is not None else conn.info.backend_pid
         if backend != conn.info.backend_pid and _transaction_pooled(url, backend):
             raise StateDirError(pooler_refusal(where))
@@ -67,6 +69,9 @@ def connect(
 
 def _transaction_pooled(url: str, ours: int) -> bool:
     """Behind a pooler: True when a second client is handed the server session ours just used."""
-    with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS) as other:
+    with (
+        psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS) as other,
+        GUARD.watch(other),
+    ):
         row = other.execute("SELECT pg_backend_pid()").fetchone()
     return row is not None and int(row[0]) == ours
