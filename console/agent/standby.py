@@ -75,3 +75,14 @@ def still_leading(inst: Installation, log: Callable[[str], None]) -> bool:
         return True
     log("This agent lost its lease (the store did not confirm it): it stops acting, stands by.")
     return False
+
+
+def take_over(
+    reconcile: Callable[[], None], inst: Installation, log: Callable[[str], None]
+) -> None:
+    """The reconcile of a lease taken again: a store that just came back may fail it once (its
+    pooled connections died with the server); the next ticks reconcile, the agent stays."""
+    try:
+        reconcile()
+    except Exception as exc:  # never the end of the agent: the ticks retry what this skipped
+        log(f"reconcile after taking the lease failed: {inst.redactor.redact(repr(exc))}")

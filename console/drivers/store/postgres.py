@@ -162,6 +162,8 @@ class PostgresDatabase:
                 yield PgConnection(conn)
         except psycopg.Error as exc:
             failed = True
+            if isinstance(exc, psycopg.OperationalError):  # a restarted server ended them all
+                self._drop_pool()
             if conn is not None and GUARD.stalled(conn):
                 raise StateDirError(
                     f"{self.where} is unreachable: it did not answer within {GUARD.seconds:g} s "
@@ -171,6 +173,13 @@ class PostgresDatabase:
         finally:
             if conn is not None:
                 self._give_back(conn, failed)
+
+    def _drop_pool(self) -> None:
+        with self._pool_lock:
+            pool, self._pool = self._pool, []
+        for conn in pool:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
 
     def _give_back(self, conn: psycopg.Connection[Any], failed: bool) -> None:
         idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
@@ -221,10 +230,7 @@ class PostgresDatabase:
         self._close_listener()
         with self._pool_lock:
             self._closed = True
-            pool, self._pool = self._pool, []
-        for conn in pool:
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
+        self._drop_pool()
 
     # ── schema ──
 
