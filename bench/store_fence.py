@@ -140,6 +140,8 @@ def trial(leader_host: Host, standby_host: Host, root: Path, url: str) -> tuple[
         time.sleep(0.3)  # it has tried at least once: a standby, not a first agent
         leader_host.cut()
         cut = time.time_ns()
+        if not _changed_after(root / "a" / "include", cut - 200_000_000):
+            raise RuntimeError("the leader was not changing its proxy when its link went down")
         took_ns = int(_line(standby, "took").split()[1])
         time.sleep(1.0)  # the leader would have changed its files ~50 times by now
         mutations = _changed_after(root / "a" / "include", took_ns)
