@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench.common import fmt, percentile, table, write_results
@@ -35,6 +36,7 @@ from console.core.store.store import Store
 from console.drivers.store.pg_lock import PgAgentLease, PgOperatorLock
 from console.drivers.store.postgres import PostgresDatabase
 from console.sandbox.postgres_proc import PostgresServer
+from tests.netns_hosts import Hosts, hosts
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = "bluegreen_bench"
@@ -94,46 +96,51 @@ def takeover(url: str, kind: str, trials: int) -> list[float]:
     return times
 
 
+@contextlib.contextmanager
+def store_on_bridge(net: Hosts, port: int, schema: str) -> Iterator[tuple[str, str, Path]]:
+    """A private PostgreSQL listening on the hosts' bridge, its schema made: (its URL from
+    here, its URL from the hosts, a scratch directory), all removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="bench-hosts-", dir="/var/tmp"))
+    os.chmod(root, 0o755)  # the postgres user runs the cluster inside
+    server = PostgresServer(
+        root / "pg", port, "bench-" + os.urandom(6).hex(),
+        listen=("127.0.0.1", net.gateway), clients=(net.network,),
+    )  # fmt: skip
+    server.start()
+    server.wait_ready()
+    try:
+        url = server.create_database("store")
+        Store(PostgresDatabase(url, schema)).close()  # the schema, as an operator's first use
+        yield url, url.replace("127.0.0.1", net.gateway), root
+    finally:
+        server.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def link_down(trials: int, port: int) -> list[float]:
     """Seconds from a holder's host vanishing (its link down, connections left open) until the
     lock is free: the server's keepalives decide it. Hosts are network namespaces."""
-    from tests.netns_hosts import hosts
-
     times: list[float] = []
-    with hosts("bgbl", ["a"], subnet=80) as net:
-        root = Path(tempfile.mkdtemp(prefix="bench-linkdown-", dir="/var/tmp"))
-        os.chmod(root, 0o755)
-        server = PostgresServer(
-            root / "pg", port, "bench-" + os.urandom(6).hex(),
-            listen=("127.0.0.1", net.gateway), clients=(net.network,),
-        )  # fmt: skip
-        server.start()
-        server.wait_ready()
-        try:
-            url = server.create_database("store")
-            Store(PostgresDatabase(url, SCHEMA)).close()
-            lock = PgOperatorLock(url, SCHEMA)
-            remote = url.replace("127.0.0.1", net.gateway)
-            host = net.members["a"]
-            for _ in range(trials):
-                holder = host.run(
-                    [sys.executable, "-c", HOLDER, remote, SCHEMA, "lock"],
-                    stdout=subprocess.PIPE, text=True,
-                    env={**os.environ, "PYTHONPATH": str(REPO)},
-                )  # fmt: skip
-                assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-                host.cut()
-                cut = time.monotonic()
-                while lock.holder() is not None:
-                    time.sleep(0.1)
-                times.append(time.monotonic() - cut)
-                host.mend()
-                holder.kill()
-                holder.wait()
-                holder.stdout.close()
-        finally:
-            server.destroy()
-            shutil.rmtree(root, ignore_errors=True)
+    with hosts("bgbl", ["a"], subnet=80) as net, store_on_bridge(net, port, SCHEMA) as where:
+        url, remote, _ = where
+        lock = PgOperatorLock(url, SCHEMA)
+        host = net.members["a"]
+        for _ in range(trials):
+            holder = host.run(
+                [sys.executable, "-c", HOLDER, remote, SCHEMA, "lock"],
+                stdout=subprocess.PIPE, text=True,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+            )  # fmt: skip
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            host.cut()
+            cut = time.monotonic()
+            while lock.holder() is not None:
+                time.sleep(0.1)
+            times.append(time.monotonic() - cut)
+            host.mend()
+            holder.kill()
+            holder.wait()
+            holder.stdout.close()
     return times
 
 

@@ -63,6 +63,7 @@ SANDBOX_DOWN = sandbox(29700)
 SWARM_SANDBOX = sandbox(29723)  # test_sandbox_swarm: `sandbox up --profile swarm`
 SWARM_BED_GLOBAL = 29746  # test_swarm_bed: a global service's host-mode port on each node
 NAMED_ROLLBACK = sandbox(27700)  # tests/integration/test_named_rollback.py (images, 26.5)
+STORE_DOWN = sandbox(27876)  # tests/integration/test_store_down.py (a web sandbox, issue 24.5)
 # One agent for a directory of services (issue 23): a fleet sandbox each, and the host ports of
 # a service added while it runs (nothing listens on them).
 AGENT_FLEET = sandbox(29100)
@@ -74,6 +75,10 @@ STORE_CONTRACT = range(27310, 27320)  # tests/store_sites.py's PostgreSQL (the s
 STORE_SHARED = (27320, 27321, 27322, 27323)  # test_shared_store: PostgreSQL, blue, green, proxy
 STORE_BENCH = 27324  # test_bench_store_smoke: bench/shared_store.py's PostgreSQL
 STORE_HOSTS = (27325, 27326, 27327, 27328)  # test_store_hosts: PostgreSQL, blue, green, proxy
+STORE_POOLER = (27870, 27871)  # test_store_pooler: PostgreSQL, PgBouncer
+STORE_DOWN_PG = 27872  # test_store_down: its PostgreSQL (the sandbox is STORE_DOWN)
+STORE_TUI = (27873, 27874, 27875)  # tests/tui/test_store_down_tui: PostgreSQL, blue, green
+STORE_FENCE_BENCH = 27899  # test_bench_store_smoke: bench/store_fence.py's PostgreSQL
 FIRST_INSTALL = (28300, 28301, 28302, 28320)  # proxy, blue, green, PostgreSQL
 PROXY_ROUTES = range(28600, 28620)
 TRAFFIC_HAPROXY_RELOAD = range(28700, 28712)

@@ -5,8 +5,11 @@ runs unchanged on both; each site also answers what only it can (its raw bytes, 
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
+import signal
 import sqlite3
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +21,7 @@ from psycopg import sql
 
 from console.core.store.store import DB_FILE, Store
 from console.drivers.store.postgres import VERSION_TABLE, PostgresDatabase
-from console.sandbox.postgres_proc import PostgresServer
+from console.sandbox.postgres_proc import PostgresServer, find_pg_bin
 from tests import ports
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,3 +140,34 @@ def sites(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator
         yield site
     finally:
         site.drop()
+
+
+def stall(server: PostgresServer) -> Callable[[], None]:
+    """SIGSTOP the cluster (the postmaster and every process it forked): its kernel still
+    acknowledges, so nothing times out by itself. Returns what resumes it."""
+    postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(
+        ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    pids = [postmaster, *map(int, children)]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+
+    def resume() -> None:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+    return resume
+
+
+def kill(server: PostgresServer) -> Callable[[], None]:
+    """`pg_ctl stop -m immediate`: every session ends at once, its locks with it, as a crash
+    would. Returns what starts it again."""
+    argv = [find_pg_bin("pg_ctl"), "-D", str(server.data_dir), "-m", "immediate", "stop"]
+    subprocess.run(server._argv(argv), check=True, capture_output=True)
+    return server.start
+
+
+def down(server: PostgresServer, how: str) -> Callable[[], None]:
+    """`how` = "stalled" or "killed"; returns what brings the server back."""
+    return stall(server) if how == "stalled" else kill(server)

@@ -46,7 +46,7 @@ from console.agent.slot_compose import (
     with_traffic,
 )
 from console.agent.slot_watch import SlotWatch
-from console.agent.standby import lead, still_leading
+from console.agent.standby import lead, still_leading, take_over
 from console.agent.state_events import record_state_changes
 from console.agent.stop_watch import StopWatch
 from console.agent.systemd import notify
@@ -248,7 +248,7 @@ class Agent:
                 if not still_leading(self.inst, self.log):
                     if not lead(self.inst, self.log, self.stopping):
                         break
-                    self._take_over()
+                    take_over(self._take_over, self.inst, self.log)
                     self.pace.busy()  # a full tick first: the other agent may have changed things
                     continue
                 try:

@@ -9,11 +9,13 @@ runtime (`Installation.fence_with`), so an agent that lost it changes nothing mo
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
 
 from console.core.actor import AGENT_ACTOR
+from console.core.fsutil import StateDirError
 from console.core.installation import Installation
 from console.core.model import AgentInfo
 
@@ -30,17 +32,21 @@ def lead(inst: Installation, log: Callable[[str], None], stopping: threading.Eve
     """Hold the installation's lease: True once held; False when another agent holds it on a
     local store (said in the log), or when `stopping` is set while standing by."""
     lease = inst.agent_lease
-    waited = False
+    waited = unreachable = False
     while not stopping.is_set():
-        if lease.try_acquire():  # idempotent for the lease's holder
-            if inst.config.store.shared:
-                inst.fence_with(lease.confirm)
-            if waited:
-                text = "This agent took over the lease and acts now."
-                log(text)
-                inst.store.record_event("agent", text, "warning", str(AGENT_ACTOR))
-            return True
-        info = lease.info()
+        try:
+            if lease.try_acquire():  # idempotent for the lease's holder
+                break
+            info = lease.info()
+        except StateDirError as exc:  # the shared store is down: wait for it, never exit
+            if not inst.config.store.shared:
+                raise
+            if not unreachable:
+                log(f"Standing by until the store answers: {exc}")
+            waited = unreachable = True
+            stopping.wait(STANDBY_POLL_SECONDS)
+            continue
+        unreachable = False
         if not inst.config.store.shared:
             log(
                 f"another agent (pid {info.pid}) already watches {inst.state_dir}; "
@@ -51,7 +57,16 @@ def lead(inst: Installation, log: Callable[[str], None], stopping: threading.Eve
             log(f"Standing by: {leader(info)}; this one takes over when it stops.")
             waited = True
         stopping.wait(STANDBY_POLL_SECONDS)
-    return False
+    else:
+        return False
+    if inst.config.store.shared:
+        inst.fence_with(lease.confirm)
+    if waited:
+        text = "This agent took over the lease and acts now."
+        log(text)
+        with contextlib.suppress(StateDirError):  # a store that flaps again: said in the log
+            inst.store.record_event("agent", text, "warning", str(AGENT_ACTOR))
+    return True
 
 
 def still_leading(inst: Installation, log: Callable[[str], None]) -> bool:
@@ -60,3 +75,14 @@ def still_leading(inst: Installation, log: Callable[[str], None]) -> bool:
         return True
     log("This agent lost its lease (the store did not confirm it): it stops acting, stands by.")
     return False
+
+
+def take_over(
+    reconcile: Callable[[], None], inst: Installation, log: Callable[[str], None]
+) -> None:
+    """The reconcile of a lease taken again: a store that just came back may fail it once (its
+    pooled connections died with the server); the next ticks reconcile, the agent stays."""
+    try:
+        reconcile()
+    except Exception as exc:  # never the end of the agent: the ticks retry what this skipped
+        log(f"reconcile after taking the lease failed: {inst.redactor.redact(repr(exc))}")

@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from console import wiring
-from console.cli import fleet_cmds, render
+from console.cli import fleet_cmds, render, store_status
 from console.cli.deploy_wait import wait_for
 from console.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from console.cli.session import (
@@ -167,15 +167,7 @@ def _status(args: argparse.Namespace) -> int:
     if isinstance(target, Fleet):
         return fleet_cmds.status_all(args, target)
     console = wiring.open_console(target, read_only=True)
-    try:
-        status = console.status()
-    finally:
-        console.close()
-    if args.json:
-        print(json.dumps(render.status_json(status), indent=2))
-    else:
-        render.print_status(status, catchup=console.config.catchup)
-    return EXIT_OK
+    return store_status.show_status(console, args.json)  # a shared store's last state, if down
 
 
 def _deploy(args: argparse.Namespace) -> int:

@@ -21,6 +21,11 @@ class LeaseLost(Exception):
     """This agent no longer holds the lease: it must change nothing."""
 
 
+class LockLost(LeaseLost):
+    """The operation's operator lock is gone (a shared store restarted or cut off): the
+    operation must change nothing more."""
+
+
 class Fenced:
     """`target` with each call named in `changes` checked against `confirm` first."""
 

@@ -8,8 +8,9 @@ so a part that is down degrades only what depends on it.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,7 +23,7 @@ from console.core.contracts.notifier import Notifier
 from console.core.contracts.proxy import ProxyDriver
 from console.core.contracts.runtime import Runtime
 from console.core.contracts.store import Lease, OperationLock, StateDatabase
-from console.core.fence import PROXY_CHANGES, RUNTIME_CHANGES, Fenced
+from console.core.fence import PROXY_CHANGES, RUNTIME_CHANGES, Fenced, LockLost
 from console.core.fsutil import StateDirError
 from console.core.lock import AgentLease, OperatorLock
 from console.core.measures.parity import ParitySampler
@@ -80,11 +81,39 @@ class Installation:
         self.drivers = drivers
         self.state_dir = Path(config.state_dir)
         self._fence: Callable[[], bool] | None = None
+        self._operation_lock: OperationLock | None = None  # held by a running operation
 
     def fence_with(self, confirm: Callable[[], bool]) -> None:
         """From now on, every change to the proxy or runtime asks `confirm` first (an agent on a
         shared store: its lease). Set before either part is first used."""
         self._fence = confirm
+
+    @contextlib.contextmanager
+    def changing_under(self, lock: OperationLock) -> Iterator[None]:
+        """While an operation holds the operator lock of a shared store, each of its changes to
+        the proxy or runtime first asks the server whether the lock is still held: a store that
+        restarted or was cut off took the lock with it, and another operator may hold it now."""
+        if not self.config.store.shared:
+            yield
+            return
+        self._operation_lock = lock
+        try:
+            yield
+        finally:
+            self._operation_lock = None
+
+    def _may_change(self) -> bool:
+        if self._fence is not None and not self._fence():
+            return False
+        lock = self._operation_lock
+        if lock is not None and not lock.confirm():
+            raise LockLost(
+                f"The operator lock in {self.store.where} is no longer held (the store stopped, "
+                "restarted or was cut off), so bluegreen changed nothing more: the proxy and the "
+                "containers stay as they were before this step. Retry once the store answers "
+                "(`bluegreen status`)."
+            )
+        return True
 
     @cached_property
     def redactor(self) -> Redactor:
@@ -121,9 +150,9 @@ class Installation:
     @cached_property
     def runtime(self) -> Runtime:
         runtime = self.drivers.runtime(self.config, self.redactor)
-        if self._fence is None:
+        if self._fence is None and not self.config.store.shared:
             return runtime
-        return cast(Runtime, Fenced(runtime, RUNTIME_CHANGES, self._fence, "containers"))
+        return cast(Runtime, Fenced(runtime, RUNTIME_CHANGES, self._may_change, "containers"))
 
     @cached_property
     def proxy(self) -> ProxyDriver:
@@ -131,9 +160,9 @@ class Installation:
         edges = edge_proxies(proxy)
         if edges is not None:  # several edges: each change's intent goes to the store first
             edges.keep_intent_in(StoreJournal(lambda: self.store))
-        if self._fence is None:
+        if self._fence is None and not self.config.store.shared:
             return proxy
-        return cast(ProxyDriver, Fenced(proxy, PROXY_CHANGES, self._fence, "proxy"))
+        return cast(ProxyDriver, Fenced(proxy, PROXY_CHANGES, self._may_change, "proxy"))
 
     @cached_property
     def notifier(self) -> Notifier:

@@ -235,6 +235,11 @@ class OperatorLock:
             self._write_holder(holder)
             self._held = holder
 
+    def confirm(self) -> bool:
+        """A flock lives as long as this process: held while an `acquire` block runs."""
+        with self._mutex:
+            return self._held is not None
+
     def _write_holder(self, holder: LockHolder) -> None:
         # Watchers may read who holds the lock (never the lock file itself).
         atomic_write(self.holder_path, _holder_json(holder), watchable_file_mode(self.state_dir))

@@ -37,7 +37,7 @@ from console.core.ops import holds as holds_op
 from console.core.ops import named_rollback, retention, switching
 from console.core.ops import sessions as sessions_op
 from console.core.ops.agent_process import ensure_agent
-from console.core.ops.operation import OperationRefused, ReadOnlyError
+from console.core.ops.operation import OperationRefused, ReadOnlyError, before_any_change
 from console.core.redact import sanitize_log_line
 
 __all__ = ["Console", "OperationRefused", "ReadOnlyError"]
@@ -124,10 +124,12 @@ class Console:
         return self.installation.store.recent_images(limit)
 
     def plan_switch(self) -> SwitchPlan:
-        return switching.plan_switch(self.installation)
+        with before_any_change("switch"):
+            return switching.plan_switch(self.installation)
 
     def plan_rollback(self) -> RollbackPlan:
-        return switching.plan_rollback(self.installation)
+        with before_any_change("rollback"):
+            return switching.plan_rollback(self.installation)
 
     # ── logs (Docker; lines are sanitized and redacted plain text) ──
     def log_lines(self, color: Color, tail: int = 300) -> list[str]:

@@ -67,6 +67,11 @@ class OperationLock(Protocol):
 
     def holder(self) -> LockHolder | None: ...
 
+    def confirm(self) -> bool:
+        """Whether this instance still holds it (asked before a change to the proxy or runtime:
+        a shared store's lock dies with its connection)."""
+        ...
+
 
 class Lease(Protocol):
     """The one agent that acts; with a shared store, others wait as standbys."""

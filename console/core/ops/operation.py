@@ -7,7 +7,8 @@ import contextlib
 import time
 from collections.abc import Iterator
 
-from console.core.access import require_write
+from console.core.access import AccessDenied, require_write
+from console.core.fsutil import StateDirError
 from console.core.holds import freeze_refusal
 from console.core.installation import Installation
 from console.core.model import Actor
@@ -36,13 +37,28 @@ def mutating(inst: Installation, action: str, actor: Actor, read_only: bool) -> 
     if read_only:
         raise ReadOnlyError(action)
     require_write(inst.config, action)  # one sentence for a user who may not act
-    with inst.lock.acquire(action, actor):
-        # Under the lock, so a freeze set a moment ago is seen (freeze takes the lock too).
-        freeze = inst.store.freeze()
+    with contextlib.ExitStack() as held:
+        with before_any_change(action):
+            held.enter_context(inst.lock.acquire(action, actor))
+            held.enter_context(inst.changing_under(inst.lock))
+            # Under the lock, so a freeze set a moment ago is seen (freeze takes the lock too).
+            freeze = inst.store.freeze()
         refusal = freeze_refusal(freeze, action, time.time()) if freeze else None
         if refusal:
             raise FrozenError(refusal)
         yield
+
+
+@contextlib.contextmanager
+def before_any_change(action: str) -> Iterator[None]:
+    """A store that fails here (a shared one: down, stalled, cut off) failed before the
+    operation changed anything: its sentence says so."""
+    try:
+        yield
+    except AccessDenied:
+        raise
+    except StateDirError as exc:
+        raise StateDirError(f"{exc} The {action} did not start: nothing was changed.") from None
 
 
 def describe_failure(exc: BaseException) -> str:

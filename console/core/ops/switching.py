@@ -14,6 +14,8 @@ from collections.abc import Generator, Iterator
 from console.core.config.hooks import Stage
 from console.core.contracts.proxy import ProxyError, ReadBack, SwitchResult
 from console.core.contracts.sessions import KeptSessions
+from console.core.fence import LeaseLost
+from console.core.fsutil import StateDirError
 from console.core.gate.readiness import unmet_summary
 from console.core.installation import Installation
 from console.core.model import (
@@ -154,11 +156,46 @@ def _route(
     yield Progress(f"Routing traffic to {to} through {inst.proxy.name}…")
     try:
         result = inst.proxy.switch(to)
+    except LeaseLost as exc:  # the fence asked before the proxy was touched
+        yield Outcome(False, f"{exc} Traffic stays on {live or 'no colour'}.")
+        return
     except ProxyError as exc:
         settled = yield from _settle_failure(inst, to, kind, actor, live, exc)
         if settled is None:
             return
         result = settled
+    try:
+        with inst.store.together():  # the record is whole or absent, never half a switch
+            text = _record(inst, to, kind, actor, live, result, note, kept)
+    except StateDirError as exc:
+        text = (
+            f"{kind.capitalize()} {live or 'none'} → {to}: traffic is on {to} (the proxy "
+            f"verified it, cutover {result.cutover_ms:.0f} ms), but it is not recorded: {exc} "
+            "The agent records it from the proxy once the store answers; until then `bluegreen "
+            "status` shows the last state it read."
+        )
+        inst.notifier.send("failure", f"{inst.config.service}: {text}", "error")
+        yield Outcome(True, text, cutover_ms=result.cutover_ms)
+        return
+    inst.notifier.send(
+        "switched" if kind == "switch" else "rolled_back", f"{inst.config.service}: {text}", "info"
+    )
+    if kind == "switch":  # [image] keep: the old images go once a new version serves
+        yield from prune_after_switch(inst, actor)
+    yield Outcome(True, text, cutover_ms=result.cutover_ms)
+
+
+def _record(
+    inst: Installation,
+    to: Color,
+    kind: str,
+    actor: Actor,
+    live: Color | None,
+    result: SwitchResult,
+    note: str,
+    kept: KeptSessions | None,
+) -> str:
+    """Record what the proxy now routes (the caller makes it one transaction); its sentence."""
     inst.store.set_live(to, live)
     inst.store.set_canary(None)  # the proxy's switch ended any canary
     now = time.time()
@@ -180,12 +217,7 @@ def _route(
         kind, text, "success", str(actor), to, deployment.id if deployment else None
     )
     inst.store.add_metric(f"{kind}_cutover_ms", result.cutover_ms, now, {"to": to})
-    inst.notifier.send(
-        "switched" if kind == "switch" else "rolled_back", f"{inst.config.service}: {text}", "info"
-    )
-    if kind == "switch":  # [image] keep: the old images go once a new version serves
-        yield from prune_after_switch(inst, actor)
-    yield Outcome(True, text, cutover_ms=result.cutover_ms)
+    return text
 
 
 def _settle_failure(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from console.core.store.schema import (
 )
 from console.core.store.series import SeriesRecords
 from console.core.store.tables import UPSERT_STATE
+from console.core.store.together import GroupedWrites
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -64,7 +66,8 @@ class Store(HistoryRecords, SeriesRecords, HoldRecords, HookRunRecords, EdgeInte
         self.read_only = database.read_only
         self.where = database.where  # for messages: a path, or a URL without its password
         self._redact_hook = redact
-        self._db = database
+        self._grouped = GroupedWrites(database)
+        self._db = self._grouped
 
     @classmethod
     def open(cls, state_dir: str | Path, redact: Callable[[str], str] | None = None) -> Store:
@@ -82,6 +85,10 @@ class Store(HistoryRecords, SeriesRecords, HoldRecords, HookRunRecords, EdgeInte
 
     def close(self) -> None:
         self._db.close()
+
+    def together(self) -> AbstractContextManager[None]:
+        """The block's writes (this thread's) as one transaction: all recorded, or none."""
+        return self._grouped.together()
 
     def wait_for_change(self, timeout: float) -> bool:
         """Wait up to `timeout` s for any process's commit (a shared store tells; SQLite is

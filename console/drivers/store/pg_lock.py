@@ -3,14 +3,15 @@
 Both are session advisory locks, each held on a connection of its own for as long as it is held:
 PostgreSQL frees a session's locks when its connection ends, so a holder that dies frees them as
 soon as its socket closes (SIGKILL: at once), and a holder whose host vanishes frees them when
-the server's keepalives give up on it — the lock connection sets them short (`_SESSION_OPTIONS`:
+the server's keepalives give up on it — the lock connection sets them short (`_SESSION_SETTINGS`:
 about 11 s) instead of the kernel's two hours. Who holds it is a row beside it (`bluegreen_locks`,
 in the service's schema), believed only while pg_locks shows that row's backend holding the lock.
 
 Session locks need one server session under one client connection. A pooler in transaction mode
 (PgBouncer's `pool_mode = transaction`) hands each transaction another backend: a lock taken there
-is held by a session the client no longer talks to. `_same_backend` compares `pg_backend_pid()`
-across transactions and refuses such a connection in one sentence.
+is held by a session the client no longer talks to. Each lock connection is checked for such a
+pooler as it opens (drivers/store/pg_session.py), and `pg_backend_pid()` is compared before and
+after taking the lock; either refuses in one sentence.
 
 The lease is trusted only while recently confirmed: its holder checks it at least every
 `LEASE_TRUST_SECONDS`, well inside the server's ~11 s, so an agent cut off from the database stops
@@ -34,19 +35,19 @@ import psycopg
 from console.core.fsutil import StateDirError
 from console.core.lock import LockHeld, holder_from_data, new_holder
 from console.core.model import Actor, AgentInfo, LockHolder
-from console.drivers.store.postgres import (
-    CONNECT_TIMEOUT_SECONDS,
-    LOCKS_TABLE,
-    server_name,
-)
+from console.drivers.store import pg_session
+from console.drivers.store.postgres import LOCKS_TABLE, server_name
 from console.drivers.store.stall_guard import GUARD
 
 # Server side: give up on a silent client after 5 s idle + 3 probes 2 s apart, or 10 s of
 # unacknowledged data — the bound on how long a vanished holder keeps a lock.
-_SESSION_OPTIONS = (
-    "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 "
-    "-c tcp_user_timeout=10000 -c statement_timeout=3000"
-)
+_SESSION_SETTINGS = {
+    "tcp_keepalives_idle": "5",
+    "tcp_keepalives_interval": "2",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "10000",
+    "statement_timeout": "3000",
+}
 LEASE_TRUST_SECONDS = 4.0  # a holder that cannot confirm its lease this long stops acting
 _NAMING_GRACE_SECONDS = 1.0
 
@@ -71,39 +72,30 @@ class _Session:
 
     def connect(self) -> psycopg.Connection[Any]:
         try:
-            conn = psycopg.connect(
+            return pg_session.connect(
                 self.url,
-                autocommit=True,
-                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                {"search_path": self.schema, **_SESSION_SETTINGS},
+                self.where,
                 application_name=f"bluegreen {self.name}",
-                options=f"-c search_path={self.schema} {_SESSION_OPTIONS}",
-                keepalives=1,
-                keepalives_idle=5,
-                keepalives_interval=2,
-                keepalives_count=3,
                 tcp_user_timeout=10000,
+                **pg_session.CLIENT_KEEPALIVES,
             )
         except psycopg.Error as exc:
             raise self.error(exc) from None
-        return conn
 
     def error(self, exc: psycopg.Error) -> StateDirError:
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        state = "is unreachable" if isinstance(exc, psycopg.OperationalError) else "cannot be used"
         return StateDirError(
-            f"The {self.name} lock at {self.where} cannot be used ({text}): check that "
-            "PostgreSQL runs and answers, and that [store] url is right."
+            f"The {self.name} lock at {self.where} {state} ({text}): check that PostgreSQL runs "
+            "and answers, and that [store] url is right."
         )
 
     def try_lock(self, conn: psycopg.Connection[Any]) -> bool:
         first = _backend(conn)
         (got,) = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone() or (0,)
         if got and _backend(conn) != first:
-            raise StateDirError(
-                f"The connection to {self.where} changes server session between statements: "
-                "a pooler in transaction mode (e.g. PgBouncer pool_mode = transaction) is in "
-                "between, and bluegreen's locks need one session. Point [store] url at "
-                "PostgreSQL itself, or at a pool in session mode."
-            )
+            raise StateDirError(pg_session.pooler_refusal(self.where))
         return bool(got)
 
     def holds(self, conn: psycopg.Connection[Any], backend: int | None) -> bool:
@@ -133,15 +125,8 @@ class _Session:
     @contextlib.contextmanager
     def reading(self) -> Iterator[psycopg.Connection[Any]]:
         """A short-lived connection to look at the lock (whoever asks: a status, a refusal)."""
-        with (
-            psycopg.connect(
-                self.url,
-                autocommit=True,
-                connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                options=f"-c search_path={self.schema} -c statement_timeout=3000",
-            ) as conn,
-            GUARD.watch(conn),
-        ):
+        settings = {"search_path": self.schema, "statement_timeout": "3000"}
+        with pg_session.connect(self.url, settings, self.where) as conn, GUARD.watch(conn):
             yield conn
 
     def standbys(self) -> tuple[str, ...]:
@@ -213,14 +198,29 @@ class PgOperatorLock:
             finally:
                 with self._mutex:
                     self._held = None
-                with contextlib.suppress(psycopg.Error):  # a lost connection freed it already
+                # A lost connection freed it already; a stalled server must not hold the exit.
+                with contextlib.suppress(psycopg.Error), GUARD.watch(conn):
                     self._session.forget(conn)
         finally:
             conn.close()
 
+    def confirm(self) -> bool:
+        """Ask the server whether this instance still holds the lock (its connection may have
+        died with a restarted server, or been cut off): one bounded round trip."""
+        with self._mutex:
+            if self._held is None:
+                return False
+            conn = self._held[0]
+            try:
+                with GUARD.watch(conn):
+                    return self._session.holds(conn, _backend(conn))
+            except psycopg.Error:
+                return False
+
     def _record(self, conn: psycopg.Connection[Any], holder: LockHolder) -> None:
         try:
-            self._session.record(conn, _holder_data(holder))
+            with GUARD.watch(conn):
+                self._session.record(conn, _holder_data(holder))
         except psycopg.Error as exc:
             raise self._session.error(exc) from None
 
@@ -360,7 +360,7 @@ class PgAgentLease:
     def release(self) -> None:
         with self._mutex:
             if self._conn is not None:
-                with contextlib.suppress(psycopg.Error):
+                with contextlib.suppress(psycopg.Error), GUARD.watch(self._conn):
                     self._session.forget(self._conn)
             self._drop_locked()
             if self._standby is not None:

@@ -34,9 +34,10 @@ from psycopg.conninfo import conninfo_to_dict
 from console.core.access import AccessDenied
 from console.core.fsutil import StateDirError, user_name
 from console.core.store.schema import MIGRATIONS, SCHEMA_VERSION
+from console.drivers.store import pg_session
 from console.drivers.store.stall_guard import GUARD
 
-CONNECT_TIMEOUT_SECONDS = 5
+CONNECT_TIMEOUT_SECONDS = pg_session.CONNECT_TIMEOUT_SECONDS
 LOCK_TIMEOUT_MS = 5000
 _POOL_IDLE_MAX = 4
 VERSION_TABLE = "bluegreen_schema_version"
@@ -134,20 +135,16 @@ class PostgresDatabase:
     # ── connections ──
 
     def _connect(self) -> psycopg.Connection[Any]:
-        options = [f"-c search_path={self.schema}", f"-c lock_timeout={LOCK_TIMEOUT_MS}"]
+        settings = {"search_path": self.schema, "lock_timeout": str(LOCK_TIMEOUT_MS)}
         if self.read_only:
-            options.append("-c default_transaction_read_only=on")
-        return psycopg.connect(
+            settings["default_transaction_read_only"] = "on"
+        return pg_session.connect(
             self._url,
-            autocommit=True,  # transactions are explicit: write() opens one
+            settings,
+            self.where,
             row_factory=_rows,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
             application_name="bluegreen",
-            options=" ".join(options),
-            keepalives=1,
-            keepalives_idle=5,
-            keepalives_interval=2,
-            keepalives_count=3,
+            **pg_session.CLIENT_KEEPALIVES,
         )
 
     @contextlib.contextmanager
@@ -165,15 +162,24 @@ class PostgresDatabase:
                 yield PgConnection(conn)
         except psycopg.Error as exc:
             failed = True
+            if isinstance(exc, psycopg.OperationalError):  # a restarted server ended them all
+                self._drop_pool()
             if conn is not None and GUARD.stalled(conn):
                 raise StateDirError(
-                    f"{self.where} did not answer within {GUARD.seconds:g} s (stalled, or cut "
-                    "off): the last state read is shown; it resumes by itself once it answers."
+                    f"{self.where} is unreachable: it did not answer within {GUARD.seconds:g} s "
+                    "(stalled, or cut off); it resumes by itself once it answers."
                 ) from None
             raise self._as_state_error(exc) from None
         finally:
             if conn is not None:
                 self._give_back(conn, failed)
+
+    def _drop_pool(self) -> None:
+        with self._pool_lock:
+            pool, self._pool = self._pool, []
+        for conn in pool:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
 
     def _give_back(self, conn: psycopg.Connection[Any], failed: bool) -> None:
         idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
@@ -224,10 +230,7 @@ class PostgresDatabase:
         self._close_listener()
         with self._pool_lock:
             self._closed = True
-            pool, self._pool = self._pool, []
-        for conn in pool:
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
+        self._drop_pool()
 
     # ── schema ──
 
@@ -289,7 +292,10 @@ class PostgresDatabase:
                 "another bluegreen process held its rows too long; retry, and look for a stuck one"
             )
         elif isinstance(exc, psycopg.OperationalError):
-            hint = "check that PostgreSQL runs and answers, and that [store] url is right"
+            return StateDirError(
+                f"{self.where} is unreachable ({text}): check that PostgreSQL runs and answers, "
+                "and that [store] url is right; it resumes by itself once it answers."
+            )
         else:
             hint = "run `bluegreen config check`; if it persists, report it with this sentence"
         return StateDirError(f"{self.where} cannot be used ({text}): {hint}.")

@@ -62,7 +62,8 @@ def header_content(status: Status | None, degraded: str | None, now: float) -> C
         parts.append("  ")
         parts.append(_lock_part(status, now))
     if degraded:
-        since = f" (showing data from {clock_time(status.at)})" if status else ""
+        age = duration_text(max(0.0, now - status.at)) if status else ""
+        since = f" (showing data from {clock_time(status.at)}, {age} ago)" if status else ""
         parts += ["\n", (f"⚠ degraded: {degraded}{since}", "bold $error")]
     return Content.assemble(*parts)
 
