@@ -16,6 +16,7 @@ from collections.abc import Callable
 from console.core.actor import AGENT_ACTOR
 from console.core.installation import Installation
 from console.core.model import AgentInfo
+from console.core.ops.reconcile import reconcile
 
 STANDBY_POLL_SECONDS = 0.2  # one cheap query; a takeover within a fifth of a second
 
@@ -60,3 +61,27 @@ def still_leading(inst: Installation, log: Callable[[str], None]) -> bool:
         return True
     log("This agent lost its lease (the store did not confirm it): it stops acting, stands by.")
     return False
+
+
+def keep_leading(
+    inst: Installation,
+    log: Callable[[str], None],
+    stopping: threading.Event,
+    took_over: Callable[[], object],
+) -> bool:
+    """Before each tick: True while this agent leads. One that lost its lease stands by until it
+    leads again — then reconciles what the other agent changed and calls `took_over` — or until
+    `stopping` is set (False)."""
+    if still_leading(inst, log):
+        return True
+    if not lead(inst, log, stopping):
+        return False
+    reconcile_logged(inst, log)
+    took_over()
+    return True
+
+
+def reconcile_logged(inst: Installation, log: Callable[[str], None]) -> None:
+    """Bring the proxy and the store back in line with each other, each drift said in the log."""
+    for drift in reconcile(inst, AGENT_ACTOR):
+        log(f"drift: {drift.what} — {drift.fixed}")
