@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from console.agent.container_cache import InspectCache
 from console.agent.log_follower import LogFollower
 from console.agent.resource_watch import ResourceWatch
 from console.agent.samplers import Sampled, Sampler
@@ -77,10 +78,11 @@ class SlotWatch:
         self._seen_started_at: float | None = None
         self._height_round = 0
         self._height_silent = False  # the height source is failing or has not answered
+        self.inspects = InspectCache(runtime, self.slot.container)
         self.docker: Sampler[ContainerInfo | None] = Sampler(
             "docker",
             "Docker",
-            lambda: runtime().inspect(self.slot.container),
+            self.inspects.read,  # kept while Docker's events say nothing changed
             explain=lambda exc: f"Docker unavailable: {exc}",
             stale_after=self.stale_after,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class ContainerRuntimeError(Exception):
@@ -207,4 +207,17 @@ class Runtime(Protocol):
     def stats_frames(self, name: str) -> Iterator[Mapping[str, Any]]:
         """The engine's resource documents for the container, one a second, in the Docker Engine
         API's stats shape (which Podman's Docker API and Swarm tasks share)."""
+        ...
+
+
+@runtime_checkable
+class ContainerChanges(Protocol):
+    """A runtime that can say a container has not changed since it was last inspected (the
+    Docker Engine's event stream), so a watcher keeps its last inspect instead of asking again
+    every tick. Optional: a runtime without it is inspected each time."""
+
+    def change_token(self, name: str) -> object | None:
+        """A value that differs once anything happened to container `name` after it was taken;
+        None when the runtime cannot vouch for that now (its event stream is down). Raises as
+        `inspect` does when the engine does not answer."""
         ...
