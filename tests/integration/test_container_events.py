@@ -52,7 +52,7 @@ def watched(tmp_path: Any) -> Iterator[tuple[SlotWatch, ContainerFeed, str]]:
     """A running container, its colour's watcher (kept inspects good for an hour) and the
     process's event feed for the engine."""
     runtime = DockerRuntime()
-    with script_container(PREFIX, "blue", SLEEPER) as (name, port):
+    with script_container(PREFIX, "blue", SLEEPER, env={}, labels={}) as (name, port):
         config = parse_config(
             CONFIG.format(state=tmp_path / "state", container=name, port=port, prefix=PREFIX)
         )
@@ -86,6 +86,7 @@ def _until(what: str, check: Callable[[], bool]) -> None:
 def _kept_once_idle(watch: SlotWatch, feed: ContainerFeed) -> None:
     """Tick until a tick is answered from the kept inspect (the stream connected, the engine
     answering its ping, nothing happened to the container since it was inspected)."""
+    _tick(watch)  # the first read starts the process's stream
     _until("the stream connects", lambda: feed.connected)
     _until("an idle tick keeps its inspect", lambda: _kept_after_a_tick(watch, 0))
     inspected = watch.inspects.inspected
