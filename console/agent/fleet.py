@@ -12,7 +12,7 @@ a file removed stops it, a changed one restarts it. A service file that does not
 the log with its error and retried at the next reload; one that stops loading while its service
 is watched keeps the previous configuration (a typo must not end the watch of a deployment).
 One Prometheus exporter serves every service (metrics.py). A single-file configuration does not
-come here: it runs `run_agent` as before.
+come here: it runs `run_agent` (single.py) as before.
 """
 
 from __future__ import annotations

@@ -6,19 +6,16 @@ against the store (live_colour.py), publishes both colours' status to the store 
 console reads), advances deployment phases, applies the switch policy, watches the post-switch
 window and rolls back automatically, retires the previous colour, and notifies. It runs in its
 own session, so it survives the operator's SSH connection dropping. A directory of services runs
-one Agent per service, each on its own thread, in one process (fleet.py).
+one Agent per service, each on its own thread, in one process (fleet.py); a single file runs its
+Agent alone in its process (single.py). Which agent acts — the lease, standing by — is standby.py.
 """
 
 from __future__ import annotations
 
-import faulthandler
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from types import FrameType
 from typing import Any
 
 from console.agent.analysis_base import AnalysisParts
@@ -27,7 +24,7 @@ from console.agent.canary_analysis import CanaryAnalysis
 from console.agent.deployment_phases import DeploymentPhases
 from console.agent.idle_pace import IdlePace, decisions
 from console.agent.live_colour import LiveColourWatch
-from console.agent.metrics import Published, ServiceMetrics, metrics_port_problem
+from console.agent.metrics import Published, ServiceMetrics
 from console.agent.parity_watch import ParityWatch
 from console.agent.post_switch import PostSwitchWatch
 from console.agent.release_hooks import off_the_tick, post_ready_hooks
@@ -46,10 +43,8 @@ from console.agent.slot_compose import (
     with_traffic,
 )
 from console.agent.slot_watch import SlotWatch
-from console.agent.standby import lead, still_leading, take_over
+from console.agent.standby import keep_leading, reconcile_logged
 from console.agent.state_events import record_state_changes
-from console.agent.stop_watch import StopWatch
-from console.agent.systemd import notify
 from console.agent.traffic_watch import TrafficWatch
 from console.core.actor import AGENT_ACTOR
 from console.core.contracts.edges import edge_proxies
@@ -63,7 +58,7 @@ from console.core.ops.canary import abort_locked
 from console.core.ops.canary_reconcile import canary_in_step
 from console.core.ops.edges import converge_edges
 from console.core.ops.holds import lift_expired
-from console.core.ops.reconcile import reconcile, reconcile_live
+from console.core.ops.reconcile import reconcile_live
 from console.core.ops.sessions import retire_locked
 from console.core.ops.switching import rollback_locked, switch
 from console.drivers.progress import make_head_source
@@ -201,7 +196,6 @@ class Agent:
             analysis=config.analysis.enabled,
             retires=config.switch.keep_previous_seconds > 0,
         )
-        self.metrics_listen = ""  # "HOST:PORT" serves Prometheus metrics while this agent runs
 
     def _runtime(self) -> Runtime:
         return self.inst.runtime
@@ -210,25 +204,6 @@ class Agent:
         return self.inst.parity
 
     # ── lifecycle ──
-    def run(self) -> int:
-        """The agent of one service, alone in its process (the lease taken): the exporter,
-        systemd, the ticks."""
-        try:
-            exporter = self._start_exporter()
-        except OSError as exc:
-            self.log(metrics_port_problem(self.metrics_listen, exc))
-            self.inst.agent_lease.release()
-            return 1
-
-        def winding_down() -> None:
-            notify("STOPPING=1")
-            if exporter is not None:
-                exporter.shutdown()
-                exporter.server_close()
-
-        # Type=notify: READY=1 once the lease is held and the store reconciled.
-        return self.watch(ready=partial(notify, "READY=1"), winding_down=winding_down)
-
     def watch(
         self,
         ready: Callable[[], object] = lambda: None,
@@ -238,19 +213,15 @@ class Agent:
         release the lease the caller took. `ready` runs once reconciled, `winding_down` first
         thing when stopping."""
         self.inst.store.record_event("agent", "Agent started.", "info", str(AGENT_ACTOR))
-        for drift in reconcile(self.inst, AGENT_ACTOR):
-            self.log(f"drift: {drift.what} — {drift.fixed}")
+        reconcile_logged(self.inst, self.log)
         interval = self.inst.config.readiness.sample_interval_seconds
         ready()
         try:
             while not self.stopping.is_set():
                 started = time.monotonic()
-                if not still_leading(self.inst, self.log):
-                    if not lead(self.inst, self.log, self.stopping):
-                        break
-                    take_over(self._take_over, self.inst, self.log)
-                    self.pace.busy()  # a full tick first: the other agent may have changed things
-                    continue
+                # A full tick first after a takeover: the other agent may have changed things.
+                if not keep_leading(self.inst, self.log, self.stopping, took_over=self.pace.busy):
+                    break
                 try:
                     full = self.paced_tick(time.time())
                 except Exception as exc:  # a tick must never kill the watcher
@@ -268,21 +239,6 @@ class Agent:
             self.inst.store.record_event("agent", "Agent stopped.", "info", str(AGENT_ACTOR))
             self.inst.agent_lease.release()
         return 0
-
-    def _take_over(self) -> None:
-        """Leading again after standing by: what the other agent changed is reconciled first."""
-        for drift in reconcile(self.inst, AGENT_ACTOR):
-            self.log(f"drift: {drift.what} — {drift.fixed}")
-
-    def _start_exporter(self) -> Any:
-        if not self.metrics_listen:
-            return None
-        from console.agent.metrics import serve
-        from console.core.config.checks import parse_listen
-
-        server = serve(parse_listen(self.metrics_listen), lambda: [self.metrics_source()])
-        self.log(f"Prometheus metrics on http://{self.metrics_listen}/metrics")
-        return server
 
     def metrics_source(self) -> ServiceMetrics:
         """What the exporter reads of this service."""
@@ -424,37 +380,3 @@ def live_colour_watch(
         log=log,
         converge=partial(converge_edges, inst, AGENT_ACTOR) if edge_proxies(inst.proxy) else None,
     )
-
-
-def run_agent(inst: Installation, metrics_listen: str | None = None) -> int:
-    """Run the agent; `metrics_listen` ("HOST:PORT", validated by the caller) overrides
-    `[metrics] listen` and turns the Prometheus exporter on."""
-
-    def log(text: str) -> None:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-        print(f"{stamp} {inst.redactor.redact(text)}", flush=True)
-
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    # The lease first: a second agent exits (a shared store: stands by) before it opens the
-    # proxy or the notifier (Agent.__init__ hands them to its watchers).
-    if not lead(inst, log, stopping):
-        inst.close()
-        return 0 if stopping.is_set() else 1  # stopped while standing by: a clean stop
-    agent = Agent(inst, log, stopping)
-    agent.metrics_listen = metrics_listen or inst.config.metrics.listen
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the operator's SSH session ending is not our end
-    # `kill -USR1 PID` writes every thread's stack to the agent's log: what a hung agent waits on.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
-    stop_watch = StopWatch(agent.stopping, log)
-    try:
-        return agent.run()
-    finally:
-        stop_watch.done()
-        inst.close()
-        sys.stdout.flush()

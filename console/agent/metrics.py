@@ -18,14 +18,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import start_http_server
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.registry import Collector
 
 from console.agent.metrics_traffic import traffic_families
 from console.core.measures.traffic import TrafficSnapshot
@@ -48,6 +47,7 @@ class Published:
     last_tick_ok_at: float | None = None
     ticks_failed: int = 0
     traffic: TrafficSnapshot | None = None  # the proxy's newest counters (metrics_traffic.py)
+    version: int = 0  # bumped by each change: the exporter renders a service again only then
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def tick_done(self, statuses: dict[Color, SlotStatus], live: Color | None, took: float) -> None:
@@ -57,16 +57,19 @@ class Published:
             self.live = live
             self.tick_seconds = took
             self.last_tick_ok_at = time.time()
+            self.version += 1
 
     def tick_failed(self, took: float) -> None:
         with self.lock:
             self.tick_seconds = took
             self.ticks_failed += 1
+            self.version += 1
 
     def traffic_read(self, snapshot: TrafficSnapshot | None) -> None:
         if snapshot is not None:  # a failed read keeps the last counters (they only grow)
             with self.lock:
                 self.traffic = snapshot
+                self.version += 1
 
     def snapshot(self) -> Published:
         with self.lock:
@@ -77,6 +80,7 @@ class Published:
                 self.last_tick_ok_at,
                 self.ticks_failed,
                 self.traffic,
+                self.version,
             )
 
 
@@ -109,18 +113,26 @@ class AgentCollector(Collector):
         self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
-        merged: dict[str, Metric] = {}
-        for each in self.services():
-            for family in ServiceCollector(each, self.clock).collect():
-                into = merged.get(family.name)
-                if into is None:
-                    into = Metric(family.name, family.documentation, family.type, family.unit)
-                    merged[family.name] = into
-                into.samples += [
-                    sample._replace(labels={"service": each.service, **sample.labels})
-                    for sample in family.samples
-                ]
-        yield from merged.values()
+        yield from merged(
+            (each.service, family)
+            for each in self.services()
+            for family in ServiceCollector(each, self.clock).collect()
+        )
+
+
+def merged(families: Iterable[tuple[str, Metric]]) -> list[Metric]:
+    """(service, family) pairs → one family per name, each series labelled with its service."""
+    by_name: dict[str, Metric] = {}
+    for service, family in families:
+        into = by_name.get(family.name)
+        if into is None:
+            into = Metric(family.name, family.documentation, family.type, family.unit)
+            by_name[family.name] = into
+        into.samples += [
+            sample._replace(labels={"service": service, **sample.labels})
+            for sample in family.samples
+        ]
+    return list(by_name.values())
 
 
 class ServiceCollector:
@@ -133,21 +145,52 @@ class ServiceCollector:
         self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
-        now = self.clock()
         snap = self.published.snapshot()
-        yield from self._slots(snap, now)
+        yield from self.steady(snap)
+        yield from self.ages(snap, self.clock())
+
+    def steady(self, snap: Published) -> Iterator[Metric]:
+        """What changes only when the agent publishes (or the store records an operation): the
+        exporter keeps it rendered between scrapes (metrics_page.py)."""
+        yield from self._slots(snap)
         yield from traffic_families(
             snap.traffic, {color: status.traffic for color, status in snap.statuses.items()}
         )
         yield from resource_metrics(snap.statuses)
-        yield from self._installation(snap, now)
+        yield from self._installation(snap)
         yield from self._operations()
 
-    # ── per colour ──
-    def _slots(self, snap: Published, now: float) -> Iterator[Metric]:
-        def gauge(name: str, doc: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:
-            return GaugeMetricFamily(f"bluegreen_slot_{name}", doc, labels=["color", *extra])
+    def ages(self, snap: Published, now: float) -> Iterator[Metric]:
+        """What moves with the clock: computed at every scrape, never kept."""
+        status_age = _colour_gauge(
+            "status_age_seconds", "Seconds since the agent published this status."
+        )
+        reading = _colour_gauge(
+            "part_reading_age_seconds",
+            "Seconds since a part (Docker, height, head, checks) last answered.",
+            ("part",),
+        )
+        for color in COLORS:
+            status = snap.statuses.get(color)
+            if status is None:
+                continue
+            if status.updated_at:
+                status_age.add_metric([color], max(0.0, now - status.updated_at))
+            for part in status.readings:
+                if part.answered_at:
+                    reading.add_metric([color, part.part], max(0.0, now - part.answered_at))
+        yield status_age
+        yield reading
+        if snap.last_tick_ok_at is not None:
+            yield GaugeMetricFamily(
+                "bluegreen_agent_last_sample_age_seconds",
+                "Seconds since the agent last completed a tick (sampled and published).",
+                value=max(0.0, now - snap.last_tick_ok_at),
+            )
 
+    # ── per colour ──
+    def _slots(self, snap: Published) -> Iterator[Metric]:
+        gauge = _colour_gauge
         state = gauge("state", "1 for the colour's current state, 0 for the others.", ("state",))
         info = gauge("info", "The deployment a colour runs (value 1).", ("version", "image"))
         values: dict[str, tuple[GaugeMetricFamily, Callable[[SlotStatus], float | None]]] = {
@@ -193,17 +236,8 @@ class ServiceCollector:
                 ),
                 lambda s: s.updated_at or None,
             ),
-            "age": (
-                gauge("status_age_seconds", "Seconds since the agent published this status."),
-                lambda s: max(0.0, now - s.updated_at) if s.updated_at else None,
-            ),
         }
         condition = gauge("condition_met", "One readiness condition: 1 met, 0 not.", ("condition",))
-        reading = gauge(
-            "part_reading_age_seconds",
-            "Seconds since a part (Docker, height, head, checks) last answered.",
-            ("part",),
-        )
         for color in COLORS:
             status = snap.statuses.get(color)
             if status is None:
@@ -220,18 +254,14 @@ class ServiceCollector:
                     family.add_metric([color], float(value))
             for cond in status.conditions:
                 condition.add_metric([color, self.redact(cond.name)], 1.0 if cond.met else 0.0)
-            for part in status.readings:
-                if part.answered_at:
-                    reading.add_metric([color, part.part], max(0.0, now - part.answered_at))
         yield state
         yield info
         for family, _ in values.values():
             yield family
         yield condition
-        yield reading
 
     # ── per installation ──
-    def _installation(self, snap: Published, now: float) -> Iterator[Metric]:
+    def _installation(self, snap: Published) -> Iterator[Metric]:
         live = GaugeMetricFamily(
             "bluegreen_live_color", "1 for the colour the proxy routes to.", labels=["color"]
         )
@@ -253,12 +283,6 @@ class ServiceCollector:
                 "bluegreen_agent_tick_duration_seconds",
                 "How long the agent's last tick took.",
                 value=snap.tick_seconds,
-            )
-        if snap.last_tick_ok_at is not None:
-            yield GaugeMetricFamily(
-                "bluegreen_agent_last_sample_age_seconds",
-                "Seconds since the agent last completed a tick (sampled and published).",
-                value=max(0.0, now - snap.last_tick_ok_at),
             )
         yield CounterMetricFamily(
             "bluegreen_agent_ticks_failed",
@@ -301,6 +325,10 @@ class ServiceCollector:
             buckets=buckets,
             sum_value=sum(seconds),
         )
+
+
+def _colour_gauge(name: str, doc: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"bluegreen_slot_{name}", doc, labels=["color", *extra])
 
 
 def _closing_speed(status: SlotStatus) -> float | None:
@@ -349,11 +377,8 @@ def metrics_port_problem(listen: str, exc: OSError) -> str:
 
 
 def serve(listen: tuple[str, int], services: Callable[[], Iterable[ServiceMetrics]]) -> Any:
-    """Start the exporter on its own thread; returns the server (`.shutdown()` stops it)."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(AgentCollector(services))
-    server, _thread = start_http_server(listen[1], listen[0], registry)
-    # server_close() would otherwise join every request's thread, daemon or not: one scrape
-    # stuck on a slow client would hold the agent's stop until systemd kills it.
-    server.block_on_close = False  # type: ignore[attr-defined]  # ThreadingMixIn's, untyped here
-    return server
+    """Start the exporter on its own thread; returns the server (`.shutdown()` stops it). Its
+    page is kept between scrapes (metrics_page.py)."""
+    from console.agent.metrics_page import serve_page
+
+    return serve_page(listen, services)

@@ -17,6 +17,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from console.agent.container_cache import InspectCache
 from console.agent.log_follower import LogFollower
 from console.agent.replica_checks import counted, replica_condition, replica_status
 from console.agent.replica_progress import TaskProgress
@@ -84,6 +85,7 @@ class SlotWatch:
         self._seen_started_at: float | None = None
         self._height_round = 0
         self._height_silent = False  # the height source is failing or has not answered
+        self.inspects = InspectCache(runtime, self.slot.container)
         self.docker: Sampler[ContainerInfo | None] = Sampler(
             "docker",
             "Docker",
@@ -118,7 +120,7 @@ class SlotWatch:
         read together so the gate counts the tasks of the container it shows."""
         runtime = self.runtime()
         replicas = replicas_of(runtime, self.slot.container)
-        info = runtime.inspect(self.slot.container)
+        info = self.inspects.read()  # kept while Docker's events say nothing changed
         self.replica_set = replicas
         return info
 

@@ -18,6 +18,7 @@ from console.core.actor import AGENT_ACTOR
 from console.core.fsutil import StateDirError
 from console.core.installation import Installation
 from console.core.model import AgentInfo
+from console.core.ops.reconcile import reconcile
 
 STANDBY_POLL_SECONDS = 0.2  # one cheap query; a takeover within a fifth of a second
 
@@ -77,12 +78,30 @@ def still_leading(inst: Installation, log: Callable[[str], None]) -> bool:
     return False
 
 
-def take_over(
-    reconcile: Callable[[], None], inst: Installation, log: Callable[[str], None]
-) -> None:
-    """The reconcile of a lease taken again: a store that just came back may fail it once (its
-    pooled connections died with the server); the next ticks reconcile, the agent stays."""
+def keep_leading(
+    inst: Installation,
+    log: Callable[[str], None],
+    stopping: threading.Event,
+    took_over: Callable[[], object],
+) -> bool:
+    """Before each tick: True while this agent leads. One that lost its lease stands by until it
+    leads again — then reconciles what the other agent changed and calls `took_over` — or until
+    `stopping` is set (False)."""
+    if still_leading(inst, log):
+        return True
+    if not lead(inst, log, stopping):
+        return False
+    # A store that just came back may fail this once (its pooled connections died with the
+    # server): never the end of the agent; the next ticks reconcile what this skipped.
     try:
-        reconcile()
-    except Exception as exc:  # never the end of the agent: the ticks retry what this skipped
+        reconcile_logged(inst, log)
+    except Exception as exc:
         log(f"reconcile after taking the lease failed: {inst.redactor.redact(repr(exc))}")
+    took_over()
+    return True
+
+
+def reconcile_logged(inst: Installation, log: Callable[[str], None]) -> None:
+    """Bring the proxy and the store back in line with each other, each drift said in the log."""
+    for drift in reconcile(inst, AGENT_ACTOR):
+        log(f"drift: {drift.what} — {drift.fixed}")

@@ -269,7 +269,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _agent(args: argparse.Namespace) -> int:
-    from console.agent.loop import run_agent
+    from console.agent.single import run_agent
     from console.core.config.checks import listen_problem
 
     found = load_fleet(args)

@@ -278,3 +278,16 @@ def replicas_of(runtime: Runtime, name: str) -> ReplicaSet | None:
     if isinstance(runtime, ReplicatedRuntime):
         return runtime.replicas(name)
     return None
+
+
+@runtime_checkable
+class ContainerChanges(Protocol):
+    """A runtime that can say a container has not changed since it was last inspected (the
+    Docker Engine's event stream), so a watcher keeps its last inspect instead of asking again
+    every tick. Optional: a runtime without it is inspected each time."""
+
+    def change_token(self, name: str) -> object | None:
+        """A value that differs once anything happened to container `name` after it was taken;
+        None when the runtime cannot vouch for that now (its event stream is down). Raises as
+        `inspect` does when the engine does not answer."""
+        ...

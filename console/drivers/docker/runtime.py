@@ -16,6 +16,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 import docker
@@ -36,6 +37,7 @@ from console.core.contracts.runtime import (
     RuntimeUnavailable,
 )
 from console.core.redact import Redactor
+from console.drivers.docker.events import feed_for
 from console.drivers.docker.images import ImagesMixin
 from console.drivers.docker.model import container_info, restart_policy
 from console.drivers.docker.oneoff import OneOffMixin
@@ -289,6 +291,12 @@ class DockerRuntime(StreamsMixin, RegistryMixin, OneOffMixin, ImagesMixin):
         except docker.errors.NotFound:
             return None
         return container_info(attrs, self._redactor.redact)
+
+    def change_token(self, name: str) -> tuple[int, int, int] | None:
+        """core/contracts/runtime.ContainerChanges: through the process's one event stream for
+        this engine (events.py), on a client of its own."""
+        own = partial(DockerRuntime, self._base_url, self.read_timeout)
+        return feed_for(self.where, lambda: own()._call).change_token(name)
 
     def list_by_label(self, label: str, value: str | None = None) -> list[ContainerInfo]:
         """All containers (running or not) carrying `label` (with `value`, when given)."""

@@ -21,7 +21,10 @@ T = TypeVar("T")
 _MAX_PARTIAL_LINE = (
     1 << 20
 )  # a "line" with no newline is flushed after 1 MiB, never buffered forever
-_STOP_POLL_SECONDS = 0.1  # how quickly follow_logs notices its stop event
+# The watcher of a followed log wakes at once when stopped (an Event's wait); this is only how
+# often it looks whether the stream ended by itself (at a tenth of a second, the 40 watchers of
+# an idle agent of 20 services cost it 0.7 % of a core).
+_FINISHED_POLL_SECONDS = 1.0
 
 
 class StreamsMixin:
@@ -108,7 +111,7 @@ class StreamsMixin:
 
 def _close_when_stopped(stream: Any, stop: threading.Event, finished: threading.Event) -> None:
     # Polls `finished` too, so the thread also ends when the stream ends by itself.
-    while not stop.wait(_STOP_POLL_SECONDS):
+    while not stop.wait(_FINISHED_POLL_SECONDS):
         if finished.is_set():
             return
     with contextlib.suppress(Exception):

@@ -94,6 +94,12 @@ class SwarmRuntime(SwarmLogsMixin, SwarmStatsMixin, DockerRuntime):
             del self._lost_with_node[next(iter(self._lost_with_node))]
         return replicas
 
+    def change_token(self, name: str) -> None:
+        """Never vouch for a kept inspect (core/contracts/runtime.ContainerChanges): a colour is
+        a service whose tasks change on other nodes' engines, which the manager's container
+        events do not show — it is read afresh every time."""
+        return None
+
     def inspect(self, name: str) -> ContainerInfo | None:
         """The colour's service as one ContainerInfo (running while meant to run)."""
         service = self._service(name)
