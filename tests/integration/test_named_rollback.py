@@ -88,7 +88,13 @@ def test_a_version_not_retained_names_those_that_are(world: Sandbox) -> None:
 def test_rollback_to_a_retained_version_reindexes_then_switches_through_the_gate(
     world: Sandbox,
 ) -> None:
-    done = world.cli("rollback", "--to", "v0", "--yes", "--timeout", "150", timeout=200)
+    # Under a freeze: a way back stays open, even one that must deploy and re-index first.
+    frozen = world.cli("freeze", "--message", "no releases until Monday")
+    assert frozen.returncode == 0, frozen.stdout + frozen.stderr
+    try:
+        done = world.cli("rollback", "--to", "v0", "--yes", "--timeout", "150", timeout=200)
+    finally:
+        world.cli("unfreeze")
     said = done.stdout + done.stderr
     assert done.returncode == 0, said + world.why()
     assert f"Deploying {REPO}:v0 into blue" in said

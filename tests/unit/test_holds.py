@@ -43,7 +43,8 @@ def test_a_freeze_refuses_deploy_switch_and_canary_never_a_way_back() -> None:
     for action in ("deploy repo:v2", "switch", "canary", "canary promote"):
         refusal = freeze_refusal(held, action, NOW)
         assert refusal and "no releases until Monday" in refusal and "alice" in refusal
-    for action in ("rollback", "canary abort", "maintenance on", "unfreeze", "proxy install"):
+    way_back = ("rollback", "rollback to repo:v1")  # a named rollback's deploy and switch
+    for action in (*way_back, "canary abort", "maintenance on", "unfreeze", "proxy install"):
         assert freeze_refusal(held, action, NOW) is None
     assert freeze_refusal(held, "switch", NOW + 3600) is None  # expired: lifted by itself
 

@@ -163,10 +163,13 @@ def deploy(
     policy: SwitchPolicy | None = None,
     read_only: bool = False,
     image_tar: str | None = None,
+    action: str = "deploy",
 ) -> Iterator[OperationEvent]:
+    """`action` names the operation to the lock and the freeze: a named rollback's deploy is
+    "rollback to", which a freeze lets through (a way back always stays open)."""
     ref = inst.resolve_image(image)
     chosen_policy = policy or SwitchPolicy(inst.config.switch.policy)
-    with mutating(inst, f"deploy {ref}", actor, read_only):
+    with mutating(inst, f"{action} {ref}", actor, read_only):
         # The store may lag the proxy after a crash: never pick the live colour as "idle".
         for drift in reconcile(inst, actor):
             yield Progress(

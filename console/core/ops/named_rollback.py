@@ -148,6 +148,7 @@ def deploy_for_rollback(
         None,  # the configured environment: stored overrides are redacted, never replayed
         SwitchPolicy.NEVER,  # the rollback switches it, audited as such — not the agent's policy
         read_only=read_only,
+        action="rollback to",  # a way back: a freeze lets it through
     )
 
 

@@ -311,8 +311,9 @@ def switch(
 ) -> Iterator[OperationEvent]:
     """Through the gate to the idle colour; `kind`/`note` audit it otherwise (a named rollback
     is a switch recorded as a rollback to its version). `keep_sessions`: keep the live colour's
-    sessions there ([sessions]); None = its `keep`."""
-    with mutating(inst, "switch", actor, read_only):
+    sessions there ([sessions]); None = its `keep`. The lock and the freeze see `kind`: a
+    freeze refuses a switch, never a rollback's."""
+    with mutating(inst, kind, actor, read_only):
         reconciled = reconcile(inst, actor)  # decide from what traffic sees, not a stale store
         for drift in reconciled:
             yield Progress(f"Reconciled: {drift.what} — {drift.fixed}.", "warning")
