@@ -105,14 +105,8 @@ def plan_named_rollback(inst: Installation, version: str) -> NamedRollbackPlan:
         instant = switching.plan_rollback(inst)
         if instant.blocked_reason is None and instant.to_color == idle:
             return NamedRollbackPlan(service, name, ref, live, idle, instant=True)
-    now = time.time()
-    held = store.freeze(now)
-    if held is not None:  # a deploy and a switch: what a freeze holds (the instant one is open)
-        return blocked(
-            f"releases are {held.describe(now)}; a rollback to {name} deploys it and switches, "
-            "which the freeze holds. The instant `bluegreen rollback` stays open; "
-            "`bluegreen unfreeze` lifts the freeze."
-        )
+    # A freeze holds releases, never a way back: this deploy and switch pass it (their lock
+    # names say "rollback"), as the instant rollback does.
     active = store.active_deployment(idle)
     resume = active.id if active is not None and active.image == ref else None
     return NamedRollbackPlan(service, name, ref, live, idle, resume_deployment=resume)

@@ -46,7 +46,7 @@ def status_is_fresh(inst: Installation, status: SlotStatus | None, now: float) -
     return status is not None and now - status.updated_at <= window
 
 
-def plan_switch(inst: Installation, now: float | None = None) -> SwitchPlan:
+def plan_switch(inst: Installation, now: float | None = None, way_back: bool = False) -> SwitchPlan:
     now = time.time() if now is None else now
     live = inst.store.live()
     target: Color = other(live) if live else "blue"
@@ -58,7 +58,9 @@ def plan_switch(inst: Installation, now: float | None = None) -> SwitchPlan:
         blocked = f"{target} has no running container: deploy a version into it first."
     elif status.container_state not in (None, "running"):
         blocked = f"{target}'s container is {status.container_state}: it cannot take traffic."
-    held = inst.store.freeze(now)  # said before any question; mutating refuses it anyway
+    # Said before any question (mutating refuses it anyway); a way back (a named rollback's
+    # switch) passes a freeze.
+    held = None if way_back else inst.store.freeze(now)
     if held is not None:
         lift = "Rollback stays open; `bluegreen unfreeze` lifts it."
         blocked = f"releases are {held.describe(now)}. {lift}"
@@ -317,7 +319,7 @@ def switch(
         reconciled = reconcile(inst, actor)  # decide from what traffic sees, not a stale store
         for drift in reconciled:
             yield Progress(f"Reconciled: {drift.what} — {drift.fixed}.", "warning")
-        plan = plan_switch(inst)
+        plan = plan_switch(inst, way_back=kind == "rollback")
         if plan.blocked_reason:
             yield Outcome(False, f"Switch refused: {plan.blocked_reason}")
             return
