@@ -150,9 +150,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "service": status.service,
         "live": status.live,
         "previous": status.previous,
-        "canary": None
-        if status.canary is None
-        else {"color": status.canary.color, "percent": status.canary.percent},
+        "canary": None if status.canary is None else status.canary.as_dict(),
         "slots": {color: slot_json(slot, status.at) for color, slot in status.slots.items()},
         "proxy": None if status.proxy is None else reading_json(status.proxy, status.at),
         "parity": _parity_json(status),

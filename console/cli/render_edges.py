@@ -43,7 +43,5 @@ def _edge_json(reading: EdgeReading) -> dict[str, Any]:
         "host": reading.host,
         "answered": seen.answered,
         "color": seen.color,
-        "canary": None
-        if seen.canary is None
-        else {"color": seen.canary.color, "percent": seen.canary.percent},
+        "canary": None if seen.canary is None else seen.canary.as_dict(),
     }

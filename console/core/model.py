@@ -270,6 +270,10 @@ class Canary:
     def describe(self) -> str:
         return f"{self.percent} % of clients to {self.color}"
 
+    def as_dict(self) -> dict[str, object]:
+        """How `status --json`, the edges' view and the stored edge intent write it."""
+        return {"color": self.color, "percent": self.percent}
+
 
 @dataclass(frozen=True, slots=True)
 class Status:

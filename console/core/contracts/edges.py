@@ -38,9 +38,7 @@ class EdgeIntent:
         return seen.answered and seen.color == self.color and seen.canary == self.canary
 
     def to_json(self) -> str:
-        canary = (
-            {"color": self.canary.color, "percent": self.canary.percent} if self.canary else None
-        )
+        canary = self.canary.as_dict() if self.canary else None
         return json.dumps({"color": self.color, "canary": canary, "what": self.what, "at": self.at})
 
     @classmethod
