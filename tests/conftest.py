@@ -1,12 +1,14 @@
 """How the suite shares the machine: most modules run side by side, some must run alone.
 
-`./dev test` runs the suite in two passes. First everything not marked `exclusive`, on three
-pytest-xdist workers with `--dist loadgroup`: each module is one group, so its module-scoped
-sandbox is made once and its tests run in order on one worker (tests/ports.py keeps the
-modules' ports apart); the modules asking for the Swarm bed (tests/swarm_bed.py) are one group,
-"swarm", so one bed serves them all. Then the `exclusive` modules, one at a time: they stop or
-hang parts every other test relies on (dockerd, a shared world) or measure the machine (the
-benchmark smokes).
+`./dev test` runs the suite in three passes. First everything not marked `exclusive` or
+`bench_smoke`, on three pytest-xdist workers with `--dist loadgroup`: each module is one group,
+so its module-scoped sandbox is made once and its tests run in order on one worker
+(tests/ports.py keeps the modules' ports apart); the modules asking for the Swarm bed
+(tests/swarm_bed.py) are one group, "swarm", so one bed serves them all. Then the benchmark
+smokes, each test a group of its own, side by side with each other only: each bench keeps its own
+ports and worlds (bench/*.py), which overlap the first pass's table but never each other, and a
+smoke asserts what its bench counts, never how fast. Last the `exclusive` modules, one at a time:
+they stop or hang parts every other test relies on (dockerd, a shared world).
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ pytest_plugins = ("tests.swarm_bed",)  # the `swarm_bed` fixture: one Swarm bed 
 EXCLUSIVE_MODULES = (
     "tests/reliability/",  # one shared world; SIGSTOPs dockerd, PostgreSQL and nginx
     "tests/integration/test_resource_stream.py",  # stops and starts the shared dockerd
-    "tests/integration/test_bench_smoke.py",  # benchmarks: load the machine and time it
+)
+
+# Benchmarks on ports of their own outside the side-by-side table (bench/*.py PORT_BASE).
+BENCH_SMOKE_MODULES = (
+    "tests/integration/test_bench_smoke.py",
     "tests/integration/test_bench_tui_smoke.py",
     "tests/integration/test_bench_tui_fleet_smoke.py",
 )
@@ -46,6 +52,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             (name for prefix, name in SHARED_GROUPS.items() if module.startswith(prefix)), module
         )
         group = "swarm" if item.path in on_the_swarm_bed else group
+        if module.startswith(BENCH_SMOKE_MODULES):
+            item.add_marker(pytest.mark.bench_smoke)
+            group = item.nodeid
         item.add_marker(pytest.mark.xdist_group(group))
 
 

@@ -115,7 +115,7 @@ def test_parity_bench_runs_both_checks_on_the_index(tmp_path: Path) -> None:
     try:
         data = run_bench(
             "parity", tmp_path, "--rows", "10000", "--runs", "5",
-            "--root", str(root), "--port", "29051", "--stop",
+            "--root", str(root), "--port", "29052", "--stop",
         )  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
