@@ -16,4 +16,4 @@ def config_edge_problems(config: Config) -> list[str]:
     proxy = config.proxy
     admin = getattr(proxy, "admin_url", "") or config.admin_socket_path
     default = EdgePlace(DEFAULT_EDGE, admin, proxy.include_dir)
-    return edge_problems(proxy.edges, default, proxy.kind, config.sessions.enabled)
+    return edge_problems(proxy.edges, default, proxy.kind)
