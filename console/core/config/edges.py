@@ -67,9 +67,7 @@ class EdgePlace:
     include_dir: str
 
 
-def edge_problems(
-    edges: list[EdgeConfig], default: EdgePlace, proxy_kind: str
-) -> list[str]:
+def edge_problems(edges: list[EdgeConfig], default: EdgePlace, proxy_kind: str) -> list[str]:
     """What is wrong with `[[proxy.edges]]`, one phrase each (config/checks.py joins them).
     `default`: where `[proxy]` itself acts; `proxy_kind`: its kind."""
     if not edges:
