@@ -19,7 +19,7 @@ from console.core.contracts.proxy import ProxyError, ReadBack
 from console.core.contracts.sessions import KeptSessions, keeps_sessions
 from console.core.measures.sessions import Migration
 from console.core.model import Canary
-from console.drivers.proxy.edges.sessions import SessionEdgeSet
+from console.drivers.proxy.edges.sessions import DIFFERING, SessionEdgeSet
 from tests.integration.edges_mixed_world import MixedWorld, mixed_world
 from tests.integration.edges_world import kill, once_at_switch, pause, served_color
 from tests.integration.proxy_helpers import served
@@ -118,6 +118,12 @@ def test_sessions_are_kept_on_both_edges_and_counted_over_both(world: MixedWorld
     edges.set_sessions(KEPT)  # blue still live: changes nothing yet
     assert edges.kept_sessions() == KEPT
     edges.switch("green")
+    for url in world.urls:
+        assert visitors(url) == {"kept": "blue", "other": "green", "new": "green"}, url
+    world.nginx.stop()  # nginx restarts: its shared dict, and the rule in it, are gone
+    world.nginx.start()
+    assert edges.kept_sessions() == DIFFERING  # the agent's session watch sees that …
+    edges.set_sessions(KEPT)  # … and re-applies the migration's rule to every edge
     for url in world.urls:
         assert visitors(url) == {"kept": "blue", "other": "green", "new": "green"}, url
     edges.switch("blue")  # a rollback: everyone on blue at once, through both

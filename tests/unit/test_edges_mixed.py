@@ -4,11 +4,20 @@ proxies: tests/integration/test_edges_mixed.py."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
+from console.agent.sessions_watch import SessionWatch
+from console.core.actor import AGENT_ACTOR as OPERATOR
 from console.core.config.load import ConfigError, parse_config
 from console.core.contracts.proxy import ProxyError
 from console.core.contracts.sessions import KeptSessions, keeps_sessions
+from console.core.lock import OperatorLock
+from console.core.measures.sessions import Migration
+from console.core.store.sessions import set_migration
+from console.core.store.store import Store
 from console.drivers.proxy import make_proxy
 from console.drivers.proxy.edges.sessions import DIFFERING, SessionEdgeSet
 from console.drivers.proxy.haproxy.driver import HaproxyDriver
@@ -65,6 +74,12 @@ def test_kind_keys_that_do_not_fit_the_edge_are_sentences(edge: str, problem: st
     with pytest.raises(ConfigError) as refused:
         parse_config(text)
     assert problem in str(refused.value)
+
+
+def test_p99_limits_are_refused_when_an_edge_is_haproxy() -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_config(BASE + MIXED + "[analysis]\nmax_p99_ms = 500\n")
+    assert "HAProxy edge 'edge-h' does not give" in str(refused.value)
 
 
 def test_the_runtime_api_address_is_tcp_or_a_unix_path() -> None:
@@ -150,3 +165,23 @@ def test_sessions_are_summed_over_edges_and_not_counted_while_one_is_silent() ->
     first.seen = second.seen = None
     second.silent = False
     assert composite.sessions_seen() is None  # the application counts ([sessions.source])
+
+
+def test_the_agents_session_watch_puts_the_rule_back_on_the_edge_that_lost_it(
+    tmp_path: Path,
+) -> None:
+    composite, (first, second) = session_edges()
+    config = parse_config(BASE + MIXED + SESSIONS)
+    store = Store.open(tmp_path)
+    store.set_live("green", "blue")
+    set_migration(store, Migration("blue", "green", "v1", 1.0, 9e9, "auto", 2))
+    first.kept, second.kept = KEPT, None  # edge-2 restarted without the rule
+    logged: list[str] = []
+    watch = SessionWatch(
+        config, store, composite, OperatorLock(str(tmp_path)), OPERATOR, logged.append, 5.0
+    )
+    watch.tick(time.time(), {"blue": True, "green": True})
+    assert [first.kept, second.kept] == [KEPT, KEPT], logged
+    assert "restored" in logged[-1]
+    watch.close()
+    store.close()

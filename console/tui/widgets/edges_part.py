@@ -30,7 +30,7 @@ def _edge_part(reading: EdgeReading, view: EdgesView) -> tuple[str, str]:
     where = f"{reading.name} ({reading.host})"
     if not seen.answered:
         return f"{where} ✗ no answer", "bold $error"
-    routes = seen.color or "nothing"
+    routes: str = seen.color or "nothing"
     if seen.canary:
         routes += f" + {seen.canary.percent} % → {seen.canary.color}"
     differs = not view.intent.met_by(seen) if view.intent else agreement(view.readings) is None
