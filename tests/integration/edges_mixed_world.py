@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +20,9 @@ from console.core.config.sessions import SessionsConfig
 from console.drivers.proxy.edges.composite import EdgeSet
 from console.drivers.proxy.haproxy.driver import HaproxyDriver
 from console.sandbox.nginx_proc import NginxProcess
-from console.sandbox.procs import child_pids
 from tests import ports
 from tests.integration.edges_world import (
+    NetnsProxy,
     answers,
     composite,
     edge_config,
@@ -38,22 +37,8 @@ SESSIONS = SessionsConfig(cookie="deployment", count_cookie="sid", window_second
 
 
 @dataclasses.dataclass
-class NetnsHaproxy:
-    """HAProxy on `host`: clients at host:listen, its runtime API on TCP at host:admin."""
-
-    host: Host
-    prefix: Path
-    listen: int
-    admin: int
-    process: subprocess.Popen[str] | None = None
-
-    @property
-    def include_dir(self) -> Path:
-        return self.prefix / "bluegreen"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host.address}:{self.listen}"
+class NetnsHaproxy(NetnsProxy):
+    """HAProxy on a host, its runtime API on TCP at host:admin."""
 
     @property
     def runtime_api(self) -> str:
@@ -79,22 +64,6 @@ class NetnsHaproxy:
             argv = ["haproxy", "-W", "-db", "-f", str(self.prefix / "haproxy.cfg")]
             self.process = self.host.run(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         wait_for(lambda: driver.read_back().answered, f"HAProxy on {self.host.name}")
-
-    def pids(self) -> list[int]:
-        if self.process is None or self.process.poll() is not None:
-            return []
-        return [self.process.pid, *child_pids(self.process.pid)]
-
-    def stop(self) -> None:
-        resume(self.pids())
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
 
 
 @dataclasses.dataclass

@@ -21,12 +21,18 @@ from console.core.measures.sessions import Migration
 from console.core.model import Canary
 from console.drivers.proxy.edges.sessions import DIFFERING, SessionEdgeSet
 from tests.integration.edges_mixed_world import MixedWorld, mixed_world
-from tests.integration.edges_world import kill, once_at_switch, pause, served_color
-from tests.integration.proxy_helpers import served
+from tests.integration.edges_world import (
+    converge_until_steady,
+    failed_switch,
+    kill,
+    pause,
+    served_color,
+)
+from tests.integration.proxy_helpers import served, session_visitors
 
 pytestmark = pytest.mark.integration
 HOST = "edge edge-h (10.82.0.2)"
-KEPT = KeptSessions("blue", "v1", "green")
+KEPT = KeptSessions("blue", "v1.4.0", "green")  # the cookie session_visitors keeps
 
 
 @pytest.fixture(scope="module")
@@ -37,23 +43,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MixedWorld]:
 
 def colours(world: MixedWorld) -> list[str | None]:
     return [served_color(url) for url in world.urls]
-
-
-def converge_until_steady(world: MixedWorld, want: list[str | None], seconds: float = 20) -> None:
-    """The reconciler's convergence once per tick, until both edges held `want` for a second
-    (a SIGCONTed HAProxy runs its queued commands after a first convergence may have read it)."""
-    deadline = time.monotonic() + seconds
-    held_since: float | None = None
-    while time.monotonic() < deadline:
-        world.edges.converge()
-        if colours(world) != want:
-            held_since = None
-        elif held_since is None:
-            held_since = time.monotonic()
-        elif time.monotonic() - held_since >= 1.0:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"the edges route {colours(world)} after {seconds} s, not {want}")
 
 
 def test_an_nginx_and_an_haproxy_edge_switch_and_canary_together(world: MixedWorld) -> None:
@@ -80,26 +69,13 @@ def test_the_haproxy_host_failing_mid_switch_puts_both_back_and_is_named(
     world: MixedWorld, fault: str
 ) -> None:
     world.mend()
-    once_at_switch(world.edges, 1, lambda: FAULTS[fault](world))
-    with pytest.raises(ProxyError) as failed:
-        world.edges.switch("green")
-    text = str(failed.value)
+    text = str(failed_switch(world.edges, 1, lambda: FAULTS[fault](world)))
     assert f"The switch to green failed on {HOST}" in text, text
     assert "edge default (127.0.0.1) routes to blue" in text, text
     assert served_color(world.urls[0]) == "blue"  # put back while the HAProxy host was away
     world.mend()  # the host back: link up, SIGCONT, or HAProxy started again from its files
-    converge_until_steady(world, ["blue", "blue"])
+    converge_until_steady(world.edges, lambda: colours(world), ["blue", "blue"], 20.0)
     assert world.edges.converge() == []
-
-
-def visitors(url: str) -> dict[str, str]:
-    """Who serves a session kept on blue, another version's session, and a new visitor."""
-    with httpx.Client(trust_env=False, timeout=5) as client:
-        return {
-            "kept": served(client, url, {"Cookie": "deployment=v1"}),
-            "other": served(client, url, {"Cookie": "deployment=v2"}),
-            "new": served(client, url),
-        }
 
 
 def test_sessions_are_kept_on_both_edges_and_counted_over_both(world: MixedWorld) -> None:
@@ -112,23 +88,23 @@ def test_sessions_are_kept_on_both_edges_and_counted_over_both(world: MixedWorld
     seen = edges.sessions_seen()
     assert seen is not None and seen["blue"] == 3, seen
     # The auto retirement waits while any edge has a session: the sum is what it reads.
-    migration = Migration("blue", "green", "v1", time.time(), time.time() + 600, "auto", 3)
+    migration = Migration("blue", "green", "v1.4.0", time.time(), time.time() + 600, "auto", 3)
     assert not decide_sessions(time.time(), migration, seen["blue"]).stop
 
     edges.set_sessions(KEPT)  # blue still live: changes nothing yet
     assert edges.kept_sessions() == KEPT
     edges.switch("green")
     for url in world.urls:
-        assert visitors(url) == {"kept": "blue", "other": "green", "new": "green"}, url
+        assert session_visitors(url) == {"kept": "blue", "other": "green", "none": "green"}, url
     world.nginx.stop()  # nginx restarts: its shared dict, and the rule in it, are gone
     world.nginx.start()
     assert edges.kept_sessions() == DIFFERING  # the agent's session watch sees that …
     edges.set_sessions(KEPT)  # … and re-applies the migration's rule to every edge
     for url in world.urls:
-        assert visitors(url) == {"kept": "blue", "other": "green", "new": "green"}, url
+        assert session_visitors(url) == {"kept": "blue", "other": "green", "none": "green"}, url
     edges.switch("blue")  # a rollback: everyone on blue at once, through both
     for url in world.urls:
-        assert visitors(url) == {"kept": "blue", "other": "blue", "new": "blue"}, url
+        assert session_visitors(url) == {"kept": "blue", "other": "blue", "none": "blue"}, url
     edges.set_sessions(None)
     assert edges.kept_sessions() is None
 
