@@ -58,7 +58,7 @@ async def test_the_header_names_each_edge_and_marks_one_that_differs(read_only: 
         text = header_text(app).plain
         assert "edges  default (127.0.0.1) → blue + 10 % → green" in text, text
         assert "edge-h (10.82.0.2) → blue + 10 % → green  read 2s ago" in text, text
-        assert "DIFFER" not in text and "error" not in styled(header_text(app), "edge-h")
+        assert "NOT AGREE" not in text and "error" not in styled(header_text(app), "edge-h")
         console.view = EdgesView(  # edge-h applied a late switch; then it stops answering
             FIXED_NOW - 1,
             (
@@ -67,9 +67,9 @@ async def test_the_header_names_each_edge_and_marks_one_that_differs(read_only: 
             ),
             INTENT,
         )
-        await wait_until(pilot, lambda: "DIFFER" in header_text(app).plain, timeout=5)
+        await wait_until(pilot, lambda: "NOT AGREE" in header_text(app).plain, timeout=5)
         content = header_text(app)
-        assert "EDGES DIFFER: the agent re-applies routes to blue" in content.plain
+        assert "EDGES DO NOT AGREE: the agent re-applies routes to blue" in content.plain
         assert "error" in styled(content, "edge-h (10.82.0.2) → green")
         assert "error" not in styled(content, "default (127.0.0.1) → blue")
         console.view = dataclasses.replace(

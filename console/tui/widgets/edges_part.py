@@ -20,7 +20,7 @@ def edges_parts(status: Status, now: float) -> list[str | tuple[str, str]]:
         parts += [" · " if index else " ", _edge_part(reading, view)]
     if not view.agree:
         again = f": the agent re-applies {view.intent.describe()}" if view.intent else ""
-        parts.append((f"  EDGES DIFFER{again}", "bold $error"))
+        parts.append((f"  EDGES DO NOT AGREE{again}", "bold $error"))
     parts.append((f"  read {duration_text(max(0.0, now - view.at))} ago", "$text-muted"))
     return parts
 
