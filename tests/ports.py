@@ -109,6 +109,9 @@ REGISTRY = range(27800, 27804)  # test_registry: the registry, a webhook sink, b
 EDGES_NGINX = range(29800, 29810)
 EDGES_HAPROXY = range(29810, 29830)
 EDGES_BENCH_SMOKE = range(29830, 29850)
+# Mixed edges (nginx on loopback + HAProxy on a 10.82 namespace host, its runtime API on TCP):
+# the colours (on loopback and on that host), nginx's listen, HAProxy's listen and runtime API.
+EDGES_MIXED = range(29850, 29860)
 # The Swarm runtime (issue 25): each colour's host-mode port on the bed's nodes (10.77.40.x),
 # then the private nginx in front (its listen and admin ports on loopback).
 SWARM_RUNTIME = range(29750, 29760)

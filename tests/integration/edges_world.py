@@ -23,14 +23,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from console.core.config.edges import EdgeConfig
 from console.core.config.proxy import HaproxyProxyConfig, NginxProxyConfig
 from console.core.config.schema import Config
-from console.core.contracts.proxy import COLOR_HEADER, SwitchResult
+from console.core.contracts.proxy import COLOR_HEADER, ProxyError, SwitchResult
 from console.core.model import Color
 from console.drivers.proxy import make_proxy
 from console.drivers.proxy.edges.composite import EdgeSet
@@ -45,14 +45,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclasses.dataclass
-class NetnsNginx:
-    """nginx live mode on `host`: clients at host:listen, its admin endpoint at host:admin."""
+class NetnsProxy:
+    """A proxy on `host`: clients at host:listen, its admin endpoint at host:admin."""
 
     host: Host
     prefix: Path
     listen: int
     admin: int
     process: subprocess.Popen[str] | None = None
+    stop_signal: ClassVar[signal.Signals] = signal.SIGTERM
 
     @property
     def include_dir(self) -> Path:
@@ -61,6 +62,30 @@ class NetnsNginx:
     @property
     def url(self) -> str:
         return f"http://{self.host.address}:{self.listen}"
+
+    def pids(self) -> list[int]:
+        """The proxy and its workers (none once it is gone)."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        return [self.process.pid, *child_pids(self.process.pid)]
+
+    def stop(self) -> None:
+        resume(self.pids())  # a paused proxy cannot stop
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(self.stop_signal)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+
+@dataclasses.dataclass
+class NetnsNginx(NetnsProxy):
+    """nginx live mode on a host, its admin endpoint on TCP there (with the token)."""
+
+    stop_signal: ClassVar[signal.Signals] = signal.SIGQUIT
 
     def argv(self) -> list[str]:
         return ["nginx", "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")]
@@ -84,22 +109,6 @@ class NetnsNginx:
         with log:
             self.process = self.host.run(self.argv(), stdout=log, stderr=log)
         wait_for(lambda: answers(self.url), f"nginx on {self.host.name}")
-
-    def pids(self) -> list[int]:
-        if self.process is None or self.process.poll() is not None:
-            return []
-        return [self.process.pid, *child_pids(self.process.pid)]
-
-    def stop(self) -> None:
-        resume(self.pids())
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
 
 
 def standins_on(host: Host | None, blue: int, green: int) -> subprocess.Popen[str]:
@@ -282,6 +291,35 @@ def once_at_switch(edges: EdgeSet, index: int, fault: Callable[[], None]) -> Non
         return original(to)
 
     driver.switch = faulty  # type: ignore[method-assign]
+
+
+def converge_until_steady(
+    edges: EdgeSet, colours: Callable[[], list[str | None]], want: list[str | None], seconds: float
+) -> None:
+    """The reconciler's convergence once per tick, until the edges held `want` for a second (a
+    SIGCONTed HAProxy runs its queued switch after a first convergence may have read it)."""
+    deadline = time.monotonic() + seconds
+    held_since: float | None = None
+    while time.monotonic() < deadline:
+        edges.converge()
+        if colours() != want:
+            held_since = None
+        elif held_since is None:
+            held_since = time.monotonic()
+        elif time.monotonic() - held_since >= 1.0:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the edges route {colours()} after {seconds} s, not {want}")
+
+
+def failed_switch(edges: EdgeSet, index: int, fault: Callable[[], None]) -> ProxyError:
+    """Switch to green with `fault` injected into edge `index`'s own switch; the failure."""
+    once_at_switch(edges, index, fault)
+    try:
+        edges.switch("green")
+    except ProxyError as exc:
+        return exc
+    raise AssertionError("the switch did not fail")
 
 
 def answers(url: str, header: bool = True) -> bool:

@@ -250,6 +250,17 @@ def served(client: httpx.Client, url: str, headers: dict[str, str] | None = None
     return str(response.headers.get(COLOR_HEADER, ""))
 
 
+def session_visitors(url: str) -> dict[str, str]:
+    """Who serves a session kept on blue (deployment=v1.4.0), another version's session, and a
+    client with no cookie ([sessions])."""
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        return {
+            "kept": served(client, url, {"Cookie": "sid=a1; deployment=v1.4.0"}),
+            "other": served(client, url, {"Cookie": "sid=b2; deployment=v1.5.0"}),
+            "none": served(client, url),
+        }
+
+
 def by_cookie(url: str, clients: range) -> dict[int, str]:
     """The colour each client (a distinct canary cookie) is served by, through the proxy."""
     with httpx.Client(trust_env=False, timeout=5) as client:

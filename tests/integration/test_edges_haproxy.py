@@ -5,7 +5,6 @@ intent says the old one, and the reconciler's convergence puts it back."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from console.core.model import Canary
 from console.drivers.proxy.edges.composite import EdgeSet
 from tests import ports
 from tests.integration.edges_world import (
+    converge_until_steady,
     haproxy_pair,
     kill,
     once_at_switch,
@@ -33,21 +33,6 @@ pytestmark = pytest.mark.integration
 def pair(tmp_path: Path) -> Iterator[tuple[EdgeSet, list[Any]]]:
     with haproxy_pair(tmp_path, ports.EDGES_HAPROXY) as world:
         yield world
-
-
-def converge_until_steady(edges: EdgeSet, want: list[str | None], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    held_since: float | None = None
-    while time.monotonic() < deadline:
-        edges.converge()
-        if colours(edges) != want:
-            held_since = None
-        elif held_since is None:
-            held_since = time.monotonic()
-        elif time.monotonic() - held_since >= 1.0:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"the edges route {colours(edges)} after {seconds} s, not {want}")
 
 
 def colours(edges: EdgeSet) -> list[str | None]:
@@ -94,5 +79,5 @@ def test_a_hung_haproxy_applies_the_switch_late_and_is_converged_back(
     # The queued commands (the switch, then the put-back's read) run when HAProxy does, which may
     # be after a first convergence has read it: converge the way the reconciler does, once per
     # tick, until the edges have held the intent for a second.
-    converge_until_steady(edges, ["blue", "blue"])
+    converge_until_steady(edges, lambda: colours(edges), ["blue", "blue"], 15.0)
     assert edges.converge() == []

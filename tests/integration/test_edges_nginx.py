@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from console.core.config.schema import Config
-from console.core.contracts.proxy import ProxyError, ReadBack
+from console.core.contracts.proxy import ReadBack
 from console.core.model import Actor, Canary
 from console.core.ops.edges import converge_edges
 from console.drivers.proxy.edges.composite import EdgeSet
@@ -26,9 +26,9 @@ from tests.integration.edges_world import (
     as_more_edge,
     composite,
     edge_config,
+    failed_switch,
     kill,
     netns_edge_proxy,
-    once_at_switch,
     pause,
     resume,
     served_color,
@@ -109,14 +109,12 @@ def test_an_edge_failing_mid_switch_puts_every_edge_back_and_names_its_host(
     world: World, fault: str
 ) -> None:
     world.mend()
-    once_at_switch(world.edges, 1, lambda: FAULTS[fault](world))
-    with pytest.raises(ProxyError) as failed:
-        world.edges.switch("green")
-    text = str(failed.value)
+    failed = failed_switch(world.edges, 1, lambda: FAULTS[fault](world))
+    text = str(failed)
     assert "The switch to green failed on edge edge-2 (10.80.0.3)" in text, text
     assert "edge default (10.80.0.2) routes to blue" in text, text
     assert served_color(world.nginx[0].url) == "blue"  # put back while edge-2 was down
-    assert failed.value.read_back is not None and failed.value.read_back.color == "blue"
+    assert failed.read_back is not None and failed.read_back.color == "blue"
     # Once edge-2 is back, both edges are on one colour: the one the other was put back to.
     for host in world.net.members.values():
         host.mend()

@@ -22,7 +22,7 @@ import pytest
 from console.core.config.sessions import SessionsConfig
 from console.core.contracts.sessions import KeptSessions, SessionRouter, keeps_sessions
 from tests import ports
-from tests.integration.proxy_helpers import free_ports, served, upstreams
+from tests.integration.proxy_helpers import free_ports, served, session_visitors, upstreams
 from tests.integration.proxy_world import Fronted, fronted_proxy
 
 pytestmark = pytest.mark.integration
@@ -77,14 +77,7 @@ def router_of(fronted: Fronted) -> SessionRouter:
     return router
 
 
-def colours(url: str) -> dict[str, str]:
-    """Who serves a kept session, another version's session, and a client with no cookie."""
-    with httpx.Client(trust_env=False, timeout=5) as client:
-        return {
-            "kept": served(client, url, {"Cookie": "sid=a1; deployment=v1.4.0"}),
-            "other": served(client, url, {"Cookie": "sid=b2; deployment=v1.5.0"}),
-            "none": served(client, url),
-        }
+colours = session_visitors  # who serves a kept session, another's, and no cookie
 
 
 def test_kept_sessions_stay_on_the_old_colour_until_rollback_or_the_end(fronted: Fronted) -> None:

@@ -50,7 +50,7 @@ class ProxyBase:
     preview_header: str = "X-Bluegreen-Preview"
     preview_cookie: str = "bluegreen_preview"
     canary_cookie: str = "bluegreen_canary"  # the canary hashes it (else the client address)
-    # [[proxy.edges]]: more proxies of this kind, switched with this one, all or none (edges.py).
+    # [[proxy.edges]]: more proxies (this kind unless one says `kind`), all or none (edges.py).
     edges: list[EdgeConfig] = field(default_factory=list)
 
     measures_latency_percentiles: ClassVar[bool] = True

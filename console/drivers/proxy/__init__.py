@@ -20,8 +20,8 @@ from console.core.contracts.proxy import (
     SwitchResult,
 )
 from console.drivers.proxy.command import run_command
-from console.drivers.proxy.edges.composite import EdgeSet
 from console.drivers.proxy.edges.edge import build_edges
+from console.drivers.proxy.edges.sessions import edge_set
 from console.drivers.proxy.haproxy.driver import HaproxyDriver
 from console.drivers.proxy.nginx.live import NginxLiveDriver
 from console.drivers.proxy.nginx.reload import NginxReloadDriver
@@ -49,5 +49,5 @@ def make_proxy(config: Config) -> ProxyDriver:
     composite over every edge's driver (drivers/proxy/edges), changed all or none."""
     if config.proxy.edges:
         edges = build_edges(config, lambda one: DRIVERS[one.proxy.driver_key](one))
-        return EdgeSet(edges, config.proxy.verify_timeout_seconds)
+        return edge_set(edges, config.proxy.verify_timeout_seconds)
     return DRIVERS[config.proxy.driver_key](config)

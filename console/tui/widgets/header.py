@@ -10,6 +10,7 @@ from textual.widgets import Label
 from console.core.durations import duration_text
 from console.core.model import Status
 from console.tui.format import clock_time
+from console.tui.widgets.edges_part import edges_parts
 from console.tui.widgets.holds_badge import holds_parts
 from console.tui.widgets.sessions_part import sessions_parts
 from console.tui.widgets.text_line import TextLine
@@ -61,6 +62,7 @@ def header_content(status: Status | None, degraded: str | None, now: float) -> C
         parts.append(_agent_part(status, now))
         parts.append("  ")
         parts.append(_lock_part(status, now))
+        parts += edges_parts(status, now)  # several edge proxies ([[proxy.edges]])
     if degraded:
         age = duration_text(max(0.0, now - status.at)) if status else ""
         since = f" (showing data from {clock_time(status.at)}, {age} ago)" if status else ""

@@ -56,7 +56,8 @@ class EdgeSet:
 
     def __init__(self, edges: Sequence[Edge], verify_timeout_seconds: float) -> None:
         self.edges = list(edges)
-        self.name = f"{len(self.edges)} edge proxies, {self.edges[0].driver.name}"
+        kinds = dict.fromkeys(edge.driver.name for edge in self.edges)  # in order, once each
+        self.name = f"{len(self.edges)} edge proxies, {' and '.join(kinds)}"
         self.journal: IntentJournal = MemoryJournal()
         # One edge's switch: the admin call (and, after a timeout, its expiry and a read-back),
         # then the verification through that edge.

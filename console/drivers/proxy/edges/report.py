@@ -49,6 +49,14 @@ def silent_text(what: str, silent: Sequence[EdgeReading], every: int) -> str:
     )
 
 
+def rule_text(rules: Sequence[Done[Any]]) -> str:
+    """Each edge's sessions rule read back: "edge b (10.82.0.2) keeps none; …"."""
+    return "; ".join(
+        f"{d.edge.label} keeps {d.value.describe() if d.value else 'no sessions rule'}"
+        for d in rules
+    )
+
+
 def _state(reading: EdgeReading, back: EdgeIntent) -> str:
     text = reading.describe()
     if not reading.seen.answered:

@@ -14,7 +14,6 @@ are in maintenance and the backend answers 503.
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from console.drivers.proxy.haproxy.routes import (
 )
 from console.drivers.proxy.haproxy.sessions import HaproxySessions
 from console.drivers.proxy.haproxy.traffic import NO_PERCENTILES_NOTE, STAT_COMMAND, parse_show_stat
+from console.drivers.proxy.haproxy.transport import connect
 from console.drivers.proxy.maintenance import persisted_page
 from console.drivers.proxy.probe import wait_for_color
 from console.drivers.proxy.routes import Routes
@@ -286,9 +286,7 @@ class HaproxyDriver(HaproxySessions):
     def runtime(self, command: str, timeout: float = PROXY_ADMIN_SECONDS) -> str:
         """Send one line to the admin socket and return HAProxy's whole answer."""
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(timeout)
-                sock.connect(self.socket_path)
+            with connect(self.socket_path, timeout) as sock:  # unix, or TCP (transport.py)
                 sock.sendall(command.encode("ascii") + b"\n")
                 chunks = []
                 while chunk := sock.recv(65536):
