@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from console.core.contracts.proxy import UNANSWERED
+from console.drivers.kept_http import KeptHttp, ProtocolViolation
 from console.drivers.proxy.nginx import admin as admin_module
 from console.drivers.proxy.nginx.admin import NginxAdmin
-from console.drivers.proxy.nginx.admin_reads import KeptReader, ProtocolViolation
 
 ROUTING = {b"/bluegreen/routing": b"blue\ngreen:25\n"}
 OLD = {b"/bluegreen/live": b"blue\n", b"/bluegreen/canary": b"green:25\n"}
@@ -145,10 +145,10 @@ def test_garbled_answers_are_protocol_violations_and_the_socket_is_dropped(
             conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
-    reader = KeptReader(str(path), tcp=False)
+    reader = KeptHttp(str(path), "bluegreen-admin")
     for _ in replies:
         with pytest.raises(ProtocolViolation):
-            reader.get("/bluegreen/routing", 2.0)
+            reader.request("GET", "/bluegreen/routing", 2.0)
     listener.close()
 
 
@@ -157,7 +157,7 @@ def test_a_silent_endpoint_times_out_without_a_second_try(tmp_path: Path) -> Non
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     listener.listen(4)  # accepted by the kernel, never answered
-    reader = KeptReader(str(path), tcp=False)
+    reader = KeptHttp(str(path), "bluegreen-admin")
     with pytest.raises(TimeoutError):
-        reader.get("/bluegreen/routing", 0.2)
+        reader.request("GET", "/bluegreen/routing", 0.2)
     listener.close()

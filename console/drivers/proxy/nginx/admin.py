@@ -4,7 +4,7 @@ It is a unix socket by default; an opted-in TCP endpoint gets the generated toke
 set carries an expiry that the Lua handler enforces, so after a timeout the caller waits out the
 expiry and then reads back: what it reads is final. Sets go through an httpx client built for
 the call; the reads the agent makes every tick (colour and canary in one request, counters) over
-a socket each thread keeps (console/drivers/proxy/nginx/admin_reads.py).
+a socket each thread keeps (console/drivers/kept_http.py).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from console.core.fsutil import StateDirError, atomic_write
 from console.core.measures.traffic import TrafficSnapshot, counters_from_keys
 from console.core.model import Canary
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
+from console.drivers.kept_http import READ_ERRORS, KeptHttp
 from console.drivers.lean_http import Answer
-from console.drivers.proxy.nginx.admin_reads import READ_ERRORS, KeptReader
 from console.drivers.proxy.nginx.render import ADMIN_PATH, NOTHING_LIVE
 from console.drivers.proxy.nginx.routes import (
     CANARY_PATH,
@@ -50,7 +50,9 @@ class NginxAdmin:
         self.where = f"http://{tcp}" if tcp else f"unix:{socket_path}"
         # The agent reads the colour and the counters every tick, each on its sampler's thread:
         # each thread keeps its own socket instead of building a client and a connection per read.
-        self._reads = KeptReader(tcp or socket_path, tcp=bool(tcp))
+        host, _, port = tcp.rpartition(":")
+        address = (host.strip("[]"), int(port)) if tcp else socket_path
+        self._reads = KeptHttp(address, tcp or "bluegreen-admin")
         self._no_routing_until = 0.0  # an include without the routing location: when to retry
 
     def token(self, create: bool = False) -> str:
@@ -147,10 +149,10 @@ class NginxAdmin:
         )
 
     def _get(self, path: str, timeout: float) -> Answer:
-        """A GET over this thread's kept socket (console/drivers/proxy/nginx/admin_reads.py).
+        """A GET over this thread's kept socket (console/drivers/kept_http.py).
         The token is read each time: `proxy install` may create or change it."""
         headers = [(TOKEN_HEADER, self.token())] if self.tcp else None
-        return self._reads.get(path, timeout, headers)
+        return self._reads.request("GET", path, timeout, headers)
 
     def set(self, color: str, canary: Canary | None = None) -> None:
         """Set the dict's colour (and canary: None ends it); on any failure, ProxyError carrying

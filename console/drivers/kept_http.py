@@ -1,18 +1,20 @@
-"""The GETs the agent sends nginx's admin endpoint every tick, over one kept socket per thread.
+"""Plain HTTP/1.1 over a socket each thread keeps: for the requests the agent sends every tick.
 
-The agent asks every service's admin endpoint for its colour and canary every second and for its
-counters at every full tick. Through httpcore's pool each GET cost ~175 µs of the asking
-thread's CPU (its request and response models, its connection-state machine, h11's event
-parser); the endpoint is bluegreen's own Lua location, answering a few bytes over a unix socket
-(or an opted-in TCP port), so a plain HTTP/1.1 exchange on a kept socket does the same in a
-fraction of it. What it understands is what nginx answers there: a status line, headers, and a
-body framed by Content-Length, chunked, or the connection's end. Anything else is a
-`ProtocolViolation`, which the caller treats as no answer.
+The agent asks every service's nginx admin endpoint for its colour and canary every second, and
+each colour's health and smoke checks at every full tick. Through httpcore's pool each request
+cost ~175 µs of the asking thread's CPU (its request and response models, its connection-state
+machine, h11's event parser) — more than the exchange itself, many times over with many
+services. This sends the request line, the headers and the body as they are, and reads the
+answer as HTTP/1.1 frames it: a status line (informational answers skipped), headers, and a body
+framed by Content-Length, chunked, or the connection's end (none for HEAD, 204 and 304).
+Anything else is a `ProtocolViolation`, which callers treat as no answer. No TLS, no proxy, no
+redirects, no cookies: an `https` URL, or one the environment's proxy applies to, goes through
+httpcore or httpx as before (console/drivers/checks.py).
 
-Every wait on the socket is bounded by the caller's timeout. A kept connection nginx closed
-meanwhile (a reload, its keepalive limits) fails before any byte of an answer: that GET is sent
-once more on a new connection. A timeout is not retried (a hung nginx would only double the
-wait), and the socket it happened on is never reused.
+Every wait on the socket is bounded by the caller's timeout. A kept connection the server closed
+meanwhile (a reload, its keepalive limits) fails before any byte of an answer: that request is
+sent once more on a new connection. A timeout is not retried (a hung server would only double
+the wait), and the socket it happened on is never reused.
 """
 
 from __future__ import annotations
@@ -23,45 +25,52 @@ import threading
 
 from console.drivers.lean_http import Answer
 
-_MAX_ANSWER = 1 << 20  # the counters of a busy service are a few KB; nothing of ours is near this
+_MAX_ANSWER = 16 << 20  # a health or smoke answer, the counters: kilobytes; a bound, not a limit
 
 
 class ProtocolViolation(Exception):
-    """The endpoint's answer is not HTTP/1.1 as nginx speaks it."""
+    """The answer is not HTTP/1.1 as this reads it."""
 
 
 class NoAnswer(Exception):
     """The connection ended before any byte of an answer (a kept one nginx closed meanwhile)."""
 
 
-# What one GET can fail with short of a bug: no connection, no (whole) answer, a timeout.
+# What one request can fail with short of a bug: no connection, no (whole) answer, a timeout.
 READ_ERRORS = (OSError, ProtocolViolation, NoAnswer)
 
 
-class KeptReader:
-    """GETs over a socket each thread keeps open. `where` is a unix socket path, or `host:port`
-    when `tcp` (the admin endpoint opted in to TCP; plain HTTP, its token in a header)."""
+class KeptHttp:
+    """Plain-HTTP/1.1 requests to one server over a socket each thread keeps open. `address`
+    is a unix socket path, or (host, port) over TCP; `host` is the Host header sent."""
 
-    def __init__(self, where: str, tcp: bool) -> None:
-        self.where = where
-        self.tcp = tcp
+    def __init__(self, address: str | tuple[str, int], host: str) -> None:
+        self.address = address
+        self.host = host
         self._kept = threading.local()
 
-    def get(
-        self, path: str, timeout: float, headers: list[tuple[str, str]] | None = None
+    def request(
+        self,
+        method: str,
+        target: str,
+        timeout: float,
+        headers: list[tuple[str, str]] | None = None,
+        content: bytes | None = None,
     ) -> Answer:
-        """One GET, its answer read whole; raises one of READ_ERRORS (socket.timeout is an
-        OSError)."""
-        head = [f"GET {path} HTTP/1.1", "Host: bluegreen-admin"]
+        """One request (`target`: the path and query), its answer read whole; raises one of
+        READ_ERRORS (a timeout is an OSError: TimeoutError)."""
+        head = [f"{method} {target} HTTP/1.1", f"Host: {self.host}"]
         head += [f"{name}: {value}" for name, value in headers or []]
-        message = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        if content is not None:  # as httpcore frames a request: a length only with a body
+            head.append(f"Content-Length: {len(content)}")
+        message = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (content or b"")
         for attempt in (1, 2):
             kept: socket.socket | None = getattr(self._kept, "sock", None)
             sock = kept or self._connect(timeout)
             try:
                 sock.settimeout(timeout)
                 sock.sendall(message)
-                answer, reusable = _read_answer(sock)
+                answer, reusable = _read_answer(sock, bodiless=method == "HEAD")
             except (NoAnswer, BrokenPipeError, ConnectionResetError):
                 self._forget(sock)
                 if kept is None or attempt == 2:
@@ -78,15 +87,14 @@ class KeptReader:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _connect(self, timeout: float) -> socket.socket:
-        if self.tcp:
-            host, _, port = self.where.rpartition(":")
-            sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
+        if isinstance(self.address, tuple):
+            sock = socket.create_connection(self.address, timeout=timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return sock
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
-            sock.connect(self.where)
+            sock.connect(self.address)
         except BaseException:
             sock.close()
             raise
@@ -99,7 +107,7 @@ class KeptReader:
             sock.close()
 
     def close(self) -> None:
-        """Close this thread's kept socket (others close with their threads' ends)."""
+        """Close this thread's kept socket (another thread's closes when it is collected)."""
         sock = getattr(self._kept, "sock", None)
         if sock is not None:
             self._forget(sock)
@@ -139,9 +147,35 @@ class _Buffer:
         return taken
 
 
-def _read_answer(sock: socket.socket) -> tuple[Answer, bool]:
-    """The answer and whether the connection may carry the next request."""
+def _read_answer(sock: socket.socket, bodiless: bool) -> tuple[Answer, bool]:
+    """The final answer (informational ones skipped) and whether the connection may carry the
+    next request. `bodiless`: the answer to a HEAD, which has no body whatever it says."""
     buffer = _Buffer(sock)
+    while True:
+        code, headers, version = _read_head(buffer)
+        if not 100 <= code < 200:
+            break
+        if code == 101:
+            raise ProtocolViolation("the server switched protocols")
+    keep = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
+    if bodiless or code in (204, 304):
+        body = b""
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _chunked(buffer)
+    elif "content-length" in headers:
+        length = headers["content-length"]
+        if not length.isdigit():
+            raise ProtocolViolation(f"a bad Content-Length: {length[:20]!r}")
+        body = buffer.take(int(length))
+    else:  # framed by the connection's end
+        while buffer.fill():
+            pass
+        body, buffer.data, keep = buffer.data, b"", False
+    return Answer(code, headers, body), keep and not buffer.data
+
+
+def _read_head(buffer: _Buffer) -> tuple[int, dict[str, str], str]:
+    """One answer's status line and headers: (status, headers by lower-case name, version)."""
     while b"\r\n\r\n" not in buffer.data:
         if not buffer.fill():
             if buffer.received == 0:
@@ -159,19 +193,7 @@ def _read_answer(sock: socket.socket) -> tuple[Answer, bool]:
         if not colon:
             raise ProtocolViolation(f"not a header line: {line[:40]!r}")
         headers[name.strip().lower()] = value.strip()
-    keep = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = _chunked(buffer)
-    elif "content-length" in headers:
-        length = headers["content-length"]
-        if not length.isdigit():
-            raise ProtocolViolation(f"a bad Content-Length: {length[:20]!r}")
-        body = buffer.take(int(length))
-    else:  # framed by the connection's end
-        while buffer.fill():
-            pass
-        body, buffer.data, keep = buffer.data, b"", False
-    return Answer(int(code), headers, body), keep and not buffer.data
+    return int(code), headers, version
 
 
 def _chunked(buffer: _Buffer) -> bytes:
