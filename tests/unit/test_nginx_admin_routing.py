@@ -15,12 +15,13 @@ from console.core.contracts.proxy import UNANSWERED
 from console.drivers.kept_http import KeptHttp, ProtocolViolation
 from console.drivers.proxy.nginx import admin as admin_module
 from console.drivers.proxy.nginx.admin import NginxAdmin
+from tests.unit.test_nginx_admin_reads import AdminStandIn
 
 ROUTING = {b"/bluegreen/routing": b"blue\ngreen:25\n"}
 OLD = {b"/bluegreen/live": b"blue\n", b"/bluegreen/canary": b"green:25\n"}
 
 
-class Endpoint:
+class Endpoint(AdminStandIn):
     """HTTP/1.1 on a unix socket answering `answers` (404 otherwise) with the framing asked for;
     it records every path asked and every connection made."""
 
@@ -28,20 +29,7 @@ class Endpoint:
         self.answers = answers
         self.framing = framing
         self.asked: list[bytes] = []
-        self.connections = 0
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(str(path))
-        self.listener.listen(8)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__(path)
 
     def _serve(self, conn: socket.socket) -> None:
         with conn, conn.makefile("rb") as stream:
@@ -66,9 +54,6 @@ class Endpoint:
         if self.framing == "length":
             return head + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
         return head + b"Connection: close\r\n\r\n" + body
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 @pytest.mark.parametrize("framing", ["chunked", "length", "close"])
