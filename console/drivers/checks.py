@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
 from console.core import timeouts
+from console.drivers.kept_http import READ_ERRORS, KeptHttp, NoAnswer, ProtocolViolation
 from console.drivers.lean_http import (
     HTTP_ERRORS,
     Answer,
@@ -36,17 +38,25 @@ def _short(text: str) -> str:
 
 
 _HEADERS = (("Accept", "*/*"), ("User-Agent", "bluegreen-check"))
-# What a check can fail with: the lean request's errors, or the proxied client's.
-CHECK_ERRORS = (*HTTP_ERRORS, httpx.HTTPError)
+# What a check can fail with: the plain request's, the lean request's, or the proxied client's.
+CHECK_ERRORS = (*READ_ERRORS, *HTTP_ERRORS, httpx.HTTPError)
 
 
 def _failure(exc: Exception) -> str:
-    if isinstance(exc, httpcore.TimeoutException | httpx.TimeoutException):
+    if isinstance(exc, httpcore.TimeoutException | httpx.TimeoutException | TimeoutError):
         return f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
     if isinstance(exc, httpcore.ConnectError | httpx.ConnectError):
         return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
-    if isinstance(exc, httpcore.RemoteProtocolError | httpx.RemoteProtocolError):
+    if isinstance(
+        exc, httpcore.RemoteProtocolError | httpx.RemoteProtocolError | NoAnswer | ConnectionError
+    ):
         return "connection closed without an answer"
+    if isinstance(exc, ProtocolViolation):
+        return "not an HTTP/1.1 answer"
+    if isinstance(exc, OSError):  # no route, no such host: the plain request's connect
+        return "cannot connect"
     return type(exc).__name__
 
 
@@ -66,6 +76,7 @@ class HttpChecker:
         self._pool = httpcore.ConnectionPool(ssl_context=shared_tls_context())
         self._proxies = environment_proxies()
         self._proxied: httpx.Client | None = None  # built when a URL needs the proxy
+        self._plain: dict[tuple[str, int, str], KeptHttp] = {}  # plain http://, by server
 
     def _request(
         self,
@@ -79,7 +90,30 @@ class HttpChecker:
         headers_sent = [*_HEADERS, *(headers or {}).items()]
         if proxy_applies(url, self._proxies):
             return self._through_proxy(method, url, headers_sent, content)
+        plain = self._plain_http(url)
+        if plain is not None:
+            server, target = plain
+            return server.request(method, target, CHECK_TIMEOUT_SECONDS, headers_sent, content)
         return request(self._pool, method, url, CHECK_TIMEOUT_SECONDS, headers_sent, content)
+
+    def _plain_http(self, url: str) -> tuple[KeptHttp, str] | None:
+        """A plain `http://host[:port]/path` URL's server and request target, sent as they are
+        over a kept socket (console/drivers/kept_http.py); None for anything else (https, a
+        user in the URL, a name or path that is not ASCII), which httpcore sends."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port or 80
+        except ValueError:
+            return None
+        host = parts.hostname
+        if parts.scheme != "http" or not host or "@" in parts.netloc or not url.isascii():
+            return None
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        key = (host, port, parts.netloc)
+        server = self._plain.get(key)
+        if server is None:
+            server = self._plain[key] = KeptHttp((host, port), parts.netloc)
+        return server, target
 
     def _through_proxy(
         self, method: str, url: str, headers: list[tuple[str, str]], content: bytes | None
@@ -131,6 +165,8 @@ class HttpChecker:
 
     def close(self) -> None:
         self._pool.close()
+        for server in self._plain.values():
+            server.close()
         if self._proxied is not None:
             self._proxied.close()
 

@@ -24,6 +24,7 @@ import pytest
 
 from bench.stalls import postgres_pids, stalled
 from console.core import timeouts
+from console.core.fsutil import StateDirError
 from console.core.lock import AgentLease
 from console.core.store.store import Store
 from tests import ports
@@ -76,7 +77,10 @@ def notify_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[so
 def _store_events(state: Path) -> list[str]:
     if not (state / "bluegreen.db").exists():  # its lease comes first, then its store
         return []
-    store = Store.open_read_only(state)
+    try:
+        store = Store.open_read_only(state)
+    except StateDirError:  # the file exists, its schema is still being written: not yet
+        return []
     try:
         return [event.text for event in store.events(limit=200)]
     finally:

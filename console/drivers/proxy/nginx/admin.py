@@ -3,8 +3,8 @@
 It is a unix socket by default; an opted-in TCP endpoint gets the generated token in a header. A
 set carries an expiry that the Lua handler enforces, so after a timeout the caller waits out the
 expiry and then reads back: what it reads is final. Sets go through an httpx client built for
-the call; the reads the agent makes every tick (colour, canary, counters) through a pool each
-thread keeps (console/drivers/lean_http.py).
+the call; the reads the agent makes every tick (colour and canary in one request, counters) over
+a socket each thread keeps (console/drivers/kept_http.py).
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ import contextlib
 import json
 import secrets
 import socket
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import httpcore
 import httpx
 
 from console.core.contracts.proxy import TOKEN_HEADER, UNANSWERED, ProxyError, ReadBack
@@ -27,11 +24,13 @@ from console.core.fsutil import StateDirError, atomic_write
 from console.core.measures.traffic import TrafficSnapshot, counters_from_keys
 from console.core.model import Canary
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
-from console.drivers.lean_http import HTTP_ERRORS, Answer, request
+from console.drivers.kept_http import READ_ERRORS, KeptHttp
+from console.drivers.lean_http import Answer
 from console.drivers.proxy.nginx.render import ADMIN_PATH, NOTHING_LIVE
 from console.drivers.proxy.nginx.routes import (
     CANARY_PATH,
     NO_CANARY,
+    ROUTING_PATH,
     canary_value,
     parse_canary_value,
 )
@@ -39,7 +38,8 @@ from console.drivers.proxy.nginx.traffic import TRAFFIC_PATH
 from console.drivers.proxy.probe import shared_tls_context
 
 _T = TypeVar("_T")
-TOKEN_FILE = "nginx-admin.token"  # in the state dir; only for an opted-in TCP admin endpoint
+TOKEN_FILE = "nginx-admin.token"
+_ROUTING_RETRY_SECONDS = 60.0  # in the state dir; only for an opted-in TCP admin endpoint
 
 
 class NginxAdmin:
@@ -49,9 +49,11 @@ class NginxAdmin:
         self.token_path = token_path
         self.where = f"http://{tcp}" if tcp else f"unix:{socket_path}"
         # The agent reads the colour and the counters every tick, each on its sampler's thread:
-        # each thread keeps its own pool (one kept-alive connection) instead of building a
-        # client, a transport and a connection per read.
-        self._kept = threading.local()
+        # each thread keeps its own socket instead of building a client and a connection per read.
+        host, _, port = tcp.rpartition(":")
+        address = (host.strip("[]"), int(port)) if tcp else socket_path
+        self._reads = KeptHttp(address, tcp or "bluegreen-admin")
+        self._no_routing_until = 0.0  # an include without the routing location: when to retry
 
     def token(self, create: bool = False) -> str:
         """The TCP endpoint's token ("" when there is none and `create` is False)."""
@@ -96,32 +98,41 @@ class NginxAdmin:
 
     def read_back(self, timeout: float = PROXY_READ_BACK_SECONDS) -> ReadBack:
         """The dict's colour and canary; never raises."""
-
-        def ask(pool: httpcore.ConnectionPool) -> tuple[Answer, Answer | None]:
-            response = self._get(pool, ADMIN_PATH, timeout)
-            # An include from before the canary existed answers 404 here: no canary.
-            canary = self._get(pool, CANARY_PATH, timeout) if response.status_code == 200 else None
-            return response, canary
-
         try:
-            response, canary = self._read(ask)
-        except (*HTTP_ERRORS, ProxyError):
+            colour, canary = self._routing(timeout)
+        except (*READ_ERRORS, ProxyError):
             return UNANSWERED
-        value = response.text.strip()
-        if response.status_code != 200 or value not in ("blue", "green", NOTHING_LIVE):
+        if colour not in ("blue", "green", NOTHING_LIVE):
             return UNANSWERED
-        running = None
-        if canary is not None and canary.status_code == 200:
-            running = parse_canary_value(canary.text)
-        live = None if value == NOTHING_LIVE else value
+        live = None if colour == NOTHING_LIVE else colour
+        running = parse_canary_value(canary) if canary is not None else None
         return ReadBack(True, live, running)  # type: ignore[arg-type]
+
+    def _routing(self, timeout: float) -> tuple[str | None, str | None]:
+        """The colour and the canary as the endpoint answers them (None: not answered). One
+        request where the include has the routing location; an include from before it answers
+        404 there, and is then asked the old way (colour, then canary) for a minute before the
+        routing location is tried again (`proxy install` may have brought it)."""
+        if time.monotonic() >= self._no_routing_until:
+            answer = self._get(ROUTING_PATH, timeout)
+            lines = answer.text.splitlines()
+            if answer.status_code == 200 and len(lines) == 2:
+                return lines[0].strip(), lines[1].strip()
+            if answer.status_code == 404:
+                self._no_routing_until = time.monotonic() + _ROUTING_RETRY_SECONDS
+        colour = self._get(ADMIN_PATH, timeout)
+        if colour.status_code != 200:
+            return None, None
+        # An include from before the canary existed answers 404 here: no canary.
+        canary = self._get(CANARY_PATH, timeout)
+        return colour.text.strip(), canary.text.strip() if canary.status_code == 200 else None
 
     def traffic(self, timeout: float = PROXY_READ_BACK_SECONDS) -> TrafficSnapshot:
         """The per-colour counters; ProxyError when the endpoint does not answer them."""
         try:
-            response = self._read(lambda pool: self._get(pool, TRAFFIC_PATH, timeout))
+            response = self._get(TRAFFIC_PATH, timeout)
             data = json.loads(response.content) if response.status_code == 200 else None
-        except (*HTTP_ERRORS, ValueError) as exc:
+        except (*READ_ERRORS, ValueError) as exc:
             raise ProxyError(
                 f"The nginx admin endpoint {self.where} did not give its traffic counters "
                 f"({type(exc).__name__})."
@@ -137,42 +148,11 @@ class NginxAdmin:
             at=float(data.get("at") or time.time()), colours=counters_from_keys(values)
         )
 
-    def _read(self, ask: Callable[[httpcore.ConnectionPool], _T]) -> _T:
-        """`ask` over this thread's kept pool (console/drivers/lean_http.py). A kept connection
-        nginx closed meanwhile (a reload, its keepalive limits) fails without an answer: asked
-        once more on a new one. A timeout is not asked again (a hung nginx would only double
-        the wait)."""
-        for attempt in (1, 2):
-            kept: httpcore.ConnectionPool | None = getattr(self._kept, "pool", None)
-            pool = kept or self._new_reader()
-            try:
-                return ask(pool)
-            except httpcore.TimeoutException:
-                raise
-            except HTTP_ERRORS:
-                self._forget_reader(pool)
-                if kept is None or attempt == 2:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _new_reader(self) -> httpcore.ConnectionPool:
-        if self.tcp:
-            pool = httpcore.ConnectionPool(ssl_context=shared_tls_context())
-        else:
-            pool = httpcore.ConnectionPool(uds=self.socket_path)
-        self._kept.pool = pool
-        return pool
-
-    def _forget_reader(self, pool: httpcore.ConnectionPool) -> None:
-        self._kept.pool = None
-        with contextlib.suppress(Exception):
-            pool.close()
-
-    def _get(self, pool: httpcore.ConnectionPool, path: str, timeout: float) -> Answer:
-        # The token is read each time: `proxy install` may create or change it.
+    def _get(self, path: str, timeout: float) -> Answer:
+        """A GET over this thread's kept socket (console/drivers/kept_http.py).
+        The token is read each time: `proxy install` may create or change it."""
         headers = [(TOKEN_HEADER, self.token())] if self.tcp else None
-        base = f"http://{self.tcp}" if self.tcp else "http://bluegreen-admin"
-        return request(pool, "GET", base + path, timeout, headers)
+        return self._reads.request("GET", path, timeout, headers)
 
     def set(self, color: str, canary: Canary | None = None) -> None:
         """Set the dict's colour (and canary: None ends it); on any failure, ProxyError carrying

@@ -40,6 +40,7 @@ from console.core.measures.traffic import TrafficSnapshot
 from console.core.model import Canary, Color
 from console.core.timeouts import PROXY_READ_BACK_SECONDS
 from console.drivers.proxy.command import run_command
+from console.drivers.proxy.kept_text import KeptText
 from console.drivers.proxy.maintenance import persisted_page
 from console.drivers.proxy.nginx.admin import TOKEN_FILE, NginxAdmin
 from console.drivers.proxy.nginx.maintenance import apply_maintenance, with_location_block
@@ -93,6 +94,7 @@ class NginxDriver(ABC):
         self.name = f"nginx ({self.mode})"
         self.include_dir = Path(proxy.include_dir)
         self.http_path = self.include_dir / HTTP_FILE
+        self.http_text = KeptText(self.http_path)  # read every second by the agent
         self.location_path = self.include_dir / LOCATION_FILE
         self.admin_socket = config.admin_socket_path
         self.blue_port = config.slot("blue").host_port
@@ -186,13 +188,13 @@ class NginxDriver(ABC):
 
     def persisted(self) -> Color | None:
         try:
-            return parse_persisted(self.http_path.read_text(encoding="utf-8"))
+            return parse_persisted(self.http_text.read())
         except (OSError, UnicodeDecodeError):
             return None
 
     def persisted_canary(self) -> Canary | None:
         try:
-            return parse_persisted_canary(self.http_path.read_text(encoding="utf-8"))
+            return parse_persisted_canary(self.http_text.read())
         except (OSError, UnicodeDecodeError):
             return None
 

@@ -35,6 +35,7 @@ from console.drivers.proxy.nginx.routes import (
     reload_routes,
     rendered_canary_map,
     route_lua,
+    routing_location,
 )
 from console.drivers.proxy.nginx.sessions import (
     SessionRendering,
@@ -290,6 +291,7 @@ def _render_admin(layout: NginxLayout) -> str:
         "    }\n"
         f"{traffic_location(token_check)}"
         f"{canary_location(token_check)}"
+        f"{routing_location(token_check)}"
         f"{sessions_location(layout.sessions, token_check)}"
         f"{peers_location(token_check) if layout.peers else ''}"
         "    location / {\n"
