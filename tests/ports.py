@@ -116,6 +116,11 @@ EDGES_MIXED = range(29850, 29860)
 # then the private nginx in front (its listen and admin ports on loopback).
 SWARM_RUNTIME = range(29750, 29760)
 SWARM_BENCH = range(29760, 29770)  # bench/swarm_switch.py's smoke: the same shape
+# Node outages on the bed (issue 25.4): green's port per test of test_swarm_link_down, then
+# test_swarm_node_restart's blue, green (two tests) and its private nginx (listen, admin).
+SWARM_LINK_DOWN = range(29770, 29774)
+SWARM_NODE_RESTART = range(29774, 29782)
+SWARM_OUTAGE_BENCH = range(29782, 29784)  # bench/swarm_outages.py (its smoke): green, spare
 
 # ── ports handed to a child process (a stand-in, `watch --web`) by unit tests ─────────────────
 PROFILE_STANDINS = range(56120, 56160)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from console.core.config.schema import ReadinessConfig
 from console.core.config.sources import at_endpoint
 from console.core.contracts.runtime import ReplicaSet, TaskInfo
-from console.core.replicas import ReplicaStatus, TaskStatus
+from console.core.replicas import ReplicaStatus, TaskStatus, outages_by_node
 from console.drivers.checks import HttpChecker
 
 if TYPE_CHECKING:
@@ -163,6 +163,7 @@ def missing_replicas(replicas: ReplicaSet) -> list[str]:
         return []
     counting = len(replicas.counting)
     reasons = [f"node {node} is down" for node in down_nodes(replicas)]
+    reasons += rescheduled_after_outage(replicas)
     for task in replicas.tasks:
         if task.desired == "running" and not task.counts and task.node_up:
             reasons.append(_why_not_counted(task))
@@ -175,6 +176,15 @@ def down_nodes(replicas: ReplicaSet) -> list[str]:
     return sorted(
         {t.node for t in replicas.tasks if t.node and not t.node_up and t.state == "running"}
     )
+
+
+def rescheduled_after_outage(replicas: ReplicaSet) -> list[str]:
+    """Each node back from an outage that took its replica, not yet replaced there."""
+    running_on = {task.node for task in replicas.counting}
+    lost = outages_by_node(replicas.tasks, running_on)
+    return [
+        f"the replica on {node} was lost ({outage}), rescheduling" for node, outage in lost.items()
+    ]
 
 
 def _why_not_counted(task: TaskInfo) -> str:
@@ -211,6 +221,8 @@ def replica_status(
             detail = _why_not_counted(task).split(": ", 1)[-1] if task.error else ""
             if not task.node_up and task.node:
                 detail = f"node {task.node} is down"
+            elif task.outage:
+                detail = f"lost with its node ({task.outage})"
         elif check is not None and not check.ok:
             detail = check.detail
         shown.append(
@@ -224,6 +236,7 @@ def replica_status(
                 counted=counts,
                 healthy=(check.ok if check is not None else None) if counts else None,
                 detail=detail,
+                outage=task.outage,
             )
         )
     return ReplicaStatus(

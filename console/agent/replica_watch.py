@@ -89,9 +89,12 @@ class ReplicaWatch:
         new = {i: n for i, n in now_counted.items() if i not in before[1]}
         down = set(status.replicas.down_nodes)
         recently_lost = self._lost.setdefault(status.color, [])
-        for node in sorted(lost.values()):
+        outages = {t.id: t.outage for t in status.replicas.tasks if t.outage}
+        for task_id, node in sorted(lost.items(), key=lambda item: item[1]):
             recently_lost.append(node)
             why = f"node {node} is down" if node in down else "its task stopped"
+            if task_id in outages and node not in down:  # a short outage: the node is back
+                why = f"{outages[task_id]}; it is being rescheduled"
             self._event(
                 status, f"{status.color}: the replica on {node} is lost ({why}).", "warning"
             )

@@ -6,8 +6,9 @@ and the TUI. Pure values; the runtime's own view is `contracts.runtime.ReplicaSe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class TaskStatus:
     counted: bool = False  # one of the colour's replicas now (running, wanted, node up)
     healthy: bool | None = None  # its checks' last answer; None = not checked (yet)
     detail: str = ""  # why not healthy, or why it does not count
+    outage: str = ""  # it died with its node, and how ("node w2's engine restarted"); "" = no
 
     @property
     def short_id(self) -> str:
@@ -53,6 +55,8 @@ class ReplicaStatus:
             text += " on " + ", ".join(self.nodes)
         for node in self.down_nodes:
             text += f"; node {node} is down"
+        for node, outage in self.outages().items():
+            text += f"; the replica on {node} was lost ({outage}), rescheduling"
         unhealthy = [t for t in self.tasks if t.counted and t.healthy is False]
         if unhealthy:
             text += f"; {len(unhealthy)} failing checks"
@@ -65,6 +69,29 @@ class ReplicaStatus:
             where = f" on {task.node}" if task.node else ""
             text += f"; task {task.short_id}{where} {task.detail or task.state}"
         return text
+
+    def outages(self) -> dict[str, str]:
+        return outages_by_node(self.tasks, set(self.nodes))
+
+
+class _OnANode(Protocol):
+    @property
+    def node(self) -> str: ...
+    @property
+    def node_up(self) -> bool: ...
+    @property
+    def outage(self) -> str: ...
+
+
+def outages_by_node(tasks: Iterable[_OnANode], running_on: set[str]) -> dict[str, str]:
+    """The nodes back from an outage that took their replica and not yet running one again, with
+    the newest outage of each (tasks come oldest first): a short outage of a node is said as one,
+    not as a failed replica."""
+    lost: dict[str, str] = {}
+    for task in tasks:
+        if task.outage and task.node_up and task.node and task.node not in running_on:
+            lost[task.node] = task.outage
+    return lost
 
 
 def replica_status_json(status: ReplicaStatus | None) -> dict[str, Any] | None:

@@ -198,4 +198,5 @@ def test_a_swarm_colour_is_its_replicas_peers_and_others_render_as_before() -> N
     assert 'balancer.set_current_peer("127.0.0.1", port)' in plain
     assert 'dict:set("peers:" .. color, peers)' in swarm
     assert "balancer.set_more_tries(#peers - 1)" in swarm
+    assert "balancer.set_timeouts(1)  -- connect only" in swarm  # a vanished node: next replica
     assert '"~:8081$" blue;' in swarm  # any node's address, this colour's port

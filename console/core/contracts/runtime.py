@@ -229,6 +229,7 @@ class TaskInfo:
     error: str | None = None  # the scheduler's error for it, redacted
     started_at: float | None = None  # when it last changed state (the scheduler's timestamp)
     container_id: str = ""  # its container on that node's engine ("" until it has one)
+    outage: str = ""  # it died with its node, and how ("node w2's engine restarted"); "" = no
 
     @property
     def counts(self) -> bool:

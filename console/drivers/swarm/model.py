@@ -161,16 +161,16 @@ def service_info(
     lost_with_node: Collection[str] = (),
 ) -> ContainerInfo:
     """A colour's service as one `ContainerInfo`: running while meant to run; its restarts are
-    its failed tasks, but for those that failed because their node died (`lost_with_node`: seen
-    running on a node that was down; when it comes back it reports them failed); its error the
-    newest failed task's."""
+    its failed tasks, but for those that failed because their node died (`lost_with_node`, from
+    outages.NodeOutages: a node that was down, or whose engine restarted under the task); its
+    error the newest failed task's."""
     spec = service.get("Spec") or {}
     container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
     image = str(container.get("Image") or "").split("@", 1)[0]  # Swarm pins the digest
     failed = [
         task
         for task in replicas.tasks
-        if task.state in FAILED_STATES and task.id not in lost_with_node
+        if task.state in FAILED_STATES and task.id not in lost_with_node and not task.outage
     ]
     meant_to_run = replicas.desired > 0
     newest_error = failed[-1].error if failed else None

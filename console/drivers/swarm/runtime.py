@@ -36,10 +36,10 @@ from console.drivers.swarm.model import (
     service_info,
     service_spec,
 )
+from console.drivers.swarm.outages import NodeOutages
 from console.drivers.swarm.stats import SwarmStatsMixin
 
 _STOP_POLL_SECONDS = 0.25
-_LOST_REMEMBERED = 1000  # task ids: far more than a colour's task history keeps
 # Beyond a task's stop grace period: the time Swarm takes to tell the nodes and hear back.
 _STOP_MARGIN_SECONDS = 15.0
 
@@ -60,8 +60,8 @@ class SwarmRuntime(SwarmLogsMixin, SwarmStatsMixin, DockerRuntime):
         super().__init__(base_url, timeout, redactor, registry=registry, repository=repository)
         self.swarm = swarm or SwarmConfig()
         self._engines: dict[str, DockerRuntime] = {}  # node engines by address (node_engine)
-        # Tasks seen running on a node that was down, oldest first (a dict keeps the order).
-        self._lost_with_node: dict[str, None] = {}
+        # Tasks that died with their node (a long or a short outage): not restarts.
+        self._outages = NodeOutages()
 
     # ── what the scheduler says ─────────────────────────────────────────────────────────────
 
@@ -87,12 +87,8 @@ class SwarmRuntime(SwarmLogsMixin, SwarmStatsMixin, DockerRuntime):
         # By the service's id: a name filter also matches other services whose name starts so.
         tasks, nodes = self._tasks_and_nodes(str(service.get("ID") or ""))
         replicas = replica_set(service, tasks, nodes, self.swarm.addresses, self._redactor.redact)
-        for task in replicas.tasks:
-            if task.state == "running" and not task.node_up:
-                self._lost_with_node[task.id] = None  # it dies with its node: not a restart
-        while len(self._lost_with_node) > _LOST_REMEMBERED:
-            del self._lost_with_node[next(iter(self._lost_with_node))]
-        return replicas
+        self._outages.note(tasks, nodes)
+        return self._outages.explain(replicas)
 
     def change_token(self, name: str) -> None:
         """Never vouch for a kept inspect (core/contracts/runtime.ContainerChanges): a colour is
@@ -106,7 +102,7 @@ class SwarmRuntime(SwarmLogsMixin, SwarmStatsMixin, DockerRuntime):
         if service is None:
             return None
         replicas = self._replicas(service)
-        return service_info(service, replicas, self._redactor.redact, self._lost_with_node)
+        return service_info(service, replicas, self._redactor.redact, self._outages.lost)
 
     def list_by_label(self, label: str, value: str | None = None) -> list[ContainerInfo]:
         selector = label if value is None else f"{label}={value}"
@@ -115,7 +111,7 @@ class SwarmRuntime(SwarmLogsMixin, SwarmStatsMixin, DockerRuntime):
         for service in services:
             replicas = self._replicas(dict(service))
             found.append(
-                service_info(dict(service), replicas, self._redactor.redact, self._lost_with_node)
+                service_info(dict(service), replicas, self._redactor.redact, self._outages.lost)
             )
         return sorted(found, key=lambda info: info.name)
 

@@ -4,8 +4,9 @@ NODE_ADDRESS:PORT): the colour's upstream is the list of its tasks' endpoints.
 The list lives in the shared dict beside the live colour (`peers:blue`, `peers:green`), set
 through the admin endpoint (POST /bluegreen/peers?color=C&peers=H:P,H:P) by the agent whenever a
 colour's answering replicas change. The balancer spreads requests over the live colour's peers and
-moves a request that cannot connect to the next one (`set_more_tries`), so a task that just died
-costs a retry, not an error; a colour without a list is 127.0.0.1:host_port, as for one container.
+moves a request that cannot connect (within PEER_CONNECT_SECONDS: a vanished node answers
+nothing) to the next one (`set_more_tries`), so a task that just died costs a retry, not an
+error; a colour without a list is 127.0.0.1:host_port, as for one container.
 Rendered only for a Swarm runtime (`NginxLayout.peers`): every other install's files stay as they
 were, byte for byte.
 """
@@ -32,6 +33,12 @@ def color_pattern(port: int, peers: bool) -> str:
     return f"~:{port}$" if peers else f"~127\\.0\\.0\\.1:{port}$"
 
 
+# A replica's node that vanished (its link down, a host gone without closing its connections)
+# answers nothing: each try waits this long to connect before moving on to the next replica,
+# not nginx's default 60 s (a LAN connects in well under a millisecond). Send and read timeouts
+# stay the operator's.
+PEER_CONNECT_SECONDS = 1
+
 # Replaces `set_current_peer("127.0.0.1", port)` in the balancer: pick among the live colour's
 # peers (a random start per request, then the next one on each retry).
 BALANCER_PICK = (
@@ -49,6 +56,7 @@ BALANCER_PICK = (
     "                if #peers > 1 then\n"
     "                    balancer.set_more_tries(#peers - 1)\n"
     "                end\n"
+    f"                balancer.set_timeouts({PEER_CONNECT_SECONDS})  -- connect only\n"
     "            end\n"
     "            local peer = peers[(ctx.bluegreen_first + ctx.bluegreen_try - 1) % #peers + 1]\n"
     "            ctx.bluegreen_try = ctx.bluegreen_try + 1\n"
