@@ -32,6 +32,7 @@ BENCH_SMOKE_MODULES = (
     "tests/integration/test_bench_smoke.py",
     "tests/integration/test_bench_tui_smoke.py",
     "tests/integration/test_bench_tui_fleet_smoke.py",
+    "tests/integration/test_bench_swarm_outages_smoke.py",  # a Swarm bed of its own (10.77.42)
 )
 
 # Modules that share something other than ports run on the same worker, one after the other.
