@@ -30,14 +30,17 @@ def render_backend(
     routes: Routes = NO_ROUTES,
     routes_map: Path | None = None,
     sessions: str = "",
+    targets: dict[Color, str] | None = None,
 ) -> str:
     """The backend section; a server that is not live starts `disabled` after a restart, and
     with no server usable (nothing live yet) the backend answers 503 itself. With `routes_map`,
     the preview and canary rules (haproxy/routes) choose the server per request, after the
-    `sessions` rules (haproxy/sessions)."""
+    `sessions` rules (haproxy/sessions). `targets`: where each colour's server points instead
+    of 127.0.0.1:PORT (its replicas' section, haproxy/replicas)."""
     ports = {"blue": blue_port, "green": green_port}
+    where = targets or {color: f"127.0.0.1:{ports[color]}" for color in COLORS}
     servers = "".join(
-        f"    server {color} 127.0.0.1:{ports[color]}{'' if color == live else ' disabled'}\n"
+        f"    server {color} {where[color]}{'' if color == live else ' disabled'}\n"
         for color in COLORS
     )
     return (

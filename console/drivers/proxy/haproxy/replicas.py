@@ -1,0 +1,219 @@
+"""HAProxy in front of a colour of several replicas (a Swarm service's tasks, each at
+NODE_ADDRESS:PORT): a backend per colour whose server slots the agent fills with the tasks that
+answer, over the runtime API.
+
+The switch does not change: the service's backend keeps its two servers `blue` and `green`, and a
+switch is still the one line `set server be/<new> state ready; set server be/<old> state drain`.
+With a Swarm runtime each of those servers leads, over an abstract unix socket inside the same
+HAProxy (`abns@`, PROXY protocol v2 so the client's address goes along), to the colour's own
+section `<be>_<colour>`: `slots` servers, `task1`…`taskN`, each either one replica's endpoint
+(`ready`) or unused (`maint`). `set_peers` reads that section's servers back, sends one line —
+`set server <be>_<c>/taskK addr IP port P; set server <be>_<c>/taskK state ready` for a replica
+new to it, then `state maint` for one gone — and reads back that exactly the wanted endpoints are
+in use. Enabled before disabled: a colour is never left without a server by its own update. A
+request that cannot connect to a replica that just died is retried on another (`retries`,
+`option redispatch`), so it costs a retry, not an error, until the agent's next tick.
+
+Runtime changes are forgotten on an HAProxy restart: the rendered slots start `disabled`, the
+colour's section answers 503 until the agent sets its replicas again (within `RESEND_SECONDS`,
+agent/replica_watch.py), as nginx's shared dict does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from console.core.config.schema import Config
+from console.core.contracts.proxy import ProxyError
+from console.core.model import COLORS, Color
+from console.core.timeouts import PROXY_READ_BACK_SECONDS
+
+SLOT_PREFIX = "task"
+# srv_admin_state bits that keep requests off a server (as haproxy/backend.py's).
+_NOT_ROUTABLE = 0x01 | 0x02 | 0x08 | 0x10 | 0x20 | 0x40
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    name: str
+    endpoint: str  # ADDR:PORT it points at now
+    in_use: bool  # takes requests (not in maintenance or drain)
+
+
+def colour_section(backend: str, color: Color) -> str:
+    return f"{backend}_{color}"
+
+
+def colour_socket(backend: str, color: Color) -> str:
+    return f"abns@bluegreen-{backend}-{color}"
+
+
+def colour_servers(backend: str) -> dict[Color, str]:
+    """What the service backend's `blue` and `green` servers point at: each colour's section."""
+    return {color: f"{colour_socket(backend, color)} send-proxy-v2" for color in COLORS}
+
+
+def slot_count(replicas: int) -> int:
+    """Room for every replica and as many again (a task rescheduled while its old one is still
+    listed, a colour scaled up by hand), never fewer than 2."""
+    return max(2, 2 * replicas)
+
+
+def render_colour_sections(backend: str, ports: dict[Color, int], slots: int) -> str:
+    """One section per colour: its socket, and `slots` unused servers the agent fills."""
+    text = ""
+    for color in COLORS:
+        section = colour_section(backend, color)
+        servers = "".join(
+            f"    server {SLOT_PREFIX}{i} 127.0.0.1:{ports[color]} disabled\n"
+            for i in range(1, slots + 1)
+        )
+        text += (
+            f"\nlisten {section}\n"
+            f"    # {color}'s replicas: bluegreen fills these slots through the runtime API.\n"
+            "    mode http\n"
+            f"    bind {colour_socket(backend, color)} accept-proxy\n"
+            "    balance roundrobin\n"
+            "    retries 2\n"
+            "    option redispatch\n"
+            "    http-request return status 503 content-type text/plain string "
+            f'"no replica of {color} is routed yet" if {{ nbsrv eq 0 }}\n'
+            f"{servers}"
+        )
+    return text
+
+
+def parse_slots(text: str, section: str) -> list[Slot]:
+    """`show servers state <section>` → its server slots, in their order."""
+    columns: list[str] = []
+    slots: list[Slot] = []
+    for line in text.splitlines():
+        if line.startswith("# "):
+            columns = line[2:].split()
+            continue
+        fields = line.split()
+        if not columns or len(fields) < len(columns):
+            continue
+        row = dict(zip(columns, fields, strict=False))
+        if row.get("be_name") != section:
+            continue
+        with contextlib.suppress(KeyError, ValueError):
+            state = int(row["srv_admin_state"])
+            endpoint = f"{row['srv_addr']}:{int(row['srv_port'])}"
+            slots.append(Slot(row["srv_name"], endpoint, not state & _NOT_ROUTABLE))
+    return slots
+
+
+def plan_slots(section: str, slots: list[Slot], peers: list[str]) -> list[str]:
+    """The runtime-API commands that leave exactly `peers` in use in `section`: enable (and,
+    for an endpoint no slot holds, re-address a free slot) first, then put the rest in
+    maintenance. ProxyError when there are more peers than slots."""
+    wanted = list(dict.fromkeys(peers))
+    kept: set[str] = set()
+    enable: list[str] = []
+    disable: list[str] = []
+    for slot in slots:
+        if slot.in_use and slot.endpoint in wanted and slot.endpoint not in kept:
+            kept.add(slot.endpoint)
+        elif slot.in_use:
+            disable.append(slot.name)
+    missing = [peer for peer in wanted if peer not in kept]
+    free = [slot for slot in slots if not slot.in_use]
+    for peer in list(missing):  # a free slot already there: enabling it is enough
+        here = next((slot for slot in free if slot.endpoint == peer), None)
+        if here is not None:
+            free.remove(here)
+            missing.remove(peer)
+            enable.append(f"set server {section}/{here.name} state ready")
+    if len(missing) > len(free):
+        raise ProxyError(
+            f"HAProxy's {section} has {len(slots)} server slots, too few for {len(wanted)} "
+            "replicas: run `bluegreen proxy install` after changing [swarm] replicas, then "
+            "restart HAProxy."
+        )
+    for peer, slot in zip(missing, free, strict=False):
+        address, port = peer.rsplit(":", 1)
+        enable.append(f"set server {section}/{slot.name} addr {address} port {port}")
+        enable.append(f"set server {section}/{slot.name} state ready")
+    return enable + [f"set server {section}/{name} state maint" for name in disable]
+
+
+def checked_peers(color: Color, peers: list[str]) -> list[str]:
+    """`peers` as HAProxy takes them (IPv4 ADDRESS:PORT); ProxyError naming the first that is
+    not (HAProxy's runtime API sets addresses, not names)."""
+    for peer in peers:
+        address, _, port = peer.rpartition(":")
+        try:
+            ipaddress.IPv4Address(address)
+            valid = port.isdigit() and 0 < int(port) < 65536
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ProxyError(
+                f"Cannot route {color} to its replica at '{peer}': HAProxy takes IPv4 "
+                "ADDRESS:PORT; give the node's address in [swarm] addresses."
+            )
+    return peers
+
+
+class HaproxyReplicas:
+    """`PeerRouting` for the HAProxy driver (needs its `backend` and `runtime`)."""
+
+    backend: str
+    runtime: Callable[..., str]  # the driver's runtime-API call (command, timeout)
+
+    def setup_replicas(self, config: Config) -> None:
+        # Rendered only for a Swarm: every other install's backend stays as it was, byte for byte.
+        self.peers = config.runtime.kind == "swarm"
+        self.slots = slot_count(config.swarm.replicas)
+
+    def replica_targets(self) -> dict[Color, str] | None:
+        return colour_servers(self.backend) if self.peers else None
+
+    def replica_sections(self, ports: dict[Color, int]) -> str:
+        return render_colour_sections(self.backend, ports, self.slots) if self.peers else ""
+
+    def set_peers(self, color: Color, peers: list[str]) -> None:
+        """Route `color` to these replicas' endpoints from its next request on (PeerRouting)."""
+        if not self.peers:
+            raise ProxyError(
+                "This HAProxy backend was rendered for one container per colour: set [runtime] "
+                'kind = "swarm", then run `bluegreen proxy install` and restart HAProxy.'
+            )
+        section = colour_section(self.backend, color)
+        wanted = checked_peers(color, peers)
+        commands = plan_slots(section, self.colour_slots(color), wanted)
+        if commands:
+            self.runtime("; ".join(commands))  # its answers say "IP changed…": read back instead
+        in_use = sorted(slot.endpoint for slot in self.colour_slots(color) if slot.in_use)
+        if in_use != sorted(set(wanted)):
+            raise ProxyError(
+                f"HAProxy did not take {color}'s replicas: {section} routes to "
+                f"{', '.join(in_use) or 'none'} instead of {', '.join(sorted(wanted))}."
+            )
+
+    def colour_slots(self, color: Color) -> list[Slot]:
+        section = colour_section(self.backend, color)
+        answer = self.runtime(f"show servers state {section}", PROXY_READ_BACK_SECONDS)
+        if "Can't find backend" in answer:
+            raise ProxyError(
+                f"HAProxy has no section '{section}' for {color}'s replicas: load the backend "
+                "file from `bluegreen proxy install` (it holds both colours' sections) and "
+                "restart HAProxy."
+            )
+        return parse_slots(answer, section)
+
+    def replica_problems(self) -> list[str]:
+        """`check`'s findings about the colours' sections (none without a Swarm)."""
+        if not self.peers:
+            return []
+        problems = []
+        for color in COLORS:
+            try:
+                self.colour_slots(color)
+            except ProxyError as exc:
+                problems.append(str(exc))
+        return problems
