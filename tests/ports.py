@@ -112,7 +112,9 @@ EDGES_BENCH_SMOKE = range(29830, 29850)
 # The Swarm runtime (issue 25): each colour's host-mode port on the bed's nodes (10.77.40.x),
 # then the private nginx in front (its listen and admin ports on loopback).
 SWARM_RUNTIME = range(29750, 29755)
-SWARM_HAPROXY = range(29755, 29760)  # test_swarm_haproxy: HAProxy's listen, blue, green
+# test_swarm_haproxy: HAProxy's listen, blue, green; then bench/swarm_switch.py's HAProxy row's
+# blue and green (on its own bed's nodes).
+SWARM_HAPROXY = range(29755, 29760)
 SWARM_BENCH = range(29760, 29770)  # bench/swarm_switch.py's smoke: the same shape
 
 # ── ports handed to a child process (a stand-in, `watch --web`) by unit tests ─────────────────

@@ -60,15 +60,15 @@ class CountingApi(FakeApi):
         super().__init__(**kwargs)
         self.calls: Counter[str] = Counter()
 
-    def inspect_service(self, name: str) -> dict:
+    def inspect_service(self, name: str) -> dict[str, Any]:
         self.calls["inspect_service"] += 1
         return super().inspect_service(name)
 
-    def tasks(self, filters: dict) -> list[dict]:
+    def tasks(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
         self.calls["tasks"] += 1
         return super().tasks(filters)
 
-    def nodes(self) -> list[dict]:
+    def nodes(self) -> list[dict[str, Any]]:
         self.calls["nodes"] += 1
         return super().nodes()
 
@@ -92,7 +92,7 @@ def test_one_tick_reads_the_service_its_tasks_and_the_nodes_once(three: list[Loo
     ]
     config = parse_config(CONFIG)
     runtime = SwarmRuntime(config.runtime.docker_host, config.swarm)
-    runtime._connect = lambda timeout: FakeClient(api)  # type: ignore[method-assign,assignment,return-value]
+    runtime._connect = lambda timeout: FakeClient(api)  # type: ignore[method-assign]
     watch = SlotWatch(config, "green", lambda: runtime, Redactor())
     try:
         sample_round([watch.docker], budget_seconds=10.0)
