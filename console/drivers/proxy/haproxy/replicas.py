@@ -30,10 +30,9 @@ from console.core.config.schema import Config
 from console.core.contracts.proxy import ProxyError
 from console.core.model import COLORS, Color
 from console.core.timeouts import PROXY_READ_BACK_SECONDS
+from console.drivers.proxy.haproxy.backend import NOT_ROUTABLE, server_rows
 
 SLOT_PREFIX = "task"
-# srv_admin_state bits that keep requests off a server (as haproxy/backend.py's).
-_NOT_ROUTABLE = 0x01 | 0x02 | 0x08 | 0x10 | 0x20 | 0x40
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,22 +87,12 @@ def render_colour_sections(backend: str, ports: dict[Color, int], slots: int) ->
 
 def parse_slots(text: str, section: str) -> list[Slot]:
     """`show servers state <section>` → its server slots, in their order."""
-    columns: list[str] = []
     slots: list[Slot] = []
-    for line in text.splitlines():
-        if line.startswith("# "):
-            columns = line[2:].split()
-            continue
-        fields = line.split()
-        if not columns or len(fields) < len(columns):
-            continue
-        row = dict(zip(columns, fields, strict=False))
-        if row.get("be_name") != section:
-            continue
+    for row in server_rows(text, section):
         with contextlib.suppress(KeyError, ValueError):
             state = int(row["srv_admin_state"])
             endpoint = f"{row['srv_addr']}:{int(row['srv_port'])}"
-            slots.append(Slot(row["srv_name"], endpoint, not state & _NOT_ROUTABLE))
+            slots.append(Slot(row["srv_name"], endpoint, not state & NOT_ROUTABLE))
     return slots
 
 
