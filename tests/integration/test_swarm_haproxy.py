@@ -5,12 +5,15 @@ runtime API (console/drivers/proxy/haproxy/replicas.py), the switch still one ru
 As an operator installs it: hand-written bluegreen.toml and haproxy.cfg, `deploy v1` (auto
 switch), `deploy v2` into green, `switch` through HAProxy; requests spread over green's three
 tasks; a task killed on its node is taken out of HAProxy while it does not answer and put back
-once Swarm's replacement passes its checks."""
+once Swarm's replacement passes its checks; a reloaded HAProxy starts with the replicas the agent
+wrote down."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,7 +101,7 @@ def green_tasks(world: Install) -> list[dict[str, Any]]:
 def test_haproxy_switches_between_the_colours_task_sets_and_follows_a_killed_task(
     swarm_bed: SwarmBed, install: tuple[Install, HaproxyDriver, HaproxyProcess]
 ) -> None:
-    world, driver, _ = install
+    world, driver, haproxy = install
     code, out = world.cli("deploy", "v1", "--switch", "auto", "--wait", "--timeout", "150")
     assert code == 0, out
     endpoints = sorted(f"{node.address}:{{}}" for node in swarm_bed.nodes)
@@ -146,6 +149,28 @@ def test_haproxy_switches_between_the_colours_task_sets_and_follows_a_killed_tas
         )
         replaced = {t["node"]: t["id"] for t in green_tasks(world)}
         assert replaced[victim["node"]] != victim["id"]  # Swarm's new task, now routed
+
+    # A reload forgets runtime changes: HAProxy starts again from the files, in which the agent
+    # wrote down green's replicas, so green answers at once — with the agent stopped, so no
+    # resend of its can be what answers (without the file: 503 until its next resend).
+    installed = driver.backend_path.read_text()  # the file HAProxy loads with a second -f
+    assert all(f" {endpoint}\n" in installed for endpoint in green_at), installed
+    agent = json.loads((world.dir / "state" / "agent.json").read_text())["pid"]
+    os.kill(agent, signal.SIGSTOP)
+    try:
+        haproxy.write_conf(driver.backend_section(), driver.backend)
+        old_workers = haproxy.worker_pids()
+        master = haproxy.master_pid()
+        assert master is not None
+        os.kill(master, signal.SIGUSR2)
+        wait_for("HAProxy reloaded", lambda: haproxy.worker_pids() not in ([], old_workers), 10)
+        with httpx.Client(trust_env=False, timeout=5) as fresh:  # the old worker's are closed
+            for _ in range(6):
+                response = fresh.get(f"http://127.0.0.1:{PROXY_PORT}/")
+                assert response.status_code == 200 and "webapp v2" in response.text, response.text
+        assert _endpoints(driver, "green") == green_at
+    finally:
+        os.kill(agent, signal.SIGCONT)
     code, out = world.cli("config", "check")
     assert code == 0 and f"each at its node's address:{GREEN_PORT}" in out, out
     assert f"127.0.0.1:{GREEN_PORT}" not in out, out

@@ -115,6 +115,12 @@ def test_each_colour_server_leads_to_its_section_of_slots() -> None:
         and "    server task2 127.0.0.1:8082 disabled\n" in sections
     )
     assert "option redispatch" in sections  # a request to a task that just died goes to another
+    # The replicas last routed, written down: HAProxy starts with them after a reload.
+    known = render_colour_sections(
+        "bg", {"blue": 8081, "green": 8082}, 2, {"green": ["10.0.0.2:8082"]}
+    )
+    assert "    server task1 10.0.0.2:8082\n    server task2 127.0.0.1:8082 disabled\n" in known
+    assert "    server task1 127.0.0.1:8081 disabled\n" in known  # blue: none known
 
 
 CONFIG = """

@@ -14,9 +14,12 @@ in use. Enabled before disabled: a colour is never left without a server by its 
 request that cannot connect to a replica that just died is retried on another (`retries`,
 `option redispatch`), so it costs a retry, not an error, until the agent's next tick.
 
-Runtime changes are forgotten on an HAProxy restart: the rendered slots start `disabled`, the
-colour's section answers 503 until the agent sets its replicas again (within `RESEND_SECONDS`,
-agent/replica_watch.py), as nginx's shared dict does.
+Runtime changes are forgotten on an HAProxy reload or restart, so each change the agent makes
+is also written down: the replicas in `include_dir/bluegreen-haproxy.peers`, and the backend file
+rendered again with them in its first slots (the rest `disabled`), so HAProxy starts with the last
+replicas it was given instead of answering 503 until the agent's next resend (within
+`RESEND_SECONDS`, agent/replica_watch.py). Written only when they changed; a file that cannot be
+written changes nothing at runtime (the agent resends as for nginx's shared dict).
 """
 
 from __future__ import annotations
@@ -25,14 +28,17 @@ import contextlib
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from console.core.config.schema import Config
 from console.core.contracts.proxy import ProxyError
+from console.core.fsutil import StateDirError, atomic_write
 from console.core.model import COLORS, Color
 from console.core.timeouts import PROXY_READ_BACK_SECONDS
 from console.drivers.proxy.haproxy.backend import NOT_ROUTABLE, server_rows
 
 SLOT_PREFIX = "task"
+PEERS_FILE = "bluegreen-haproxy.peers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +67,22 @@ def slot_count(replicas: int) -> int:
     return max(2, 2 * replicas)
 
 
-def render_colour_sections(backend: str, ports: dict[Color, int], slots: int) -> str:
-    """One section per colour: its socket, and `slots` unused servers the agent fills."""
+def render_colour_sections(
+    backend: str,
+    ports: dict[Color, int],
+    slots: int,
+    known: dict[Color, list[str]] | None = None,
+) -> str:
+    """One section per colour: its socket and `slots` servers, the first ones at the replicas
+    last routed (`known`), the rest unused (`disabled`) until the agent fills them."""
     text = ""
     for color in COLORS:
         section = colour_section(backend, color)
+        routed = ((known or {}).get(color) or [])[:slots]
+        unused = [f"127.0.0.1:{ports[color]} disabled"] * (slots - len(routed))
         servers = "".join(
-            f"    server {SLOT_PREFIX}{i} 127.0.0.1:{ports[color]} disabled\n"
-            for i in range(1, slots + 1)
+            f"    server {SLOT_PREFIX}{i} {where}\n"
+            for i, where in enumerate([*routed, *unused], start=1)
         )
         text += (
             f"\nlisten {section}\n"
@@ -152,18 +166,54 @@ class HaproxyReplicas:
     """`PeerRouting` for the HAProxy driver (needs its `backend` and `runtime`)."""
 
     backend: str
+    backend_path: Path
     runtime: Callable[..., str]  # the driver's runtime-API call (command, timeout)
+    _render: Callable[[Color | None], str]  # the driver's backend file, rendered
+    persisted: Callable[[], Color | None]  # the driver's live colour, as written down
 
     def setup_replicas(self, config: Config) -> None:
         # Rendered only for a Swarm: every other install's backend stays as it was, byte for byte.
         self.peers = config.runtime.kind == "swarm"
         self.slots = slot_count(config.swarm.replicas)
+        self.peers_path = Path(config.proxy.include_dir) / PEERS_FILE
 
     def replica_targets(self) -> dict[Color, str] | None:
         return colour_servers(self.backend) if self.peers else None
 
     def replica_sections(self, ports: dict[Color, int]) -> str:
-        return render_colour_sections(self.backend, ports, self.slots) if self.peers else ""
+        if not self.peers:
+            return ""
+        return render_colour_sections(self.backend, ports, self.slots, self.known_peers())
+
+    def known_peers(self) -> dict[Color, list[str]]:
+        """The replicas last routed per colour, as written down ({} when never)."""
+        try:
+            text = self.peers_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return {}
+        known: dict[Color, list[str]] = {}
+        for line in text.splitlines():
+            color, _, listed = line.partition(" ")
+            if color in COLORS and not line.startswith("#"):
+                with contextlib.suppress(ProxyError):
+                    known[color] = checked_peers(color, [p for p in listed.split(",") if p])
+        return known
+
+    def _write_down(self, color: Color, peers: list[str]) -> None:
+        """Keep `color`'s replicas for HAProxy's next start: the peers file, then the backend
+        file rendered with them (when it was installed). Best effort: see the module's text."""
+        known = self.known_peers()
+        if known.get(color) == peers:
+            return
+        known[color] = peers
+        text = "# bluegreen: the replicas each colour was last routed to (HAProxy's slots)\n"
+        text += "".join(f"{c} {','.join(known[c])}\n" for c in COLORS if c in known)
+        with contextlib.suppress(OSError, StateDirError):
+            atomic_write(self.peers_path, text, mode=0o644)
+            if self.backend_path.exists():
+                rendered = self._render(self.persisted())
+                if self.backend_path.read_text(encoding="utf-8") != rendered:
+                    atomic_write(self.backend_path, rendered, mode=0o644)
 
     def set_peers(self, color: Color, peers: list[str]) -> None:
         """Route `color` to these replicas' endpoints from its next request on (PeerRouting)."""
@@ -183,6 +233,7 @@ class HaproxyReplicas:
                 f"HAProxy did not take {color}'s replicas: {section} routes to "
                 f"{', '.join(in_use) or 'none'} instead of {', '.join(sorted(wanted))}."
             )
+        self._write_down(color, in_use)
 
     def colour_slots(self, color: Color) -> list[Slot]:
         section = colour_section(self.backend, color)
