@@ -3,10 +3,10 @@ the proxy routes it to the replicas that answer, and the history says when one i
 one counts, naming the node.
 
 The proxy's list (nginx live mode, drivers/proxy/nginx/peers.py; HAProxy's server slots,
-drivers/proxy/haproxy/replicas.py) is the endpoints of the tasks
-that count and pass their checks — all counting ones while none passes, so a colour whose checks
-fail is not routed nowhere — set when it changes and again every `RESEND_SECONDS` (an nginx
-restart empties the shared dict). A proxy that cannot route to replicas is said once.
+drivers/proxy/haproxy/replicas.py) is the endpoints of the tasks that count and pass their
+checks — all counting ones while none passes, so a colour whose checks fail is not routed
+nowhere — set when it changes and again every `RESEND_SECONDS` (an nginx restart empties the
+shared dict). A proxy that cannot route to replicas is said once.
 """
 
 from __future__ import annotations
