@@ -25,6 +25,7 @@ written changes nothing at runtime (the agent resends as for nginx's shared dict
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,13 +53,20 @@ def colour_section(backend: str, color: Color) -> str:
     return f"{backend}_{color}"
 
 
-def colour_socket(backend: str, color: Color) -> str:
-    return f"abns@bluegreen-{backend}-{color}"
+def colour_socket(backend: str, color: Color, instance: str = "") -> str:
+    """The colour section's abstract socket. Abstract names are shared by every process in the
+    network namespace: `instance` (from the HAProxy's admin socket path) keeps two HAProxys
+    with a backend of the same name from reaching each other's sections."""
+    return f"abns@bluegreen-{backend}-{color}" + (f"-{instance}" if instance else "")
 
 
-def colour_servers(backend: str) -> dict[Color, str]:
+def instance_of(admin_socket: str) -> str:
+    return hashlib.sha256(admin_socket.encode()).hexdigest()[:8]
+
+
+def colour_servers(backend: str, instance: str = "") -> dict[Color, str]:
     """What the service backend's `blue` and `green` servers point at: each colour's section."""
-    return {color: f"{colour_socket(backend, color)} send-proxy-v2" for color in COLORS}
+    return {c: f"{colour_socket(backend, c, instance)} send-proxy-v2" for c in COLORS}
 
 
 def slot_count(replicas: int) -> int:
@@ -72,6 +80,7 @@ def render_colour_sections(
     ports: dict[Color, int],
     slots: int,
     known: dict[Color, list[str]] | None = None,
+    instance: str = "",
 ) -> str:
     """One section per colour: its socket and `slots` servers, the first ones at the replicas
     last routed (`known`), the rest unused (`disabled`) until the agent fills them."""
@@ -88,7 +97,7 @@ def render_colour_sections(
             f"\nlisten {section}\n"
             f"    # {color}'s replicas: bluegreen fills these slots through the runtime API.\n"
             "    mode http\n"
-            f"    bind {colour_socket(backend, color)} accept-proxy\n"
+            f"    bind {colour_socket(backend, color, instance)} accept-proxy\n"
             "    balance roundrobin\n"
             "    retries 2\n"
             "    option redispatch\n"
@@ -167,6 +176,7 @@ class HaproxyReplicas:
 
     backend: str
     backend_path: Path
+    socket_path: str
     runtime: Callable[..., str]  # the driver's runtime-API call (command, timeout)
     _render: Callable[[Color | None], str]  # the driver's backend file, rendered
     persisted: Callable[[], Color | None]  # the driver's live colour, as written down
@@ -176,14 +186,16 @@ class HaproxyReplicas:
         self.peers = config.runtime.kind == "swarm"
         self.slots = slot_count(config.swarm.replicas)
         self.peers_path = Path(config.proxy.include_dir) / PEERS_FILE
+        self.instance = instance_of(str(Path(self.socket_path).absolute()))
 
     def replica_targets(self) -> dict[Color, str] | None:
-        return colour_servers(self.backend) if self.peers else None
+        return colour_servers(self.backend, self.instance) if self.peers else None
 
     def replica_sections(self, ports: dict[Color, int]) -> str:
         if not self.peers:
             return ""
-        return render_colour_sections(self.backend, ports, self.slots, self.known_peers())
+        known = self.known_peers()
+        return render_colour_sections(self.backend, ports, self.slots, known, self.instance)
 
     def known_peers(self) -> dict[Color, list[str]]:
         """The replicas last routed per colour, as written down ({} when never)."""
