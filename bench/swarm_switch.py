@@ -1,4 +1,4 @@
-"""Blue/green on a three-node Docker Swarm (issue 25), through nginx in live mode.
+"""Blue/green on a three-node Docker Swarm (issue 25), through nginx in live mode and HAProxy.
 
 Two measures on a real Swarm bed (console/sandbox/swarm: three engines in network namespaces,
 one manager, two workers), the web stand-in as each colour, three replicas per colour, one per
@@ -6,8 +6,10 @@ node, each at NODE_ADDRESS:PORT (host mode: there is no routing mesh here):
 
 1. **Switches under load.** `hey` keeps a keep-alive POST load on the edge nginx while the colour
    is switched N times; a probe polls every millisecond for the cutover (command issued → first
-   answer from the new colour). The same run measures the single-host setup beside it: the same
-   image in two containers on this host's own engine, the same nginx live mode.
+   answer from the new colour). The same run measures HAProxy in front of the same Swarm (each
+   colour a section of server slots filled with its tasks, haproxy/replicas.py) and the
+   single-host setup beside it: the same image in two containers on this host's own engine, the
+   same nginx live mode.
 2. **A node killed mid-warm-up.** N times: a fresh colour of three replicas is created; while its
    replicas still answer 503 on their ready path (the stand-in's warm-up, READY_AFTER_SECONDS)
    a worker's engine is killed with its shims and containers, and started again once the
@@ -48,15 +50,17 @@ from bench.common import (
 from bench.switch_under_load import SwitchRun, Target, switch_many
 from console.agent.samplers import sample_round
 from console.agent.slot_watch import SlotWatch
-from console.core.config.proxy import NginxProxyConfig
+from console.core.config.proxy import HaproxyProxyConfig, NginxProxyConfig
 from console.core.config.schema import Config, RuntimeConfig
 from console.core.contracts.runtime import Runtime
 from console.core.model import Color
 from console.core.redact import Redactor
 from console.drivers.docker.runtime import DockerRuntime
 from console.drivers.proxy import make_proxy
+from console.drivers.proxy.haproxy.driver import HaproxyDriver
 from console.drivers.proxy.nginx.live import NginxLiveDriver
 from console.drivers.swarm.runtime import SwarmRuntime
+from console.sandbox.haproxy_proc import HaproxyProcess
 from console.sandbox.nginx_proc import NginxProcess
 from console.sandbox.swarm import SwarmBed, kill_engine, start_engine, wait_answering
 from tests import ports
@@ -67,6 +71,9 @@ from tests.integration.swarm_world import swarm_bed, swarm_config, wait_for, web
 SWARM_PORTS = tuple(ports.SWARM_BENCH[0:4])
 SINGLE_PORTS = tuple(ports.SWARM_BENCH[4:8])
 TRIAL_PORTS = (ports.SWARM_BENCH[8], ports.SWARM_BENCH[9])
+# HAProxy row: the Swarm row's listen (its nginx is gone by then), blue's and green's node ports
+# of its own (the Swarm row's tasks may still be stopping on theirs).
+HAPROXY_PORTS = (SWARM_PORTS[0], 0, ports.SWARM_HAPROXY[3], ports.SWARM_HAPROXY[4])
 
 
 def _edge(
@@ -85,6 +92,19 @@ def _edge(
     )
     driver = make_proxy(replace(config, proxy=proxy))
     assert isinstance(driver, NginxLiveDriver)
+    return proc, driver
+
+
+def _haproxy_edge(config: Config, tmp: Path, listen: int) -> tuple[HaproxyProcess, HaproxyDriver]:
+    proc = HaproxyProcess(tmp / "haproxy", listen, tmp / "admin.sock")
+    proxy = HaproxyProxyConfig(
+        include_dir=str(tmp / "haproxy" / "bluegreen"),
+        proxy_url=f"http://127.0.0.1:{listen}",
+        admin_socket=str(proc.admin_socket),
+        verify_timeout_seconds=10.0,
+    )
+    driver = make_proxy(replace(config, proxy=proxy))
+    assert isinstance(driver, HaproxyDriver)
     return proc, driver
 
 
@@ -110,8 +130,12 @@ def _ready(endpoint: str) -> bool:
 
 
 @contextmanager
-def _row(name: str, bed: SwarmBed, tmp: Path, swarm: bool) -> Iterator[tuple[int, Target]]:
-    listen, admin, blue, green = SWARM_PORTS if swarm else SINGLE_PORTS
+def _row(
+    name: str, bed: SwarmBed, tmp: Path, swarm: bool, haproxy: bool = False
+) -> Iterator[tuple[int, Target]]:
+    listen, admin, blue, green = (
+        HAPROXY_PORTS if haproxy else SWARM_PORTS if swarm else SINGLE_PORTS
+    )
     config = swarm_config(bed, tmp, (blue, green))
     if swarm:
         cluster = SwarmRuntime(config.runtime.docker_host, config.swarm)
@@ -133,8 +157,17 @@ def _row(name: str, bed: SwarmBed, tmp: Path, swarm: bool) -> Iterator[tuple[int
             return [f"127.0.0.1:{config.slots[color].host_port}"]
 
     _both_colours_up(runtime, config, endpoints)
-    proc, driver = _edge(config, tmp / name, listen, admin)
-    driver.write_files("blue")
+    proc: HaproxyProcess | NginxProcess
+    driver: HaproxyDriver | NginxLiveDriver
+    if haproxy:
+        # A short directory: the admin socket's path must stay under 108 bytes.
+        edge_dir = Path(tempfile.mkdtemp(prefix="bgsb-", dir="/tmp"))
+        proc, driver = _haproxy_edge(config, edge_dir, listen)
+        driver.write_files("blue")
+        proc.write_conf(driver.backend_section(), driver.backend)
+    else:
+        proc, driver = _edge(config, tmp / name, listen, admin)
+        driver.write_files("blue")
     try:
         with proc:
             proc.start()
@@ -146,12 +179,15 @@ def _row(name: str, bed: SwarmBed, tmp: Path, swarm: bool) -> Iterator[tuple[int
     finally:
         for color in ("blue", "green"):
             runtime.remove(config.slots[color].container)
+        if haproxy:
+            shutil.rmtree(edge_dir, ignore_errors=True)
 
 
 def switches(bed: SwarmBed, tmp: Path, args: argparse.Namespace) -> dict[str, dict[str, object]]:
     rows: dict[str, dict[str, object]] = {}
-    for name, swarm in (("swarm-3x3", True), ("single-host", False)):
-        with _row(name, bed, tmp, swarm) as (listen, target):
+    shapes = (("swarm-3x3", True, False), ("swarm-3x3-haproxy", True, True))
+    for name, swarm, haproxy in (*shapes, ("single-host", False, False)):
+        with _row(name, bed, tmp, swarm, haproxy) as (listen, target):
             with Probe("127.0.0.1", listen) as probe:
                 if probe.wait_for("blue", 0.0) is None:
                     raise RuntimeError(f"{name}: the edge never answered from blue.")

@@ -114,7 +114,10 @@ EDGES_BENCH_SMOKE = range(29830, 29850)
 EDGES_MIXED = range(29850, 29860)
 # The Swarm runtime (issue 25): each colour's host-mode port on the bed's nodes (10.77.40.x),
 # then the private nginx in front (its listen and admin ports on loopback).
-SWARM_RUNTIME = range(29750, 29760)
+SWARM_RUNTIME = range(29750, 29755)
+# test_swarm_haproxy: HAProxy's listen, blue, green; then bench/swarm_switch.py's HAProxy row's
+# blue and green (on its own bed's nodes).
+SWARM_HAPROXY = range(29755, 29760)
 SWARM_BENCH = range(29760, 29770)  # bench/swarm_switch.py's smoke: the same shape
 # Node outages on the bed (issue 25.4): green's port per test of test_swarm_link_down, then
 # test_swarm_node_restart's blue, green (two tests) and its private nginx (listen, admin).

@@ -2,10 +2,11 @@
 the proxy routes it to the replicas that answer, and the history says when one is lost or a new
 one counts, naming the node.
 
-The proxy's list (nginx live mode, drivers/proxy/nginx/peers.py) is the endpoints of the tasks
-that count and pass their checks — all counting ones while none passes, so a colour whose checks
-fail is not routed nowhere — set when it changes and again every `RESEND_SECONDS` (an nginx
-restart empties the shared dict). A proxy that cannot route to replicas is said once.
+The proxy's list (nginx live mode, drivers/proxy/nginx/peers.py; HAProxy's server slots,
+drivers/proxy/haproxy/replicas.py) is the endpoints of the tasks that count and pass their
+checks — all counting ones while none passes, so a colour whose checks fail is not routed
+nowhere — set when it changes and again every `RESEND_SECONDS` (an nginx restart empties the
+shared dict). A proxy that cannot route to replicas is said once.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class ReplicaWatch:
             if not self._said_unroutable:
                 self.log(
                     f"{status.color} runs as replicas, but this proxy routes each colour to one "
-                    "address: use nginx in live mode in front of a Swarm."
+                    "address: use nginx in live mode or HAProxy in front of a Swarm."
                 )
                 self._said_unroutable = True
             return

@@ -27,7 +27,7 @@ from console.agent.slot_checks import SlotChecks
 from console.agent.slot_compose import docker_silent_status, label_int
 from console.core.config.schema import Config
 from console.core.contracts.progress import Reading
-from console.core.contracts.runtime import ReplicaSet, Runtime, replicas_of
+from console.core.contracts.runtime import ReplicaSet, ReplicatedRuntime, Runtime
 from console.core.gate.readiness import STALE_AFTER_INTERVALS, GateInputs, ReadinessGate
 from console.core.gate.tracking import CatchupTracker
 from console.core.model import Color, Condition, PartReading, Sample, SlotState, SlotStatus
@@ -119,10 +119,10 @@ class SlotWatch:
         """The container (a Swarm: its service), and where a runtime runs several, its replicas:
         read together so the gate counts the tasks of the container it shows."""
         runtime = self.runtime()
-        replicas = replicas_of(runtime, self.slot.container)
-        info = self.inspects.read()  # kept while Docker's events say nothing changed
-        self.replica_set = replicas
-        return info
+        if isinstance(runtime, ReplicatedRuntime):  # one read of the service and its tasks
+            info, self.replica_set = runtime.inspect_replicas(self.slot.container)
+            return info
+        return self.inspects.read()  # kept while Docker's events say nothing changed
 
     def _read_progress(self) -> Reading:
         """The colour's height, then (with an independent head) the head: one reading, stamped

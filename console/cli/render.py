@@ -13,7 +13,7 @@ from console.cli import render_edges as edges_cli
 from console.cli import render_sessions as sessions_cli
 from console.cli.render_holds import holds_json, holds_lines
 from console.cli.render_hooks import hooks_json, print_hooks
-from console.cli.render_replicas import replica_lines
+from console.cli.render_replicas import colour_where, replica_lines
 from console.cli.render_resources import (
     deployment_resources_json,
     resource_lines,
@@ -347,11 +347,10 @@ def print_history(
 
 
 def config_summary(config: Config, path: Path) -> str:
-    blue, green = config.slot("blue"), config.slot("green")
     return (
         f"{path}: OK. Service '{config.service}'; "
-        f"blue = {blue.container} on 127.0.0.1:{blue.host_port}, "
-        f"green = {green.container} on 127.0.0.1:{green.host_port}; {_shape(config)}; "
+        f"blue = {colour_where(config, 'blue')}, "
+        f"green = {colour_where(config, 'green')}; {_shape(config)}; "
         f"proxy {config.proxy.describe()}; switch policy {config.switch.policy}; "
         f"state in {config.state_dir}; {len(config.secret_values)} secret(s) resolved."
     )

@@ -217,7 +217,7 @@ def test_swarm_switch_counts_failures_and_premature_readies(tmp_path: Path) -> N
         "swarm_switch", tmp_path, "--switches", "2", "--trials", "1", "--rate", "100",
         timeout=600,
     )  # fmt: skip
-    assert set(data["switches"]) == {"swarm-3x3", "single-host"}
+    assert set(data["switches"]) == {"swarm-3x3", "swarm-3x3-haproxy", "single-host"}
     for name, row in data["switches"].items():
         assert row["requests"] > 20 and row["switches"] == 2, name
         assert row["failed"] == 0 and row["missed"] == 0, (name, row)

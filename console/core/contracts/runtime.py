@@ -273,6 +273,11 @@ class ReplicatedRuntime(Protocol):
         """The colour `name`'s replicas now; None when there is no such colour."""
         ...
 
+    def inspect_replicas(self, name: str) -> tuple[ContainerInfo | None, ReplicaSet | None]:
+        """`inspect(name)` and `replicas(name)` from one read of the scheduler (a watcher's
+        tick): the same service and tasks, never read twice."""
+        ...
+
 
 def replicas_of(runtime: Runtime, name: str) -> ReplicaSet | None:
     """`name`'s replicas when `runtime` schedules several; None for a one-container runtime."""

@@ -25,8 +25,15 @@ class SwarmLogsMixin:
     _call: Callable[..., Any]
 
     def _service_lines(
-        self, name: str, tail: int | str, since: float | None, timestamps: bool
+        self,
+        name: str,
+        tail: int | str,
+        since: float | None,
+        timestamps: bool,
+        missing_ok: bool = True,
     ) -> list[bytes]:
+        """The lines; [] for a missing service, or NotFound when not `missing_ok`."""
+
         def read(client: docker.DockerClient) -> bytes:
             chunks = client.api.service_logs(
                 name,
@@ -41,6 +48,8 @@ class SwarmLogsMixin:
         try:
             data = self._call(read)
         except docker.errors.NotFound:
+            if not missing_ok:
+                raise
             return []
         lines = bytes(data).split(b"\n")
         if lines and lines[-1] == b"":
@@ -70,19 +79,12 @@ class SwarmLogsMixin:
                 yield line
             if stop.wait(_FOLLOW_POLL_SECONDS):
                 return
-            try:
-                batch = self._service_lines(name, "all", newest or None, timestamps=True)
+            try:  # a removed service's logs are NotFound: no inspect of it a poll
+                batch = self._service_lines(
+                    name, "all", newest or None, timestamps=True, missing_ok=False
+                )
             except docker.errors.NotFound:
                 return
-            if not batch and self._gone(name):
-                return
-
-    def _gone(self, name: str) -> bool:
-        try:
-            self._call(lambda client: client.api.inspect_service(name))
-        except docker.errors.NotFound:
-            return True
-        return False
 
 
 def _stamped(lines: list[bytes]) -> Iterator[tuple[float, bytes]]:

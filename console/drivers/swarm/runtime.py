@@ -98,11 +98,17 @@ class SwarmRuntime(SwarmLogsMixin, SwarmStatsMixin, DockerRuntime):
 
     def inspect(self, name: str) -> ContainerInfo | None:
         """The colour's service as one ContainerInfo (running while meant to run)."""
+        return self.inspect_replicas(name)[0]
+
+    def inspect_replicas(self, name: str) -> tuple[ContainerInfo | None, ReplicaSet | None]:
+        """The service, its tasks and the nodes, each read once: the colour as one
+        ContainerInfo and as its replicas (the agent's tick reads both)."""
         service = self._service(name)
         if service is None:
-            return None
+            return None, None
         replicas = self._replicas(service)
-        return service_info(service, replicas, self._redactor.redact, self._outages.lost)
+        info = service_info(service, replicas, self._redactor.redact, self._outages.lost)
+        return info, replicas
 
     def list_by_label(self, label: str, value: str | None = None) -> list[ContainerInfo]:
         selector = label if value is None else f"{label}={value}"

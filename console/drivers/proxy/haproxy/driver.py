@@ -38,6 +38,7 @@ from console.drivers.proxy.haproxy.backend import (
     routing,
 )
 from console.drivers.proxy.haproxy.maintenance import apply_maintenance, page_path, with_rule
+from console.drivers.proxy.haproxy.replicas import HaproxyReplicas
 from console.drivers.proxy.haproxy.routes import (
     MAP_FILE,
     parse_map_file,
@@ -58,7 +59,7 @@ BACKEND_FILE = "bluegreen-haproxy.cfg"
 _NGINX_TEST = ["nginx", "-t"]  # nginx's default, kept from a template: meaningless here
 
 
-class HaproxyDriver(HaproxySessions):
+class HaproxyDriver(HaproxyReplicas, HaproxySessions):
     """`ProxyDriver` for HAProxy's runtime API."""
 
     def __init__(self, config: Config) -> None:
@@ -80,14 +81,24 @@ class HaproxyDriver(HaproxySessions):
         self.routes = Routes.of(proxy)
         self.map_path = Path(proxy.include_dir).absolute() / MAP_FILE
         self.setup_sessions(config)
+        self.setup_replicas(config)  # a Swarm: each colour a section of replicas (PeerRouting)
 
     def _render(self, live: Color | None) -> str:
         rules = self.sessions_rules()  # [sessions] (haproxy/sessions)
+        ports: dict[Color, int] = {"blue": self.blue_port, "green": self.green_port}
         text = render_backend(
-            self.backend, self.blue_port, self.green_port, live, self.routes, self.map_path, rules
+            self.backend,
+            self.blue_port,
+            self.green_port,
+            live,
+            self.routes,
+            self.map_path,
+            rules,
+            self.replica_targets(),
         )
         page = persisted_page(self.backend_path.parent)
-        return with_rule(text, page, page_path(self)) + self.sessions_tables()
+        tables = self.sessions_tables() + self.replica_sections(ports)
+        return with_rule(text, page, page_path(self)) + tables
 
     def set_maintenance(self, page: MaintenancePage | None) -> None:
         apply_maintenance(self, page)  # see ProxyDriver (haproxy/maintenance.py)
@@ -241,6 +252,7 @@ class HaproxyDriver(HaproxySessions):
                 "backend from the snippet and restart HAProxy."
             )
             return problems
+        problems += self.replica_problems()
         running = routed_color(states)
         if running is None:
             problems.append(
