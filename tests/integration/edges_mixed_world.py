@@ -96,6 +96,9 @@ class MixedWorld:
         resume(self.haproxy.pids())
         if not self.haproxy.pids():
             self.restart_haproxy()
+        # A link just set up may still answer "No route to host" (its neighbour entry failed
+        # while it was down): wait until the HAProxy host answers before acting on it.
+        wait_for(lambda: self.haproxy_driver.read_back().answered, f"{self.host.name} again")
         self.edges.install("blue")
         set_sessions = getattr(self.edges, "set_sessions", None)
         if set_sessions is not None:

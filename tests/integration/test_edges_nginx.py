@@ -34,6 +34,7 @@ from tests.integration.edges_world import (
     served_color,
     standins_on,
     start_on_blue,
+    wait_for,
 )
 from tests.netns_hosts import Hosts, hosts
 
@@ -61,6 +62,11 @@ class World:
             resume(nginx.pids())
             if not nginx.pids():
                 nginx.start()
+        # A link just set up may still answer "No route to host" for a moment: act once every
+        # edge answers.
+        wait_for(
+            lambda: all(r.seen.answered for r in self.edges.edge_readings()), "every edge again"
+        )
         self.edges.install("blue")
         assert self.colours() == ["blue", "blue"]
 
