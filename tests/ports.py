@@ -124,6 +124,9 @@ SWARM_BENCH = range(29760, 29770)  # bench/swarm_switch.py's smoke: the same sha
 SWARM_LINK_DOWN = range(29770, 29774)
 SWARM_NODE_RESTART = range(29774, 29782)
 SWARM_OUTAGE_BENCH = range(29782, 29784)  # bench/swarm_outages.py (its smoke): green, spare
+# test_swarm_edges: two edges (nginx live, HAProxy) on loopback in front of the bed: nginx's
+# listen, HAProxy's listen, blue, green.
+SWARM_EDGES = range(29784, 29788)
 
 # ── ports handed to a child process (a stand-in, `watch --web`) by unit tests ─────────────────
 PROFILE_STANDINS = range(56120, 56160)

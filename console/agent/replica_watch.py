@@ -6,7 +6,9 @@ The proxy's list (nginx live mode, drivers/proxy/nginx/peers.py; HAProxy's serve
 drivers/proxy/haproxy/replicas.py) is the endpoints of the tasks that count and pass their
 checks — all counting ones while none passes, so a colour whose checks fail is not routed
 nowhere — set when it changes and again every `RESEND_SECONDS` (an nginx restart empties the
-shared dict). A proxy that cannot route to replicas is said once.
+shared dict). A proxy that cannot route to replicas is said once. A list the proxy did not take
+(several edges: some edge failed or hung) is sent again on the next tick, to every edge, until
+all take it; the same failure is logged once, and the list again once every edge has it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class ReplicaWatch:
         self._sent: dict[Color, tuple[list[str], float]] = {}
         self._counted: dict[Color, tuple[int | None, dict[str, str]]] = {}
         self._said_unroutable = False
+        self._failed: dict[Color, str] = {}  # the last failure logged, until a send succeeds
         self._lost: dict[Color, list[str]] = {}  # nodes whose replica was lost, not yet replaced
 
     def tick(self, status: SlotStatus, now: float) -> None:
@@ -70,10 +73,16 @@ class ReplicaWatch:
         try:
             proxy.set_peers(status.color, peers)
         except ProxyError as exc:
-            self.log(str(exc))
+            # Nothing counts as sent (some edges may hold it, others an older list): the next
+            # tick sends it again, whatever the list is by then.
+            self._sent.pop(status.color, None)
+            if self._failed.get(status.color) != str(exc):
+                self.log(str(exc))
+            self._failed[status.color] = str(exc)
             return
         self._sent[status.color] = (peers, now)
-        if peers != sent:
+        recovered = self._failed.pop(status.color, None) is not None
+        if peers != sent or recovered:
             self.log(f"{status.color}: the proxy routes to {', '.join(peers)}")
 
     def _record_changes(self, status: SlotStatus) -> None:

@@ -25,6 +25,7 @@ from console.core.config.sessions import sessions_problems
 from console.core.config.sources import url_template_problem
 from console.core.config.store import store_problems
 from console.core.config.swarm import swarm_problems
+from console.core.config.swarm_edges import swarm_edge_problems
 from console.core.model import COLORS
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def validate(config: Config, path: Path, problems: list[str] | None = None) -> N
         problems += disk_problems(color, slot.disk_path, slot.disk_budget_bytes)
     problems += _parity_problems(config) + reset_guard_problems(config)
     problems += hook_problems(config.hooks)
-    problems += swarm_problems(config.swarm, config.runtime.kind)
+    problems += swarm_problems(config.swarm, config.runtime.kind) + swarm_edge_problems(config)
     problems += sessions_problems(config.sessions, config.proxy.routes_sessions, config.proxy.title)
     host = config.runtime.docker_host
     if host and not host.startswith(("unix://", "tcp://", "ssh://", "http://", "https://")):

@@ -22,20 +22,33 @@ from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from console.core.contracts.edges import EdgeIntent, EdgeReading, IntentJournal, agreement
-from console.core.contracts.proxy import UNANSWERED, ProxyError, ReadBack, SwitchResult
+from console.core.contracts.proxy import (
+    UNANSWERED,
+    PeerRouting,
+    ProxyError,
+    ReadBack,
+    SwitchResult,
+)
 from console.core.holds import MaintenancePage
 from console.core.measures.traffic import TrafficSnapshot
 from console.core.model import Canary, Color
 from console.core.timeouts import PROXY_ADMIN_SECONDS, PROXY_READ_BACK_SECONDS
 from console.drivers.proxy.edges.edge import Edge
 from console.drivers.proxy.edges.fan_out import Done, fan_out
-from console.drivers.proxy.edges.report import failed_text, put_back_text, silent_text
+from console.drivers.proxy.edges.report import (
+    failed_text,
+    peers_failed_text,
+    put_back_text,
+    silent_text,
+)
 from console.drivers.proxy.edges.traffic import merged
 from console.drivers.proxy.maintenance import persisted_page
 
 T = TypeVar("T")
 # A read-back may ask the admin endpoint, then the proxy itself (nginx live), each bounded.
 READ_BOUND_SECONDS = 2 * PROXY_READ_BACK_SECONDS + 0.5
+# A replica list: HAProxy reads its slots, sends one line and reads them back (nginx: one call).
+PEERS_BOUND_SECONDS = PROXY_ADMIN_SECONDS + 2 * PROXY_READ_BACK_SECONDS + 1.0
 
 
 class MemoryJournal:
@@ -169,6 +182,19 @@ class EdgeSet:
         done = self._on_every("file update", lambda edge: edge.driver.write_files(live, canary))
         return tuple(path for d in done for path in (d.value or ()))
 
+    def set_peers(self, color: Color, peers: list[str]) -> None:
+        """`PeerRouting` over the edges: the list goes to every edge in parallel, each within
+        `PEERS_BOUND_SECONDS`, so one edge that fails or hangs never keeps it from the others.
+        Not all or none: each edge routes only to the replicas it is given, and an edge with an
+        older list still routes to tasks that answered a moment ago. ProxyError names each edge
+        that did not take it; the replica watch sends the list again on its next tick."""
+        done = fan_out(
+            self.edges, lambda edge: _peers_of(edge).set_peers(color, peers), PEERS_BOUND_SECONDS
+        )
+        failures = [d for d in done if not d.ok]
+        if failures:
+            raise ProxyError(peers_failed_text(color, failures, len(done)))
+
     # ── reads ───────────────────────────────────────────────────────────────────────────────────
 
     def read_back(self) -> ReadBack:
@@ -300,3 +326,14 @@ class EdgeSet:
             f"# ─── {edge.label}: these lines in that proxy's own configuration ───\n{text(edge)}"
             for edge in self.edges
         )
+
+
+def _peers_of(edge: Edge) -> PeerRouting:
+    """The edge's driver as a `PeerRouting`; ProxyError (a sentence) for one that routes each
+    colour to one address (`config check` refuses that kind of edge in front of a Swarm)."""
+    if isinstance(edge.driver, PeerRouting):
+        return edge.driver
+    raise ProxyError(
+        f"{edge.driver.name} routes each colour to one address, not to a Swarm's replicas: "
+        "make this edge nginx in live mode or HAProxy"
+    )

@@ -17,6 +17,22 @@ def failed_text(what: str, failures: Sequence[Done[Any]]) -> str:
     return f"The {what} failed on {hosts}."
 
 
+def peers_failed_text(color: str, failures: Sequence[Done[Any]], every: int) -> str:
+    """A replica list some edges did not take: which, why, and that the others route to it."""
+    took = every - len(failures)
+    plural = took != 1
+    others = (
+        f"the other {took} edge{'s' if plural else ''} took it and "
+        f"route{'' if plural else 's'} {color} to it"
+        if took
+        else "no edge took it"
+    )
+    return (
+        f"{failed_text(f'replica list for {color}', failures)} {others.capitalize()}; the "
+        "agent sends the list again on its next tick until every edge has it."
+    )
+
+
 def put_back_text(
     what: str,
     failures: Sequence[Done[Any]],
