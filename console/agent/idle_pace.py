@@ -76,7 +76,8 @@ def decisions(store: Store) -> Decided:
         (d.id, d.phase, d.policy) if (d := store.active_deployment(color)) else None
         for color in COLORS
     )
-    return Decided(store.live(), store.canary(), store.watch(), deployments, store.previous())
+    steering = store.steering()  # one statement, not four
+    return Decided(steering.live, steering.canary, steering.watch, deployments, steering.previous)
 
 
 def shape(status: SlotStatus) -> tuple[object, ...]:
