@@ -72,11 +72,12 @@ _UNDER_WAY = frozenset({Phase.CREATED, Phase.STARTING, Phase.SYNCING, Phase.SWIT
 
 
 def decisions(store: Store) -> Decided:
+    active = store.active_deployments()  # one statement for both colours, one for the rest
     deployments = tuple(
-        (d.id, d.phase, d.policy) if (d := store.active_deployment(color)) else None
-        for color in COLORS
+        (d.id, d.phase, d.policy) if (d := active.get(color)) else None for color in COLORS
     )
-    return Decided(store.live(), store.canary(), store.watch(), deployments, store.previous())
+    steering = store.steering()
+    return Decided(steering.live, steering.canary, steering.watch, deployments, steering.previous)
 
 
 def shape(status: SlotStatus) -> tuple[object, ...]:

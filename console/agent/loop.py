@@ -336,8 +336,9 @@ class Agent:
         self.sessions.tick(now, {c: s.container_state == "running" for c, s in statuses.items()})
         self.retirement.tick(now, statuses)
         self.previous = statuses
-        store.put_proxy_reading(self.live_colour.sampler.published())
-        store.heartbeat("agent")
+        with store.together():  # one transaction: each costs the agent's thread as much again
+            store.put_proxy_reading(self.live_colour.sampler.published())
+            store.heartbeat("agent")
         if now - self.last_prune > _PRUNE_EVERY_SECONDS:
             store.prune_samples(now - _SAMPLE_RETENTION_SECONDS)
             store.prune_metrics(now - _SAMPLE_RETENTION_SECONDS)
@@ -347,16 +348,17 @@ class Agent:
     def _publish(self, status: SlotStatus, watch: SlotWatch, now: float) -> None:
         """The colour's status, its new height sample and its speed and ETA, to the store."""
         store, color = self.inst.store, status.color
-        store.put_slot_status(status)
-        if watch.new_sample and watch.last_sample is not None:
-            store.add_samples(color, [watch.last_sample])
-        if status.speed is not None or status.eta_seconds is not None:
-            store.add_metric(f"speed:{color}", status.speed or 0.0, now)
-            store.add_metric(
-                f"eta:{color}",
-                status.eta_seconds if status.eta_seconds is not None else -1.0,
-                now,
-            )
+        with store.together():  # one transaction, and readers see the status with its series
+            store.put_slot_status(status)
+            if watch.new_sample and watch.last_sample is not None:
+                store.add_samples(color, [watch.last_sample])
+            if status.speed is not None or status.eta_seconds is not None:
+                store.add_metric(f"speed:{color}", status.speed or 0.0, now)
+                store.add_metric(
+                    f"eta:{color}",
+                    status.eta_seconds if status.eta_seconds is not None else -1.0,
+                    now,
+                )
 
 
 def _stale_after(inst: Installation) -> float:

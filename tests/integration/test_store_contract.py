@@ -17,8 +17,8 @@ import pytest
 from console.core.fsutil import StateDirError
 from console.core.holds import Freeze, Maintenance
 from console.core.hooks.outcome import HookRun
-from console.core.model import Condition, Phase, Sample, SlotState, SlotStatus, SwitchPolicy
-from console.core.store.store import SCHEMA_VERSION, Store
+from console.core.model import Canary, Condition, Phase, Sample, SlotState, SlotStatus, SwitchPolicy
+from console.core.store.store import SCHEMA_VERSION, Steering, Store
 from tests.store_sites import REPO, StoreSite, postgres_server, sites
 
 pytestmark = pytest.mark.integration
@@ -96,6 +96,19 @@ def test_watch_window(store: Store) -> None:
     assert store.watch() is None
 
 
+def test_steering_reads_what_each_of_its_parts_reads(store: Store) -> None:
+    assert store.steering() == Steering(None, None, None, None)
+    store.set_live("green", "blue")
+    store.set_canary(Canary("blue", 10))
+    store.set_watch("green", 1234.5)
+    steering = store.steering()
+    assert steering == Steering("green", "blue", Canary("blue", 10), ("green", 1234.5))
+    assert steering == (store.live(), store.previous(), store.canary(), store.watch())
+    store.set_canary(None)
+    store.set_watch("green", 0.0)
+    assert store.steering() == Steering("green", "blue", None, None)
+
+
 def test_deployment_lifecycle(store: Store) -> None:
     before = time.time()
     created = store.create_deployment(
@@ -167,6 +180,10 @@ def test_active_latest_listing_and_recent_images(store: Store) -> None:
     assert active_green is not None and active_green.id == green_new + 1
     active_blue = store.active_deployment("blue")
     assert active_blue is not None and active_blue.id == live_blue  # newest is terminal
+    assert store.active_deployments() == {"green": active_green, "blue": active_blue}
+    store.set_phase(live_blue, Phase.RETIRED)
+    assert store.active_deployments() == {"green": active_green}
+    store.set_phase(live_blue, Phase.LIVE)
     latest_blue = store.latest_deployment("blue")
     assert latest_blue is not None and latest_blue.id == newest
     assert [d.id for d in store.deployments()] == [newest, green_new + 1, green_new, green_old, 1]

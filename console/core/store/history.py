@@ -6,7 +6,15 @@ import json
 import time
 from typing import Any
 
-from console.core.model import Color, Deployment, EventLevel, EventRecord, Phase, SwitchPolicy
+from console.core.model import (
+    COLORS,
+    Color,
+    Deployment,
+    EventLevel,
+    EventRecord,
+    Phase,
+    SwitchPolicy,
+)
 from console.core.store.schema import TERMINAL_PHASES, deployment_from_row, event_from_row
 from console.core.store.tables import StoreTables
 
@@ -66,6 +74,19 @@ class HistoryRecords(StoreTables):
         marks = ", ".join("?" for _ in TERMINAL_PHASES)
         terminal = tuple(sorted(p.value for p in TERMINAL_PHASES))
         return self._one_deployment(f"color = ? AND phase NOT IN ({marks})", (color, *terminal))
+
+    def active_deployments(self) -> dict[Color, Deployment]:
+        """`active_deployment` of every colour that has one, from one statement."""
+        marks = ", ".join("?" for _ in TERMINAL_PHASES)
+        terminal = tuple(sorted(p.value for p in TERMINAL_PHASES))
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM deployments WHERE id IN (SELECT MAX(id) FROM deployments"
+                f" WHERE phase NOT IN ({marks}) GROUP BY color)",
+                terminal,
+            ).fetchall()
+        found = (deployment_from_row(row) for row in rows)
+        return {d.color: d for d in found if d.color in COLORS}
 
     def latest_deployment(self, color: Color) -> Deployment | None:
         return self._one_deployment("color = ?", (color,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from console.core.measures.parity import report_from_json
@@ -23,6 +23,7 @@ from console.core.model import (
     SwitchPolicy,
 )
 from console.core.replicas import replica_status_from_json
+from console.core.store.plain import plain
 
 # Append-only: entry i takes the schema from `PRAGMA user_version` i to i+1. Never edit a shipped
 # entry; add a new one (ALTER TABLE …) and a test that opens a database of the previous version.
@@ -121,7 +122,7 @@ def event_from_row(row: sqlite3.Row) -> EventRecord:
 
 
 def slot_status_to_json(status: SlotStatus) -> str:
-    data = asdict(status)  # conditions become a list of dicts
+    data = plain(status)  # as `asdict` writes it: conditions become a list of dicts
     data["state"] = status.state.value
     return json.dumps(data)
 

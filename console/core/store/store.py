@@ -21,8 +21,9 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from console.core.contracts.store import StateDatabase
 from console.core.fsutil import DB_FILE, ensure_private_dir
@@ -32,6 +33,7 @@ from console.core.store.edge_intent import EdgeIntentRecords
 from console.core.store.history import HistoryRecords
 from console.core.store.holds import HoldRecords
 from console.core.store.hook_runs import HookRunRecords
+from console.core.store.plain import plain
 from console.core.store.schema import (
     SCHEMA_VERSION,
     TERMINAL_PHASES,
@@ -146,18 +148,22 @@ class Store(HistoryRecords, SeriesRecords, HoldRecords, HookRunRecords, EdgeInte
 
     def watch(self) -> tuple[Color, float] | None:
         """The post-switch window as (colour, until epoch), or None; expiry is the caller's call."""
-        values = self._state_values("watch_color", "watch_until")
-        color = as_color(values.get("watch_color"))
-        if color is None or "watch_until" not in values:
-            return None
-        return color, float(values["watch_until"])
+        return _watch_from(self._state_values("watch_color", "watch_until"))
+
+    def steering(self) -> Steering:
+        """`live()`, `previous()`, `canary()` and `watch()` from one statement (the agent asks
+        every second whether anything was decided: console/agent/idle_pace.py)."""
+        values = self._state_values(*_STEERING_KEYS)
+        return Steering(
+            as_color(values.get("live")),
+            as_color(values.get("previous")),
+            _canary_from(values),
+            _watch_from(values),
+        )
 
     def canary(self) -> Canary | None:
         """The canary bluegreen set (reconciled with the proxy's), or None."""
-        values = self._state_values("canary_color", "canary_percent")
-        color = as_color(values.get("canary_color"))
-        percent = int(values.get("canary_percent") or 0)
-        return Canary(color, percent) if color is not None and percent > 0 else None
+        return _canary_from(self._state_values("canary_color", "canary_percent"))
 
     def set_canary(self, canary: Canary | None) -> None:
         with self._db.write() as conn:
@@ -215,7 +221,7 @@ class Store(HistoryRecords, SeriesRecords, HoldRecords, HookRunRecords, EdgeInte
 
     def put_proxy_reading(self, reading: PartReading) -> None:
         """Publish when the proxy last told its live colour (the agent does, each tick)."""
-        text = json.dumps(asdict(self._redacted_reading(reading)))
+        text = json.dumps(plain(self._redacted_reading(reading)))
         with self._db.write() as conn:
             conn.execute(UPSERT_STATE, ("proxy_reading", text))
 
@@ -227,3 +233,35 @@ class Store(HistoryRecords, SeriesRecords, HoldRecords, HookRunRecords, EdgeInte
             return PartReading(**json.loads(value))
         except (TypeError, ValueError):
             return None
+
+
+_STEERING_KEYS = (
+    "live",
+    "previous",
+    "canary_color",
+    "canary_percent",
+    "watch_color",
+    "watch_until",
+)
+
+
+class Steering(NamedTuple):
+    """What the operator and the agent decided, as one commit had it."""
+
+    live: Color | None
+    previous: Color | None
+    canary: Canary | None
+    watch: tuple[Color, float] | None
+
+
+def _watch_from(values: dict[str, str]) -> tuple[Color, float] | None:
+    color = as_color(values.get("watch_color"))
+    if color is None or "watch_until" not in values:
+        return None
+    return color, float(values["watch_until"])
+
+
+def _canary_from(values: dict[str, str]) -> Canary | None:
+    color = as_color(values.get("canary_color"))
+    percent = int(values.get("canary_percent") or 0)
+    return Canary(color, percent) if color is not None and percent > 0 else None
