@@ -24,7 +24,8 @@ from console.agent.replica_progress import TaskProgress
 from console.agent.resource_watch import ResourceWatch
 from console.agent.samplers import Sampled, Sampler
 from console.agent.slot_checks import SlotChecks
-from console.agent.slot_compose import docker_silent_status, label_int
+from console.agent.slot_compose import docker_silent_status
+from console.agent.slot_verdicts import container_failure, container_status, running_failure
 from console.core.config.schema import Config
 from console.core.contracts.progress import Reading
 from console.core.contracts.runtime import ReplicaSet, ReplicatedRuntime, Runtime
@@ -235,7 +236,7 @@ class SlotWatch:
             self.tracker.restart_stall_clock(now)
             self._unwatched = False
         self._seen_started_at = info.started_at
-        base = self._base(info, now)
+        base = container_status(self.color, info, now)
         if info.running:
             status = self._running(info, now, head, live, live_sample, deployment, base)
         else:
@@ -248,21 +249,6 @@ class SlotWatch:
                 status, docker.error, self.docker.published().describe(now)
             )
         return status
-
-    def _base(self, info: ContainerInfo, now: float) -> SlotStatus:
-        """What the container itself says, running or not."""
-        return SlotStatus(
-            self.color,
-            image=info.image,
-            version=info.labels.get("bluegreen.version"),
-            # The container's own label, not the store's newest row: during a re-deploy the old
-            # container must never lend its readiness to the new deployment.
-            deployment_id=label_int(info.labels.get("bluegreen.deployment")),
-            container_state=info.state,
-            started_at=info.started_at,
-            restart_count=info.restart_count,
-            updated_at=now,
-        )
 
     def _not_running(
         self, info: ContainerInfo, deployment: Deployment | None, base: SlotStatus
@@ -278,15 +264,8 @@ class SlotWatch:
         )
 
     def _failure_reason(self, info: ContainerInfo) -> str:
-        where = f" at height {self.tracker.height}" if self.tracker.height is not None else ""
-        if info.state == "restarting" or info.restart_count > self.restarts_at_start:
-            what = f"restart-looping ({info.restart_count} restarts){where}"
-        elif info.oom_killed:
-            what = f"killed for running out of memory{where}"
-        else:
-            what = f"exited with code {info.exit_code}{where}"
         last = self.logs.last_error() if self.logs else None
-        return f"Container {what}" + (f"; last error: {last}" if last else "")
+        return container_failure(info, self.restarts_at_start, self.tracker.height, last)
 
     def _running(
         self,
@@ -406,21 +385,13 @@ class SlotWatch:
     def _running_failure(
         self, info: ContainerInfo, now: float, conditions: tuple[Condition, ...]
     ) -> str:
-        if info.restart_count > self.restarts_at_start:
-            return self._failure_reason(info)
-        if self.candidate is None:
-            unmet = "; ".join(f"{c.name} ({c.detail})" for c in conditions if not c.met)
-            return (
-                f"Not ready after {self.config.image.start_timeout_seconds:.0f} s: "
-                f"{unmet or 'conditions not met'} (check its logs)."
-            )
-        if self.tracker.height is None:
-            return (
-                f"No height after {self.config.image.start_timeout_seconds:.0f} s: the "
-                "service never started indexing (check its logs)."
-            )
-        stalled_for = self.tracker.seconds_since_progress(now) or 0.0
-        return (
-            f"Stalled at height {self.tracker.height} for {stalled_for:.0f} s "
-            f"(lag {self.tracker.lag})."
+        return running_failure(
+            info,
+            self.restarts_at_start,
+            catches_up=self.candidate is not None,
+            start_timeout=self.config.image.start_timeout_seconds,
+            conditions=conditions,
+            tracker=self.tracker,
+            now=now,
+            last_error=self.logs.last_error() if self.logs else None,
         )
