@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from console.core.contracts.offers import offers
 from console.core.contracts.runtime import ContainerChanges, ContainerInfo, Runtime
 
 REFRESH_SECONDS = 15.0
@@ -45,7 +46,9 @@ class InspectCache:
 
     def read(self) -> ContainerInfo | None:
         runtime = self.runtime()
-        changes = runtime if isinstance(runtime, ContainerChanges) else None
+        changes: ContainerChanges | None = None
+        if offers(runtime, ContainerChanges):  # type: ignore[type-abstract]
+            changes = runtime
         # Taken before the inspect: an event that arrives during it makes the next read ask.
         token = changes.change_token(self.name) if changes is not None else None
         now = self.clock()

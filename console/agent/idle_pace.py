@@ -72,10 +72,8 @@ _UNDER_WAY = frozenset({Phase.CREATED, Phase.STARTING, Phase.SYNCING, Phase.SWIT
 
 
 def decisions(store: Store) -> Decided:
-    active = store.active_deployments()  # one statement for both colours, one for the rest
-    deployments = tuple(
-        (d.id, d.phase, d.policy) if (d := active.get(color)) else None for color in COLORS
-    )
+    active = store.active_phases()  # one statement for both colours, one for the rest
+    deployments = tuple(active.get(color) for color in COLORS)
     steering = store.steering()
     return Decided(steering.live, steering.canary, steering.watch, deployments, steering.previous)
 

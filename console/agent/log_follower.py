@@ -14,6 +14,7 @@ from console.core.contracts.progress import ProgressSource
 from console.core.contracts.runtime import Runtime
 from console.core.redact import Redactor, sanitize_log_line
 from console.drivers.checks import LogPatternWatcher
+from console.drivers.docker.streams import StopSignal
 
 _ERROR_WORDS = ("ERROR", "error", "panic", "FATAL", "Traceback")
 
@@ -39,7 +40,10 @@ class LogFollower:
         # A `kind = "log"` progress source reads the same stream: logs are followed once.
         self.progress = progress if progress is not None and progress.reads_logs else None
         self.recent: deque[str] = deque(maxlen=50)
-        self.stop_event = threading.Event()
+        self.lines = 0  # lines kept so far: tells `last_error` whether to look again
+        self._error: str | None = None
+        self._error_at = -1
+        self.stop_event = StopSignal()  # closes the followed stream itself: no watcher thread
         self.thread = threading.Thread(target=self._run, name=f"logs-{container}", daemon=True)
         self.thread.start()
 
@@ -50,6 +54,7 @@ class LogFollower:
                 for raw in logs:
                     line = sanitize_log_line(raw, self.redactor)
                     self.recent.append(line)
+                    self.lines += 1
                     if self.pattern is not None:
                         self.pattern.feed(line)
                     if self.progress is not None:
@@ -63,10 +68,17 @@ class LogFollower:
         return self.pattern.seen if self.pattern is not None else None
 
     def last_error(self) -> str | None:
-        for line in reversed(self.recent):
-            if any(word in line for word in _ERROR_WORDS):
-                return line[:300]
-        return None
+        """The newest kept line that reads like an error. Asked at every full tick (a failure's
+        reason), so the answer is kept until a line arrives."""
+        lines = self.lines
+        if self._error_at != lines:
+            self._error = None
+            for line in reversed(self.recent):
+                if any(word in line for word in _ERROR_WORDS):
+                    self._error = line[:300]
+                    break
+            self._error_at = lines
+        return self._error
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -308,11 +308,12 @@ class Agent:
         self.analysis.observe(now, live)
         live_sample = None
         statuses: dict[Color, SlotStatus] = {}
+        deployments = store.active_deployments()  # both colours' in one statement
         # The live colour first, so the candidate is compared with its height from this tick.
         for color in (live, other(live)) if live else COLORS:
             watch = self.watches[color]
             watch.parity = self.parity.report()
-            status = watch.observe(now, head, live, live_sample, store.active_deployment(color))
+            status = watch.observe(now, head, live, live_sample, deployments.get(color))
             if color == live and status.height is not None and watch.last_sample is not None:
                 live_sample = Sample(watch.last_sample.at, status.head, status.height)
             tick = TickInputs(

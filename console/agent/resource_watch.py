@@ -1,8 +1,11 @@
-"""One colour's resources: its container's stats stream, its database's size, its disk.
+"""One colour's resources: its container's usage, its database's size, its disk.
 
-The stats stream runs on its own thread (console/drivers/docker/stats.py) while the container
-runs and is started again when it runs again (a new deployment, or the engine restarted it after
-a daemon restart). The database size is read with `pg_database_size` on its own sampler, every
+A container whose process runs on this host is read from the kernel's counters at each full tick
+(console/drivers/docker/cgroup_usage.py: no thread, no stream). Any other (a remote engine, a
+PID namespace not ours, counters we may not read) is followed through the engine's stats stream
+on its own thread (console/drivers/docker/stats.py) while it runs. Either is opened again when
+the container runs again (a new deployment, or the engine restarted it after a daemon restart).
+The database size is read with `pg_database_size` on its own sampler, every
 `[resources] db_size_interval_seconds`, over one persistent connection (the SQL source's). The
 disk is `statvfs(disk_path)` or `disk_budget_bytes` minus the size.
 
@@ -31,6 +34,7 @@ from console.core.measures.resources import (
     ResourceFigures,
     size_text,
 )
+from console.drivers.docker.cgroup_usage import CgroupUsage, local_usage
 from console.drivers.docker.stats import StatsStream
 from console.drivers.progress.base import Place
 from console.drivers.progress.sql import SqlProgress
@@ -57,8 +61,9 @@ class ResourceWatch:
         # The container engine, opened on first use: only a running container is streamed.
         self.runtime = runtime
         self.enabled = config.stats
-        self.stream: StatsStream | None = None
+        self.stream: StatsStream | CgroupUsage | None = None
         self._container_id: str | None = None
+        self._pid = 0
         self._stream_started = -float("inf")
         self.growth = GrowthWindow()
         self._cpu_history: deque[float] = deque(maxlen=CPU_HISTORY_POINTS)
@@ -100,15 +105,18 @@ class ResourceWatch:
         return [self.db_size]
 
     def follow(self, info: ContainerInfo | None) -> None:
-        """Keep one stats stream on the running container: a new container gets a new one, a
-        stopped or removed one none (its stream has ended by itself, or is told to)."""
+        """Keep one reader on the running container and take its sample: a new container (or
+        the same one with a new process) gets a new one, a stopped or removed one none (a stream
+        has ended by itself, or is told to)."""
         if not self.enabled:
             return
         container_id = info.id if info is not None else None
         running = info is not None and info.running
-        if self.stream is not None and (not running or container_id != self._container_id):
+        moved = info is not None and info.pid != self._pid
+        if self.stream is not None and (not running or container_id != self._container_id or moved):
             self.stream.stop()
             self.stream = None
+        self._pid = info.pid if info is not None else 0
         if container_id != self._container_id:
             self.growth.clear()  # a new deployment's database starts its own growth
             self._container_id = container_id
@@ -119,7 +127,9 @@ class ResourceWatch:
         # new one, at most every few seconds.
         if ended and time.monotonic() - self._stream_started >= _REOPEN_SECONDS:
             self._stream_started = time.monotonic()
-            self.stream = StatsStream(self.runtime(), info.name)
+            self.stream = local_usage(info) or StatsStream(self.runtime(), info.name)
+        elif isinstance(self.stream, CgroupUsage):
+            self.stream.sample()
 
     def _take_db_size(self) -> None:
         if self.db_size is None:

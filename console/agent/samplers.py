@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from console.core.model import PartReading
@@ -114,15 +114,19 @@ class Sampler(Generic[T]):
                 return
             started = self._clock()
             with self._changed:
-                if self._reading.waiting_since is None:
-                    self._reading = replace(self._reading, waiting_since=started)
+                was = self._reading
+                if was.waiting_since is None:  # built, not `replace`d: this runs every second
+                    self._reading = Sampled(
+                        was.value, was.answered_at, started, was.error, was.round
+                    )
             try:
                 value = self._read()
             except Exception as exc:  # every failure is a reading, never the thread's end
                 error = self._explain(exc)
                 with self._changed:
-                    self._reading = replace(
-                        self._reading, error=error, round=self._reading.round + 1
+                    was = self._reading
+                    self._reading = Sampled(
+                        was.value, was.answered_at, was.waiting_since, error, was.round + 1
                     )
                     self._changed.notify_all()
                 continue

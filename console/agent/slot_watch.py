@@ -27,6 +27,7 @@ from console.agent.slot_checks import SlotChecks
 from console.agent.slot_compose import docker_silent_status
 from console.agent.slot_verdicts import container_failure, container_status, running_failure
 from console.core.config.schema import Config
+from console.core.contracts.offers import offers
 from console.core.contracts.progress import Reading
 from console.core.contracts.runtime import ReplicaSet, ReplicatedRuntime, Runtime
 from console.core.gate.readiness import STALE_AFTER_INTERVALS, GateInputs, ReadinessGate
@@ -120,7 +121,8 @@ class SlotWatch:
         """The container (a Swarm: its service), and where a runtime runs several, its replicas:
         read together so the gate counts the tasks of the container it shows."""
         runtime = self.runtime()
-        if isinstance(runtime, ReplicatedRuntime):  # one read of the service and its tasks
+        # One read of the service and its tasks.
+        if offers(runtime, ReplicatedRuntime):  # type: ignore[type-abstract]
             info, self.replica_set = runtime.inspect_replicas(self.slot.container)
             return info
         return self.inspects.read()  # kept while Docker's events say nothing changed

@@ -181,8 +181,13 @@ def test_active_latest_listing_and_recent_images(store: Store) -> None:
     active_blue = store.active_deployment("blue")
     assert active_blue is not None and active_blue.id == live_blue  # newest is terminal
     assert store.active_deployments() == {"green": active_green, "blue": active_blue}
+    assert store.active_phases() == {
+        "green": (active_green.id, active_green.phase, active_green.policy),
+        "blue": (live_blue, Phase.LIVE, active_blue.policy),
+    }
     store.set_phase(live_blue, Phase.RETIRED)
     assert store.active_deployments() == {"green": active_green}
+    assert set(store.active_phases()) == {"green"}
     store.set_phase(live_blue, Phase.LIVE)
     latest_blue = store.latest_deployment("blue")
     assert latest_blue is not None and latest_blue.id == newest

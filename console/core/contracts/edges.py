@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from console.core.contracts.offers import offers
 from console.core.contracts.proxy import ReadBack
 from console.core.model import Canary, Color, parse_color
 
@@ -125,4 +126,4 @@ class EdgeProxies(Protocol):
 
 def edge_proxies(proxy: object) -> EdgeProxies | None:
     """The proxy as several edges, or None for a single proxy."""
-    return proxy if isinstance(proxy, EdgeProxies) else None
+    return proxy if offers(proxy, EdgeProxies) else None  # type: ignore[type-abstract]

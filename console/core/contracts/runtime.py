@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from console.core.contracts.offers import offers
+
 
 class ContainerRuntimeError(Exception):
     """Base of every runtime's errors; str() is one sentence an operator can act on."""
@@ -107,6 +109,10 @@ class ContainerInfo:
     finished_at: float | None
     error: str | None  # the engine's error (e.g. exec failure), generically redacted
     oom_killed: bool
+    # Its main process on the engine's host (0 when not running) and whether it shares the
+    # host's network: what a local reader of its counters needs (drivers/docker/cgroup_usage.py).
+    pid: int = 0
+    host_network: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +287,7 @@ class ReplicatedRuntime(Protocol):
 
 def replicas_of(runtime: Runtime, name: str) -> ReplicaSet | None:
     """`name`'s replicas when `runtime` schedules several; None for a one-container runtime."""
-    if isinstance(runtime, ReplicatedRuntime):
+    if offers(runtime, ReplicatedRuntime):  # type: ignore[type-abstract]
         return runtime.replicas(name)
     return None
 

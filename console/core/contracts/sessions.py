@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from console.core.contracts.offers import offers
 from console.core.model import Color
 
 
@@ -41,4 +42,4 @@ class SessionRouter(Protocol):
 
 def keeps_sessions(proxy: object) -> SessionRouter | None:
     """The proxy as a `SessionRouter`, or None when it cannot keep sessions."""
-    return proxy if isinstance(proxy, SessionRouter) else None
+    return proxy if offers(proxy, SessionRouter) else None  # type: ignore[type-abstract]

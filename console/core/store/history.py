@@ -88,6 +88,23 @@ class HistoryRecords(StoreTables):
         found = (deployment_from_row(row) for row in rows)
         return {d.color: d for d in found if d.color in COLORS}
 
+    def active_phases(self) -> dict[Color, tuple[int, Phase, SwitchPolicy]]:
+        """Each colour's active deployment as (id, phase, policy): what the agent asks every
+        second (console/agent/idle_pace.py), without reading and decoding the whole rows."""
+        marks = ", ".join("?" for _ in TERMINAL_PHASES)
+        terminal = tuple(sorted(p.value for p in TERMINAL_PHASES))
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT id, color, phase, policy FROM deployments WHERE id IN (SELECT MAX(id)"
+                f" FROM deployments WHERE phase NOT IN ({marks}) GROUP BY color)",
+                terminal,
+            ).fetchall()
+        return {
+            row["color"]: (row["id"], Phase(row["phase"]), SwitchPolicy(row["policy"]))
+            for row in rows
+            if row["color"] in COLORS
+        }
+
     def latest_deployment(self, color: Color) -> Deployment | None:
         return self._one_deployment("color = ?", (color,))
 

@@ -36,6 +36,8 @@ def container_info(attrs: dict[str, Any], redact: Callable[[str], str]) -> Conta
         finished_at=parse_docker_time(state.get("FinishedAt")),
         error=redact(str(error)) if error else None,
         oom_killed=bool(state.get("OOMKilled")),
+        pid=int(state.get("Pid") or 0) if running else 0,
+        host_network=(attrs.get("HostConfig") or {}).get("NetworkMode") == "host",
     )
 
 

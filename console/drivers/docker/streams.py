@@ -51,11 +51,14 @@ class StreamsMixin:
 
     def follow_logs(self, name: str, stop: threading.Event, tail: int = 0) -> Iterator[bytes]:
         """Yield raw lines as the container writes them. Ends when the container stops, when
-        `stop` is set (within ~0.1 s, from any thread), or when the consumer closes the iterator.
+        `stop` is set (at once, from any thread), or when the consumer closes the iterator.
 
-        A blocking socket read cannot watch an Event, so a small watcher thread waits on `stop`
-        and then shuts the HTTP response's socket down (docker's CancellableStream.close()); the
-        blocked read returns at once and the stream ends as if the container had stopped.
+        A blocking socket read cannot watch an Event, so setting `stop` must shut the HTTP
+        response's socket down (docker's CancellableStream.close()); the blocked read returns at
+        once and the stream ends as if the container had stopped. A `StopSignal` does that
+        itself when set; for a plain Event a small watcher thread waits on it (a thread per
+        followed log, woken every second: the agent, which follows two logs per service, passes
+        StopSignals).
         """
         try:
             stream = self._call(
@@ -66,13 +69,17 @@ class StreamsMixin:
         except docker.errors.NotFound:
             return
         finished = threading.Event()
-        watcher = threading.Thread(
-            target=_close_when_stopped,
-            args=(stream, stop, finished),
-            name=f"follow-logs-{name}",
-            daemon=True,
-        )
-        watcher.start()
+        if isinstance(stop, StopSignal):
+            forget = stop.on_set(stream.close)  # no watcher thread: set() closes the stream
+        else:
+            forget = finished.set
+            watcher = threading.Thread(
+                target=_close_when_stopped,
+                args=(stream, stop, finished),
+                name=f"follow-logs-{name}",
+                daemon=True,
+            )
+            watcher.start()
         pending = b""
         try:
             for chunk in stream:
@@ -90,6 +97,7 @@ class StreamsMixin:
             return  # connection lost mid-stream (daemon restart): the caller re-follows
         finally:
             finished.set()
+            forget()
             with contextlib.suppress(Exception):
                 stream.close()
 
@@ -107,6 +115,43 @@ class StreamsMixin:
         finally:
             with contextlib.suppress(Exception):
                 frames.close()
+
+
+class StopSignal(threading.Event):
+    """An Event that also closes what was registered with `on_set` when it is set: a followed
+    log's stream ends at once, with no thread waiting on the Event to close it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._closers: list[Callable[[], object]] = []
+        self._closers_lock = threading.Lock()
+
+    def on_set(self, close: Callable[[], object]) -> Callable[[], None]:
+        """Call `close` once this is set (at once if it already is); returns the way to forget
+        it (the stream ended by itself)."""
+        with self._closers_lock:
+            self._closers.append(close)
+        if self.is_set():
+            _quietly(close)
+
+        def forget() -> None:
+            with self._closers_lock:
+                if close in self._closers:
+                    self._closers.remove(close)
+
+        return forget
+
+    def set(self) -> None:
+        super().set()
+        with self._closers_lock:
+            closers, self._closers = self._closers, []
+        for close in closers:
+            _quietly(close)
+
+
+def _quietly(close: Callable[[], object]) -> None:
+    with contextlib.suppress(Exception):
+        close()
 
 
 def _close_when_stopped(stream: Any, stop: threading.Event, finished: threading.Event) -> None:

@@ -11,13 +11,18 @@ the next read, as before.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class KeptText:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._kept: tuple[tuple[int, ...], str] | None = None
+        self._parsed: dict[Callable[[str], Any], tuple[str, Any]] = {}
 
     def read(self) -> str:
         """The file's text (utf-8); raises OSError or UnicodeDecodeError as reading it does."""
@@ -31,3 +36,14 @@ class KeptText:
         text = self.path.read_text(encoding="utf-8")
         self._kept = (key, text)
         return text
+
+    def parsed(self, parse: Callable[[str], T]) -> T:
+        """`parse(read())`, parsed again only when the text changed (the canary's marker is a
+        search through the whole file)."""
+        text = self.read()
+        kept = self._parsed.get(parse)
+        if kept is not None and kept[0] is text:
+            return kept[1]  # type: ignore[no-any-return]
+        value = parse(text)
+        self._parsed[parse] = (text, value)
+        return value

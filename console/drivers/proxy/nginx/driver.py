@@ -188,13 +188,13 @@ class NginxDriver(ABC):
 
     def persisted(self) -> Color | None:
         try:
-            return parse_persisted(self.http_text.read())
+            return self.http_text.parsed(parse_persisted)
         except (OSError, UnicodeDecodeError):
             return None
 
     def persisted_canary(self) -> Canary | None:
         try:
-            return parse_persisted_canary(self.http_text.read())
+            return self.http_text.parsed(parse_persisted_canary)
         except (OSError, UnicodeDecodeError):
             return None
 
