@@ -27,7 +27,9 @@ from console.core.contracts.runtime import (
     RuntimeUnavailable,
 )
 from console.core.redact import Redactor, sanitize_log_line
+from console.drivers.docker.model import container_info
 from console.drivers.docker.runtime import DockerRuntime
+from console.drivers.docker.streams import StopSignal
 from tests.integration.script_containers import BASE_IMAGE, script_spec
 from tests.integration.script_containers import sweep as remove_containers
 
@@ -135,7 +137,11 @@ def test_started_container_reports_its_state(runtime: DockerRuntime, server: Con
     assert info.started_at is not None and abs(info.started_at - time.time()) < 60
     assert info.finished_at is None
     assert info.health is None and info.error is None and not info.oom_killed
+    assert info.pid > 0 and not info.host_network  # what a local reader of its usage needs
     assert runtime.inspect(PREFIX + "does-not-exist") is None
+    # Read on a kept socket (lean_reads.py), the same as the SDK's document says.
+    through_sdk = runtime._call(lambda client: client.api.inspect_container(server.name))
+    assert container_info(through_sdk, Redactor().redact) == info
 
 
 def test_port_is_bound_to_loopback_only(server: ContainerSpec) -> None:
@@ -260,15 +266,20 @@ def _follow_in_thread(
     return thread, received
 
 
+@pytest.mark.parametrize("signal", [threading.Event, StopSignal])
 def test_follow_logs_yields_lines_as_they_arrive_and_stops_on_request(
-    runtime: DockerRuntime, server: ContainerSpec
+    runtime: DockerRuntime, server: ContainerSpec, signal: type[threading.Event]
 ) -> None:
-    stop = threading.Event()
+    """A plain Event is watched by a thread of its own; a StopSignal (the agent's) closes the
+    stream itself when set, with no such thread."""
+    stop = signal()
+    watchers_before = _watchers()
     thread, received = _follow_in_thread(runtime, server.name, stop, tail=1)
     assert wait_for(lambda: received == [b"hit 1 /ready"], 5), received  # the tail
     http_get(56040, "/live")
     assert wait_for(lambda: b"hit 2 /live" in received, 5), received
     time.sleep(0.3)  # the reader is now blocked on an idle socket
+    assert _watchers() == watchers_before + (0 if signal is StopSignal else 1)
     stop.set()
     started = time.monotonic()
     thread.join(timeout=2)
@@ -277,15 +288,23 @@ def test_follow_logs_yields_lines_as_they_arrive_and_stops_on_request(
     assert runtime.inspect(server.name) is not None  # stopping the follow left it running
 
 
+def _watchers() -> int:
+    return sum(t.name.startswith("follow-logs-") for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("signal", [threading.Event, StopSignal])
 def test_follow_logs_ends_when_the_container_stops(
-    runtime: DockerRuntime, server: ContainerSpec
+    runtime: DockerRuntime, server: ContainerSpec, signal: type[threading.Event]
 ) -> None:
-    thread, received = _follow_in_thread(runtime, server.name, threading.Event(), tail=0)
+    stop = signal()
+    thread, received = _follow_in_thread(runtime, server.name, stop, tail=0)
     time.sleep(0.5)
     runtime.stop(server.name, timeout=5)
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert received[-1:] == [b"bye"]
+    if isinstance(stop, StopSignal):
+        assert stop._closers == []  # the ended stream is forgotten: set() closes nothing old
 
 
 def test_follow_logs_of_a_missing_container_ends_at_once(runtime: DockerRuntime) -> None:
@@ -422,6 +441,10 @@ def test_calls_survive_an_engine_restart(runtime: DockerRuntime, server: Contain
         assert relayed.inspect(server.name) is not None  # client built, connection pooled
         relay.go_stale()  # the pooled connection dies only once the request is on the wire
         assert relayed.logs(server.name, tail=1) == [b"hit 1 /ready"]
+        relay.go_stale()
+        assert relayed.inspect(server.name) is not None  # the kept socket: asked again once
+        relay.go_stale()
+        relayed.engine_ping()  # the event feed's ping, on the kept socket
         relay.go_stale()
         assert relayed.ping() is True
         relay.stop()  # "daemon stops": connections reset, socket gone

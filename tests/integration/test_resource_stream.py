@@ -1,5 +1,6 @@
-"""The Docker stats stream against the real engine: figures agree with `docker stats --no-stream`,
-the stream ends when its container goes, and a colour's stream is back after dockerd restarts.
+"""A container's usage against the real engine: the stats stream's figures and the cgroup
+counters' (what the agent reads of a local container) agree with `docker stats --no-stream`, the
+stream ends when its container goes, and a colour's figures are back after dockerd restarts.
 
 Containers are named `bgtest-res-*` (host ports 56046-56047) and removed by every test. The
 restart test stops and starts the shared dockerd: run it under the integration lock only.
@@ -24,6 +25,7 @@ from console.agent.resource_watch import ResourceWatch
 from console.core.config.load import parse_config
 from console.core.config.resources import memory_bytes, nano_cpus
 from console.core.contracts.runtime import ContainerRuntimeError, ContainerSpec
+from console.drivers.docker.cgroup_usage import local_usage
 from console.drivers.docker.runtime import DockerRuntime
 from console.drivers.docker.stats import StatsStream
 from tests.reliability.test_console_degrades import start_docker_daemon, stop_docker_daemon
@@ -127,6 +129,38 @@ def test_figures_agree_with_docker_stats(runtime: DockerRuntime) -> None:
     assert their_limit == pytest.approx(512 << 20, rel=0.01)
     # Half a core of a busy loop: a quarter of a 2-core host, whatever else runs (the cap).
     assert ours.cpu_percent == pytest.approx(50.0 / cores, rel=0.10)
+
+
+def test_the_cgroup_counters_agree_with_docker_stats(runtime: DockerRuntime) -> None:
+    """What the agent reads of a local container (drivers/docker/cgroup_usage.py, sampled at
+    each full tick, here every second) against the engine's own figures."""
+    spec = busy_spec("cgroup", 56047)
+    runtime.start(spec)
+    assert wait_for(lambda: b"ready" in b"".join(runtime.logs(spec.name)), 20)
+    info = runtime.inspect(spec.name)
+    assert info is not None and info.pid > 0
+    usage = local_usage(info)
+    assert usage is not None, "this host's containers are read from their cgroup"
+    for _ in range(10):
+        time.sleep(1)
+        usage.sample()
+    theirs = docker_stats(spec.name)
+    ours = usage.figures()
+    assert ours is not None and ours.cpu_percent is not None and ours.memory_bytes is not None
+    cores = os.cpu_count() or 1
+    their_cpu = float(theirs["CPUPerc"].rstrip("%")) / cores
+    their_memory, _their_limit = (size(part) for part in theirs["MemUsage"].split("/"))
+    print(
+        f"cpu ours {ours.cpu_percent:.1f} % of host vs docker {their_cpu:.1f} %; memory ours "
+        f"{ours.memory_bytes / 2**20:.1f} MiB vs docker {their_memory / 2**20:.1f} MiB"
+    )
+    assert ours.cpu_percent == pytest.approx(their_cpu, rel=0.10)
+    assert ours.cpu_percent == pytest.approx(50.0 / cores, rel=0.10)  # the half-core cap
+    assert ours.memory_bytes == pytest.approx(their_memory, rel=0.10)
+    assert ours.memory_limit_bytes == 512 << 20
+    runtime.stop(spec.name, timeout=1)
+    usage.sample()
+    assert not usage.alive and usage.figures() is None  # its process is gone
 
 
 def test_the_stream_ends_when_its_container_goes(runtime: DockerRuntime) -> None:

@@ -45,8 +45,10 @@ Call = Callable[..., Any]  # DockerRuntime._call: bounded, rebuilds its client a
 class ContainerFeed:
     """One engine's container events for every watcher of this process (see the module doc)."""
 
-    def __init__(self, call: Call) -> None:
+    def __init__(self, call: Call, ping: Callable[[], object] | None = None) -> None:
         self._call = call
+        # The engine's ping: through the SDK unless the runtime has a cheaper way to ask it.
+        self._ping = ping or (lambda: self._call(lambda client: client.api.ping()))
         self._lock = threading.Lock()
         self._changes: dict[str, int] = {}
         self._epoch = 0  # bumped by every (re)connection of the stream
@@ -100,7 +102,7 @@ class ContainerFeed:
                 raise type(self._ping_error)(str(self._ping_error))
             started = time.monotonic()
             try:
-                self._call(lambda client: client.api.ping())
+                self._ping()
             except Exception as exc:
                 self._ping_failed_at, self._ping_error = time.monotonic(), exc
                 raise
@@ -162,11 +164,17 @@ _FEEDS: dict[str, ContainerFeed] = {}
 _FEEDS_LOCK = threading.Lock()
 
 
-def feed_for(where: str, make_call: Callable[[], Call]) -> ContainerFeed:
+def feed_for(
+    where: str,
+    make_call: Callable[[], Call],
+    make_ping: Callable[[], Callable[[], object]] | None = None,
+) -> ContainerFeed:
     """The process's one feed for the engine at `where`, shared by every service's runtime;
-    `make_call` gives it a client of its own, built once (a service's runtime may be closed)."""
+    `make_call` gives it a client of its own, built once (a service's runtime may be closed),
+    `make_ping` its ping (default: through that client)."""
     with _FEEDS_LOCK:
         feed = _FEEDS.get(where)
         if feed is None:
-            feed = _FEEDS[where] = ContainerFeed(make_call())
+            ping = make_ping() if make_ping is not None else None
+            feed = _FEEDS[where] = ContainerFeed(make_call(), ping)
         return feed

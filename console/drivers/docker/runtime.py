@@ -39,6 +39,7 @@ from console.core.contracts.runtime import (
 from console.core.redact import Redactor
 from console.drivers.docker.events import feed_for
 from console.drivers.docker.images import ImagesMixin
+from console.drivers.docker.lean_reads import LeanReadsMixin, handled
 from console.drivers.docker.model import container_info, restart_policy
 from console.drivers.docker.oneoff import OneOffMixin
 from console.drivers.docker.registry import RegistryMixin
@@ -49,7 +50,7 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 T = TypeVar("T")
 
 
-class DockerRuntime(StreamsMixin, RegistryMixin, OneOffMixin, ImagesMixin):
+class DockerRuntime(StreamsMixin, RegistryMixin, OneOffMixin, ImagesMixin, LeanReadsMixin):
     """Docker Engine access for one host. Thread-safe; clients are created on first use.
 
     Every call is bounded (console/core/timeouts.py): reads by `timeout`, changes by
@@ -79,6 +80,7 @@ class DockerRuntime(StreamsMixin, RegistryMixin, OneOffMixin, ImagesMixin):
         self.repository = repository
         self._clients: dict[float, docker.DockerClient] = {}
         self._lock = threading.Lock()
+        self._lean_http, self._lean_lock = None, threading.Lock()  # lean_reads.py
 
     @property
     def where(self) -> str:
@@ -286,17 +288,20 @@ class DockerRuntime(StreamsMixin, RegistryMixin, OneOffMixin, ImagesMixin):
 
     def inspect(self, name: str) -> ContainerInfo | None:
         """The container's current state, or None when there is no such container."""
-        try:
-            attrs = self._call(lambda client: client.api.inspect_container(name))
-        except docker.errors.NotFound:
-            return None
-        return container_info(attrs, self._redactor.redact)
+        attrs = self.lean_inspect(name)  # a kept socket, not the SDK: asked every few seconds
+        if not handled(attrs):
+            try:
+                attrs = self._call(lambda client: client.api.inspect_container(name))
+            except docker.errors.NotFound:
+                return None
+        return container_info(attrs, self._redactor.redact) if attrs is not None else None
 
     def change_token(self, name: str) -> tuple[int, int, int] | None:
         """core/contracts/runtime.ContainerChanges: through the process's one event stream for
         this engine (events.py), on a client of its own."""
         own = partial(DockerRuntime, self._base_url, self.read_timeout)
-        return feed_for(self.where, lambda: own()._call).change_token(name)
+        feed = feed_for(self.where, lambda: own()._call, lambda: own().engine_ping)
+        return feed.change_token(name)
 
     def list_by_label(self, label: str, value: str | None = None) -> list[ContainerInfo]:
         """All containers (running or not) carrying `label` (with `value`, when given)."""
