@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from console.core.contracts.offers import offers
-from console.core.contracts.runtime import ContainerChanges, ContainerInfo, Runtime
+from console.core.contracts.runtime import ContainerChanges, ContainerInfo, KeptChanges, Runtime
 
 REFRESH_SECONDS = 15.0
 
@@ -43,6 +43,20 @@ class InspectCache:
         self._at = -float("inf")
         self.inspected = 0  # reads that asked the engine (for tests and the bench)
         self.kept = 0  # reads answered from the last inspect
+
+    def known(self) -> tuple[bool, ContainerInfo | None]:
+        """The Docker sampler's `kept`: (True, the last inspect) when the runtime vouches right
+        now, without asking the engine, that nothing happened to the container since, and no
+        refresh is due; (False, None) to read on the sampler's thread. Never blocks."""
+        runtime = self.runtime()
+        if self._token is None or not offers(runtime, KeptChanges):  # type: ignore[type-abstract]
+            return False, None
+        if self.clock() - self._at >= self.refresh_seconds:
+            return False, None
+        if runtime.fresh_change_token(self.name) != self._token:
+            return False, None
+        self.kept += 1
+        return True, self._info
 
     def read(self) -> ContainerInfo | None:
         runtime = self.runtime()

@@ -94,6 +94,7 @@ class SlotWatch:
             self._read_engine,
             explain=lambda exc: f"Docker unavailable: {exc}",
             stale_after=self.stale_after,
+            kept=self.inspects.known,  # the engine's events vouch for it: no thread woken
         )
         self.progress: Sampler[Reading] | None = None
         if self.candidate is not None:

@@ -36,6 +36,17 @@ class EventsRuntime:
         return INFO
 
 
+class KeptRuntime(EventsRuntime):
+    """One whose token is also known without asking (the engine answered a ping this second)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fresh = True
+
+    def fresh_change_token(self, name: str) -> object | None:
+        return self.token if self.fresh else None
+
+
 class PlainRuntime:
     """A runtime without events (the Swarm one, say)."""
 
@@ -88,6 +99,23 @@ def test_inspected_again_after_the_refresh_period_and_after_a_failure() -> None:
     runtime.fail = False
     cache.read()  # the failed inspect kept nothing: asked again
     assert runtime.inspects == 4
+
+
+def test_a_vouched_inspect_is_known_on_the_asking_thread() -> None:
+    runtime, now = KeptRuntime(), [0.0]
+    cache = _cache(runtime, now)
+    assert cache.known() == (False, None)  # nothing inspected yet
+    cache.read()
+    assert cache.known() == (True, INFO) and runtime.inspects == 1
+    runtime.fresh = False  # no ping this second: only the sampler's thread may ask
+    assert cache.known() == (False, None)
+    runtime.fresh = True
+    runtime.token = (1, 0, 1)  # an event about the container
+    assert cache.known() == (False, None)
+    cache.read()
+    now[0] = 15.0  # the periodic inspect is due
+    assert cache.known() == (False, None)
+    assert _cache(EventsRuntime(), now).known() == (False, None)  # no fresh tokens to give
 
 
 def test_a_runtime_without_events_is_inspected_every_time() -> None:
@@ -151,3 +179,15 @@ def test_one_ping_vouches_for_every_reader_of_that_second_and_its_failure_fails_
     failing = _feed(hung)
     with pytest.raises(RuntimeNotAnswering):
         failing.change_token("web-blue")
+
+
+def test_a_fresh_token_only_right_after_a_ping_that_answered() -> None:
+    feed = _feed()
+    assert feed.fresh_token("web-blue") is None  # never pinged
+    token = feed.change_token("web-blue")  # pings
+    assert feed.fresh_token("web-blue") == token
+    feed._ping_ok_started -= 2  # a second later: the next reader must ping again
+    assert feed.fresh_token("web-blue") is None
+    feed._ping_ok_started += 2
+    feed._connected = False
+    assert feed.fresh_token("web-blue") is None

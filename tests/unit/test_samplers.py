@@ -112,3 +112,52 @@ def test_status_names_a_silent_part_by_the_clients_clock_and_json_carries_ages()
         "stale": True,
         "error": "did not answer",
     }
+
+
+def test_a_part_known_without_io_is_answered_on_the_asking_thread() -> None:
+    """`kept` answers (a container's inspect the engine's events vouch for): no read on the
+    sampler's thread; when it cannot tell, the thread reads as before."""
+    known = {"yes": True}
+    reads: list[str] = []
+
+    def read() -> int:
+        reads.append(threading.current_thread().name)
+        return 1
+
+    sampler: Sampler[int] = Sampler(
+        "docker", "Docker", read, kept=lambda: (True, 2) if known["yes"] else (False, None)
+    )
+    try:
+        started = time.monotonic()
+        sample_round([sampler], 2.0)
+        assert time.monotonic() - started < 0.5
+        assert sampler.latest().value == 2 and sampler.latest().answered
+        assert sampler.latest().round == 1 and reads == []
+        known["yes"] = False
+        sample_round([sampler], 2.0)
+        assert sampler.latest().value == 1 and reads == ["sample-docker"]
+    finally:
+        sampler.close()
+
+
+def test_a_round_ends_when_its_last_part_answered_and_never_waits_past_its_budget() -> None:
+    release = threading.Event()
+    slow: Sampler[int] = Sampler("traffic", "the counters", lambda: release.wait(0.3) and 0)
+    fast: Sampler[int] = Sampler("head", "the chain head", lambda: 7)
+    hung: Sampler[int] = Sampler("docker", "Docker", lambda: release.wait(10) and 0)
+    try:
+        started = time.monotonic()
+        sample_round([fast, slow], 2.0)
+        took = time.monotonic() - started
+        assert 0.25 < took < 1.0  # waited for the slow part, then at once
+        assert slow.latest().round == 1 and fast.latest().round == 1
+        started = time.monotonic()
+        for _ in range(10):  # a hung part: each round waits its budget, and no more
+            sample_round([fast, hung], 0.05)
+        assert time.monotonic() - started < 1.5
+        assert fast.latest().round == 11
+        assert len(hung._rounds) <= 4  # it keeps telling only the last few rounds
+    finally:
+        release.set()
+        for sampler in (slow, fast, hung):
+            sampler.close()

@@ -303,3 +303,15 @@ class ContainerChanges(Protocol):
         None when the runtime cannot vouch for that now (its event stream is down). Raises as
         `inspect` does when the engine does not answer."""
         ...
+
+
+@runtime_checkable
+class KeptChanges(Protocol):
+    """A `ContainerChanges` runtime that can also hand out a token without any I/O, when it has
+    one it can vouch for right now (the engine answered a ping this second), so a watcher's
+    kept inspect is returned on the asking thread, waking no sampler. Optional."""
+
+    def fresh_change_token(self, name: str) -> object | None:
+        """`change_token(name)` when known at once; None when it would have to ask (never
+        blocks, never raises)."""
+        ...

@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -74,6 +75,17 @@ class ContainerFeed:
             if not self._connected:
                 return None
         self._vouch()
+        with self._lock:
+            if not self._connected:
+                return None
+            return (self._epoch, self._unattributed, self._changes.get(name, 0))
+
+    def fresh_token(self, name: str) -> tuple[int, int, int] | None:
+        """`change_token(name)` when the stream is connected and a ping that started within
+        PING_FRESH_SECONDS answered; None otherwise. Never pings, never waits for a ping in
+        flight: it runs on the agent's own thread."""
+        if time.monotonic() - self._ping_ok_started > PING_FRESH_SECONDS:
+            return None
         with self._lock:
             if not self._connected:
                 return None
@@ -178,3 +190,29 @@ def feed_for(
             ping = make_ping() if make_ping is not None else None
             feed = _FEEDS[where] = ContainerFeed(make_call(), ping)
         return feed
+
+
+class ChangesMixin:
+    """The runtime's side (core/contracts/runtime.ContainerChanges and KeptChanges): through the
+    process's one feed for this engine, on a runtime of its own (a service's may be closed)."""
+
+    _base_url: str | None
+    read_timeout: float
+
+    if TYPE_CHECKING:
+
+        @property
+        def where(self) -> str: ...
+
+    def change_token(self, name: str) -> tuple[int, int, int] | None:
+        return self._feed().change_token(name)
+
+    def fresh_change_token(self, name: str) -> tuple[int, int, int] | None:
+        """The token if known without asking the engine (see `ContainerFeed.fresh_token`)."""
+        return self._feed().fresh_token(name)
+
+    def _feed(self) -> ContainerFeed:
+        from console.drivers.docker.runtime import DockerRuntime  # the runtime builds on this
+
+        own = partial(DockerRuntime, self._base_url, self.read_timeout)
+        return feed_for(self.where, lambda: own()._call, lambda: own().engine_ping)

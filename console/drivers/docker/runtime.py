@@ -16,7 +16,6 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
-from functools import partial
 from typing import TypeVar
 
 import docker
@@ -37,7 +36,7 @@ from console.core.contracts.runtime import (
     RuntimeUnavailable,
 )
 from console.core.redact import Redactor
-from console.drivers.docker.events import feed_for
+from console.drivers.docker.events import ChangesMixin
 from console.drivers.docker.images import ImagesMixin
 from console.drivers.docker.lean_reads import LeanReadsMixin, handled
 from console.drivers.docker.model import container_info, restart_policy
@@ -50,7 +49,9 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 T = TypeVar("T")
 
 
-class DockerRuntime(StreamsMixin, RegistryMixin, OneOffMixin, ImagesMixin, LeanReadsMixin):
+class DockerRuntime(
+    StreamsMixin, RegistryMixin, OneOffMixin, ImagesMixin, LeanReadsMixin, ChangesMixin
+):
     """Docker Engine access for one host. Thread-safe; clients are created on first use.
 
     Every call is bounded (console/core/timeouts.py): reads by `timeout`, changes by
@@ -295,13 +296,6 @@ class DockerRuntime(StreamsMixin, RegistryMixin, OneOffMixin, ImagesMixin, LeanR
             except docker.errors.NotFound:
                 return None
         return container_info(attrs, self._redactor.redact) if attrs is not None else None
-
-    def change_token(self, name: str) -> tuple[int, int, int] | None:
-        """core/contracts/runtime.ContainerChanges: through the process's one event stream for
-        this engine (events.py), on a client of its own."""
-        own = partial(DockerRuntime, self._base_url, self.read_timeout)
-        feed = feed_for(self.where, lambda: own()._call, lambda: own().engine_ping)
-        return feed.change_token(name)
 
     def list_by_label(self, label: str, value: str | None = None) -> list[ContainerInfo]:
         """All containers (running or not) carrying `label` (with `value`, when given)."""
