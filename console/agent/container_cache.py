@@ -48,8 +48,10 @@ class InspectCache:
         """The Docker sampler's `kept`: (True, the last inspect) when the runtime vouches right
         now, without asking the engine, that nothing happened to the container since, and no
         refresh is due; (False, None) to read on the sampler's thread. Never blocks."""
+        if self._token is None:  # nothing kept (and the engine's runtime maybe never opened)
+            return False, None
         runtime = self.runtime()
-        if self._token is None or not offers(runtime, KeptChanges):  # type: ignore[type-abstract]
+        if not offers(runtime, KeptChanges):  # type: ignore[type-abstract]
             return False, None
         if self.clock() - self._at >= self.refresh_seconds:
             return False, None

@@ -17,6 +17,7 @@ from console.drivers.checks import LogPatternWatcher
 from console.drivers.docker.streams import StopSignal
 
 _ERROR_WORDS = ("ERROR", "error", "panic", "FATAL", "Traceback")
+_KEPT_LINES = 50
 
 
 class LogFollower:
@@ -39,10 +40,9 @@ class LogFollower:
         self.pattern = LogPatternWatcher(pattern) if pattern else None
         # A `kind = "log"` progress source reads the same stream: logs are followed once.
         self.progress = progress if progress is not None and progress.reads_logs else None
-        self.recent: deque[str] = deque(maxlen=50)
-        self.lines = 0  # lines kept so far: tells `last_error` whether to look again
-        self._error: str | None = None
-        self._error_at = -1
+        self.recent: deque[str] = deque(maxlen=_KEPT_LINES)
+        self.lines = 0  # lines kept so far
+        self._error: tuple[str | None, int] = (None, 0)  # the newest error line, its number
         self.stop_event = StopSignal()  # closes the followed stream itself: no watcher thread
         self.thread = threading.Thread(target=self._run, name=f"logs-{container}", daemon=True)
         self.thread.start()
@@ -55,6 +55,8 @@ class LogFollower:
                     line = sanitize_log_line(raw, self.redactor)
                     self.recent.append(line)
                     self.lines += 1
+                    if any(word in line for word in _ERROR_WORDS):
+                        self._error = (line[:300], self.lines)
                     if self.pattern is not None:
                         self.pattern.feed(line)
                     if self.progress is not None:
@@ -68,17 +70,10 @@ class LogFollower:
         return self.pattern.seen if self.pattern is not None else None
 
     def last_error(self) -> str | None:
-        """The newest kept line that reads like an error. Asked at every full tick (a failure's
-        reason), so the answer is kept until a line arrives."""
-        lines = self.lines
-        if self._error_at != lines:
-            self._error = None
-            for line in reversed(self.recent):
-                if any(word in line for word in _ERROR_WORDS):
-                    self._error = line[:300]
-                    break
-            self._error_at = lines
-        return self._error
+        """The newest kept line that reads like an error (each line is looked at once, as it
+        arrives: this is asked at every full tick, a failure's reason)."""
+        error, at = self._error
+        return error if error is not None and self.lines - at < _KEPT_LINES else None
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -83,7 +83,10 @@ class Sampler(Generic[T]):
         with self._changed:
             was = self._reading
             if self._kept is not None and was.waiting_since is None:
-                known, value = self._kept()
+                try:
+                    known, value = self._kept()
+                except Exception:  # it could not tell: the thread reads, and says why
+                    known, value = False, None
                 if known:  # answered here, as the thread would have: nobody to wake
                     self._reading = Sampled(value, self._clock(), None, None, was.round + 1)
                     self._changed.notify_all()

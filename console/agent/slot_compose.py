@@ -53,10 +53,14 @@ def with_head_error(status: SlotStatus, tick: TickInputs) -> SlotStatus:
 
 
 def with_traffic(status: SlotStatus, tick: TickInputs) -> SlotStatus:
+    if status.traffic is tick.traffic:  # None on both sides: the idle colour, every tick
+        return status
     return replace(status, traffic=tick.traffic)
 
 
 def with_parity(status: SlotStatus, tick: TickInputs) -> SlotStatus:
+    if status.parity is tick.parity:
+        return status
     return replace(status, parity=tick.parity)
 
 

@@ -217,7 +217,9 @@ class Store(HistoryRecords, SeriesRecords, HoldRecords, HookRunRecords, EdgeInte
         return {status.color: status for status in statuses if status is not None}
 
     def _redacted_reading(self, reading: PartReading) -> PartReading:
-        return replace(reading, error=self._redact(reading.error) if reading.error else None)
+        if not reading.error:  # nothing to redact: most readings, every tick
+            return reading if reading.error is None else replace(reading, error=None)
+        return replace(reading, error=self._redact(reading.error))
 
     def put_proxy_reading(self, reading: PartReading) -> None:
         """Publish when the proxy last told its live colour (the agent does, each tick)."""
