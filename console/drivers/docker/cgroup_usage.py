@@ -90,7 +90,9 @@ class _Files:
                 unified = path
             for controller in controllers.split(","):
                 paths[controller] = path
-        if not any(container_id in path for path in [*paths.values(), unified or ""]):
+        if len(container_id) < 12 or not any(
+            container_id in path for path in [*paths.values(), unified or ""]
+        ):
             raise CgroupUnreadable(f"process {pid} is not in {container_id[:12]}'s cgroup")
         self.net_dev = f"{root}/proc/{pid}/net/dev"
         self.v2: str | None = None
@@ -142,7 +144,8 @@ def _memory(files: _Files) -> tuple[int, int | None]:
         if start < 0:
             continue
         start += len(key)
-        cache = int(stat[start : stat.find("\n", start) if "\n" in stat[start:] else None])
+        end = stat.find("\n", start)
+        cache = int(stat[start : end if end >= 0 else None])
         if 0 <= cache < usage:
             usage -= cache
             break

@@ -37,6 +37,7 @@ class LeanReadsMixin:
     _lean_http: KeptHttp | None
     _lean_lock: threading.Lock
     _call: Callable[..., Any]
+    _connect: Callable[[float], Any]
 
     if TYPE_CHECKING:
 
@@ -71,11 +72,14 @@ class LeanReadsMixin:
     def lean_inspect(self, name: str) -> Any:
         """The engine's inspect document for `name`, None when there is no such container, or
         `_UNHANDLED` (see `handled`)."""
-        answer = self._lean_get(f"/containers/{quote(name, safe='')}/json")
+        version = self._api_version()
+        if version is None:
+            return _UNHANDLED
+        answer = self._lean_get(f"/v{version}/containers/{quote(name, safe='')}/json")
         if answer is None:
             return _UNHANDLED
-        if answer.status_code == 404:
-            return None
+        if answer.status_code == 404 and b"no such container" in answer.content.lower():
+            return None  # said so in words: not a path this engine does not know
         if answer.status_code != 200:
             return _UNHANDLED
         try:
@@ -83,6 +87,15 @@ class LeanReadsMixin:
         except ValueError:
             return _UNHANDLED
         return document if isinstance(document, dict) else _UNHANDLED
+
+    def _api_version(self) -> str | None:
+        """The API version the SDK's client agreed with the engine (asked once, when it was
+        built), so a lean read gets the very document the SDK would; None if it cannot say."""
+        try:
+            version = self._connect(self.read_timeout).api.api_version
+        except Exception:
+            return None  # the SDK path will say what is wrong
+        return str(version) if version else None
 
     def engine_ping(self) -> None:
         """The engine answers a ping, or this raises as the SDK's ping through `_call` does."""
