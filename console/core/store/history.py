@@ -77,33 +77,30 @@ class HistoryRecords(StoreTables):
 
     def active_deployments(self) -> dict[Color, Deployment]:
         """`active_deployment` of every colour that has one, from one statement."""
-        marks = ", ".join("?" for _ in TERMINAL_PHASES)
-        terminal = tuple(sorted(p.value for p in TERMINAL_PHASES))
-        with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT * FROM deployments WHERE id IN (SELECT MAX(id) FROM deployments"
-                f" WHERE phase NOT IN ({marks}) GROUP BY color)",
-                terminal,
-            ).fetchall()
-        found = (deployment_from_row(row) for row in rows)
+        found = (deployment_from_row(row) for row in self._active_rows("*"))
         return {d.color: d for d in found if d.color in COLORS}
 
     def active_phases(self) -> dict[Color, tuple[int, Phase, SwitchPolicy]]:
         """Each colour's active deployment as (id, phase, policy): what the agent asks every
         second (console/agent/idle_pace.py), without reading and decoding the whole rows."""
+        return {
+            row["color"]: (row["id"], Phase(row["phase"]), SwitchPolicy(row["policy"]))
+            for row in self._active_rows("id, color, phase, policy")
+            if row["color"] in COLORS
+        }
+
+    def _active_rows(self, columns: str) -> list[Any]:
+        """Each colour's newest deployment that has not ended, `columns` of it."""
         marks = ", ".join("?" for _ in TERMINAL_PHASES)
         terminal = tuple(sorted(p.value for p in TERMINAL_PHASES))
         with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT id, color, phase, policy FROM deployments WHERE id IN (SELECT MAX(id)"
-                f" FROM deployments WHERE phase NOT IN ({marks}) GROUP BY color)",
-                terminal,
-            ).fetchall()
-        return {
-            row["color"]: (row["id"], Phase(row["phase"]), SwitchPolicy(row["policy"]))
-            for row in rows
-            if row["color"] in COLORS
-        }
+            return list(
+                conn.execute(
+                    f"SELECT {columns} FROM deployments WHERE id IN (SELECT MAX(id)"
+                    f" FROM deployments WHERE phase NOT IN ({marks}) GROUP BY color)",
+                    terminal,
+                ).fetchall()
+            )
 
     def latest_deployment(self, color: Color) -> Deployment | None:
         return self._one_deployment("color = ?", (color,))
