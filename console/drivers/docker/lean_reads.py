@@ -22,7 +22,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from console.core.contracts.runtime import RuntimeNotAnswering, RuntimeUnavailable
+from console.core.contracts.runtime import (
+    ContainerRuntimeError,
+    RuntimeNotAnswering,
+    RuntimeUnavailable,
+)
 from console.drivers.kept_http import READ_ERRORS, KeptHttp
 from console.drivers.lean_http import Answer
 
@@ -93,6 +97,8 @@ class LeanReadsMixin:
         built), so a lean read gets the very document the SDK would; None if it cannot say."""
         try:
             version = self._connect(self.read_timeout).api.api_version
+        except ContainerRuntimeError:
+            raise  # not answering, or not there: the runtime's own error, after one wait only
         except Exception:
             return None  # the SDK path will say what is wrong
         return str(version) if version else None
