@@ -20,7 +20,6 @@ are both read; the hierarchies' mount points are taken from /proc/self/mounts.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from console.core.contracts.runtime import ContainerInfo
 from console.core.measures.resources import ResourceFigures, UsageSample, UsageWindow
+from console.drivers.docker.stats import without_page_cache
 
 # Sampled at each full tick (at most every few seconds); older than this, the figures are not
 # shown: the agent stopped sampling because Docker stopped answering about the container.
@@ -135,26 +135,25 @@ def _cpu_nanos(files: _Files) -> int:
 
 def _memory(files: _Files) -> tuple[int, int | None]:
     """Usage without the inactive page cache (as the docker CLI counts it), and the limit."""
-    usage = int(_read(files.memory_usage))
     stat = "\n" + _read(files.memory_stat)
-    # v1: total_inactive_file first (the docker CLI's order), then v2's inactive_file. Found by
-    # name, not parsed whole: the file has some 40 lines and is read at every full tick.
-    for key in ("\ntotal_inactive_file ", "\ninactive_file "):
-        start = stat.find(key)
-        if start < 0:
-            continue
-        start += len(key)
-        end = stat.find("\n", start)
-        cache = int(stat[start : end if end >= 0 else None])
-        if 0 <= cache < usage:
-            usage -= cache
-            break
+    usage = without_page_cache(int(_read(files.memory_usage)), lambda key: _stat(stat, key))
     limit_text = _read(files.memory_limit).strip()
     limit = None if limit_text == "max" else int(limit_text)
     host = _host_memory()
     if limit is None or limit >= _UNLIMITED or (host is not None and limit > host):
         limit = host
     return usage, limit
+
+
+def _stat(text: str, key: str) -> int | None:
+    """One value of a memory.stat file's text (after a leading newline), found by its name, not
+    parsed whole: the file has some 40 lines and is read at every full tick."""
+    start = text.find(f"\n{key} ")
+    if start < 0:
+        return None
+    start += len(key) + 2
+    end = text.find("\n", start)
+    return int(text[start : end if end >= 0 else None])
 
 
 def _block_io(files: _Files) -> tuple[int, int]:
@@ -195,7 +194,8 @@ def _network(path: str) -> tuple[int, int]:
 
 class CgroupUsage:
     """One running container's counters, read on `sample()`; `alive` until a read fails (the
-    container stopped, or restarted with another process: the caller opens a new reader)."""
+    container stopped, or restarted with another process: the caller opens a new reader). Used
+    from the agent's tick thread only: unlike the stream, no thread of its own, no lock."""
 
     def __init__(
         self,
@@ -206,7 +206,6 @@ class CgroupUsage:
         if not info.pid:
             raise CgroupUnreadable(f"{info.name} has no process")
         self.name = info.name
-        self.pid = info.pid
         self.window = UsageWindow()
         self.frames = 0  # samples taken (the stream's name for them: tests and the bench)
         self.opened = 1
@@ -218,7 +217,6 @@ class CgroupUsage:
         self._cores = os.cpu_count() or 1
         self._previous_cpu: tuple[float, int] | None = None
         self._alive = True
-        self._lock = threading.Lock()
         self.sample()  # a first reading: one that fails says at once that this reader cannot
         if not self._alive:
             raise CgroupUnreadable(self.error or "unreadable")
@@ -229,9 +227,6 @@ class CgroupUsage:
 
     def stop(self) -> None:
         self._alive = False
-
-    def join(self, timeout: float) -> bool:
-        return True  # no thread
 
     def sample(self) -> None:
         """Read the counters now and add them to the window."""
@@ -255,18 +250,16 @@ class CgroupUsage:
                 # A share of the whole host, as the stream's frames are (all cores together).
                 percent = 100.0 * (cpu - used) / ((at - then) * 1e9 * self._cores)
         self._previous_cpu = (at, cpu)
-        with self._lock:
-            self.window.add(UsageSample(at, percent, memory, limit, read, write, rx, tx))
-            self.last_frame_at = at
+        self.window.add(UsageSample(at, percent, memory, limit, read, write, rx, tx))
+        self.last_frame_at = at
         self.frames += 1
 
     def figures(self) -> ResourceFigures | None:
         if not self._alive:
             return None
-        with self._lock:
-            if self._clock() - self.last_frame_at > STALE_AFTER_SECONDS:
-                return None
-            return self.window.figures()
+        if self._clock() - self.last_frame_at > STALE_AFTER_SECONDS:
+            return None
+        return self.window.figures()
 
 
 def local_usage(info: ContainerInfo, root: str = "") -> CgroupUsage | None:

@@ -50,13 +50,9 @@ def usage_sample(frame: Mapping[str, Any], received_at: float) -> UsageSample | 
     usage = memory.get("usage")
     stats = memory.get("stats") or {}
     if isinstance(usage, int):
-        # As the docker CLI counts it: the page cache is reclaimable, not the container's
-        # (cgroup v1's total_inactive_file first, then v2's inactive_file).
-        for cache_key in ("total_inactive_file", "inactive_file"):
-            cache = stats.get(cache_key)
-            if isinstance(cache, int) and cache < usage:
-                usage -= cache
-                break
+        usage = without_page_cache(
+            usage, lambda key: cache if isinstance(cache := stats.get(key), int) else None
+        )
     read = write = 0
     for entry in (frame.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []:
         op = str(entry.get("op", "")).lower()
@@ -75,6 +71,18 @@ def usage_sample(frame: Mapping[str, Any], received_at: float) -> UsageSample | 
         net_rx_bytes=sum(int(n.get("rx_bytes", 0)) for n in networks),
         net_tx_bytes=sum(int(n.get("tx_bytes", 0)) for n in networks),
     )
+
+
+def without_page_cache(usage: int, cache_of: Callable[[str], int | None]) -> int:
+    """Memory as the docker CLI counts it: the inactive page cache is reclaimable, not the
+    container's (cgroup v1's total_inactive_file first, then v2's inactive_file). `cache_of`
+    gives a memory.stat value by name, None when absent (the stream's frames and the cgroup's
+    own file, cgroup_usage.py, both come here)."""
+    for key in ("total_inactive_file", "inactive_file"):
+        cache = cache_of(key)
+        if cache is not None and 0 <= cache < usage:
+            return usage - cache
+    return usage
 
 
 def _int(data: dict[str, Any], *path: str) -> int:

@@ -68,18 +68,10 @@ class StreamsMixin:
             )
         except docker.errors.NotFound:
             return
-        finished = threading.Event()
         if isinstance(stop, StopSignal):
-            forget = stop.on_set(stream.close)  # no watcher thread: set() closes the stream
+            ended = stop.on_set(stream.close)  # no watcher thread: set() closes the stream
         else:
-            forget = finished.set
-            watcher = threading.Thread(
-                target=_close_when_stopped,
-                args=(stream, stop, finished),
-                name=f"follow-logs-{name}",
-                daemon=True,
-            )
-            watcher.start()
+            ended = _watch_for_stop(stream, stop, name)
         pending = b""
         try:
             for chunk in stream:
@@ -96,8 +88,7 @@ class StreamsMixin:
         except (requests.exceptions.RequestException, OSError):
             return  # connection lost mid-stream (daemon restart): the caller re-follows
         finally:
-            finished.set()
-            forget()
+            ended()
             with contextlib.suppress(Exception):
                 stream.close()
 
@@ -152,6 +143,19 @@ class StopSignal(threading.Event):
 def _quietly(close: Callable[[], object]) -> None:
     with contextlib.suppress(Exception):
         close()
+
+
+def _watch_for_stop(stream: Any, stop: threading.Event, name: str) -> Callable[[], None]:
+    """A thread that closes `stream` once `stop` is set; returns what tells it the stream ended
+    by itself."""
+    finished = threading.Event()
+    threading.Thread(
+        target=_close_when_stopped,
+        args=(stream, stop, finished),
+        name=f"follow-logs-{name}",
+        daemon=True,
+    ).start()
+    return finished.set
 
 
 def _close_when_stopped(stream: Any, stop: threading.Event, finished: threading.Event) -> None:
