@@ -144,18 +144,30 @@ def sites(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator
 
 def stall(server: PostgresServer) -> Callable[[], None]:
     """SIGSTOP the cluster (the postmaster and every process it forked): its kernel still
-    acknowledges, so nothing times out by itself. Returns what resumes it."""
+    acknowledges, so nothing times out by itself. Returns what resumes it.
+
+    The postmaster stops first, so that it forks nothing more; its children are then stopped
+    until a listing finds no new one (a backend forked just before it stopped would otherwise
+    go on answering), and a child that exited meanwhile is no failure."""
     postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
-    children = subprocess.run(
-        ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
-    ).stdout.split()
-    pids = [postmaster, *map(int, children)]
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
+    os.kill(postmaster, signal.SIGSTOP)
+    stopped = [postmaster]
+    while True:
+        listed = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        new = [pid for pid in map(int, listed) if pid not in stopped]
+        if not new:
+            break
+        for pid in new:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+            stopped.append(pid)
 
     def resume() -> None:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     return resume
 

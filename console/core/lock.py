@@ -11,7 +11,8 @@ like two processes do. The lock is not re-entrant: a nested `acquire()` raises L
 descriptors are close-on-exec, so a child such as `nginx -t` never inherits (and prolongs) the lock.
 
 Probing (`holder()`, `info()`) takes a *shared* flock for an instant: probes never block each other,
-and an exclusive acquire that collides with a probe retries for a few milliseconds before giving up.
+and an exclusive acquire that collides with a probe retries until the probe lets go — or a named,
+live holder appears — for up to a second before giving up.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ HOLDER_FILE = "operator.holder"
 AGENT_LOCK_FILE = "agent.lock"
 AGENT_FILE = "agent.json"
 
-# A probe holds its shared flock for microseconds; this is how long an acquirer keeps trying
-# before concluding that a real holder has the lock.
-_PROBE_GRACE_SECONDS = 0.05
+# A probe holds its shared flock for microseconds — unless the scheduler stops its thread in
+# between, which a loaded host does for tens of milliseconds (two racing operators both refused
+# behind a TUI's probe, seen under CI load with 50 ms here). This is how long an acquirer keeps
+# trying while nobody it can name holds the lock; a named, live holder refuses it at once.
+_PROBE_GRACE_SECONDS = 1.0
 # How long a refused acquirer waits for a brand-new holder to record its name.
 _NAMING_GRACE_SECONDS = 1.0
 
@@ -84,8 +87,9 @@ def _open_lock_file(path: Path, create: bool) -> int:
 def _try_exclusive(fd: int, holder_alive: Callable[[], bool]) -> bool:
     """Non-blocking exclusive flock that tolerates a concurrent probe's momentary shared lock.
 
-    Gives up at once when `holder_alive()` confirms a real, live holder; otherwise retries for a
-    few milliseconds, which covers both a probe and a new holder not yet done writing its file.
+    Gives up at once when `holder_alive()` confirms a real, live holder; otherwise retries for up
+    to `_PROBE_GRACE_SECONDS`, which covers both a probe and a new holder not yet done writing
+    its file.
     """
     deadline = time.monotonic() + _PROBE_GRACE_SECONDS
     while True:
