@@ -4,14 +4,18 @@ For each count N, a fleet of N web stand-ins (bench/fleet_world.py: one configur
 one nginx, each service v1 live in blue and v2 ready in green) is brought up; the agent `deploy`
 started is stopped and `python -m console --config DIR agent` started in its place. After
 `--settle` s it idles for `--seconds` s while this reads its CPU time (utime + stime of every
-thread, /proc/PID/stat), its RSS (/proc/PID/status VmRSS, sampled each second; the mean) and
-each service's last tick duration from its exporter (`bluegreen_agent_tick_duration_seconds`,
-one series per service, scraped each second). Then the fleet is taken down.
+thread, /proc/PID/stat) and its RSS (/proc/PID/status VmRSS, sampled each second; the mean),
+scraping the exporter every `--scrape-every` s as a Prometheus server would (15 s, the common
+setting; Prometheus's own default is a minute). Then, for `--tick-seconds` s, it scrapes each
+second: each service's last tick duration (`bluegreen_agent_tick_duration_seconds`, one series
+per service) is read there, and the agent's CPU over that window is the cost with a scrape a
+second (the exporter's share, printed beside the idle figure). Then the fleet is taken down.
 
 The per-service increment is the slope from the smallest count to each larger one. Issue 23's
 targets: ≤ 0.2 % of a core and ≤ 3 MB per added idle service; the tick stays under its interval.
 
     python -m bench.fleet_agent [--counts 1,5,20] [--seconds 30] [--settle 10]
+        [--scrape-every 15] [--tick-seconds 10]
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def tick_seconds(metrics_url: str) -> dict[str, float]:
+def tick_seconds_of(metrics_url: str) -> dict[str, float]:
     """Each service's last tick duration, as the exporter says it."""
     with contextlib.suppress(OSError, ValueError):
         with urllib.request.urlopen(metrics_url, timeout=2) as response:
@@ -59,7 +63,9 @@ def tick_seconds(metrics_url: str) -> dict[str, float]:
     return {}
 
 
-def measure(fleet: FleetWorld, settle: float, seconds: float) -> dict[str, object]:
+def measure(
+    fleet: FleetWorld, settle: float, seconds: float, scrape_every: float, tick_seconds: float
+) -> dict[str, object]:
     fleet.stop_agent()
     log = (fleet.directory / "state" / "bench-agent.log").open("ab")
     agent = subprocess.Popen(
@@ -75,27 +81,41 @@ def measure(fleet: FleetWorld, settle: float, seconds: float) -> dict[str, objec
                 raise SystemExit(f"the agent exited with {agent.returncode}; see {log.name}")
             time.sleep(0.2)
         ticks: list[float] = []
-        rss: list[float] = []
-        start_cpu, start = cpu_seconds(agent.pid), time.monotonic()
-        while time.monotonic() - start < seconds:
-            rss.append(rss_mb(agent.pid))
-            ticks.extend(tick_seconds(fleet.metrics_url).values())
-            time.sleep(1.0)
-        used, wall = cpu_seconds(agent.pid) - start_cpu, time.monotonic() - start
-        seen = tick_seconds(fleet.metrics_url)
+        idle = _window(agent.pid, fleet.metrics_url, seconds, scrape_every, ticks)
+        scraped = _window(agent.pid, fleet.metrics_url, tick_seconds, 1.0, ticks)
+        seen = tick_seconds_of(fleet.metrics_url)
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait(30)
         log.close()
     return {
         "services": len(fleet.services),
-        "cpu_percent": 100.0 * used / wall,
-        "rss_mb": sum(rss) / len(rss),
+        "cpu_percent": idle["cpu_percent"],
+        "cpu_percent_scraped_each_second": scraped["cpu_percent"],
+        "rss_mb": idle["rss_mb"],
         "tick_p50_ms": _ms(percentile(ticks, 50)),
         "tick_max_ms": _ms(max(ticks) if ticks else None),
         "tick_samples": len(ticks),
         "services_reporting_ticks": sorted(seen),
     }
+
+
+def _window(
+    pid: int, metrics_url: str, seconds: float, scrape_every: float, ticks: list[float]
+) -> dict[str, float]:
+    """The agent's CPU (% of a core) and mean RSS over `seconds`, scraped every `scrape_every`
+    s (the first at once); each scrape's tick durations go to `ticks`."""
+    rss: list[float] = []
+    start_cpu, start = cpu_seconds(pid), time.monotonic()
+    next_scrape = start
+    while (now := time.monotonic()) - start < seconds:
+        if now >= next_scrape:
+            ticks.extend(tick_seconds_of(metrics_url).values())
+            next_scrape += scrape_every
+        rss.append(rss_mb(pid))
+        time.sleep(1.0)
+    used, wall = cpu_seconds(pid) - start_cpu, time.monotonic() - start
+    return {"cpu_percent": 100.0 * used / wall, "rss_mb": sum(rss) / len(rss)}
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -107,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counts", default="1,5,20", help="service counts, comma-separated")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured idle time")
     parser.add_argument("--settle", type=float, default=10.0, help="after the agent starts")
+    parser.add_argument(
+        "--scrape-every", type=float, default=15.0, help="the scrape interval while measured"
+    )
+    parser.add_argument(
+        "--tick-seconds", type=float, default=10.0, help="then scraped each second, for ticks"
+    )
     parser.add_argument("--port-base", type=int, default=PORT_BASE)
     args = parser.parse_args(argv)
     counts = sorted({int(n) for n in args.counts.split(",")})
@@ -115,13 +141,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"── {count} service(s): bringing the fleet up…", flush=True)
         fleet = bring_up(services=count, port_base=args.port_base, say=lambda _: None)
         try:
-            row = measure(fleet, args.settle, args.seconds)
+            row = measure(fleet, args.settle, args.seconds, args.scrape_every, args.tick_seconds)
         finally:
             left = fleet.down()
         if left:
             raise SystemExit(f"the fleet was not removed whole: {left}")
         print(
-            f"   cpu {fmt(row['cpu_percent'], 2)} % · rss {fmt(row['rss_mb'])} MB · tick p50 "
+            f"   cpu {fmt(row['cpu_percent'], 2)} % "
+            f"({fmt(row['cpu_percent_scraped_each_second'], 2)} % scraped each second) · "
+            f"rss {fmt(row['rss_mb'])} MB · tick p50 "
             f"{fmt(row['tick_p50_ms'])} ms, max {fmt(row['tick_max_ms'])} ms",
             flush=True,
         )
@@ -129,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     first = rows[0]
     for row in rows:
         extra = int(str(row["services"])) - int(str(first["services"]))
-        for key in ("cpu_percent", "rss_mb"):
+        for key in ("cpu_percent", "cpu_percent_scraped_each_second", "rss_mb"):
             delta = float(str(row[key])) - float(str(first[key]))
             row[f"{key}_per_service"] = delta / extra if extra else None
     print(
@@ -141,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 "tick p50 ms",
                 "tick max ms",
                 "+CPU/svc",
+                "+CPU/svc, 1-s scrape",
                 "+MB/svc",
             ],
             [
@@ -151,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                     fmt(r["tick_p50_ms"]),
                     fmt(r["tick_max_ms"]),
                     fmt(r["cpu_percent_per_service"], 3),
+                    fmt(r["cpu_percent_scraped_each_second_per_service"], 3),
                     fmt(r["rss_mb_per_service"], 2),
                 ]
                 for r in rows
@@ -165,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         {
             "seconds": args.seconds,
             "settle": args.settle,
+            "scrape_every": args.scrape_every,
+            "tick_seconds": args.tick_seconds,
             "interval_seconds": INTERVAL_SECONDS,
             "rows": rows,
         },

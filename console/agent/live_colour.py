@@ -5,8 +5,12 @@ request, an operator's hand edit, a proxy restart: each moves traffic without th
 So every tick the agent reads the running proxy's colour (one cheap admin call, on its own
 sampler thread so a hung proxy costs the tick nothing) and, when it disagrees with the store or
 with the persisted file, fixes the store and the file to match the proxy, records the drift as
-"changed outside bluegreen" with the time, and notifies. A canary weight moved behind bluegreen's
-back (issue 15.2) is found and fixed the same way (core/ops/canary_reconcile.py).
+"changed outside bluegreen" with the time, and notifies. A proxy whose admin answers a local
+socket in well under a millisecond (nginx live mode: `QuickReadBack`) is read on the agent's own
+thread instead, within QUICK_READ_SECONDS, waking no thread (issue 23's idle cost); a read that
+does not answer in time, or that finds something to fix, goes to the sampler's thread as before.
+A canary weight moved behind bluegreen's back (issue 15.2) is found and fixed the same way
+(core/ops/canary_reconcile.py).
 
 It never fights an operation: the fix runs under the operator lock, taken without waiting, and the
 proxy is read again under it. While a switch (or anything else) holds the lock the tick is
@@ -16,16 +20,22 @@ skipped; the next tick after it ends decides.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from console.agent.samplers import Sampler
 from console.core import timeouts
 from console.core.contracts.notifier import Notifier
-from console.core.contracts.proxy import ProxyDriver, ReadBack
+from console.core.contracts.offers import offers
+from console.core.contracts.proxy import ProxyDriver, QuickReadBack, ReadBack
 from console.core.contracts.store import OperationLock
 from console.core.lock import LockHeld
 from console.core.model import Actor, Color
 from console.core.ops.reconcile import Drift
 from console.core.store.store import Store
+
+# The agent's own wait for the proxy's colour between full ticks: a fraction of a tick, where
+# nginx's admin answers in a fraction of a millisecond; past it the sampler's thread reads.
+QUICK_READ_SECONDS = 0.1
 
 
 class ProxySilent(Exception):
@@ -66,12 +76,37 @@ class LiveColourWatch:
         self.log = log
         self.converge = converge
         self.fixes = 0  # drifts fixed since the agent started (for tests and the log)
+        # Several edges converge before each read: that stays on the sampler's thread.
+        quick = proxy if offers(proxy, QuickReadBack) else None  # type: ignore[type-abstract]
+        quick = quick if converge is None else None
         self.sampler: Sampler[Color | None] = Sampler(
-            "proxy", "the proxy", self._observe, stale_after=stale_after
+            "proxy",
+            "the proxy",
+            self._observe,
+            stale_after=stale_after,
+            quick=partial(self._agrees, quick) if quick is not None else None,
         )
 
     def close(self) -> None:
         self.sampler.close()
+
+    # ── on the agent's thread ──
+    def _agrees(self, proxy: QuickReadBack) -> tuple[bool, Color | None]:
+        """The proxy's colour read on the asking thread, within QUICK_READ_SECONDS (its admin
+        answers a local socket in well under a millisecond), when it agrees with the store and
+        the file — the case of every tick but a drift's; (False, None) hands the read to the
+        sampler's thread: no answer in time (the thread waits its full timeout and tries the
+        proxy itself), or something to fix (under the lock, which may reload nginx)."""
+        seen = proxy.read_back_within(QUICK_READ_SECONDS)
+        if not seen.answered:
+            return False, None
+        running = seen.color
+        stored = self.store.live()
+        if running is None or stored is None:
+            return True, running
+        if running != stored or self.proxy.persisted() != running or not self.canary_in_step(seen):
+            return False, None
+        return True, running
 
     # ── on the sampler's thread ──
     def _observe(self) -> Color | None:

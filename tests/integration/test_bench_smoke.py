@@ -197,7 +197,7 @@ def test_fleet_agent_measures_the_one_agent_over_one_and_two_services(tmp_path: 
     data = run_bench(
         "fleet_agent",
         tmp_path,
-        "--counts", "1,2", "--seconds", "3", "--settle", "4",
+        "--counts", "1,2", "--seconds", "3", "--settle", "4", "--tick-seconds", "2",
         "--port-base", str(ports.BENCH_FLEET_AGENT.start),
         timeout=480,
     )  # fmt: skip
@@ -207,6 +207,7 @@ def test_fleet_agent_measures_the_one_agent_over_one_and_two_services(tmp_path: 
     assert two["services_reporting_ticks"] == ["web01", "web02"]
     for row in (one, two):
         assert row["cpu_percent"] > 0 and row["rss_mb"] > 10 and row["tick_samples"] > 0
+        assert row["cpu_percent_scraped_each_second"] > 0
         assert 0 < row["tick_max_ms"] < 60_000
     assert one["cpu_percent_per_service"] is None and two["rss_mb_per_service"] is not None
 

@@ -18,6 +18,8 @@ import httpx
 import pytest
 
 from console.agent.loop import live_colour_watch
+from console.core.contracts.offers import offers
+from console.core.contracts.proxy import QuickReadBack
 from console.core.installation import Installation
 from console.core.model import Actor, Canary, Outcome, SlotState, SlotStatus
 from console.core.ops import canary
@@ -173,8 +175,14 @@ def test_the_core_operations_audit_and_a_weight_moved_outside_bluegreen_is_drift
         # Someone with access to the proxy moves the weight behind bluegreen's back.
         fronted.driver.set_canary(Canary("green", 40))
         watch = live_colour_watch(inst, stale_after=3.0, log=lambda line: None)  # as the agent
+        quick = fronted.driver if offers(fronted.driver, QuickReadBack) else None  # type: ignore[type-abstract]
+        assert (quick is not None) == (fronted.row == "nginx-live")
         try:
+            if quick is not None:  # read on the agent's thread: a drift goes to the sampler's
+                assert watch._agrees(quick) == (False, None)
             watch._observe()  # the agent's per-tick proxy read
+            if quick is not None:  # fixed: the next tick's read answers on the agent's thread
+                assert watch._agrees(quick) == (True, "blue")
         finally:
             watch.close()
         assert inst.store.canary() == Canary("green", 40)

@@ -140,6 +140,73 @@ def test_a_part_known_without_io_is_answered_on_the_asking_thread() -> None:
         sampler.close()
 
 
+def test_a_quick_part_is_read_on_the_asking_thread_until_it_does_not_answer() -> None:
+    """`quick` (the nginx admin's colour): read on the asking thread while it answers; one that
+    does not is read by the sampler's thread, which alone is asked for the back-off — and a
+    part the thread is still waiting for is never asked on the asking thread."""
+    answers = {"quick": True}
+    quick_on: list[str] = []
+    reads: list[str] = []
+    release = threading.Event()
+
+    def quick() -> tuple[bool, int | None]:
+        quick_on.append(threading.current_thread().name)
+        return (True, 2) if answers["quick"] else (False, None)
+
+    def read() -> int:
+        reads.append(threading.current_thread().name)
+        release.wait(10)
+        return 1
+
+    sampler: Sampler[int] = Sampler("proxy", "the proxy", read, quick=quick)
+    try:
+        for _ in range(3):
+            sample_round([sampler], 2.0)
+        asker = threading.current_thread().name
+        assert quick_on == [asker] * 3 and reads == []
+        assert sampler.latest().value == 2 and sampler.latest().round == 3
+        answers["quick"] = False  # as a read past QUICK_READ_SECONDS
+        sample_round([sampler], 0.2)  # the thread reads now, and hangs
+        assert reads == ["sample-proxy"] and len(quick_on) == 4
+        answers["quick"] = True
+        sample_round([sampler], 0.1)  # backing off: not asked here, the thread's read folded
+        assert len(quick_on) == 4 and reads == ["sample-proxy"]
+        assert sampler.latest().waiting_since is not None and sampler.latest().value == 2
+        release.set()
+        sample_round([sampler], 2.0)
+        assert sampler.latest().value == 1 and sampler.latest().answered
+    finally:
+        release.set()
+        sampler.close()
+
+
+def test_a_quick_part_is_not_asked_while_its_thread_waits_for_it() -> None:
+    release = threading.Event()
+    quick_calls = {"n": 0}
+
+    def quick() -> tuple[bool, int | None]:
+        quick_calls["n"] += 1
+        return True, 2
+
+    sampler: Sampler[int] = Sampler("proxy", "the proxy", lambda: release.wait(10) and 1)
+    sampler._quick = quick  # a thread read already in flight when the quick path is asked
+    try:
+        sampler._wake.set()
+        deadline = time.monotonic() + 2
+        while sampler.latest().waiting_since is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sample_round([sampler], 0.1)
+        assert quick_calls["n"] == 0  # the thread's read stands; nothing read twice
+        release.set()
+        deadline = time.monotonic() + 5
+        while quick_calls["n"] == 0 and time.monotonic() < deadline:
+            sample_round([sampler], 0.5)  # once the thread is done, the asking thread reads
+        assert quick_calls["n"] == 1 and sampler.latest().value == 2
+    finally:
+        release.set()
+        sampler.close()
+
+
 def test_a_round_ends_when_its_last_part_answered_and_never_waits_past_its_budget() -> None:
     release = threading.Event()
     slow: Sampler[int] = Sampler("traffic", "the counters", lambda: release.wait(0.3) and 0)

@@ -160,3 +160,14 @@ class PeerRouting(Protocol):
         """Route `color` to `peers` (HOST:PORT each) from its next request on; ProxyError (a
         sentence) when the proxy refused or did not answer."""
         ...
+
+
+@runtime_checkable
+class QuickReadBack(Protocol):
+    """A proxy whose own answer comes over a local socket in well under a millisecond (nginx
+    live mode's admin endpoint): the agent then reads it on its own thread between full ticks,
+    waking no sampler thread (console/agent/live_colour.py)."""
+
+    def read_back_within(self, seconds: float) -> ReadBack:
+        """The proxy's own answer within `seconds` (no fallback to a probe); never raises."""
+        ...

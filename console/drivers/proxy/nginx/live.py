@@ -122,6 +122,9 @@ class NginxLiveDriver(KeptSessionRoutes, NginxDriver):
         canary = self.persisted_canary() if seen.color else None
         return ReadBack(True, seen.color, canary) if seen.answered else seen
 
+    def read_back_within(self, seconds: float) -> ReadBack:
+        return self.admin.read_back(seconds)
+
     def current(self) -> Color | None:
         return self.read_back().color
 
