@@ -15,7 +15,7 @@ The per-service increment is the slope from the smallest count to each larger on
 targets: ≤ 0.2 % of a core and ≤ 3 MB per added idle service; the tick stays under its interval.
 
     python -m bench.fleet_agent [--counts 1,5,20] [--seconds 30] [--settle 10]
-        [--scrape-every 15] [--tick-seconds 10]
+        [--scrape-every 15] [--tick-seconds 20]
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scrape-every", type=float, default=15.0, help="the scrape interval while measured"
     )
     parser.add_argument(
-        "--tick-seconds", type=float, default=10.0, help="then scraped each second, for ticks"
+        "--tick-seconds", type=float, default=20.0, help="then scraped each second, for ticks"
     )
     parser.add_argument("--port-base", type=int, default=PORT_BASE)
     args = parser.parse_args(argv)
