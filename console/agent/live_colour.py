@@ -77,8 +77,7 @@ class LiveColourWatch:
         self.converge = converge
         self.fixes = 0  # drifts fixed since the agent started (for tests and the log)
         # Several edges converge before each read: that stays on the sampler's thread.
-        quick = proxy if offers(proxy, QuickReadBack) else None  # type: ignore[type-abstract]
-        quick = quick if converge is None else None
+        quick = proxy if converge is None and offers(proxy, QuickReadBack) else None  # type: ignore[type-abstract]
         self.sampler: Sampler[Color | None] = Sampler(
             "proxy",
             "the proxy",
@@ -102,11 +101,9 @@ class LiveColourWatch:
             return False, None
         running = seen.color
         stored = self.store.live()
-        if running is None or stored is None:
+        if running is None or stored is None or self._in_step(seen, stored):
             return True, running
-        if running != stored or self.proxy.persisted() != running or not self.canary_in_step(seen):
-            return False, None
-        return True, running
+        return False, None
 
     # ── on the sampler's thread ──
     def _observe(self) -> Color | None:
@@ -125,9 +122,15 @@ class LiveColourWatch:
         # start-up reconcile, not here.
         if running is None or stored is None:
             return running
-        if running != stored or proxy.persisted() != running or not self.canary_in_step(seen):
+        if not self._in_step(seen, stored):
             self._fix(running, stored)
         return running
+
+    def _in_step(self, seen: ReadBack, stored: Color) -> bool:
+        """The proxy's answer agrees with the store's live colour, the owned file and the
+        canary: nothing to fix."""
+        running = seen.color
+        return running == stored and self.proxy.persisted() == running and self.canary_in_step(seen)
 
     def _fix(self, seen: Color, stored: Color) -> None:
         try:
