@@ -173,7 +173,11 @@ class FleetWatchScreen(Screen[None]):
 
     # ── what the app asks ──
     def selected_name(self) -> str | None:
-        return self.query_one(FleetTable).selected_name()
+        """The selected row's service; None without a table: the app's once-a-second footer
+        check (`_follow_migration`) can fire while this screen is composed or, at exit, after
+        its widgets were removed — a NoMatches there ended the app with an error."""
+        tables = self.query(FleetTable)
+        return tables.first().selected_name() if tables else None
 
     def status_of(self, name: str) -> Status | None:
         reading = self.readings.get(name)
