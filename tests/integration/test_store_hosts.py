@@ -5,6 +5,7 @@ per lock connection (~11 s), are what free its lock and its lease."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -103,11 +104,18 @@ def test_a_standby_takes_over_from_a_vanished_leader_which_then_stands_down(
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 text=True,
-                env={**os.environ, "PYTHONPATH": str(REPO)},
+                env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONFAULTHANDLER": "1"},
             )
         )
         if name == "a":
-            _wait("a leads", lambda: "Agent started" in _events(server), timeout=60)
+            try:
+                took = _wait("a leads", lambda: "Agent started" in _events(server), timeout=60)
+            except AssertionError:
+                _dump_stacks(agents[0])
+                raise AssertionError(
+                    f"agent a did not start leading; its log:\n{logs[0].read_text()}"
+                ) from None
+            print(f"a leads {took:.1f} s after it started")
     try:
         _wait("b stands by", lambda: "Standing by" in logs[1].read_text(), timeout=60)
         include = tmp_path / "a" / "include"
@@ -130,6 +138,15 @@ def test_a_standby_takes_over_from_a_vanished_leader_which_then_stands_down(
                 agent.wait(30)
             except subprocess.TimeoutExpired:
                 agent.kill()
+
+
+def _dump_stacks(agent: subprocess.Popen[str]) -> None:
+    """Every thread's stack into the agent's log, to see what it waits on: it runs with
+    PYTHONFAULTHANDLER set, so SIGABRT writes them (`ip netns exec` execs: the pid is Python's)."""
+    if agent.poll() is None:
+        agent.send_signal(signal.SIGABRT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            agent.wait(5)
 
 
 def _events(server: PostgresServer) -> str:
