@@ -72,9 +72,8 @@ _UNDER_WAY = frozenset({Phase.CREATED, Phase.STARTING, Phase.SYNCING, Phase.SWIT
 
 
 def decisions(store: Store) -> Decided:
-    active = store.active_phases()  # one statement for both colours, one for the rest
+    steering, active = store.decided()  # one statement: asked every second
     deployments = tuple(active.get(color) for color in COLORS)
-    steering = store.steering()
     return Decided(steering.live, steering.canary, steering.watch, deployments, steering.previous)
 
 

@@ -29,7 +29,7 @@ from console.core.contracts.offers import offers
 from console.core.contracts.proxy import ProxyDriver, QuickReadBack, ReadBack
 from console.core.contracts.store import OperationLock
 from console.core.lock import LockHeld
-from console.core.model import Actor, Color
+from console.core.model import Actor, Canary, Color
 from console.core.ops.reconcile import Drift
 from console.core.store.store import Store
 
@@ -52,7 +52,7 @@ class LiveColourWatch:
         lock: OperationLock,
         notifier: Notifier,
         *,
-        canary_in_step: Callable[[ReadBack], bool],
+        canary_in_step: Callable[[ReadBack, Canary | None], bool],
         reconcile: Callable[[], Iterable[Drift]],
         service: str,
         stale_after: float,
@@ -65,6 +65,9 @@ class LiveColourWatch:
         canary the proxy answered; `reconcile` is `reconcile_live(changed_outside=True)`, run
         under the lock. `converge`: with several edge proxies, the recorded intent re-applied to
         an edge that differs (console/core/ops/edges.py), run before each read."""
+        # What the agent's tick just read of the store, for the quick read that follows on the
+        # same thread (`steered`): each is one store read fewer every second (issue 23).
+        self._steered: tuple[Color | None, Canary | None] | None = None
         self.proxy = proxy
         self.store = store
         self.lock = lock
@@ -90,18 +93,30 @@ class LiveColourWatch:
         self.sampler.close()
 
     # ── on the agent's thread ──
+    def steered(self, read: tuple[Color | None, Canary | None] | None) -> None:
+        """The store's live colour and canary as this tick read them a moment ago: its quick
+        read compares the proxy with these instead of reading them again (used once); None
+        once the tick is over."""
+        self._steered = read
+
     def _agrees(self, proxy: QuickReadBack) -> tuple[bool, Color | None]:
         """The proxy's colour read on the asking thread, within QUICK_READ_SECONDS (its admin
         answers a local socket in well under a millisecond), when it agrees with the store and
         the file — the case of every tick but a drift's; (False, None) hands the read to the
         sampler's thread: no answer in time (the thread waits its full timeout and tries the
         proxy itself), or something to fix (under the lock, which may reload nginx)."""
+        steered, self._steered = self._steered, None
         seen = proxy.read_back_within(QUICK_READ_SECONDS)
         if not seen.answered:
             return False, None
         running = seen.color
-        stored = self.store.live()
-        if running is None or stored is None or self._in_step(seen, stored):
+        # A decision made since the tick read it looks like a drift here: the sampler's thread
+        # then reads the store again, and fixes nothing that is in step.
+        stored = steered[0] if steered is not None else self.store.live()
+        if running is None or stored is None:
+            return True, running
+        canary = steered[1] if steered is not None else self.store.canary()
+        if self._in_step(seen, stored, canary):
             return True, running
         return False, None
 
@@ -122,15 +137,19 @@ class LiveColourWatch:
         # start-up reconcile, not here.
         if running is None or stored is None:
             return running
-        if not self._in_step(seen, stored):
+        if not self._in_step(seen, stored, self.store.canary()):
             self._fix(running, stored)
         return running
 
-    def _in_step(self, seen: ReadBack, stored: Color) -> bool:
-        """The proxy's answer agrees with the store's live colour, the owned file and the
-        canary: nothing to fix."""
+    def _in_step(self, seen: ReadBack, stored: Color, canary: Canary | None) -> bool:
+        """The proxy's answer agrees with the store's live colour and canary and with the owned
+        file: nothing to fix."""
         running = seen.color
-        return running == stored and self.proxy.persisted() == running and self.canary_in_step(seen)
+        return (
+            running == stored
+            and self.proxy.persisted() == running
+            and self.canary_in_step(seen, canary)
+        )
 
     def _fix(self, seen: Color, stored: Color) -> None:
         try:

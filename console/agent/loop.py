@@ -284,12 +284,16 @@ class Agent:
         """A full tick, or for an idle service between its full ones only the heartbeat
         (console/agent/idle_pace.py). True when it was a full one."""
         decided = decisions(self.inst.store)
-        if not self.pace.full_due(decided):
-            # What users get is checked every tick all the same: a drift is fixed within one.
-            self.live_colour.sampler.request()
-            self.inst.store.heartbeat("agent")
-            return False
-        self.tick(now)
+        self.live_colour.steered((decided.live, decided.canary))  # for the proxy's quick read
+        try:
+            if not self.pace.full_due(decided):
+                # What users get is checked every tick all the same: a drift is fixed within one.
+                self.live_colour.sampler.request()
+                self.inst.store.heartbeat("agent")
+                return False
+            self.tick(now)
+        finally:
+            self.live_colour.steered(None)
         changed = self.pace.after_full(decided, self.previous)
         if changed:
             self.log(changed)
@@ -326,8 +330,12 @@ class Agent:
             )
             statuses[color] = status = compose(status, tick, self.compose_steps)
             self.replicas.tick(status, now)  # a Swarm colour: the proxy's list, lost replicas
-            self._publish(status, watch, now)
-        record_state_changes(store, str(AGENT_ACTOR), self.previous, statuses)
+        # One transaction for both colours and their state changes' events: readers see them
+        # together, and each transaction costs the agent's thread as much again (issue 23).
+        with store.together():
+            for color, status in statuses.items():
+                self._publish(status, self.watches[color], now)
+            record_state_changes(store, str(AGENT_ACTOR), self.previous, statuses)
         for color, status in statuses.items():
             before = self.previous.get(color)
             self.phases.advance(color, status, live, before, self.watches[color].tracker)
@@ -347,19 +355,19 @@ class Agent:
             self.last_prune = now
 
     def _publish(self, status: SlotStatus, watch: SlotWatch, now: float) -> None:
-        """The colour's status, its new height sample and its speed and ETA, to the store."""
+        """The colour's status, its new height sample and its speed and ETA, to the store (in
+        the caller's transaction: readers see the status with its series)."""
         store, color = self.inst.store, status.color
-        with store.together():  # one transaction, and readers see the status with its series
-            store.put_slot_status(status)
-            if watch.new_sample and watch.last_sample is not None:
-                store.add_samples(color, [watch.last_sample])
-            if status.speed is not None or status.eta_seconds is not None:
-                store.add_metric(f"speed:{color}", status.speed or 0.0, now)
-                store.add_metric(
-                    f"eta:{color}",
-                    status.eta_seconds if status.eta_seconds is not None else -1.0,
-                    now,
-                )
+        store.put_slot_status(status)
+        if watch.new_sample and watch.last_sample is not None:
+            store.add_samples(color, [watch.last_sample])
+        if status.speed is not None or status.eta_seconds is not None:
+            store.add_metric(f"speed:{color}", status.speed or 0.0, now)
+            store.add_metric(
+                f"eta:{color}",
+                status.eta_seconds if status.eta_seconds is not None else -1.0,
+                now,
+            )
 
 
 def _stale_after(inst: Installation) -> float:

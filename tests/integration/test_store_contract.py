@@ -107,6 +107,7 @@ def test_steering_reads_what_each_of_its_parts_reads(store: Store) -> None:
     store.set_canary(None)
     store.set_watch("green", 0.0)
     assert store.steering() == Steering("green", "blue", None, None)
+    assert store.decided() == (store.steering(), store.active_phases())
 
 
 def test_deployment_lifecycle(store: Store) -> None:
@@ -185,9 +186,11 @@ def test_active_latest_listing_and_recent_images(store: Store) -> None:
         "green": (active_green.id, active_green.phase, active_green.policy),
         "blue": (live_blue, Phase.LIVE, active_blue.policy),
     }
+    assert store.decided() == (store.steering(), store.active_phases())
     store.set_phase(live_blue, Phase.RETIRED)
     assert store.active_deployments() == {"green": active_green}
     assert set(store.active_phases()) == {"green"}
+    assert store.decided()[1] == store.active_phases()
     store.set_phase(live_blue, Phase.LIVE)
     latest_blue = store.latest_deployment("blue")
     assert latest_blue is not None and latest_blue.id == newest

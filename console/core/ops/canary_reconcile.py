@@ -18,11 +18,12 @@ def effective(canary: Canary | None, live: Color | None) -> Canary | None:
     return canary if canary is not None and live is not None and canary.color != live else None
 
 
-def canary_in_step(inst: Installation, seen: ReadBack) -> bool:
-    """Whether the store and the owned file agree with the canary the proxy just answered."""
+def canary_in_step(inst: Installation, seen: ReadBack, stored: Canary | None) -> bool:
+    """Whether the store's canary (`stored`, as the caller just read it) and the owned file's
+    agree with the canary the proxy just answered."""
     running = effective(seen.canary, seen.color)
     persisted = effective(inst.proxy.persisted_canary(), seen.color)
-    return running == inst.store.canary() and running == persisted
+    return running == stored and running == persisted
 
 
 def reconcile_canary(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from console.core.model import (
@@ -19,6 +20,26 @@ from console.core.store.schema import TERMINAL_PHASES, deployment_from_row, even
 from console.core.store.tables import StoreTables
 
 _DEPLOYMENT_FIELDS = frozenset({"start_height", "target_height", "cutover_ms"})
+ActivePhase = tuple[int, Phase, SwitchPolicy]  # a colour's active deployment: id, phase, policy
+TERMINAL = tuple(sorted(p.value for p in TERMINAL_PHASES))  # the phases a deployment ends in
+_MARKS = ", ".join("?" for _ in TERMINAL)
+
+
+def active_rows_sql(columns: str) -> str:
+    """Each colour's newest deployment that has not ended, `columns` of it (TERMINAL bound)."""
+    return (
+        f"SELECT {columns} FROM deployments WHERE id IN (SELECT MAX(id)"
+        f" FROM deployments WHERE phase NOT IN ({_MARKS}) GROUP BY color)"
+    )
+
+
+def active_phases_from(rows: Iterable[Any]) -> dict[Color, ActivePhase]:
+    """Rows with id, color, phase and policy, as `active_phases` gives them."""
+    return {
+        row["color"]: (row["id"], Phase(row["phase"]), SwitchPolicy(row["policy"]))
+        for row in rows
+        if row["color"] in COLORS
+    }
 
 
 class HistoryRecords(StoreTables):
@@ -71,36 +92,22 @@ class HistoryRecords(StoreTables):
 
     def active_deployment(self, color: Color) -> Deployment | None:
         """The latest deployment of `color` that has not ended (failed, cancelled, retired, …)."""
-        marks = ", ".join("?" for _ in TERMINAL_PHASES)
-        terminal = tuple(sorted(p.value for p in TERMINAL_PHASES))
-        return self._one_deployment(f"color = ? AND phase NOT IN ({marks})", (color, *terminal))
+        return self._one_deployment(f"color = ? AND phase NOT IN ({_MARKS})", (color, *TERMINAL))
 
     def active_deployments(self) -> dict[Color, Deployment]:
         """`active_deployment` of every colour that has one, from one statement."""
         found = (deployment_from_row(row) for row in self._active_rows("*"))
         return {d.color: d for d in found if d.color in COLORS}
 
-    def active_phases(self) -> dict[Color, tuple[int, Phase, SwitchPolicy]]:
-        """Each colour's active deployment as (id, phase, policy): what the agent asks every
-        second (console/agent/idle_pace.py), without reading and decoding the whole rows."""
-        return {
-            row["color"]: (row["id"], Phase(row["phase"]), SwitchPolicy(row["policy"]))
-            for row in self._active_rows("id, color, phase, policy")
-            if row["color"] in COLORS
-        }
+    def active_phases(self) -> dict[Color, ActivePhase]:
+        """Each colour's active deployment as (id, phase, policy), without reading and decoding
+        the whole rows."""
+        return active_phases_from(self._active_rows("id, color, phase, policy"))
 
     def _active_rows(self, columns: str) -> list[Any]:
         """Each colour's newest deployment that has not ended, `columns` of it."""
-        marks = ", ".join("?" for _ in TERMINAL_PHASES)
-        terminal = tuple(sorted(p.value for p in TERMINAL_PHASES))
         with self._db.read() as conn:
-            return list(
-                conn.execute(
-                    f"SELECT {columns} FROM deployments WHERE id IN (SELECT MAX(id)"
-                    f" FROM deployments WHERE phase NOT IN ({marks}) GROUP BY color)",
-                    terminal,
-                ).fetchall()
-            )
+            return list(conn.execute(active_rows_sql(columns), TERMINAL).fetchall())
 
     def latest_deployment(self, color: Color) -> Deployment | None:
         return self._one_deployment("color = ?", (color,))

@@ -30,7 +30,13 @@ from console.core.fsutil import DB_FILE, ensure_private_dir
 from console.core.model import Canary, Color, PartReading, SlotStatus, agreeing_with_live
 from console.core.store.db import BUSY_TIMEOUT_MS, Database
 from console.core.store.edge_intent import EdgeIntentRecords
-from console.core.store.history import HistoryRecords
+from console.core.store.history import (
+    TERMINAL,
+    ActivePhase,
+    HistoryRecords,
+    active_phases_from,
+    active_rows_sql,
+)
 from console.core.store.holds import HoldRecords
 from console.core.store.hook_runs import HookRunRecords
 from console.core.store.plain import plain
@@ -153,13 +159,17 @@ class Store(HistoryRecords, SeriesRecords, HoldRecords, HookRunRecords, EdgeInte
     def steering(self) -> Steering:
         """`live()`, `previous()`, `canary()` and `watch()` from one statement (the agent asks
         every second whether anything was decided: console/agent/idle_pace.py)."""
-        values = self._state_values(*_STEERING_KEYS)
-        return Steering(
-            as_color(values.get("live")),
-            as_color(values.get("previous")),
-            _canary_from(values),
-            _watch_from(values),
-        )
+        return _steering_from(self._state_values(*_STEERING_KEYS))
+
+    def decided(self) -> tuple[Steering, dict[Color, ActivePhase]]:
+        """`steering()` and `active_phases()` from one statement, so from one commit: what the
+        agent asks every second, busy or idle, whether anything was decided
+        (console/agent/idle_pace.py). One read, not two: most of an idle tick is such reads."""
+        with self._db.read() as conn:
+            rows = conn.execute(_DECIDED_SQL, (*_STEERING_KEYS, *TERMINAL)).fetchall()
+        values = {row["color"]: row["phase"] for row in rows if row["kind"] == "state"}
+        phases = active_phases_from(row for row in rows if row["kind"] == "deployment")
+        return _steering_from(values), phases
 
     def canary(self) -> Canary | None:
         """The canary bluegreen set (reconciled with the proxy's), or None."""
@@ -246,6 +256,14 @@ _STEERING_KEYS = (
     "watch_until",
 )
 
+# The state rows as (kind, key, value) and each colour's active deployment as (kind, colour,
+# phase, id, policy), in one statement: the names are the deployment columns' names.
+_DECIDED_SQL = (
+    "SELECT 'state' AS kind, key AS color, value AS phase, NULL AS id, NULL AS policy FROM state"
+    f" WHERE key IN ({', '.join('?' for _ in _STEERING_KEYS)}) UNION ALL "
+    + active_rows_sql("'deployment' AS kind, color, phase, id, policy")
+)
+
 
 class Steering(NamedTuple):
     """What the operator and the agent decided, as one commit had it."""
@@ -254,6 +272,15 @@ class Steering(NamedTuple):
     previous: Color | None
     canary: Canary | None
     watch: tuple[Color, float] | None
+
+
+def _steering_from(values: dict[str, str]) -> Steering:
+    return Steering(
+        as_color(values.get("live")),
+        as_color(values.get("previous")),
+        _canary_from(values),
+        _watch_from(values),
+    )
 
 
 def _watch_from(values: dict[str, str]) -> tuple[Color, float] | None:
