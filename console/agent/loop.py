@@ -270,7 +270,7 @@ class Agent:
         parts = self._own_parts()
         for watch in self.watches.values():
             parts += watch.wanted()
-        parts += self.parity.wanted(self.inst.store.live(), self.previous)
+        parts += self.parity.wanted(self.inst.store.live, self.previous)
         parts += self.sessions.wanted()
         interval = self.inst.config.readiness.sample_interval_seconds
         sample_round(parts, min(_ROUND_BUDGET_SECONDS, 0.5 * interval))

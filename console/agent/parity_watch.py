@@ -45,10 +45,11 @@ class ParityWatch:
         return sampler.run(self.not_serving)
 
     def wanted(
-        self, live: object, statuses: Mapping[Color, SlotStatus]
+        self, live: Callable[[], object], statuses: Mapping[Color, SlotStatus]
     ) -> list[Sampler[ParityReport]]:
-        """The sampler when a comparison is due and meaningful this tick, else nothing."""
-        if self.sampler is None or live is None:
+        """The sampler when a comparison is due and meaningful this tick, else nothing. `live`
+        reads the live colour: only asked when parity is configured (a store read per tick)."""
+        if self.sampler is None or live() is None:
             return []
         if any(color not in statuses or statuses[color].state == "empty" for color in COLORS):
             return []  # one colour has nothing deployed: nothing to compare

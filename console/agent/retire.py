@@ -102,9 +102,11 @@ class Retirement:
             return
         store, switch = self.store, self.config
         keep = switch.keep_previous_seconds
+        if keep <= 0:  # the previous colour runs until the next deploy: nothing to read
+            return
         switched_at = store.switched_at()
         live, previous = store.live(), store.previous()
-        if keep <= 0 or not previous or previous == live or switched_at is None:
+        if not previous or previous == live or switched_at is None:
             return
         if store.watch() is not None or statuses[previous].container_state != "running":
             return
