@@ -96,18 +96,17 @@ def test_watch_window(store: Store) -> None:
     assert store.watch() is None
 
 
-def test_steering_reads_what_each_of_its_parts_reads(store: Store) -> None:
-    assert store.steering() == Steering(None, None, None, None)
+def test_what_is_decided_reads_what_each_of_its_parts_reads(store: Store) -> None:
+    assert store.decided()[0] == Steering(None, None, None, None)
     store.set_live("green", "blue")
     store.set_canary(Canary("blue", 10))
     store.set_watch("green", 1234.5)
-    steering = store.steering()
+    steering = store.decided()[0]
     assert steering == Steering("green", "blue", Canary("blue", 10), ("green", 1234.5))
     assert steering == (store.live(), store.previous(), store.canary(), store.watch())
     store.set_canary(None)
     store.set_watch("green", 0.0)
-    assert store.steering() == Steering("green", "blue", None, None)
-    assert store.decided() == (store.steering(), store.active_phases())
+    assert store.decided()[0] == Steering("green", "blue", None, None)
 
 
 def test_deployment_lifecycle(store: Store) -> None:
@@ -182,15 +181,13 @@ def test_active_latest_listing_and_recent_images(store: Store) -> None:
     active_blue = store.active_deployment("blue")
     assert active_blue is not None and active_blue.id == live_blue  # newest is terminal
     assert store.active_deployments() == {"green": active_green, "blue": active_blue}
-    assert store.active_phases() == {
+    assert store.decided()[1] == {
         "green": (active_green.id, active_green.phase, active_green.policy),
         "blue": (live_blue, Phase.LIVE, active_blue.policy),
     }
-    assert store.decided() == (store.steering(), store.active_phases())
     store.set_phase(live_blue, Phase.RETIRED)
     assert store.active_deployments() == {"green": active_green}
-    assert set(store.active_phases()) == {"green"}
-    assert store.decided()[1] == store.active_phases()
+    assert set(store.decided()[1]) == {"green"}
     store.set_phase(live_blue, Phase.LIVE)
     latest_blue = store.latest_deployment("blue")
     assert latest_blue is not None and latest_blue.id == newest

@@ -20,6 +20,7 @@ from console.core.store.schema import TERMINAL_PHASES, deployment_from_row, even
 from console.core.store.tables import StoreTables
 
 _DEPLOYMENT_FIELDS = frozenset({"start_height", "target_height", "cutover_ms"})
+
 ActivePhase = tuple[int, Phase, SwitchPolicy]  # a colour's active deployment: id, phase, policy
 TERMINAL = tuple(sorted(p.value for p in TERMINAL_PHASES))  # the phases a deployment ends in
 _MARKS = ", ".join("?" for _ in TERMINAL)
@@ -34,7 +35,8 @@ def active_rows_sql(columns: str) -> str:
 
 
 def active_phases_from(rows: Iterable[Any]) -> dict[Color, ActivePhase]:
-    """Rows with id, color, phase and policy, as `active_phases` gives them."""
+    """Each colour's active deployment as (id, phase, policy), from rows of those columns
+    (`active_rows_sql`): what the agent asks every second, without decoding whole rows."""
     return {
         row["color"]: (row["id"], Phase(row["phase"]), SwitchPolicy(row["policy"]))
         for row in rows
@@ -98,11 +100,6 @@ class HistoryRecords(StoreTables):
         """`active_deployment` of every colour that has one, from one statement."""
         found = (deployment_from_row(row) for row in self._active_rows("*"))
         return {d.color: d for d in found if d.color in COLORS}
-
-    def active_phases(self) -> dict[Color, ActivePhase]:
-        """Each colour's active deployment as (id, phase, policy), without reading and decoding
-        the whole rows."""
-        return active_phases_from(self._active_rows("id, color, phase, policy"))
 
     def _active_rows(self, columns: str) -> list[Any]:
         """Each colour's newest deployment that has not ended, `columns` of it."""

@@ -156,20 +156,21 @@ class Store(HistoryRecords, SeriesRecords, HoldRecords, HookRunRecords, EdgeInte
         """The post-switch window as (colour, until epoch), or None; expiry is the caller's call."""
         return _watch_from(self._state_values("watch_color", "watch_until"))
 
-    def steering(self) -> Steering:
-        """`live()`, `previous()`, `canary()` and `watch()` from one statement (the agent asks
-        every second whether anything was decided: console/agent/idle_pace.py)."""
-        return _steering_from(self._state_values(*_STEERING_KEYS))
-
     def decided(self) -> tuple[Steering, dict[Color, ActivePhase]]:
-        """`steering()` and `active_phases()` from one statement, so from one commit: what the
-        agent asks every second, busy or idle, whether anything was decided
-        (console/agent/idle_pace.py). One read, not two: most of an idle tick is such reads."""
+        """What operators (and the agent's switches) decided — `live()`, `previous()`,
+        `canary()` and `watch()`, through the same parsers — and each colour's active
+        deployment as (id, phase, policy), from one statement, so from one commit: what the agent
+        asks every second, busy or idle (console/agent/idle_pace.py)."""
         with self._db.read() as conn:
             rows = conn.execute(_DECIDED_SQL, (*_STEERING_KEYS, *TERMINAL)).fetchall()
         values = {row["color"]: row["phase"] for row in rows if row["kind"] == "state"}
-        phases = active_phases_from(row for row in rows if row["kind"] == "deployment")
-        return _steering_from(values), phases
+        steering = Steering(
+            as_color(values.get("live")),
+            as_color(values.get("previous")),
+            _canary_from(values),
+            _watch_from(values),
+        )
+        return steering, active_phases_from(row for row in rows if row["kind"] == "deployment")
 
     def canary(self) -> Canary | None:
         """The canary bluegreen set (reconciled with the proxy's), or None."""
@@ -272,15 +273,6 @@ class Steering(NamedTuple):
     previous: Color | None
     canary: Canary | None
     watch: tuple[Color, float] | None
-
-
-def _steering_from(values: dict[str, str]) -> Steering:
-    return Steering(
-        as_color(values.get("live")),
-        as_color(values.get("previous")),
-        _canary_from(values),
-        _watch_from(values),
-    )
 
 
 def _watch_from(values: dict[str, str]) -> tuple[Color, float] | None:
