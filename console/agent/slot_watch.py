@@ -18,7 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from console.agent.container_cache import InspectCache
-from console.agent.log_follower import LogFollower
+from console.agent.log_follower import LogWatch, watch_logs
 from console.agent.replica_checks import counted, replica_condition, replica_status
 from console.agent.replica_progress import TaskProgress
 from console.agent.resource_watch import ResourceWatch
@@ -80,7 +80,7 @@ class SlotWatch:
         self.container_id: str | None = None
         self.restarts_at_start = 0
         self.started_at: float | None = None
-        self.logs: LogFollower | None = None
+        self.logs: LogWatch | None = None
         self.last_sample: Sample | None = None
         self.new_sample = False  # a height reading arrived this tick (the agent stores it)
         self._unwatched = False  # Docker or the height source did not answer: not a stall
@@ -187,7 +187,7 @@ class SlotWatch:
         self.http.forget_previous()
         if self.candidate is not None:
             self.candidate.reset()  # a log source must not keep the old container's height
-        self.logs = LogFollower(
+        self.logs = watch_logs(
             self.runtime,
             self.redactor,
             self.slot.container,

@@ -46,7 +46,7 @@ head_field = "head"
 [readiness]
 health_path = "/ready"
 health_expect = "ready"
-log_pattern = ""
+log_pattern = "caught up"  # its lines read one by one: the colour's logs are followed
 smoke_path = ""
 [resources]
 stats = false  # per task on its node's engine ([swarm] engines), opened once, not per tick
