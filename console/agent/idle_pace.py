@@ -10,7 +10,9 @@ ticks fully only every `every` seconds (STALE_AFTER_INTERVALS sample intervals: 
 profile). In between it reads what operators decide in the store (live colour, canary,
 post-switch window, active deployments: a few µs each), asks the proxy which colour it routes to
 (what users get is checked every tick, so a colour moved behind bluegreen's back is fixed within
-one, console/agent/live_colour.py) and writes its heartbeat.
+one, console/agent/live_colour.py). Its heartbeat and statuses are written at the full ticks:
+readers call an agent silent, and its statuses stale, after AGENT_STALE_SECONDS, so a full tick
+comes at least every half of that whatever the interval (a store write fewer every second).
 
 Any change wakes it at once: an operator's decision seen in the store, or a part that has not
 answered its last read (the proxy, asked every tick), makes the next tick full; a full tick that
@@ -41,7 +43,12 @@ from console.core.model import (
     SlotStatus,
     SwitchPolicy,
 )
+from console.core.service import AGENT_STALE_SECONDS
 from console.core.store.store import Store
+
+# Readers call the agent silent and its statuses stale past AGENT_STALE_SECONDS: an idle
+# service's full ticks, which write both, come at least twice as often.
+FULL_TICK_AT_LEAST_EVERY_SECONDS = AGENT_STALE_SECONDS / 2
 
 # Colours in these states change only through something happening: a deploy, a crash, a switch.
 STEADY_STATES = frozenset({SlotState.LIVE, SlotState.READY, SlotState.STOPPED, SlotState.EMPTY})
@@ -119,7 +126,7 @@ class IdlePace:
         analysis: bool = False,
         retires: bool = False,
     ) -> None:
-        self.every = every
+        self.every = min(every, FULL_TICK_AT_LEAST_EVERY_SECONDS)
         # With keep_previous_seconds, a previous colour still running is to be stopped once it
         # drains: its open requests are read every interval, not idle.
         self.retires = retires
@@ -128,7 +135,7 @@ class IdlePace:
         self.interval = interval
         self.parts = parts  # every sampler of the service: idle only while all of them answer
         # Ticks come every `interval`: a full one is due once `every` has (nearly) passed.
-        self._due_after = max(0.0, every - 0.5 * interval)
+        self._due_after = max(0.0, self.every - 0.5 * interval)
         self.clock = clock  # monotonic seconds (a test passes its own)
         self.idle = False
         self.why_busy = "starting"  # what the last full tick found under way, for the log

@@ -186,7 +186,8 @@ class Agent:
         self.previous: dict[Color, SlotStatus] = {}
         self.last_prune = 0.0
         self.published = Published()  # what the exporter reads (console/agent/metrics.py)
-        # An idle service's full tick every 3 intervals, a heartbeat between them (idle_pace.py).
+        # An idle service's full tick every 3 intervals, the proxy's colour between them
+        # (idle_pace.py).
         parts = self._own_parts()
         parts += [p for w in self.watches.values() for p in w.samplers() + w.resources.samplers()]
         self.pace = IdlePace(
@@ -281,16 +282,15 @@ class Agent:
         return [self.live_colour.sampler, self.traffic.sampler, *head]
 
     def paced_tick(self, now: float) -> bool:
-        """A full tick, or for an idle service between its full ones only the heartbeat
-        (console/agent/idle_pace.py). True when it was a full one."""
+        """A full tick, or for an idle service between its full ones only what was decided and
+        the proxy's colour (console/agent/idle_pace.py). True when it was a full one."""
         decided = decisions(self.inst.store)
         self.live_colour.steered((decided.live, decided.canary))  # for the proxy's quick read
         try:
             if not self.pace.full_due(decided):
                 # What users get is checked every tick all the same: a drift is fixed within one.
                 self.live_colour.sampler.request()
-                self.inst.store.heartbeat("agent")
-                return False
+                return False  # the heartbeat waits for the next full tick, as the statuses do
             self.tick(now)
         finally:
             self.live_colour.steered(None)

@@ -42,7 +42,8 @@ from console.core.redact import sanitize_log_line
 
 __all__ = ["Console", "OperationRefused", "ReadOnlyError"]
 
-# The agent writes a heartbeat every tick; older than this and its published status is stale.
+# The agent writes a heartbeat and its statuses at every full tick (an idle service's at least
+# every half of this: console/agent/idle_pace.py); older than this and its status is stale.
 AGENT_STALE_SECONDS = 10.0
 
 

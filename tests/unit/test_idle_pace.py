@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from console.agent.idle_pace import Decided, IdlePace
+from console.agent.idle_pace import FULL_TICK_AT_LEAST_EVERY_SECONDS, Decided, IdlePace
 from console.agent.loop import Agent
 from console.agent.samplers import Sampler
 from console.core.config.load import parse_config
@@ -28,6 +28,7 @@ from console.core.model import (
     SwitchPolicy,
 )
 from console.core.redact import Redactor
+from console.core.service import AGENT_STALE_SECONDS
 from tests.unit.test_agent_parts import FakeNotifier, FakeProxy
 
 LIVE_V1 = (1, Phase.LIVE, SwitchPolicy.AUTO)
@@ -71,6 +72,19 @@ def test_idle_after_two_steady_full_ticks_then_a_full_tick_every_three_seconds()
             fulls.append(clock.now)
             pace.after_full(QUIET, _statuses())
     assert fulls == [103.0, 106.0, 109.0]
+
+
+def test_a_long_interval_still_writes_within_what_readers_call_stale() -> None:
+    """A 5-s interval would make three of them 15 s between full ticks: the heartbeat and the
+    statuses, written only then, would read stale (AGENT_STALE_SECONDS) for a third of the time."""
+    clock = Clock()
+    pace = IdlePace(15.0, 5.0, [], clock=clock)
+    assert pace.every == FULL_TICK_AT_LEAST_EVERY_SECONDS < AGENT_STALE_SECONDS
+    for _ in range(2):
+        pace.after_full(QUIET, _statuses())
+    assert pace.idle
+    clock.now += 5.0
+    assert pace.full_due(QUIET)  # every tick of 5 s is full: none waits past 5 s
 
 
 def test_a_post_switch_window_is_idle_unless_traffic_analysis_polls_it() -> None:
@@ -237,13 +251,14 @@ def test_the_agent_inspects_an_idle_service_less_and_wakes_when_docker_fails(
         beat = inst.store.heartbeats()["agent"]
         clock.now += 0.2
         assert not agent.paced_tick(time.time())
-        assert inst.store.heartbeats()["agent"] > beat  # the beat between full ticks
+        assert inst.store.heartbeats()["agent"] == beat  # no write between full ticks
 
         engine.failing = True
         clock.now += 0.2
         assert not agent.paced_tick(time.time())
         clock.now += 0.2
         assert agent.paced_tick(time.time())  # the next full one: Docker fails in it
+        assert inst.store.heartbeats()["agent"] > beat  # a full tick beats
         assert not agent.pace.idle
         status = inst.store.slot_status("blue")
         assert status is not None
