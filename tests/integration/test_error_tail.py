@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import docker
 import pytest
 
 from console.agent.log_follower import ErrorTail
 from console.core.contracts.runtime import ContainerSpec
 from console.core.redact import Redactor
 from console.drivers.docker.runtime import DockerRuntime
-from tests.integration.test_resource_stream import wait_for
+from tests.integration.test_resource_stream import sweep, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -26,20 +25,11 @@ PREFIX = "bgtest-tail-"
 SECRET = "hunter2-very-secret"
 
 
-def sweep() -> None:
-    client = docker.from_env()
-    try:
-        for container in client.containers.list(all=True, filters={"name": PREFIX}):
-            container.remove(force=True)
-    finally:
-        client.close()
-
-
 @pytest.fixture
 def runtime(base_image: str) -> Iterator[DockerRuntime]:
-    sweep()
+    sweep(PREFIX)
     yield DockerRuntime()
-    sweep()
+    sweep(PREFIX)
 
 
 def run_script(runtime: DockerRuntime, name: str, script: str) -> str:

@@ -53,10 +53,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
     return True
 
 
-def sweep() -> None:
+def sweep(prefix: str = PREFIX) -> None:
+    """Remove every container whose name starts with `prefix`."""
     client = docker.from_env()
     try:
-        for container in client.containers.list(all=True, filters={"name": PREFIX}):
+        for container in client.containers.list(all=True, filters={"name": prefix}):
             container.remove(force=True)
     finally:
         client.close()
