@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from functools import partial
 
-from console.agent.samplers import Sampler
+from console.agent.samplers import QUICK_READ_SECONDS, Sampler
 from console.core import timeouts
 from console.core.contracts.notifier import Notifier
 from console.core.contracts.offers import offers
@@ -32,10 +32,6 @@ from console.core.lock import LockHeld
 from console.core.model import Actor, Canary, Color
 from console.core.ops.reconcile import Drift
 from console.core.store.store import Store
-
-# The agent's own wait for the proxy's colour between full ticks: a fraction of a tick, where
-# nginx's admin answers in a fraction of a millisecond; past it the sampler's thread reads.
-QUICK_READ_SECONDS = 0.1
 
 
 class ProxySilent(Exception):

@@ -16,7 +16,8 @@ the agent once, when its last part has answered (`sample_round`'s `_Round`), not
 and a part that can answer from what it already knows, without any I/O, does so on the asking
 thread (`kept`: a container's inspect the engine's events vouch for), waking nobody. A part that
 answers over a local socket in well under a millisecond may be read on the asking thread too
-(`quick`: the nginx admin's colour, asked every second), bounded by a small fraction of a tick;
+(`quick`: the nginx admin's colour, asked every second; a colour's HTTP checks), bounded by a
+small fraction of a tick (QUICK_READ_SECONDS);
 one that does not answer in time is handed to the thread, which reads it with its full timeout,
 and is not asked on the asking thread again for `QUICK_BACKOFF_SECONDS` — so a hung part costs
 a tick that fraction once, not every tick.
@@ -34,6 +35,9 @@ from console.core.model import PartReading
 
 T = TypeVar("T")
 _ROUNDS_KEPT = 4  # rounds a sampler keeps telling: its asker waits a fraction of a tick
+# A quick read's bound on the asking thread: a fraction of a tick, where a local socket's answer
+# (nginx's admin, a colour's health) takes a fraction of a millisecond; past it the thread reads.
+QUICK_READ_SECONDS = 0.1
 QUICK_BACKOFF_SECONDS = 30.0  # after a quick read that did not answer: the thread reads
 
 

@@ -7,6 +7,7 @@ has caught up. Details returned are short phrases for the gate's condition lines
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Any
@@ -37,6 +38,17 @@ def _short(text: str) -> str:
     return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
 
 
+def _literal_address(server: KeptHttp) -> bool:
+    """An IP address, not a name: a name's lookup is not bounded by the socket's timeout."""
+    if not isinstance(server.address, tuple):
+        return True  # a unix socket
+    try:
+        ipaddress.ip_address(server.address[0])
+    except ValueError:
+        return False
+    return True
+
+
 _HEADERS = (("Accept", "*/*"), ("User-Agent", "bluegreen-check"))
 # What a check can fail with: the plain request's, the lean request's, or the proxied client's.
 CHECK_ERRORS = (*READ_ERRORS, *HTTP_ERRORS, httpx.HTTPError)
@@ -60,9 +72,21 @@ def _failure(exc: Exception) -> str:
     return type(exc).__name__
 
 
+class QuickMiss(Exception):
+    """A quick checker's request did not answer within its bound, or is not a plain local
+    request: the checks are for the sampler's thread, with their full timeout."""
+
+
 class HttpChecker:
     """Health and smoke requests to one colour's published port, over kept-alive connections
     (console/drivers/lean_http.py: the agent asks these of every colour every tick).
+
+    `quick_within`: a checker for the agent's own thread (console/agent/samplers.py, `quick`).
+    Each request must be a plain http:// one to an IP address (a name's lookup has no bound)
+    and answer whole within that many seconds; otherwise it raises QuickMiss
+    instead of reporting a failed check, and the sampler's thread checks again with the full
+    timeout. A refusal, an error status or a bad answer within the bound is the check's result,
+    as on the thread.
 
     A URL the environment's proxy settings apply to (HTTP_PROXY / HTTPS_PROXY / ALL_PROXY, not
     excluded by NO_PROXY: read once, when the checker is built) goes through a full httpx client
@@ -71,8 +95,9 @@ class HttpChecker:
     probe does; a Set-Cookie of one answer is not sent back with the next (the proxied client
     still keeps httpx's jar)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, quick_within: float | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.quick_within = quick_within
         self._pool = httpcore.ConnectionPool(ssl_context=shared_tls_context())
         self._proxies = environment_proxies()
         self._proxied: httpx.Client | None = None  # built when a URL needs the proxy
@@ -88,9 +113,20 @@ class HttpChecker:
         if "://" not in url:  # a path, joined as a client with this base_url would
             url = f"{self.base_url}/{url.lstrip('/')}"
         headers_sent = [*_HEADERS, *(headers or {}).items()]
-        if proxy_applies(url, self._proxies):
+        proxied = proxy_applies(url, self._proxies)
+        plain = None if proxied else self._plain_http(url)
+        if self.quick_within is not None:
+            if plain is None or not _literal_address(plain[0]):
+                raise QuickMiss  # never the URL: it may hold a token
+            server, target = plain
+            try:
+                return server.request(
+                    method, target, self.quick_within, headers_sent, content, whole=True
+                )
+            except TimeoutError as exc:
+                raise QuickMiss from exc
+        if proxied:
             return self._through_proxy(method, url, headers_sent, content)
-        plain = self._plain_http(url)
         if plain is not None:
             server, target = plain
             return server.request(method, target, CHECK_TIMEOUT_SECONDS, headers_sent, content)

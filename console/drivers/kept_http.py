@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 
 from console.drivers.lean_http import Answer
 
@@ -56,9 +57,13 @@ class KeptHttp:
         timeout: float,
         headers: list[tuple[str, str]] | None = None,
         content: bytes | None = None,
+        whole: bool = False,
     ) -> Answer:
         """One request (`target`: the path and query), its answer read whole; raises one of
-        READ_ERRORS (a timeout is an OSError: TimeoutError)."""
+        READ_ERRORS (a timeout is an OSError: TimeoutError). `timeout` bounds each wait on the
+        socket; `whole`: the answer's reading too, from the request's start (an answer that
+        trickles in must not hold a caller that can spare only a moment)."""
+        deadline = time.monotonic() + timeout if whole else None
         head = [f"{method} {target} HTTP/1.1", f"Host: {self.host}"]
         head += [f"{name}: {value}" for name, value in headers or []]
         if content is not None:  # as httpcore frames a request: a length only with a body
@@ -70,7 +75,7 @@ class KeptHttp:
             try:
                 sock.settimeout(timeout)
                 sock.sendall(message)
-                answer, reusable = _read_answer(sock, bodiless=method == "HEAD")
+                answer, reusable = _read_answer(sock, method == "HEAD", deadline)
             except (NoAnswer, BrokenPipeError, ConnectionResetError):
                 self._forget(sock)
                 if kept is None or attempt == 2:
@@ -116,13 +121,19 @@ class KeptHttp:
 class _Buffer:
     """What has arrived on the socket and not been consumed yet."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, deadline: float | None = None) -> None:
         self.sock = sock
+        self.deadline = deadline  # monotonic; None: each wait has the socket's own timeout
         self.data = b""
         self.received = 0
 
     def fill(self) -> bool:
         """Receive more; False at the connection's end."""
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the answer did not arrive in time")
+            self.sock.settimeout(left)
         chunk = self.sock.recv(65536)
         if not chunk:
             return False
@@ -147,10 +158,13 @@ class _Buffer:
         return taken
 
 
-def _read_answer(sock: socket.socket, bodiless: bool) -> tuple[Answer, bool]:
+def _read_answer(
+    sock: socket.socket, bodiless: bool, deadline: float | None = None
+) -> tuple[Answer, bool]:
     """The final answer (informational ones skipped) and whether the connection may carry the
-    next request. `bodiless`: the answer to a HEAD, which has no body whatever it says."""
-    buffer = _Buffer(sock)
+    next request. `bodiless`: the answer to a HEAD, which has no body whatever it says;
+    `deadline` (monotonic): by when all of it must have arrived."""
+    buffer = _Buffer(sock, deadline)
     while True:
         code, headers, version = _read_head(buffer)
         if not 100 <= code < 200:

@@ -89,7 +89,7 @@ class FakeSource:
 
 
 class FakeChecker:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, quick_within: float | None = None) -> None:
         pass
 
     def health(self, path: str, expect: Any = None) -> tuple[bool, str]:
