@@ -66,7 +66,7 @@ def _is_error(line: str) -> bool:
     return any(word in line for word in _ERROR_WORDS)
 
 
-def newest_error(lines: Iterable[str]) -> str | None:
+def _newest_error(lines: Iterable[str]) -> str | None:
     """The newest line that reads like an error, cut to what a reason shows."""
     error = None
     for line in lines:
@@ -157,11 +157,13 @@ class ErrorTail:
         self._error: str | None = None
         self._fetched_at: float | None = None
         self._fetching: threading.Thread | None = None
+        self._waited = False  # the first ask waited for its fetch
         self._stopped = False
 
     def last_error(self) -> str | None:
-        """The newest error-like line of the last lines, as last fetched (the first ask waits
-        ERROR_TAIL_FIRST_WAIT_SECONDS for it); asking starts a fetch when the last is old."""
+        """The newest error-like line of the last lines, as last fetched; asking starts a fetch
+        when the last is old. The first ask waits ERROR_TAIL_FIRST_WAIT_SECONDS for its fetch,
+        no later one waits."""
         with self._lock:
             fetching = self._fetching
             due = self._fetched_at is None or (
@@ -172,15 +174,16 @@ class ErrorTail:
                     target=self._fetch, name=f"logs-tail-{self.container}", daemon=True
                 )
                 fetching.start()
-            first = self._fetched_at is None
-        if first and fetching is not None:
+            wait = fetching is not None and not self._waited  # once: a hung engine's cost
+            self._waited = self._waited or wait
+        if wait and fetching is not None:
             fetching.join(ERROR_TAIL_FIRST_WAIT_SECONDS)
         return self._error
 
     def _fetch(self) -> None:
         try:
             raw = self.runtime().logs(self.container, tail=_KEPT_LINES)
-            error = newest_error(sanitize_log_line(line, self.redactor) for line in raw)
+            error = _newest_error(sanitize_log_line(line, self.redactor) for line in raw)
         except Exception:  # Docker down or the container gone: no line to tell, asked again later
             error = self._error
         with self._lock:
