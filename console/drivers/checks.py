@@ -7,6 +7,7 @@ has caught up. Details returned are short phrases for the gate's condition lines
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -40,10 +41,14 @@ def _short(text: str) -> str:
 
 def _literal_address(server: KeptHttp) -> bool:
     """An IP address, not a name: a name's lookup is not bounded by the socket's timeout."""
-    if not isinstance(server.address, tuple):
-        return True  # a unix socket
+    return not isinstance(server.address, tuple) or _is_ip(server.address[0])  # or a unix socket
+
+
+@functools.cache
+def _is_ip(host: str) -> bool:
+    """Decided once per host: a quick check asks it at every request."""
     try:
-        ipaddress.ip_address(server.address[0])
+        ipaddress.ip_address(host)
     except ValueError:
         return False
     return True
@@ -83,10 +88,10 @@ class HttpChecker:
 
     `quick_within`: a checker for the agent's own thread (console/agent/samplers.py, `quick`).
     Each request must be a plain http:// one to an IP address (a name's lookup has no bound)
-    and answer whole within that many seconds; otherwise it raises QuickMiss
-    instead of reporting a failed check, and the sampler's thread checks again with the full
-    timeout. A refusal, an error status or a bad answer within the bound is the check's result,
-    as on the thread.
+    and answer whole within that many seconds; otherwise it raises QuickMiss instead of
+    reporting a failed check, and the sampler's thread checks again with the full timeout. A
+    refusal, an error status or a bad answer within the bound is the check's result, as on the
+    thread.
 
     A URL the environment's proxy settings apply to (HTTP_PROXY / HTTPS_PROXY / ALL_PROXY, not
     excluded by NO_PROXY: read once, when the checker is built) goes through a full httpx client
